@@ -1,0 +1,38 @@
+"""The ``lookout`` command: each command parses its options and calls one function."""
+
+from __future__ import annotations
+
+import click
+
+from shared._cli._format import tick_detail
+from shared._cli._options import redis_options, reports_errors, settings_from
+from shared._cli.sensor import sensor_group
+from shared._demo import DEMO_MODULES, run_demo
+
+
+@click.group()
+@click.version_option(package_name="lookout")
+def cli() -> None:
+    """lookout: Dagster-style sensors on Celery and Redis."""
+
+
+@cli.command("demo")
+@click.option(
+    "-m",
+    "--module",
+    "modules",
+    multiple=True,
+    help="Example modules to tick (default: all of examples/).",
+)
+@redis_options
+@reports_errors
+def demo_command(modules: tuple[str, ...], redis_url: str | None, prefix: str | None) -> None:
+    """Tick the example sensors twice on an embedded Redis and print the ticks."""
+    run_demo(modules or DEMO_MODULES, settings_from(redis_url, prefix), click.echo, tick_detail)
+
+
+cli.add_command(sensor_group)
+
+
+def main() -> None:
+    cli(auto_envvar_prefix="LOOKOUT")

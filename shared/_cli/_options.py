@@ -1,0 +1,86 @@
+"""Options every command shares; each also reads a ``LOOKOUT_`` environment variable."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import click
+import redis
+
+from shared._definitions import Definitions
+from shared._errors import LookoutError
+from shared._location import load_definitions
+from shared._settings import Settings
+from shared._storage import Storage
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def location_options(fn: Callable[P, R]) -> Callable[P, R]:
+    """``-m MODULE`` / ``-f FILE``: the code location to load."""
+    fn = click.option(
+        "-f",
+        "--file",
+        "file",
+        envvar="LOOKOUT_FILE",
+        type=click.Path(dir_okay=False),
+        help="Python file defining a Definitions. [env LOOKOUT_FILE]",
+    )(fn)
+    return click.option(
+        "-m",
+        "--module",
+        "module",
+        envvar="LOOKOUT_MODULE",
+        help="Module defining a Definitions. [env LOOKOUT_MODULE]",
+    )(fn)
+
+
+def redis_options(fn: Callable[P, R]) -> Callable[P, R]:
+    """``--redis-url`` and ``--prefix``."""
+    fn = click.option(
+        "--prefix",
+        envvar="LOOKOUT_KEY_PREFIX",
+        default=None,
+        help="Prefix of every Redis key. [env LOOKOUT_KEY_PREFIX]",
+    )(fn)
+    return click.option(
+        "--redis-url",
+        envvar="LOOKOUT_REDIS_URL",
+        default=None,
+        help="Redis URL. [env LOOKOUT_REDIS_URL]",
+    )(fn)
+
+
+def settings_from(redis_url: str | None, prefix: str | None, **extra: Any) -> Settings:
+    return Settings.from_env(redis_url=redis_url, key_prefix=prefix, **extra)
+
+
+def open_location(
+    module: str | None, file: str | None, settings: Settings
+) -> tuple[Definitions, Storage]:
+    """Load the code location and open storage, checking that Redis answers."""
+    definitions = load_definitions(module=module, file=file)
+    storage = Storage.from_settings(settings)
+    storage.ping()
+    return definitions, storage
+
+
+def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn lookout's own errors into a one-line message and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except LookoutError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except redis.RedisError as exc:
+            click.echo(f"error: Redis: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper

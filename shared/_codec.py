@@ -1,0 +1,60 @@
+"""msgpack encoding behind one codec, with its own error type.
+
+Everything lookout writes to Redis or to a queue goes through here, so nothing
+is ever pickled (invariant 6).  Wire types are frozen dataclasses that declare
+how they map to plain msgpack values with ``to_wire`` / ``from_wire``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Self, TypeVar
+
+import msgpack
+
+from shared._errors import CodecError
+
+__all__ = ["CodecError", "WireType", "decode", "decode_value", "encode", "encode_value"]
+
+
+class WireType(Protocol):
+    """A frozen dataclass that maps itself to and from a plain msgpack value."""
+
+    def to_wire(self) -> dict[str, Any]: ...
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Self: ...
+
+
+W = TypeVar("W", bound=WireType)
+
+
+def encode_value(value: object) -> bytes:
+    """Encode a plain value (a cursor, a run config) to msgpack bytes."""
+    try:
+        return msgpack.packb(value, use_bin_type=True, datetime=False)  # type: ignore[no-any-return]
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CodecError(f"cannot encode a {type(value).__name__} as msgpack: {exc}") from exc
+
+
+def decode_value(data: bytes) -> Any:
+    """Decode msgpack bytes back into plain Python values (lists, dicts, str, bytes...)."""
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError) as exc:
+        raise CodecError(f"cannot decode msgpack payload ({len(data)} bytes): {exc}") from exc
+
+
+def encode(obj: WireType) -> bytes:
+    """Encode a wire type."""
+    return encode_value(obj.to_wire())
+
+
+def decode(cls: type[W], data: bytes) -> W:
+    """Decode bytes into the wire type ``cls``; any malformed payload is a ``CodecError``."""
+    raw = decode_value(data)
+    if not isinstance(raw, dict):
+        raise CodecError(f"expected a msgpack map for {cls.__name__}, got {type(raw).__name__}")
+    try:
+        return cls.from_wire(raw)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CodecError(f"malformed {cls.__name__} payload: {exc!r}") from exc

@@ -1,0 +1,113 @@
+"""Evaluating asset and run-status sensors against the event stream.
+
+The cursor of such a sensor is the id of the last stream entry it has seen
+(a string, as Dagster's asset sensors keep a storage id).  A tick reads every
+entry after it, in batches, with no per-tick cap, and calls the user's
+function once per matching event; the cursor then moves past everything read,
+so each event is seen once per sensor.  A run-status sensor's first tick
+starts at the newest entry; an asset sensor's first tick also hands it the
+latest materialization already there, as Dagster's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from shared._context import SensorEvaluationContext
+from shared._evaluate import SensorOutcome, call_sensor, collect_items, normalize
+from shared._event_sensors import DagsterRunStatus
+from shared._events import DagsterRun, RunStatusSensorContext, entry_from_event
+from shared._requests import SkipReason
+from shared._sensors import SensorDefinition, SensorKind
+from shared._wire import EventKind, RunEvent
+
+if TYPE_CHECKING:
+    from shared._storage import Storage
+
+BATCH = 1000
+
+
+def _matches(sensor: SensorDefinition[Any, Any], event: RunEvent) -> bool:
+    opts = sensor.options
+    if sensor.kind is SensorKind.ASSET:
+        return (
+            event.kind == EventKind.ASSET_MATERIALIZATION.value
+            and event.asset_key == opts["asset_key"]
+        )
+    if event.kind != EventKind.RUN_STATUS.value or event.status != opts["run_status"]:
+        return False
+    return bool(opts["monitor_all"]) or event.job_name in opts["monitored_jobs"]
+
+
+def _events_after(storage: Storage, after: str) -> Iterator[tuple[str, RunEvent]]:
+    while True:
+        batch = storage.read_events(after, BATCH)
+        yield from batch
+        if len(batch) < BATCH:
+            return
+        after = batch[-1][0]
+
+
+def _start(sensor: SensorDefinition[Any, Any], storage: Storage) -> tuple[str, list[Any]]:
+    """Where a sensor with no cursor begins, and the events it sees on that first tick."""
+    newest = storage.latest_event_id()
+    if sensor.kind is SensorKind.ASSET:
+        latest = storage.latest_matching_event(lambda e: _matches(sensor, e))
+        return newest, [latest] if latest else []
+    return newest, []
+
+
+def _call(
+    sensor: SensorDefinition[Any, Any],
+    context: SensorEvaluationContext,
+    event_id: str,
+    event: RunEvent,
+) -> list[Any]:
+    if sensor.kind is SensorKind.ASSET:
+        return collect_items(
+            sensor.name, call_sensor(sensor, context, entry_from_event(event_id, event))
+        )
+    entry = entry_from_event(event_id, event)
+    run_context = RunStatusSensorContext(
+        sensor_name=sensor.name,
+        cursor=event_id,
+        log=context.log,
+        dagster_run=DagsterRun(
+            event.run_id, event.job_name, DagsterRunStatus(event.status), dict(event.tags)
+        ),
+        dagster_event=entry.dagster_event,
+    )
+    return collect_items(sensor.name, call_sensor(sensor, run_context))
+
+
+def evaluate_event_sensor(
+    sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, storage: Storage
+) -> SensorOutcome:
+    """Call the sensor once per new matching event and merge what the calls gave."""
+    if context.cursor is None:
+        cursor, pending = _start(sensor, storage)
+        events: Any = pending
+    else:
+        cursor = str(context.cursor)
+        events = _events_after(storage, cursor)
+    items: list[Any] = []
+    seen = 0
+    for event_id, event in events:
+        cursor = max(cursor, event_id, key=_stream_order)
+        if not _matches(sensor, event):
+            continue
+        seen += 1
+        context.update_cursor(event_id)
+        items.extend(
+            i for i in _call(sensor, context, event_id, event) if not isinstance(i, SkipReason)
+        )
+    context.update_cursor(cursor)
+    if not items:
+        items = [SkipReason(f"no new matching events ({seen} seen)")]
+    return normalize(sensor, context, items)
+
+
+def _stream_order(event_id: str) -> tuple[int, int]:
+    ms, _, seq = event_id.partition("-")
+    return int(ms or 0), int(seq or 0)

@@ -1,0 +1,75 @@
+"""The Redis key layout: every key lookout uses is named here and only here.
+
+With the default prefix ``lookout:`` (``Settings.key_prefix``):
+
+==============================  ======  ==========================================
+key                             type    holds
+==============================  ======  ==========================================
+lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
+                                        default (the code's default_status),
+                                        cursor (msgpack), inflight (tick id of the
+                                        tick queued or running), last (the last
+                                        tick's history entry), interval
+lookout:sensors                 set     names of every sensor ever synced
+lookout:ticks:{name}            list    tick history entries, newest first, trimmed
+                                        to ``Settings.tick_history``; an entry is a
+                                        msgpack TickRecord followed by a msgpack
+                                        string of '1'/'0' per request (accepted or
+                                        dropped), written by the commit script
+lookout:runkey:{name}:{key}     string  the tick id that first used run key {key};
+                                        SET NX is the global dedupe (invariant 3)
+lookout:due                     zset    sensor name -> next due time (unix s), only
+                                        for RUNNING sensors with no tick in flight
+lookout:inflight                zset    sensor name -> time after which its
+                                        in-flight tick counts as lost
+lookout:launch                  stream  committed RunRequests, field ``d`` = msgpack
+                                        LaunchRequest
+lookout:events                  stream  run status changes and asset
+                                        materializations, field ``d`` = msgpack
+                                        RunEvent; event sensors read it by cursor
+==============================  ======  ==========================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Builds every key from the deployment's prefix."""
+
+    prefix: str = "lookout:"
+
+    def sensor(self, name: str) -> str:
+        return f"{self.prefix}sensor:{name}"
+
+    @property
+    def sensors(self) -> str:
+        return f"{self.prefix}sensors"
+
+    def ticks(self, name: str) -> str:
+        return f"{self.prefix}ticks:{name}"
+
+    def run_key(self, sensor: str, run_key: str) -> str:
+        return f"{self.prefix}runkey:{sensor}:{run_key}"
+
+    def run_key_pattern(self, sensor: str) -> str:
+        escaped = "".join(f"\\{c}" if c in "*?[]\\" else c for c in sensor)
+        return f"{self.prefix}runkey:{escaped}:*"
+
+    @property
+    def due(self) -> str:
+        return f"{self.prefix}due"
+
+    @property
+    def inflight(self) -> str:
+        return f"{self.prefix}inflight"
+
+    @property
+    def launch(self) -> str:
+        return f"{self.prefix}launch"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}events"

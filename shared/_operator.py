@@ -1,0 +1,93 @@
+"""What the operator's commands do, on the stored state; the CLI only parses and prints."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from shared._codec import decode_value, encode_value
+from shared._definitions import Definitions
+from shared._requests import DefaultSensorStatus
+from shared._sensors import SensorDefinition
+from shared._storage import SensorState, Storage
+from shared._wire import TickRecord, TickStatus
+
+
+@dataclass(frozen=True)
+class SensorRow:
+    """One line of ``lookout sensor list``."""
+
+    name: str
+    jobs: tuple[str, ...]
+    interval: float
+    status: str
+    last_tick: TickRecord | None
+    in_flight: bool
+
+
+def effective_status(sensor: SensorDefinition[Any, Any], state: SensorState) -> str:
+    """The operator's status if one was set, else the sensor's default status."""
+    return state.status or sensor.default_status.value
+
+
+def sync_definitions(definitions: Definitions, storage: Storage) -> None:
+    """Record each sensor's code-side defaults in Redis (operator choices are kept)."""
+    for s in definitions.sensors:
+        storage.sync_sensor(s.name, s.default_status, float(s.minimum_interval_seconds))
+
+
+def list_sensors(definitions: Definitions, storage: Storage) -> list[SensorRow]:
+    rows = []
+    for s in definitions.sensors:
+        state = storage.sensor_state(s.name)
+        rows.append(
+            SensorRow(
+                s.name,
+                s.job_names,
+                float(s.minimum_interval_seconds),
+                effective_status(s, state),
+                state.last,
+                state.inflight is not None,
+            )
+        )
+    return rows
+
+
+def set_sensor_status(
+    definitions: Definitions, storage: Storage, name: str, status: DefaultSensorStatus
+) -> None:
+    """Start or stop a sensor; it stays so until an operator changes it again."""
+    sensor = definitions.get_sensor(name)
+    storage.sync_sensor(name, sensor.default_status, float(sensor.minimum_interval_seconds))
+    storage.set_status(name, status, due_at=time.time())
+
+
+def get_cursor(definitions: Definitions, storage: Storage, name: str) -> Any:
+    definitions.get_sensor(name)
+    raw = storage.sensor_state(name).cursor
+    return None if raw is None else decode_value(raw)
+
+
+def set_cursor(definitions: Definitions, storage: Storage, name: str, value: Any) -> None:
+    """Set (or with ``None`` reset) a cursor; run keys stay, as in Dagster."""
+    definitions.get_sensor(name)
+    storage.set_cursor(name, None if value is None else encode_value(value))
+
+
+def tick_history(
+    definitions: Definitions, storage: Storage, name: str, limit: int
+) -> list[TickRecord]:
+    """Newest first; a tick queued or running shows as STARTED at the top."""
+    definitions.get_sensor(name)
+    ticks = storage.ticks(name, limit)
+    state = storage.sensor_state(name)
+    if state.inflight is not None:
+        started = TickRecord(
+            tick_id=state.inflight,
+            sensor=name,
+            status=TickStatus.STARTED.value,
+            started_at=time.time(),
+        )
+        ticks = [started, *ticks][:limit]
+    return ticks

@@ -1,0 +1,55 @@
+"""Settings: one frozen object, read from ``LOOKOUT_*`` variables and passed explicitly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from shared._errors import LookoutError
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a lookout process needs to know besides the code location."""
+
+    redis_url: str = DEFAULT_REDIS_URL
+    # Every Redis key starts with this, so two deployments can share one server.
+    key_prefix: str = "lookout:"
+    # How long one sensor evaluation may run before its tick is a FAILURE.
+    tick_timeout: float = 60.0
+    # An in-flight mark outlives the timeout by this much before it counts as stuck.
+    inflight_margin: float = 30.0
+    # Tick records kept per sensor.
+    tick_history: int = 1000
+    tick_queue: str = "ticks"
+    run_queue: str = "runs"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``LOOKOUT_<FIELD>`` variables, then explicit ``overrides``."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"LOOKOUT_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw, type(getattr(cls(), f.name)))
+        settings = cls(**values)
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def inflight_ttl(self) -> float:
+        return self.tick_timeout + self.inflight_margin
+
+
+def _parse(name: str, raw: str, kind: type) -> Any:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise LookoutError(
+            f"LOOKOUT_{name.upper()}={raw!r} is not a valid {kind.__name__}"
+        ) from None

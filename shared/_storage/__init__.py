@@ -1,0 +1,19 @@
+"""Storage: the only code that talks to Redis.
+
+The key layout is documented in one place, ``shared._keys``; every multi-key
+change that must be atomic is a Lua script in ``shared._scripts``.  The
+storage is split by area into mixins that share one client and key layout;
+domain objects never call Redis, they hand wire types to the storage.
+"""
+
+from __future__ import annotations
+
+from shared._storage._base import StoreBase, redis_client
+from shared._storage.sensors import SensorState, SensorStore, TickCommit, decode_entry
+
+
+class Storage(SensorStore, StoreBase):
+    """Everything lookout keeps in Redis."""
+
+
+__all__ = ["SensorState", "Storage", "StoreBase", "TickCommit", "decode_entry", "redis_client"]

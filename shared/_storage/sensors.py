@@ -1,0 +1,224 @@
+"""Sensor state, cursors, run keys, tick history and the launch and event streams."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import msgpack
+
+from shared._codec import decode, encode
+from shared._errors import CodecError
+from shared._requests import DefaultSensorStatus
+from shared._storage._base import StoreBase
+from shared._wire import LaunchRequest, RunEvent, TickRecord, TickStatus
+
+ALL_DROPPED = "every run request had a run key this sensor already used"
+
+
+@dataclass(frozen=True)
+class SensorState:
+    """What a tick needs to know of a sensor before it evaluates."""
+
+    status: str | None  # set by an operator; None: the code's default applies
+    default: str | None
+    cursor: bytes | None
+    inflight: str | None
+    last: TickRecord | None
+
+
+@dataclass(frozen=True)
+class TickCommit:
+    """Everything one tick writes, handed to the commit script as one unit."""
+
+    record: TickRecord
+    # (run key, encoded LaunchRequest) per request, in the order evaluated
+    launches: Sequence[tuple[str | None, bytes]]
+    store_cursor: bool
+    cursor: bytes | None
+    next_due: float | None
+
+
+def decode_entry(entry: bytes) -> TickRecord:
+    """Read a history entry: the record, then the commit's accepted/dropped flags.
+
+    A tick that asked for runs but had every one dropped as a duplicate reads
+    as SKIPPED, as Dagster reports it.
+    """
+    unpacker = msgpack.Unpacker(io.BytesIO(entry), raw=False, strict_map_key=False)
+    try:
+        raw_record = next(unpacker)
+        flags = next(unpacker, "")
+    except (ValueError, StopIteration, msgpack.FormatError) as exc:
+        raise CodecError(f"malformed tick history entry: {exc!r}") from exc
+    record = decode(TickRecord, msgpack.packb(raw_record, use_bin_type=True))
+    record = replace(record, accepted=flags if isinstance(flags, str) else "")
+    if record.status == TickStatus.SUCCESS.value and record.requests and "1" not in record.accepted:
+        record = replace(record, status=TickStatus.SKIPPED.value, skip_reason=ALL_DROPPED)
+    return record
+
+
+class SensorStore(StoreBase):
+    """Sensor state, cursors, run keys, tick history, the launch and event streams."""
+
+    # -- sensors -------------------------------------------------------------
+
+    def sync_sensor(self, name: str, default: DefaultSensorStatus, interval: float) -> None:
+        """Record a sensor's code-side defaults (the operator's status is kept)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(
+            self.keys.sensor(name), mapping={"default": default.value, "interval": repr(interval)}
+        )
+        pipe.sadd(self.keys.sensors, name)
+        pipe.execute()
+
+    def sensor_state(self, name: str) -> SensorState:
+        fields = self.client.hmget(
+            self.keys.sensor(name), ["status", "default", "cursor", "inflight", "last"]
+        )
+        status, default, cursor, inflight, last = fields
+        return SensorState(
+            status=status.decode() if status else None,
+            default=default.decode() if default else None,
+            cursor=cursor,
+            inflight=inflight.decode() if inflight else None,
+            last=decode_entry(last) if last else None,
+        )
+
+    def set_status(self, name: str, status: DefaultSensorStatus, due_at: float) -> None:
+        """Start or stop a sensor: a started one becomes due at ``due_at``."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self.keys.sensor(name), "status", status.value)
+        pipe.sadd(self.keys.sensors, name)
+        if status is DefaultSensorStatus.RUNNING:
+            pipe.zadd(self.keys.due, {name: due_at}, nx=True)
+        else:
+            pipe.zrem(self.keys.due, name)
+        pipe.execute()
+
+    def set_cursor(self, name: str, cursor: bytes | None) -> None:
+        """Replace a sensor's cursor (``None`` resets it); run keys are left alone."""
+        if cursor is None:
+            self.client.hdel(self.keys.sensor(name), "cursor")
+        else:
+            self.client.hset(self.keys.sensor(name), "cursor", cursor)
+
+    # -- ticks ---------------------------------------------------------------
+
+    def claim(self, name: str, tick_id: str, now: float, deadline: float) -> str:
+        """Mark ``tick_id`` in flight; returns the tick id that holds the mark."""
+        keys = [self.keys.sensor(name), self.keys.inflight, self.keys.due]
+        held = self.scripts["claim"](keys=keys, args=[name, tick_id, repr(now), repr(deadline)])
+        return held.decode() if isinstance(held, bytes) else str(held)
+
+    def release(self, name: str, tick_id: str) -> bool:
+        """Drop the in-flight mark if ``tick_id`` holds it."""
+        keys = [self.keys.sensor(name), self.keys.inflight]
+        return bool(self.scripts["release"](keys=keys, args=[name, tick_id]))
+
+    def commit(self, commit: TickCommit) -> TickRecord | None:
+        """Commit a tick atomically; ``None`` when it was already committed or superseded."""
+        keys, args = self._commit_call(commit)
+        done, flags = self.scripts["commit"](keys=keys, args=args)
+        if not done:
+            return None
+        return (
+            replace(commit.record, accepted=flags.decode())
+            if isinstance(flags, bytes)
+            else replace(commit.record, accepted=str(flags))
+        )
+
+    def commit_pipelined(self, pipe: Any, commit: TickCommit) -> None:
+        """Queue a commit on ``pipe``: many ticks, one round trip, each still atomic."""
+        keys, args = self._commit_call(commit)
+        self.scripts["commit"](keys=keys, args=args, client=pipe)
+
+    def _commit_call(self, commit: TickCommit) -> tuple[list[str], list[Any]]:
+        record = commit.record
+        name = record.sensor
+        keys = [
+            self.keys.sensor(name),
+            self.keys.ticks(name),
+            self.keys.launch,
+            self.keys.inflight,
+            self.keys.due,
+        ]
+        args: list[Any] = [
+            record.tick_id,
+            "1" if commit.store_cursor else "0",
+            commit.cursor if commit.cursor is not None else b"",
+            encode(record),
+            str(self.history_size),
+            "" if commit.next_due is None else repr(commit.next_due),
+            name,
+            str(len(commit.launches)),
+        ]
+        for run_key, payload in commit.launches:
+            if run_key is not None:
+                keys.append(self.keys.run_key(name, run_key))
+            args += ["1" if run_key is not None else "0", payload]
+        return keys, args
+
+    def ticks(self, name: str, limit: int = 20) -> list[TickRecord]:
+        """A sensor's tick history, newest first."""
+        return [decode_entry(e) for e in self.client.lrange(self.keys.ticks(name), 0, limit - 1)]
+
+    def run_key_exists(self, name: str, run_keys: Iterable[str]) -> list[bool]:
+        """Which of ``run_keys`` this sensor has already used (read only)."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in run_keys:
+            pipe.exists(self.keys.run_key(name, key))
+        return [bool(n) for n in pipe.execute()]
+
+    def reset_run_keys(self, name: str) -> int:
+        """Forget every run key of a sensor (an operator's explicit act)."""
+        deleted = 0
+        batch: list[bytes] = []
+        for key in self.client.scan_iter(match=self.keys.run_key_pattern(name), count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                deleted += self.client.unlink(*batch)
+                batch.clear()
+        if batch:
+            deleted += self.client.unlink(*batch)
+        return deleted
+
+    def launch_requests(self, count: int = 1000) -> list[tuple[str, LaunchRequest]]:
+        """The launch stream from its start (for operators and tests)."""
+        entries = self.client.xrange(self.keys.launch, count=count)
+        return [(eid.decode(), decode(LaunchRequest, fields[b"d"])) for eid, fields in entries]
+
+    # -- events --------------------------------------------------------------
+
+    def append_event(self, event: RunEvent) -> str:
+        """Add a run event to the event stream; returns its id."""
+        eid = self.client.xadd(self.keys.events, {"d": encode(event)})
+        return eid.decode() if isinstance(eid, bytes) else str(eid)
+
+    def read_events(self, after: str, count: int) -> list[tuple[str, RunEvent]]:
+        """Up to ``count`` events strictly after id ``after`` ("0-0": from the start)."""
+        entries = self.client.xrange(self.keys.events, min=f"({after}", count=count)
+        return [(eid.decode(), decode(RunEvent, fields[b"d"])) for eid, fields in entries]
+
+    def latest_event_id(self) -> str:
+        """The newest event's id, or "0-0" when there is none."""
+        entries = self.client.xrevrange(self.keys.events, count=1)
+        return entries[0][0].decode() if entries else "0-0"
+
+    def latest_matching_event(
+        self, match: Callable[[RunEvent], bool], scan: int = 10_000
+    ) -> tuple[str, RunEvent] | None:
+        """The newest of the last ``scan`` events that ``match`` accepts."""
+        entries = self.client.xrevrange(self.keys.events, count=scan)
+        for eid, fields in entries:
+            event = decode(RunEvent, fields[b"d"])
+            if match(event):
+                return eid.decode(), event
+        return None
+
+    def maxmemory_policy(self) -> str:
+        """Redis's eviction policy; any ``allkeys-*`` policy could evict run keys."""
+        reply = self.client.config_get("maxmemory-policy")
+        return str(reply.get("maxmemory-policy", "unknown"))
