@@ -12,6 +12,11 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Self
 
 
+# The Celery task names: the scheduler publishes by name, workers register them.
+TICK_TASK = "lookout.tick_batch"
+RUN_TASK = "lookout.run"
+
+
 class TickStatus(enum.Enum):
     STARTED = "STARTED"
     SUCCESS = "SUCCESS"
@@ -120,3 +125,12 @@ class RunEvent(_Wire):
     message: str | None = None  # the error of a failed run
     sensor: str | None = None  # the sensor that launched the run, if any
     run_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TickMessage(_Wire):
+    """One due tick the scheduler hands to the workers; a message carries a batch of them."""
+
+    sensor: str
+    tick_id: str
+    due_at: float

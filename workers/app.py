@@ -1,0 +1,55 @@
+"""The Celery app: configured for short, idempotent tasks on Redis, msgpack only.
+
+The app is built by a factory from explicit settings; nothing is registered
+at import time.  The scheduler uses the same factory to publish, workers
+register their tasks on it (``workers.tasks``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from shared._settings import Settings
+from shared._wire import RUN_TASK, TICK_TASK
+
+
+def make_celery(settings: Settings, name: str = "lookout") -> Any:
+    """A Celery app on ``settings.redis_url``, routing ticks and runs to their queues."""
+    app = Celery(name, broker=settings.redis_url, set_as_current=False)
+    app.conf.update(
+        # Invariant 6: nothing is ever unpickled.
+        task_serializer="msgpack",
+        result_serializer="msgpack",
+        accept_content=["msgpack"],
+        event_serializer="json",
+        task_ignore_result=True,
+        # A task is acknowledged when it ends, and given back when its worker
+        # dies mid-task, so a killed worker's tick is evaluated again; the tick
+        # commit is idempotent by tick id, so a second delivery is harmless.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # Short tasks: one prefetched message per process keeps ticks from
+        # waiting behind a slow evaluation in another process's buffer.
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        broker_transport_options={
+            # An unacknowledged message (its whole worker died) is given back
+            # after this; ticks and runs are idempotent, so early is safe.
+            "visibility_timeout": int(settings.inflight_ttl * 2),
+            "global_keyprefix": settings.key_prefix + "celery:",
+        },
+        task_queues=[Queue(settings.tick_queue), Queue(settings.run_queue)],
+        task_routes={
+            TICK_TASK: {"queue": settings.tick_queue},
+            RUN_TASK: {"queue": settings.run_queue},
+        },
+        task_default_queue=settings.tick_queue,
+        # Events for Flower.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+    )
+    return app
