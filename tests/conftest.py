@@ -1,0 +1,131 @@
+"""Fixtures: a real redis-server per session, flushed between tests, and real processes.
+
+No test here mocks Redis or runs Celery eagerly: the distributed path is only
+proven by the distributed path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+import redis
+
+from shared import Settings
+from shared._redis_server import EmbeddedRedis
+from shared._storage import Storage
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    """One redis-server for the session, on a free loopback port."""
+    with EmbeddedRedis() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
+    """The session server's URL, flushed before each test that uses it."""
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    yield redis_server.url
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    """Short timeouts so that failure paths run in test time."""
+    return Settings(redis_url=redis_url, tick_timeout=5.0, inflight_margin=2.0)
+
+
+@pytest.fixture
+def storage(settings: Settings) -> Iterator[Storage]:
+    store = Storage.from_settings(settings)
+    yield store
+    store.client.close()
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a lookout process gets: this interpreter's, plus the test's Redis."""
+    env = dict(os.environ)
+    env.update(
+        LOOKOUT_REDIS_URL=settings.redis_url,
+        LOOKOUT_KEY_PREFIX=settings.key_prefix,
+        LOOKOUT_TICK_TIMEOUT=str(settings.tick_timeout),
+        LOOKOUT_INFLIGHT_MARGIN=str(settings.inflight_margin),
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+Spawn = Callable[..., subprocess.Popen[str]]
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Spawn]:
+    """Start ``lookout ARGS...`` (or any argv) as a real process; all are killed at teardown.
+
+    Each process leads its own process group, so a test can kill -9 it by PID
+    and teardown can end whatever it started.
+    """
+    started: list[subprocess.Popen[str]] = []
+
+    def start(
+        args: Sequence[str],
+        env: dict[str, str],
+        log_name: str | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[str]:
+        argv = list(args)
+        if argv and argv[0] == "lookout":
+            argv = [sys.executable, "-m", "shared._cli", *argv[1:]]
+        log = tmp_path / f"{log_name or 'proc'}-{len(started)}.log"
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=str(cwd or ROOT),
+            text=True,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        proc.log_path = log  # type: ignore[attr-defined]
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for proc in started:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_for(
+    predicate: Callable[[], bool], timeout: float, interval: float = 0.05, what: str = "condition"
+) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
