@@ -1,0 +1,7 @@
+"""A code location that fails while loading, on a known line."""
+
+import shared as dg
+
+VALUE = 1 / 0
+
+defs = dg.Definitions()

@@ -1,0 +1,177 @@
+"""One tick end to end against a real redis-server: evaluate, dedupe, commit atomically."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from shared import Settings
+from shared._location import load_definitions
+from shared._storage import Storage
+from shared._tick import TickInFlightError, TickRunner
+from shared._wire import TickStatus
+from tests.conftest import Spawn, process_env
+
+LOCATION = "tests.locations.core_sensors"
+
+
+@pytest.fixture
+def runner(storage: Storage, settings: Settings) -> TickRunner:
+    return TickRunner(load_definitions(module=LOCATION), storage, settings)
+
+
+@pytest.fixture
+def env_var() -> Iterator[dict[str, str]]:
+    """Set environment variables the test sensors read, restored afterwards."""
+    saved = dict(os.environ)
+    yield os.environ  # type: ignore[misc]
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_nested_cursor_round_trips_through_msgpack(runner: TickRunner) -> None:
+    for _ in range(3):
+        record = runner.tick("nested_cursor")
+        assert record is not None and record.status == "SKIPPED"
+    cursor = runner.storage.sensor_state("nested_cursor").cursor
+    from shared._codec import decode_value
+
+    value = decode_value(cursor or b"")
+    assert value["n"] == 3
+    assert value["meta"] == {"bytes": b"\x00\xff", "f": 1.5}
+    assert value["history"][-1] == {"tick": 3, "unicode": "é✓", "none": None}
+    assert record is not None and record.skip_reason == "tick 3"
+
+
+def test_same_run_key_launches_once_per_sensor_but_once_for_each_sensor(
+    runner: TickRunner, env_var: dict[str, str]
+) -> None:
+    env_var["CORE_KEYS"] = "k1,k2"
+    first = runner.tick("keyed_a")
+    again = runner.tick("keyed_a")
+    other = runner.tick("keyed_b")
+    assert first is not None and first.status == "SUCCESS"
+    assert len(first.run_request_ids) == 2
+    assert again is not None and again.run_request_ids == []
+    assert again.dropped_run_keys == ["k1", "k2"]
+    stored = runner.storage.ticks("keyed_a", 1)[0]
+    assert stored.status == TickStatus.SKIPPED.value and stored.dropped_run_keys == ["k1", "k2"]
+    assert other is not None and len(other.run_request_ids) == 2
+    launched = [(r.sensor, r.run_key) for _, r in runner.storage.launch_requests()]
+    assert sorted(launched) == [
+        ("keyed_a", "k1"),
+        ("keyed_a", "k2"),
+        ("keyed_b", "k1"),
+        ("keyed_b", "k2"),
+    ]
+
+
+def test_two_processes_ticking_one_sensor_launch_each_run_key_once(
+    settings: Settings, storage: Storage, spawn: Spawn
+) -> None:
+    keys = ",".join(f"key{i}" for i in range(40))
+    env = process_env(settings, CORE_KEYS=keys)
+    racers = [
+        spawn(
+            [sys.executable, "-m", "tests.locations.core_racer", "keyed_a", "25"], env, f"racer{i}"
+        )
+        for i in range(2)
+    ]
+    for proc in racers:
+        assert proc.wait(90) == 0
+        assert "committed 25" in proc.log_path.read_text()  # type: ignore[attr-defined]
+    launched = [r.run_key or "" for _, r in storage.launch_requests(count=10_000)]
+    assert sorted(launched) == sorted(keys.split(","))
+    assert len(storage.ticks("keyed_a", 100)) == 50
+
+
+def test_commit_of_the_same_tick_twice_changes_nothing_the_second_time(
+    runner: TickRunner, storage: Storage
+) -> None:
+    storage.claim("partitioned", "tick-1", 0.0, 1e12)
+    state = storage.sensor_state("partitioned")
+    sensor = runner.definitions.get_sensor("partitioned")
+    commit = runner.evaluate(sensor, state, tick_id="tick-1", due_at=None)
+    assert storage.commit(commit) is not None
+    assert storage.commit(commit) is None
+    assert storage.commit(replace(commit, record=replace(commit.record, tick_id="tick-2"))) is None
+    assert len(storage.launch_requests()) == 1
+    assert len(storage.ticks("partitioned")) == 1
+
+
+def test_launched_runs_carry_dagster_tags(runner: TickRunner) -> None:
+    runner.tick("partitioned")
+    [(_, request)] = runner.storage.launch_requests()
+    assert request.tags == {
+        "team": "data",
+        "dagster/sensor_name": "partitioned",
+        "dagster/run_key": "p1",
+        "dagster/partition": "2024-05-01",
+    }
+    assert request.partition_key == "2024-05-01" and request.job_name == "work"
+
+
+def test_raising_sensor_records_failure_with_traceback_and_keeps_cursor(
+    runner: TickRunner, env_var: dict[str, str]
+) -> None:
+    assert runner.tick("flaky").status == "SUCCESS"  # type: ignore[union-attr]
+    cursor = runner.storage.sensor_state("flaky").cursor
+    env_var["CORE_FAIL"] = "1"
+    record = runner.tick("flaky")
+    assert record is not None and record.status == "FAILURE"
+    assert record.error == "RuntimeError: the upstream API is down"
+    assert record.traceback is not None and "core_sensors.py" in record.traceback
+    assert runner.storage.sensor_state("flaky").cursor == cursor
+    assert len(runner.storage.launch_requests()) == 1
+
+
+def test_sensor_past_its_timeout_records_failure(
+    storage: Storage, settings: Settings, env_var: dict[str, str]
+) -> None:
+    env_var["CORE_SLEEP"] = "30"
+    quick = TickRunner(
+        load_definitions(module=LOCATION), storage, replace(settings, tick_timeout=0.3)
+    )
+    record = quick.tick("sleepy")
+    assert record is not None and record.status == "FAILURE"
+    assert "timed out after 0.3 s" in (record.error or "")
+    assert record.duration is not None and record.duration < 5
+
+
+def test_skip_reason_records_skipped_with_the_message(runner: TickRunner) -> None:
+    record = runner.tick("skipper")
+    assert record is not None
+    assert (record.status, record.skip_reason) == ("SKIPPED", "nothing new under the sun")
+    assert runner.storage.ticks("skipper")[0].skip_reason == "nothing new under the sun"
+
+
+def test_a_second_tick_is_refused_while_one_is_in_flight(runner: TickRunner) -> None:
+    runner.storage.claim("skipper", "held", 0.0, 1e12)
+    with pytest.raises(TickInFlightError, match="held"):
+        runner.tick("skipper")
+
+
+def test_preview_changes_nothing_in_redis(
+    runner: TickRunner, storage: Storage, env_var: dict[str, str]
+) -> None:
+    env_var["CORE_KEYS"] = "k1,k2"
+    runner.tick("keyed_a")
+    before = {k: storage.client.dump(k) for k in storage.client.keys("*")}
+    env_var["CORE_KEYS"] = "k2,k3"
+    preview = runner.preview("keyed_a")
+    assert preview.run_request_ids == [f"{preview.tick_id}-1"]
+    assert preview.dropped_run_keys == ["k2"]
+    after = {k: storage.client.dump(k) for k in storage.client.keys("*")}
+    assert after == before
+
+
+def test_tick_history_is_bounded(storage: Storage, settings: Settings) -> None:
+    small = Storage(storage.client, storage.keys, history_size=5)
+    runner = TickRunner(load_definitions(module=LOCATION), small, settings)
+    for _ in range(8):
+        runner.tick("skipper")
+    assert len(small.ticks("skipper", 100)) == 5
