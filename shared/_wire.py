@@ -11,7 +11,6 @@ import enum
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Self
 
-
 # The Celery task names: the scheduler publishes by name, workers register them.
 TICK_TASK = "lookout.tick_batch"
 RUN_TASK = "lookout.run"
