@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
 
 from shared._settings import Settings
 from shared._wire import RUN_TASK, TICK_TASK
@@ -18,6 +17,10 @@ from shared._wire import RUN_TASK, TICK_TASK
 
 def make_celery(settings: Settings, name: str = "lookout") -> Any:
     """A Celery app on ``settings.redis_url``, routing ticks and runs to their queues."""
+    # kombu ships type hints only in part; its Queue is called untyped.
+    from kombu.entity import Queue
+
+    queues = [Queue(settings.tick_queue), Queue(settings.run_queue)]  # type: ignore[no-untyped-call]
     app = Celery(name, broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         # Invariant 6: nothing is ever unpickled.
@@ -42,7 +45,7 @@ def make_celery(settings: Settings, name: str = "lookout") -> Any:
             "visibility_timeout": int(settings.inflight_ttl * 2),
             "global_keyprefix": settings.key_prefix + "celery:",
         },
-        task_queues=[Queue(settings.tick_queue), Queue(settings.run_queue)],
+        task_queues=queues,
         task_routes={
             TICK_TASK: {"queue": settings.tick_queue},
             RUN_TASK: {"queue": settings.run_queue},
