@@ -26,7 +26,25 @@ class SensorState:
     default: str | None
     cursor: bytes | None
     inflight: str | None
-    last: TickRecord | None
+    last_entry: bytes | None  # decoded only when asked for: most ticks never look
+
+    @property
+    def last(self) -> TickRecord | None:
+        return decode_entry(self.last_entry) if self.last_entry else None
+
+
+_STATE_FIELDS = ("status", "default", "cursor", "inflight", "last")
+
+
+def _state(fields: Sequence[bytes | None]) -> SensorState:
+    status, default, cursor, inflight, last = fields
+    return SensorState(
+        status=status.decode() if status else None,
+        default=default.decode() if default else None,
+        cursor=cursor,
+        inflight=inflight.decode() if inflight else None,
+        last_entry=last,
+    )
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,14 @@ def decode_entry(entry: bytes) -> TickRecord:
     return record
 
 
+def _committed(commit: TickCommit, reply: Sequence[Any]) -> TickRecord | None:
+    done, flags = reply
+    if not done:
+        return None
+    accepted = flags.decode() if isinstance(flags, bytes) else str(flags)
+    return replace(commit.record, accepted=accepted)
+
+
 class SensorStore(StoreBase):
     """Sensor state, cursors, run keys, tick history, the launch and event streams."""
 
@@ -75,17 +101,14 @@ class SensorStore(StoreBase):
         pipe.execute()
 
     def sensor_state(self, name: str) -> SensorState:
-        fields = self.client.hmget(
-            self.keys.sensor(name), ["status", "default", "cursor", "inflight", "last"]
-        )
-        status, default, cursor, inflight, last = fields
-        return SensorState(
-            status=status.decode() if status else None,
-            default=default.decode() if default else None,
-            cursor=cursor,
-            inflight=inflight.decode() if inflight else None,
-            last=decode_entry(last) if last else None,
-        )
+        return _state(self.client.hmget(self.keys.sensor(name), _STATE_FIELDS))
+
+    def sensor_states(self, names: Sequence[str]) -> list[SensorState]:
+        """The state of several sensors in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.hmget(self.keys.sensor(name), _STATE_FIELDS)
+        return [_state(fields) for fields in pipe.execute()]
 
     def set_status(self, name: str, status: DefaultSensorStatus, due_at: float) -> None:
         """Start or stop a sensor: a started one becomes due at ``due_at``."""
@@ -121,19 +144,17 @@ class SensorStore(StoreBase):
     def commit(self, commit: TickCommit) -> TickRecord | None:
         """Commit a tick atomically; ``None`` when it was already committed or superseded."""
         keys, args = self._commit_call(commit)
-        done, flags = self.scripts["commit"](keys=keys, args=args)
-        if not done:
-            return None
-        return (
-            replace(commit.record, accepted=flags.decode())
-            if isinstance(flags, bytes)
-            else replace(commit.record, accepted=str(flags))
-        )
+        return _committed(commit, self.scripts["commit"](keys=keys, args=args))
 
-    def commit_pipelined(self, pipe: Any, commit: TickCommit) -> None:
-        """Queue a commit on ``pipe``: many ticks, one round trip, each still atomic."""
-        keys, args = self._commit_call(commit)
-        self.scripts["commit"](keys=keys, args=args, client=pipe)
+    def commit_many(self, commits: Sequence[TickCommit]) -> list[TickRecord | None]:
+        """Commit several ticks in one round trip; each is still atomic on its own."""
+        if not commits:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for commit in commits:
+            keys, args = self._commit_call(commit)
+            self.scripts["commit"](keys=keys, args=args, client=pipe)
+        return [_committed(c, reply) for c, reply in zip(commits, pipe.execute(), strict=True)]
 
     def _commit_call(self, commit: TickCommit) -> tuple[list[str], list[Any]]:
         record = commit.record
