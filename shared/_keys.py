@@ -16,8 +16,9 @@ lookout:ticks:{name}            list    tick history entries, newest first, trim
                                         msgpack TickRecord followed by a msgpack
                                         string of '1'/'0' per request (accepted or
                                         dropped), written by the commit script
-lookout:runkey:{name}:{key}     string  the tick id that first used run key {key};
-                                        SET NX is the global dedupe (invariant 3)
+lookout:runkeys:{name}          hash    run key -> "1" for every run key the sensor
+                                        has used; HSETNX in the commit script is
+                                        the global dedupe (invariant 3)
 lookout:due                     zset    sensor name -> next due time (unix s), only
                                         for RUNNING sensors with no tick in flight
 lookout:inflight                zset    sensor name -> time after which its
@@ -51,12 +52,8 @@ class Keys:
     def ticks(self, name: str) -> str:
         return f"{self.prefix}ticks:{name}"
 
-    def run_key(self, sensor: str, run_key: str) -> str:
-        return f"{self.prefix}runkey:{sensor}:{run_key}"
-
-    def run_key_pattern(self, sensor: str) -> str:
-        escaped = "".join(f"\\{c}" if c in "*?[]\\" else c for c in sensor)
-        return f"{self.prefix}runkey:{escaped}:*"
+    def run_keys(self, sensor: str) -> str:
+        return f"{self.prefix}runkeys:{sensor}"
 
     @property
     def due(self) -> str:

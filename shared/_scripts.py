@@ -25,15 +25,16 @@ return ARGV[2]
 # COMMIT: a tick's whole effect, all or nothing, at most once per tick id
 # (invariants 2 and 3).  Only the tick that holds the in-flight mark commits;
 # a redelivered or superseded tick finds the mark gone or changed and changes
-# nothing.  Run keys are claimed with SET NX; a request whose key is taken is
-# dropped, the others go to the launch stream.  The cursor is stored unless the
-# tick failed.  The sensor goes back into the due index at ARGV[6] if it is
-# RUNNING (operator status, else its default).
+# nothing.  Run keys are claimed with HSETNX on the sensor's run-key hash (set
+# if absent, atomically, as SET NX does for a key, at a third of the memory); a
+# request whose key is taken is dropped, the others go to the launch stream.
+# The cursor is stored unless the tick failed.  The sensor goes back into the
+# due index at ARGV[6] if it is RUNNING (operator status, else its default).
 # KEYS: sensor hash, ticks list, launch stream, inflight zset, due zset,
-#       then one run-key key per request that has a run key, in order
+#       run-key hash
 # ARGV: tick id, store cursor ("1"/"0"), cursor, record, history size,
 #       next due ("" for none), sensor name, request count,
-#       then per request: has run key ("1"/"0"), launch entry
+#       then per request: has run key ("1"/"0"), run key, launch entry
 # Returns {1, mask} when committed, {0, ""} when the tick is not in flight.
 COMMIT = """
 if redis.call('HGET', KEYS[1], 'inflight') ~= ARGV[1] then
@@ -41,15 +42,14 @@ if redis.call('HGET', KEYS[1], 'inflight') ~= ARGV[1] then
 end
 local n = tonumber(ARGV[8])
 local mask = {}
-local k = 6
 for i = 1, n do
+  local base = 6 + 3 * i
   local accepted = true
-  if ARGV[7 + 2 * i] == '1' then
-    accepted = redis.call('SET', KEYS[k], ARGV[1], 'NX')
-    k = k + 1
+  if ARGV[base] == '1' then
+    accepted = redis.call('HSETNX', KEYS[6], ARGV[base + 1], '1') == 1
   end
   if accepted then
-    redis.call('XADD', KEYS[3], '*', 'd', ARGV[8 + 2 * i])
+    redis.call('XADD', KEYS[3], '*', 'd', ARGV[base + 2])
     mask[i] = '1'
   else
     mask[i] = '0'

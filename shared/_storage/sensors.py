@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -165,6 +165,7 @@ class SensorStore(StoreBase):
             self.keys.launch,
             self.keys.inflight,
             self.keys.due,
+            self.keys.run_keys(name),
         ]
         args: list[Any] = [
             record.tick_id,
@@ -177,34 +178,29 @@ class SensorStore(StoreBase):
             str(len(commit.launches)),
         ]
         for run_key, payload in commit.launches:
-            if run_key is not None:
-                keys.append(self.keys.run_key(name, run_key))
-            args += ["1" if run_key is not None else "0", payload]
+            args += ["0", "", payload] if run_key is None else ["1", run_key, payload]
         return keys, args
 
     def ticks(self, name: str, limit: int = 20) -> list[TickRecord]:
         """A sensor's tick history, newest first."""
         return [decode_entry(e) for e in self.client.lrange(self.keys.ticks(name), 0, limit - 1)]
 
-    def run_key_exists(self, name: str, run_keys: Iterable[str]) -> list[bool]:
+    def run_key_exists(self, name: str, run_keys: Sequence[str]) -> list[bool]:
         """Which of ``run_keys`` this sensor has already used (read only)."""
+        if not run_keys:
+            return []
         pipe = self.client.pipeline(transaction=False)
         for key in run_keys:
-            pipe.exists(self.keys.run_key(name, key))
+            pipe.hexists(self.keys.run_keys(name), key)
         return [bool(n) for n in pipe.execute()]
 
     def reset_run_keys(self, name: str) -> int:
-        """Forget every run key of a sensor (an operator's explicit act)."""
-        deleted = 0
-        batch: list[bytes] = []
-        for key in self.client.scan_iter(match=self.keys.run_key_pattern(name), count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                deleted += self.client.unlink(*batch)
-                batch.clear()
-        if batch:
-            deleted += self.client.unlink(*batch)
-        return deleted
+        """Forget every run key of a sensor (an operator's explicit act); returns how many."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hlen(self.keys.run_keys(name))
+        pipe.unlink(self.keys.run_keys(name))
+        count, _ = pipe.execute()
+        return int(count)
 
     def launch_requests(self, count: int = 1000) -> list[tuple[str, LaunchRequest]]:
         """The launch stream from its start (for operators and tests)."""
