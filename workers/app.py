@@ -18,9 +18,15 @@ from shared._wire import RUN_TASK, TICK_TASK
 def make_celery(settings: Settings, name: str = "lookout") -> Any:
     """A Celery app on ``settings.redis_url``, routing ticks and runs to their queues."""
     # kombu ships type hints only in part; its Queue is called untyped.
-    from kombu.entity import Queue
+    from kombu.entity import Exchange, Queue
 
-    queues = [Queue(settings.tick_queue), Queue(settings.run_queue)]  # type: ignore[no-untyped-call]
+    # Each queue on its own exchange and routing key: a Queue given only a
+    # name is bound to the default exchange with the default routing key, so
+    # both queues would get every message and each tick would run twice.
+    queues = [
+        Queue(name, Exchange(name, type="direct"), routing_key=name)  # type: ignore[no-untyped-call]
+        for name in (settings.tick_queue, settings.run_queue)
+    ]
     app = Celery(name, broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         # Invariant 6: nothing is ever unpickled.
