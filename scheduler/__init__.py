@@ -1,0 +1,22 @@
+"""The scheduler: the due-time index, the leader lock and tick publishing.
+
+``run_scheduler`` is what ``lookout scheduler`` runs; ``trigger_sensor`` asks
+for an immediate tick from any Python process.
+"""
+
+from scheduler._leader import LeaderLock
+from scheduler._loop import Scheduler, SchedulerStats
+from scheduler._publish import TickPublisher, split_evenly
+from scheduler._run import run_scheduler
+from scheduler._trigger import describe_trigger, trigger_sensor
+
+__all__ = [
+    "LeaderLock",
+    "Scheduler",
+    "SchedulerStats",
+    "TickPublisher",
+    "describe_trigger",
+    "run_scheduler",
+    "split_evenly",
+    "trigger_sensor",
+]

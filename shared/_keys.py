@@ -28,6 +28,18 @@ lookout:launch                  stream  committed RunRequests, field ``d`` = msg
 lookout:events                  stream  run status changes and asset
                                         materializations, field ``d`` = msgpack
                                         RunEvent; event sensors read it by cursor
+lookout:triggered               zset    sensor name -> time of a trigger that
+                                        arrived while a tick was in flight; the
+                                        scheduler makes it due once that tick ends
+lookout:scheduler:leader        string  the leading scheduler's random token, with
+                                        a TTL the leader renews (the fencing lock)
+lookout:scheduler:wake          list    at most one element: pushed to wake the
+                                        leading scheduler early (BLPOP)
+lookout:process:{id}            hash    one live process's heartbeat: role, host,
+                                        pid, version, started_at, last_seen,
+                                        leader; expires unless renewed
+lookout:processes               zset    process id -> last heartbeat (unix s): the
+                                        index of the hashes above
 ==============================  ======  ==========================================
 """
 
@@ -70,3 +82,22 @@ class Keys:
     @property
     def events(self) -> str:
         return f"{self.prefix}events"
+
+    @property
+    def triggered(self) -> str:
+        return f"{self.prefix}triggered"
+
+    @property
+    def leader(self) -> str:
+        return f"{self.prefix}scheduler:leader"
+
+    @property
+    def wake(self) -> str:
+        return f"{self.prefix}scheduler:wake"
+
+    def process(self, process_id: str) -> str:
+        return f"{self.prefix}process:{process_id}"
+
+    @property
+    def processes(self) -> str:
+        return f"{self.prefix}processes"

@@ -27,6 +27,19 @@ class Settings:
     tick_history: int = 1000
     tick_queue: str = "ticks"
     run_queue: str = "runs"
+    # Scheduler: due ticks claimed per round, and ticks carried per Celery
+    # message (one message per tick cannot go past Celery's own rate).
+    schedule_limit: int = 1000
+    tick_batch_size: int = 100
+    # The scheduler sleeps at most this long between rounds (a trigger or
+    # the next due time wakes it earlier).
+    scheduler_max_sleep: float = 1.0
+    # The leader lock's TTL and how often the leader renews it; a standby
+    # takes over within about leader_ttl of the leader's death.
+    leader_ttl: float = 5.0
+    leader_renew: float = 1.0
+    # Processes write their heartbeat this often; it expires after 3 of them.
+    heartbeat_interval: float = 2.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -6,6 +6,7 @@ import click
 
 from shared._cli._format import tick_detail
 from shared._cli._options import redis_options, reports_errors, settings_from
+from shared._cli.scheduler import scheduler_command
 from shared._cli.sensor import sensor_group
 from shared._demo import DEMO_MODULES, run_demo
 
@@ -32,6 +33,7 @@ def demo_command(modules: tuple[str, ...], redis_url: str | None, prefix: str | 
 
 
 cli.add_command(sensor_group)
+cli.add_command(scheduler_command)
 
 
 def main() -> None:

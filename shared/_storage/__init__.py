@@ -9,11 +9,35 @@ domain objects never call Redis, they hand wire types to the storage.
 from __future__ import annotations
 
 from shared._storage._base import StoreBase, redis_client
+from shared._storage.processes import ProcessInfo, ProcessStore
+from shared._storage.scheduling import (
+    ClaimedTick,
+    ClaimRound,
+    SchedulingStore,
+    Trigger,
+    TriggerOutcome,
+    Wakeup,
+)
 from shared._storage.sensors import SensorState, SensorStore, TickCommit, decode_entry
 
 
-class Storage(SensorStore, StoreBase):
+class Storage(SchedulingStore, ProcessStore, SensorStore, StoreBase):
     """Everything lookout keeps in Redis."""
 
 
-__all__ = ["SensorState", "Storage", "StoreBase", "TickCommit", "decode_entry", "redis_client"]
+__all__ = [
+    "ClaimRound",
+    "ClaimedTick",
+    "ProcessInfo",
+    "ProcessStore",
+    "SchedulingStore",
+    "SensorState",
+    "Storage",
+    "StoreBase",
+    "TickCommit",
+    "Trigger",
+    "TriggerOutcome",
+    "Wakeup",
+    "decode_entry",
+    "redis_client",
+]

@@ -1,0 +1,50 @@
+"""``lookout scheduler``: the process that publishes due ticks (one leader, any standbys)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from shared._cli._options import (
+    location_options,
+    open_location,
+    redis_options,
+    reports_errors,
+    settings_from,
+)
+
+
+@click.command("scheduler")
+@click.option(
+    "--loglevel",
+    envvar="LOOKOUT_LOGLEVEL",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Log level. [env LOOKOUT_LOGLEVEL]",
+)
+@location_options
+@redis_options
+@reports_errors
+def scheduler_command(
+    loglevel: str,
+    module: str | None,
+    file: str | None,
+    redis_url: str | None,
+    prefix: str | None,
+) -> None:
+    """Publish the due ticks of a code location's sensors until SIGTERM or Ctrl-C.
+
+    Run several for high availability: one leads, the others take over within
+    seconds of its death.  Tuning: LOOKOUT_SCHEDULE_LIMIT, LOOKOUT_TICK_BATCH_SIZE,
+    LOOKOUT_SCHEDULER_MAX_SLEEP, LOOKOUT_LEADER_TTL, LOOKOUT_LEADER_RENEW.
+    """
+    from scheduler import run_scheduler
+
+    logging.basicConfig(
+        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = settings_from(redis_url, prefix)
+    definitions, storage = open_location(module, file, settings)
+    run_scheduler(definitions, settings, storage)

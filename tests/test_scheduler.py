@@ -1,0 +1,314 @@
+"""The scheduler in process, against a real Redis: what it claims, publishes and skips.
+
+Published ticks are read back from the real Celery queue in Redis (no worker
+runs here); ticks are evaluated and committed with the real ``TickRunner``.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import msgpack
+import pytest
+
+import shared as dg
+from scheduler import Scheduler, split_evenly
+from shared import Settings
+from shared._storage import ClaimedTick, Storage
+from shared._tick import TickRunner
+from shared._wire import TICK_TASK
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_sensor(
+    name: str, interval: float = 30, running: bool = True
+) -> dg.SensorDefinition[Any, Any]:
+    status = dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+
+    def fn() -> dg.SkipReason:
+        return dg.SkipReason("nothing new")
+
+    return dg.sensor(name=name, minimum_interval_seconds=interval, default_status=status)(fn)
+
+
+def queued_batches(storage: Storage, settings: Settings) -> list[list[dict[str, Any]]]:
+    """Every tick message waiting in the tick queue, as its list of ticks (oldest first)."""
+    raw = storage.client.lrange(f"{settings.key_prefix}celery:{settings.tick_queue}", 0, -1)
+    batches = []
+    for message in reversed(raw):  # kombu LPUSHes, workers BRPOP
+        envelope = json.loads(message)
+        assert envelope["headers"]["task"] == TICK_TASK
+        assert envelope["content-type"] == "application/x-msgpack"
+        args, kwargs, _ = msgpack.unpackb(base64.b64decode(envelope["body"]), raw=False)
+        assert kwargs == {} and len(args) == 1
+        batches.append(args[0])
+    return batches
+
+
+def published(storage: Storage, settings: Settings) -> list[str]:
+    return [t["sensor"] for batch in queued_batches(storage, settings) for t in batch]
+
+
+@pytest.fixture
+def schedulers(settings: Settings, storage: Storage) -> Iterator[Callable[..., Scheduler]]:
+    made: list[Scheduler] = []
+
+    def make(sensors: list[dg.SensorDefinition[Any, Any]], **kw: Any) -> Scheduler:
+        clock = kw.pop("clock", time.time)
+        s = Scheduler(
+            dg.Definitions(sensors=sensors),
+            replace(settings, **kw),
+            storage=storage,
+            clock=clock,
+        )
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.publisher.close()
+
+
+def test_due_sensors_are_published_once_each_in_batches(
+    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+) -> None:
+    running = [make_sensor(f"on{i}") for i in range(25)]
+    stopped = [make_sensor(f"off{i}", running=False) for i in range(5)]
+    s = schedulers(running + stopped, tick_batch_size=10)
+    assert s.sync() == 25
+    s.run_once()
+    batches = queued_batches(storage, settings)
+    assert [len(b) for b in batches] == [9, 8, 8]  # 3 messages, evenly shared
+    names = [t["sensor"] for b in batches for t in b]
+    assert sorted(names) == sorted(x.name for x in running)
+    assert len({t["tick_id"] for b in batches for t in b}) == 25
+    for tick in (t for b in batches for t in b):
+        assert storage.sensor_state(tick["sensor"]).inflight == tick["tick_id"]
+    # In flight: a second round publishes nothing, and a restart's sync adds nothing.
+    s.run_once()
+    assert s.sync() == 0
+    s.run_once()
+    assert len(published(storage, settings)) == 25
+    assert s.stats.ticks == 25 and s.stats.messages == 3
+
+
+def test_split_evenly_uses_as_few_batches_as_the_size_allows() -> None:
+    ticks = [ClaimedTick(f"s{i}", str(i), 0.0) for i in range(7)]
+    assert [len(b) for b in split_evenly(ticks, 3)] == [3, 2, 2]
+    assert [len(b) for b in split_evenly(ticks, 100)] == [7]
+    assert [len(b) for b in split_evenly(ticks[:4], 3)] == [2, 2]
+    assert split_evenly([], 10) == []
+
+
+def test_sync_keeps_due_times_and_leaves_in_flight_and_stopped_sensors_out(
+    schedulers: Callable[..., Scheduler], storage: Storage
+) -> None:
+    clock = Clock()
+    sensors = [make_sensor(n) for n in ("later", "busy", "fresh", "halted")]
+    s = schedulers(sensors, clock=clock)
+    storage.sync_sensor("later", dg.DefaultSensorStatus.RUNNING, 30.0)
+    storage.client.zadd(storage.keys.due, {"later": clock.now + 20})
+    assert storage.claim("busy", "t-busy", clock.now, clock.now + 60) == "t-busy"
+    storage.set_status("halted", dg.DefaultSensorStatus.STOPPED, clock.now)
+    assert s.sync() == 1
+    assert storage.due_sensors(["later", "busy", "fresh", "halted"]) == [
+        clock.now + 20,
+        None,
+        clock.now,
+        None,
+    ]
+    # A sensor Redis knows that this code no longer defines leaves the index.
+    storage.sync_sensor("removed", dg.DefaultSensorStatus.RUNNING, 30.0)
+    storage.client.zadd(storage.keys.due, {"removed": clock.now})
+    s.sync()
+    assert storage.due_sensors(["removed"]) == [None]
+    assert storage.sensor_state("removed").default == "RUNNING"  # its state is kept
+
+
+def test_a_claim_without_the_leader_lock_changes_nothing(
+    schedulers: Callable[..., Scheduler], storage: Storage
+) -> None:
+    s = schedulers([make_sensor("a")])
+    s.sync()
+    assert storage.claim_due("not-the-token", time.time(), limit=10, ttl=7, tick_prefix="x") is None
+    assert storage.acquire_leader("someone-else", 5.0)
+    assert storage.claim_due("not-the-token", time.time(), limit=10, ttl=7, tick_prefix="x") is None
+    assert storage.sensor_state("a").inflight is None
+    assert storage.due_sensors(["a"])[0] is not None
+    assert storage.client.zcard(storage.keys.inflight) == 0
+
+
+def test_only_one_scheduler_leads_and_a_deposed_leader_cannot_publish(
+    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+) -> None:
+    sensors = [make_sensor(f"s{i}") for i in range(3)]
+    first = schedulers(sensors, leader_ttl=0.6, leader_renew=0.1)
+    second = schedulers(sensors, leader_ttl=0.6, leader_renew=0.1)
+    first.sync()
+    first.run_once()
+    second.run_once()
+    assert first.lock.leading and not second.lock.leading
+    assert storage.leader_token() == first.lock.token
+    assert second.stats.ticks == 0 and first.stats.ticks == 3
+    # The leader goes silent (paused, partitioned): its lock expires, the standby takes it.
+    deadline = time.monotonic() + 5
+    while not second.lock.leading and time.monotonic() < deadline:
+        time.sleep(0.05)
+        second.run_once()
+    assert second.lock.leading and storage.leader_token() == second.lock.token
+    # The old leader still believes it leads; its next claim is fenced off.
+    storage.client.delete(storage.keys.inflight)
+    storage.client.zadd(storage.keys.due, {"s0": time.time() - 1})
+    storage.client.hdel(storage.keys.sensor("s0"), "inflight")
+    assert first.lock.leading
+    assert first.publish_due(time.time()) == 0
+    assert not first.lock.leading
+    assert published(storage, settings).count("s0") == 1
+    # A clean release hands over at once.
+    second.lock.release()
+    first.lock._last_try = float("-inf")  # its next hold() retries now
+    first.run_once()
+    assert first.lock.leading
+    assert published(storage, settings).count("s0") == 2
+
+
+def test_a_stuck_in_flight_tick_is_ticked_again_and_its_late_commit_is_refused(
+    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+) -> None:
+    clock = Clock()
+    sensor = make_sensor("flaky", interval=30)
+    s = schedulers([sensor], clock=clock)
+    s.sync()
+    s.run_once()
+    [stale] = queued_batches(storage, settings)[0]
+    ttl = settings.inflight_ttl  # 5 s timeout + 2 s margin in the test settings
+    clock.now += ttl + 1
+    s.run_once()
+    assert s.stats.requeued == 1
+    # Not yet ticked again: the lost tick started at its claim, 30 s ago not yet.
+    assert published(storage, settings) == ["flaky"]
+    assert storage.sensor_state("flaky").inflight is None
+    history = storage.ticks("flaky")
+    assert history[0].tick_id == stale["tick_id"] and history[0].status == "FAILURE"
+    assert "tick lost" in (history[0].error or "")
+    clock.now += 30 - ttl - 1
+    s.run_once()
+    batches = queued_batches(storage, settings)
+    assert len(batches) == 2
+    [fresh] = batches[1]
+    assert fresh["tick_id"] != stale["tick_id"]
+    runner = TickRunner(dg.Definitions(sensors=[sensor]), storage, settings, clock=clock)
+    # The first worker wakes up late: its tick no longer holds the mark.
+    assert runner.tick("flaky", tick_id=stale["tick_id"]) is None
+    assert storage.begin_tick("flaky", stale["tick_id"], clock.now + ttl) is False
+    assert storage.begin_tick("flaky", fresh["tick_id"], clock.now + ttl) is True
+    record = runner.tick("flaky", tick_id=fresh["tick_id"])
+    assert record is not None and record.status == "SKIPPED"
+    assert [t.tick_id for t in storage.ticks("flaky")] == [fresh["tick_id"], stale["tick_id"]]
+
+
+def test_begin_tick_moves_the_deadline_so_a_long_queued_tick_is_not_requeued(
+    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+) -> None:
+    clock = Clock()
+    s = schedulers([make_sensor("queued")], clock=clock)
+    s.sync()
+    s.run_once()
+    [tick] = queued_batches(storage, settings)[0]
+    clock.now += settings.inflight_ttl - 0.5  # waited in the queue nearly the whole ttl
+    assert storage.begin_tick("queued", tick["tick_id"], clock.now + settings.inflight_ttl)
+    clock.now += 1  # past the claim's deadline, not past the evaluation's
+    s.run_once()
+    assert s.stats.requeued == 0
+    assert storage.sensor_state("queued").inflight == tick["tick_id"]
+
+
+def test_the_next_tick_waits_for_the_interval_and_a_slow_one_pushes_it_back(
+    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+) -> None:
+    clock = Clock()
+    steps = iter([0.0, 0.2, 0.0, 12.0, 0.0])  # evaluation lengths of successive ticks
+
+    def fn() -> dg.SkipReason:
+        clock.now += next(steps)
+        return dg.SkipReason("nothing new")
+
+    sensor = dg.sensor(
+        name="paced", minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING
+    )(fn)
+    s = schedulers([sensor], clock=clock)
+    runner = TickRunner(dg.Definitions(sensors=[sensor]), storage, settings, clock=clock)
+    s.sync()
+    for _ in range(5):
+        before = len(published(storage, settings))
+        while True:
+            pause = s.run_once()
+            if len(published(storage, settings)) > before:
+                break
+            clock.now += pause or 0.01
+        tick = queued_batches(storage, settings)[-1][0]
+        assert runner.tick("paced", tick_id=tick["tick_id"], due_at=tick["due_at"]) is not None
+    ticks = list(reversed(storage.ticks("paced")))
+    starts = [t.started_at for t in ticks]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    # Never sooner than the interval, and not much later either.
+    assert all(10 <= g < 10.1 for g in gaps[:3]), gaps
+    # The fourth evaluation took 12 s: the fifth waited for its end, not 10 s.
+    assert ticks[3].ended_at is not None
+    assert ticks[4].started_at >= ticks[3].ended_at
+    assert 12 <= gaps[3] < 12.1
+
+
+def test_the_scheduler_sleeps_until_the_next_due_time_capped(
+    schedulers: Callable[..., Scheduler], storage: Storage
+) -> None:
+    clock = Clock()
+    s = schedulers([make_sensor("soon")], clock=clock, scheduler_max_sleep=1.0)
+    s.sync()
+    storage.client.zadd(storage.keys.due, {"soon": clock.now + 0.25})
+    assert s.run_once() == pytest.approx(0.25)
+    storage.client.zadd(storage.keys.due, {"soon": clock.now + 60})
+    assert 0.9 < s.run_once() <= 1.0  # capped (and by the next lock renewal)
+
+
+def test_a_trigger_wakes_the_leader_before_its_sleep_ends(
+    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+) -> None:
+    from scheduler import trigger_sensor
+
+    sensor = make_sensor("pushed", interval=1, running=False)
+    s = schedulers([sensor], scheduler_max_sleep=5.0)
+    thread = threading.Thread(target=s.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not s.lock.leading and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # the leader is now asleep for up to 5 s
+        asked = time.monotonic()
+        trigger_sensor(storage, "pushed")
+        while not published(storage, settings) and time.monotonic() < asked + 5:
+            time.sleep(0.005)
+        assert published(storage, settings) == ["pushed"]
+        assert time.monotonic() - asked < 0.5
+    finally:
+        s.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert storage.leader_token() is None  # released on the way out
