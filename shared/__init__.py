@@ -26,6 +26,7 @@ from shared._errors import (
     StorageError,
 )
 from shared._event_sensors import (
+    AssetSensorDefinition,
     DagsterRunStatus,
     asset_sensor,
     run_failure_sensor,
@@ -45,10 +46,12 @@ from shared._execute import (
     ExecuteInProcessResult,
     OpExecutionContext,
 )
+from shared._instance import DagsterInstance
 from shared._ops import JobDefinition, OpDefinition, job, op
 from shared._requests import DefaultSensorStatus, RunRequest, SensorResult, SkipReason
 from shared._sensors import SensorDefinition, sensor
 from shared._settings import Settings
+from shared._validate import validate_run_config
 
 __all__ = [
     # Assets and jobs
@@ -57,6 +60,7 @@ __all__ = [
     "AssetMaterialization",
     "AssetSelection",
     "AssetsDefinition",
+    "DagsterInstance",
     "ExecuteInProcessResult",
     "JobDefinition",
     "OpDefinition",
@@ -67,6 +71,7 @@ __all__ = [
     "job",
     "materialize",
     "op",
+    "validate_run_config",
     # Sensors
     "DefaultSensorStatus",
     "RunRequest",
@@ -77,6 +82,7 @@ __all__ = [
     "build_sensor_context",
     "sensor",
     # Event sensors
+    "AssetSensorDefinition",
     "DagsterEvent",
     "DagsterRun",
     "DagsterRunStatus",

@@ -13,6 +13,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from shared._asset_key import AssetKey
 from shared._requests import DefaultSensorStatus
 from shared._sensors import JobLike, SensorDefinition, SensorKind, collect_targets
+from shared._signature import positional_params
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -30,6 +31,38 @@ class DagsterRunStatus(enum.Enum):
 
 def asset_sensor_options(asset_key: Any) -> dict[str, Any]:
     return {"asset_key": AssetKey.from_coercible(asset_key).to_user_string()}
+
+
+def _by_position(fn: Callable[..., R]) -> Callable[..., R]:
+    """Call ``fn`` with as many of (context, asset_event) as it takes positionally."""
+    count = len(positional_params(fn))
+
+    def call(context: Any, asset_event: Any) -> R:
+        return fn(*(context, asset_event)[:count])
+
+    return call
+
+
+class AssetSensorDefinition(SensorDefinition[P, R]):
+    """An asset sensor: called once per materialization of ``asset_key``.
+
+    As in Dagster, the function's first parameter gets the context and its
+    second the event, whatever their names, and a function may take fewer
+    (``def my_sensor(): return RunRequest()``).  Calling the definition still
+    calls the user's function unchanged.
+    """
+
+    def __init__(self, fn: Callable[P, R], *, asset_key: Any, **kwargs: Any) -> None:
+        super().__init__(
+            fn, kind=SensorKind.ASSET, options=asset_sensor_options(asset_key), **kwargs
+        )
+        self.asset_key = AssetKey.from_coercible(asset_key)
+        self.raw_fn = fn
+        self.fn = _by_position(fn)
+        self.takes_context = True  # ``fn`` now always takes (context, asset_event)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.raw_fn(*args, **kwargs)
 
 
 def asset_sensor(
@@ -52,8 +85,9 @@ def asset_sensor(
     def wrap(fn: Callable[P, R]) -> SensorDefinition[P, R]:
         sensor_name = name or fn.__name__
         found, names = collect_targets(sensor_name, job, jobs, target, None, job_name)
-        return SensorDefinition(
+        return AssetSensorDefinition(
             fn,
+            asset_key=asset_key,
             name=sensor_name,
             minimum_interval_seconds=minimum_interval_seconds,
             description=description,
@@ -61,8 +95,6 @@ def asset_sensor(
             job_names=names,
             default_status=default_status,
             tags=tags,
-            kind=SensorKind.ASSET,
-            options=asset_sensor_options(asset_key),
         )
 
     return wrap

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared._asset_key import AssetKey
 from shared._context import SensorEvaluationContext
 from shared._event_sensors import DagsterRunStatus
+from shared._execute import RunInfo
+from shared._requests import PARTITION_TAG
 from shared._wire import RunEvent
+
+if TYPE_CHECKING:
+    from shared._instance import DagsterInstance
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,13 @@ class DagsterRun:
     status: DagsterRunStatus
     tags: Mapping[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def from_run(cls, run: DagsterRun | RunInfo) -> DagsterRun:
+        """The run as sensors see it; ``result.dagster_run`` of an in-process run converts."""
+        if isinstance(run, DagsterRun):
+            return run
+        return cls(run.run_id, run.job_name, DagsterRunStatus(run.status), dict(run.tags))
+
 
 def entry_from_event(event_id: str, event: RunEvent) -> EventLogEntry:
     tags = dict(event.tags)
@@ -69,22 +81,37 @@ class RunStatusSensorContext(SensorEvaluationContext):
     """The context of a run-status sensor: the run and the event that moved it."""
 
     def __init__(
-        self, *, dagster_run: DagsterRun, dagster_event: DagsterEvent, **kwargs: Any
+        self,
+        *,
+        dagster_run: DagsterRun,
+        dagster_event: DagsterEvent,
+        partition_key: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.dagster_run = dagster_run
         self.dagster_event = dagster_event
+        self._partition_key = partition_key
 
     @property
     def failure_event(self) -> DagsterEvent:
         return self.dagster_event
 
+    @property
+    def partition_key(self) -> str | None:
+        """The partition of the run the sensor is told about, if it has one."""
+        return self._partition_key or self.dagster_run.tags.get(PARTITION_TAG)
+
     def for_run_failure(self) -> RunFailureSensorContext:
         return RunFailureSensorContext(
             dagster_run=self.dagster_run,
             dagster_event=self.dagster_event,
+            partition_key=self._partition_key,
             sensor_name=self.sensor_name,
             cursor=self.cursor,
+            instance=self.instance,
+            resources=self.resources,
+            log=self.log,
         )
 
 
@@ -94,14 +121,25 @@ class RunFailureSensorContext(RunStatusSensorContext):
 
 def build_run_status_sensor_context(
     sensor_name: str,
-    dagster_run: DagsterRun,
     dagster_event: DagsterEvent,
-    dagster_instance: Any = None,
+    dagster_instance: DagsterInstance | None,
+    dagster_run: DagsterRun | RunInfo,
+    context: SensorEvaluationContext | None = None,
+    resources: Any = None,
+    partition_key: str | None = None,
 ) -> RunStatusSensorContext:
-    """A context to call a run-status sensor as a plain function in a test."""
+    """A context to call a run-status sensor as a plain function in a test.
+
+    The arguments are Dagster's, in Dagster's order; ``dagster_run`` may be
+    ``execute_in_process(...).dagster_run`` as it is.  Without
+    ``partition_key`` the context reads the partition from the run's tags.
+    """
     return RunStatusSensorContext(
         sensor_name=sensor_name,
-        dagster_run=dagster_run,
+        dagster_run=DagsterRun.from_run(dagster_run),
         dagster_event=dagster_event,
+        partition_key=partition_key,
         instance=dagster_instance,
+        resources=resources,
+        log=context.log if context is not None else None,
     )

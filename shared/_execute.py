@@ -10,12 +10,15 @@ import logging
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from shared._asset_key import AssetKey
 from shared._errors import DefinitionError, LookoutError
 from shared._requests import PARTITION_TAG
+
+if TYPE_CHECKING:
+    from shared._events import DagsterEvent
 
 
 class RunFailedError(LookoutError):
@@ -37,12 +40,17 @@ class Step:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What a running step can see of its run (Dagster's ``DagsterRun``, in short)."""
+    """What a running step can see of its run (Dagster's ``DagsterRun``, in short).
+
+    ``status`` is a ``DagsterRunStatus`` value: STARTED while steps run, then
+    SUCCESS or FAILURE on the finished result's ``dagster_run``.
+    """
 
     run_id: str
     job_name: str
     tags: Mapping[str, str]
     run_config: Mapping[str, Any]
+    status: str = "STARTED"
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,18 @@ class ExecuteInProcessResult:
     def get_asset_materialization_events(self) -> list[AssetMaterialization]:
         return list(self.materializations)
 
+    def get_job_success_event(self) -> DagsterEvent:
+        """The run's SUCCESS event, as a run-status sensor receives it (for tests)."""
+        from shared._run_events import job_status_event
+
+        return job_status_event(self, "SUCCESS")
+
+    def get_job_failure_event(self) -> DagsterEvent:
+        """The run's FAILURE event; its ``message`` is the error, as on a tick (for tests)."""
+        from shared._run_events import job_status_event
+
+        return job_status_event(self, "FAILURE")
+
 
 MaterializationSink = Callable[[AssetMaterialization], None]
 
@@ -176,6 +196,7 @@ def execute_plan(
         except Exception as exc:
             result.success = False
             result.error = f"step '{step.name}' failed: {exc!r}\n{traceback.format_exc()}"
+            result.dagster_run = replace(run, status="FAILURE")
             if raise_on_error:
                 raise RunFailedError(result.error) from exc
             return result
@@ -187,4 +208,5 @@ def execute_plan(
             result.materializations.append(event)
             if on_materialization is not None:
                 on_materialization(event)
+    result.dagster_run = replace(run, status="SUCCESS")
     return result

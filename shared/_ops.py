@@ -9,11 +9,14 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from shared._errors import DefinitionError
-from shared._execute import ExecuteInProcessResult, Step, execute_plan
+from shared._execute import ExecuteInProcessResult, RunFailedError, Step, execute_plan
 from shared._signature import input_names, takes_context
+
+if TYPE_CHECKING:
+    from shared._instance import DagsterInstance
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -138,16 +141,26 @@ class JobDefinition:
         raise_on_error: bool = True,
         tags: Mapping[str, str] | None = None,
         run_id: str | None = None,
+        instance: DagsterInstance | None = None,
     ) -> ExecuteInProcessResult:
-        """Run the job here and now, in this process."""
-        return execute_plan(
+        """Run the job here and now, in this process.
+
+        With ``instance`` (``DagsterInstance.ephemeral()``) the run and its
+        events are recorded there, failed runs too, before any error is raised.
+        """
+        result = execute_plan(
             self.name,
             self.steps,
             run_config=run_config or self.config,
             tags={**self.tags, **(tags or {})},
             run_id=run_id,
-            raise_on_error=raise_on_error,
+            raise_on_error=raise_on_error and instance is None,
         )
+        if instance is not None:
+            instance.add_run_result(result)
+            if raise_on_error and not result.success:
+                raise RunFailedError(result.error or f"run {result.run_id} failed")
+        return result
 
 
 @overload
