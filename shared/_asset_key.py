@@ -12,17 +12,22 @@ from shared._errors import DefinitionError
 class AssetKey:
     """The key of an asset: ``AssetKey("table")`` or ``AssetKey(["schema", "table"])``."""
 
-    path: tuple[str, ...]
+    parts: tuple[str, ...]
 
     def __init__(self, path: str | Sequence[str]) -> None:
         parts = (path,) if isinstance(path, str) else tuple(path)
         if not parts or not all(isinstance(p, str) and p for p in parts):
             raise DefinitionError(f"an AssetKey needs non-empty string parts, got {path!r}")
-        object.__setattr__(self, "path", parts)
+        object.__setattr__(self, "parts", parts)
+
+    @property
+    def path(self) -> list[str]:
+        """The parts as a list, as Dagster's ``AssetKey.path`` is."""
+        return list(self.parts)
 
     def to_user_string(self) -> str:
         """The key as users write it: parts joined by ``/``."""
-        return "/".join(self.path)
+        return "/".join(self.parts)
 
     @classmethod
     def from_user_string(cls, text: str) -> AssetKey:
@@ -39,4 +44,4 @@ class AssetKey:
         return cls(value)
 
     def __str__(self) -> str:
-        return f"AssetKey({list(self.path)!r})"
+        return f"AssetKey({self.path!r})"

@@ -19,8 +19,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class DagsterRunStatus(enum.Enum):
-    """The status of a run, named as Dagster names it."""
+class DagsterRunStatus(enum.StrEnum):
+    """The status of a run, named as Dagster names it; equal to its name as a string."""
 
     QUEUED = "QUEUED"
     STARTED = "STARTED"

@@ -92,6 +92,7 @@ def evaluate_event_sensor(
         cursor = str(context.cursor)
         events = _events_after(storage, cursor)
     items: list[Any] = []
+    skips: list[SkipReason] = []
     seen = 0
     for event_id, event in events:
         cursor = max(cursor, event_id, key=_stream_order)
@@ -99,12 +100,12 @@ def evaluate_event_sensor(
             continue
         seen += 1
         context.update_cursor(event_id)
-        items.extend(
-            i for i in _call(sensor, context, event_id, event) if not isinstance(i, SkipReason)
-        )
+        for item in _call(sensor, context, event_id, event):
+            (skips if isinstance(item, SkipReason) else items).append(item)
     context.update_cursor(cursor)
     if not items:
-        items = [SkipReason(f"no new matching events ({seen} seen)")]
+        # The sensor's own reason when it gave one (the latest), as Dagster shows it.
+        items = [skips[-1] if skips else SkipReason(f"no new matching events ({seen} seen)")]
     return normalize(sensor, context, items)
 
 

@@ -12,7 +12,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from shared._codec import decode_value, encode, encode_value
@@ -24,6 +24,7 @@ from shared._requests import PARTITION_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG, RunReq
 from shared._sensors import SensorDefinition, SensorKind
 from shared._settings import Settings
 from shared._storage import SensorState, Storage, TickCommit
+from shared._storage.sensors import with_flags
 from shared._timeout import call_with_timeout
 from shared._wire import LaunchRequest, TickMessage, TickRecord, TickStatus
 
@@ -124,15 +125,9 @@ class TickRunner:
         commit = self.evaluate(sensor, state, tick_id=new_tick_id(), due_at=None)
         keys = [k for k, _ in commit.launches]
         used = iter(self.storage.run_key_exists(name, [k for k in keys if k is not None]))
-        flags = "".join("0" if k is not None and next(used) else "1" for k in keys)
-        record = replace(commit.record, accepted=flags)
-        if record.requests and "1" not in flags:
-            record = replace(
-                record,
-                status=TickStatus.SKIPPED.value,
-                skip_reason="every run request had a run key already used",
-            )
-        return record
+        return with_flags(
+            commit.record, "".join("0" if k is not None and next(used) else "1" for k in keys)
+        )
 
     def evaluate(
         self,

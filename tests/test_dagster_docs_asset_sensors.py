@@ -119,6 +119,7 @@ def test_asset_sensor_called_as_a_plain_function_with_context_and_event(
     sensor = defs.get_sensor("orders_table_sensor")
     (request,) = list(sensor(dg.build_sensor_context(cursor="42-0"), asset_event))
     assert request.run_key == "42-0"
-    assert request.run_config["ops"]["read_materialization"]["config"]["asset_key"] == (
-        "daily_orders",
-    )
+    # A list, as Dagster's AssetKey.path is.
+    assert request.run_config["ops"]["read_materialization"]["config"]["asset_key"] == [
+        "daily_orders"
+    ]

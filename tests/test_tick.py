@@ -194,3 +194,15 @@ def test_a_batch_of_ticks_commits_each_on_its_own(runner: TickRunner, storage: S
     assert storage.sensor_state("flaky").inflight == "t3"
     assert runner.tick_batch(messages[:2]) == [None, None]
     assert len(storage.launch_requests()) == 1
+
+
+def test_a_tick_whose_every_run_key_was_used_reads_skipped_as_returned_and_stored(
+    runner: TickRunner, env_var: dict[str, str]
+) -> None:
+    env_var["CORE_KEYS"] = "k1"
+    runner.tick("keyed_a")
+    again = runner.tick("keyed_a")
+    stored = runner.storage.ticks("keyed_a", 1)[0]
+    assert again is not None
+    assert (again.status, again.skip_reason) == (stored.status, stored.skip_reason)
+    assert again.status == "SKIPPED" and "already used" in (again.skip_reason or "")

@@ -72,8 +72,13 @@ def decode_entry(entry: bytes) -> TickRecord:
     except (ValueError, StopIteration, msgpack.FormatError) as exc:
         raise CodecError(f"malformed tick history entry: {exc!r}") from exc
     record = decode(TickRecord, msgpack.packb(raw_record, use_bin_type=True))
-    record = replace(record, accepted=flags if isinstance(flags, str) else "")
-    if record.status == TickStatus.SUCCESS.value and record.requests and "1" not in record.accepted:
+    return with_flags(record, flags if isinstance(flags, str) else "")
+
+
+def with_flags(record: TickRecord, accepted: str) -> TickRecord:
+    """The record as committed: which requests launched, and SKIPPED if none did."""
+    record = replace(record, accepted=accepted)
+    if record.status == TickStatus.SUCCESS.value and record.requests and "1" not in accepted:
         record = replace(record, status=TickStatus.SKIPPED.value, skip_reason=ALL_DROPPED)
     return record
 
@@ -82,8 +87,7 @@ def _committed(commit: TickCommit, reply: Sequence[Any]) -> TickRecord | None:
     done, flags = reply
     if not done:
         return None
-    accepted = flags.decode() if isinstance(flags, bytes) else str(flags)
-    return replace(commit.record, accepted=accepted)
+    return with_flags(commit.record, flags.decode() if isinstance(flags, bytes) else str(flags))
 
 
 class SensorStore(StoreBase):
