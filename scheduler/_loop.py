@@ -35,8 +35,10 @@ log = logging.getLogger(__name__)
 TRANSIENT = (redis.RedisError, kombu.exceptions.OperationalError, OSError)
 # How often the leader looks again while a trigger waits for an in-flight tick.
 TRIGGER_POLL = 0.1
-# BLPOP rounds its timeout to milliseconds and 0 blocks forever.
-MIN_BLOCK = 0.01
+# How often Redis ends blocked commands whose timeout passed (1 / its hz).
+REDIS_TIMER = 0.1
+# How often the leader re-reads how many worker processes evaluate ticks.
+SLOTS_REFRESH = 5.0
 
 
 @dataclass
@@ -78,6 +80,8 @@ class Scheduler:
         )
         self.stats = SchedulerStats()
         self._stop = threading.Event()
+        self._slots = 1
+        self._slots_read = float("-inf")
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -180,10 +184,29 @@ class Scheduler:
         if len(ticks) < len(claim.ticks):
             self._park([t for t in claim.ticks if t.sensor not in self.known])
         if ticks:
-            self.stats.messages += self.publisher.publish(ticks)
+            self.stats.messages += self.publisher.publish(ticks, self._worker_slots())
             self.stats.ticks += len(ticks)
             log.debug("published %d ticks", len(ticks))
         return len(claim.ticks)
+
+    def _worker_slots(self) -> int:
+        """Tick-evaluating worker processes, from the workers' heartbeats (cached).
+
+        A worker evaluates a message's ticks one after another: spreading a
+        small round over every process keeps one slow sensor from holding
+        back the others.
+        """
+        now = time.monotonic()
+        if now - self._slots_read < SLOTS_REFRESH:
+            return self._slots
+        self._slots_read = now
+        slots = 0
+        for p in self.storage.heartbeats():
+            queues = p.details.get("queues", self.settings.tick_queue).split(",")
+            if p.role == "worker" and self.settings.tick_queue in queues:
+                slots += int(p.details.get("concurrency", "1") or 1)
+        self._slots = max(1, slots)
+        return self._slots
 
     def _park(self, unknown: list[ClaimedTick]) -> None:
         """Sensors due in Redis that this code does not define: not ticked, not due."""
@@ -203,17 +226,24 @@ class Scheduler:
             cap = min(cap, TRIGGER_POLL)
         if wakeup.at is None:
             return cap
-        return max(0.0, min(cap, wakeup.at - self.clock()))
+        # Ticks coming due a few ms apart wait for each other a little, so that
+        # they share a round and a message instead of one round each.
+        floor = min(cap, self.settings.scheduler_min_pause)
+        return max(floor, min(cap, wakeup.at - self.clock()))
 
     def _pause(self, seconds: float) -> None:
         if seconds <= 0 or self._stop.is_set():
             return
-        if not self.lock.leading:
-            self._stop.wait(seconds)
-            return
+        until = time.monotonic() + seconds
         # Only the leader consumes wake-ups: a standby would swallow them.
-        try:
-            self.storage.wait_wake(max(seconds, MIN_BLOCK))
-        except TRANSIENT as exc:
-            log.warning("waiting for a wake-up failed: %s", exc)
-            self._stop.wait(min(seconds, 1.0))
+        # Redis ends a blocked BLPOP only on its timer (every 100 ms at the
+        # default hz 10): block for the bulk of a long pause, sleep the rest here.
+        if self.lock.leading and seconds >= 2 * REDIS_TIMER:
+            try:
+                if self.storage.wait_wake(seconds - REDIS_TIMER):
+                    return
+            except TRANSIENT as exc:
+                log.warning("waiting for a wake-up failed: %s", exc)
+        rest = until - time.monotonic()
+        if rest > 0:
+            self._stop.wait(rest)

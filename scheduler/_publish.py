@@ -12,11 +12,15 @@ from shared._wire import TICK_TASK, TickMessage
 from workers.app import make_celery
 
 
-def split_evenly(ticks: Sequence[ClaimedTick], max_size: int) -> list[Sequence[ClaimedTick]]:
-    """As few batches as ``max_size`` allows, of near-equal sizes (so workers share them)."""
+def split_evenly(
+    ticks: Sequence[ClaimedTick], max_size: int, min_count: int = 1
+) -> list[Sequence[ClaimedTick]]:
+    """Batches of near-equal sizes: at least ``min_count`` (one per free worker
+    process, so that they evaluate side by side), else as few as ``max_size`` allows.
+    """
     if not ticks:
         return []
-    count = math.ceil(len(ticks) / max(1, max_size))
+    count = max(math.ceil(len(ticks) / max(1, max_size)), min(len(ticks), min_count))
     base, extra = divmod(len(ticks), count)
     batches, start = [], 0
     for i in range(count):
@@ -34,9 +38,9 @@ class TickPublisher:
         # Building the app does no I/O: the broker connection opens on first send.
         self.app = app if app is not None else make_celery(settings)
 
-    def publish(self, ticks: Sequence[ClaimedTick]) -> int:
-        """Publish ``ticks``; returns the number of messages sent."""
-        batches = split_evenly(ticks, self.settings.tick_batch_size)
+    def publish(self, ticks: Sequence[ClaimedTick], spread: int = 1) -> int:
+        """Publish ``ticks`` in at least ``spread`` messages; returns the number sent."""
+        batches = split_evenly(ticks, self.settings.tick_batch_size, spread)
         with self.app.producer_or_acquire() as producer:
             for batch in batches:
                 payload = [TickMessage(t.sensor, t.tick_id, t.due_at).to_wire() for t in batch]

@@ -113,6 +113,8 @@ def test_split_evenly_uses_as_few_batches_as_the_size_allows() -> None:
     assert [len(b) for b in split_evenly(ticks, 3)] == [3, 2, 2]
     assert [len(b) for b in split_evenly(ticks, 100)] == [7]
     assert [len(b) for b in split_evenly(ticks[:4], 3)] == [2, 2]
+    assert [len(b) for b in split_evenly(ticks, 100, min_count=3)] == [3, 2, 2]
+    assert [len(b) for b in split_evenly(ticks[:2], 100, min_count=4)] == [1, 1]
     assert split_evenly([], 10) == []
 
 

@@ -1,0 +1,81 @@
+"""Helpers for the scheduler's process tests (not a code location)."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+from pathlib import Path
+
+from shared._settings import Settings
+from shared._storage import Storage
+from tests.conftest import Spawn, process_env, wait_for
+from tests.locations.sched_recorder import RECORD_KEY
+
+LOCATION = "tests.locations.sched_recorder"
+
+Evaluation = tuple[float, float, int]  # start, end, pid
+
+
+def log_text(proc: subprocess.Popen[str]) -> str:
+    path: Path = proc.log_path  # type: ignore[attr-defined]
+    return path.read_text(errors="replace")
+
+
+def sched_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of every process of a test: fast leader handover and heartbeats."""
+    base = {
+        "LOOKOUT_LEADER_TTL": "5",
+        "LOOKOUT_LEADER_RENEW": "1",
+        "LOOKOUT_HEARTBEAT_INTERVAL": "0.5",
+    }
+    return process_env(settings, **{**base, **extra})
+
+
+def start_scheduler(spawn: Spawn, env: dict[str, str]) -> subprocess.Popen[str]:
+    """A real ``lookout scheduler``, returned once it has started."""
+    proc = spawn(["lookout", "scheduler", "-m", LOCATION], env, log_name="scheduler")
+    wait_for(
+        lambda: "started with" in log_text(proc) or proc.poll() is not None,
+        30,
+        what="the scheduler to start",
+    )
+    assert proc.poll() is None, log_text(proc)
+    return proc
+
+
+def start_worker(spawn: Spawn, env: dict[str, str], concurrency: int = 2) -> subprocess.Popen[str]:
+    """A real ``lookout worker`` on the tick queue, returned once Celery says it is ready."""
+    args = ["lookout", "worker", "-m", LOCATION, "-c", str(concurrency), "-Q", "ticks"]
+    proc = spawn(args, env, log_name="worker")
+    wait_for(
+        lambda: " ready." in log_text(proc) or proc.poll() is not None,
+        30,
+        what="the worker to be ready",
+    )
+    assert proc.poll() is None, log_text(proc)
+    return proc
+
+
+def evaluations(storage: Storage, sensor: str) -> list[Evaluation]:
+    """Every recorded evaluation of ``sensor``, in order of start."""
+    found = []
+    for raw in storage.client.lrange(RECORD_KEY.format(sensor), 0, -1):
+        start, end, pid = raw.decode().split()
+        found.append((float(start), float(end), int(pid)))
+    return sorted(found)
+
+
+def assert_never_overlapping(evals: list[Evaluation], sensor: str) -> None:
+    for (s1, e1, p1), (s2, _, p2) in itertools.pairwise(evals):
+        assert s2 >= e1, (
+            f"{sensor}: evaluation at {s2:.3f} (pid {p2}) began before the one "
+            f"at {s1:.3f} (pid {p1}) ended at {e1:.3f}"
+        )
+
+
+def assert_interval_kept(storage: Storage, sensor: str, interval: float) -> list[float]:
+    """Committed ticks start at least ``interval`` apart; returns the gaps."""
+    starts = sorted(t.started_at for t in storage.ticks(sensor, 1000))
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(g >= interval for g in gaps), f"{sensor}: tick starts closer than {interval}: {gaps}"
+    return gaps
