@@ -28,6 +28,17 @@ lookout:launch                  stream  committed RunRequests, field ``d`` = msg
 lookout:events                  stream  run status changes and asset
                                         materializations, field ``d`` = msgpack
                                         RunEvent; event sensors read it by cursor
+lookout:run:{id}                hash    one run: ``d`` (msgpack RunRecord as
+                                        created), status, started_at, ended_at,
+                                        error, worker, enqueued
+lookout:run:{id}:lease          string  the executing worker's token, with a TTL
+                                        it renews; gone = the executor died
+lookout:runs                    zset    run id -> created_at: every run
+lookout:runs:status:{status}    zset    run id -> created_at, per run status
+lookout:runs:sensor:{name}      zset    run id -> created_at, per launching sensor
+lookout:deadletter              stream  messages no consumer could read, field
+                                        ``d`` = msgpack DeadLetter (source,
+                                        reason, raw payload); capped
 lookout:triggered               zset    sensor name -> time of a trigger that
                                         arrived while a tick was in flight; the
                                         scheduler makes it due once that tick ends
@@ -82,6 +93,26 @@ class Keys:
     @property
     def events(self) -> str:
         return f"{self.prefix}events"
+
+    def run(self, run_id: str) -> str:
+        return f"{self.prefix}run:{run_id}"
+
+    def run_lease(self, run_id: str) -> str:
+        return f"{self.prefix}run:{run_id}:lease"
+
+    @property
+    def runs(self) -> str:
+        return f"{self.prefix}runs"
+
+    def runs_by_status(self, status: str) -> str:
+        return f"{self.prefix}runs:status:{status}"
+
+    def runs_by_sensor(self, sensor: str) -> str:
+        return f"{self.prefix}runs:sensor:{sensor}"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}deadletter"
 
     @property
     def triggered(self) -> str:

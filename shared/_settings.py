@@ -33,16 +33,24 @@ class Settings:
     tick_batch_size: int = 100
     # The scheduler sleeps at most this long between rounds (a trigger or
     # the next due time wakes it earlier).
-    scheduler_max_sleep: float = 0.5
-    # ... and at least this long after a round that was not full, so that ticks
-    # coming due a few ms apart share a round and a message (their lateness).
-    scheduler_min_pause: float = 0.02
+    scheduler_max_sleep: float = 1.0
     # The leader lock's TTL and how often the leader renews it; a standby
     # takes over within about leader_ttl of the leader's death.
     leader_ttl: float = 5.0
     leader_renew: float = 1.0
     # Processes write their heartbeat this often; it expires after 3 of them.
     heartbeat_interval: float = 2.0
+    # The launchers' consumer group on the launch stream.
+    launch_group: str = "launchers"
+    # Launch stream entries read per round trip.
+    launch_batch: int = 100
+    # A launch entry pending this long (its launcher died) is claimed by another.
+    launch_claim_idle: float = 30.0
+    # A run's executor renews its lease this often (a third of it); a run whose
+    # lease lapsed while STARTED lost its worker and is marked FAILURE.
+    run_lease: float = 15.0
+    # Dead letters kept (approximately; the oldest are trimmed).
+    dead_letter_max: int = 10000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

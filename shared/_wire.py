@@ -133,3 +133,39 @@ class TickMessage(_Wire):
     sensor: str
     tick_id: str
     due_at: float
+
+
+@dataclass(frozen=True)
+class RunRecord(_Wire):
+    """One run: what it was asked to do and where it stands.
+
+    ``status`` is a ``DagsterRunStatus`` value.  The request part is stored
+    once, at creation; status, times, error and worker change in place.
+    """
+
+    run_id: str
+    job_name: str
+    status: str
+    created_at: float
+    request_id: str | None = None
+    sensor: str | None = None
+    tick_id: str | None = None
+    run_key: str | None = None
+    partition_key: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    run_config: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
+    ended_at: float | None = None
+    error: str | None = None
+    worker: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter(_Wire):
+    """A message no consumer could read, kept with the reason for an operator to look at."""
+
+    source: str  # where it came from: "queue:<name>" or "stream:launch"
+    reason: str
+    payload: bytes
+    at: float
+    ref: str | None = None  # the message's id there (task id, stream entry id)

@@ -6,8 +6,10 @@ import click
 
 from shared._cli._format import tick_detail
 from shared._cli._options import redis_options, reports_errors, settings_from
+from shared._cli.runs import runs_group
 from shared._cli.scheduler import scheduler_command
 from shared._cli.sensor import sensor_group
+from shared._cli.worker import launcher_command, worker_command
 from shared._demo import DEMO_MODULES, run_demo
 
 
@@ -33,6 +35,9 @@ def demo_command(modules: tuple[str, ...], redis_url: str | None, prefix: str | 
 
 
 cli.add_command(sensor_group)
+cli.add_command(worker_command)
+cli.add_command(launcher_command)
+cli.add_command(runs_group)
 cli.add_command(scheduler_command)
 
 

@@ -9,7 +9,9 @@ domain objects never call Redis, they hand wire types to the storage.
 from __future__ import annotations
 
 from shared._storage._base import StoreBase, redis_client
+from shared._storage.dead_letters import DeadLetterStore
 from shared._storage.processes import ProcessInfo, ProcessStore
+from shared._storage.runs import Created, RunStore
 from shared._storage.scheduling import (
     ClaimedTick,
     ClaimRound,
@@ -21,13 +23,14 @@ from shared._storage.scheduling import (
 from shared._storage.sensors import SensorState, SensorStore, TickCommit, decode_entry
 
 
-class Storage(SchedulingStore, ProcessStore, SensorStore, StoreBase):
+class Storage(RunStore, DeadLetterStore, SchedulingStore, ProcessStore, SensorStore, StoreBase):
     """Everything lookout keeps in Redis."""
 
 
 __all__ = [
     "ClaimRound",
     "ClaimedTick",
+    "Created",
     "ProcessInfo",
     "ProcessStore",
     "SchedulingStore",

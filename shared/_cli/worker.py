@@ -1,0 +1,74 @@
+"""``lookout worker`` and ``lookout launcher``: the processes that evaluate ticks and launch."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from shared._cli._options import location_options, redis_options, reports_errors, settings_from
+from shared._location import load_definitions
+
+
+@click.command("worker")
+@click.option(
+    "-c",
+    "--concurrency",
+    envvar="LOOKOUT_CONCURRENCY",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Pool processes (default: the number of CPUs). [env LOOKOUT_CONCURRENCY]",
+)
+@click.option(
+    "-Q",
+    "--queues",
+    envvar="LOOKOUT_QUEUES",
+    default=None,
+    help="Comma-separated queues to consume (default: ticks and runs). [env LOOKOUT_QUEUES]",
+)
+@click.option(
+    "--loglevel",
+    envvar="LOOKOUT_LOGLEVEL",
+    default="INFO",
+    show_default=True,
+    help="DEBUG, INFO, WARNING or ERROR. [env LOOKOUT_LOGLEVEL]",
+)
+@location_options
+@redis_options
+@reports_errors
+def worker_command(
+    concurrency: int | None,
+    queues: str | None,
+    loglevel: str,
+    module: str | None,
+    file: str | None,
+    redis_url: str | None,
+    prefix: str | None,
+) -> None:
+    """Run a Celery worker pool that evaluates ticks and executes runs."""
+    from workers.main import run_worker
+
+    sys.exit(
+        run_worker(
+            load_definitions(module=module, file=file),
+            settings_from(redis_url, prefix),
+            concurrency=concurrency,
+            queues=[q.strip() for q in (queues or "").split(",") if q.strip()],
+            loglevel=loglevel.upper(),
+        )
+    )
+
+
+@click.command("launcher")
+@location_options
+@redis_options
+@reports_errors
+def launcher_command(
+    module: str | None, file: str | None, redis_url: str | None, prefix: str | None
+) -> None:
+    """Turn committed run requests into runs, exactly once each, and queue them."""
+    from workers.main import run_launcher
+
+    sys.exit(
+        run_launcher(load_definitions(module=module, file=file), settings_from(redis_url, prefix))
+    )

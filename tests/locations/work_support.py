@@ -1,0 +1,122 @@
+"""Helpers for the worker, launcher, run and event-sensor tests (not a code location).
+
+They start real ``lookout worker`` / ``lookout launcher`` processes and drive
+ticks the way the scheduler does: claim the sensor in Redis, then publish one
+tick message carrying a batch of ``TickMessage`` maps.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from shared._settings import Settings
+from shared._storage import Storage
+from shared._wire import TICK_TASK, EventKind, RunEvent, TickMessage
+from tests.conftest import Spawn, process_env, wait_for
+
+
+def log_text(proc: subprocess.Popen[str]) -> str:
+    path: Path = proc.log_path  # type: ignore[attr-defined]
+    return path.read_text(errors="replace")
+
+
+def start_worker(
+    spawn: Spawn,
+    settings: Settings,
+    module: str,
+    *,
+    concurrency: int = 1,
+    queues: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[str]:
+    """A real ``lookout worker``, returned once Celery says it is ready."""
+    args = ["lookout", "worker", "-m", module, "-c", str(concurrency)]
+    if queues:
+        args += ["-Q", queues]
+    proc = spawn(args, process_env(settings, **(env or {})), log_name="worker")
+    wait_for(
+        lambda: " ready." in log_text(proc) or proc.poll() is not None,
+        30,
+        what="the worker to be ready",
+    )
+    assert proc.poll() is None, log_text(proc)
+    return proc
+
+
+def start_launcher(
+    spawn: Spawn, settings: Settings, module: str, *, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """A real ``lookout launcher``, returned once it reads the launch stream."""
+    proc = spawn(
+        ["lookout", "launcher", "-m", module],
+        process_env(settings, **(env or {})),
+        log_name="launcher",
+    )
+    wait_for(
+        lambda: " reading " in log_text(proc) or proc.poll() is not None,
+        30,
+        what="the launcher to start",
+    )
+    assert proc.poll() is None, log_text(proc)
+    return proc
+
+
+def claim_ticks(storage: Storage, settings: Settings, names: Iterable[str]) -> list[TickMessage]:
+    """Claim one tick of each sensor, as the scheduler does before publishing."""
+    ticks = []
+    for name in names:
+        tick_id = uuid.uuid4().hex
+        now = time.time()
+        held = storage.claim(name, tick_id, now, now + settings.inflight_ttl)
+        assert held == tick_id, f"sensor {name} has tick {held} in flight"
+        ticks.append(TickMessage(name, tick_id, now))
+    return ticks
+
+
+def publish(app: Any, ticks: Sequence[TickMessage]) -> None:
+    """One tick message with a batch of ticks: the scheduler's one positional argument."""
+    app.send_task(TICK_TASK, args=[[t.to_wire() for t in ticks]])
+
+
+def committed(storage: Storage, tick: TickMessage) -> bool:
+    return any(t.tick_id == tick.tick_id for t in storage.ticks(tick.sensor, 20))
+
+
+def wait_committed(storage: Storage, ticks: Sequence[TickMessage], timeout: float = 20) -> None:
+    wait_for(
+        lambda: all(committed(storage, t) for t in ticks),
+        timeout,
+        what=f"ticks of {[t.sensor for t in ticks]} to commit",
+    )
+
+
+def tick_and_wait(
+    storage: Storage, settings: Settings, app: Any, names: Sequence[str], timeout: float = 20
+) -> list[TickMessage]:
+    ticks = claim_ticks(storage, settings, names)
+    publish(app, ticks)
+    wait_committed(storage, ticks, timeout)
+    return ticks
+
+
+def all_events(storage: Storage) -> list[RunEvent]:
+    return [e for _, e in storage.read_events("0-0", 1_000_000)]
+
+
+def status_events(storage: Storage, status: str | None = None) -> list[RunEvent]:
+    return [
+        e
+        for e in all_events(storage)
+        if e.kind == EventKind.RUN_STATUS.value and (status is None or e.status == status)
+    ]
+
+
+def pids_in(path: Path) -> list[int]:
+    if not path.exists():
+        return []
+    return [int(line) for line in path.read_text().split() if line.strip()]

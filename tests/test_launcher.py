@@ -1,0 +1,168 @@
+"""The launcher: one run per launch request, whatever dies when (invariant 4)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from shared._codec import encode_value
+from shared._location import load_definitions
+from shared._settings import Settings
+from shared._storage import Storage
+from shared._tick import TickRunner
+from shared._wire import LaunchRequest
+from tests.conftest import Spawn, wait_for
+from tests.locations.work_support import log_text, start_launcher, start_worker, status_events
+from workers.app import make_celery
+from workers.runs import new_run, run_id_for, status_event
+
+LOCATION = "tests.locations.work_basic"
+FAST_CLAIM = {"LOOKOUT_LAUNCH_CLAIM_IDLE": "1", "LOOKOUT_RUN_LEASE": "2"}
+
+
+def _commit_bursts(storage: Storage, settings: Settings, ticks: int, size: int) -> list[str]:
+    """Commit ``ticks`` ticks of ``burst`` with ``size`` run requests each; the request ids."""
+    os.environ["WORK_BURST"] = str(size)
+    try:
+        runner = TickRunner(load_definitions(module=LOCATION), storage, settings)
+        for _ in range(ticks):
+            record = runner.tick("burst")
+            assert record is not None and len(record.run_request_ids) == size
+    finally:
+        del os.environ["WORK_BURST"]
+    return [r.request_id for _, r in storage.launch_requests(100_000)]
+
+
+def _exactly_once(storage: Storage, settings: Settings, request_ids: list[str]) -> None:
+    """Every request has its run, ran once, and no run exists twice or without a request."""
+    wanted = sorted(run_id_for(r) for r in request_ids)
+    wait_for(lambda: storage.run_counts()["SUCCESS"] >= len(wanted), 60, what=f"{len(wanted)} runs")
+    assert storage.client.zcard(storage.keys.runs) == len(wanted)
+    assert sorted(r.run_id for r in storage.list_runs(limit=100_000)) == wanted
+    for status in ("QUEUED", "STARTED", "SUCCESS"):
+        per_run = Counter(e.run_id for e in status_events(storage, status))
+        assert sorted(per_run) == wanted and set(per_run.values()) == {1}, status
+    wait_for(lambda: storage.pending_launches(settings.launch_group) == 0, 10, what="acks")
+
+
+def _wait_blocked_reader(storage: Storage) -> None:
+    def blocked() -> bool:
+        clients = storage.client.client_list()
+        return any(c.get("cmd") == "xreadgroup" and "b" in c.get("flags", "") for c in clients)
+
+    wait_for(blocked, 15, what="the launcher to block in XREADGROUP")
+
+
+def test_entries_pending_at_a_killed_launcher_are_launched_by_another_exactly_once(
+    spawn: Spawn, settings: Settings, storage: Storage
+) -> None:
+    doomed = start_launcher(spawn, settings, LOCATION, env={"LOOKOUT_LAUNCH_BATCH": "50"})
+    _wait_blocked_reader(storage)
+    # Frozen while blocked in XREADGROUP: Redis hands it the first 50 new
+    # entries, which stay pending in its name when it is killed.
+    os.kill(doomed.pid, signal.SIGSTOP)
+    request_ids = _commit_bursts(storage, settings, ticks=3, size=100)
+    wait_for(lambda: storage.pending_launches(settings.launch_group) == 50, 10, what="pending")
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait(10)
+    assert storage.client.zcard(storage.keys.runs) == 0
+
+    start_worker(spawn, settings, LOCATION, concurrency=2, queues=settings.run_queue)
+    survivors = [start_launcher(spawn, settings, LOCATION, env=FAST_CLAIM) for _ in range(2)]
+    _exactly_once(storage, settings, request_ids)
+    assert any("claimed 50 launch entries" in log_text(p) for p in survivors)
+    assert all(p.poll() is None for p in survivors)
+
+
+def test_a_launcher_that_died_between_its_steps_leaves_runs_that_still_run_once(
+    spawn: Spawn, settings: Settings, storage: Storage
+) -> None:
+    from workers.launcher import run_submitter
+
+    request_ids = _commit_bursts(storage, settings, ticks=1, size=30)
+    # A launcher that read 30 entries and died: after reading (10), after
+    # creating the runs (10), after also enqueueing them but before marking
+    # them enqueued (10).  Nothing was acknowledged.
+    group = settings.launch_group
+    storage.ensure_launch_group(group)
+    entries = storage.read_launches(group, "dead-launcher", 30, 0.1)
+    assert len(entries) == 30
+    definitions = load_definitions(module=LOCATION)
+    now = time.time()
+    records = [new_run(launch, definitions, now) for launch in _launches(entries)]
+    storage.create_runs([(r, status_event(r, r.status, now)) for r in records[10:]])
+    app = make_celery(settings)
+    run_submitter(app, settings)([r.run_id for r in records[20:]])
+    app.close()
+
+    start_worker(spawn, settings, LOCATION, concurrency=2, queues=settings.run_queue)
+    start_launcher(spawn, settings, LOCATION, env=FAST_CLAIM)
+    _exactly_once(storage, settings, request_ids)
+    created = {r.run_id: r.created_at for r in storage.list_runs(limit=100)}
+    assert all(created[r.run_id] == pytest.approx(now) for r in records[10:])
+
+
+def _launches(entries: list[tuple[str, dict[bytes, bytes]]]) -> list[LaunchRequest]:
+    from workers.launcher import parse_launch
+
+    return [parse_launch(fields) for _, fields in entries]
+
+
+def test_unknown_jobs_fail_their_run_and_malformed_entries_are_dead_lettered(
+    spawn: Spawn, settings: Settings, storage: Storage
+) -> None:
+    def launch(request_id: str, job: str, **extra: object) -> bytes:
+        request = LaunchRequest(
+            request_id=request_id,
+            sensor="counter",
+            tick_id="t-1",
+            job_name=job,
+            run_key=request_id,
+            run_config={},
+            tags={"dagster/sensor_name": "counter"},
+            partition_key=None,
+            created_at=time.time(),
+        )
+        return encode_value({**request.to_wire(), **extra})
+
+    stream = storage.keys.launch
+    storage.client.xadd(stream, {"d": launch("r-unknown", "no_such_job")})
+    storage.client.xadd(stream, {"d": b"\xc1 not msgpack"})
+    storage.client.xadd(stream, {"x": b"no d field"})
+    storage.client.xadd(stream, {"d": encode_value({"request_id": "r-short"})})
+    storage.client.xadd(stream, {"d": launch("r-badtags", "count_job", tags={"n": 1})})
+    storage.client.xadd(stream, {"d": launch("r-good", "count_job")})
+    launcher = start_launcher(spawn, settings, LOCATION)
+    start_worker(spawn, settings, LOCATION, queues=settings.run_queue)
+
+    wait_for(lambda: storage.run_counts()["SUCCESS"] == 1, 30, what="the good run")
+    wait_for(lambda: storage.pending_launches(settings.launch_group) == 0, 10, what="acks")
+    failed = storage.get_run(run_id_for("r-unknown"))
+    assert failed is not None and failed.status == "FAILURE"
+    assert failed.error is not None and "job 'no_such_job' is not defined" in failed.error
+    assert [e.run_id for e in status_events(storage, "FAILURE")] == [failed.run_id]
+    assert storage.run_counts() == {
+        "QUEUED": 0,
+        "STARTED": 0,
+        "SUCCESS": 1,
+        "FAILURE": 1,
+        "CANCELED": 0,
+    }
+
+    letters = [letter for _, letter in storage.dead_letters()]
+    assert len(letters) == 4
+    assert {letter.source for letter in letters} == {"stream:launch"}
+    reasons = " | ".join(letter.reason for letter in letters)
+    assert "cannot decode msgpack payload" in reasons
+    assert "entry has no 'd' field" in reasons
+    assert "malformed LaunchRequest payload" in reasons
+    assert "tags must map str to str" in reasons
+    assert launcher.poll() is None
+
+    # And it keeps launching.
+    storage.client.xadd(stream, {"d": launch("r-later", "count_job")})
+    wait_for(lambda: storage.run_counts()["SUCCESS"] == 2, 30, what="a later run")

@@ -1,0 +1,173 @@
+"""Runs on real workers: statuses and materializations become events, once each."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared._location import load_definitions
+from shared._settings import Settings
+from shared._storage import Storage
+from shared._tick import TickRunner
+from shared._wire import RUN_TASK, RunEvent
+from tests.conftest import ROOT, Spawn, process_env, wait_for
+from tests.locations.work_support import (
+    all_events,
+    log_text,
+    pids_in,
+    start_launcher,
+    start_worker,
+)
+from workers.app import make_celery
+
+BASIC = "tests.locations.work_basic"
+EVENTS = "tests.locations.work_events"
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Any]:
+    celery = make_celery(settings)
+    yield celery
+    celery.close()
+
+
+def _tick(storage: Storage, settings: Settings, module: str, sensor: str) -> list[str]:
+    record = TickRunner(load_definitions(module=module), storage, settings).tick(sensor)
+    assert record is not None and record.status == "SUCCESS"
+    return record.run_request_ids
+
+
+def _events_of(storage: Storage, run_id: str) -> list[RunEvent]:
+    return [e for e in all_events(storage) if e.run_id == run_id]
+
+
+def test_status_changes_and_materializations_are_events_with_the_runs_tags_and_partition(
+    spawn: Spawn, settings: Settings, storage: Storage
+) -> None:
+    start_worker(spawn, settings, EVENTS, concurrency=2)
+    start_launcher(spawn, settings, EVENTS)
+    _tick(storage, settings, EVENTS, "feeder")
+    wait_for(lambda: len(storage.list_runs(status="SUCCESS")) == 1, 20, what="upstream run")
+    wait_for(lambda: len(storage.list_runs(status="FAILURE")) == 1, 20, what="flaky run")
+
+    (upstream,) = storage.list_runs(status="SUCCESS")
+    assert upstream.job_name == "upstream_job" and upstream.partition_key == "p1"
+    assert upstream.started_at is not None and upstream.ended_at is not None
+    events = _events_of(storage, upstream.run_id)
+    kinds = [(e.kind, e.status) for e in events]
+    assert kinds == [
+        ("RUN_STATUS", "QUEUED"),
+        ("RUN_STATUS", "STARTED"),
+        ("ASSET_MATERIALIZATION", None),
+        ("RUN_STATUS", "SUCCESS"),
+    ]
+    materialized = events[2]
+    assert materialized.asset_key == "upstream" and materialized.partition == "p1"
+    assert materialized.tags["dagster/partition"] == "p1"
+    assert materialized.tags["dagster/sensor_name"] == "feeder"
+    assert materialized.sensor == "feeder" and materialized.run_key == "u1"
+
+    (flaky,) = storage.list_runs(status="FAILURE", sensor="feeder")
+    assert flaky.job_name == "flaky_job"
+    assert flaky.error is not None and "flaky op failed on purpose" in flaky.error
+    failure = _events_of(storage, flaky.run_id)[-1]
+    assert failure.status == "FAILURE" and failure.message == flaky.error
+    assert {r.run_id for r in storage.list_runs(sensor="feeder")} == {
+        upstream.run_id,
+        flaky.run_id,
+    }
+
+
+def test_a_run_delivered_again_after_it_finished_does_nothing(
+    spawn: Spawn, settings: Settings, storage: Storage, app: Any
+) -> None:
+    worker = start_worker(spawn, settings, BASIC)
+    start_launcher(spawn, settings, BASIC)
+    _tick(storage, settings, BASIC, "counter")
+    wait_for(lambda: storage.run_counts()["SUCCESS"] == 1, 20, what="the run")
+    (run,) = storage.list_runs()
+    before = all_events(storage)
+    for _ in range(3):
+        app.send_task(RUN_TASK, args=[run.run_id], queue=settings.run_queue)
+    wait_for(lambda: log_text(worker).count("'settled'") == 3, 20, what="three redeliveries")
+    assert all_events(storage) == before
+    assert storage.get_run(run.run_id) == run
+
+
+def test_a_run_whose_worker_process_is_killed_fails_instead_of_running_twice(
+    spawn: Spawn, settings: Settings, storage: Storage, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "run-pids"
+    env = {
+        "WORK_RUN_PID_FILE": str(pid_file),
+        "WORK_RUN_SLEEP": "30",
+        "LOOKOUT_RUN_LEASE": "1.5",
+    }
+    worker = start_worker(spawn, settings, BASIC, queues=settings.run_queue, env=env)
+    start_launcher(spawn, settings, BASIC)
+    _tick(storage, settings, BASIC, "slow_runs")
+    wait_for(lambda: len(pids_in(pid_file)) == 1, 20, what="the run to start")
+    (victim,) = pids_in(pid_file)
+    assert victim != worker.pid
+    os.kill(victim, signal.SIGKILL)
+
+    wait_for(lambda: storage.run_counts()["FAILURE"] == 1, 20, what="the run to fail")
+    (run,) = storage.list_runs()
+    assert run.error is not None and "stopped while it ran" in run.error
+    assert f":{victim}:" in (run.worker or "")
+    assert pids_in(pid_file) == [victim]  # never started a second time
+    assert [e.status for e in _events_of(storage, run.run_id)] == [
+        "QUEUED",
+        "STARTED",
+        "FAILURE",
+    ]
+    assert worker.poll() is None
+
+
+def test_runs_list_and_show_commands(spawn: Spawn, settings: Settings, storage: Storage) -> None:
+    start_worker(spawn, settings, EVENTS, concurrency=2)
+    start_launcher(spawn, settings, EVENTS)
+    _tick(storage, settings, EVENTS, "feeder")
+    wait_for(lambda: storage.run_counts()["FAILURE"] == 1, 20, what="the runs")
+    wait_for(lambda: storage.run_counts()["SUCCESS"] == 1, 20, what="the runs")
+
+    def lookout(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "shared._cli", *args],
+            env=process_env(settings),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    listing = lookout("runs", "list")
+    assert "upstream_job" in listing and "flaky_job" in listing
+    failed = lookout("runs", "list", "--status", "failure")
+    assert "flaky_job" in failed and "upstream_job" not in failed
+    assert "step 'explode' failed: ValueError" in failed
+    assert lookout("runs", "list", "--sensor", "nobody").splitlines()[1:] == []
+    (flaky,) = storage.list_runs(status="FAILURE")
+    shown = lookout("runs", "show", flaky.run_id)
+    assert f"run {flaky.run_id}" in shown and "status     FAILURE" in shown
+    assert "ValueError" in shown and '"dagster/run_key": "f1"' in shown
+    missing = subprocess.run(
+        [sys.executable, "-m", "shared._cli", "runs", "show", "nope"],
+        env=process_env(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert missing.returncode == 1 and "no run with id 'nope'" in missing.stderr

@@ -1,0 +1,96 @@
+"""The tick task on a real ``lookout worker``: batches commit, redeliveries and garbage do not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shared._settings import Settings
+from shared._storage import Storage
+from shared._wire import TICK_TASK
+from tests.conftest import Spawn, wait_for
+from tests.locations.work_support import (
+    log_text,
+    publish,
+    start_worker,
+    tick_and_wait,
+)
+from workers.app import make_celery
+
+LOCATION = "tests.locations.work_basic"
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Any]:
+    celery = make_celery(settings)
+    yield celery
+    celery.close()
+
+
+def test_a_tick_batch_commits_each_tick_and_a_redelivered_tick_changes_nothing(
+    spawn: Spawn, settings: Settings, storage: Storage, app: Any
+) -> None:
+    worker = start_worker(spawn, settings, LOCATION, env={"WORK_BURST": "3"})
+    ticks = tick_and_wait(storage, settings, app, ["counter", "burst"])
+    assert [r.run_key for _, r in storage.launch_requests()] == ["n1", "t1-0", "t1-1", "t1-2"]
+    history = {t.sensor: storage.ticks(t.sensor, 100) for t in ticks}
+    assert all(h[0].tick_id == t.tick_id for t, h in zip(ticks, history.values(), strict=True))
+
+    publish(app, ticks)  # the same tick ids again, as a broker redelivery would
+    wait_for(
+        lambda: "'already_done': 2" in log_text(worker), 15, what="the redelivery to be handled"
+    )
+    assert len(storage.launch_requests()) == 4
+    assert {t.sensor: storage.ticks(t.sensor, 100) for t in ticks} == history
+    assert storage.sensor_state("counter").cursor == b"\xa11"  # msgpack "1"
+    assert storage.sensor_state("counter").inflight is None
+
+
+def _publish_raw(app: Any, settings: Settings, body: bytes, content_type: str, ref: str) -> None:
+    """A message on the tick queue with a body of our choosing, task header and all."""
+    with app.producer_or_acquire() as producer:
+        producer.publish(
+            body,
+            exchange=settings.tick_queue,
+            routing_key=settings.tick_queue,
+            content_type=content_type,
+            content_encoding="binary",
+            headers={"task": TICK_TASK, "id": ref, "lang": "py", "argsrepr": "", "retries": 0},
+        )
+
+
+def test_malformed_tick_messages_are_dead_lettered_and_the_worker_keeps_consuming(
+    spawn: Spawn, settings: Settings, storage: Storage, app: Any
+) -> None:
+    import pickle
+
+    worker = start_worker(spawn, settings, LOCATION)
+    app.send_task(TICK_TASK, args=["not a list"])
+    app.send_task(TICK_TASK, args=[[{"sensor": "no_such_sensor", "tick_id": "x", "due_at": 1.0}]])
+    app.send_task(TICK_TASK, args=[[{"sensor": "counter"}, 17]])
+    _publish_raw(app, settings, b"\xc1\xc1 not msgpack", "application/x-msgpack", "bad-msgpack")
+    # A pickle must never be unpickled (invariant 6): it is refused and kept as a dead letter.
+    _publish_raw(app, settings, pickle.dumps([[]]), "application/x-python-serialize", "a-pickle")
+    tick_and_wait(storage, settings, app, ["counter"])
+
+    wait_for(lambda: len(storage.dead_letters()) >= 6, 15, what="six dead letters")
+    letters = [letter for _, letter in storage.dead_letters(100)]
+    assert len(letters) == 6
+    reasons = [letter.reason for letter in letters]
+    assert all(letter.source == f"queue:{settings.tick_queue}" for letter in letters)
+    assert any("one positional argument" in r and "not a list" in r for r in reasons), reasons
+    assert any("no sensor named 'no_such_sensor'" in r for r in reasons), reasons
+    assert any("has no tick id" in r for r in reasons), reasons
+    assert any("a tick must be a map, got int" in r for r in reasons), reasons
+    assert any("cannot decode the message body" in r for r in reasons), reasons
+    assert any("invalid task message" in r and "pickle" in r for r in reasons), reasons
+    raw = {letter.ref: letter.payload for letter in letters}
+    assert raw["bad-msgpack"] == b"\xc1\xc1 not msgpack"
+
+    # The good tick beside the garbage committed, and the worker goes on consuming.
+    assert worker.poll() is None
+    assert [r.run_key for _, r in storage.launch_requests()] == ["n1"]
+    tick_and_wait(storage, settings, app, ["counter"])
+    assert [r.run_key for _, r in storage.launch_requests()] == ["n1", "n2"]

@@ -1,0 +1,196 @@
+"""The launcher: launch stream -> one run per request -> the run queue (invariant 4).
+
+Entries are read with a consumer group, so each is delivered to one launcher
+and stays pending until acknowledged; entries a dead launcher left pending are
+claimed by another after ``Settings.launch_claim_idle`` (XAUTOCLAIM).  Each
+entry is handled in this order, and every step may be repeated safely:
+
+1. create the run with a script that does nothing when it exists (the run id
+   is derived from the request id);
+2. submit the run id to the run queue unless the run record says it was
+   enqueued, then mark it enqueued;
+3. acknowledge the entry.
+
+A launcher that dies between 1 and 2 leaves the run QUEUED and not enqueued:
+whoever claims the entry enqueues it.  Dying between 2 and its mark enqueues
+the run twice; the run task starts a run only from QUEUED, so it still runs
+once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import redis
+
+from shared._codec import decode
+from shared._definitions import Definitions
+from shared._errors import CodecError, LookoutError
+from shared._settings import Settings
+from shared._storage import Storage
+from shared._storage.runs import StreamEntry
+from shared._wire import RUN_TASK, DeadLetter, LaunchRequest, RunRecord
+from workers.runs import QUEUED, new_run, status_event
+
+log = logging.getLogger(__name__)
+
+# Hands run ids to the run queue.
+Submit = Callable[[Sequence[str]], None]
+
+
+class MalformedLaunchError(LookoutError):
+    """A launch stream entry is not a well-formed ``LaunchRequest``."""
+
+
+def parse_launch(fields: Mapping[bytes, bytes]) -> LaunchRequest:
+    """The ``LaunchRequest`` in a stream entry, checking the fields a run needs."""
+    if b"d" not in fields:
+        raise MalformedLaunchError(f"entry has no 'd' field (fields: {sorted(fields)!r:.200})")
+    try:
+        launch = decode(LaunchRequest, fields[b"d"])
+    except CodecError as exc:
+        raise MalformedLaunchError(str(exc)) from exc
+    for name in ("request_id", "sensor", "tick_id", "job_name"):
+        value = getattr(launch, name)
+        if not isinstance(value, str) or not value:
+            raise MalformedLaunchError(
+                f"LaunchRequest.{name} must be a non-empty string: {value!r}"
+            )
+    if not isinstance(launch.run_config, dict):
+        raise MalformedLaunchError(f"LaunchRequest.run_config must be a map: {launch.run_config!r}")
+    if not isinstance(launch.tags, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in launch.tags.items()
+    ):
+        raise MalformedLaunchError(f"LaunchRequest.tags must map str to str: {launch.tags!r:.200}")
+    return launch
+
+
+def consumer_name() -> str:
+    """A name no other launcher has, now or later (a restarted one must not inherit entries)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Launcher:
+    """Turns launch stream entries into runs for one ``Definitions``."""
+
+    def __init__(
+        self,
+        definitions: Definitions,
+        storage: Storage,
+        settings: Settings,
+        submit: Submit,
+        *,
+        consumer: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.definitions = definitions
+        self.storage = storage
+        self.settings = settings
+        self.submit = submit
+        self.consumer = consumer or consumer_name()
+        self.clock = clock
+        self.launched = 0
+
+    def run(self, stop: threading.Event, block: float = 1.0) -> None:
+        """Launch until ``stop`` is set; Redis errors are waited out with backoff."""
+        group = self.settings.launch_group
+        claim_every = max(0.1, min(self.settings.launch_claim_idle / 2, 10.0))
+        next_claim = 0.0
+        backoff = 0.1
+        ready = False
+        while not stop.is_set():
+            try:
+                if not ready:
+                    self.storage.ensure_launch_group(group)
+                    ready = True
+                if time.monotonic() >= next_claim:
+                    self.claim_pending()
+                    next_claim = time.monotonic() + claim_every
+                self.handle(self.storage.read_launches(group, self.consumer, self._batch, block))
+                backoff = 0.1
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning("the launchers' group is gone (Redis lost its data?); recreating it")
+                ready = False
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("Redis unavailable (%s); retrying in %.1f s", exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    @property
+    def _batch(self) -> int:
+        return max(1, self.settings.launch_batch)
+
+    def claim_pending(self) -> int:
+        """Launch the entries other launchers left pending too long; returns how many."""
+        total = 0
+        while True:
+            entries = self.storage.claim_launches(
+                self.settings.launch_group,
+                self.consumer,
+                self.settings.launch_claim_idle,
+                self._batch,
+            )
+            if entries:
+                log.info("claimed %d launch entries left pending by another launcher", len(entries))
+            total += self.handle(entries)
+            if len(entries) < self._batch:
+                return total
+
+    def handle(self, entries: Sequence[StreamEntry]) -> int:
+        """Create, enqueue and acknowledge a batch of entries; returns how many it handled."""
+        if not entries:
+            return 0
+        now = self.clock()
+        records: list[RunRecord] = []
+        for entry_id, fields in entries:
+            try:
+                launch = parse_launch(fields)
+            except MalformedLaunchError as exc:
+                self._bury(entry_id, fields, str(exc))
+                continue
+            records.append(new_run(launch, self.definitions, now))
+        created = self.storage.create_runs(
+            [(r, status_event(r, r.status, now, r.error)) for r in records]
+        )
+        for record in records:
+            if record.error:
+                log.warning("run %s failed at launch: %s", record.run_id, record.error)
+        to_submit = [c.run_id for c in created if c.status == QUEUED and not c.enqueued]
+        if to_submit:
+            self.submit(to_submit)
+            self.storage.mark_enqueued(to_submit)
+        self.storage.ack_launches(self.settings.launch_group, [eid for eid, _ in entries])
+        self.launched += sum(c.created for c in created)
+        return len(entries)
+
+    def _bury(self, entry_id: str, fields: Mapping[bytes, bytes], reason: str) -> None:
+        log.error("dead-lettered launch entry %s: %s", entry_id, reason)
+        payload = fields.get(b"d", b"") or repr(dict(fields)).encode()
+        letter = DeadLetter("stream:launch", reason, payload, self.clock(), entry_id)
+        self.storage.dead_letter(letter, self.settings.dead_letter_max)
+
+
+def run_submitter(app: Any, settings: Settings) -> Submit:
+    """Submit run ids to the run queue through ``app`` (the task id is the run id)."""
+
+    def submit(run_ids: Sequence[str]) -> None:
+        with app.producer_or_acquire() as producer:
+            for run_id in run_ids:
+                app.send_task(
+                    RUN_TASK,
+                    args=[run_id],
+                    task_id=run_id,
+                    queue=settings.run_queue,
+                    producer=producer,
+                )
+
+    return submit

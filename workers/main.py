@@ -1,0 +1,92 @@
+"""The worker and launcher processes: what ``lookout worker`` and ``lookout launcher`` run.
+
+Both are given a loaded ``Definitions`` (the code location is imported once,
+before the worker's pool forks) and explicit ``Settings``; each refuses a
+Redis that may evict its keys and heartbeats while it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from shared._definitions import Definitions
+from shared._guards import check_eviction_policy
+from shared._heartbeat import Heartbeat
+from shared._settings import Settings
+from shared._storage import Storage
+from workers.app import make_celery
+from workers.consumer import dead_letter_consumer
+from workers.launcher import Launcher, run_submitter
+from workers.tasks import register_tasks
+
+log = logging.getLogger(__name__)
+
+
+def _storage(settings: Settings) -> Storage:
+    storage: Storage = Storage.from_settings(settings)
+    storage.ping()
+    check_eviction_policy(storage, log)
+    return storage
+
+
+def run_worker(
+    definitions: Definitions,
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    queues: Sequence[str] = (),
+    loglevel: str = "INFO",
+) -> int:
+    """Run a Celery prefork worker on the tick and run queues until it is told to stop."""
+    storage = _storage(settings)
+    app = make_celery(settings)
+    tasks = register_tasks(app, definitions, settings)
+    queues = list(queues) or [settings.tick_queue, settings.run_queue]
+    size = concurrency or os.cpu_count() or 1
+    worker = app.Worker(
+        hostname=f"lookout-{os.getpid()}@{socket.gethostname()}",
+        pool_cls="prefork",
+        concurrency=size,
+        queues=queues,
+        loglevel=loglevel,
+        # Nothing to sync between workers: skip the startup and gossip chatter.
+        without_mingle=True,
+        without_gossip=True,
+        consumer_cls=dead_letter_consumer(tasks.dead_letter),
+    )
+    details = {"queues": ",".join(queues), "concurrency": str(size)}
+    with Heartbeat(storage, "worker", details=lambda: details):
+        worker.start()
+    return int(worker.exitcode or 0)
+
+
+def run_launcher(definitions: Definitions, settings: Settings) -> int:
+    """Launch runs from the launch stream until SIGTERM or SIGINT."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    storage = _storage(settings)
+    app = make_celery(settings)
+    launcher = Launcher(definitions, storage, settings, run_submitter(app, settings))
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        log.info("launcher %s stopping (signal %d)", launcher.consumer, signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    def details() -> dict[str, str]:
+        return {"consumer": launcher.consumer, "launched": str(launcher.launched)}
+
+    log.info("launcher %s reading %s", launcher.consumer, storage.keys.launch)
+    with Heartbeat(storage, "launcher", details=details):
+        launcher.run(stop)
+    return 0

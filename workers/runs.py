@@ -1,0 +1,247 @@
+"""Runs: a launch request becomes a run record, and a worker executes it.
+
+A run moves QUEUED -> STARTED -> SUCCESS or FAILURE (or QUEUED -> CANCELED);
+every move is one atomic script that also appends the RUN_STATUS event, so
+each status is reported exactly once however often the run task is delivered.
+The executor holds a lease that it renews while the job runs: a delivery that
+finds the run STARTED with its lease lapsed knows the executor died and fails
+the run, as Dagster's run monitoring does, instead of running it twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from shared._definitions import Definitions
+from shared._errors import DefinitionError
+from shared._event_sensors import DagsterRunStatus
+from shared._execute import AssetMaterialization, ExecuteInProcessResult, execute_plan
+from shared._settings import Settings
+from shared._storage import Storage
+from shared._wire import EventKind, LaunchRequest, RunEvent, RunRecord
+
+log = logging.getLogger(__name__)
+
+QUEUED = DagsterRunStatus.QUEUED.value
+STARTED = DagsterRunStatus.STARTED.value
+SUCCESS = DagsterRunStatus.SUCCESS.value
+FAILURE = DagsterRunStatus.FAILURE.value
+CANCELED = DagsterRunStatus.CANCELED.value
+
+# Run ids are derived from launch request ids, so creating a run is idempotent.
+_RUN_NAMESPACE = uuid.UUID("6c6f6f6b-6f75-7452-756e-4e616d657370")
+
+
+def run_id_for(request_id: str) -> str:
+    """The run id of a launch request: the same request always gives the same run."""
+    return str(uuid.uuid5(_RUN_NAMESPACE, request_id))
+
+
+def new_run(launch: LaunchRequest, definitions: Definitions, now: float) -> RunRecord:
+    """The record of the run a launch request asks for: QUEUED, or FAILURE for an unknown job."""
+    error = None
+    if not definitions.has_job(launch.job_name):
+        error = (
+            f"job '{launch.job_name}' is not defined in this code location "
+            f"(requested by sensor '{launch.sensor}', tick {launch.tick_id})"
+        )
+    return RunRecord(
+        run_id=run_id_for(launch.request_id),
+        job_name=launch.job_name,
+        status=FAILURE if error else QUEUED,
+        created_at=now,
+        request_id=launch.request_id,
+        sensor=launch.sensor,
+        tick_id=launch.tick_id,
+        run_key=launch.run_key,
+        partition_key=launch.partition_key,
+        tags=dict(launch.tags),
+        run_config=dict(launch.run_config),
+        ended_at=now if error else None,
+        error=error,
+    )
+
+
+def status_event(
+    record: RunRecord, status: str, now: float, message: str | None = None
+) -> RunEvent:
+    """The RUN_STATUS event of ``record`` reaching ``status``."""
+    return RunEvent(
+        kind=EventKind.RUN_STATUS.value,
+        run_id=record.run_id,
+        job_name=record.job_name,
+        timestamp=now,
+        status=status,
+        partition=record.partition_key,
+        tags=dict(record.tags),
+        message=message,
+        sensor=record.sensor,
+        run_key=record.run_key,
+    )
+
+
+def materialization_event(record: RunRecord, event: AssetMaterialization, now: float) -> RunEvent:
+    """The ASSET_MATERIALIZATION event of an asset a run computed, with the run's tags."""
+    return RunEvent(
+        kind=EventKind.ASSET_MATERIALIZATION.value,
+        run_id=record.run_id,
+        job_name=record.job_name,
+        timestamp=now,
+        asset_key=event.asset_key.to_user_string(),
+        partition=event.partition,
+        tags=dict(event.tags),
+        sensor=record.sensor,
+        run_key=record.run_key,
+    )
+
+
+class Delivery(enum.Enum):
+    """What a delivery of the run task came to."""
+
+    EXECUTED = "executed"  # this delivery ran the job
+    SETTLED = "settled"  # the run had already ended (or was now failed as orphaned)
+    BUSY = "busy"  # another live executor is running it: look again later
+    MISSING = "missing"  # no such run
+
+
+class RunLostError(Exception):
+    """The run was declared lost (its lease lapsed) while this executor still ran it."""
+
+
+class _LeaseKeeper:
+    """Renews the executor's lease in a thread while the job runs."""
+
+    def __init__(self, renew: Callable[[], bool], every: float) -> None:
+        self._renew = renew
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lookout-run-lease", daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                if not self._renew():
+                    log.warning("lost the lease of the run this worker executes")
+                    return
+            except Exception:
+                # Redis away for a moment: the next renewal may still be in time.
+                log.warning("could not renew a run lease", exc_info=True)
+
+
+class RunExecutor:
+    """Executes runs of one ``Definitions``: the body of the run task."""
+
+    def __init__(
+        self,
+        definitions: Definitions,
+        storage: Storage,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.definitions = definitions
+        self.storage = storage
+        self.settings = settings
+        self.clock = clock
+
+    def deliver(self, run_id: str) -> Delivery:
+        """Handle one delivery of the run task: idempotent whatever the run's state."""
+        record = self.storage.get_run(run_id)
+        if record is None:
+            return Delivery.MISSING
+        if record.status == QUEUED:
+            owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+            now = self.clock()
+            found = self.storage.start_run(
+                run_id, owner, now, self.settings.run_lease, status_event(record, STARTED, now)
+            )
+            if found == QUEUED:
+                self._execute(record, owner)
+                return Delivery.EXECUTED
+            record = self.storage.get_run(run_id) or record
+        if record.status == STARTED:
+            return self._orphaned(record)
+        return Delivery.SETTLED
+
+    def _orphaned(self, record: RunRecord) -> Delivery:
+        """A delivery found the run STARTED: fail it if its executor is gone."""
+        now = self.clock()
+        error = f"the worker executing run {record.run_id} ({record.worker}) stopped while it ran"
+        found = self.storage.finish_run(
+            record.run_id,
+            (STARTED, FAILURE),
+            now,
+            status_event(record, FAILURE, now, error),
+            error=error,
+            only_if_lapsed=True,
+        )
+        if found == STARTED:
+            log.warning("%s", error)
+            return Delivery.SETTLED
+        return Delivery.BUSY if found == "LEASED" else Delivery.SETTLED
+
+    def _execute(self, record: RunRecord, owner: str) -> None:
+        try:
+            result = self._run_job(record, owner)
+        except DefinitionError as exc:
+            self._finish(record, FAILURE, f"cannot run job '{record.job_name}': {exc}")
+        except RunLostError as exc:
+            log.warning("%s", exc)
+        except BaseException as exc:
+            self._finish(record, FAILURE, f"the run task ended abnormally: {exc!r}")
+            raise
+        else:
+            self._finish(record, SUCCESS if result.success else FAILURE, result.error)
+
+    def _finish(self, record: RunRecord, status: str, error: str | None) -> None:
+        now = self.clock()
+        self.storage.finish_run(
+            record.run_id,
+            (STARTED, status),
+            now,
+            status_event(record, status, now, error),
+            error=error,
+        )
+
+    def _run_job(self, record: RunRecord, owner: str) -> ExecuteInProcessResult:
+        job = self.definitions.get_job(record.job_name)
+        storage, lease = self.storage, self.settings.run_lease
+
+        def materialized(event: AssetMaterialization) -> None:
+            payload = materialization_event(record, event, self.clock())
+            if not storage.emit_run_event(record.run_id, owner, payload):
+                raise RunLostError(f"run {record.run_id} was declared lost while it ran")
+
+        def renew() -> bool:
+            return storage.renew_run_lease(record.run_id, owner, lease)
+
+        with _LeaseKeeper(renew, lease / 3):
+            run_config: dict[str, Any] = record.run_config or dict(job.config)
+            return execute_plan(
+                job.name,
+                job.steps,
+                run_config=run_config,
+                tags={**job.tags, **record.tags},
+                run_id=record.run_id,
+                raise_on_error=False,
+                on_materialization=materialized,
+            )
