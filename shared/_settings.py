@@ -33,7 +33,10 @@ class Settings:
     tick_batch_size: int = 100
     # The scheduler sleeps at most this long between rounds (a trigger or
     # the next due time wakes it earlier).
-    scheduler_max_sleep: float = 1.0
+    scheduler_max_sleep: float = 0.5
+    # ... and at least this long after a round that was not full, so that ticks
+    # coming due a few ms apart share a round and a message (their lateness).
+    scheduler_min_pause: float = 0.02
     # The leader lock's TTL and how often the leader renews it; a standby
     # takes over within about leader_ttl of the leader's death.
     leader_ttl: float = 5.0
