@@ -51,6 +51,11 @@ lookout:process:{id}            hash    one live process's heartbeat: role, host
                                         leader; expires unless renewed
 lookout:processes               zset    process id -> last heartbeat (unix s): the
                                         index of the hashes above
+lookout:celery:{queue}          list    Celery's (kombu's) messages waiting in a
+                                        queue; priority p > 0 in {queue}\\x06\\x16{p}
+                                        (written by kombu, read by the monitor)
+lookout:celery:unacked          hash    kombu: messages delivered to a worker and
+                                        not yet acknowledged, with their queue
 ==============================  ======  ==========================================
 """
 
@@ -132,3 +137,15 @@ class Keys:
     @property
     def processes(self) -> str:
         return f"{self.prefix}processes"
+
+    @property
+    def celery_prefix(self) -> str:
+        """Celery's ``global_keyprefix``: kombu puts it before every key it writes."""
+        return f"{self.prefix}celery:"
+
+    def celery_queue(self, queue: str) -> str:
+        return f"{self.celery_prefix}{queue}"
+
+    @property
+    def celery_unacked(self) -> str:
+        return f"{self.celery_prefix}unacked"

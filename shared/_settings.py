@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from shared._errors import LookoutError
@@ -43,6 +43,9 @@ class Settings:
     leader_renew: float = 1.0
     # Processes write their heartbeat this often; it expires after 3 of them.
     heartbeat_interval: float = 2.0
+    # The operator's token for the status page's state changes (start, stop,
+    # cursor reset); empty: the page is read only.  Kept out of repr and logs.
+    admin_token: str = field(default="", repr=False)
     # The launchers' consumer group on the launch stream.
     launch_group: str = "launchers"
     # Launch stream entries read per round trip.

@@ -6,6 +6,7 @@ import click
 
 from shared._cli._format import tick_detail
 from shared._cli._options import redis_options, reports_errors, settings_from
+from shared._cli.monitor import flower_command, monitor_command, queues_command
 from shared._cli.runs import runs_group
 from shared._cli.scheduler import scheduler_command
 from shared._cli.sensor import sensor_group
@@ -35,6 +36,9 @@ def demo_command(modules: tuple[str, ...], redis_url: str | None, prefix: str | 
 
 
 cli.add_command(sensor_group)
+cli.add_command(monitor_command)
+cli.add_command(queues_command)
+cli.add_command(flower_command)
 cli.add_command(worker_command)
 cli.add_command(launcher_command)
 cli.add_command(runs_group)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from shared._storage._base import StoreBase, redis_client
 from shared._storage.dead_letters import DeadLetterStore
+from shared._storage.metrics import MetricsStore, SensorCounts, StreamBacklog
 from shared._storage.processes import ProcessInfo, ProcessStore
 from shared._storage.runs import Created, RunStore
 from shared._storage.scheduling import (
@@ -23,7 +24,15 @@ from shared._storage.scheduling import (
 from shared._storage.sensors import SensorState, SensorStore, TickCommit, decode_entry
 
 
-class Storage(RunStore, DeadLetterStore, SchedulingStore, ProcessStore, SensorStore, StoreBase):
+class Storage(
+    RunStore,
+    DeadLetterStore,
+    MetricsStore,
+    SchedulingStore,
+    ProcessStore,
+    SensorStore,
+    StoreBase,
+):
     """Everything lookout keeps in Redis."""
 
 
@@ -31,12 +40,15 @@ __all__ = [
     "ClaimRound",
     "ClaimedTick",
     "Created",
+    "MetricsStore",
     "ProcessInfo",
     "ProcessStore",
     "SchedulingStore",
+    "SensorCounts",
     "SensorState",
     "Storage",
     "StoreBase",
+    "StreamBacklog",
     "TickCommit",
     "Trigger",
     "TriggerOutcome",

@@ -1,0 +1,117 @@
+"""``lookout monitor``, ``lookout queues`` and ``lookout flower``: watching a deployment."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from shared._cli._options import (
+    location_options,
+    open_location,
+    redis_options,
+    reports_errors,
+    settings_from,
+)
+from shared._monitor import MonitorApp, MonitorServer
+from shared._monitor.flower import run_flower
+from shared._monitor.report import show_queues
+from shared._storage import Storage
+
+
+@click.command("monitor")
+@click.option(
+    "--host",
+    envvar="LOOKOUT_MONITOR_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 in a container). [env LOOKOUT_MONITOR_HOST]",
+)
+@click.option(
+    "--port",
+    envvar="LOOKOUT_MONITOR_PORT",
+    default=9108,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on. [env LOOKOUT_MONITOR_PORT]",
+)
+@location_options
+@redis_options
+@reports_errors
+def monitor_command(
+    host: str,
+    port: int,
+    module: str | None,
+    file: str | None,
+    redis_url: str | None,
+    prefix: str | None,
+) -> None:
+    """Serve Prometheus /metrics, /healthz and the status page.
+
+    The status page's start, stop and cursor-reset buttons need the operator
+    token from LOOKOUT_ADMIN_TOKEN; without it the page is read only.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = settings_from(redis_url, prefix)
+    definitions, storage = open_location(module, file, settings)
+    MonitorServer(MonitorApp(definitions, storage, settings), host, port).run()
+
+
+@click.command("queues")
+@click.option("--watch", is_flag=True, help="Refresh until interrupted.")
+@click.option(
+    "--interval",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between refreshes with --watch.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document per refresh.")
+@redis_options
+@reports_errors
+def queues_command(
+    watch: bool, interval: float, as_json: bool, redis_url: str | None, prefix: str | None
+) -> None:
+    """Queue depths, backlogs, sensors, runs and live processes."""
+    settings = settings_from(redis_url, prefix)
+    storage = Storage.from_settings(settings)
+    storage.ping()
+    show_queues(
+        storage,
+        settings,
+        click.echo,
+        as_json=as_json,
+        watch=interval if watch else None,
+        clear=click.clear,
+    )
+
+
+@click.command(
+    "flower", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+)
+@click.option(
+    "--address",
+    envvar="LOOKOUT_FLOWER_ADDRESS",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address Flower listens on. [env LOOKOUT_FLOWER_ADDRESS]",
+)
+@click.option(
+    "--port",
+    envvar="LOOKOUT_FLOWER_PORT",
+    default=5555,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port Flower listens on. [env LOOKOUT_FLOWER_PORT]",
+)
+@redis_options
+@reports_errors
+@click.pass_context
+def flower_command(
+    ctx: click.Context, address: str, port: int, redis_url: str | None, prefix: str | None
+) -> None:
+    """Run Celery's Flower dashboard on lookout's broker (needs the flower extra).
+
+    Other arguments go to Flower as they are, e.g. --basic-auth=user:password.
+    """
+    run_flower(settings_from(redis_url, prefix), address, port, ctx.args)
