@@ -82,6 +82,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._slots = 1
         self._slots_read = float("-inf")
+        self._just_synced = False
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -89,6 +90,7 @@ class Scheduler:
         """Check Redis, sync the sensors, then schedule until ``stop()``."""
         check_eviction_policy(self.storage, log)
         self.sync()
+        self._just_synced = True
         self.heartbeat.start()
         log.info(
             "scheduler %s started with %d sensors (standing by until it leads)",
@@ -154,6 +156,11 @@ class Scheduler:
         leading = self.lock.hold()
         if leading != was_leading and self.heartbeat.started_at is not None:
             self.heartbeat.beat()  # the monitor sees the new leader at once
+        if leading and not was_leading and not self._just_synced:
+            # A leader of other code (a rolling deploy) may have parked sensors
+            # this one defines: the new leader's code decides what is scheduled.
+            self.sync()
+        self._just_synced = False
         if not leading:
             return self.lock.seconds_to_renewal()
         claimed = self.publish_due(self.clock())

@@ -314,3 +314,23 @@ def test_a_trigger_wakes_the_leader_before_its_sleep_ends(
         thread.join(10)
     assert not thread.is_alive()
     assert storage.leader_token() is None  # released on the way out
+
+
+def test_a_new_leader_schedules_the_sensors_its_code_defines_after_a_rolling_deploy(
+    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+) -> None:
+    old = schedulers([make_sensor("kept")], leader_ttl=0.6, leader_renew=0.1)
+    new = schedulers([make_sensor("kept"), make_sensor("added")], leader_ttl=0.6, leader_renew=0.1)
+    old.sync()
+    old.run_once()
+    assert old.lock.leading
+    new.sync()  # a new replica starts as a standby and records its sensors
+    storage.client.zadd(storage.keys.due, {"added": time.time() - 1})
+    old.run_once()
+    assert old.stats.parked == 1  # the old code does not know it: not ticked
+    assert storage.due_sensors(["added"]) == [None]
+    old.lock.release()  # the old leader is stopped
+    new.lock._last_try = float("-inf")
+    new.run_once()
+    assert new.lock.leading
+    assert "added" in published(storage, settings)
