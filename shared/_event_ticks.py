@@ -74,7 +74,8 @@ def _call(
         cursor=event_id,
         log=context.log,
         dagster_run=DagsterRun(
-            event.run_id, event.job_name, DagsterRunStatus(event.status), dict(event.tags)
+            # _matches() let only RUN_STATUS events with a status through.
+            event.run_id, event.job_name, DagsterRunStatus(event.status or ""), dict(event.tags)
         ),
         dagster_event=entry.dagster_event,
     )
