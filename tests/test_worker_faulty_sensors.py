@@ -41,7 +41,11 @@ def test_failing_sensors_record_failures_keep_being_ticked_and_a_healthy_one_kee
     def failures(name: str) -> int:
         return sum(t.status == "FAILURE" for t in storage.ticks(name, 100))
 
-    wait_for(lambda: all(failures(n) >= 3 for n in ERRORS), 30, what="three failures each")
+    wait_for(
+        lambda: all(failures(n) >= 3 for n in ERRORS) and len(storage.ticks("healthy", 10)) >= 6,
+        30,
+        what="three failures of each faulty sensor and six healthy ticks",
+    )
     assert scheduler.poll() is None, log_text(scheduler)
 
     for name, error in ERRORS.items():

@@ -77,6 +77,10 @@ def run_launcher(definitions: Definitions, settings: Settings) -> int:
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            # A second signal: do not wait out Redis retries. Unacknowledged
+            # entries stay pending and another launcher claims them.
+            raise SystemExit(1)
         log.info("launcher %s stopping (signal %d)", launcher.consumer, signum)
         stop.set()
 

@@ -22,6 +22,7 @@ from shared._settings import Settings
 from shared._storage import Storage
 from shared._tick import TickRunner
 from shared._wire import RUN_TASK, TICK_TASK, DeadLetter
+from workers.batch import BatchEvaluator
 from workers.runs import Delivery, RunExecutor
 from workers.ticks import TickBatchHandler, payload_bytes
 
@@ -57,7 +58,7 @@ class WorkerTasks:
             self._state = _ProcessState(
                 pid,
                 storage,
-                TickBatchHandler(self.definitions, runner, bury),
+                TickBatchHandler(self.definitions, BatchEvaluator(runner, self.settings).run, bury),
                 RunExecutor(self.definitions, storage, self.settings),
             )
         return self._state

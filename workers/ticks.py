@@ -16,13 +16,14 @@ from typing import Any
 from shared._codec import encode_value
 from shared._definitions import Definitions
 from shared._errors import CodecError, DefinitionError, LookoutError
-from shared._tick import TickRunner
-from shared._wire import TickMessage
+from shared._wire import TickMessage, TickRecord
 
 log = logging.getLogger(__name__)
 
 # Where a dead letter goes: (reason, raw payload, reference such as the task id).
 DeadLetterSink = Callable[[str, bytes, str | None], None]
+# Evaluates and commits well-formed ticks: one record (or None) per tick.
+EvaluateBatch = Callable[[Sequence[TickMessage]], list[TickRecord | None]]
 
 
 class MalformedTickError(LookoutError):
@@ -78,13 +79,13 @@ def parse_batch(args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[Any]:
 
 
 class TickBatchHandler:
-    """Evaluates the ticks of a message with a ``TickRunner``; each commits atomically."""
+    """Checks the ticks of a message and hands the good ones to ``evaluate``."""
 
     def __init__(
-        self, definitions: Definitions, runner: TickRunner, dead_letter: DeadLetterSink
+        self, definitions: Definitions, evaluate: EvaluateBatch, dead_letter: DeadLetterSink
     ) -> None:
         self.definitions = definitions
-        self.runner = runner
+        self.evaluate = evaluate
         self.dead_letter = dead_letter
 
     def handle(
@@ -109,7 +110,7 @@ class TickBatchHandler:
             if (tick.sensor, tick.tick_id) not in seen:
                 seen.add((tick.sensor, tick.tick_id))
                 ticks.append(tick)
-        records = self.runner.tick_batch(ticks) if ticks else []
+        records = self.evaluate(ticks) if ticks else []
         committed = sum(r is not None for r in records)
         return BatchOutcome(committed, len(records) - committed, dead)
 
