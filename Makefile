@@ -1,5 +1,7 @@
 # Two entry points for a fresh machine with only Python, pip and make:
-#   make demo   runs the example sensors on an embedded redis-server
+#   make demo   runs the whole system (scheduler, workers, launcher) on an embedded
+#               redis-server for 30 s: sample files dropped into data/incoming
+#               become runs, a failing one raises an alert, partitions flow on
 #   make test   runs ruff, mypy and pytest against real redis-servers and processes
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,8 +15,12 @@ $(BIN)/lookout: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+DEMO_DIR ?= data/incoming
+
 demo: $(BIN)/lookout
-	$(BIN)/lookout demo
+	mkdir -p $(DEMO_DIR)
+	cp examples/sample/*.csv $(DEMO_DIR)/
+	LOOKOUT_EXAMPLE_DIR=$(DEMO_DIR) $(BIN)/lookout dev -m examples.pipeline --for 30
 
 lint: $(BIN)/lookout
 	$(BIN)/ruff check .

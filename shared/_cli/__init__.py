@@ -6,6 +6,7 @@ import click
 
 from shared._cli._format import tick_detail
 from shared._cli._options import redis_options, reports_errors, settings_from
+from shared._cli.dev import dev_command
 from shared._cli.monitor import flower_command, monitor_command, queues_command
 from shared._cli.runs import runs_group
 from shared._cli.scheduler import scheduler_command
@@ -36,6 +37,7 @@ def demo_command(modules: tuple[str, ...], redis_url: str | None, prefix: str | 
 
 
 cli.add_command(sensor_group)
+cli.add_command(dev_command)
 cli.add_command(monitor_command)
 cli.add_command(queues_command)
 cli.add_command(flower_command)
