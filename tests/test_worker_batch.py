@@ -15,26 +15,24 @@ from workers.batch import BatchEvaluator
 LOCATION = "tests.locations.work_basic"
 
 
-def test_a_tick_taken_up_past_the_in_flight_margin_is_not_evaluated_and_is_due_again(
+def test_a_tick_whose_mark_could_lapse_mid_evaluation_is_not_evaluated_and_is_due_again(
     storage: Storage, settings: Settings
 ) -> None:
     runner = TickRunner(load_definitions(module=LOCATION), storage, settings)
     now = time.time()
     storage.set_status("counter_b", DefaultSensorStatus.RUNNING, due_at=now)
-    for name in ("counter", "counter_b"):
-        assert storage.claim(name, f"t-{name}", now, now + settings.inflight_ttl) == f"t-{name}"
-    late_by = settings.inflight_margin + 5
-    ticks = [
-        TickMessage("counter", "t-counter", now),
-        # Due (and so claimed no earlier than) long ago: its mark may lapse mid-evaluation.
-        TickMessage("counter_b", "t-counter_b", now - late_by),
-    ]
+    # Due long ago (a scheduler took over late) but claimed just now: evaluated.
+    assert storage.claim("counter", "t-1", now, now + settings.inflight_ttl) == "t-1"
+    # Its mark lapses sooner than an evaluation may take: a second tick could overlap it.
+    short = now + settings.tick_timeout - 2
+    assert storage.claim("counter_b", "t-2", now, short) == "t-2"
+    ticks = [TickMessage("counter", "t-1", now - 100), TickMessage("counter_b", "t-2", now)]
     fresh, late = BatchEvaluator(runner, settings).run(ticks)
 
     assert fresh is not None and fresh.status == "SUCCESS"
     assert late is not None and late.status == "FAILURE"
-    assert late.error is not None and "tick not evaluated" in late.error
-    assert f"{late_by:.0f}." in late.error and "in-flight margin" in late.error
+    assert late.error is not None and late.error.startswith("tick not evaluated: it reached")
+    assert "before its in-flight mark lapses" in late.error
     assert [r.sensor for _, r in storage.launch_requests()] == ["counter"]
     state = storage.sensor_state("counter_b")
     assert state.inflight is None and state.cursor is None

@@ -2,13 +2,12 @@
 
 A message carries many ticks and a worker process evaluates them one after
 another, so the last may start long after it was claimed.  A tick's
-in-flight mark lapses ``inflight_ttl`` (timeout + margin) after its claim,
-and the claim is never earlier than the tick's ``due_at``; an evaluation
-that starts within ``inflight_margin`` of ``due_at`` therefore ends (it is cut
-at the timeout) before the mark can lapse and the scheduler tick the sensor
-again.  A tick taken up later than that is not evaluated, which would risk
-two evaluations of one sensor at once (invariant 1): it commits a FAILURE
-saying so and the sensor is due again at once.
+in-flight mark lapses at the deadline its claim set (claim time + timeout +
+margin); an evaluation that starts at least ``tick_timeout`` before that
+deadline ends (it is cut at the timeout) before the mark can lapse and the
+scheduler tick the sensor again.  A tick taken up later is not evaluated,
+which would risk two evaluations of one sensor at once (invariant 1): it
+commits a FAILURE saying so and the sensor is due again at once.
 
 States are read in one round trip; commits are pipelined, flushed as soon
 as the oldest waiting one is ``flush_every`` old, so a slow sensor does not
@@ -28,12 +27,12 @@ from shared._tick import TickRunner
 from shared._wire import TickMessage, TickRecord, TickStatus
 
 
-def late_error(late: float, margin: float) -> str:
+def late_error(left: float, timeout: float) -> str:
     return (
-        f"tick not evaluated: it reached a worker {late:.1f} s after it was due, past the "
-        f"in-flight margin ({margin:g} s) within which its evaluation would surely end before "
-        "its in-flight mark lapses; the sensor is due again at once (add worker processes, or "
-        "check the clocks of the scheduler's and the workers' hosts)"
+        f"tick not evaluated: it reached a worker {left:.1f} s before its in-flight mark "
+        f"lapses, less than the {timeout:g} s an evaluation may take, so a second tick could "
+        "have overlapped it; the sensor is due again at once (add worker processes, or check "
+        "the clocks of the scheduler's and the workers' hosts)"
     )
 
 
@@ -56,32 +55,40 @@ class BatchEvaluator:
     def run(self, ticks: Sequence[TickMessage]) -> list[TickRecord | None]:
         """One result per tick: its committed record, or ``None`` (done before, or superseded)."""
         sensors = [self.runner.definitions.get_sensor(t.sensor) for t in ticks]
-        states = self.runner.storage.sensor_states([t.sensor for t in ticks])
+        names = [t.sensor for t in ticks]
+        states = self.runner.storage.sensor_states(names)
+        deadlines = self.runner.storage.inflight_deadlines(names)
         results: list[TickRecord | None] = [None] * len(ticks)
         pending: list[tuple[int, TickCommit]] = []
         oldest = 0.0
-        for i, (tick, sensor, state) in enumerate(zip(ticks, sensors, states, strict=True)):
-            if state.inflight != tick.tick_id:
+        for i, (tick, sensor, state, deadline) in enumerate(
+            zip(ticks, sensors, states, deadlines, strict=True)
+        ):
+            if state.inflight != tick.tick_id or deadline is None:
                 continue  # committed already, or superseded: nothing more to do
             if not pending:
                 oldest = self.clock()
-            pending.append((i, self._evaluate(tick, sensor, state)))
+            pending.append((i, self._evaluate(tick, sensor, state, deadline)))
             if self.clock() - oldest >= self.flush_every:
                 self._flush(pending, results)
         self._flush(pending, results)
         return results
 
     def _evaluate(
-        self, tick: TickMessage, sensor: SensorDefinition[Any, Any], state: SensorState
+        self,
+        tick: TickMessage,
+        sensor: SensorDefinition[Any, Any],
+        state: SensorState,
+        deadline: float,
     ) -> TickCommit:
         started = self.clock()
-        late = started - tick.due_at
-        if late > self.settings.inflight_margin:
-            return self._late(tick, state, started, late)
+        left = deadline - started
+        if left < self.settings.tick_timeout:
+            return self._late(tick, state, started, left)
         return self.runner.evaluate(sensor, state, tick_id=tick.tick_id, due_at=tick.due_at)
 
     def _late(
-        self, tick: TickMessage, state: SensorState, started: float, late: float
+        self, tick: TickMessage, state: SensorState, started: float, left: float
     ) -> TickCommit:
         record = TickRecord(
             tick_id=tick.tick_id,
@@ -90,7 +97,7 @@ class BatchEvaluator:
             started_at=started,
             ended_at=started,
             due_at=tick.due_at,
-            error=late_error(late, self.settings.inflight_margin),
+            error=late_error(left, self.settings.tick_timeout),
             cursor_before=state.cursor,
             cursor_after=state.cursor,
             worker=self.runner.worker,

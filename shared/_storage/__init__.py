@@ -22,6 +22,7 @@ from shared._storage.scheduling import (
     Wakeup,
 )
 from shared._storage.sensors import SensorState, SensorStore, TickCommit, decode_entry
+from shared._storage.tick_marks import TickMarkStore
 
 
 class Storage(
@@ -31,6 +32,7 @@ class Storage(
     SchedulingStore,
     ProcessStore,
     SensorStore,
+    TickMarkStore,
     StoreBase,
 ):
     """Everything lookout keeps in Redis."""
