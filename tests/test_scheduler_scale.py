@@ -62,9 +62,11 @@ def test_a_round_reads_only_the_due_sensors_among_100k(
     scheduler: Scheduler, storage: Storage, settings: Settings
 ) -> None:
     due = 1_000
-    now = time.time()
     names = sorted(s.name for s in scheduler.definitions.sensors)
-    spread_due(storage, {n: now + 3600 for n in names[due:]})
+    spread_due(storage, {n: time.time() + 3600 for n in names})
+    scheduler.run_once()  # becomes leader (and syncs again, as a new leader does)
+    assert scheduler.lock.leading and scheduler.stats.ticks == 0
+    spread_due(storage, {n: time.time() - 1 for n in names[:due]})
     storage.client.config_resetstat()
     started = time.perf_counter()
     scheduler.run_once()
