@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -15,7 +17,7 @@ from shared._settings import Settings
 from shared._storage import Storage
 from shared._tick import TickRunner
 from shared._wire import LaunchRequest
-from tests.conftest import Spawn, wait_for
+from tests.conftest import ROOT, Spawn, process_env, wait_for
 from tests.locations.work_support import log_text, start_launcher, start_worker, status_events
 from workers.app import make_celery
 from workers.runs import new_run, run_id_for, status_event
@@ -166,3 +168,14 @@ def test_unknown_jobs_fail_their_run_and_malformed_entries_are_dead_lettered(
     # And it keeps launching.
     storage.client.xadd(stream, {"d": launch("r-later", "count_job")})
     wait_for(lambda: storage.run_counts()["SUCCESS"] == 2, 30, what="a later run")
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "shared._cli", "dead-letters"],
+        env=process_env(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert shown.count("stream:launch") == 4 and "entry has no 'd' field" in shown

@@ -11,7 +11,7 @@ from shared._cli.monitor import flower_command, monitor_command, queues_command
 from shared._cli.runs import runs_group
 from shared._cli.scheduler import scheduler_command
 from shared._cli.sensor import sensor_group
-from shared._cli.worker import launcher_command, worker_command
+from shared._cli.worker import dead_letters_command, launcher_command, worker_command
 from shared._demo import DEMO_MODULES, run_demo
 
 
@@ -43,6 +43,7 @@ cli.add_command(queues_command)
 cli.add_command(flower_command)
 cli.add_command(worker_command)
 cli.add_command(launcher_command)
+cli.add_command(dead_letters_command)
 cli.add_command(runs_group)
 cli.add_command(scheduler_command)
 

@@ -6,8 +6,11 @@ import sys
 
 import click
 
+from shared._cli._format import table, when
 from shared._cli._options import location_options, redis_options, reports_errors, settings_from
 from shared._location import load_definitions
+from shared._settings import Settings
+from shared._storage import Storage
 
 
 @click.command("worker")
@@ -72,3 +75,28 @@ def launcher_command(
     sys.exit(
         run_launcher(load_definitions(module=module, file=file), settings_from(redis_url, prefix))
     )
+
+
+@click.command("dead-letters")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@redis_options
+@reports_errors
+def dead_letters_command(limit: int, redis_url: str | None, prefix: str | None) -> None:
+    """Messages the workers and launchers could not read, newest first, with the reason."""
+    click.echo(dead_letters_text(settings_from(redis_url, prefix), limit))
+
+
+def dead_letters_text(settings: Settings, limit: int) -> str:
+    storage = Storage.from_settings(settings)
+    storage.ping()
+    rows = [
+        [
+            when(letter.at),
+            letter.source,
+            letter.ref or "-",
+            letter.reason.splitlines()[0][:80],
+            repr(letter.payload[:40]),
+        ]
+        for _, letter in storage.dead_letters(limit)
+    ]
+    return table(["AT", "SOURCE", "REF", "REASON", "PAYLOAD"], rows)
