@@ -38,7 +38,8 @@ def scheduler_command(
 
     Run several for high availability: one leads, the others take over within
     seconds of its death.  Tuning: LOOKOUT_SCHEDULE_LIMIT, LOOKOUT_TICK_BATCH_SIZE,
-    LOOKOUT_SCHEDULER_MAX_SLEEP, LOOKOUT_LEADER_TTL, LOOKOUT_LEADER_RENEW.
+    LOOKOUT_SCHEDULER_MAX_SLEEP, LOOKOUT_SCHEDULER_MIN_PAUSE, LOOKOUT_LEADER_TTL,
+    LOOKOUT_LEADER_RENEW, LOOKOUT_HEARTBEAT_INTERVAL.
     """
     from scheduler import run_scheduler
 
