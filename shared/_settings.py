@@ -57,6 +57,10 @@ class Settings:
     run_lease: float = 15.0
     # Dead letters kept (approximately; the oldest are trimmed).
     dead_letter_max: int = 10000
+    # The event stream keeps about this many entries (event sensors read it by
+    # cursor: one stopped for longer than this window misses what was trimmed);
+    # the launch stream keeps only what a launcher has not finished with.
+    stream_max_entries: int = 1_000_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

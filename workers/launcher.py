@@ -112,6 +112,8 @@ class Launcher:
                     ready = True
                 if time.monotonic() >= next_claim:
                     self.claim_pending()
+                    # Housekeeping rides on the same timer: keep both streams bounded.
+                    self.storage.trim_streams(group, self.settings.stream_max_entries)
                     next_claim = time.monotonic() + claim_every
                 self.handle(self.storage.read_launches(group, self.consumer, self._batch, block))
                 backoff = 0.1

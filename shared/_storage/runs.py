@@ -32,6 +32,11 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _stream_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def _float(value: bytes | None) -> float | None:
     return float(value) if value else None
 
@@ -234,6 +239,40 @@ class RunStore(StoreBase):
     def ack_launches(self, group: str, entry_ids: Sequence[str]) -> None:
         if entry_ids:
             self.client.xack(self.keys.launch, group, *entry_ids)
+
+    def trim_streams(self, group: str, max_events: int) -> tuple[int, int]:
+        """Drop launch entries every launcher is done with, and the oldest events.
+
+        A launch entry may go once it was delivered to the group and
+        acknowledged: below both the oldest pending entry and the group's last
+        delivered id.  Reading those and trimming are two steps, and that is
+        safe: both bounds only move forward meanwhile (a claim moves a pending
+        entry to another consumer without changing its id).  The event stream
+        keeps about ``max_events`` entries.  Returns (launch, events) trimmed.
+        """
+        bound = self._launch_trim_bound(group)
+        launch = (
+            int(self.client.xtrim(self.keys.launch, minid=bound, approximate=False)) if bound else 0
+        )
+        events = int(self.client.xtrim(self.keys.events, maxlen=max_events, approximate=False))
+        return launch, events
+
+    def _launch_trim_bound(self, group: str) -> str | None:
+        try:
+            groups = self.client.xinfo_groups(self.keys.launch)
+            summary = self.client.xpending(self.keys.launch, group)
+        except redis.ResponseError:
+            return None  # no stream or no group yet: nothing was launched
+        delivered = next(
+            (_text(g["last-delivered-id"]) for g in groups if _text(g["name"]) == group), None
+        )
+        if delivered is None or delivered == "0-0":
+            return None
+        if int(summary["pending"]):
+            oldest = _text(summary["min"])
+            return min(oldest, delivered, key=_stream_order)
+        ms, _, seq = delivered.partition("-")
+        return f"{ms}-{int(seq) + 1}"  # everything up to the last delivered was acknowledged
 
     def pending_launches(self, group: str) -> int:
         """How many launch entries were read but not yet acknowledged."""
