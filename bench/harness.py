@@ -1,0 +1,169 @@
+"""The whole benchmark: every phase on one embedded redis-server, one result document.
+
+Order: the micro-benchmarks, the raw Celery baseline, the tick capacity
+(default batch size, then one tick per message), lateness at fractions of the
+capacity just measured, scheduler scale, run launch.  Ratios are always taken
+against a baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import micro
+from bench.launch import run_launch
+from bench.noop import CONFIGS
+from bench.noop import rate as celery_rate
+from bench.phases import PhaseResult, PhaseSpec, run_phase
+from bench.targets import targets
+from shared._redis_server import EmbeddedRedis
+from shared._settings import Settings
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    workers: int = 2  # pool processes of the one lookout worker
+    sensors: int = 10_000  # the capacity phases: offered load well above capacity
+    interval: float = 1.0
+    duration: float = 10.0  # measured window of each phase, s
+    warmup: float = 3.0
+    celery_tasks: int = 3000
+    fractions: Sequence[float] = (0.25, 0.5, 0.9)
+    scale_sizes: Sequence[int] = (1000, 10_000, 100_000)
+    scale_rate: float = 1000.0  # ticks due per second in the scale phases
+    runs: int = 1000
+    dedupe_keys: int = 300_000
+    batch_size: int = Settings().tick_batch_size
+    extra: dict[str, str] = field(default_factory=dict)  # more LOOKOUT_* settings
+
+
+def machine() -> dict[str, Any]:
+    model = "?"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_kib = 0
+    with open("/proc/meminfo") as info:
+        for line in info:
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+class Bench:
+    """Runs the phases in order on one Redis, reporting progress through ``echo``."""
+
+    def __init__(self, options: BenchOptions, echo: Echo) -> None:
+        self.options = options
+        self.echo = echo
+        self.peak: dict[str, int] = {}
+
+    def phase(self, redis: EmbeddedRedis, workdir: Path, spec: PhaseSpec) -> PhaseResult:
+        self.echo(f"phase {spec.name}: {spec.sensors} sensors every {spec.interval:g} s ...")
+        result = run_phase(redis, workdir, spec)
+        self._peak(result.peak_kib)
+        self.echo(
+            f"  {result.window.ticks_per_s:.0f} ticks/s, p99 lateness "
+            f"{result.window.lateness_ms['p99']:.1f} ms, {result.cpu_ms_per_tick:.3f} CPU-ms/tick"
+        )
+        return result
+
+    def _peak(self, peak: dict[str, int]) -> None:
+        for kind, kib in peak.items():
+            self.peak[kind] = max(self.peak.get(kind, 0), kib)
+
+    def _spec(self, name: str, sensors: int, interval: float, **settings: object) -> PhaseSpec:
+        o = self.options
+        merged = {**o.extra, **settings}
+        return PhaseSpec(name, sensors, interval, o.duration, o.warmup, o.workers, merged)
+
+    def run(self) -> dict[str, Any]:
+        o = self.options
+        out: dict[str, Any] = {"machine": machine(), "options": _options_json(o)}
+        with EmbeddedRedis() as redis, tempfile.TemporaryDirectory(prefix="lookout-bench-") as tmp:
+            workdir = Path(tmp)
+            self.echo("micro: cursor cost, run-key dedupe ...")
+            out["cursor"] = micro.cursor_cost()
+            out["dedupe"] = micro.dedupe_rate(redis.url, keys_total=o.dedupe_keys)
+            out["celery"] = {}
+            for config in CONFIGS:
+                self.echo(f"raw Celery no-op tasks ({config}) ...")
+                out["celery"][config] = celery_rate(redis.url, config, o.celery_tasks, workdir)
+            out["throughput"] = self._throughput(redis, workdir, out["celery"])
+            capacity = out["throughput"]["committed_ticks_per_s"]
+            out["lateness"] = self._lateness(redis, workdir, capacity)
+            out["scale"] = self._scale(redis, workdir)
+            self.echo(f"run launch: {o.runs} run requests ...")
+            out["launch"], peak = run_launch(redis, workdir, o.runs, o.workers)
+            self._peak(peak)
+        out["peak_memory_kib"] = self.peak
+        out["targets"] = targets(out)
+        return out
+
+    def _throughput(
+        self, redis: EmbeddedRedis, workdir: Path, celery: dict[str, Any]
+    ) -> dict[str, Any]:
+        o = self.options
+        batched = self.phase(
+            redis,
+            workdir,
+            self._spec("capacity", o.sensors, o.interval, tick_batch_size=o.batch_size),
+        )
+        single = self.phase(
+            redis, workdir, self._spec("capacity-batch1", o.sensors, o.interval, tick_batch_size=1)
+        )
+        rate = batched.window.ticks_per_s
+        return {
+            "committed_ticks_per_s": rate,
+            "tick_batch_size": o.batch_size,
+            "batched": batched.to_json(),
+            "one_tick_per_message": single.to_json(),
+            "batch_gain": rate / max(single.window.ticks_per_s, 1e-9),
+            "vs_celery": {c: rate / celery[c]["tasks_per_s"] for c in celery},
+            "cpu_ms_per_tick": batched.cpu_ms_per_tick,
+        }
+
+    def _lateness(self, redis: EmbeddedRedis, workdir: Path, capacity: float) -> dict[str, Any]:
+        o = self.options
+        found = {}
+        for fraction in o.fractions:
+            sensors = max(1, round(fraction * capacity * o.interval))
+            spec = self._spec(f"lateness-{round(100 * fraction)}", sensors, o.interval)
+            result = self.phase(redis, workdir, spec)
+            found[f"{round(100 * fraction)}%"] = {"fraction": fraction, **result.to_json()}
+        return found
+
+    def _scale(self, redis: EmbeddedRedis, workdir: Path) -> dict[str, Any]:
+        o = self.options
+        found = {}
+        for size in o.scale_sizes:
+            result = self.phase(
+                redis, workdir, self._spec(f"scale-{size}", size, size / o.scale_rate)
+            )
+            published = max(1, result.published)
+            found[str(size)] = {
+                "scheduler_cpu_s_per_1000_ticks": 1e3 * result.cpu_s["scheduler"] / published,
+                **result.to_json(),
+            }
+        return found
+
+
+def _options_json(options: BenchOptions) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}

@@ -1,0 +1,115 @@
+"""One measured phase: S sensors at an interval on a fresh stack, for a time window.
+
+A phase flushes Redis, writes the code location, starts the stack, spreads
+the sensors' first due times evenly over one interval (real sensors are not
+all due in the same millisecond), lets it warm up, then measures a window:
+CPU of every process (Redis included) from /proc, and afterwards, from the
+tick records, the ticks committed and their lateness in that window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.location import sensor_name, write_location
+from bench.procs import TreeSample, peak_rss_kib
+from bench.records import TickTimes, Window, published_in, tick_times
+from bench.stack import Stack
+from shared._redis_server import EmbeddedRedis
+from shared._settings import Settings
+from shared._storage import Storage
+
+# Due times written before the stack starts, so that the scheduler's sync
+# keeps them (it never moves an existing due time) until the harness spreads them.
+PARKED = 10 * 365 * 86400.0
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """What one phase runs."""
+
+    name: str
+    sensors: int
+    interval: float
+    duration: float
+    warmup: float
+    workers: int = 2
+    settings: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    spec: PhaseSpec
+    window: Window
+    published: int  # ticks that came due in the window
+    cpu_s: dict[str, float]  # per role, and "redis"
+    peak_kib: dict[str, int]
+
+    @property
+    def cpu_ms_per_tick(self) -> float:
+        ticks = max(1, self.window.committed)
+        return 1e3 * sum(self.cpu_s.values()) / ticks
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sensors": self.spec.sensors,
+            "interval_s": self.spec.interval,
+            "offered_ticks_per_s": self.spec.sensors / self.spec.interval,
+            "window_s": self.window.end - self.window.start,
+            "committed_ticks": self.window.committed,
+            "committed_ticks_per_s": self.window.ticks_per_s,
+            "failures": self.window.failures,
+            "published_ticks": self.published,
+            "lateness_ms": self.window.lateness_ms,
+            "cpu_s": self.cpu_s,
+            "cpu_ms_per_tick": self.cpu_ms_per_tick,
+            "settings": {k: str(v) for k, v in self.spec.settings.items()},
+        }
+
+
+def _write_due(storage: Storage, times: Mapping[str, float], only_existing: bool) -> None:
+    # The benchmark places sensors in the due index directly, as the scale tests do.
+    names = list(times)
+    for start in range(0, len(names), 10_000):
+        part = {n: times[n] for n in names[start : start + 10_000]}
+        storage.client.zadd(storage.keys.due, part, xx=only_existing)
+
+
+def spread_due(storage: Storage, names: list[str], interval: float, lead: float = 0.2) -> None:
+    """Make the sensors due evenly over one interval from now (+ ``lead``)."""
+    now = time.time() + lead
+    step = interval / max(1, len(names))
+    _write_due(storage, {n: now + i * step for i, n in enumerate(names)}, only_existing=True)
+
+
+def run_phase(redis: EmbeddedRedis, workdir: Path, spec: PhaseSpec) -> PhaseResult:
+    """Run ``spec`` on ``redis`` (flushed first); the stack is stopped before returning."""
+    storage = Storage.from_settings(Settings(redis_url=redis.url))
+    storage.client.flushall()
+    names = [sensor_name(i) for i in range(spec.sensors)]
+    _write_due(storage, dict.fromkeys(names, time.time() + PARKED), only_existing=False)
+    logs = workdir / spec.name
+    logs.mkdir(parents=True, exist_ok=True)
+    location = write_location(logs, spec.sensors, spec.interval)
+    assert redis.process is not None
+    with Stack(location, redis.url, logs, spec.workers, spec.settings) as stack:
+        stack.wait_ready(storage)
+        spread_due(storage, names, spec.interval)
+        time.sleep(spec.warmup)
+        cpu0, redis0 = stack.cpu(), TreeSample.take(redis.process.pid)
+        start = time.time()
+        time.sleep(spec.duration)
+        cpu1, redis1 = stack.cpu(), TreeSample.take(redis.process.pid)
+        end = time.time()
+        peak = {**stack.peak_memory_kib(), "redis": peak_rss_kib(redis.process.pid)}
+    cpu = {role: cpu1[role].since(cpu0[role]) for role in cpu1}
+    cpu["redis"] = redis1.since(redis0)
+    ticks: list[TickTimes] = tick_times(storage, names)
+    storage.client.close()
+    return PhaseResult(
+        spec, Window.of(ticks, start, end), published_in(ticks, start, end), cpu, peak
+    )

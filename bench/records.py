@@ -1,0 +1,94 @@
+"""Reading what the system did from its tick records: counts and lateness in a time window."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from shared._storage import Storage
+
+
+@dataclass(frozen=True)
+class TickTimes:
+    """The times of one committed tick, as its history entry holds them."""
+
+    started_at: float
+    ended_at: float
+    due_at: float | None
+    status: str
+
+
+def _times(entry: bytes) -> TickTimes:
+    # An entry is the msgpack record followed by the commit's flags: read the record only.
+    record: dict[str, Any] = next(msgpack.Unpacker(io.BytesIO(entry), raw=False))
+    started = float(record["started_at"])
+    ended = record.get("ended_at")
+    return TickTimes(
+        started_at=started,
+        ended_at=started if ended is None else float(ended),
+        due_at=record.get("due_at"),
+        status=str(record["status"]),
+    )
+
+
+def tick_times(storage: Storage, names: Sequence[str], chunk: int = 2000) -> list[TickTimes]:
+    """Every recorded tick of ``names`` (up to the history kept per sensor)."""
+    found: list[TickTimes] = []
+    for start in range(0, len(names), chunk):
+        for entries in storage.tick_entries(names[start : start + chunk], storage.history_size):
+            found.extend(_times(e) for e in entries)
+    return found
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by the nearest-rank method; NaN when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class Window:
+    """What committed in ``[start, end)``: tick count, failures and lateness (ms)."""
+
+    start: float
+    end: float
+    committed: int
+    failures: int
+    lateness_ms: dict[str, float]
+
+    @property
+    def ticks_per_s(self) -> float:
+        return self.committed / (self.end - self.start)
+
+    @classmethod
+    def of(cls, ticks: Sequence[TickTimes], start: float, end: float) -> Window:
+        done = [t for t in ticks if start <= t.ended_at < end]
+        late = [
+            1e3 * (t.started_at - t.due_at)
+            for t in ticks
+            if start <= t.started_at < end and t.due_at is not None
+        ]
+        return cls(
+            start=start,
+            end=end,
+            committed=len(done),
+            failures=sum(t.status == "FAILURE" for t in done),
+            lateness_ms={
+                "p50": percentile(late, 50),
+                "p99": percentile(late, 99),
+                "max": max(late, default=math.nan),
+            },
+        )
+
+
+def published_in(ticks: Sequence[TickTimes], start: float, end: float) -> int:
+    """Ticks that came due in ``[start, end)``: what a keeping-up scheduler published then."""
+    return sum(1 for t in ticks if t.due_at is not None and start <= t.due_at < end)

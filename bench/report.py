@@ -1,0 +1,79 @@
+"""The benchmark's one printed table, from its result document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ms(lateness: dict[str, float]) -> str:
+    return f"{lateness['p50']:.1f} / {lateness['p99']:.1f} / {lateness['max']:.1f}"
+
+
+def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
+    t = result["throughput"]
+    celery = result["celery"]
+    rows = [
+        (
+            f"committed ticks/s (batch {t['tick_batch_size']})",
+            f"{t['committed_ticks_per_s']:.0f}",
+        ),
+        (
+            "committed ticks/s (1 tick per message)",
+            f"{t['one_tick_per_message']['committed_ticks_per_s']:.0f}",
+        ),
+        ("gain from batching", f"{t['batch_gain']:.1f}x"),
+    ]
+    for config, figures in celery.items():
+        rows.append((f"raw Celery no-op tasks/s ({config})", f"{figures['tasks_per_s']:.0f}"))
+        rows.append((f"  committed ticks/s over it ({config})", f"{t['vs_celery'][config]:.2f}x"))
+    rows.append(("CPU-ms per tick, all processes + Redis", f"{t['cpu_ms_per_tick']:.3f}"))
+    for label, phase in result["lateness"].items():
+        rows.append(
+            (
+                f"lateness p50/p99/max ms at {label} ({phase['sensors']} sensors)",
+                _ms(phase["lateness_ms"]) + f"  [{phase['cpu_ms_per_tick']:.3f} CPU-ms/tick]",
+            )
+        )
+    for size, phase in result["scale"].items():
+        rows.append(
+            (
+                f"scheduler CPU s / 1000 ticks, {size} sensors",
+                f"{phase['scheduler_cpu_s_per_1000_ticks']:.4f}"
+                f"  ({phase['committed_ticks_per_s']:.0f} ticks/s,"
+                f" p99 {phase['lateness_ms']['p99']:.1f} ms)",
+            )
+        )
+    d = result["dedupe"]
+    rows += [
+        ("run keys checked/s (duplicates)", f"{d['duplicate_keys_per_s']:.0f}"),
+        ("new run keys/s (incl. launch entries)", f"{d['new_keys_per_s']:.0f}"),
+        ("Redis bytes per run key", f"{d['bytes_per_key']:.1f}"),
+    ]
+    c = result["cursor"]
+    rows.append(
+        (
+            "10 KB cursor: bytes, encode+decode us",
+            f"msgpack {c['msgpack_bytes']} B {c['msgpack_us']:.0f} us; "
+            f"JSON {c['json_bytes']} B {c['json_us']:.0f} us",
+        )
+    )
+    launch = result["launch"]
+    rows += [
+        ("RunRequests/s, commit -> run record", f"{launch['to_run_record_per_s']:.0f}"),
+        ("RunRequests/s, commit -> SUCCESS", f"{launch['to_success_per_s']:.0f}"),
+    ]
+    for kind, kib in result["peak_memory_kib"].items():
+        rows.append((f"peak memory (VmHWM) {kind}", f"{kib / 1024:.1f} MiB"))
+    return rows
+
+
+def table(result: dict[str, Any]) -> str:
+    """The figures, then each target with its value and whether it is met."""
+    rows = _rows(result)
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{label:<{width}}  {value}" for label, value in rows]
+    lines.append("")
+    for t in result["targets"]:
+        mark = "MET    " if t["met"] else "NOT MET"
+        lines.append(f"{mark}  {t['target']}: {t['value']:.4g} (bound {t['bound']:g})")
+    return "\n".join(lines)
