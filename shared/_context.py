@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from shared._codec import encode_value
@@ -20,7 +21,7 @@ class SensorEvaluationContext:
         *,
         sensor_name: str | None = None,
         cursor: Any = None,
-        last_tick_completion_time: float | None = None,
+        last_tick_completion_time: float | Callable[[], float | None] | None = None,
         last_run_key: str | None = None,
         resources: Any = None,
         instance: Any = None,
@@ -29,7 +30,7 @@ class SensorEvaluationContext:
         self._sensor_name = sensor_name
         self._cursor = cursor
         self._cursor_updated = False
-        self.last_tick_completion_time = last_tick_completion_time
+        self._last_completion = last_tick_completion_time
         self.last_run_key = last_run_key
         self.resources = resources
         self.instance = instance
@@ -46,6 +47,12 @@ class SensorEvaluationContext:
     @property
     def cursor_updated(self) -> bool:
         return self._cursor_updated
+
+    @property
+    def last_tick_completion_time(self) -> float | None:
+        """When the sensor's previous tick ended (None before its first)."""
+        value = self._last_completion
+        return value() if callable(value) else value
 
     @property
     def last_completion_time(self) -> float | None:

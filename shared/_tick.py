@@ -144,16 +144,21 @@ class TickRunner:
             context = SensorEvaluationContext(
                 sensor_name=sensor.name,
                 cursor=cursor,
-                last_tick_completion_time=state.last.ended_at if state.last else None,
+                # Decoding the last tick record is left to the few sensors that ask.
+                last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
             )
             outcome = call_with_timeout(
                 lambda: self._evaluate_kind(sensor, context),
                 self.settings.tick_timeout,
                 f"sensor '{sensor.name}'",
+                hard_after=self.settings.inflight_margin / 2,
             )
             launches = self._launches(sensor.name, tick_id, outcome, started)
             new_cursor = encode_value(outcome.cursor) if outcome.cursor_updated else None
-        except Exception as exc:
+        # BaseException: a sensor that calls sys.exit() or raises KeyboardInterrupt
+        # fails its own tick; it must not take the worker process (and the
+        # other ticks of its message) down with it.
+        except BaseException as exc:
             return self._failed(
                 sensor,
                 state,

@@ -71,8 +71,8 @@ def test_unknown_sensor_is_a_one_line_error(settings: Settings) -> None:
     out = lookout(settings, "sensor", "tick", "nope", *LOCATION)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
-        "error: no sensor named 'nope' (known: flaky, keyed_a, keyed_b, nested_cursor, "
-        "partitioned, skipper, sleepy)"
+        "error: no sensor named 'nope' (known: exiter, flaky, keyed_a, keyed_b, "
+        "nested_cursor, partitioned, skipper, sleepy, stubborn, swallower)"
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -206,3 +207,31 @@ def test_a_tick_whose_every_run_key_was_used_reads_skipped_as_returned_and_store
     assert again is not None
     assert (again.status, again.skip_reason) == (stored.status, stored.skip_reason)
     assert again.status == "SKIPPED" and "already used" in (again.skip_reason or "")
+
+
+def test_a_sensor_that_swallows_exceptions_still_times_out(
+    storage: Storage, settings: Settings
+) -> None:
+    quick = TickRunner(
+        load_definitions(module=LOCATION), storage, replace(settings, tick_timeout=0.3)
+    )
+    started = time.monotonic()
+    record = quick.tick("swallower")
+    assert record is not None and record.status == "FAILURE"
+    assert "timed out after 0.3 s" in (record.error or "")
+    assert time.monotonic() - started < 3
+
+
+def test_a_sensor_that_exits_fails_its_tick_and_not_the_process(runner: TickRunner) -> None:
+    record = runner.tick("exiter")
+    assert record is not None and record.status == "FAILURE"
+    assert record.error == "SystemExit: 3"
+
+
+def test_a_sensor_that_ignores_even_the_timeout_ends_its_process(
+    settings: Settings, spawn: Spawn
+) -> None:
+    env = process_env(settings, LOOKOUT_TICK_TIMEOUT="0.3", LOOKOUT_INFLIGHT_MARGIN="2")
+    proc = spawn(["lookout", "sensor", "tick", "stubborn", "-m", LOCATION], env, "stubborn")
+    assert proc.wait(20) == 70  # ended about 1 s (margin / 2) past its deadline
+    assert "ignored its timeout" in proc.log_path.read_text()  # type: ignore[attr-defined]

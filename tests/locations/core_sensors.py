@@ -1,6 +1,7 @@
 """Sensors the core tick tests drive; behaviour is steered through environment variables."""
 
 import os
+import sys
 import time
 
 import shared as dg
@@ -58,7 +59,45 @@ def partitioned() -> dg.RunRequest:
     return dg.RunRequest(run_key="p1", partition_key="2024-05-01", tags={"team": "data"})
 
 
+@dg.sensor(job=work)
+def swallower() -> None:
+    # Catches every Exception, as careless code does: the timeout must get through.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(10)
+        except Exception:  # the point of this sensor
+            continue
+
+
+@dg.sensor(job=work)
+def stubborn() -> None:
+    # Catches even BaseException: only ending the process stops it.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(10)
+        except BaseException:  # the point of this sensor
+            continue
+
+
+@dg.sensor(job=work)
+def exiter() -> None:
+    sys.exit(3)
+
+
 defs = dg.Definitions(
     jobs=[work],
-    sensors=[keyed_a, keyed_b, nested_cursor, flaky, sleepy, skipper, partitioned],
+    sensors=[
+        keyed_a,
+        keyed_b,
+        nested_cursor,
+        flaky,
+        sleepy,
+        skipper,
+        partitioned,
+        swallower,
+        stubborn,
+        exiter,
+    ],
 )
