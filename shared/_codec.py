@@ -13,7 +13,16 @@ import msgpack
 
 from shared._errors import CodecError
 
-__all__ = ["CodecError", "WireType", "decode", "decode_value", "encode", "encode_value"]
+__all__ = [
+    "CodecError",
+    "WireType",
+    "decode",
+    "decode_from",
+    "decode_value",
+    "decode_values",
+    "encode",
+    "encode_value",
+]
 
 
 class WireType(Protocol):
@@ -44,6 +53,19 @@ def decode_value(data: bytes) -> Any:
         raise CodecError(f"cannot decode msgpack payload ({len(data)} bytes): {exc}") from exc
 
 
+def decode_values(data: bytes) -> list[Any]:
+    """Decode bytes that hold several msgpack values one after the other."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=True)
+    unpacker.feed(data)
+    try:
+        values = list(unpacker)
+    except (ValueError, TypeError, msgpack.FormatError, msgpack.StackError) as exc:
+        raise CodecError(f"cannot decode msgpack values ({len(data)} bytes): {exc}") from exc
+    if unpacker.tell() != len(data):  # a truncated last value is waited for, not raised
+        raise CodecError(f"truncated msgpack values ({len(data)} bytes)")
+    return values
+
+
 def encode(obj: WireType) -> bytes:
     """Encode a wire type."""
     return encode_value(obj.to_wire())
@@ -51,7 +73,11 @@ def encode(obj: WireType) -> bytes:
 
 def decode(cls: type[W], data: bytes) -> W:
     """Decode bytes into the wire type ``cls``; any malformed payload is a ``CodecError``."""
-    raw = decode_value(data)
+    return decode_from(cls, decode_value(data))
+
+
+def decode_from(cls: type[W], raw: Any) -> W:
+    """Build the wire type ``cls`` from an already decoded msgpack value."""
     if not isinstance(raw, dict):
         raise CodecError(f"expected a msgpack map for {cls.__name__}, got {type(raw).__name__}")
     try:

@@ -26,9 +26,9 @@ DEMO_MODULES = (
 
 
 @contextlib.contextmanager
-def redis_for(settings: Settings, *, env_has_url: bool) -> Iterator[Settings]:
-    """The configured Redis when ``LOOKOUT_REDIS_URL`` is set, else an embedded one."""
-    if env_has_url:
+def redis_for(settings: Settings, *, embedded: bool) -> Iterator[Settings]:
+    """An embedded redis-server's settings when ``embedded``, else ``settings`` as they are."""
+    if not embedded:
         yield settings
         return
     with EmbeddedRedis() as server:
@@ -40,15 +40,22 @@ def run_demo(
     settings: Settings,
     echo: Callable[[str], None],
     render: Callable[[TickRecord], str],
+    *,
+    embedded: bool,
     rounds: int = 2,
 ) -> None:
-    """Load each module, then tick each of its sensors ``rounds`` times and print the ticks."""
+    """Load each module, then tick each of its sensors ``rounds`` times and print the ticks.
+
+    The example modules read their folder from ``LOOKOUT_EXAMPLE_DIR`` when
+    they are imported, so the demo sets it (unless the user did) before it
+    loads them.
+    """
     with tempfile.TemporaryDirectory(prefix="lookout-demo-") as watched:
         for i in range(3):
             (Path(watched) / f"file{i}.csv").write_text(f"row {i}\n")
         (Path(watched) / "orders.log").write_text("order 1\norder 2\n")
         os.environ.setdefault("LOOKOUT_EXAMPLE_DIR", watched)
-        with redis_for(settings, env_has_url="LOOKOUT_REDIS_URL" in os.environ) as live:
+        with redis_for(settings, embedded=embedded) as live:
             echo(f"redis: {live.redis_url}")
             storage = Storage.from_settings(live)
             storage.ping()

@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared._codec import decode
 from shared._definitions import Definitions
 from shared._demo import redis_for
 from shared._errors import LookoutError
@@ -48,6 +47,7 @@ class DevOptions:
     location: Sequence[str]  # ("-m", "pkg.mod") or ("-f", "path.py")
     workers: int = 2
     duration: float | None = None  # None: until Ctrl-C
+    embedded: bool = True  # start a redis-server of our own (no Redis URL was given)
 
 
 class DevStack:
@@ -74,7 +74,7 @@ class DevStack:
         previous = signal.signal(signal.SIGTERM, self._on_signal)
         try:
             with (
-                redis_for(self.settings, env_has_url="LOOKOUT_REDIS_URL" in os.environ) as live,
+                redis_for(self.settings, embedded=self.options.embedded) as live,
                 tempfile.TemporaryDirectory(prefix="lookout-dev-logs-") as logs,
             ):
                 storage = Storage.from_settings(live)
@@ -141,11 +141,9 @@ class DevStack:
 
     def _print_events(self, storage: Storage, seen: _Seen) -> None:
         # Blocking read: this is also the loop's pause between tick polls.
-        reply = storage.client.xread({storage.keys.events: seen.event_id}, block=500, count=100)
-        for _, entries in reply or []:
-            for eid, fields in entries:
-                seen.event_id = eid.decode()
-                self.echo("event " + describe_event(decode(RunEvent, fields[b"d"])))
+        for event_id, event in storage.wait_events(seen.event_id, block=0.5, count=100):
+            seen.event_id = event_id
+            self.echo("event " + describe_event(event))
 
     def _stop_children(self) -> None:
         # The scheduler first, so that nothing new is published while workers drain.

@@ -33,7 +33,13 @@ def cli() -> None:
 @reports_errors
 def demo_command(modules: tuple[str, ...], redis_url: str | None, prefix: str | None) -> None:
     """Tick the example sensors twice on an embedded Redis and print the ticks."""
-    run_demo(modules or DEMO_MODULES, settings_from(redis_url, prefix), click.echo, tick_detail)
+    run_demo(
+        modules or DEMO_MODULES,
+        settings_from(redis_url, prefix),
+        click.echo,
+        tick_detail,
+        embedded=redis_url is None,
+    )
 
 
 cli.add_command(sensor_group)

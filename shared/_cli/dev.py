@@ -42,5 +42,8 @@ def dev_command(
     """Run everything locally and print each tick and run as it happens; Ctrl-C stops it."""
     definitions = load_definitions(module=module, file=file)
     location = ("-m", module) if module else ("-f", str(file))
-    options = DevOptions(location=location, workers=concurrency, duration=duration)
+    # --redis-url (or LOOKOUT_REDIS_URL) names a Redis to use; without it, an embedded one.
+    options = DevOptions(
+        location=location, workers=concurrency, duration=duration, embedded=redis_url is None
+    )
     run_dev(definitions, settings_from(redis_url, prefix), options, click.echo, tick_line)

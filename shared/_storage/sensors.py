@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import msgpack
-
-from shared._codec import decode, encode
+from shared._codec import decode, decode_from, decode_values, encode
 from shared._errors import CodecError
 from shared._requests import DefaultSensorStatus
 from shared._storage._base import StoreBase
@@ -65,14 +62,11 @@ def decode_entry(entry: bytes) -> TickRecord:
     A tick that asked for runs but had every one dropped as a duplicate reads
     as SKIPPED, as Dagster reports it.
     """
-    unpacker = msgpack.Unpacker(io.BytesIO(entry), raw=False, strict_map_key=False)
-    try:
-        raw_record = next(unpacker)
-        flags = next(unpacker, "")
-    except (ValueError, StopIteration, msgpack.FormatError) as exc:
-        raise CodecError(f"malformed tick history entry: {exc!r}") from exc
-    record = decode(TickRecord, msgpack.packb(raw_record, use_bin_type=True))
-    return with_flags(record, flags if isinstance(flags, str) else "")
+    values = decode_values(entry)
+    if not values:
+        raise CodecError("empty tick history entry")
+    flags = values[1] if len(values) > 1 else ""
+    return with_flags(decode_from(TickRecord, values[0]), flags if isinstance(flags, str) else "")
 
 
 def with_flags(record: TickRecord, accepted: str) -> TickRecord:
@@ -222,6 +216,15 @@ class SensorStore(StoreBase):
         """Up to ``count`` events strictly after id ``after`` ("0-0": from the start)."""
         entries = self.client.xrange(self.keys.events, min=f"({after}", count=count)
         return [(eid.decode(), decode(RunEvent, fields[b"d"])) for eid, fields in entries]
+
+    def wait_events(self, after: str, block: float, count: int) -> list[tuple[str, RunEvent]]:
+        """Events after id ``after``, waiting up to ``block`` seconds for the first one."""
+        reply = self.client.xread({self.keys.events: after}, block=int(block * 1000), count=count)
+        return [
+            (eid.decode(), decode(RunEvent, fields[b"d"]))
+            for _, entries in reply or []
+            for eid, fields in entries
+        ]
 
     def latest_event_id(self) -> str:
         """The newest event's id, or "0-0" when there is none."""
