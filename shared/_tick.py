@@ -11,7 +11,7 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from shared._settings import Settings
 from shared._storage import SensorState, Storage, TickCommit
 from shared._storage.sensors import with_flags
 from shared._timeout import call_with_timeout
-from shared._wire import LaunchRequest, TickMessage, TickRecord, TickStatus
+from shared._wire import LaunchRequest, TickRecord, TickStatus
 
 Clock = Callable[[], float]
 
@@ -94,29 +94,6 @@ class TickRunner:
             return None  # committed already, or superseded after its mark expired
         commit = self.evaluate(sensor, state, tick_id=tick_id, due_at=due_at)
         return self.storage.commit(commit)
-
-    def tick_batch(self, messages: Sequence[TickMessage]) -> list[TickRecord | None]:
-        """Evaluate the ticks of one message and commit them in one round trip.
-
-        Each tick is still its own atomic commit: one sensor's failure or
-        redelivery does not touch another's.  Unknown sensors must have been
-        weeded out by the caller (``DefinitionError`` here).
-        """
-        sensors = [self.definitions.get_sensor(m.sensor) for m in messages]
-        states = self.storage.sensor_states([m.sensor for m in messages])
-        commits: list[TickCommit] = []
-        slots: list[int] = []
-        for i, (message, sensor, state) in enumerate(zip(messages, sensors, states, strict=True)):
-            if state.inflight != message.tick_id:
-                continue  # committed already, or superseded: nothing more to do
-            commits.append(
-                self.evaluate(sensor, state, tick_id=message.tick_id, due_at=message.due_at)
-            )
-            slots.append(i)
-        results: list[TickRecord | None] = [None] * len(messages)
-        for i, record in zip(slots, self.storage.commit_many(commits), strict=True):
-            results[i] = record
-        return results
 
     def preview(self, name: str) -> TickRecord:
         """Evaluate without committing anything; duplicates are reported, not claimed."""

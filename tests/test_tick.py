@@ -178,25 +178,6 @@ def test_tick_history_is_bounded(storage: Storage, settings: Settings) -> None:
     assert len(small.ticks("skipper", 100)) == 5
 
 
-def test_a_batch_of_ticks_commits_each_on_its_own(runner: TickRunner, storage: Storage) -> None:
-    from shared._wire import TickMessage
-
-    for name, tick_id in [("skipper", "t1"), ("partitioned", "t2"), ("flaky", "t3")]:
-        storage.claim(name, tick_id, 0.0, 1e12)
-    messages = [
-        TickMessage("skipper", "t1", 1.0),
-        TickMessage("partitioned", "t2", 2.0),
-        TickMessage("flaky", "stale", 3.0),  # not the tick in flight: does nothing
-    ]
-    skipped, launched, stale = runner.tick_batch(messages)
-    assert skipped is not None and skipped.status == "SKIPPED" and skipped.due_at == 1.0
-    assert launched is not None and len(launched.run_request_ids) == 1
-    assert stale is None
-    assert storage.sensor_state("flaky").inflight == "t3"
-    assert runner.tick_batch(messages[:2]) == [None, None]
-    assert len(storage.launch_requests()) == 1
-
-
 def test_a_tick_whose_every_run_key_was_used_reads_skipped_as_returned_and_stored(
     runner: TickRunner, env_var: dict[str, str]
 ) -> None:
