@@ -12,7 +12,14 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from shared._asset_key import AssetKey
 from shared._requests import DefaultSensorStatus
-from shared._sensors import JobLike, SensorDefinition, SensorKind, collect_targets
+from shared._sensors import (
+    Common,
+    JobLike,
+    SensorDefinition,
+    SensorKind,
+    Targets,
+    make_sensor,
+)
 from shared._signature import positional_params
 
 P = ParamSpec("P")
@@ -83,19 +90,9 @@ def asset_sensor(
     del required_resource_keys
 
     def wrap(fn: Callable[P, R]) -> SensorDefinition[P, R]:
-        sensor_name = name or fn.__name__
-        found, names = collect_targets(sensor_name, job, jobs, target, None, job_name)
-        return AssetSensorDefinition(
-            fn,
-            asset_key=asset_key,
-            name=sensor_name,
-            minimum_interval_seconds=minimum_interval_seconds,
-            description=description,
-            jobs=found,
-            job_names=names,
-            default_status=default_status,
-            tags=tags,
-        )
+        common = Common(name, minimum_interval_seconds, description, default_status, tags)
+        targets = Targets(job, jobs, target, None, job_name)
+        return make_sensor(fn, common, targets, AssetSensorDefinition, asset_key=asset_key)
 
     return wrap
 
@@ -132,17 +129,11 @@ def run_status_sensor(
     monitored = monitored_jobs or job_selection
 
     def wrap(fn: Callable[P, R]) -> SensorDefinition[P, R]:
-        sensor_name = name or fn.__name__
-        found, names = collect_targets(sensor_name, request_job, request_jobs, None, None, None)
-        return SensorDefinition(
+        common = Common(name, minimum_interval_seconds, description, default_status, tags)
+        return make_sensor(
             fn,
-            name=sensor_name,
-            minimum_interval_seconds=minimum_interval_seconds,
-            description=description,
-            jobs=found,
-            job_names=names,
-            default_status=default_status,
-            tags=tags,
+            common,
+            Targets(request_job, request_jobs),
             kind=SensorKind.RUN_STATUS,
             options=_run_status_options(
                 run_status, monitored, monitor_all_code_locations or monitor_all_repositories

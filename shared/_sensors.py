@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from shared._assets import AssetSelection, UnresolvedAssetJobDefinition, define_asset_job
@@ -84,27 +85,68 @@ class SensorDefinition(Generic[P, R]):
         return f"<SensorDefinition {self.name!r} jobs={list(self.job_names)}>"
 
 
-def collect_targets(
-    sensor_name: str,
-    job: JobLike | None,
-    jobs: Sequence[JobLike] | None,
-    target: Any,
-    asset_selection: Any,
-    job_name: str | None,
-) -> tuple[list[JobLike], list[str]]:
-    """Gather what a sensor may launch from Dagster's several ways of saying it."""
-    found: list[JobLike] = [*([job] if job is not None else []), *(jobs or [])]
-    assets_target = asset_selection
-    if isinstance(target, JobLike):
-        found.append(target)
-    elif target is not None:
-        assets_target = target
+@dataclass(frozen=True)
+class Targets:
+    """What a sensor may launch, in any of Dagster's several ways of saying it."""
+
+    job: JobLike | None = None
+    jobs: Sequence[JobLike] | None = None
+    target: Any = None
+    asset_selection: Any = None
+    job_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Common:
+    """What every sensor decorator takes besides its targets."""
+
+    name: str | None = None
+    minimum_interval_seconds: int | float | None = None
+    description: str | None = None
+    default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED
+    tags: Mapping[str, str] | None = None
+
+
+def make_sensor(
+    fn: Callable[P, R],
+    common: Common,
+    targets: Targets,
+    factory: Callable[..., SensorDefinition[P, R]] = SensorDefinition,
+    **extra: Any,
+) -> SensorDefinition[P, R]:
+    """Build the definition every sensor decorator builds: name, interval, targets, status."""
+    sensor_name = common.name or fn.__name__
+    found, names = collect_targets(sensor_name, targets)
+    return factory(
+        fn,
+        name=sensor_name,
+        minimum_interval_seconds=common.minimum_interval_seconds,
+        description=common.description,
+        jobs=found,
+        job_names=names,
+        default_status=common.default_status,
+        tags=common.tags,
+        **extra,
+    )
+
+
+def collect_targets(sensor_name: str, targets: Targets) -> tuple[list[JobLike], list[str]]:
+    """Gather the jobs a sensor may launch, and the job names it names without a job."""
+    found: list[JobLike] = [
+        *([targets.job] if targets.job is not None else []),
+        *(targets.jobs or []),
+    ]
+    assets_target = targets.asset_selection
+    if isinstance(targets.target, JobLike):
+        found.append(targets.target)
+    elif targets.target is not None:
+        assets_target = targets.target
     if assets_target is not None:
         found.append(_implicit_asset_job(sensor_name, assets_target))
     for j in found:
         if not isinstance(j, JobLike):
             raise DefinitionError(f"sensor '{sensor_name}': {j!r} is not a job")
-    return found, [job_name] if job_name else []
+    return found, [targets.job_name] if targets.job_name else []
 
 
 def _implicit_asset_job(sensor_name: str, selection: Any) -> UnresolvedAssetJobDefinition:
@@ -136,32 +178,12 @@ def sensor(
     del required_resource_keys, metadata  # accepted for Dagster compatibility
 
     def wrap(fn: Callable[P, R]) -> SensorDefinition[P, R]:
-        sensor_name = name or fn.__name__
-        found, names = collect_targets(sensor_name, job, jobs, target, asset_selection, job_name)
-        if asset_key is not None:
-            from shared._event_sensors import asset_sensor_options
+        common = Common(name, minimum_interval_seconds, description, default_status, tags)
+        targets = Targets(job, jobs, target, asset_selection, job_name)
+        if asset_key is None:
+            return make_sensor(fn, common, targets)
+        from shared._event_sensors import AssetSensorDefinition
 
-            return SensorDefinition(
-                fn,
-                name=sensor_name,
-                minimum_interval_seconds=minimum_interval_seconds,
-                description=description,
-                jobs=found,
-                job_names=names,
-                default_status=default_status,
-                tags=tags,
-                kind=SensorKind.ASSET,
-                options=asset_sensor_options(asset_key),
-            )
-        return SensorDefinition(
-            fn,
-            name=sensor_name,
-            minimum_interval_seconds=minimum_interval_seconds,
-            description=description,
-            jobs=found,
-            job_names=names,
-            default_status=default_status,
-            tags=tags,
-        )
+        return make_sensor(fn, common, targets, AssetSensorDefinition, asset_key=asset_key)
 
     return wrap
