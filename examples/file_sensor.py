@@ -4,6 +4,7 @@ The directory is ``$LOOKOUT_EXAMPLE_DIR`` (default ``./data``).
 """
 
 import os
+from collections.abc import Iterator
 
 import shared as dg
 
@@ -27,7 +28,7 @@ def ingest_job() -> None:
 @dg.sensor(
     job=ingest_job, minimum_interval_seconds=2, default_status=dg.DefaultSensorStatus.RUNNING
 )
-def new_file_sensor(context: dg.SensorEvaluationContext):  # type: ignore[no-untyped-def]
+def new_file_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.RunRequest]:
     # The cursor is the newest modification time seen so far, kept as a string
     # exactly as Dagster's guide keeps it.
     last_mtime = float(context.cursor) if context.cursor else 0.0

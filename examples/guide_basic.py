@@ -4,6 +4,7 @@ Only the import differs from Dagster: ``import shared as dg``.
 """
 
 import random
+from collections.abc import Iterator
 
 import shared as dg
 
@@ -26,7 +27,7 @@ def look_for_new_files() -> list[str]:
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def new_report_sensor():  # type: ignore[no-untyped-def]
+def new_report_sensor() -> Iterator[dg.RunRequest | dg.SkipReason]:
     found = look_for_new_files()
     if not found:
         yield dg.SkipReason("no new reports")

@@ -69,7 +69,16 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-Spawn = Callable[..., subprocess.Popen[str]]
+class Process(subprocess.Popen[str]):
+    """A process a test started, with the file its output goes to."""
+
+    log_path: Path
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+Spawn = Callable[..., Process]
 
 
 @pytest.fixture
@@ -79,19 +88,19 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
     Each process leads its own process group, so a test can kill -9 it by PID
     and teardown can end whatever it started.
     """
-    started: list[subprocess.Popen[str]] = []
+    started: list[Process] = []
 
     def start(
         args: Sequence[str],
         env: dict[str, str],
         log_name: str | None = None,
         cwd: Path | None = None,
-    ) -> subprocess.Popen[str]:
+    ) -> Process:
         argv = list(args)
         if argv and argv[0] == "lookout":
             argv = [sys.executable, "-m", "shared._cli", *argv[1:]]
         log = tmp_path / f"{log_name or 'proc'}-{len(started)}.log"
-        proc = subprocess.Popen(
+        proc = Process(
             argv,
             env=env,
             cwd=str(cwd or ROOT),
@@ -100,7 +109,7 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        proc.log_path = log  # type: ignore[attr-defined]
+        proc.log_path = log
         started.append(proc)
         return proc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -59,7 +60,7 @@ def test_materialize_runs_assets_in_dependency_order_with_partition() -> None:
 
 def test_sensor_is_callable_as_a_plain_function_with_or_without_context() -> None:
     @dg.sensor(job=arithmetic)
-    def no_context():  # type: ignore[no-untyped-def]
+    def no_context() -> Iterator[dg.RunRequest]:
         yield dg.RunRequest(run_key="a")
 
     @dg.sensor(job=arithmetic)
@@ -90,7 +91,7 @@ def _outcome(sensor: dg.SensorDefinition[Any, Any], cursor: Any = None) -> Any:
 
 def test_yielding_both_a_skip_reason_and_run_requests_is_an_error_naming_the_sensor() -> None:
     @dg.sensor(job=arithmetic)
-    def confused():  # type: ignore[no-untyped-def]
+    def confused() -> Iterator[dg.RunRequest | dg.SkipReason]:
         yield dg.RunRequest(run_key="x")
         yield dg.SkipReason("nothing")
 

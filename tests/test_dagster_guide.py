@@ -42,7 +42,8 @@ def test_cursor_sensor_launches_each_new_file_once(runner: TickRunner, tmp_path:
     (tmp_path / "a.csv").write_text("a")
     first = runner.tick("updated_file_sensor")
     assert first is not None and len(first.run_request_ids) == 1
-    assert runner.tick("updated_file_sensor").status == "SKIPPED"  # type: ignore[union-attr]
+    second = runner.tick("updated_file_sensor")
+    assert second is not None and second.status == "SKIPPED"
     time.sleep(0.01)
     (tmp_path / "b.csv").write_text("b")
     third = runner.tick("updated_file_sensor")

@@ -1,6 +1,7 @@
 """A directory sensor for the end-to-end tests: one run per file, ever."""
 
 import os
+from collections.abc import Iterator
 
 import shared as dg
 
@@ -21,7 +22,7 @@ def file_job() -> None:
 @dg.sensor(
     job=file_job, minimum_interval_seconds=0.2, default_status=dg.DefaultSensorStatus.RUNNING
 )
-def file_sensor():  # type: ignore[no-untyped-def]
+def file_sensor() -> Iterator[dg.RunRequest]:
     # No cursor on purpose: every tick lists the whole directory, and only the
     # run keys keep a file from launching twice.
     for name in sorted(os.listdir(WATCHED)):

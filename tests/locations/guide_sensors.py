@@ -15,7 +15,7 @@ MY_DIRECTORY = os.environ.get("GUIDE_DIR", "data")
 
 
 @dg.asset
-def my_asset(context: dg.AssetExecutionContext):  # type: ignore[no-untyped-def]
+def my_asset(context: dg.AssetExecutionContext):
     context.log.info("Hello, world!")
 
 
@@ -29,7 +29,7 @@ def check_for_new_files() -> list[str]:
 
 
 @dg.sensor(target=my_job, minimum_interval_seconds=5)
-def new_file_sensor():  # type: ignore[no-untyped-def]
+def new_file_sensor():
     new_files = check_for_new_files()
     if new_files:
         for filename in new_files:
@@ -43,7 +43,7 @@ def new_file_sensor():  # type: ignore[no-untyped-def]
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def updated_file_sensor(context):  # type: ignore[no-untyped-def]
+def updated_file_sensor(context):
     last_mtime = float(context.cursor) if context.cursor else 0
     max_mtime = last_mtime
     for filename in os.listdir(MY_DIRECTORY):
@@ -61,7 +61,7 @@ def updated_file_sensor(context):  # type: ignore[no-untyped-def]
 
 
 @sensor(asset_key=AssetKey("my_asset"))
-def my_asset_sensor(context, asset_event):  # type: ignore[no-untyped-def]
+def my_asset_sensor(context, asset_event):
     partition_key = asset_event.dagster_event.logging_tags.get("dagster/partition")
     if partition_key:
         return RunRequest(
