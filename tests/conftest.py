@@ -24,6 +24,9 @@ from shared._storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The Dagster docs tests' fixtures (inbox, outbox), shared through a plugin.
+pytest_plugins = ["tests.docs_support"]
+
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[EmbeddedRedis]:

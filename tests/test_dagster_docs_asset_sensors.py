@@ -20,7 +20,8 @@ from shared._location import load_definitions
 from shared._run_events import run_events
 from shared._storage import Storage
 from shared._tick import TickRunner
-from shared._wire import EventKind, LaunchRequest, TickRecord
+from shared._wire import EventKind
+from tests.docs_support import launched, tick
 
 LOCATION = Path(__file__).parent / "locations" / "docs_asset_sensors.py"
 
@@ -33,16 +34,6 @@ def defs() -> Definitions:
 @pytest.fixture
 def runner(defs: Definitions, storage: Storage, settings: Settings) -> TickRunner:
     return TickRunner(defs, storage, settings)
-
-
-def tick(runner: TickRunner, name: str) -> TickRecord:
-    record = runner.tick(name)
-    assert record is not None
-    return record
-
-
-def launched(runner: TickRunner) -> list[LaunchRequest]:
-    return [request for _, request in runner.storage.launch_requests()]
 
 
 def materialize(

@@ -20,17 +20,9 @@ from shared._location import load_definitions
 from shared._run_events import run_events
 from shared._storage import Storage
 from shared._tick import TickRunner
-from shared._wire import LaunchRequest, TickRecord
+from tests.docs_support import launched, tick
 
 LOCATION = Path(__file__).parent / "locations" / "docs_run_status.py"
-
-
-@pytest.fixture
-def outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "outbox.txt"
-    path.write_text("")
-    monkeypatch.setenv("DOCS_OUTBOX", str(path))
-    return path
 
 
 @pytest.fixture
@@ -41,16 +33,6 @@ def defs() -> Definitions:
 @pytest.fixture
 def runner(defs: Definitions, storage: Storage, settings: Settings) -> TickRunner:
     return TickRunner(defs, storage, settings)
-
-
-def tick(runner: TickRunner, name: str) -> TickRecord:
-    record = runner.tick(name)
-    assert record is not None
-    return record
-
-
-def launched(runner: TickRunner) -> list[LaunchRequest]:
-    return [request for _, request in runner.storage.launch_requests()]
 
 
 def run_job(

@@ -20,17 +20,9 @@ from shared._definitions import Definitions
 from shared._location import load_definitions
 from shared._storage import Storage
 from shared._tick import TickRunner
-from shared._wire import LaunchRequest, TickRecord
+from tests.docs_support import launched, tick
 
 LOCATION = Path(__file__).parent / "locations" / "docs_sensor_basics.py"
-
-
-@pytest.fixture
-def inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "inbox"
-    folder.mkdir()
-    monkeypatch.setenv("DOCS_INBOX", str(folder))
-    return folder
 
 
 @pytest.fixture
@@ -41,16 +33,6 @@ def defs(inbox: Path) -> Definitions:
 @pytest.fixture
 def runner(defs: Definitions, storage: Storage, settings: Settings) -> TickRunner:
     return TickRunner(defs, storage, settings)
-
-
-def tick(runner: TickRunner, name: str) -> TickRecord:
-    record = runner.tick(name)
-    assert record is not None
-    return record
-
-
-def launched(runner: TickRunner) -> list[LaunchRequest]:
-    return [request for _, request in runner.storage.launch_requests()]
 
 
 def stored_cursor(runner: TickRunner, name: str) -> object:

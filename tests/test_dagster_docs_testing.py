@@ -24,24 +24,8 @@ LOCATIONS = Path(__file__).parent / "locations"
 
 
 @pytest.fixture
-def inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "inbox"
-    folder.mkdir()
-    monkeypatch.setenv("DOCS_INBOX", str(folder))
-    return folder
-
-
-@pytest.fixture
 def basics(inbox: Path) -> Definitions:
     return load_definitions(file=str(LOCATIONS / "docs_sensor_basics.py"))
-
-
-@pytest.fixture
-def outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "outbox.txt"
-    path.write_text("")
-    monkeypatch.setenv("DOCS_OUTBOX", str(path))
-    return path
 
 
 @pytest.fixture
