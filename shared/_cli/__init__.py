@@ -15,10 +15,15 @@ from shared._cli.worker import dead_letters_command, launcher_command, worker_co
 from shared._demo import DEMO_MODULES, run_demo
 
 
-@click.group()
+@click.group(context_settings={"auto_envvar_prefix": "LOOKOUT"})
 @click.version_option(package_name="lookout")
 def cli() -> None:
-    """lookout: Dagster-style sensors on Celery and Redis."""
+    """lookout: Dagster-style sensors on Celery and Redis.
+
+    Every option also reads an environment variable: the ones shown in a
+    command's help, else LOOKOUT_<COMMAND>_<OPTION> (for example
+    LOOKOUT_SENSOR_TICKS_LIMIT).
+    """
 
 
 @cli.command("demo")

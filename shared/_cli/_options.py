@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -53,6 +54,14 @@ def redis_options(fn: Callable[P, R]) -> Callable[P, R]:
         default=None,
         help="Redis URL. [env LOOKOUT_REDIS_URL]",
     )(fn)
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """The one log format of lookout's long-running processes."""
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
 
 
 def settings_from(redis_url: str | None, prefix: str | None, **extra: Any) -> Settings:

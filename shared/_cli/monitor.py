@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from shared._cli._options import (
+    configure_logging,
     location_options,
     open_location,
     redis_options,
@@ -51,7 +50,7 @@ def monitor_command(
     The status page's start, stop and cursor-reset buttons need the operator
     token from LOOKOUT_ADMIN_TOKEN; without it the page is read only.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = settings_from(redis_url, prefix)
     definitions, storage = open_location(module, file, settings)
     MonitorServer(MonitorApp(definitions, storage, settings), host, port).run()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from shared._cli._options import (
+    configure_logging,
     location_options,
     open_location,
     redis_options,
@@ -43,9 +42,7 @@ def scheduler_command(
     """
     from scheduler import run_scheduler
 
-    logging.basicConfig(
-        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(loglevel)
     settings = settings_from(redis_url, prefix)
     definitions, storage = open_location(module, file, settings)
     run_scheduler(definitions, settings, storage)
