@@ -7,6 +7,7 @@ how they map to plain msgpack values with ``to_wire`` / ``from_wire``.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Protocol, Self, TypeVar
 
 import msgpack
@@ -66,9 +67,22 @@ def decode_values(data: bytes) -> list[Any]:
     return values
 
 
+def _nested(value: object) -> Any:
+    # A wire type's ``to_wire`` is shallow: a dataclass nested in a field's
+    # value (a run config, say) is encoded as its map.
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"can not serialize {type(value).__name__!r} object")
+
+
 def encode(obj: WireType) -> bytes:
     """Encode a wire type."""
-    return encode_value(obj.to_wire())
+    try:
+        return msgpack.packb(  # type: ignore[no-any-return]
+            obj.to_wire(), use_bin_type=True, datetime=False, default=_nested
+        )
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CodecError(f"cannot encode a {type(obj).__name__} as msgpack: {exc}") from exc
 
 
 def decode(cls: type[W], data: bytes) -> W:

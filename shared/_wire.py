@@ -8,7 +8,7 @@ their defaults, so records written by an older version still read.
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
 # The Celery task names: the scheduler publishes by name, workers register them.
@@ -27,8 +27,15 @@ class _Wire:
     """Plain dataclass <-> dict mapping shared by the wire types below."""
 
     def to_wire(self) -> dict[str, Any]:
-        data = asdict(self)  # type: ignore[call-overload]
-        return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in data.items()}
+        # Shallow: ``asdict`` deep-copies every nested list and dict, which was
+        # the largest cost of encoding a tick record on the tick path.  Nested
+        # values are encoded as they are (``shared._codec.encode`` turns a
+        # dataclass nested in them into a map, as ``asdict`` did).
+        wire: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:  # type: ignore[attr-defined]
+            value = getattr(self, name)
+            wire[name] = value.value if isinstance(value, enum.Enum) else value
+        return wire
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Self:

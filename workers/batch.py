@@ -56,8 +56,7 @@ class BatchEvaluator:
         """One result per tick: its committed record, or ``None`` (done before, or superseded)."""
         sensors = [self.runner.definitions.get_sensor(t.sensor) for t in ticks]
         names = [t.sensor for t in ticks]
-        states = self.runner.storage.sensor_states(names)
-        deadlines = self.runner.storage.inflight_deadlines(names)
+        states, deadlines = self.runner.storage.states_and_deadlines(names)
         results: list[TickRecord | None] = [None] * len(ticks)
         pending: list[tuple[int, TickCommit]] = []
         oldest = 0.0
