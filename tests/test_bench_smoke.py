@@ -1,0 +1,80 @@
+"""The benchmark harness runs end to end at tiny sizes and reports every figure.
+
+The benchmark itself stays out of the suite (``make bench``); this proves its
+command works: real redis-server, scheduler, worker pool and launcher, the
+raw Celery baseline, and a JSON document with each figure measured.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+TINY = [
+    "--workers", "2",
+    "--sensors", "200",
+    "--interval", "1",
+    "--duration", "1",
+    "--warmup", "1",
+    "--celery-tasks", "100",
+    "--fractions", "0.25,0.5,0.9",
+    "--scale-sizes", "50,150",
+    "--scale-rate", "50",
+    "--runs", "20",
+    "--dedupe-keys", "2000",
+]  # fmt: skip
+
+
+def _number(doc: dict[str, object], *path: str) -> float:
+    value: object = doc
+    for part in path:
+        assert isinstance(value, dict), f"{'.'.join(path)}: {part} missing"
+        value = value[part]
+    assert isinstance(value, int | float) and not isinstance(value, bool), (path, value)
+    return float(value)
+
+
+def test_bench_command_writes_every_figure_at_tiny_sizes(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", *TINY, "--output", str(out)],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "raw Celery no-op tasks/s" in done.stdout  # the printed table
+    doc = json.loads(out.read_text())
+
+    assert _number(doc, "throughput", "committed_ticks_per_s") > 0
+    assert _number(doc, "throughput", "one_tick_per_message", "committed_ticks_per_s") > 0
+    assert _number(doc, "throughput", "batch_gain") > 0
+    assert _number(doc, "throughput", "cpu_ms_per_tick") > 0
+    for config in ("defaults", "lookout"):
+        assert _number(doc, "celery", config, "tasks_per_s") > 0
+        assert _number(doc, "throughput", "vs_celery", config) > 0
+    assert set(doc["lateness"]) == {"25%", "50%", "90%"}
+    for level in doc["lateness"]:
+        assert _number(doc, "lateness", level, "committed_ticks") > 0
+        for q in ("p50", "p99", "max"):
+            assert _number(doc, "lateness", level, "lateness_ms", q) >= 0
+    assert set(doc["scale"]) == {"50", "150"}
+    for size in doc["scale"]:
+        assert _number(doc, "scale", size, "scheduler_cpu_s_per_1000_ticks") >= 0
+        assert _number(doc, "scale", size, "published_ticks") > 0
+    assert _number(doc, "dedupe", "duplicate_keys_per_s") > 0
+    assert 0 < _number(doc, "dedupe", "bytes_per_key") < 1000
+    assert _number(doc, "cursor", "msgpack_bytes") < _number(doc, "cursor", "json_bytes")
+    assert _number(doc, "launch", "to_run_record_per_s") > 0
+    assert _number(doc, "launch", "to_success_per_s") > 0
+    kinds = {"scheduler", "worker_main", "worker_pool_child", "launcher", "redis"}
+    assert set(doc["peak_memory_kib"]) == kinds
+    assert all(_number(doc, "peak_memory_kib", k) > 1000 for k in kinds)
+    assert len(doc["targets"]) == 9
+    assert all(isinstance(t["met"], bool) for t in doc["targets"])
