@@ -58,7 +58,10 @@ def machine() -> dict[str, Any]:
         for line in info:
             if line.startswith("MemTotal:"):
                 mem_kib = int(line.split()[1])
+    with open("/proc/loadavg") as info:
+        load = info.read().split()[:3]
     return {
+        "load_average_at_start": [float(x) for x in load],
         "cpus": os.cpu_count(),
         "cpu_model": model,
         "memory_gib": round(mem_kib / 2**20, 1),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.location import sensor_name, write_location
-from bench.procs import TreeSample, peak_rss_kib
+from bench.procs import TreeSample, machine_busy_seconds, peak_rss_kib
 from bench.records import TickTimes, Window, published_in, tick_times
 from bench.stack import Stack
 from shared._redis_server import EmbeddedRedis
@@ -48,6 +48,8 @@ class PhaseResult:
     published: int  # ticks that came due in the window
     cpu_s: dict[str, float]  # per role, and "redis"
     peak_kib: dict[str, int]
+    # CPU that other processes on the machine used in the window (noise).
+    other_cpu_s: float = 0.0
 
     @property
     def cpu_ms_per_tick(self) -> float:
@@ -67,6 +69,7 @@ class PhaseResult:
             "lateness_ms": self.window.lateness_ms,
             "cpu_s": self.cpu_s,
             "cpu_ms_per_tick": self.cpu_ms_per_tick,
+            "other_cpu_s": self.other_cpu_s,
             "settings": {k: str(v) for k, v in self.spec.settings.items()},
         }
 
@@ -101,15 +104,15 @@ def run_phase(redis: EmbeddedRedis, workdir: Path, spec: PhaseSpec) -> PhaseResu
         spread_due(storage, names, spec.interval)
         time.sleep(spec.warmup)
         cpu0, redis0 = stack.cpu(), TreeSample.take(redis.process.pid)
-        start = time.time()
+        busy0, start = machine_busy_seconds(), time.time()
         time.sleep(spec.duration)
         cpu1, redis1 = stack.cpu(), TreeSample.take(redis.process.pid)
-        end = time.time()
+        busy1, end = machine_busy_seconds(), time.time()
         peak = {**stack.peak_memory_kib(), "redis": peak_rss_kib(redis.process.pid)}
     cpu = {role: cpu1[role].since(cpu0[role]) for role in cpu1}
     cpu["redis"] = redis1.since(redis0)
     ticks: list[TickTimes] = tick_times(storage, names)
     storage.client.close()
-    return PhaseResult(
-        spec, Window.of(ticks, start, end), published_in(ticks, start, end), cpu, peak
-    )
+    other = max(0.0, busy1 - busy0 - sum(cpu.values()))
+    window = Window.of(ticks, start, end)
+    return PhaseResult(spec, window, published_in(ticks, start, end), cpu, peak, other)

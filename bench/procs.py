@@ -32,6 +32,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used (all cores), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    # user nice system idle iowait irq softirq steal ...: all but idle and iowait
+    busy = [int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4)]
+    return sum(busy) / _TICKS
+
+
 def children(pid: int) -> list[int]:
     """Every live descendant of ``pid``."""
     parents: dict[int, list[int]] = {}

@@ -27,6 +27,13 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append((f"raw Celery no-op tasks/s ({config})", f"{figures['tasks_per_s']:.0f}"))
         rows.append((f"  committed ticks/s over it ({config})", f"{t['vs_celery'][config]:.2f}x"))
     rows.append(("CPU-ms per tick, all processes + Redis", f"{t['cpu_ms_per_tick']:.3f}"))
+    rows.append(
+        (
+            "  CPU-s of other processes in that window",
+            f"{t['batched']['other_cpu_s']:.2f} of {2 * t['batched']['window_s']:.0f} "
+            "(noise from outside the benchmark)",
+        )
+    )
     for label, phase in result["lateness"].items():
         rows.append(
             (
