@@ -46,5 +46,11 @@ browser:
 
 test: lint typecheck pytest
 
+# The benchmark, kept out of make test (about 6 minutes on 2 cores); figures and
+# targets in bench/RESULTS.md.  Options: make bench BENCH_ARGS="--duration 5 -w 2"
+BENCH_ARGS ?=
+bench: $(BIN)/lookout
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
