@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
-
+from shared._codec import decode_values
 from shared._storage import Storage
 
 
@@ -24,8 +22,8 @@ class TickTimes:
 
 
 def _times(entry: bytes) -> TickTimes:
-    # An entry is the msgpack record followed by the commit's flags: read the record only.
-    record: dict[str, Any] = next(msgpack.Unpacker(io.BytesIO(entry), raw=False))
+    # An entry is the msgpack record followed by the commit's flags.
+    record: dict[str, Any] = decode_values(entry)[0]
     started = float(record["started_at"])
     ended = record.get("ended_at")
     return TickTimes(
