@@ -1,8 +1,11 @@
 """The scheduler: keeps the due-time index and publishes the ticks that are due.
 
-One round (``run_once``): acquire or renew the leader lock; as leader, claim
-the due sensors in one fenced script (which also re-queues stuck in-flight
-marks and wakes waiting triggers) and publish the claimed ticks in batches.
+One round (``run_once``): acquire or renew the leader lock; a scheduler that
+has just become the leader records its code's sensors (only the leader does:
+a standby may run other code); as leader, claim the due sensors in one fenced
+script (which also re-queues stuck in-flight marks and wakes waiting
+triggers) and publish the claimed ticks in batches, giving back those that
+surely never reached the broker when publishing fails.
 Between rounds the leader sleeps until the head of the due index, capped,
 and wakes early on a trigger.  Each round reads only the sensors it claims,
 so its cost per tick is O(log n) in the number of sensors.
@@ -22,7 +25,7 @@ import kombu.exceptions
 import redis
 
 from scheduler._leader import LeaderLock
-from scheduler._publish import TickPublisher
+from scheduler._publish import PublishError, TickPublisher
 from shared._definitions import Definitions
 from shared._guards import check_eviction_policy
 from shared._heartbeat import Heartbeat
@@ -50,6 +53,7 @@ class SchedulerStats:
     messages: int = 0
     requeued: int = 0
     parked: int = 0
+    given_back: int = 0  # claimed ticks not published (the broker failed), due again
 
 
 class Scheduler:
@@ -82,15 +86,14 @@ class Scheduler:
         self._stop = threading.Event()
         self._slots = 1
         self._slots_read = float("-inf")
-        self._just_synced = False
+        # Whether this scheduler has recorded its sensors since it last became leader.
+        self._synced = False
 
     # -- lifecycle -------------------------------------------------------------
 
     def run(self) -> None:
-        """Check Redis, sync the sensors, then schedule until ``stop()``."""
+        """Check Redis, then schedule until ``stop()`` (syncing the sensors once it leads)."""
         check_eviction_policy(self.storage, log)
-        self.sync()
-        self._just_synced = True
         self.heartbeat.start()
         log.info(
             "scheduler %s started with %d sensors (standing by until it leads)",
@@ -121,18 +124,24 @@ class Scheduler:
             self.stats.messages,
         )
 
-    def sync(self) -> int:
-        """Record every sensor's defaults and make the idle RUNNING ones due.
+    def sync(self) -> int | None:
+        """As the leader, record every sensor's defaults and make the idle RUNNING ones due.
 
         Sensors Redis knows but this code location does not define leave the
-        due index (their state is kept).  Returns how many became due.
+        due index (their state is kept).  Returns how many became due, or
+        ``None`` when this scheduler does not hold the leader lock: then
+        nothing was changed, as a standby may run other code than the leader.
         """
         sensors = [
             (s.name, s.default_status, float(s.minimum_interval_seconds))
             for s in self.definitions.sensors
         ]
-        added = self.storage.sync_sensors(sensors, self.clock())
-        gone = self.storage.unschedule_unknown(set(self.known))
+        added = self.storage.sync_sensors(self.lock.token, sensors, self.clock())
+        gone = (
+            None if added is None else self.storage.unschedule_unknown(self.lock.token, self.known)
+        )
+        if added is None or gone is None:
+            return None
         if gone:
             log.warning(
                 "%d sensors in Redis are not defined here and are not scheduled: %s",
@@ -156,13 +165,16 @@ class Scheduler:
         leading = self.lock.hold()
         if leading != was_leading and self.heartbeat.started_at is not None:
             self.heartbeat.beat()  # the monitor sees the new leader at once
-        if leading and not was_leading and not self._just_synced:
+        if not leading:
+            self._synced = False
+            return self.lock.seconds_to_renewal()
+        if not self._synced:
             # A leader of other code (a rolling deploy) may have parked sensors
             # this one defines: the new leader's code decides what is scheduled.
-            self.sync()
-        self._just_synced = False
-        if not leading:
-            return self.lock.seconds_to_renewal()
+            if self.sync() is None:
+                self.lock.lost()
+                return self.lock.seconds_to_renewal()
+            self._synced = True
         claimed = self.publish_due(self.clock())
         if claimed >= self.settings.schedule_limit:
             return 0.0  # more are due: go round at once
@@ -191,10 +203,39 @@ class Scheduler:
         if len(ticks) < len(claim.ticks):
             self._park([t for t in claim.ticks if t.sensor not in self.known])
         if ticks:
-            self.stats.messages += self.publisher.publish(ticks, self._worker_slots())
+            try:
+                self.stats.messages += self.publisher.publish(ticks, self._worker_slots())
+            except PublishError as failed:
+                self._give_back(failed, len(ticks))
+                # A transient error ends the round as any other would: tried again soon.
+                raise failed.error from None
             self.stats.ticks += len(ticks)
             log.debug("published %d ticks", len(ticks))
         return len(claim.ticks)
+
+    def _give_back(self, failed: PublishError, claimed: int) -> None:
+        """Claimed ticks that surely never reached the broker are due again at once.
+
+        Left in flight, they would wait for their deadline and read as lost.
+        The message whose sending failed may have reached the queue: its ticks
+        stay in flight (a worker may be evaluating them) until their deadline.
+        """
+        self.stats.messages += failed.sent
+        self.stats.ticks += claimed - len(failed.unsent) - len(failed.uncertain)
+        try:
+            given = self.storage.unclaim(failed.unsent)
+        except TRANSIENT as exc:
+            log.warning("claimed ticks not given back (they wait for their deadline): %s", exc)
+            given = 0
+        self.stats.given_back += given
+        log.warning(
+            "publishing ticks failed after %d messages (%s): %d ticks given back, %d left in "
+            "flight in case their message arrived",
+            failed.sent,
+            failed.error,
+            given,
+            len(failed.uncertain),
+        )
 
     def _worker_slots(self) -> int:
         """Tick-evaluating worker processes, from the workers' heartbeats (cached).

@@ -8,8 +8,12 @@ key                             type    holds
 lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
                                         default (the code's default_status),
                                         cursor (msgpack), inflight (tick id of the
-                                        tick queued or running), last (the last
-                                        tick's history entry), interval
+                                        tick queued or running), claimed_at (when
+                                        that tick was claimed, unix s), last (the
+                                        last tick's history entry), last_started
+                                        (that tick's start, unix s: what the
+                                        minimum interval counts from), interval,
+                                        trigger (due by a trigger, not by status)
 lookout:sensors                 set     names of every sensor ever synced
 lookout:ticks:{name}            list    tick history entries, newest first, trimmed
                                         to ``Settings.tick_history``; an entry is a
@@ -46,6 +50,10 @@ lookout:scheduler:leader        string  the leading scheduler's random token, wi
                                         a TTL the leader renews (the fencing lock)
 lookout:scheduler:wake          list    at most one element: pushed to wake the
                                         leading scheduler early (BLPOP)
+lookout:scheduler:round:{token} string  a leader's last claiming round: msgpack
+                                        [round id, reply], so that a round sent
+                                        twice (a lost reply) claims once; expires
+                                        after the in-flight ttl
 lookout:process:{id}            hash    one live process's heartbeat: role, host,
                                         pid, version, started_at, last_seen,
                                         leader; expires unless renewed
@@ -130,6 +138,9 @@ class Keys:
     @property
     def wake(self) -> str:
         return f"{self.prefix}scheduler:wake"
+
+    def claim_round(self, token: str) -> str:
+        return f"{self.prefix}scheduler:round:{token}"
 
     def process(self, process_id: str) -> str:
         return f"{self.prefix}process:{process_id}"

@@ -38,20 +38,20 @@ def sync_definitions(definitions: Definitions, storage: Storage) -> None:
 
 
 def list_sensors(definitions: Definitions, storage: Storage) -> list[SensorRow]:
-    rows = []
-    for s in definitions.sensors:
-        state = storage.sensor_state(s.name)
-        rows.append(
-            SensorRow(
-                s.name,
-                s.job_names,
-                float(s.minimum_interval_seconds),
-                effective_status(s, state),
-                state.last,
-                state.inflight is not None,
-            )
+    """One row per sensor of ``definitions``, read in one round trip."""
+    sensors = definitions.sensors
+    states = storage.sensor_states([s.name for s in sensors])
+    return [
+        SensorRow(
+            s.name,
+            s.job_names,
+            float(s.minimum_interval_seconds),
+            effective_status(s, state),
+            state.last,
+            state.inflight is not None,
         )
-    return rows
+        for s, state in zip(sensors, states, strict=True)
+    ]
 
 
 def set_sensor_status(
@@ -78,16 +78,17 @@ def set_cursor(definitions: Definitions, storage: Storage, name: str, value: Any
 def tick_history(
     definitions: Definitions, storage: Storage, name: str, limit: int
 ) -> list[TickRecord]:
-    """Newest first; a tick queued or running shows as STARTED at the top."""
+    """Newest first; a tick queued or running shows as STARTED (since its claim) at the top."""
     definitions.get_sensor(name)
     ticks = storage.ticks(name, limit)
-    state = storage.sensor_state(name)
-    if state.inflight is not None:
+    inflight = storage.inflight_tick(name)
+    if inflight is not None:
         started = TickRecord(
-            tick_id=state.inflight,
+            tick_id=inflight.tick_id,
             sensor=name,
             status=TickStatus.STARTED.value,
-            started_at=time.time(),
+            # A mark from before claim times were kept: its time is unknown.
+            started_at=inflight.claimed_at if inflight.claimed_at is not None else time.time(),
         )
         ticks = [started, *ticks][:limit]
     return ticks

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # CLAIM: mark a sensor's tick as in flight, so that no second tick of it is
-# evaluated while this one is queued or running (invariant 1).
+# evaluated while this one is queued or running (invariant 1), and since when.
 # KEYS: sensor hash, inflight zset, due zset
 # ARGV: sensor name, tick id, now, deadline
 # Returns the tick id now in flight: ARGV[2] when claimed, another id when busy.
@@ -16,7 +16,7 @@ if current then
     return current
   end
 end
-redis.call('HSET', KEYS[1], 'inflight', ARGV[2])
+redis.call('HSET', KEYS[1], 'inflight', ARGV[2], 'claimed_at', ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return ARGV[2]
@@ -38,7 +38,8 @@ return ARGV[2]
 #       run-key hash
 # ARGV: tick id, store cursor ("1"/"0"), cursor, record, history size,
 #       next due ("" for none), sensor name, request count,
-#       then per request: has run key ("1"/"0"), run key, launch entry
+#       then per request: has run key ("1"/"0"), run key, launch entry,
+#       then the tick's start (kept as last_started, which EARLIEST reads)
 # Returns {1, mask} when committed, {0, ""} when the tick is not in flight.
 COMMIT = """
 local state = redis.call('HMGET', KEYS[1], 'inflight', 'status', 'default')
@@ -93,6 +94,7 @@ if ARGV[2] == '1' then
 else
   redis.call('HSET', KEYS[1], 'last', entry)
 end
+redis.call('HSET', KEYS[1], 'last_started', ARGV[9 + 3 * n])
 redis.call('HDEL', KEYS[1], 'inflight')
 redis.call('ZREM', KEYS[4], ARGV[7])
 if ARGV[6] ~= '' and (state[2] or state[3]) == 'RUNNING' then
@@ -231,19 +233,29 @@ RUN_SCRIPTS = {
 
 # EARLIEST (a Lua function shared by the scripts below, not a script itself):
 # the earliest time a sensor may start its next evaluation: ``now``, or its
-# last tick's start plus its interval when that is later (invariant 1).
+# last tick's start plus its interval when that is later (invariant 1).  The
+# start is the plain ``last_started`` field that COMMIT and a lost tick write:
+# Redis's cmsgpack cannot read msgpack's bin type, so the last history entry
+# (whose cursors are bytes) is decoded only for a sensor that has not ticked
+# since ``last_started`` was introduced, and then only as well as it can be.
 _EARLIEST = """
 local function earliest(hash, now)
-  local f = redis.call('HMGET', hash, 'last', 'interval')
-  local t = now
-  if f[1] and f[2] then
-    local ok, record = pcall(cmsgpack.unpack, f[1])
-    if ok and type(record) == 'table' and tonumber(record['started_at']) then
-      local allowed = tonumber(record['started_at']) + tonumber(f[2])
-      if allowed > t then t = allowed end
+  local f = redis.call('HMGET', hash, 'last_started', 'interval')
+  local interval = tonumber(f[2])
+  if not interval then
+    return now
+  end
+  local started = tonumber(f[1])
+  if not started then
+    local ok, record = pcall(cmsgpack.unpack, redis.call('HGET', hash, 'last') or '')
+    if ok and type(record) == 'table' then
+      started = tonumber(record['started_at'])
     end
   end
-  return t
+  if started and started + interval > now then
+    return started + interval
+  end
+  return now
 end
 -- Make a triggered sensor due as soon as invariant 1 allows, never later than
 -- it already is.  ``trigger`` marks it as due by request, not by status, so a
@@ -262,7 +274,12 @@ end
 
 # CLAIM_DUE: one scheduling round of the leader, all or nothing.  Fencing: it
 # changes nothing unless the leader lock holds the caller's token, so a deposed
-# leader cannot claim (and therefore cannot publish) anything.  In order:
+# leader cannot claim (and therefore cannot publish) anything.  Once per round:
+# the reply is kept under the caller's round key, and the same round sent again
+# (redis-py re-sends a command whose reply was lost) gets the same reply and
+# changes nothing more, so the ticks it claimed are still published; a deposed
+# leader gets its round's reply too, as those ticks were claimed while it led.
+# In order:
 # 1. in-flight marks past their deadline (the worker died) are cleared, a
 #    FAILURE record says so, and a RUNNING sensor becomes due again, not before
 #    the lost tick's start plus its interval (its tick id dies with the mark,
@@ -270,16 +287,23 @@ end
 # 2. triggers that waited for an in-flight tick become due once it is over;
 #    those still waiting go to the back of the line;
 # 3. up to ``limit`` due sensors are claimed: a new tick id each, the in-flight
-#    mark and deadline set, removed from the due index.
+#    mark, claim time and deadline set, removed from the due index.
 # Only sensors that are due, stuck or triggered are read: O(log n) per tick.
-# KEYS: leader lock, due zset, inflight zset, triggered zset
-# ARGV: token, now, limit, deadline, tick id prefix, sensor hash key prefix,
-#       in-flight ttl, ticks list key prefix, history size
+# KEYS: leader lock, due zset, inflight zset, triggered zset, round key
+# ARGV: token, now, limit, deadline, tick id prefix (the round's id), sensor
+#       hash key prefix, in-flight ttl, ticks list key prefix, history size
 # Returns nil when not leader, else {requeued, promoted, name, tick id,
 # due at, name, tick id, due at, ...}.
 CLAIM_DUE = (
     _EARLIEST
     + """
+local saved = redis.call('GET', KEYS[5])
+if saved then
+  local round = cmsgpack.unpack(saved)
+  if round[1] == ARGV[5] then
+    return round[2]
+  end
+end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return false
 end
@@ -298,11 +322,12 @@ for i = 1, #stuck, 2 do
     local entry = cmsgpack.pack({tick_id = f[1], sensor = name, status = 'FAILURE',
       started_at = began, ended_at = now,
       error = 'tick lost: not committed within ' .. ARGV[7] ..
-        ' s of its start (its worker died or the tick queue is backed up); ticked again'})
+        ' s of its start (its worker died, the tick queue is backed up or its message' ..
+        ' was lost); ticked again'})
       .. cmsgpack.pack('')
     redis.call('LPUSH', ARGV[8] .. name, entry)
     redis.call('LTRIM', ARGV[8] .. name, 0, tonumber(ARGV[9]) - 1)
-    redis.call('HSET', hash, 'last', entry)
+    redis.call('HSET', hash, 'last', entry, 'last_started', string.format('%.6f', began))
   end
   if (f[2] or f[3]) == 'RUNNING' then
     local t = now
@@ -334,7 +359,7 @@ for i = 1, #due, 2 do
   if redis.call('HEXISTS', hash, 'inflight') == 0 then
     n = n + 1
     local id = ARGV[5] .. string.format('%08x', n)
-    redis.call('HSET', hash, 'inflight', id)
+    redis.call('HSET', hash, 'inflight', id, 'claimed_at', ARGV[2])
     redis.call('HDEL', hash, 'trigger')
     redis.call('ZADD', KEYS[3], ARGV[4], name)
     out[#out + 1] = name
@@ -342,9 +367,44 @@ for i = 1, #due, 2 do
     out[#out + 1] = due[i + 1]
   end
 end
+redis.call('SET', KEYS[5], cmsgpack.pack({ARGV[5], out}), 'PX', math.floor(ttl * 1000) + 1)
 return out
 """
 )
+
+# UNCLAIM: give back ticks the leader claimed but could not publish, so that
+# they neither wait for their in-flight deadline nor read as lost.  Only a
+# tick that still holds its sensor's mark is given back (one that was
+# committed or superseded meanwhile is left alone): the mark and deadline go
+# and the sensor is due again at its due time (or earlier, if it is already
+# due earlier).  A sensor due while not RUNNING was due by a trigger: it is
+# marked so again, as the claim had cleared that.
+# Only for ticks whose message surely never reached the queue: a worker that
+# got one could be evaluating it, and a new claim would overlap (invariant 1).
+# KEYS: inflight zset, due zset
+# ARGV: sensor hash key prefix, then per tick: name, tick id, due at
+# Returns how many ticks were given back.
+UNCLAIM = """
+local given = 0
+for i = 2, #ARGV, 3 do
+  local name = ARGV[i]
+  local hash = ARGV[1] .. name
+  local f = redis.call('HMGET', hash, 'inflight', 'status', 'default')
+  if f[1] == ARGV[i + 1] then
+    redis.call('HDEL', hash, 'inflight')
+    redis.call('ZREM', KEYS[1], name)
+    if (f[2] or f[3]) ~= 'RUNNING' then
+      redis.call('HSET', hash, 'trigger', '1')
+    end
+    local current = redis.call('ZSCORE', KEYS[2], name)
+    if not current or tonumber(current) > tonumber(ARGV[i + 2]) then
+      redis.call('ZADD', KEYS[2], ARGV[i + 2], name)
+    end
+    given = given + 1
+  end
+end
+return given
+"""
 
 # TRIGGER: ask for a tick of one sensor now, within invariant 1.  A sensor
 # with a tick in flight gets no second one: the request waits in the
@@ -376,33 +436,79 @@ return {'due', string.format('%.6f', t)}
 # each RUNNING one due unless it is in flight or due already (an existing due
 # time is never pushed back, nor brought before its interval allows).  A
 # sensor that is not RUNNING leaves the index, unless it was triggered.
-# KEYS: sensors set, due zset
-# ARGV: now, sensor hash key prefix, then per sensor: name, default, interval
-# Returns how many sensors became due.
+# Fenced like CLAIM_DUE: only the leader's code decides what is scheduled, so
+# a standby running other code (a rolling deploy) changes nothing.
+# KEYS: leader lock, sensors set, due zset
+# ARGV: token, now, sensor hash key prefix, then per sensor: name, default,
+#       interval
+# Returns how many sensors became due, or -1 when the caller does not lead.
 SYNC_SENSORS = (
     _EARLIEST
     + """
-local now = tonumber(ARGV[1])
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -1
+end
+local now = tonumber(ARGV[2])
 local added = 0
-for i = 3, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
   local name = ARGV[i]
-  local hash = ARGV[2] .. name
+  local hash = ARGV[3] .. name
   redis.call('HSET', hash, 'default', ARGV[i + 1], 'interval', ARGV[i + 2])
-  redis.call('SADD', KEYS[1], name)
+  redis.call('SADD', KEYS[2], name)
   local f = redis.call('HMGET', hash, 'status', 'inflight', 'trigger')
   local status = f[1] or ARGV[i + 1]
   if f[2] then
     -- in flight: its commit puts it back in the index
   elseif status == 'RUNNING' then
-    if not redis.call('ZSCORE', KEYS[2], name) then
-      redis.call('ZADD', KEYS[2], earliest(hash, now), name)
+    if not redis.call('ZSCORE', KEYS[3], name) then
+      redis.call('ZADD', KEYS[3], earliest(hash, now), name)
       added = added + 1
     end
   elseif not f[3] then
-    redis.call('ZREM', KEYS[2], name)
+    redis.call('ZREM', KEYS[3], name)
   end
 end
 return added
+"""
+)
+
+# UNSCHEDULE: take sensors the leader's code does not define out of the due
+# index (their state stays).  Fenced like CLAIM_DUE: a standby running older
+# code must not unschedule the sensors newer code added.
+# KEYS: leader lock, due zset; ARGV: token, then sensor names.
+# Returns how many left the index, or -1 when the caller does not lead.
+UNSCHEDULE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -1
+end
+local gone = 0
+for i = 2, #ARGV do
+  gone = gone + redis.call('ZREM', KEYS[2], ARGV[i])
+end
+return gone
+"""
+
+# SET_STATUS: an operator starts or stops a sensor.  A started sensor that is
+# neither in flight (its commit puts it back) nor due already becomes due as
+# soon as invariant 1 allows: at ``due_at``, or its last start plus its
+# interval when that is later, so stopping and starting again does not tick
+# it early.  A stopped one leaves the due index.
+# KEYS: sensor hash, sensors set, due zset; ARGV: name, status, due at.
+# Returns 1 when the sensor became due.
+SET_STATUS = (
+    _EARLIEST
+    + """
+redis.call('HSET', KEYS[1], 'status', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+if ARGV[2] ~= 'RUNNING' then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return 0
+end
+if redis.call('HEXISTS', KEYS[1], 'inflight') == 1 or redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+  return 0
+end
+redis.call('ZADD', KEYS[3], earliest(KEYS[1], tonumber(ARGV[3])), ARGV[1])
+return 1
 """
 )
 
@@ -443,11 +549,55 @@ SCHEDULER_SCRIPTS = {
     "claim_due": CLAIM_DUE,
     "trigger": TRIGGER,
     "sync_sensors": SYNC_SENSORS,
+    "unschedule": UNSCHEDULE,
+    "set_status": SET_STATUS,
+    "unclaim": UNCLAIM,
     "renew_leader": RENEW_LEADER,
     "release_leader": RELEASE_LEADER,
     "begin_tick": BEGIN_TICK,
 }
 
 
+# GIVE_BACK: a worker gives back a tick it did not evaluate: it came too late
+# to finish before its in-flight mark could lapse (an evaluation then could
+# overlap the next tick: invariant 1), or its sensor is not defined in the
+# worker's code (a rolling deploy).  Only the tick holding the mark gives it
+# back; no tick record is written (the sensor did not fail), and a RUNNING
+# sensor is due again as soon as its interval allows, or with "wait" ("1") no
+# sooner than a whole interval from now, so that a worker that cannot
+# evaluate it does not get it back at once, again and again.
+# KEYS: sensor hash, inflight zset, due zset
+# ARGV: sensor name, tick id, now, wait ("1"/"0")
+# Returns the due time (a string) when given back, 0 when the tick no longer
+# held the mark, "" when given back but not RUNNING (not due).
+GIVE_BACK = (
+    _EARLIEST
+    + """
+local f = redis.call('HMGET', KEYS[1], 'inflight', 'status', 'default', 'interval')
+if f[1] ~= ARGV[2] then
+  return 0
+end
+redis.call('HDEL', KEYS[1], 'inflight')
+redis.call('ZREM', KEYS[2], ARGV[1])
+if (f[2] or f[3]) ~= 'RUNNING' then
+  return ''
+end
+local now = tonumber(ARGV[3])
+local t = earliest(KEYS[1], now)
+if ARGV[4] == '1' and now + (tonumber(f[4]) or 30) > t then
+  t = now + (tonumber(f[4]) or 30)
+end
+redis.call('ZADD', KEYS[3], t, ARGV[1])
+return string.format('%.6f', t)
+"""
+)
+
 # Every script, by the name the storage calls it with.
-SCRIPTS = {"claim": CLAIM, "commit": COMMIT, "release": RELEASE, **RUN_SCRIPTS, **SCHEDULER_SCRIPTS}
+SCRIPTS = {
+    "claim": CLAIM,
+    "commit": COMMIT,
+    "release": RELEASE,
+    "give_back": GIVE_BACK,
+    **RUN_SCRIPTS,
+    **SCHEDULER_SCRIPTS,
+}

@@ -65,6 +65,14 @@ def published(storage: Storage, settings: Settings) -> list[str]:
     return [t["sensor"] for batch in queued_batches(storage, settings) for t in batch]
 
 
+def lead(s: Scheduler) -> int:
+    """Take the leader lock and sync (only the leader syncs); how many became due."""
+    assert s.lock.hold()
+    added = s.sync()
+    assert added is not None
+    return added
+
+
 @pytest.fixture
 def schedulers(settings: Settings, storage: Storage) -> Iterator[Callable[..., Scheduler]]:
     made: list[Scheduler] = []
@@ -91,7 +99,7 @@ def test_due_sensors_are_published_once_each_in_batches(
     running = [make_sensor(f"on{i}") for i in range(25)]
     stopped = [make_sensor(f"off{i}", running=False) for i in range(5)]
     s = schedulers(running + stopped, tick_batch_size=10)
-    assert s.sync() == 25
+    assert lead(s) == 25
     s.run_once()
     batches = queued_batches(storage, settings)
     assert [len(b) for b in batches] == [9, 8, 8]  # 3 messages, evenly shared
@@ -128,7 +136,7 @@ def test_sync_keeps_due_times_and_leaves_in_flight_and_stopped_sensors_out(
     storage.client.zadd(storage.keys.due, {"later": clock.now + 20})
     assert storage.claim("busy", "t-busy", clock.now, clock.now + 60) == "t-busy"
     storage.set_status("halted", dg.DefaultSensorStatus.STOPPED, clock.now)
-    assert s.sync() == 1
+    assert lead(s) == 1
     assert storage.due_sensors(["later", "busy", "fresh", "halted"]) == [
         clock.now + 20,
         None,
@@ -147,7 +155,8 @@ def test_a_claim_without_the_leader_lock_changes_nothing(
     schedulers: Callable[..., Scheduler], storage: Storage
 ) -> None:
     s = schedulers([make_sensor("a")])
-    s.sync()
+    lead(s)
+    s.lock.release()
     assert storage.claim_due("not-the-token", time.time(), limit=10, ttl=7, tick_prefix="x") is None
     assert storage.acquire_leader("someone-else", 5.0)
     assert storage.claim_due("not-the-token", time.time(), limit=10, ttl=7, tick_prefix="x") is None
@@ -162,7 +171,7 @@ def test_only_one_scheduler_leads_and_a_deposed_leader_cannot_publish(
     sensors = [make_sensor(f"s{i}") for i in range(3)]
     first = schedulers(sensors, leader_ttl=0.6, leader_renew=0.1)
     second = schedulers(sensors, leader_ttl=0.6, leader_renew=0.1)
-    first.sync()
+    lead(first)
     first.run_once()
     second.run_once()
     assert first.lock.leading and not second.lock.leading
@@ -196,7 +205,7 @@ def test_a_stuck_in_flight_tick_is_ticked_again_and_its_late_commit_is_refused(
     clock = Clock()
     sensor = make_sensor("flaky", interval=30)
     s = schedulers([sensor], clock=clock)
-    s.sync()
+    lead(s)
     s.run_once()
     [stale] = queued_batches(storage, settings)[0]
     ttl = settings.inflight_ttl  # 5 s timeout + 2 s margin in the test settings
@@ -230,7 +239,7 @@ def test_begin_tick_moves_the_deadline_so_a_long_queued_tick_is_not_requeued(
 ) -> None:
     clock = Clock()
     s = schedulers([make_sensor("queued")], clock=clock)
-    s.sync()
+    lead(s)
     s.run_once()
     [tick] = queued_batches(storage, settings)[0]
     clock.now += settings.inflight_ttl - 0.5  # waited in the queue nearly the whole ttl
@@ -256,14 +265,16 @@ def test_the_next_tick_waits_for_the_interval_and_a_slow_one_pushes_it_back(
     )(fn)
     s = schedulers([sensor], clock=clock)
     runner = TickRunner(dg.Definitions(sensors=[sensor]), storage, settings, clock=clock)
-    s.sync()
+    lead(s)
     for _ in range(5):
         before = len(published(storage, settings))
-        while True:
+        for _ in range(2000):  # a tick is at most 12 s of clock ahead: far fewer rounds
             pause = s.run_once()
             if len(published(storage, settings)) > before:
                 break
             clock.now += pause or 0.01
+        else:
+            pytest.fail(f"no tick published by clock {clock.now}")
         tick = queued_batches(storage, settings)[-1][0]
         assert runner.tick("paced", tick_id=tick["tick_id"], due_at=tick["due_at"]) is not None
     ticks = list(reversed(storage.ticks("paced")))
@@ -282,7 +293,7 @@ def test_the_scheduler_sleeps_until_the_next_due_time_capped(
 ) -> None:
     clock = Clock()
     s = schedulers([make_sensor("soon")], clock=clock, scheduler_max_sleep=1.0)
-    s.sync()
+    lead(s)
     storage.client.zadd(storage.keys.due, {"soon": clock.now + 0.25})
     assert s.run_once() == pytest.approx(0.25)
     storage.client.zadd(storage.keys.due, {"soon": clock.now + 60})
@@ -321,10 +332,10 @@ def test_a_new_leader_schedules_the_sensors_its_code_defines_after_a_rolling_dep
 ) -> None:
     old = schedulers([make_sensor("kept")], leader_ttl=0.6, leader_renew=0.1)
     new = schedulers([make_sensor("kept"), make_sensor("added")], leader_ttl=0.6, leader_renew=0.1)
-    old.sync()
+    lead(old)
     old.run_once()
     assert old.lock.leading
-    new.sync()  # a new replica starts as a standby and records its sensors
+    assert new.sync() is None  # a new replica stands by: it records nothing while old leads
     storage.client.zadd(storage.keys.due, {"added": time.time() - 1})
     old.run_once()
     assert old.stats.parked == 1  # the old code does not know it: not ticked

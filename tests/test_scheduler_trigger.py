@@ -43,6 +43,7 @@ def world(
 ) -> Iterator[tuple[Scheduler, TickRunner]]:
     defs = dg.Definitions(sensors=[quiet("manual", running=False), quiet("polled", running=True)])
     scheduler = Scheduler(defs, settings, storage=storage, clock=clock)
+    assert scheduler.lock.hold()  # only the leader syncs
     scheduler.sync()
     yield scheduler, TickRunner(defs, storage, settings, clock=clock)
     scheduler.publisher.close()
@@ -155,8 +156,7 @@ def test_a_trigger_while_no_scheduler_runs_is_kept_until_one_leads(
     assert storage.client.llen(storage.keys.wake) == 1  # wake-ups do not pile up
     scheduler = Scheduler(defs, settings, storage=storage)
     try:
-        scheduler.sync()
-        scheduler.run_once()
+        scheduler.run_once()  # becomes the leader, syncs, claims
     finally:
         scheduler.publisher.close()
     assert scheduler.stats.ticks == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 
 from shared._requests import DefaultSensorStatus
@@ -26,6 +26,14 @@ class ClaimRound:
     ticks: list[ClaimedTick]
     requeued: int  # stuck in-flight marks cleared (their worker died)
     promoted: int  # triggers that waited for an in-flight tick, now due
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """A sensor's tick that is queued or running."""
+
+    tick_id: str
+    claimed_at: float | None  # None: claimed by a version that did not record it
 
 
 @dataclass(frozen=True)
@@ -56,35 +64,44 @@ class Trigger:
 class SchedulingStore(StoreBase):
     """Due index, in-flight claims, leader lock, triggers and wake-ups."""
 
-    # -- sync ------------------------------------------------------------------
+    # -- sync (fenced: only the leader's code decides what is scheduled) ------
 
     def sync_sensors(
-        self, sensors: Iterable[tuple[str, DefaultSensorStatus, float]], now: float
-    ) -> int:
+        self, token: str, sensors: Iterable[tuple[str, DefaultSensorStatus, float]], now: float
+    ) -> int | None:
         """Record the code's sensors and put the RUNNING ones that are idle in the due index.
 
-        An existing due time is kept; returns how many sensors became due.
+        An existing due time is kept; returns how many sensors became due, or
+        ``None`` when ``token`` does not hold the leader lock (a chunk done
+        before the lock was lost stays done: it was the leader's).
         """
         chunk: list[str] = []
         added = 0
         for name, default, interval in sensors:
             chunk += [name, default.value, repr(float(interval))]
             if len(chunk) >= 3000:
-                added += self._sync_chunk(chunk, now)
+                done = self._sync_chunk(token, chunk, now)
+                if done < 0:
+                    return None
+                added += done
                 chunk = []
         if chunk:
-            added += self._sync_chunk(chunk, now)
+            done = self._sync_chunk(token, chunk, now)
+            if done < 0:
+                return None
+            added += done
         return added
 
-    def _sync_chunk(self, chunk: list[str], now: float) -> int:
-        keys = [self.keys.sensors, self.keys.due]
-        args = [repr(now), self.keys.sensor(""), *chunk]
+    def _sync_chunk(self, token: str, chunk: list[str], now: float) -> int:
+        keys = [self.keys.leader, self.keys.sensors, self.keys.due]
+        args = [token, repr(now), self.keys.sensor(""), *chunk]
         return int(self.scripts["sync_sensors"](keys=keys, args=args))
 
-    def unschedule_unknown(self, known: set[str]) -> list[str]:
+    def unschedule_unknown(self, token: str, known: Set[str]) -> list[str] | None:
         """Take sensors this code location does not define out of the due index.
 
-        Their state stays; a scheduler whose code defines them again puts them back.
+        Their state stays; a scheduler whose code defines them again puts them
+        back.  ``None`` when ``token`` does not hold the leader lock.
         """
         gone = [
             name
@@ -92,7 +109,12 @@ class SchedulingStore(StoreBase):
             if (name := raw.decode()) not in known
         ]
         for start in range(0, len(gone), 1000):
-            self.client.zrem(self.keys.due, *gone[start : start + 1000])
+            args = [token, *gone[start : start + 1000]]
+            if (
+                int(self.scripts["unschedule"](keys=[self.keys.leader, self.keys.due], args=args))
+                < 0
+            ):
+                return None
         return gone
 
     # -- the leader lock -------------------------------------------------------
@@ -121,8 +143,17 @@ class SchedulingStore(StoreBase):
         """Claim up to ``limit`` due sensors, fenced by the leader lock.
 
         ``None`` when ``token`` does not hold the lock: nothing was changed.
+        ``tick_prefix`` names the round: the same round asked again (redis-py
+        re-sends a command whose reply was lost) answers what it claimed the
+        first time and claims nothing more.
         """
-        keys = [self.keys.leader, self.keys.due, self.keys.inflight, self.keys.triggered]
+        keys = [
+            self.keys.leader,
+            self.keys.due,
+            self.keys.inflight,
+            self.keys.triggered,
+            self.keys.claim_round(token),
+        ]
         args = [
             token,
             repr(now),
@@ -142,6 +173,24 @@ class SchedulingStore(StoreBase):
             for i in range(2, len(reply), 3)
         ]
         return ClaimRound(ticks=ticks, requeued=int(reply[0]), promoted=int(reply[1]))
+
+    def unclaim(self, ticks: Sequence[ClaimedTick]) -> int:
+        """Give back claimed ticks that were never published: each sensor whose
+        mark the tick still holds is due again at its due time.  Returns how many.
+        """
+        args = [self.keys.sensor("")]
+        for t in ticks:
+            args += [t.sensor, t.tick_id, repr(t.due_at)]
+        if not ticks:
+            return 0
+        return int(self.scripts["unclaim"](keys=[self.keys.inflight, self.keys.due], args=args))
+
+    def inflight_tick(self, name: str) -> InFlight | None:
+        """The tick of ``name`` queued or running, with its claim time; ``None``: none."""
+        tick_id, claimed_at = self.client.hmget(self.keys.sensor(name), ("inflight", "claimed_at"))
+        if tick_id is None:
+            return None
+        return InFlight(tick_id.decode(), float(claimed_at) if claimed_at else None)
 
     def next_wakeup(self) -> Wakeup:
         """The next due time and in-flight deadline, by peeking at each index's head."""

@@ -128,15 +128,13 @@ class SensorStore(StoreBase):
         return [_state(f) for f in fields], deadlines
 
     def set_status(self, name: str, status: DefaultSensorStatus, due_at: float) -> None:
-        """Start or stop a sensor: a started one becomes due at ``due_at``."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(self.keys.sensor(name), "status", status.value)
-        pipe.sadd(self.keys.sensors, name)
-        if status is DefaultSensorStatus.RUNNING:
-            pipe.zadd(self.keys.due, {name: due_at}, nx=True)
-        else:
-            pipe.zrem(self.keys.due, name)
-        pipe.execute()
+        """Start or stop a sensor.
+
+        A started one becomes due at ``due_at``, or later when its minimum
+        interval since its last tick's start says so (invariant 1).
+        """
+        keys = [self.keys.sensor(name), self.keys.sensors, self.keys.due]
+        self.scripts["set_status"](keys=keys, args=[name, status.value, repr(due_at)])
 
     def set_cursor(self, name: str, cursor: bytes | None) -> None:
         """Replace a sensor's cursor (``None`` resets it); run keys are left alone."""
@@ -209,6 +207,7 @@ class SensorStore(StoreBase):
         ]
         for run_key, payload in commit.launches:
             args += ["0", "", payload] if run_key is None else ["1", run_key, payload]
+        args.append(repr(record.started_at))  # last: the request triples keep their places
         return keys, args
 
     def ticks(self, name: str, limit: int = 20) -> list[TickRecord]:
