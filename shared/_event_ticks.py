@@ -20,6 +20,7 @@ from shared._event_sensors import DagsterRunStatus
 from shared._events import DagsterRun, RunStatusSensorContext, entry_from_event
 from shared._requests import SkipReason
 from shared._sensors import SensorDefinition, SensorKind
+from shared._streams import stream_order
 from shared._wire import EventKind, RunEvent
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def evaluate_event_sensor(
     skips: list[SkipReason] = []
     seen = 0
     for event_id, event in events:
-        cursor = max(cursor, event_id, key=_stream_order)
+        cursor = max(cursor, event_id, key=stream_order)
         if not _matches(sensor, event):
             continue
         seen += 1
@@ -108,8 +109,3 @@ def evaluate_event_sensor(
         # The sensor's own reason when it gave one (the latest), as Dagster shows it.
         items = [skips[-1] if skips else SkipReason(f"no new matching events ({seen} seen)")]
     return normalize(sensor, context, items)
-
-
-def _stream_order(event_id: str) -> tuple[int, int]:
-    ms, _, seq = event_id.partition("-")
-    return int(ms or 0), int(seq or 0)

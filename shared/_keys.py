@@ -34,7 +34,9 @@ lookout:events                  stream  run status changes and asset
                                         RunEvent; event sensors read it by cursor
 lookout:run:{id}                hash    one run: ``d`` (msgpack RunRecord as
                                         created), status, started_at, ended_at,
-                                        error, worker, enqueued
+                                        error, worker, enqueued (when it was
+                                        last handed to the run queue, unix s),
+                                        emitted (events its executor appended)
 lookout:run:{id}:lease          string  the executing worker's token, with a TTL
                                         it renews; gone = the executor died
 lookout:runs                    zset    run id -> created_at: every run

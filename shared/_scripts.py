@@ -145,11 +145,18 @@ return {1, ARGV[3], ''}
 
 # RUN_START: QUEUED -> STARTED, at most once per run, whoever delivers it: the
 # status, the index move, the executor's lease and the STARTED event together.
+# Safe to run twice for one owner: redis-py sends the script again when the
+# reply to the first call was lost, and the owner that started the run must
+# still be told so (else nobody runs it and its lease lapses).
 # KEYS: run hash, lease, queued zset, started zset, events stream
 # ARGV: run id, now, owner token, lease ms, event
 # Returns the status found: "QUEUED" means this caller started the run.
 RUN_START = """
-local status = redis.call('HGET', KEYS[1], 'status')
+local run = redis.call('HMGET', KEYS[1], 'status', 'worker')
+local status = run[1]
+if status == 'STARTED' and run[2] == ARGV[3] then
+  return 'QUEUED'
+end
 if status ~= 'QUEUED' then
   return status or ''
 end
@@ -163,9 +170,10 @@ return 'QUEUED'
 """
 
 # RUN_FINISH: move a run from one status to another (STARTED -> SUCCESS or
-# FAILURE, QUEUED -> CANCELED) exactly once, with its event.  With "only if the
-# lease lapsed" it fails a STARTED run whose executor died, and never one whose
-# executor is still renewing its lease.
+# FAILURE, QUEUED -> CANCELED) exactly once, with its event; a second call
+# (sent again after a lost reply) finds the run moved and changes nothing.
+# With "only if the lease lapsed" it fails a STARTED run whose executor died,
+# and never one whose executor is still renewing its lease.
 # KEYS: run hash, lease, from-status zset, to-status zset, events stream
 # ARGV: run id, from status, to status, now, error ("" for none), event,
 #       only if the lease lapsed ("1"/"0")
@@ -193,13 +201,18 @@ return ARGV[2]
 
 # RUN_EMIT: append an event of a running run (a materialization) only while
 # the caller is still its executor, so a worker that was declared dead cannot
-# add events to a run that already ended.
+# add events to a run that already ended.  The executor numbers its events
+# 1, 2, ...; one whose number was appended already (the script sent again
+# after a lost reply) is not appended twice.
 # KEYS: run hash, events stream
-# ARGV: owner token, event
+# ARGV: owner token, event, event number
 RUN_EMIT = """
-local run = redis.call('HMGET', KEYS[1], 'status', 'worker')
+local run = redis.call('HMGET', KEYS[1], 'status', 'worker', 'emitted')
 if run[1] == 'STARTED' and run[2] == ARGV[1] then
-  redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])
+  if tonumber(ARGV[3]) > (tonumber(run[3]) or 0) then
+    redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])
+    redis.call('HSET', KEYS[1], 'emitted', ARGV[3])
+  end
   return 1
 end
 return 0
@@ -217,12 +230,37 @@ end
 return 0
 """
 
+# RUN_DELETE: forget one finished run, its record and every index entry
+# together, so no index ever names a run that is gone.  Only a run still in
+# the finished status the caller found it in, created at or before the cutoff,
+# is deleted; a second call finds nothing and changes nothing.
+# KEYS: run hash, lease, runs zset, its status zset, its sensor zset
+# ARGV: run id, status, cutoff (created_at)
+# Returns 1 when this call deleted the run.
+RUN_DELETE = """
+local run = redis.call('HMGET', KEYS[1], 'status', 'created_at')
+if not run[1] then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  return 0
+end
+if run[1] ~= ARGV[2] or tonumber(run[2]) > tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+return 1
+"""
+
 RUN_SCRIPTS = {
     "run_create": RUN_CREATE,
     "run_start": RUN_START,
     "run_finish": RUN_FINISH,
     "run_emit": RUN_EMIT,
     "run_renew": RUN_RENEW,
+    "run_delete": RUN_DELETE,
 }
 
 
@@ -565,7 +603,9 @@ SCHEDULER_SCRIPTS = {
 # back; no tick record is written (the sensor did not fail), and a RUNNING
 # sensor is due again as soon as its interval allows, or with "wait" ("1") no
 # sooner than a whole interval from now, so that a worker that cannot
-# evaluate it does not get it back at once, again and again.
+# evaluate it does not get it back at once, again and again.  A sensor not
+# RUNNING is not made due (it may have been stopped meanwhile), so the tick
+# of a trigger given back is dropped, not repeated.
 # KEYS: sensor hash, inflight zset, due zset
 # ARGV: sensor name, tick id, now, wait ("1"/"0")
 # Returns the due time (a string) when given back, 0 when the tick no longer

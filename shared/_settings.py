@@ -61,6 +61,13 @@ class Settings:
     # cursor: one stopped for longer than this window misses what was trimmed);
     # the launch stream keeps only what a launcher has not finished with.
     stream_max_entries: int = 1_000_000
+    # Finished runs (SUCCESS, FAILURE, CANCELED) created longer ago than this
+    # are deleted, record and indexes, by the launchers' housekeeping.
+    run_retention_seconds: float = 7 * 24 * 3600.0
+    # A run handed to the run queue this long ago and still QUEUED is handed
+    # to it again (its message was lost); a run starts only once however
+    # often it is delivered, so an early second message costs one no-op.
+    run_resubmit_after: float = 600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

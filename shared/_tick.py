@@ -21,6 +21,7 @@ from shared._definitions import Definitions
 from shared._errors import CodecError, LookoutError
 from shared._evaluate import SensorOutcome, evaluate
 from shared._requests import PARTITION_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG, RunRequest
+from shared._selection import selection_keys
 from shared._sensors import SensorDefinition, SensorKind
 from shared._settings import Settings
 from shared._storage import SensorState, Storage, TickCommit
@@ -195,6 +196,7 @@ class TickRunner:
                 tags=launch_tags(sensor, request),
                 partition_key=request.partition_key,
                 created_at=now,
+                asset_selection=selection_keys(self.definitions, sensor, request),
             )
             try:
                 payload = encode(launch)

@@ -109,6 +109,8 @@ class LaunchRequest(_Wire):
     tags: dict[str, str]
     partition_key: str | None
     created_at: float
+    # The assets of the job this run materializes, as ``a/b`` keys (None: all).
+    asset_selection: list[str] | None = None
 
 
 class EventKind(enum.Enum):
@@ -165,6 +167,7 @@ class RunRecord(_Wire):
     ended_at: float | None = None
     error: str | None = None
     worker: str | None = None
+    asset_selection: list[str] | None = None  # as LaunchRequest.asset_selection
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -179,3 +183,147 @@ def test_unknown_jobs_fail_their_run_and_malformed_entries_are_dead_lettered(
         check=True,
     ).stdout
     assert shown.count("stream:launch") == 4 and "entry has no 'd' field" in shown
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_launcher_waits_out_a_broker_it_cannot_reach_and_then_launches_each_entry_once(
+    spawn: Spawn, settings: Settings, storage: Storage
+) -> None:
+    from workers.launcher import Launcher, run_submitter
+
+    request_ids = _commit_bursts(storage, settings, ticks=2, size=10)
+    dead_broker = make_celery(replace(settings, redis_url=f"redis://127.0.0.1:{_closed_port()}/0"))
+    broker = make_celery(settings)
+    calls: list[int] = []
+
+    def submit(run_ids: Sequence[str]) -> None:
+        calls.append(len(run_ids))
+        # kombu raises its own OperationalError for a broker it cannot reach.
+        run_submitter(dead_broker if len(calls) <= 2 else broker, settings)(run_ids)
+
+    launcher = Launcher(load_definitions(module=LOCATION), storage, settings, submit)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            launcher.run(stop, block=0.1)
+        except BaseException as exc:
+            failures.append(exc)
+            raise
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        start_worker(spawn, settings, LOCATION, concurrency=2, queues=settings.run_queue)
+        # The entries it read before the broker failed are its own pending ones: it
+        # finishes them once the broker is back, not a claim timeout (30 s) later.
+        wait_for(lambda: storage.run_counts()["SUCCESS"] == 20, 20, what="20 runs")
+        assert failures == [] and thread.is_alive()
+        assert len(calls) >= 3
+        _exactly_once(storage, settings, request_ids)
+    finally:
+        stop.set()
+        thread.join(10)
+        dead_broker.close()
+        broker.close()
+
+
+def _finished_run(storage: Storage, n: int, status: str, created: float) -> str:
+    """A run of ``counter`` created at ``created`` and moved to ``status``."""
+    launch = LaunchRequest(
+        request_id=f"request-{n}",
+        sensor="counter",
+        tick_id="t-1",
+        job_name="count_job",
+        run_key=f"k{n}",
+        run_config={},
+        tags={},
+        partition_key=None,
+        created_at=created,
+    )
+    record = new_run(launch, load_definitions(module=LOCATION), created)
+    storage.create_runs([(record, status_event(record, "QUEUED", created))])
+    if status != "QUEUED":
+        started = status_event(record, "STARTED", created)
+        assert storage.start_run(record.run_id, "w", created, 60, started) == "QUEUED"
+        ended = status_event(record, status, created)
+        assert storage.finish_run(record.run_id, ("STARTED", status), created, ended) == "STARTED"
+    return record.run_id
+
+
+def _indexed(storage: Storage, run_id: str) -> list[str]:
+    """Every key that still names the run."""
+    keys = [
+        storage.keys.runs,
+        storage.keys.runs_by_sensor("counter"),
+        *(storage.keys.runs_by_status(s) for s in ("QUEUED", "STARTED", "SUCCESS", "FAILURE")),
+    ]
+    found = [k for k in keys if storage.client.zscore(k, run_id) is not None]
+    return found + [k for k in (storage.keys.run(run_id),) if storage.client.exists(k)]
+
+
+def test_finished_runs_older_than_the_retention_are_deleted_with_every_index_entry(
+    spawn: Spawn, settings: Settings, storage: Storage
+) -> None:
+    now = time.time()
+    old = now - 2 * 3600
+    gone = [_finished_run(storage, i, "SUCCESS", old) for i in range(3)]
+    gone += [_finished_run(storage, i, "FAILURE", old) for i in range(3, 5)]
+    kept = [
+        _finished_run(storage, 5, "QUEUED", old),  # not finished: never deleted
+        _finished_run(storage, 6, "STARTED", old),
+        _finished_run(storage, 7, "SUCCESS", now),  # finished, but recent
+        _finished_run(storage, 8, "FAILURE", now - 60),
+    ]
+    env = {"LOOKOUT_RUN_RETENTION_SECONDS": "3600", "LOOKOUT_LAUNCH_CLAIM_IDLE": "1"}
+    launcher = start_launcher(spawn, settings, LOCATION, env=env)
+
+    wait_for(lambda: storage.client.zcard(storage.keys.runs) == 4, 15, what="old runs deleted")
+    assert all(_indexed(storage, r) == [] for r in gone), [_indexed(storage, r) for r in gone]
+    assert all(len(_indexed(storage, r)) == 4 for r in kept)
+    assert sorted(r.run_id for r in storage.list_runs(limit=100)) == sorted(kept)
+    assert storage.run_counts() == {
+        "QUEUED": 1,
+        "STARTED": 1,
+        "SUCCESS": 1,
+        "FAILURE": 1,
+        "CANCELED": 0,
+    }
+    assert "deleted 5 finished runs" in log_text(launcher)
+
+
+def test_deleting_old_runs_goes_in_bounded_batches(settings: Settings, storage: Storage) -> None:
+    old = time.time() - 100
+    for i in range(5):
+        _finished_run(storage, i, "SUCCESS", old)
+    _finished_run(storage, 5, "FAILURE", old)
+    assert storage.delete_finished_runs(old, 2) == 3  # two per finished status at most
+    assert storage.delete_finished_runs(old, 2) == 2
+    assert storage.delete_finished_runs(old, 2) == 1
+    assert storage.delete_finished_runs(old, 2) == 0
+    assert storage.client.zcard(storage.keys.runs) == 0
+
+
+def test_runs_whose_run_message_was_lost_are_handed_again_and_still_run_once(
+    spawn: Spawn, settings: Settings, storage: Storage
+) -> None:
+    request_ids = _commit_bursts(storage, settings, ticks=1, size=10)
+    env = {**FAST_CLAIM, "LOOKOUT_RUN_RESUBMIT_AFTER": "1"}
+    launcher = start_launcher(spawn, settings, LOCATION, env=env)
+    run_queue = f"{settings.key_prefix}celery:{settings.run_queue}"
+    wait_for(lambda: storage.client.llen(run_queue) == 10, 10, what="10 run messages")
+    storage.client.delete(run_queue)  # the broker lost them
+    # Handed again (and again, while no worker takes them: a run may get
+    # several messages), then each runs once.
+    wait_for(lambda: storage.client.llen(run_queue) >= 20, 15, what="the runs handed again")
+    assert "handing them again" in log_text(launcher)
+    start_worker(spawn, settings, LOCATION, concurrency=2, queues=settings.run_queue, env=env)
+    _exactly_once(storage, settings, request_ids)
+    wait_for(lambda: storage.client.llen(run_queue) == 0, 20, what="the extra messages")
+    _exactly_once(storage, settings, request_ids)

@@ -6,18 +6,23 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared._location import load_definitions
+from shared._scripts import SCRIPTS
 from shared._settings import Settings
 from shared._storage import Storage
 from shared._tick import TickRunner
-from shared._wire import RUN_TASK, RunEvent
+from shared._wire import RUN_TASK, LaunchRequest, RunEvent, RunRecord
 from tests.conftest import ROOT, Spawn, process_env, wait_for
+from tests.locations.work_proxy import ReplyDropper
 from tests.locations.work_support import (
     all_events,
     log_text,
@@ -26,9 +31,11 @@ from tests.locations.work_support import (
     start_worker,
 )
 from workers.app import make_celery
+from workers.runs import Delivery, RunExecutor, new_run, status_event
 
 BASIC = "tests.locations.work_basic"
 EVENTS = "tests.locations.work_events"
+ASSETS = "tests.locations.work_assets"
 
 
 @pytest.fixture
@@ -171,3 +178,137 @@ def test_runs_list_and_show_commands(spawn: Spawn, settings: Settings, storage: 
         check=False,
     )
     assert missing.returncode == 1 and "no run with id 'nope'" in missing.stderr
+
+
+def _queued_run(storage: Storage, module: str, job: str) -> RunRecord:
+    """A QUEUED run of ``job``, created as a launcher creates it."""
+    now = time.time()
+    launch = LaunchRequest(
+        request_id=uuid.uuid4().hex,
+        sensor="tester",
+        tick_id="t-1",
+        job_name=job,
+        run_key=None,
+        run_config={},
+        tags={},
+        partition_key=None,
+        created_at=now,
+    )
+    record = new_run(launch, load_definitions(module=module), now)
+    (created,) = storage.create_runs([(record, status_event(record, record.status, now))])
+    assert created.created and created.status == "QUEUED"
+    return record
+
+
+def _deliver_losing_one_reply(
+    settings: Settings, storage: Storage, module: str, run_id: str, script: str
+) -> Delivery:
+    """Deliver the run through a proxy that loses the reply to the first call of ``script``."""
+    port = int(settings.redis_url.rsplit(":", 1)[1].split("/")[0])
+    with ReplyDropper(port) as proxy:
+        proxied = Storage.from_settings(replace(settings, redis_url=proxy.url))
+        try:
+            # Loaded already, so the call whose reply is lost is the one that runs.
+            storage.client.script_load(SCRIPTS[script])
+            proxy.arm(proxied.scripts[script].sha.encode())
+            delivery = RunExecutor(load_definitions(module=module), proxied, settings).deliver(
+                run_id
+            )
+        finally:
+            proxied.client.close()
+        assert proxy.dropped == 1
+    return delivery
+
+
+def test_a_run_whose_start_reply_was_lost_is_still_run_by_the_worker_that_started_it(
+    settings: Settings, storage: Storage
+) -> None:
+    run = _queued_run(storage, BASIC, "count_job")
+    # redis-py sends RUN_START again after the lost reply: the run is STARTED by
+    # this very executor, which must run it, not take it for someone else's.
+    delivery = _deliver_losing_one_reply(settings, storage, BASIC, run.run_id, "run_start")
+    assert delivery is Delivery.EXECUTED
+    finished = storage.get_run(run.run_id)
+    assert finished is not None and finished.status == "SUCCESS"
+    assert [e.status for e in _events_of(storage, run.run_id)] == ["QUEUED", "STARTED", "SUCCESS"]
+
+
+def test_a_materialization_whose_reply_was_lost_is_reported_once(
+    settings: Settings, storage: Storage
+) -> None:
+    run = _queued_run(storage, ASSETS, "assets_job")
+    delivery = _deliver_losing_one_reply(settings, storage, ASSETS, run.run_id, "run_emit")
+    assert delivery is Delivery.EXECUTED
+    kinds = [(e.kind, e.status, e.asset_key) for e in _events_of(storage, run.run_id)]
+    assert kinds == [
+        ("RUN_STATUS", "QUEUED", None),
+        ("RUN_STATUS", "STARTED", None),
+        ("ASSET_MATERIALIZATION", None, "raw"),
+        ("ASSET_MATERIALIZATION", None, "clean"),
+        ("ASSET_MATERIALIZATION", None, "report"),
+        ("RUN_STATUS", "SUCCESS", None),
+    ]
+
+
+def test_starting_a_run_twice_for_one_executor_starts_it_once_and_another_is_refused(
+    storage: Storage,
+) -> None:
+    run = _queued_run(storage, BASIC, "count_job")
+    now = time.time()
+    started = status_event(run, "STARTED", now)
+    assert storage.start_run(run.run_id, "me", now, 10, started) == "QUEUED"
+    assert storage.start_run(run.run_id, "me", now, 10, started) == "QUEUED"
+    assert storage.start_run(run.run_id, "someone-else", now, 10, started) == "STARTED"
+    assert [e.status for e in _events_of(storage, run.run_id)] == ["QUEUED", "STARTED"]
+    record = storage.get_run(run.run_id)
+    assert record is not None and record.worker == "me"
+
+
+def test_a_run_request_with_an_asset_selection_runs_only_those_assets(
+    spawn: Spawn, settings: Settings, storage: Storage
+) -> None:
+    env = {"WORK_PICK": "raw,clean"}
+    start_worker(spawn, settings, ASSETS, queues=settings.run_queue, env=env)
+    start_launcher(spawn, settings, ASSETS)
+    os.environ.update(env)
+    try:
+        (request_id,) = _tick(storage, settings, ASSETS, "pick")
+    finally:
+        del os.environ["WORK_PICK"]
+    ((_, launch),) = storage.launch_requests()
+    assert launch.request_id == request_id and launch.asset_selection == ["raw", "clean"]
+    wait_for(lambda: storage.run_counts()["SUCCESS"] == 1, 20, what="the run")
+    (run,) = storage.list_runs()
+    assert run.asset_selection == ["raw", "clean"]
+    materialized = [e.asset_key for e in _events_of(storage, run.run_id) if e.asset_key]
+    assert materialized == ["raw", "clean"]  # not report
+
+    # No selection: the whole job.
+    _tick(storage, settings, ASSETS, "pick")
+    wait_for(lambda: storage.run_counts()["SUCCESS"] == 2, 20, what="the second run")
+    whole = next(r for r in storage.list_runs() if r.run_id != run.run_id)
+    assert whole.asset_selection is None
+    assert [e.asset_key for e in _events_of(storage, whole.run_id) if e.asset_key] == [
+        "raw",
+        "clean",
+        "report",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pick", "reason"),
+    [
+        ("nope", "asset_selection names ['nope'], which job 'assets_job' does not materialize"),
+        ("clean", "asset 'clean' of job 'assets_job' takes the output of ['raw'] as input"),
+    ],
+)
+def test_an_asset_selection_the_job_cannot_run_fails_the_tick_naming_the_sensor(
+    settings: Settings, storage: Storage, monkeypatch: pytest.MonkeyPatch, pick: str, reason: str
+) -> None:
+    monkeypatch.setenv("WORK_PICK", pick)
+    record = TickRunner(load_definitions(module=ASSETS), storage, settings).tick("pick")
+    assert record is not None and record.status == "FAILURE"
+    assert record.error is not None
+    assert "sensor 'pick'" in record.error and reason in record.error, record.error
+    assert storage.launch_requests() == []
+    assert storage.sensor_state("pick").cursor is None

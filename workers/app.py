@@ -49,6 +49,10 @@ def make_celery(settings: Settings, name: str = "lookout") -> Any:
             # An unacknowledged message (its whole worker died) is given back
             # after this; ticks and runs are idempotent, so early is safe.
             "visibility_timeout": int(settings.inflight_ttl * 2),
+            # Look for such messages every 10 s (kombu's interval), not on
+            # every tenth look (its default throttle): a message a worker had
+            # taken when Redis went away waited 100 s more to come back.
+            "unacked_restore_throttle": 1,
             "global_keyprefix": settings.key_prefix + "celery:",
         },
         task_queues=queues,

@@ -6,34 +6,71 @@ in-flight mark lapses at the deadline its claim set (claim time + timeout +
 margin); an evaluation that starts at least ``tick_timeout`` before that
 deadline ends (it is cut at the timeout) before the mark can lapse and the
 scheduler tick the sensor again.  A tick taken up later is not evaluated,
-which would risk two evaluations of one sensor at once (invariant 1): it
-commits a FAILURE saying so and the sensor is due again at once.
+which would risk two evaluations of one sensor at once (invariant 1): it is
+given back (its mark dropped, no tick record: the sensor did not fail, a
+neighbour was slow) and the sensor is due again at once.
 
-States are read in one round trip; commits are pipelined, flushed as soon
-as the oldest waiting one is ``flush_every`` old, so a slow sensor does not
-hold back the commits (and next due times) of the fast ones before it.
+States are read in one round trip; commits are pipelined.  What is pending
+is flushed as soon as the oldest is ``flush_every`` old, and before an
+evaluation that may be slow (the sensor's last tick took ``flush_every`` or
+more), so a slow sensor does not hold back the commits (and next due times)
+of the fast ones before it; and always before an evaluation that, running
+its full timeout, could keep a pending commit waiting past its in-flight
+deadline (where the commit would be refused and the tick count as lost).
 """
 
 from __future__ import annotations
 
+import io
+import logging
+import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
 
-from shared._sensors import SensorDefinition
+import msgpack
+
 from shared._settings import Settings
 from shared._storage import SensorState, TickCommit
 from shared._tick import TickRunner
-from shared._wire import TickMessage, TickRecord, TickStatus
+from shared._wire import TickMessage
+from workers.ticks import NotEvaluated, TickResult
+
+log = logging.getLogger(__name__)
+
+# An evaluation runs at most ``tick_timeout`` and is cut a little after; a
+# pending commit is flushed first unless its deadline is this much further.
+DEADLINE_SLACK = 1.0
 
 
-def late_error(left: float, timeout: float) -> str:
-    return (
-        f"tick not evaluated: it reached a worker {left:.1f} s before its in-flight mark "
-        f"lapses, less than the {timeout:g} s an evaluation may take, so a second tick could "
-        "have overlapped it; the sensor is due again at once (add worker processes, or check "
-        "the clocks of the scheduler's and the workers' hosts)"
-    )
+def last_duration(entry: bytes | None) -> float | None:
+    """How long a sensor's last tick took, read from its history entry (``None``: unknown).
+
+    Reads the record's two times without building a ``TickRecord``: this
+    runs for most ticks of a message.
+    """
+    if not entry:
+        return None
+    try:
+        record = next(msgpack.Unpacker(io.BytesIO(entry), raw=False, strict_map_key=False))
+        return float(record["ended_at"]) - float(record["started_at"])
+    except (ValueError, TypeError, KeyError, StopIteration, msgpack.UnpackException):
+        return None
+
+
+@dataclass
+class _Pending:
+    """Commits evaluated and not yet sent: each with its slot in the results."""
+
+    commits: list[tuple[int, TickCommit]] = field(default_factory=list)
+    since: float = 0.0  # when the oldest was evaluated
+    deadline: float = math.inf  # the earliest in-flight deadline among them
+
+    def add(self, slot: int, commit: TickCommit, deadline: float, now: float) -> None:
+        if not self.commits:
+            self.since, self.deadline = now, deadline
+        self.commits.append((slot, commit))
+        self.deadline = min(self.deadline, deadline)
 
 
 class BatchEvaluator:
@@ -52,63 +89,66 @@ class BatchEvaluator:
         self.clock = clock
         self.flush_every = flush_every
 
-    def run(self, ticks: Sequence[TickMessage]) -> list[TickRecord | None]:
-        """One result per tick: its committed record, or ``None`` (done before, or superseded)."""
+    def run(self, ticks: Sequence[TickMessage]) -> list[TickResult]:
+        """One result per tick: its committed record, or what became of it instead.
+
+        ``None``: committed before, or superseded; ``NotEvaluated.GIVEN_BACK``:
+        taken up too late to evaluate, and due again at once.
+        """
         sensors = [self.runner.definitions.get_sensor(t.sensor) for t in ticks]
         names = [t.sensor for t in ticks]
         states, deadlines = self.runner.storage.states_and_deadlines(names)
-        results: list[TickRecord | None] = [None] * len(ticks)
-        pending: list[tuple[int, TickCommit]] = []
-        oldest = 0.0
+        results: list[TickResult] = [None] * len(ticks)
+        pending = _Pending()
+        late: list[tuple[str, float]] = []
         for i, (tick, sensor, state, deadline) in enumerate(
             zip(ticks, sensors, states, deadlines, strict=True)
         ):
             if state.inflight != tick.tick_id or deadline is None:
                 continue  # committed already, or superseded: nothing more to do
-            if not pending:
-                oldest = self.clock()
-            pending.append((i, self._evaluate(tick, sensor, state, deadline)))
-            if self.clock() - oldest >= self.flush_every:
+            now = self.clock()
+            if deadline - now < self.settings.tick_timeout:
+                results[i] = self._give_back(tick, now)
+                late.append((tick.sensor, deadline - now))
+                continue
+            if pending.commits and self._flush_first(pending, state, now):
+                self._flush(pending, results)
+            commit = self.runner.evaluate(sensor, state, tick_id=tick.tick_id, due_at=tick.due_at)
+            pending.add(i, commit, deadline, now)
+            if self.clock() - pending.since >= self.flush_every:
                 self._flush(pending, results)
         self._flush(pending, results)
+        if late:
+            self._log_late(late)
         return results
 
-    def _evaluate(
-        self,
-        tick: TickMessage,
-        sensor: SensorDefinition[Any, Any],
-        state: SensorState,
-        deadline: float,
-    ) -> TickCommit:
-        started = self.clock()
-        left = deadline - started
-        if left < self.settings.tick_timeout:
-            return self._late(tick, state, started, left)
-        return self.runner.evaluate(sensor, state, tick_id=tick.tick_id, due_at=tick.due_at)
+    def _flush_first(self, pending: _Pending, state: SensorState, now: float) -> bool:
+        """Whether to send what is pending before evaluating the sensor of ``state``."""
+        if pending.deadline - now < self.settings.tick_timeout + DEADLINE_SLACK:
+            return True  # the evaluation could keep a commit waiting past its deadline
+        took = last_duration(state.last_entry)
+        return took is not None and took >= self.flush_every
 
-    def _late(
-        self, tick: TickMessage, state: SensorState, started: float, left: float
-    ) -> TickCommit:
-        record = TickRecord(
-            tick_id=tick.tick_id,
-            sensor=tick.sensor,
-            status=TickStatus.FAILURE.value,
-            started_at=started,
-            ended_at=started,
-            due_at=tick.due_at,
-            error=late_error(left, self.settings.tick_timeout),
-            cursor_before=state.cursor,
-            cursor_after=state.cursor,
-            worker=self.runner.worker,
+    def _give_back(self, tick: TickMessage, now: float) -> TickResult:
+        if self.runner.storage.give_back(tick.sensor, tick.tick_id, now):
+            return NotEvaluated.GIVEN_BACK
+        return None  # the mark moved on meanwhile: nothing of ours to give back
+
+    def _log_late(self, late: Sequence[tuple[str, float]]) -> None:
+        log.warning(
+            "%d ticks not evaluated: they reached this worker less than the %g s an "
+            "evaluation may take before their in-flight marks lapse, so a second tick "
+            "could have overlapped them; given back, due again at once (add worker "
+            "processes, or check the hosts' clocks): %s",
+            len(late),
+            self.settings.tick_timeout,
+            ", ".join(f"{name} ({left:.1f} s left)" for name, left in late[:10]),
         )
-        return TickCommit(record, [], False, None, started)
 
-    def _flush(
-        self, pending: list[tuple[int, TickCommit]], results: list[TickRecord | None]
-    ) -> None:
-        if not pending:
+    def _flush(self, pending: _Pending, results: list[TickResult]) -> None:
+        if not pending.commits:
             return
-        records = self.runner.storage.commit_many([c for _, c in pending])
-        for (i, _), record in zip(pending, records, strict=True):
+        records = self.runner.storage.commit_many([c for _, c in pending.commits])
+        for (i, _), record in zip(pending.commits, records, strict=True):
             results[i] = record
-        pending.clear()
+        pending.commits.clear()

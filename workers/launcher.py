@@ -14,7 +14,16 @@ entry is handled in this order, and every step may be repeated safely:
 A launcher that dies between 1 and 2 leaves the run QUEUED and not enqueued:
 whoever claims the entry enqueues it.  Dying between 2 and its mark enqueues
 the run twice; the run task starts a run only from QUEUED, so it still runs
-once.
+once.  When Redis or the broker is away for a moment, the launcher waits with
+backoff (invariant 7) and then finishes the entries it had read, its own
+pending ones, before reading new ones.
+
+Housekeeping rides on the claim timer: both streams are trimmed, finished
+runs older than ``Settings.run_retention_seconds`` are deleted (a bounded
+batch each time), and a run still QUEUED ``Settings.run_resubmit_after``
+after it was handed to the run queue is handed to it again: its message was
+lost (a broker that lost data, say).  That cannot run it twice: a run starts
+only from QUEUED, once.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import redis
+from kombu.exceptions import OperationalError
 
 from shared._codec import decode
 from shared._definitions import Definitions
@@ -43,6 +53,12 @@ log = logging.getLogger(__name__)
 
 # Hands run ids to the run queue.
 Submit = Callable[[Sequence[str]], None]
+
+# Redis or the broker (kombu raises its own error for a broker it cannot
+# reach) briefly away: wait and carry on (invariant 7).
+TRANSIENT = (redis.ConnectionError, redis.TimeoutError, OperationalError)
+# Runs deleted, or looked at for re-submission, per status per housekeeping round.
+HOUSEKEEPING_BATCH = 500
 
 
 class MalformedLaunchError(LookoutError):
@@ -69,6 +85,13 @@ def parse_launch(fields: Mapping[bytes, bytes]) -> LaunchRequest:
         isinstance(k, str) and isinstance(v, str) for k, v in launch.tags.items()
     ):
         raise MalformedLaunchError(f"LaunchRequest.tags must map str to str: {launch.tags!r:.200}")
+    selection = launch.asset_selection
+    if selection is not None and (
+        not isinstance(selection, list) or not all(isinstance(k, str) for k in selection)
+    ):
+        raise MalformedLaunchError(
+            f"LaunchRequest.asset_selection must be a list of asset keys: {selection!r:.200}"
+        )
     return launch
 
 
@@ -97,39 +120,87 @@ class Launcher:
         self.consumer = consumer or consumer_name()
         self.clock = clock
         self.launched = 0
+        self.resubmitted = 0
+        self.deleted = 0
+        self._ready = False
+        self._own_pending = False  # entries read before an error wait in our name
+        self._sweep_from = 0
 
     def run(self, stop: threading.Event, block: float = 1.0) -> None:
-        """Launch until ``stop`` is set; Redis errors are waited out with backoff."""
-        group = self.settings.launch_group
+        """Launch until ``stop`` is set; Redis and broker errors are waited out with backoff."""
         claim_every = max(0.1, min(self.settings.launch_claim_idle / 2, 10.0))
         next_claim = 0.0
         backoff = 0.1
-        ready = False
         while not stop.is_set():
             try:
-                if not ready:
-                    self.storage.ensure_launch_group(group)
-                    ready = True
+                self._prepare()
                 if time.monotonic() >= next_claim:
-                    self.claim_pending()
-                    # Housekeeping rides on the same timer: keep both streams bounded.
-                    self.storage.trim_streams(group, self.settings.stream_max_entries)
+                    self.housekeeping()
                     next_claim = time.monotonic() + claim_every
-                self.handle(self.storage.read_launches(group, self.consumer, self._batch, block))
+                self.handle(
+                    self.storage.read_launches(
+                        self.settings.launch_group, self.consumer, self._batch, block
+                    )
+                )
                 backoff = 0.1
             except redis.ResponseError as exc:
                 if "NOGROUP" not in str(exc):
                     raise
                 log.warning("the launchers' group is gone (Redis lost its data?); recreating it")
-                ready = False
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                log.warning("Redis unavailable (%s); retrying in %.1f s", exc, backoff)
+                self._ready = False
+            except TRANSIENT as exc:
+                log.warning(
+                    "Redis or the broker unavailable (%s); retrying in %.1f s", exc, backoff
+                )
+                self._own_pending = True
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
 
     @property
     def _batch(self) -> int:
         return max(1, self.settings.launch_batch)
+
+    def _prepare(self) -> None:
+        """Join the group, and finish what this launcher read before an error."""
+        if not self._ready:
+            self.storage.ensure_launch_group(self.settings.launch_group)
+            self._ready = True
+        while self._own_pending:
+            entries = self.storage.own_pending_launches(
+                self.settings.launch_group, self.consumer, self._batch
+            )
+            self.handle(entries)
+            self._own_pending = len(entries) >= self._batch
+
+    def housekeeping(self) -> None:
+        """Claim dead launchers' entries, trim the streams, delete old runs, re-submit lost ones."""
+        self.claim_pending()
+        self.storage.trim_streams(self.settings.launch_group, self.settings.stream_max_entries)
+        now = self.clock()
+        deleted = self.storage.delete_finished_runs(
+            now - self.settings.run_retention_seconds, HOUSEKEEPING_BATCH
+        )
+        if deleted:
+            log.info("deleted %d finished runs older than the retention", deleted)
+            self.deleted += deleted
+        self.resubmit_lost(now)
+
+    def resubmit_lost(self, now: float) -> int:
+        """Hand again to the run queue the runs still QUEUED long after they were; how many."""
+        stale, self._sweep_from = self.storage.stale_queued_runs(
+            now - self.settings.run_resubmit_after, HOUSEKEEPING_BATCH, self._sweep_from
+        )
+        if stale:
+            log.warning(
+                "%d runs still QUEUED %.0f s after they were handed to the run queue "
+                "(message lost?): handing them again",
+                len(stale),
+                self.settings.run_resubmit_after,
+            )
+            self.submit(stale)
+            self.storage.mark_enqueued(stale, now)
+            self.resubmitted += len(stale)
+        return len(stale)
 
     def claim_pending(self) -> int:
         """Launch the entries other launchers left pending too long; returns how many."""
@@ -169,7 +240,7 @@ class Launcher:
         to_submit = [c.run_id for c in created if c.status == QUEUED and not c.enqueued]
         if to_submit:
             self.submit(to_submit)
-            self.storage.mark_enqueued(to_submit)
+            self.storage.mark_enqueued(to_submit, now)
         self.storage.ack_launches(self.settings.launch_group, [eid for eid, _ in entries])
         self.launched += sum(c.created for c in created)
         return len(entries)

@@ -61,7 +61,10 @@ def run_worker(
         consumer_cls=dead_letter_consumer(tasks.dead_letter),
     )
     details = {"queues": ",".join(queues), "concurrency": str(size)}
-    with Heartbeat(storage, "worker", details=lambda: details):
+    heartbeat = Heartbeat(
+        storage, "worker", interval=settings.heartbeat_interval, details=lambda: details
+    )
+    with heartbeat:
         worker.start()
     return int(worker.exitcode or 0)
 
@@ -91,6 +94,6 @@ def run_launcher(definitions: Definitions, settings: Settings) -> int:
         return {"consumer": launcher.consumer, "launched": str(launcher.launched)}
 
     log.info("launcher %s reading %s", launcher.consumer, storage.keys.launch)
-    with Heartbeat(storage, "launcher", details=details):
+    with Heartbeat(storage, "launcher", interval=settings.heartbeat_interval, details=details):
         launcher.run(stop)
     return 0

@@ -21,13 +21,15 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from shared import _run_events as events
 from shared._definitions import Definitions
 from shared._errors import DefinitionError
 from shared._event_sensors import DagsterRunStatus
 from shared._execute import AssetMaterialization, ExecuteInProcessResult, execute_plan
+from shared._selection import select_steps
 from shared._settings import Settings
 from shared._storage import Storage
-from shared._wire import EventKind, LaunchRequest, RunEvent, RunRecord
+from shared._wire import LaunchRequest, RunEvent, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -68,40 +70,15 @@ def new_run(launch: LaunchRequest, definitions: Definitions, now: float) -> RunR
         run_config=dict(launch.run_config),
         ended_at=now if error else None,
         error=error,
+        asset_selection=None if launch.asset_selection is None else list(launch.asset_selection),
     )
 
 
 def status_event(
     record: RunRecord, status: str, now: float, message: str | None = None
 ) -> RunEvent:
-    """The RUN_STATUS event of ``record`` reaching ``status``."""
-    return RunEvent(
-        kind=EventKind.RUN_STATUS.value,
-        run_id=record.run_id,
-        job_name=record.job_name,
-        timestamp=now,
-        status=status,
-        partition=record.partition_key,
-        tags=dict(record.tags),
-        message=message,
-        sensor=record.sensor,
-        run_key=record.run_key,
-    )
-
-
-def materialization_event(record: RunRecord, event: AssetMaterialization, now: float) -> RunEvent:
-    """The ASSET_MATERIALIZATION event of an asset a run computed, with the run's tags."""
-    return RunEvent(
-        kind=EventKind.ASSET_MATERIALIZATION.value,
-        run_id=record.run_id,
-        job_name=record.job_name,
-        timestamp=now,
-        asset_key=event.asset_key.to_user_string(),
-        partition=event.partition,
-        tags=dict(event.tags),
-        sensor=record.sensor,
-        run_key=record.run_key,
-    )
+    """The RUN_STATUS event of ``record`` reaching ``status`` (built as in-process runs' are)."""
+    return events.status_event(events.RunFacts.of_record(record), status, now, message)
 
 
 class Delivery(enum.Enum):
@@ -224,11 +201,15 @@ class RunExecutor:
 
     def _run_job(self, record: RunRecord, owner: str) -> ExecuteInProcessResult:
         job = self.definitions.get_job(record.job_name)
+        steps = select_steps(job, record.asset_selection)
         storage, lease = self.storage, self.settings.run_lease
+        facts = events.RunFacts.of_record(record)
+        emitted = [0]
 
         def materialized(event: AssetMaterialization) -> None:
-            payload = materialization_event(record, event, self.clock())
-            if not storage.emit_run_event(record.run_id, owner, payload):
+            payload = events.materialization_event(facts, event, self.clock())
+            emitted[0] += 1
+            if not storage.emit_run_event(record.run_id, owner, payload, emitted[0]):
                 raise RunLostError(f"run {record.run_id} was declared lost while it ran")
 
         def renew() -> bool:
@@ -238,7 +219,7 @@ class RunExecutor:
             run_config: dict[str, Any] = record.run_config or dict(job.config)
             return execute_plan(
                 job.name,
-                job.steps,
+                steps,
                 run_config=run_config,
                 tags={**job.tags, **record.tags},
                 run_id=record.run_id,

@@ -21,7 +21,7 @@ from shared._definitions import Definitions
 from shared._settings import Settings
 from shared._storage import Storage
 from shared._tick import TickRunner
-from shared._wire import RUN_TASK, TICK_TASK, DeadLetter
+from shared._wire import RUN_TASK, TICK_TASK, DeadLetter, TickMessage
 from workers.batch import BatchEvaluator
 from workers.runs import Delivery, RunExecutor
 from workers.ticks import TickBatchHandler, payload_bytes
@@ -55,10 +55,15 @@ class WorkerTasks:
             def bury(reason: str, payload: bytes, ref: str | None) -> None:
                 self.dead_letter(f"queue:{self.settings.tick_queue}", reason, payload, ref)
 
+            def give_back(tick: TickMessage) -> bool:
+                # Not ours to evaluate: back in a whole interval, for a worker that can.
+                return bool(storage.give_back(tick.sensor, tick.tick_id, time.time(), wait=True))
+
+            evaluate = BatchEvaluator(runner, self.settings).run
             self._state = _ProcessState(
                 pid,
                 storage,
-                TickBatchHandler(self.definitions, BatchEvaluator(runner, self.settings).run, bury),
+                TickBatchHandler(self.definitions, evaluate, bury, give_back),
                 RunExecutor(self.definitions, storage, self.settings),
             )
         return self._state

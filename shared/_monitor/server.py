@@ -93,7 +93,12 @@ class MonitorServer:
         log.info("lookout monitor on %s (metrics at /metrics)", url)
         previous = signal.signal(signal.SIGTERM, _exit_on_signal)
         # The monitor shows up among the live processes like every other one.
-        heartbeat = Heartbeat(self.app.storage, "monitor", details=lambda: {"url": url})
+        heartbeat = Heartbeat(
+            self.app.storage,
+            "monitor",
+            interval=self.app.settings.heartbeat_interval,
+            details=lambda: {"url": url},
+        )
         try:
             with heartbeat:
                 httpd.serve_forever()

@@ -17,6 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from shared._storage._base import StoreBase
+from shared._streams import text as _text
 
 # kombu's Redis transport keeps a queue's messages of priority p > 0 in a
 # list named queue + SEP + p; messages without a priority go to the base list.
@@ -43,10 +44,6 @@ class SensorCounts:
     scheduled: int  # in the due index (RUNNING, no tick in flight)
     overdue: int  # due now or earlier and not yet published
     in_flight: int  # a tick queued or running
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def ping_once(url: str, timeout: float = 2.0) -> str | None:

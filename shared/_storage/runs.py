@@ -10,9 +10,12 @@ import redis
 
 from shared._codec import decode, encode
 from shared._storage._base import StoreBase
+from shared._streams import stream_order
+from shared._streams import text as _text
 from shared._wire import RunEvent, RunRecord
 
 RUN_STATUSES = ("QUEUED", "STARTED", "SUCCESS", "FAILURE", "CANCELED")
+FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 
 # Raw launch stream entries as Redis gives them: (entry id, fields).
 StreamEntry = tuple[str, dict[bytes, bytes]]
@@ -28,13 +31,9 @@ class Created:
     enqueued: bool
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _stream_order(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
+def _enqueued_at(value: bytes | None) -> float | None:
+    # "1" was written before the time was: it reads as long ago.
+    return float(value) if value else None
 
 
 def _float(value: bytes | None) -> float | None:
@@ -69,16 +68,70 @@ class RunStore(StoreBase):
             self.scripts["run_create"](keys=keys, args=args, client=pipe)
         replies = pipe.execute()
         return [
-            Created(record.run_id, bool(made), _text(status), _text(enqueued) == "1")
+            Created(record.run_id, bool(made), _text(status), bool(enqueued))
             for (record, _), (made, status, enqueued) in zip(runs, replies, strict=True)
         ]
 
-    def mark_enqueued(self, run_ids: Sequence[str]) -> None:
-        """Remember that these runs were handed to the run queue (saves a second enqueue)."""
+    def mark_enqueued(self, run_ids: Sequence[str], now: float) -> None:
+        """Remember when these runs were handed to the run queue (saves a second enqueue)."""
         pipe = self.client.pipeline(transaction=False)
         for run_id in run_ids:
-            pipe.hset(self.keys.run(run_id), "enqueued", "1")
+            pipe.hset(self.keys.run(run_id), "enqueued", repr(now))
         pipe.execute()
+
+    def stale_queued_runs(
+        self, cutoff: float, count: int, offset: int = 0
+    ) -> tuple[list[str], int]:
+        """QUEUED runs last handed to the run queue at or before ``cutoff``.
+
+        Reads at most ``count`` QUEUED runs created by then, from ``offset``;
+        returns those found stale and the offset to go on from (0: start over).
+        """
+        ids = [
+            _text(i)
+            for i in self.client.zrangebyscore(
+                self.keys.runs_by_status("QUEUED"), "-inf", repr(cutoff), start=offset, num=count
+            )
+        ]
+        if not ids:
+            return [], 0
+        pipe = self.client.pipeline(transaction=False)
+        for run_id in ids:
+            pipe.hmget(self.keys.run(run_id), ["status", "enqueued"])
+        stale = []
+        for run_id, (status, enqueued) in zip(ids, pipe.execute(), strict=True):
+            at = _enqueued_at(enqueued)
+            if status == b"QUEUED" and at is not None and at <= cutoff:
+                stale.append(run_id)
+        return stale, (offset + len(ids) if len(ids) == count else 0)
+
+    def delete_finished_runs(self, cutoff: float, count: int) -> int:
+        """Delete up to ``count`` runs of each finished status created at or before ``cutoff``.
+
+        Each goes with its indexes in one script; returns how many went.
+        """
+        found: list[tuple[str, str]] = []
+        for status in FINISHED:
+            index = self.keys.runs_by_status(status)
+            ids = self.client.zrangebyscore(index, "-inf", repr(cutoff), start=0, num=count)
+            found += [(status, _text(i)) for i in ids]
+        if not found:
+            return 0
+        pipe = self.client.pipeline(transaction=False)
+        for _, run_id in found:
+            pipe.hget(self.keys.run(run_id), "d")
+        sensors = [decode(RunRecord, d).sensor if d else None for d in pipe.execute()]
+        pipe = self.client.pipeline(transaction=False)
+        for (status, run_id), sensor in zip(found, sensors, strict=True):
+            keys = [
+                self.keys.run(run_id),
+                self.keys.run_lease(run_id),
+                self.keys.runs,
+                self.keys.runs_by_status(status),
+                self.keys.runs_by_sensor(sensor or ""),
+            ]
+            self.scripts["run_delete"](keys=keys, args=[run_id, status, repr(cutoff)], client=pipe)
+        return sum(int(n) for n in pipe.execute())
 
     # -- reading -------------------------------------------------------------
 
@@ -183,10 +236,15 @@ class RunStore(StoreBase):
         ]
         return _text(self.scripts["run_finish"](keys=keys, args=args))
 
-    def emit_run_event(self, run_id: str, owner: str, event: RunEvent) -> bool:
-        """Append ``event`` while ``owner`` still runs the run; False when it no longer does."""
+    def emit_run_event(self, run_id: str, owner: str, event: RunEvent, number: int) -> bool:
+        """Append ``event``, the executor's ``number``-th (from 1), while ``owner`` runs the run.
+
+        False when it no longer does; an event whose number was appended
+        already is not appended again.
+        """
         keys = [self.keys.run(run_id), self.keys.events]
-        return bool(self.scripts["run_emit"](keys=keys, args=[owner, encode(event)]))
+        args: list[Any] = [owner, encode(event), str(number)]
+        return bool(self.scripts["run_emit"](keys=keys, args=args))
 
     def renew_run_lease(self, run_id: str, owner: str, lease: float) -> bool:
         keys = [self.keys.run(run_id), self.keys.run_lease(run_id)]
@@ -213,6 +271,14 @@ class RunStore(StoreBase):
             group, consumer, {self.keys.launch: ">"}, count=count, block=int(block * 1000)
         )
         return [(_text(eid), fields) for _, entries in reply or [] for eid, fields in entries]
+
+    def own_pending_launches(self, group: str, consumer: str, count: int) -> list[StreamEntry]:
+        """Entries this consumer read and has not acknowledged, oldest first (up to ``count``)."""
+        reply = self.client.xreadgroup(group, consumer, {self.keys.launch: "0"}, count=count)
+        # Entries deleted from the stream meanwhile come back without fields.
+        return [
+            (_text(eid), fields) for _, entries in reply or [] for eid, fields in entries if fields
+        ]
 
     def claim_launches(
         self, group: str, consumer: str, min_idle: float, count: int
@@ -270,7 +336,7 @@ class RunStore(StoreBase):
             return None
         if int(summary["pending"]):
             oldest = _text(summary["min"])
-            return min(oldest, delivered, key=_stream_order)
+            return min(oldest, delivered, key=stream_order)
         ms, _, seq = delivered.partition("-")
         return f"{ms}-{int(seq) + 1}"  # everything up to the last delivered was acknowledged
 

@@ -1,4 +1,4 @@
-"""In-flight deadlines, as a worker checks them before it evaluates a claimed tick."""
+"""In-flight marks as a worker sees them: their deadlines, and giving back a tick not evaluated."""
 
 from __future__ import annotations
 
@@ -16,3 +16,13 @@ class TickMarkStore(StoreBase):
             return []
         scores = self.client.zmscore(self.keys.inflight, list(names))
         return [None if s is None else float(s) for s in scores]
+
+    def give_back(self, name: str, tick_id: str, now: float, *, wait: bool = False) -> bool:
+        """Drop the mark of a tick not evaluated, writing no record; the sensor is due again.
+
+        Due as soon as its interval allows, or (``wait``) a whole interval
+        from now.  ``False`` when ``tick_id`` no longer held the mark.
+        """
+        keys = [self.keys.sensor(name), self.keys.inflight, self.keys.due]
+        args = [name, tick_id, repr(now), "1" if wait else "0"]
+        return bool(self.scripts["give_back"](keys=keys, args=args) != 0)

@@ -66,13 +66,20 @@ def start_launcher(
     return proc
 
 
+# A worker evaluates a tick only if a whole timeout still fits before its
+# in-flight deadline; the tests' settings leave 2 s for the message to get
+# there.  These claims leave more, so that a loaded test machine (or a pool
+# process killed and replaced) does not make a worker give the tick back.
+CLAIM_SLACK = 10.0
+
+
 def claim_ticks(storage: Storage, settings: Settings, names: Iterable[str]) -> list[TickMessage]:
     """Claim one tick of each sensor, as the scheduler does before publishing."""
     ticks = []
     for name in names:
         tick_id = uuid.uuid4().hex
         now = time.time()
-        held = storage.claim(name, tick_id, now, now + settings.inflight_ttl)
+        held = storage.claim(name, tick_id, now, now + settings.inflight_ttl + CLAIM_SLACK)
         assert held == tick_id, f"sensor {name} has tick {held} in flight"
         ticks.append(TickMessage(name, tick_id, now))
     return ticks
