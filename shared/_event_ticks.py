@@ -76,7 +76,10 @@ def _call(
         log=context.log,
         dagster_run=DagsterRun(
             # _matches() let only RUN_STATUS events with a status through.
-            event.run_id, event.job_name, DagsterRunStatus(event.status or ""), dict(event.tags)
+            event.run_id,
+            event.job_name,
+            DagsterRunStatus(event.status or ""),
+            dict(event.tags),
         ),
         dagster_event=entry.dagster_event,
     )

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from shared._redis_server import EmbeddedRedis, free_port
 from shared._settings import Settings
 from shared._storage import Storage
-from tests.conftest import ROOT, Spawn, process_env, wait_for
+from tests.conftest import ROOT, Process, Spawn, process_env, wait_for
 from tests.locations.work_support import log_text, start_launcher, start_worker
 
 LOCATION = "tests.locations.e2e_files"
@@ -29,9 +32,9 @@ def _runs_by_status(storage: Storage) -> dict[str, int]:
 
 def _start_stack(
     spawn: Spawn, settings: Settings, directory: Path, *, schedulers: int, workers: int
-) -> list[subprocess.Popen[str]]:
+) -> list[Process]:
     env = {"E2E_DIR": str(directory)}
-    procs = [
+    procs: list[Process] = [
         spawn(
             ["lookout", "scheduler", "-m", LOCATION],
             process_env(settings, **env),
@@ -130,11 +133,9 @@ def test_lookout_dev_runs_the_pipeline_example_and_stops_cleanly(tmp_path: Path)
     assert out.count("ingest_job SUCCESS") == 2 and out.count("ingest_job FAILURE") == 1, out
     assert out.count("report_job SUCCESS") == 2 and "alert_job SUCCESS" in out, out
     assert "stopped scheduler" in out and out.rstrip().endswith("stopped")
-    # Nothing the command started is left behind.
-    children = subprocess.run(
-        ["pgrep", "-f", "shared._cli .* -m examples.pipeline"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    assert [c for c in children if int(c) != proc.pid] == []
+    # Nothing the command started is left behind: every pid it reported is gone.
+    started = [int(m) for m in re.findall(r"started \w+ \(pid (\d+)\)", out)]
+    assert len(started) == 3
+    for pid in started:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

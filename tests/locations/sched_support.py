@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-from pathlib import Path
 
 from shared._settings import Settings
 from shared._storage import Storage
-from tests.conftest import Spawn, process_env, wait_for
+from tests.conftest import Process, Spawn, process_env, wait_for
 from tests.locations.sched_recorder import RECORD_KEY
 
 LOCATION = "tests.locations.sched_recorder"
@@ -17,8 +16,9 @@ Evaluation = tuple[float, float, int]  # start, end, pid
 
 
 def log_text(proc: subprocess.Popen[str]) -> str:
-    path: Path = proc.log_path  # type: ignore[attr-defined]
-    return path.read_text(errors="replace")
+    """The output of a process the ``spawn`` fixture started."""
+    assert isinstance(proc, Process)
+    return proc.log_text()
 
 
 def sched_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -31,7 +31,7 @@ def sched_env(settings: Settings, **extra: str) -> dict[str, str]:
     return process_env(settings, **{**base, **extra})
 
 
-def start_scheduler(spawn: Spawn, env: dict[str, str]) -> subprocess.Popen[str]:
+def start_scheduler(spawn: Spawn, env: dict[str, str]) -> Process:
     """A real ``lookout scheduler``, returned once it has started."""
     proc = spawn(["lookout", "scheduler", "-m", LOCATION], env, log_name="scheduler")
     wait_for(
@@ -43,7 +43,7 @@ def start_scheduler(spawn: Spawn, env: dict[str, str]) -> subprocess.Popen[str]:
     return proc
 
 
-def start_worker(spawn: Spawn, env: dict[str, str], concurrency: int = 2) -> subprocess.Popen[str]:
+def start_worker(spawn: Spawn, env: dict[str, str], concurrency: int = 2) -> Process:
     """A real ``lookout worker`` on the tick queue, returned once Celery says it is ready."""
     args = ["lookout", "worker", "-m", LOCATION, "-c", str(concurrency), "-Q", "ticks"]
     proc = spawn(args, env, log_name="worker")

@@ -17,12 +17,13 @@ from typing import Any
 from shared._settings import Settings
 from shared._storage import Storage
 from shared._wire import TICK_TASK, EventKind, RunEvent, TickMessage
-from tests.conftest import Spawn, process_env, wait_for
+from tests.conftest import Process, Spawn, process_env, wait_for
 
 
 def log_text(proc: subprocess.Popen[str]) -> str:
-    path: Path = proc.log_path  # type: ignore[attr-defined]
-    return path.read_text(errors="replace")
+    """The output of a process the ``spawn`` fixture started."""
+    assert isinstance(proc, Process)
+    return proc.log_text()
 
 
 def start_worker(
@@ -33,7 +34,7 @@ def start_worker(
     concurrency: int = 1,
     queues: str | None = None,
     env: dict[str, str] | None = None,
-) -> subprocess.Popen[str]:
+) -> Process:
     """A real ``lookout worker``, returned once Celery says it is ready."""
     args = ["lookout", "worker", "-m", module, "-c", str(concurrency)]
     if queues:
@@ -50,7 +51,7 @@ def start_worker(
 
 def start_launcher(
     spawn: Spawn, settings: Settings, module: str, *, env: dict[str, str] | None = None
-) -> subprocess.Popen[str]:
+) -> Process:
     """A real ``lookout launcher``, returned once it reads the launch stream."""
     proc = spawn(
         ["lookout", "launcher", "-m", module],
