@@ -227,27 +227,9 @@ def test_a_stuck_in_flight_tick_is_ticked_again_and_its_late_commit_is_refused(
     runner = TickRunner(dg.Definitions(sensors=[sensor]), storage, settings, clock=clock)
     # The first worker wakes up late: its tick no longer holds the mark.
     assert runner.tick("flaky", tick_id=stale["tick_id"]) is None
-    assert storage.begin_tick("flaky", stale["tick_id"], clock.now + ttl) is False
-    assert storage.begin_tick("flaky", fresh["tick_id"], clock.now + ttl) is True
     record = runner.tick("flaky", tick_id=fresh["tick_id"])
     assert record is not None and record.status == "SKIPPED"
     assert [t.tick_id for t in storage.ticks("flaky")] == [fresh["tick_id"], stale["tick_id"]]
-
-
-def test_begin_tick_moves_the_deadline_so_a_long_queued_tick_is_not_requeued(
-    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
-) -> None:
-    clock = Clock()
-    s = schedulers([make_sensor("queued")], clock=clock)
-    lead(s)
-    s.run_once()
-    [tick] = queued_batches(storage, settings)[0]
-    clock.now += settings.inflight_ttl - 0.5  # waited in the queue nearly the whole ttl
-    assert storage.begin_tick("queued", tick["tick_id"], clock.now + settings.inflight_ttl)
-    clock.now += 1  # past the claim's deadline, not past the evaluation's
-    s.run_once()
-    assert s.stats.requeued == 0
-    assert storage.sensor_state("queued").inflight == tick["tick_id"]
 
 
 def test_the_next_tick_waits_for_the_interval_and_a_slow_one_pushes_it_back(

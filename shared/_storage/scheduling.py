@@ -206,17 +206,6 @@ class SchedulingStore(StoreBase):
         """Block up to ``timeout`` s for a wake-up (a trigger); ``True`` if one came."""
         return self.client.blpop([self.keys.wake], timeout=timeout) is not None
 
-    def begin_tick(self, name: str, tick_id: str, deadline: float) -> bool:
-        """Called by a worker right before evaluating: ``False`` means do not evaluate.
-
-        Moves the in-flight deadline to ``deadline`` (its start plus the
-        in-flight ttl) if ``tick_id`` still holds the mark, so the scheduler
-        cannot re-queue the sensor while this evaluation may run.
-        """
-        keys = [self.keys.sensor(name), self.keys.inflight]
-        args = [name, tick_id, repr(deadline)]
-        return bool(self.scripts["begin_tick"](keys=keys, args=args))
-
     def trigger(self, name: str, now: float) -> Trigger:
         """Ask for a tick of ``name`` as soon as invariant 1 allows, and wake the leader."""
         keys = [self.keys.sensor(name), self.keys.due, self.keys.triggered, self.keys.wake]

@@ -1,0 +1,149 @@
+"""Scripts of a run's life: created once, started once, finished once, trimmed."""
+
+from __future__ import annotations
+
+# RUN_CREATE: create a run once per launch request (invariant 4).  The record,
+# its indexes and its first status event appear together or not at all; a
+# second call for the same run id (a re-claimed launch entry) changes nothing
+# and says where the existing run stands, so the caller can still enqueue it.
+# KEYS: run hash, runs zset, status zset, sensor zset, events stream
+# ARGV: run id, created_at, status, record, event, has sensor ("1"/"0"),
+#       error ("" for none)
+# Returns {1, status, ""} when created, {0, status, enqueued} when it existed.
+RUN_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local found = redis.call('HMGET', KEYS[1], 'status', 'enqueued')
+  return {0, found[1] or '', found[2] or ''}
+end
+redis.call('HSET', KEYS[1], 'd', ARGV[4], 'status', ARGV[3], 'created_at', ARGV[2])
+if ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[1], 'error', ARGV[7], 'ended_at', ARGV[2])
+end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+if ARGV[6] == '1' then
+  redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+end
+redis.call('XADD', KEYS[5], '*', 'd', ARGV[5])
+return {1, ARGV[3], ''}
+"""
+
+# RUN_START: QUEUED -> STARTED, at most once per run, whoever delivers it: the
+# status, the index move, the executor's lease and the STARTED event together.
+# Safe to run twice for one owner: redis-py sends the script again when the
+# reply to the first call was lost, and the owner that started the run must
+# still be told so (else nobody runs it and its lease lapses).
+# KEYS: run hash, lease, queued zset, started zset, events stream
+# ARGV: run id, now, owner token, lease ms, event
+# Returns the status found: "QUEUED" means this caller started the run.
+RUN_START = """
+local run = redis.call('HMGET', KEYS[1], 'status', 'worker')
+local status = run[1]
+if status == 'STARTED' and run[2] == ARGV[3] then
+  return 'QUEUED'
+end
+if status ~= 'QUEUED' then
+  return status or ''
+end
+local created = redis.call('HGET', KEYS[1], 'created_at')
+redis.call('HSET', KEYS[1], 'status', 'STARTED', 'started_at', ARGV[2], 'worker', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], created, ARGV[1])
+redis.call('XADD', KEYS[5], '*', 'd', ARGV[5])
+return 'QUEUED'
+"""
+
+# RUN_FINISH: move a run from one status to another (STARTED -> SUCCESS or
+# FAILURE, QUEUED -> CANCELED) exactly once, with its event; a second call
+# (sent again after a lost reply) finds the run moved and changes nothing.
+# With "only if the lease lapsed" it fails a STARTED run whose executor died,
+# and never one whose executor is still renewing its lease.
+# KEYS: run hash, lease, from-status zset, to-status zset, events stream
+# ARGV: run id, from status, to status, now, error ("" for none), event,
+#       only if the lease lapsed ("1"/"0")
+# Returns the status found ("LEASED" when the lease is alive): equal to the
+# from status when this call made the change.
+RUN_FINISH = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= ARGV[2] then
+  return status or ''
+end
+if ARGV[7] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then
+  return 'LEASED'
+end
+local created = redis.call('HGET', KEYS[1], 'created_at')
+redis.call('HSET', KEYS[1], 'status', ARGV[3], 'ended_at', ARGV[4])
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[1], 'error', ARGV[5])
+end
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], created, ARGV[1])
+redis.call('XADD', KEYS[5], '*', 'd', ARGV[6])
+return ARGV[2]
+"""
+
+# RUN_EMIT: append an event of a running run (a materialization) only while
+# the caller is still its executor, so a worker that was declared dead cannot
+# add events to a run that already ended.  The executor numbers its events
+# 1, 2, ...; one whose number was appended already (the script sent again
+# after a lost reply) is not appended twice.
+# KEYS: run hash, events stream
+# ARGV: owner token, event, event number
+RUN_EMIT = """
+local run = redis.call('HMGET', KEYS[1], 'status', 'worker', 'emitted')
+if run[1] == 'STARTED' and run[2] == ARGV[1] then
+  if tonumber(ARGV[3]) > (tonumber(run[3]) or 0) then
+    redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])
+    redis.call('HSET', KEYS[1], 'emitted', ARGV[3])
+  end
+  return 1
+end
+return 0
+"""
+
+# RUN_RENEW: extend the executor's lease while it still owns the STARTED run.
+# KEYS: run hash, lease
+# ARGV: owner token, lease ms
+RUN_RENEW = """
+local run = redis.call('HMGET', KEYS[1], 'status', 'worker')
+if run[1] == 'STARTED' and run[2] == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# RUN_DELETE: forget one finished run, its record and every index entry
+# together, so no index ever names a run that is gone.  Only a run still in
+# the finished status the caller found it in, created at or before the cutoff,
+# is deleted; a second call finds nothing and changes nothing.
+# KEYS: run hash, lease, runs zset, its status zset, its sensor zset
+# ARGV: run id, status, cutoff (created_at)
+# Returns 1 when this call deleted the run.
+RUN_DELETE = """
+local run = redis.call('HMGET', KEYS[1], 'status', 'created_at')
+if not run[1] then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  return 0
+end
+if run[1] ~= ARGV[2] or tonumber(run[2]) > tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+return 1
+"""
+
+RUN_SCRIPTS = {
+    "run_create": RUN_CREATE,
+    "run_start": RUN_START,
+    "run_finish": RUN_FINISH,
+    "run_emit": RUN_EMIT,
+    "run_renew": RUN_RENEW,
+    "run_delete": RUN_DELETE,
+}
