@@ -13,7 +13,9 @@ lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
                                         last tick's history entry), last_started
                                         (that tick's start, unix s: what the
                                         minimum interval counts from), interval,
-                                        trigger (due by a trigger, not by status)
+                                        trigger (due by a trigger, not by status),
+                                        evaluator ("{tick id}|{process}": who
+                                        evaluates the tick in flight)
 lookout:sensors                 set     names of every sensor ever synced
 lookout:ticks:{name}            list    tick history entries, newest first, trimmed
                                         to ``Settings.tick_history``; an entry is a
@@ -21,10 +23,11 @@ lookout:ticks:{name}            list    tick history entries, newest first, trim
                                         string of '1'/'0' per request (accepted or
                                         dropped), written by the commit script
 lookout:runkeys:{name}          hash    run key -> "1" for every run key the sensor
-                                        has used; HSETNX in the commit script is
-                                        the global dedupe (invariant 3)
-lookout:due                     zset    sensor name -> next due time (unix s), only
-                                        for RUNNING sensors with no tick in flight
+                                        has used; the commit script sets a key only
+                                        if absent: the global dedupe (invariant 3)
+lookout:due                     zset    sensor name -> next due time (unix s), for
+                                        RUNNING sensors with no tick in flight, and
+                                        STOPPED ones a trigger made due
 lookout:inflight                zset    sensor name -> time after which its
                                         in-flight tick counts as lost
 lookout:launch                  stream  committed RunRequests, field ``d`` = msgpack

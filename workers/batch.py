@@ -34,6 +34,7 @@ from shared._settings import Settings
 from shared._storage import SensorState, TickCommit
 from shared._tick import TickRunner
 from shared._wire import TickMessage
+from workers.identity import known_dead, this_process
 from workers.ticks import NotEvaluated, TickResult
 
 log = logging.getLogger(__name__)
@@ -98,14 +99,21 @@ class BatchEvaluator:
         sensors = [self.runner.definitions.get_sensor(t.sensor) for t in ticks]
         names = [t.sensor for t in ticks]
         states, deadlines = self.runner.storage.states_and_deadlines(names)
+        mine = self._begin(
+            [
+                t
+                for t, s, d in zip(ticks, states, deadlines, strict=True)
+                if s.inflight == t.tick_id and d is not None
+            ]
+        )
         results: list[TickResult] = [None] * len(ticks)
         pending = _Pending()
         late: list[tuple[str, float]] = []
         for i, (tick, sensor, state, deadline) in enumerate(
             zip(ticks, sensors, states, deadlines, strict=True)
         ):
-            if state.inflight != tick.tick_id or deadline is None:
-                continue  # committed already, or superseded: nothing more to do
+            if tick.tick_id not in mine or deadline is None:
+                continue  # committed, superseded, or being evaluated elsewhere
             now = self.clock()
             if deadline - now < self.settings.tick_timeout:
                 results[i] = self._give_back(tick, now)
@@ -121,6 +129,41 @@ class BatchEvaluator:
         if late:
             self._log_late(late)
         return results
+
+    def _begin(self, ticks: Sequence[TickMessage]) -> set[str]:
+        """The tick ids this process may evaluate: no other live process has begun them.
+
+        A second delivery of a tick (a publish resent after a lost reply) finds
+        the first evaluator and leaves the tick to it; a holder that was a
+        process of this host and is gone (killed mid-tick) is taken over.
+        """
+        storage = self.runner.storage
+        # Asked per message, not kept: this object may be built before the pool forks.
+        me = this_process()
+        pairs = [(t.sensor, t.tick_id) for t in ticks]
+        answers = storage.begin_evaluations(pairs, me)
+        mine = {t.tick_id for t, a in zip(ticks, answers, strict=True) if a == ""}
+        dead = {
+            t.sensor: a
+            for t, a in zip(ticks, answers, strict=True)
+            if a not in ("", "-") and known_dead(a)
+        }
+        if dead:
+            retry = [(t.sensor, t.tick_id) for t in ticks if t.sensor in dead]
+            again = storage.begin_evaluations(retry, me, dead)
+            mine |= {tick_id for (_, tick_id), a in zip(retry, again, strict=True) if a == ""}
+        busy = [
+            t.sensor
+            for t, a in zip(ticks, answers, strict=True)
+            if a not in ("", "-") and t.tick_id not in mine
+        ]
+        if busy:
+            log.info(
+                "ticks of %s already being evaluated by another process: "
+                "a duplicate delivery, left alone",
+                ", ".join(busy[:10]),
+            )
+        return mine
 
     def _flush_first(self, pending: _Pending, state: SensorState, now: float) -> bool:
         """Whether to send what is pending before evaluating the sensor of ``state``."""

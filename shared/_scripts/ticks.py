@@ -156,9 +156,38 @@ return string.format('%.6f', t)
 )
 
 
+# BEGIN_EVAL: a worker takes up a tick it is about to evaluate.  One tick is
+# evaluated by one process at a time (invariant 1) even when its message was
+# delivered twice (a publish resent after a lost reply): the first to begin
+# names itself in the ``evaluator`` field, and a second delivery of the same
+# tick finds it there and leaves the tick alone.  The caller may take over
+# from a holder it knows to be dead (a pool process killed mid-tick, on the
+# caller's own host, whose message Celery gave back).  The field names the
+# tick, so a holder left from an earlier tick never blocks a new one.
+# KEYS: sensor hash
+# ARGV: tick id, this evaluator, the holder known to be dead ("" for none)
+# Returns "" when the caller may evaluate, "-" when the tick no longer holds
+# the mark, else the evaluator that holds the tick.
+BEGIN_EVAL = """
+local f = redis.call('HMGET', KEYS[1], 'inflight', 'evaluator')
+if f[1] ~= ARGV[1] then
+  return '-'
+end
+local prefix = ARGV[1] .. '|'
+local mine = prefix .. ARGV[2]
+local held = f[2]
+if held and held ~= mine and string.sub(held, 1, #prefix) == prefix
+    and held ~= prefix .. ARGV[3] then
+  return string.sub(held, #prefix + 1)
+end
+redis.call('HSET', KEYS[1], 'evaluator', mine)
+return ''
+"""
+
 TICK_SCRIPTS = {
     "claim": CLAIM,
     "commit": COMMIT,
     "release": RELEASE,
     "give_back": GIVE_BACK,
+    "begin_eval": BEGIN_EVAL,
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from shared._storage._base import StoreBase
 
@@ -26,3 +26,21 @@ class TickMarkStore(StoreBase):
         keys = [self.keys.sensor(name), self.keys.inflight, self.keys.due]
         args = [name, tick_id, repr(now), "1" if wait else "0"]
         return bool(self.scripts["give_back"](keys=keys, args=args) != 0)
+
+    def begin_evaluations(
+        self, ticks: Sequence[tuple[str, str]], me: str, dead: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """Take up ticks ``(sensor, tick id)`` for evaluation by ``me``, in one round trip.
+
+        Per tick: ``""`` when ``me`` may evaluate it, ``"-"`` when it no longer
+        holds its mark, else the evaluator that already holds it.  ``dead``
+        maps a sensor to a holder known to be dead, which ``me`` takes over.
+        """
+        if not ticks:
+            return []
+        dead = dead or {}
+        pipe = self.client.pipeline(transaction=False)
+        for name, tick_id in ticks:
+            args = [tick_id, me, dead.get(name, "")]
+            self.scripts["begin_eval"](keys=[self.keys.sensor(name)], args=args, client=pipe)
+        return [r.decode() if isinstance(r, bytes) else str(r) for r in pipe.execute()]
