@@ -18,6 +18,7 @@ __all__ = [
     "CodecError",
     "WireType",
     "decode",
+    "decode_first",
     "decode_from",
     "decode_value",
     "decode_values",
@@ -73,6 +74,16 @@ def _nested(value: object) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     raise TypeError(f"can not serialize {type(value).__name__!r} object")
+
+
+def decode_first(data: bytes) -> Any:
+    """Decode only the first of several msgpack values (the rest is not read)."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=True)
+    unpacker.feed(data)
+    try:
+        return next(unpacker)
+    except (StopIteration, ValueError, TypeError, msgpack.FormatError, msgpack.StackError) as exc:
+        raise CodecError(f"cannot decode a msgpack value ({len(data)} bytes): {exc}") from exc
 
 
 def encode(obj: WireType) -> bytes:

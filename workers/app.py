@@ -11,6 +11,7 @@ from typing import Any
 
 from celery import Celery
 
+from shared._keys import Keys
 from shared._settings import Settings
 from shared._wire import RUN_TASK, TICK_TASK
 
@@ -53,7 +54,7 @@ def make_celery(settings: Settings, name: str = "lookout") -> Any:
             # every tenth look (its default throttle): a message a worker had
             # taken when Redis went away waited 100 s more to come back.
             "unacked_restore_throttle": 1,
-            "global_keyprefix": settings.key_prefix + "celery:",
+            "global_keyprefix": Keys(settings.key_prefix).celery_prefix,
         },
         task_queues=queues,
         task_routes={

@@ -21,15 +21,13 @@ deadline (where the commit would be refused and the tick count as lost).
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import msgpack
-
+from shared._codec import CodecError, decode_first
 from shared._settings import Settings
 from shared._storage import SensorState, TickCommit
 from shared._tick import TickRunner
@@ -53,9 +51,9 @@ def last_duration(entry: bytes | None) -> float | None:
     if not entry:
         return None
     try:
-        record = next(msgpack.Unpacker(io.BytesIO(entry), raw=False, strict_map_key=False))
+        record = decode_first(entry)
         return float(record["ended_at"]) - float(record["started_at"])
-    except (ValueError, TypeError, KeyError, StopIteration, msgpack.UnpackException):
+    except (CodecError, TypeError, KeyError, ValueError):
         return None
 
 
