@@ -141,3 +141,13 @@ def wait_for(
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def start_ready(
+    spawn: Spawn, args: Sequence[str], env: dict[str, str], ready: str, what: str, log_name: str
+) -> Process:
+    """Start a process and return it once its output says ``ready``; fail if it exits."""
+    proc = spawn(args, env, log_name=log_name)
+    wait_for(lambda: ready in proc.log_text() or proc.poll() is not None, 30, what=what)
+    assert proc.poll() is None, proc.log_text()
+    return proc

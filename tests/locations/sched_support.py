@@ -7,7 +7,7 @@ import subprocess
 
 from shared._settings import Settings
 from shared._storage import Storage
-from tests.conftest import Process, Spawn, process_env, wait_for
+from tests.conftest import Process, Spawn, process_env, start_ready
 from tests.locations.sched_recorder import RECORD_KEY
 
 LOCATION = "tests.locations.sched_recorder"
@@ -33,27 +33,14 @@ def sched_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 def start_scheduler(spawn: Spawn, env: dict[str, str]) -> Process:
     """A real ``lookout scheduler``, returned once it has started."""
-    proc = spawn(["lookout", "scheduler", "-m", LOCATION], env, log_name="scheduler")
-    wait_for(
-        lambda: "started with" in log_text(proc) or proc.poll() is not None,
-        30,
-        what="the scheduler to start",
-    )
-    assert proc.poll() is None, log_text(proc)
-    return proc
+    args = ["lookout", "scheduler", "-m", LOCATION]
+    return start_ready(spawn, args, env, "started with", "the scheduler to start", "scheduler")
 
 
 def start_worker(spawn: Spawn, env: dict[str, str], concurrency: int = 2) -> Process:
     """A real ``lookout worker`` on the tick queue, returned once Celery says it is ready."""
     args = ["lookout", "worker", "-m", LOCATION, "-c", str(concurrency), "-Q", "ticks"]
-    proc = spawn(args, env, log_name="worker")
-    wait_for(
-        lambda: " ready." in log_text(proc) or proc.poll() is not None,
-        30,
-        what="the worker to be ready",
-    )
-    assert proc.poll() is None, log_text(proc)
-    return proc
+    return start_ready(spawn, args, env, " ready.", "the worker to be ready", "worker")
 
 
 def evaluations(storage: Storage, sensor: str) -> list[Evaluation]:

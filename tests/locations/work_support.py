@@ -17,7 +17,7 @@ from typing import Any
 from shared._settings import Settings
 from shared._storage import Storage
 from shared._wire import TICK_TASK, EventKind, RunEvent, TickMessage
-from tests.conftest import Process, Spawn, process_env, wait_for
+from tests.conftest import Process, Spawn, process_env, start_ready, wait_for
 
 
 def log_text(proc: subprocess.Popen[str]) -> str:
@@ -39,32 +39,17 @@ def start_worker(
     args = ["lookout", "worker", "-m", module, "-c", str(concurrency)]
     if queues:
         args += ["-Q", queues]
-    proc = spawn(args, process_env(settings, **(env or {})), log_name="worker")
-    wait_for(
-        lambda: " ready." in log_text(proc) or proc.poll() is not None,
-        30,
-        what="the worker to be ready",
-    )
-    assert proc.poll() is None, log_text(proc)
-    return proc
+    full_env = process_env(settings, **(env or {}))
+    return start_ready(spawn, args, full_env, " ready.", "the worker to be ready", "worker")
 
 
 def start_launcher(
     spawn: Spawn, settings: Settings, module: str, *, env: dict[str, str] | None = None
 ) -> Process:
     """A real ``lookout launcher``, returned once it reads the launch stream."""
-    proc = spawn(
-        ["lookout", "launcher", "-m", module],
-        process_env(settings, **(env or {})),
-        log_name="launcher",
-    )
-    wait_for(
-        lambda: " reading " in log_text(proc) or proc.poll() is not None,
-        30,
-        what="the launcher to start",
-    )
-    assert proc.poll() is None, log_text(proc)
-    return proc
+    args = ["lookout", "launcher", "-m", module]
+    full_env = process_env(settings, **(env or {}))
+    return start_ready(spawn, args, full_env, " reading ", "the launcher to start", "launcher")
 
 
 # A worker evaluates a tick only if a whole timeout still fits before its
