@@ -56,6 +56,41 @@ def redis_options(fn: Callable[P, R]) -> Callable[P, R]:
     )(fn)
 
 
+def loglevel_option(fn: Callable[P, R]) -> Callable[P, R]:
+    """``--loglevel``: the log level of a long-running process."""
+    return click.option(
+        "--loglevel",
+        envvar="LOOKOUT_LOGLEVEL",
+        default="INFO",
+        show_default=True,
+        type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+        help="Log level. [env LOOKOUT_LOGLEVEL]",
+    )(fn)
+
+
+def listen_options(name: str, host: str, port: int) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """``--host`` and ``--port`` for a server, read from ``LOOKOUT_{NAME}_HOST``/``_PORT``."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        fn = click.option(
+            "--port",
+            envvar=f"LOOKOUT_{name}_PORT",
+            default=port,
+            show_default=True,
+            type=click.IntRange(0, 65535),
+            help=f"Port to listen on. [env LOOKOUT_{name}_PORT]",
+        )(fn)
+        return click.option(
+            "--host",
+            envvar=f"LOOKOUT_{name}_HOST",
+            default=host,
+            show_default=True,
+            help=f"Address to listen on (0.0.0.0 in a container). [env LOOKOUT_{name}_HOST]",
+        )(fn)
+
+    return decorate
+
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

@@ -6,6 +6,7 @@ import click
 
 from shared._cli._options import (
     configure_logging,
+    listen_options,
     location_options,
     open_location,
     redis_options,
@@ -19,21 +20,7 @@ from shared._storage import Storage
 
 
 @click.command("monitor")
-@click.option(
-    "--host",
-    envvar="LOOKOUT_MONITOR_HOST",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on (0.0.0.0 in a container). [env LOOKOUT_MONITOR_HOST]",
-)
-@click.option(
-    "--port",
-    envvar="LOOKOUT_MONITOR_PORT",
-    default=9108,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on. [env LOOKOUT_MONITOR_PORT]",
-)
+@listen_options("MONITOR", "127.0.0.1", 9108)
 @location_options
 @redis_options
 @reports_errors

@@ -7,6 +7,7 @@ import click
 from shared._cli._options import (
     configure_logging,
     location_options,
+    loglevel_option,
     open_location,
     redis_options,
     reports_errors,
@@ -15,14 +16,7 @@ from shared._cli._options import (
 
 
 @click.command("scheduler")
-@click.option(
-    "--loglevel",
-    envvar="LOOKOUT_LOGLEVEL",
-    default="INFO",
-    show_default=True,
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    help="Log level. [env LOOKOUT_LOGLEVEL]",
-)
+@loglevel_option
 @location_options
 @redis_options
 @reports_errors

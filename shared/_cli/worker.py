@@ -7,7 +7,13 @@ import sys
 import click
 
 from shared._cli._format import table, when
-from shared._cli._options import location_options, redis_options, reports_errors, settings_from
+from shared._cli._options import (
+    location_options,
+    loglevel_option,
+    redis_options,
+    reports_errors,
+    settings_from,
+)
 from shared._location import load_definitions
 from shared._settings import Settings
 from shared._storage import Storage
@@ -29,13 +35,7 @@ from shared._storage import Storage
     default=None,
     help="Comma-separated queues to consume (default: ticks and runs). [env LOOKOUT_QUEUES]",
 )
-@click.option(
-    "--loglevel",
-    envvar="LOOKOUT_LOGLEVEL",
-    default="INFO",
-    show_default=True,
-    help="DEBUG, INFO, WARNING or ERROR. [env LOOKOUT_LOGLEVEL]",
-)
+@loglevel_option
 @location_options
 @redis_options
 @reports_errors
