@@ -75,6 +75,16 @@ def set_cursor(definitions: Definitions, storage: Storage, name: str, value: Any
     storage.set_cursor(name, None if value is None else encode_value(value))
 
 
+def reset_run_keys(definitions: Definitions, storage: Storage, name: str) -> int:
+    """Forget every run key a sensor used, so each may launch a run once more.
+
+    Run keys are what keeps a sensor from launching a run twice (invariant 3);
+    only an operator's explicit act resets them.  Returns how many were forgotten.
+    """
+    definitions.get_sensor(name)
+    return storage.reset_run_keys(name)
+
+
 def tick_history(
     definitions: Definitions, storage: Storage, name: str, limit: int
 ) -> list[TickRecord]:

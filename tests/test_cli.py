@@ -113,3 +113,16 @@ def test_demo_runs_the_examples_on_an_embedded_redis(settings: Settings) -> None
     assert out.returncode == 0, out.stderr
     assert "redis: redis://127.0.0.1:" in out.stdout
     assert "new_file_sensor  SUCCESS" in out.stdout and "run request(s) on the launch" in out.stdout
+
+
+def test_reset_run_keys_lets_a_used_key_launch_again(settings: Settings, storage: Storage) -> None:
+    assert lookout(settings, "sensor", "tick", "partitioned", *LOCATION).returncode == 0
+    assert lookout(settings, "sensor", "tick", "partitioned", *LOCATION).returncode == 0
+    assert len(storage.launch_requests()) == 1  # the second tick's key was used
+    out = lookout(settings, "sensor", "reset-run-keys", "partitioned", "--yes", *LOCATION)
+    assert out.returncode == 0 and "forgot 1 run key(s)" in out.stdout
+    assert lookout(settings, "sensor", "tick", "partitioned", *LOCATION).returncode == 0
+    assert len(storage.launch_requests()) == 2
+    refused = lookout(settings, "sensor", "reset-run-keys", "partitioned", *LOCATION)
+    assert refused.returncode != 0  # no confirmation on standard input: nothing reset
+    assert storage.run_key_exists("partitioned", ["p1"]) == [True]

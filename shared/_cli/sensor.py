@@ -18,6 +18,7 @@ from shared._errors import LookoutError
 from shared._operator import (
     get_cursor,
     list_sensors,
+    reset_run_keys,
     set_cursor,
     set_sensor_status,
     tick_history,
@@ -95,6 +96,31 @@ def cursor_command(
             raise LookoutError(f"--set value is not valid JSON: {exc}") from None
         set_cursor(defs, storage, name, value)
     click.echo(repr(get_cursor(defs, storage, name)))
+
+
+@sensor_group.command("reset-run-keys")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@location_options
+@redis_options
+@reports_errors
+def reset_run_keys_command(
+    name: str,
+    yes: bool,
+    module: str | None,
+    file: str | None,
+    redis_url: str | None,
+    prefix: str | None,
+) -> None:
+    """Forget a sensor's run keys: requests with keys it used before may launch again."""
+    if not yes:
+        click.confirm(
+            f"sensor '{name}' may launch runs again for every run key it used; continue?",
+            abort=True,
+        )
+    defs, storage = open_location(module, file, settings_from(redis_url, prefix))
+    count = reset_run_keys(defs, storage, name)
+    click.echo(f"forgot {count} run key(s) of '{name}'")
 
 
 @sensor_group.command("ticks")
