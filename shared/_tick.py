@@ -26,7 +26,7 @@ from shared._sensors import SensorDefinition, SensorKind
 from shared._settings import Settings
 from shared._storage import SensorState, Storage, TickCommit
 from shared._storage.sensors import with_flags
-from shared._timeout import call_with_timeout
+from shared._timeout import EvaluationTimer
 from shared._wire import LaunchRequest, TickRecord, TickStatus
 
 Clock = Callable[[], float]
@@ -73,6 +73,7 @@ class TickRunner:
         self.settings = settings
         self.clock = clock
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        self.timer = EvaluationTimer()
 
     def tick(
         self, name: str, *, tick_id: str | None = None, due_at: float | None = None
@@ -125,7 +126,7 @@ class TickRunner:
                 # Decoding the last tick record is left to the few sensors that ask.
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
             )
-            outcome = call_with_timeout(
+            outcome = self.timer.call(
                 lambda: self._evaluate_kind(sensor, context),
                 self.settings.tick_timeout,
                 f"sensor '{sensor.name}'",

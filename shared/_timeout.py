@@ -8,6 +8,8 @@ interval timer interrupts the evaluation where it is, even inside
 given up ``hard_after`` seconds past its deadline (it swallows even that, or
 sits in C code that ignores signals), the process ends itself: a worker's
 pool process is replaced by Celery and the tick is handled as a lost one.
+The process's ``SIGALRM`` handler belongs to these evaluations once the first
+one ran: it is installed once and left in place.
 
 Elsewhere (no main thread) the evaluation runs in a daemon thread that is
 abandoned at the deadline: the tick still fails on time.
@@ -37,43 +39,58 @@ class _Deadline(BaseException):
     """Raised inside the evaluation; a BaseException so ``except Exception`` lets it by."""
 
 
-def call_with_timeout(
-    fn: Callable[[], T], seconds: float, what: str, hard_after: float | None = None
-) -> T:
-    """Call ``fn``; raise ``SensorTimeoutError`` naming ``what`` if it runs past ``seconds``.
+class EvaluationTimer:
+    """Times evaluations out, one after another, in the process that runs them.
 
-    ``hard_after``: seconds past the deadline after which the process exits
-    (main thread only; ``None``: never).
+    The ``SIGALRM`` handler is installed once per process (again only if
+    something replaced it) and stays: a tick then only arms and disarms the
+    timer, two system calls instead of four on every tick.  Outside an
+    evaluation the handler does nothing.  Nothing to do in the constructor:
+    the handler goes in on the first call, in the process that evaluates
+    (a pool process, after the fork).
     """
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-        return _with_timer(fn, seconds, what, hard_after)
-    return _with_thread(fn, seconds, what)
 
+    def __init__(self) -> None:
+        self._armed = False  # off once an evaluation is over: a late firing must not escape
+        self._deadline = 0.0
+        self._hard_after: float | None = None
+        self._what = ""
 
-def _with_timer(fn: Callable[[], T], seconds: float, what: str, hard_after: float | None) -> T:
-    deadline = time.monotonic() + seconds
-    armed = [True]  # off once the evaluation is over: a late firing must not escape
+    def call(
+        self, fn: Callable[[], T], seconds: float, what: str, hard_after: float | None = None
+    ) -> T:
+        """Call ``fn``; raise ``SensorTimeoutError`` naming ``what`` if it runs past ``seconds``.
 
-    def expire(signum: int, frame: FrameType | None) -> None:
-        if not armed[0]:
+        ``hard_after``: seconds past the deadline after which the process exits
+        (main thread only; ``None``: never).
+        """
+        if threading.current_thread() is not threading.main_thread() or not hasattr(
+            signal, "setitimer"
+        ):
+            return _with_thread(fn, seconds, what)
+        if signal.getsignal(signal.SIGALRM) != self._expire:
+            signal.signal(signal.SIGALRM, self._expire)
+        self._what, self._hard_after = what, hard_after
+        self._deadline = time.monotonic() + seconds
+        self._armed = True
+        signal.setitimer(signal.ITIMER_REAL, seconds, REARM)
+        try:
+            return fn()
+        except _Deadline:
+            self._armed = False
+            raise SensorTimeoutError(f"{what} timed out after {seconds:g} s") from None
+        finally:
+            self._armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _expire(self, signum: int, frame: FrameType | None) -> None:
+        if not self._armed:
             return
-        late = time.monotonic() - deadline
-        if hard_after is not None and late > hard_after:
-            log.critical("%s ignored its timeout for %.1f s; ending this process", what, late)
+        late = time.monotonic() - self._deadline
+        if self._hard_after is not None and late > self._hard_after:
+            log.critical("%s ignored its timeout for %.1f s; ending this process", self._what, late)
             os._exit(HARD_EXIT_STATUS)
         raise _Deadline
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds, REARM)
-    try:
-        return fn()
-    except _Deadline:
-        armed[0] = False
-        raise SensorTimeoutError(f"{what} timed out after {seconds:g} s") from None
-    finally:
-        armed[0] = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _with_thread(fn: Callable[[], T], seconds: float, what: str) -> T:
