@@ -171,13 +171,3 @@ def describe_event(event: RunEvent) -> str:
     why = f": {event.message.splitlines()[0][:120]}" if event.message else ""
     origin = f" (sensor {event.sensor})" if event.sensor else ""
     return f"{run} {event.status}{part}{origin}{why}"
-
-
-def run_dev(
-    definitions: Definitions,
-    settings: Settings,
-    options: DevOptions,
-    echo: Echo,
-    render_tick: Callable[[TickRecord], str],
-) -> None:
-    DevStack(definitions, settings, options, echo, render_tick).run()

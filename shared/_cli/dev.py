@@ -6,7 +6,7 @@ import click
 
 from shared._cli._format import tick_line
 from shared._cli._options import location_options, redis_options, reports_errors, settings_from
-from shared._dev import DevOptions, run_dev
+from shared._dev import DevOptions, DevStack
 from shared._location import load_definitions
 
 
@@ -46,4 +46,4 @@ def dev_command(
     options = DevOptions(
         location=location, workers=concurrency, duration=duration, embedded=redis_url is None
     )
-    run_dev(definitions, settings_from(redis_url, prefix), options, click.echo, tick_line)
+    DevStack(definitions, settings_from(redis_url, prefix), options, click.echo, tick_line).run()
