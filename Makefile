@@ -9,10 +9,15 @@ BIN := $(VENV)/bin
 
 .PHONY: demo dev test lint typecheck pytest browser bench clean
 
-$(BIN)/lookout: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# The package's folders (shared/, scheduler/, workers/) are installed as one
+# package, `lookout`, by an editable install in strict mode: a tree of links
+# under build/ that mypy can read.  A module added or removed re-links it.
+SOURCES := $(shell find shared scheduler workers -name '*.py' -o -name py.typed 2>/dev/null)
+
+$(BIN)/lookout: pyproject.toml $(SOURCES)
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=strict
 	touch $@
 
 DEMO_DIR ?= data/incoming
@@ -27,7 +32,7 @@ lint: $(BIN)/lookout
 	$(BIN)/ruff format --check .
 
 typecheck: $(BIN)/lookout
-	$(BIN)/mypy
+	$(BIN)/mypy -p lookout -p tests -p examples -p bench
 
 pytest: $(BIN)/lookout browser
 	$(BIN)/pytest
@@ -53,4 +58,4 @@ bench: $(BIN)/lookout
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -23,8 +23,8 @@ from bench.noop import CONFIGS
 from bench.noop import rate as celery_rate
 from bench.phases import PhaseResult, PhaseSpec, run_phase
 from bench.targets import targets
-from shared._redis_server import EmbeddedRedis
-from shared._settings import Settings
+from lookout._core.settings import Settings
+from lookout._tools.redis_server import EmbeddedRedis
 
 Echo = Callable[[str], None]
 

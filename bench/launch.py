@@ -17,11 +17,11 @@ from typing import Any
 from bench.location import BURST_SENSOR, write_location
 from bench.procs import peak_rss_kib
 from bench.stack import Stack
-from shared._location import load_definitions
-from shared._redis_server import EmbeddedRedis
-from shared._settings import Settings
-from shared._storage import Storage
-from shared._tick import TickRunner
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout._process.tick import TickRunner
+from lookout._tools.location import load_definitions
+from lookout._tools.redis_server import EmbeddedRedis
 
 
 def _wait(done: Callable[[], bool], stack: Stack, timeout: float) -> float:

@@ -12,10 +12,10 @@ import time
 import uuid
 from typing import Any
 
-from shared._codec import decode_value, encode_value
-from shared._settings import Settings
-from shared._storage import Storage, TickCommit
-from shared._wire import TickRecord
+from lookout._base.codec import decode_value, encode_value
+from lookout._base.wire import TickRecord
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage, TickCommit
 
 
 def structured_cursor(target_bytes: int = 10_000) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The raw Celery baseline: no-op tasks on the same Redis, 2 prefork processes, end to end.
 
 Two configurations: Celery's own defaults, and Celery as lookout configures
-it (``workers.app.make_celery``: msgpack, late acks, prefetch 1, events).
+it (``lookout.workers.app.make_celery``: msgpack, late acks, prefetch 1, events).
 Each task only increments a counter, so the figure is the engine's own rate:
 publish N tasks, time until the counter reaches N.
 
@@ -23,8 +23,8 @@ import redis
 from celery import Celery
 
 from bench.stack import lookout_env, start_process, stop_process
-from shared._settings import Settings
-from workers.app import make_celery
+from lookout._core.settings import Settings
+from lookout.workers.app import make_celery
 
 NOOP_TASK = "bench.noop"
 # The baseline's own keys, on the benchmark's throwaway Redis (not lookout's layout).

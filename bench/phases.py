@@ -19,9 +19,9 @@ from bench.location import sensor_name, write_location
 from bench.procs import TreeSample, machine_busy_seconds, peak_rss_kib
 from bench.records import TickTimes, Window, published_in, tick_times
 from bench.stack import Stack
-from shared._redis_server import EmbeddedRedis
-from shared._settings import Settings
-from shared._storage import Storage
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout._tools.redis_server import EmbeddedRedis
 
 # Due times written before the stack starts, so that the scheduler's sync
 # keeps them (it never moves an existing due time) until the harness spreads them.

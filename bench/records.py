@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared._codec import decode_values
-from shared._storage import Storage
+from lookout._base.codec import decode_values
+from lookout._core.storage import Storage
 
 
 @dataclass(frozen=True)

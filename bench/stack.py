@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.procs import TreeSample, children, peak_rss_kib
-from shared._storage import Storage
+from lookout._core.storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLES = ("scheduler", "worker", "launcher")
@@ -79,7 +79,7 @@ class Stack:
 
     def start(self) -> Stack:
         env = lookout_env(self.redis_url, self.settings)
-        cli = [sys.executable, "-m", "shared._cli"]
+        cli = [sys.executable, "-m", "lookout._tools.cli"]
         where = ["-f", str(self.location)]
         commands = {
             "worker": [*cli, "worker", "-c", str(self.workers), "--loglevel", "WARNING", *where],

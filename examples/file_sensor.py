@@ -6,7 +6,7 @@ The directory is ``$LOOKOUT_EXAMPLE_DIR`` (default ``./data``).
 import os
 from collections.abc import Iterator
 
-import shared as dg
+import lookout as dg
 
 WATCHED = os.environ.get("LOOKOUT_EXAMPLE_DIR", "data")
 

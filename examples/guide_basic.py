@@ -1,12 +1,12 @@
 """The basic sensor of Dagster's sensor guide, written for lookout.
 
-Only the import differs from Dagster: ``import shared as dg``.
+Only the import differs from Dagster: ``import lookout as dg``.
 """
 
 import random
 from collections.abc import Iterator
 
-import shared as dg
+import lookout as dg
 
 
 @dg.asset

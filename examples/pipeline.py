@@ -13,7 +13,7 @@
 import os
 from collections.abc import Iterator
 
-import shared as dg
+import lookout as dg
 
 WATCHED = os.environ.get("LOOKOUT_EXAMPLE_DIR", os.path.join("data", "incoming"))
 

@@ -6,7 +6,7 @@ anything else; a real sensor would call a health endpoint.
 
 import os
 
-import shared as dg
+import lookout as dg
 
 WATCHED = os.environ.get("LOOKOUT_EXAMPLE_DIR", "data")
 

@@ -6,7 +6,7 @@ cursor is any msgpack value, here a dict of per-stream offsets.
 
 import os
 
-import shared as dg
+import lookout as dg
 
 WATCHED = os.environ.get("LOOKOUT_EXAMPLE_DIR", "data")
 STREAMS = ("orders", "refunds")

@@ -4,11 +4,11 @@
 for an immediate tick from any Python process.
 """
 
-from scheduler._leader import LeaderLock
-from scheduler._loop import Scheduler, SchedulerStats
-from scheduler._publish import TickPublisher, split_evenly
-from scheduler._run import run_scheduler
-from scheduler._trigger import describe_trigger, trigger_sensor
+from lookout.scheduler._leader import LeaderLock
+from lookout.scheduler._loop import Scheduler, SchedulerStats
+from lookout.scheduler._publish import TickPublisher, split_evenly
+from lookout.scheduler._run import run_scheduler
+from lookout.scheduler._trigger import describe_trigger, trigger_sensor
 
 __all__ = [
     "LeaderLock",

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from shared._storage import Storage
+from lookout._core.storage import Storage
 
 log = logging.getLogger(__name__)
 

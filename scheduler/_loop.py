@@ -24,13 +24,13 @@ from typing import Any
 import kombu.exceptions
 import redis
 
-from scheduler._leader import LeaderLock
-from scheduler._publish import PublishError, TickPublisher
-from shared._definitions import Definitions
-from shared._guards import check_eviction_policy
-from shared._heartbeat import Heartbeat
-from shared._settings import Settings
-from shared._storage import ClaimedTick, Storage
+from lookout._author.definitions import Definitions
+from lookout._core.settings import Settings
+from lookout._core.storage import ClaimedTick, Storage
+from lookout._process.guards import check_eviction_policy
+from lookout._process.heartbeat import Heartbeat
+from lookout.scheduler._leader import LeaderLock
+from lookout.scheduler._publish import PublishError, TickPublisher
 
 log = logging.getLogger(__name__)
 

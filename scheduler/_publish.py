@@ -6,10 +6,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from shared._settings import Settings
-from shared._storage import ClaimedTick
-from shared._wire import TICK_TASK, TickMessage
-from workers.app import make_celery
+from lookout._base.wire import TICK_TASK, TickMessage
+from lookout._core.settings import Settings
+from lookout._core.storage import ClaimedTick
+from lookout.workers.app import make_celery
 
 
 def split_evenly(

@@ -6,10 +6,10 @@ import signal
 import threading
 from types import FrameType
 
-from scheduler._loop import Scheduler
-from shared._definitions import Definitions
-from shared._settings import Settings
-from shared._storage import Storage
+from lookout._author.definitions import Definitions
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout.scheduler._loop import Scheduler
 
 
 def run_scheduler(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from shared._errors import LookoutError
-from shared._storage import Storage, Trigger, TriggerOutcome
+from lookout._base.errors import LookoutError
+from lookout._core.storage import Storage, Trigger, TriggerOutcome
 
 
 def trigger_sensor(storage: Storage, name: str, *, now: float | None = None) -> Trigger:

@@ -1,12 +1,12 @@
 """lookout: Dagster-style sensors on Celery and Redis.
 
 The names below are the sensor author's API; they keep Dagster's names so
-that ``import shared as dg`` runs code written for ``import dagster as dg``.
+that ``import lookout as dg`` runs code written for ``import dagster as dg``.
 Everything else in this package is private by name.
 """
 
-from shared._asset_key import AssetKey
-from shared._assets import (
+from lookout._author.asset_key import AssetKey
+from lookout._author.assets import (
     AssetsDefinition,
     AssetSelection,
     UnresolvedAssetJobDefinition,
@@ -14,9 +14,35 @@ from shared._assets import (
     define_asset_job,
     materialize,
 )
-from shared._context import SensorEvaluationContext, build_sensor_context
-from shared._definitions import Definitions
-from shared._errors import (
+from lookout._author.context import SensorEvaluationContext, build_sensor_context
+from lookout._author.definitions import Definitions
+from lookout._author.event_sensors import (
+    asset_sensor,
+    run_failure_sensor,
+    run_status_sensor,
+)
+from lookout._author.events import (
+    DagsterEvent,
+    DagsterRun,
+    EventLogEntry,
+)
+from lookout._author.execute import (
+    AssetExecutionContext,
+    ExecuteInProcessResult,
+    OpExecutionContext,
+)
+from lookout._author.instance import DagsterInstance
+from lookout._author.ops import JobDefinition, OpDefinition, job, op
+from lookout._author.requests import RunRequest, SensorResult, SkipReason
+from lookout._author.run_status_context import (
+    RunFailureSensorContext,
+    RunStatusSensorContext,
+    build_run_status_sensor_context,
+)
+from lookout._author.runs import AssetMaterialization, DagsterRunStatus
+from lookout._author.sensors import AssetSensorDefinition, SensorDefinition, sensor
+from lookout._author.validate import validate_run_config
+from lookout._base.errors import (
     CodecError,
     CodeLocationError,
     DefinitionError,
@@ -25,33 +51,8 @@ from shared._errors import (
     SensorTimeoutError,
     StorageError,
 )
-from shared._event_sensors import (
-    AssetSensorDefinition,
-    DagsterRunStatus,
-    asset_sensor,
-    run_failure_sensor,
-    run_status_sensor,
-)
-from shared._events import (
-    DagsterEvent,
-    DagsterRun,
-    EventLogEntry,
-    RunFailureSensorContext,
-    RunStatusSensorContext,
-    build_run_status_sensor_context,
-)
-from shared._execute import (
-    AssetExecutionContext,
-    AssetMaterialization,
-    ExecuteInProcessResult,
-    OpExecutionContext,
-)
-from shared._instance import DagsterInstance
-from shared._ops import JobDefinition, OpDefinition, job, op
-from shared._requests import DefaultSensorStatus, RunRequest, SensorResult, SkipReason
-from shared._sensors import SensorDefinition, sensor
-from shared._settings import Settings
-from shared._validate import validate_run_config
+from lookout._base.wire import DefaultSensorStatus
+from lookout._core.settings import Settings
 
 __all__ = [
     # Assets and jobs

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared import Settings
-from shared._redis_server import EmbeddedRedis
-from shared._storage import Storage
+from lookout import Settings
+from lookout._core.storage import Storage
+from lookout._tools.redis_server import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,7 +101,7 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
     ) -> Process:
         argv = list(args)
         if argv and argv[0] == "lookout":
-            argv = [sys.executable, "-m", "shared._cli", *argv[1:]]
+            argv = [sys.executable, "-m", "lookout._tools.cli", *argv[1:]]
         log = tmp_path / f"{log_name or 'proc'}-{len(started)}.log"
         proc = Process(
             argv,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from shared._tick import TickRunner
-from shared._wire import LaunchRequest, TickRecord
+from lookout._base.wire import LaunchRequest, TickRecord
+from lookout._process.tick import TickRunner
 
 LOCATIONS = Path(__file__).parent / "locations"
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-import shared as dg
-from shared._evaluate import evaluate
+import lookout as dg
+from lookout._author.evaluate import evaluate
 
 
 @dg.op

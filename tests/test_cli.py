@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared import Settings
-from shared._storage import Storage
+from lookout import Settings
+from lookout._core.storage import Storage
 from tests.conftest import ROOT, process_env
 
 LOCATION = ["-m", "tests.locations.core_sensors"]
@@ -15,7 +15,7 @@ LOCATION = ["-m", "tests.locations.core_sensors"]
 
 def lookout(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shared._cli", *args],
+        [sys.executable, "-m", "lookout._tools.cli", *args],
         env=process_env(settings, **env),
         cwd=ROOT,
         capture_output=True,
@@ -102,7 +102,7 @@ def test_demo_runs_the_examples_on_an_embedded_redis(settings: Settings) -> None
     env = process_env(settings)
     del env["LOOKOUT_REDIS_URL"]
     out = subprocess.run(
-        [sys.executable, "-m", "shared._cli", "demo"],
+        [sys.executable, "-m", "lookout._tools.cli", "demo"],
         env=env,
         cwd=ROOT,
         capture_output=True,

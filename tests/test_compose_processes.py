@@ -29,9 +29,9 @@ from typing import Any
 import pytest
 import redis
 
-from shared import Settings
-from shared._redis_server import free_port, redis_server_binary
-from shared._storage import Storage
+from lookout import Settings
+from lookout._core.storage import Storage
+from lookout._tools.redis_server import free_port, redis_server_binary
 from tests.conftest import ROOT, Spawn, wait_for
 from tests.test_compose_schema import environment_of, load_compose
 

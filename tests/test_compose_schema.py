@@ -188,7 +188,7 @@ def test_dockerfile_builds_the_project_on_python_311_slim_with_lookout_as_entryp
 
 
 def test_every_service_command_is_a_lookout_command() -> None:
-    from shared._cli import cli
+    from lookout._tools.cli import cli
 
     services = load_compose()["services"]
     for name in LOOKOUT_SERVICES:

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-import shared as dg
-from shared import Settings
-from shared._definitions import Definitions
-from shared._events import entry_from_event
-from shared._execute import ExecuteInProcessResult
-from shared._location import load_definitions
-from shared._run_events import run_events
-from shared._storage import Storage
-from shared._tick import TickRunner
-from shared._wire import EventKind
+import lookout as dg
+from lookout import Settings
+from lookout._author.definitions import Definitions
+from lookout._author.events import entry_from_event
+from lookout._author.execute import ExecuteInProcessResult
+from lookout._author.run_events import run_events
+from lookout._base.wire import EventKind
+from lookout._core.storage import Storage
+from lookout._process.tick import TickRunner
+from lookout._tools.location import load_definitions
 from tests.docs_support import launched, tick
 
 LOCATION = Path(__file__).parent / "locations" / "docs_asset_sensors.py"
@@ -42,7 +42,7 @@ def materialize(
     """Materialize one asset of the location and report its run's events to the stream."""
     assets = [a for a in runner.definitions.assets if a.key == dg.AssetKey(asset)]
     result = dg.materialize(assets, partition_key=partition_key)
-    for event in run_events(result, time.time()):
+    for event in run_events(result.dagster_run, result.materializations, result.error, time.time()):
         runner.storage.append_event(event)
     return result
 
@@ -105,7 +105,11 @@ def test_asset_sensor_called_as_a_plain_function_with_context_and_event(
     defs: Definitions,
 ) -> None:
     result = dg.materialize([a for a in defs.assets if a.key == dg.AssetKey("daily_orders")])
-    event = next(e for e in run_events(result, 0.0) if e.asset_key == "daily_orders")
+    event = next(
+        e
+        for e in run_events(result.dagster_run, result.materializations, result.error, 0.0)
+        if e.asset_key == "daily_orders"
+    )
     asset_event = entry_from_event("42-0", event)
     sensor = defs.get_sensor("orders_table_sensor")
     (request,) = list(sensor(dg.build_sensor_context(cursor="42-0"), asset_event))

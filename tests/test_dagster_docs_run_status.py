@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from shared import Settings
-from shared._definitions import Definitions
-from shared._execute import ExecuteInProcessResult
-from shared._location import load_definitions
-from shared._run_events import run_events
-from shared._storage import Storage
-from shared._tick import TickRunner
+from lookout import Settings
+from lookout._author.definitions import Definitions
+from lookout._author.execute import ExecuteInProcessResult
+from lookout._author.run_events import run_events
+from lookout._core.storage import Storage
+from lookout._process.tick import TickRunner
+from lookout._tools.location import load_definitions
 from tests.docs_support import launched, tick
 
 LOCATION = Path(__file__).parent / "locations" / "docs_run_status.py"
@@ -42,7 +42,7 @@ def run_job(
     result = runner.definitions.get_job(name).execute_in_process(
         run_config=run_config, raise_on_error=False
     )
-    for event in run_events(result, time.time()):
+    for event in run_events(result.dagster_run, result.materializations, result.error, time.time()):
         runner.storage.append_event(event)
     return result
 

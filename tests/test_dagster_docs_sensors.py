@@ -1,7 +1,7 @@
 """Dagster's sensor documentation examples, ticked by lookout against a real Redis.
 
 The code location (``tests/locations/docs_sensor_basics.py``) writes sensors
-as the documentation does, with ``import shared as dg``; each test asserts
+as the documentation does, with ``import lookout as dg``; each test asserts
 the behaviour the documentation promises for that pattern.
 """
 
@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from shared import Settings
-from shared._codec import decode_value
-from shared._definitions import Definitions
-from shared._location import load_definitions
-from shared._storage import Storage
-from shared._tick import TickRunner
+from lookout import Settings
+from lookout._author.definitions import Definitions
+from lookout._base.codec import decode_value
+from lookout._core.storage import Storage
+from lookout._process.tick import TickRunner
+from lookout._tools.location import load_definitions
 from tests.docs_support import launched, tick
 
 LOCATION = Path(__file__).parent / "locations" / "docs_sensor_basics.py"
@@ -143,7 +143,7 @@ def test_sensors_at_different_intervals_are_due_again_after_their_interval(
 def test_default_status_running_and_a_sensor_returning_nothing(
     runner: TickRunner, defs: Definitions
 ) -> None:
-    import shared as dg
+    import lookout as dg
 
     assert defs.get_sensor("always_on_sensor").default_status is dg.DefaultSensorStatus.RUNNING
     assert defs.get_sensor("inbox_sensor").default_status is dg.DefaultSensorStatus.STOPPED

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-import shared as dg
-from shared._definitions import Definitions
-from shared._errors import DefinitionError
-from shared._execute import RunFailedError
-from shared._location import load_definitions
+import lookout as dg
+from lookout._author.definitions import Definitions
+from lookout._author.execute import RunFailedError
+from lookout._base.errors import DefinitionError
+from lookout._tools.location import load_definitions
 
 LOCATIONS = Path(__file__).parent / "locations"
 

@@ -1,4 +1,4 @@
-"""Dagster's sensor guide, with ``import dagster as dg`` replaced by ``import shared as dg``."""
+"""Dagster's sensor guide, with ``import dagster as dg`` replaced by ``import lookout as dg``."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from shared import Settings
-from shared._location import load_definitions
-from shared._storage import Storage
-from shared._tick import TickRunner
-from shared._wire import EventKind, RunEvent
+from lookout import Settings
+from lookout._base.wire import EventKind, RunEvent
+from lookout._core.storage import Storage
+from lookout._process.tick import TickRunner
+from lookout._tools.location import load_definitions
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def test_asset_sensor_reads_the_upstream_partition_from_event_tags(runner: TickR
 
 
 def test_guide_assets_materialize_in_process() -> None:
-    import shared as dg
+    import lookout as dg
     from tests.locations import guide_sensors
 
     assert dg.materialize([guide_sensors.my_asset]).success

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from shared._redis_server import EmbeddedRedis, free_port
-from shared._settings import Settings
-from shared._storage import Storage
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout._tools.redis_server import EmbeddedRedis, free_port
 from tests.conftest import ROOT, Process, Spawn, process_env, wait_for
 from tests.locations.work_support import log_text, start_launcher, start_worker
 
@@ -122,7 +122,7 @@ def test_lookout_dev_runs_the_pipeline_example_and_stops_cleanly(tmp_path: Path)
     env = {k: v for k, v in os.environ.items() if k != "LOOKOUT_REDIS_URL"}
     env.update(LOOKOUT_EXAMPLE_DIR=str(watched), PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared._cli", "dev", "-m", "examples.pipeline"],
+        [sys.executable, "-m", "lookout._tools.cli", "dev", "-m", "examples.pipeline"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

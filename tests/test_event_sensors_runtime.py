@@ -12,10 +12,10 @@ import signal
 import time
 from collections import Counter
 
-from shared._requests import DefaultSensorStatus
-from shared._settings import Settings
-from shared._storage import Storage
-from shared._wire import EventKind
+from lookout import DefaultSensorStatus
+from lookout._base.wire import EventKind
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
 from tests.conftest import Spawn, process_env, wait_for
 from tests.locations.work_support import all_events, start_launcher, start_worker
 

@@ -7,9 +7,9 @@ import signal
 import socket
 import time
 
-from shared._heartbeat import Heartbeat, lookout_version
-from shared._settings import Settings
-from shared._storage import Storage
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout._process.heartbeat import Heartbeat, lookout_version
 from tests.conftest import Spawn, wait_for
 from tests.locations.sched_support import sched_env, start_scheduler
 

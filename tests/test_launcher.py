@@ -15,16 +15,16 @@ from dataclasses import replace
 
 import pytest
 
-from shared._codec import encode_value
-from shared._location import load_definitions
-from shared._settings import Settings
-from shared._storage import Storage
-from shared._tick import TickRunner
-from shared._wire import LaunchRequest
+from lookout._base.codec import encode_value
+from lookout._base.wire import LaunchRequest
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout._process.tick import TickRunner
+from lookout._tools.location import load_definitions
+from lookout.workers.app import make_celery
+from lookout.workers.runs import new_run, run_id_for, status_event
 from tests.conftest import ROOT, Spawn, process_env, wait_for
 from tests.locations.work_support import log_text, start_launcher, start_worker, status_events
-from workers.app import make_celery
-from workers.runs import new_run, run_id_for, status_event
 
 LOCATION = "tests.locations.work_basic"
 FAST_CLAIM = {"LOOKOUT_LAUNCH_CLAIM_IDLE": "1", "LOOKOUT_RUN_LEASE": "2"}
@@ -87,7 +87,7 @@ def test_entries_pending_at_a_killed_launcher_are_launched_by_another_exactly_on
 def test_a_launcher_that_died_between_its_steps_leaves_runs_that_still_run_once(
     spawn: Spawn, settings: Settings, storage: Storage
 ) -> None:
-    from workers.launcher import run_submitter
+    from lookout.workers.launcher import run_submitter
 
     request_ids = _commit_bursts(storage, settings, ticks=1, size=30)
     # A launcher that read 30 entries and died: after reading (10), after
@@ -113,7 +113,7 @@ def test_a_launcher_that_died_between_its_steps_leaves_runs_that_still_run_once(
 
 
 def _launches(entries: list[tuple[str, dict[bytes, bytes]]]) -> list[LaunchRequest]:
-    from workers.launcher import parse_launch
+    from lookout.workers.launcher import parse_launch
 
     return [parse_launch(fields) for _, fields in entries]
 
@@ -174,7 +174,7 @@ def test_unknown_jobs_fail_their_run_and_malformed_entries_are_dead_lettered(
     wait_for(lambda: storage.run_counts()["SUCCESS"] == 2, 30, what="a later run")
 
     shown = subprocess.run(
-        [sys.executable, "-m", "shared._cli", "dead-letters"],
+        [sys.executable, "-m", "lookout._tools.cli", "dead-letters"],
         env=process_env(settings),
         cwd=ROOT,
         capture_output=True,
@@ -194,7 +194,7 @@ def _closed_port() -> int:
 def test_a_launcher_waits_out_a_broker_it_cannot_reach_and_then_launches_each_entry_once(
     spawn: Spawn, settings: Settings, storage: Storage
 ) -> None:
-    from workers.launcher import Launcher, run_submitter
+    from lookout.workers.launcher import Launcher, run_submitter
 
     request_ids = _commit_bursts(storage, settings, ticks=2, size=10)
     dead_broker = make_celery(replace(settings, redis_url=f"redis://127.0.0.1:{_closed_port()}/0"))

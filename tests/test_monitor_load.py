@@ -18,9 +18,9 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared import Settings
-from shared._redis_server import free_port
-from shared._storage import Storage
+from lookout import Settings
+from lookout._core.storage import Storage
+from lookout._tools.redis_server import free_port
 from tests.conftest import Spawn, process_env, wait_for
 
 LOCATION = Path(__file__).resolve().parent / "locations" / "monitor_sensors.py"

@@ -15,17 +15,17 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared import Settings
-from shared._definitions import Definitions
-from shared._heartbeat import Heartbeat
-from shared._location import load_definitions
-from shared._monitor import MonitorApp
-from shared._operator import sync_definitions
-from shared._redis_server import EmbeddedRedis
-from shared._storage import Storage
-from shared._tick import TickRunner
-from shared._wire import RUN_TASK, TICK_TASK, DeadLetter, EventKind, RunEvent, RunRecord
-from workers.app import make_celery
+from lookout import Settings
+from lookout._author.definitions import Definitions
+from lookout._base.wire import RUN_TASK, TICK_TASK, DeadLetter, EventKind, RunEvent, RunRecord
+from lookout._core.storage import Storage
+from lookout._process.heartbeat import Heartbeat
+from lookout._process.tick import TickRunner
+from lookout._tools.location import load_definitions
+from lookout._tools.monitor import MonitorApp
+from lookout._tools.operator import sync_definitions
+from lookout._tools.redis_server import EmbeddedRedis
+from lookout.workers.app import make_celery
 
 LOCATION = Path(__file__).resolve().parent / "locations" / "monitor_sensors.py"
 

@@ -11,22 +11,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shared import Settings
-from shared._heartbeat import Heartbeat
-from shared._location import load_definitions
-from shared._operator import sync_definitions
-from shared._storage import Storage
-from shared._tick import TickRunner
-from shared._wire import TICK_TASK
+from lookout import Settings
+from lookout._base.wire import TICK_TASK
+from lookout._core.storage import Storage
+from lookout._process.heartbeat import Heartbeat
+from lookout._process.tick import TickRunner
+from lookout._tools.location import load_definitions
+from lookout._tools.operator import sync_definitions
+from lookout.workers.app import make_celery
 from tests.conftest import ROOT, Spawn, process_env, wait_for
-from workers.app import make_celery
 
 LOCATION = Path(__file__).resolve().parent / "locations" / "monitor_sensors.py"
 
 
 def lookout(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shared._cli", *args],
+        [sys.executable, "-m", "lookout._tools.cli", *args],
         env=process_env(settings),
         cwd=ROOT,
         capture_output=True,

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 
-from shared._location import load_definitions
-from shared._scripts import SCRIPTS
-from shared._settings import Settings
-from shared._storage import Storage
-from shared._tick import TickRunner
-from shared._wire import RUN_TASK, LaunchRequest, RunEvent, RunRecord
+from lookout._base.wire import RUN_TASK, LaunchRequest, RunEvent, RunRecord
+from lookout._core.scripts import SCRIPTS
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout._process.tick import TickRunner
+from lookout._tools.location import load_definitions
+from lookout.workers.app import make_celery
+from lookout.workers.runs import Delivery, RunExecutor, new_run, status_event
 from tests.conftest import ROOT, Spawn, process_env, wait_for
 from tests.locations.work_proxy import ReplyDropper
 from tests.locations.work_support import (
@@ -30,8 +32,6 @@ from tests.locations.work_support import (
     start_launcher,
     start_worker,
 )
-from workers.app import make_celery
-from workers.runs import Delivery, RunExecutor, new_run, status_event
 
 BASIC = "tests.locations.work_basic"
 EVENTS = "tests.locations.work_events"
@@ -147,7 +147,7 @@ def test_runs_list_and_show_commands(spawn: Spawn, settings: Settings, storage: 
 
     def lookout(*args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "shared._cli", *args],
+            [sys.executable, "-m", "lookout._tools.cli", *args],
             env=process_env(settings),
             cwd=ROOT,
             capture_output=True,
@@ -169,7 +169,7 @@ def test_runs_list_and_show_commands(spawn: Spawn, settings: Settings, storage: 
     assert f"run {flaky.run_id}" in shown and "status     FAILURE" in shown
     assert "ValueError" in shown and '"dagster/run_key": "f1"' in shown
     missing = subprocess.run(
-        [sys.executable, "-m", "shared._cli", "runs", "show", "nope"],
+        [sys.executable, "-m", "lookout._tools.cli", "runs", "show", "nope"],
         env=process_env(settings),
         cwd=ROOT,
         capture_output=True,

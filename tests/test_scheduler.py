@@ -18,12 +18,12 @@ from typing import Any
 import msgpack
 import pytest
 
-import shared as dg
-from scheduler import Scheduler, split_evenly
-from shared import Settings
-from shared._storage import ClaimedTick, Storage
-from shared._tick import TickRunner
-from shared._wire import TICK_TASK
+import lookout as dg
+from lookout import Settings
+from lookout._base.wire import TICK_TASK
+from lookout._core.storage import ClaimedTick, Storage
+from lookout._process.tick import TickRunner
+from lookout.scheduler import Scheduler, split_evenly
 
 
 class Clock:
@@ -285,7 +285,7 @@ def test_the_scheduler_sleeps_until_the_next_due_time_capped(
 def test_a_trigger_wakes_the_leader_before_its_sleep_ends(
     schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
 ) -> None:
-    from scheduler import trigger_sensor
+    from lookout.scheduler import trigger_sensor
 
     sensor = make_sensor("pushed", interval=1, running=False)
     s = schedulers([sensor], scheduler_max_sleep=5.0)

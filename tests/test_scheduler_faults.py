@@ -19,15 +19,15 @@ import pytest
 import redis
 from celery.signals import after_task_publish
 
-import shared as dg
-from scheduler import Scheduler, TickPublisher
-from shared import Settings
-from shared._keys import Keys
-from shared._redis_server import EmbeddedRedis
-from shared._storage import Storage, redis_client
+import lookout as dg
+from lookout import Settings
+from lookout._core.keys import Keys
+from lookout._core.storage import Storage, redis_client
+from lookout._tools.redis_server import EmbeddedRedis
+from lookout.scheduler import Scheduler, TickPublisher
+from lookout.workers.app import make_celery
 from tests.locations.sched_proxy import RedisProxy
 from tests.test_scheduler import lead, make_sensor, published
-from workers.app import make_celery
 
 # A lock no one renews in these tests: whoever takes it keeps it throughout.
 STEADY = {"leader_ttl": 60.0, "leader_renew": 1.0}

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared import LookoutError
-from shared._guards import check_eviction_policy
-from shared._storage import Storage
+from lookout import LookoutError
+from lookout._core.storage import Storage
+from lookout._process.guards import check_eviction_policy
 
 log = logging.getLogger("test.guard")
 

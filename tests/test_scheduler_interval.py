@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-import shared as dg
-from scheduler import Scheduler, trigger_sensor
-from shared import Settings
-from shared._storage import Storage, TriggerOutcome
-from shared._tick import TickRunner
+import lookout as dg
+from lookout import Settings
+from lookout._core.storage import Storage, TriggerOutcome
+from lookout._process.tick import TickRunner
+from lookout.scheduler import Scheduler, trigger_sensor
 
 
 def at(when: float) -> Any:
@@ -146,7 +146,7 @@ def test_a_trigger_that_waited_for_a_tick_in_flight_keeps_the_interval(
 def test_stopping_and_starting_a_sensor_right_after_a_tick_does_not_tick_it_again(
     world: tuple[Scheduler, TickRunner], storage: Storage, clock: Clock
 ) -> None:
-    from shared._operator import set_sensor_status
+    from lookout._tools.operator import set_sensor_status
 
     scheduler, runner = world
     ticks = claim(scheduler, clock)

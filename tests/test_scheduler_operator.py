@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import redis
 
-import shared as dg
-from scheduler import Scheduler
-from shared import Settings
-from shared._keys import Keys
-from shared._operator import list_sensors, tick_history
-from shared._storage import Storage, redis_client
-from shared._tick import TickRunner
+import lookout as dg
+from lookout import Settings
+from lookout._core.keys import Keys
+from lookout._core.storage import Storage, redis_client
+from lookout._process.tick import TickRunner
+from lookout._tools.operator import list_sensors, tick_history
+from lookout.scheduler import Scheduler
 from tests.locations.sched_proxy import RedisProxy
 
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from scheduler import trigger_sensor
-from shared._settings import Settings
-from shared._storage import ProcessInfo, Storage, TriggerOutcome
+from lookout._core.settings import Settings
+from lookout._core.storage import ProcessInfo, Storage, TriggerOutcome
+from lookout.scheduler import trigger_sensor
 from tests.conftest import Spawn, wait_for
 from tests.locations.sched_support import (
     assert_interval_kept,
@@ -123,7 +123,7 @@ def test_trigger_gives_an_immediate_tick_but_never_two_at_once(
 
     def trigger() -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "shared._cli", "sensor", "trigger", "pushed"],
+            [sys.executable, "-m", "lookout._tools.cli", "sensor", "trigger", "pushed"],
             env=env,
             capture_output=True,
             check=False,
@@ -154,7 +154,7 @@ def test_trigger_gives_an_immediate_tick_but_never_two_at_once(
 
 def test_unknown_sensor_trigger_is_an_error(settings: Settings, storage: Storage) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "shared._cli", "sensor", "trigger", "nope"],
+        [sys.executable, "-m", "lookout._tools.cli", "sensor", "trigger", "nope"],
         env=sched_env(settings),
         capture_output=True,
         check=False,

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-import shared as dg
-from scheduler import Scheduler
-from shared import Settings
-from shared._storage import Storage
+import lookout as dg
+from lookout import Settings
+from lookout._core.storage import Storage
+from lookout.scheduler import Scheduler
 
 SENSORS = 100_000
 # Commands that touch one sensor's state (its hash, or its entry in an index).

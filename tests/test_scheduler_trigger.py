@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-import shared as dg
-from scheduler import Scheduler, describe_trigger, trigger_sensor
-from shared import LookoutError, Settings
-from shared._storage import Storage, TriggerOutcome
-from shared._tick import TickRunner
+import lookout as dg
+from lookout import LookoutError, Settings
+from lookout._core.storage import Storage, TriggerOutcome
+from lookout._process.tick import TickRunner
+from lookout.scheduler import Scheduler, describe_trigger, trigger_sensor
 
 
 class Clock:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from shared import Settings
-from shared._location import load_definitions
-from shared._operator import set_cursor, sync_definitions
-from shared._redis_server import free_port
-from shared._storage import Storage
-from shared._tick import TickRunner
+from lookout import Settings
+from lookout._core.storage import Storage
+from lookout._process.tick import TickRunner
+from lookout._tools.location import load_definitions
+from lookout._tools.operator import set_cursor, sync_definitions
+from lookout._tools.redis_server import free_port
 from tests.conftest import Spawn, process_env, wait_for
 
 LOCATION = Path(__file__).resolve().parent / "locations" / "monitor_sensors.py"

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from shared import Settings
-from shared._location import load_definitions
-from shared._storage import Storage
-from shared._tick import TickRunner
+from lookout import Settings
+from lookout._core.storage import Storage
+from lookout._process.tick import TickRunner
+from lookout._tools.location import load_definitions
 from tests.conftest import Spawn, process_env, wait_for
 from tests.test_status_page_auth import LOCATION, TOKEN, start_monitor
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from shared._storage import Storage
-from shared._wire import RunEvent
+from lookout._base.wire import RunEvent
+from lookout._core.storage import Storage
 
 
 def _add_launches(storage: Storage, count: int) -> list[str]:

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from shared import Settings
-from shared._location import load_definitions
-from shared._storage import Storage
-from shared._tick import TickInFlightError, TickRunner
-from shared._wire import TickStatus
+from lookout import Settings
+from lookout._base.wire import TickStatus
+from lookout._core.storage import Storage
+from lookout._process.tick import TickInFlightError, TickRunner
+from lookout._tools.location import load_definitions
 from tests.conftest import Spawn, process_env
 
 LOCATION = "tests.locations.core_sensors"
@@ -40,7 +40,7 @@ def test_nested_cursor_round_trips_through_msgpack(runner: TickRunner) -> None:
         record = runner.tick("nested_cursor")
         assert record is not None and record.status == "SKIPPED"
     cursor = runner.storage.sensor_state("nested_cursor").cursor
-    from shared._codec import decode_value
+    from lookout._base.codec import decode_value
 
     value = decode_value(cursor or b"")
     assert value["n"] == 3

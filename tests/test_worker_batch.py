@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from shared._location import load_definitions
-from shared._requests import DefaultSensorStatus
-from shared._settings import Settings
-from shared._storage import Storage, TickCommit
-from shared._tick import TickRunner
-from shared._wire import TickMessage, TickRecord
+from lookout import DefaultSensorStatus
+from lookout._base.wire import TickMessage, TickRecord
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage, TickCommit
+from lookout._process.tick import TickRunner
+from lookout._tools.location import load_definitions
+from lookout.workers.batch import BatchEvaluator
+from lookout.workers.ticks import NotEvaluated, TickResult
 from tests.conftest import wait_for
 from tests.locations.work_support import claim_ticks, committed
-from workers.batch import BatchEvaluator
-from workers.ticks import NotEvaluated, TickResult
 
 LOCATION = "tests.locations.work_basic"
 SLOW = "tests.locations.work_slow"

@@ -7,12 +7,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from shared._settings import Settings
-from shared._storage import Storage
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout.workers.app import make_celery
+from lookout.workers.identity import known_dead, this_process
 from tests.conftest import Spawn
 from tests.locations.work_support import claim_ticks, publish, start_worker, wait_committed
-from workers.app import make_celery
-from workers.identity import known_dead, this_process
 
 LOCATION = "tests.locations.work_slow"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import itertools
 
-from shared._settings import Settings
-from shared._storage import Storage
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
 from tests.conftest import Spawn, process_env, wait_for
 from tests.locations.work_support import log_text, start_worker
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from shared._settings import Settings
-from shared._storage import ProcessInfo, Storage
+from lookout._core.settings import Settings
+from lookout._core.storage import ProcessInfo, Storage
 from tests.conftest import Spawn, process_env, wait_for
 from tests.locations.work_support import start_launcher, start_worker
 

@@ -14,9 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from shared._codec import decode_value
-from shared._settings import Settings
-from shared._storage import Storage
+from lookout._base.codec import decode_value
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout.workers.app import make_celery
+from lookout.workers.runs import run_id_for
 from tests.conftest import Spawn, wait_for
 from tests.locations.work_support import (
     claim_ticks,
@@ -27,8 +29,6 @@ from tests.locations.work_support import (
     status_events,
     wait_committed,
 )
-from workers.app import make_celery
-from workers.runs import run_id_for
 
 LOCATION = "tests.locations.work_basic"
 SENSORS = ["counter", "counter_b", "counter_c", "counter_d"]

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from shared._requests import DefaultSensorStatus
-from shared._settings import Settings
-from shared._storage import Storage
-from shared._wire import TICK_TASK, TickMessage
+from lookout import DefaultSensorStatus
+from lookout._base.wire import TICK_TASK, TickMessage
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout.workers.app import make_celery
 from tests.conftest import Spawn, wait_for
 from tests.locations.work_support import (
     claim_ticks,
@@ -21,7 +22,6 @@ from tests.locations.work_support import (
     start_worker,
     tick_and_wait,
 )
-from workers.app import make_celery
 
 LOCATION = "tests.locations.work_basic"
 

@@ -2,7 +2,7 @@
 
 The app is built by a factory from explicit settings; nothing is registered
 at import time.  The scheduler uses the same factory to publish, workers
-register their tasks on it (``workers.tasks``).
+register their tasks on it (``lookout.workers.tasks``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 
 from celery import Celery
 
-from shared._keys import Keys
-from shared._settings import Settings
-from shared._wire import RUN_TASK, TICK_TASK
+from lookout._base.wire import RUN_TASK, TICK_TASK
+from lookout._core.keys import Keys
+from lookout._core.settings import Settings
 
 
 def make_celery(settings: Settings, name: str = "lookout") -> Any:

@@ -27,13 +27,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from shared._codec import CodecError, decode_first
-from shared._settings import Settings
-from shared._storage import SensorState, TickCommit
-from shared._tick import TickRunner
-from shared._wire import TickMessage
-from workers.identity import known_dead, this_process
-from workers.ticks import NotEvaluated, TickResult
+from lookout._base.codec import CodecError, decode_first
+from lookout._base.wire import TickMessage
+from lookout._core.settings import Settings
+from lookout._core.storage import SensorState, TickCommit
+from lookout._process.tick import TickRunner
+from lookout.workers.identity import known_dead, this_process
+from lookout.workers.ticks import NotEvaluated, TickResult
 
 log = logging.getLogger(__name__)
 

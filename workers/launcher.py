@@ -40,14 +40,14 @@ from typing import Any
 import redis
 from kombu.exceptions import OperationalError
 
-from shared._codec import decode
-from shared._definitions import Definitions
-from shared._errors import CodecError, LookoutError
-from shared._settings import Settings
-from shared._storage import Storage
-from shared._storage.runs import StreamEntry
-from shared._wire import RUN_TASK, DeadLetter, LaunchRequest, RunRecord
-from workers.runs import QUEUED, new_run, status_event
+from lookout._author.definitions import Definitions
+from lookout._base.codec import decode
+from lookout._base.errors import CodecError, LookoutError
+from lookout._base.wire import RUN_TASK, DeadLetter, LaunchRequest, RunRecord
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout._core.storage.runs import StreamEntry
+from lookout.workers.runs import QUEUED, new_run, status_event
 
 log = logging.getLogger(__name__)
 

@@ -15,15 +15,15 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from shared._definitions import Definitions
-from shared._guards import check_eviction_policy
-from shared._heartbeat import Heartbeat
-from shared._settings import Settings
-from shared._storage import Storage
-from workers.app import make_celery
-from workers.consumer import dead_letter_consumer
-from workers.launcher import Launcher, run_submitter
-from workers.tasks import register_tasks
+from lookout._author.definitions import Definitions
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout._process.guards import check_eviction_policy
+from lookout._process.heartbeat import Heartbeat
+from lookout.workers.app import make_celery
+from lookout.workers.consumer import dead_letter_consumer
+from lookout.workers.launcher import Launcher, run_submitter
+from lookout.workers.tasks import register_tasks
 
 log = logging.getLogger(__name__)
 

@@ -21,15 +21,15 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from shared import _run_events as events
-from shared._definitions import Definitions
-from shared._errors import DefinitionError
-from shared._event_sensors import DagsterRunStatus
-from shared._execute import AssetMaterialization, ExecuteInProcessResult, execute_plan
-from shared._selection import select_steps
-from shared._settings import Settings
-from shared._storage import Storage
-from shared._wire import LaunchRequest, RunEvent, RunRecord
+from lookout._author import run_events as events
+from lookout._author.definitions import Definitions
+from lookout._author.execute import ExecuteInProcessResult, execute_plan
+from lookout._author.runs import AssetMaterialization, DagsterRunStatus
+from lookout._author.selection import select_steps
+from lookout._base.errors import DefinitionError
+from lookout._base.wire import LaunchRequest, RunEvent, RunRecord
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
 
 log = logging.getLogger(__name__)
 

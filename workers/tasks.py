@@ -1,7 +1,7 @@
 """The worker's Celery tasks, bound to one ``Definitions`` and ``Settings``.
 
 ``register_tasks`` puts the tick task and the run task on an app made by
-``workers.app.make_celery``; nothing is registered at import time.  The code
+``lookout.workers.app.make_celery``; nothing is registered at import time.  The code
 location is loaded before the pool forks, so each child inherits it; what
 holds a Redis connection is built once per process, on first use.
 """
@@ -17,14 +17,14 @@ from typing import Any
 import redis
 from celery.exceptions import Reject
 
-from shared._definitions import Definitions
-from shared._settings import Settings
-from shared._storage import Storage
-from shared._tick import TickRunner
-from shared._wire import RUN_TASK, TICK_TASK, DeadLetter, TickMessage
-from workers.batch import BatchEvaluator
-from workers.runs import Delivery, RunExecutor
-from workers.ticks import TickBatchHandler, payload_bytes
+from lookout._author.definitions import Definitions
+from lookout._base.wire import RUN_TASK, TICK_TASK, DeadLetter, TickMessage
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout._process.tick import TickRunner
+from lookout.workers.batch import BatchEvaluator
+from lookout.workers.runs import Delivery, RunExecutor
+from lookout.workers.ticks import TickBatchHandler, payload_bytes
 
 # Redis briefly away: give the message back rather than lose it (invariant 7).
 _TRANSIENT = (redis.ConnectionError, redis.TimeoutError)

@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared._codec import encode_value
-from shared._definitions import Definitions
-from shared._errors import CodecError, LookoutError
-from shared._wire import TickMessage, TickRecord
+from lookout._author.definitions import Definitions
+from lookout._base.codec import encode_value
+from lookout._base.errors import CodecError, LookoutError
+from lookout._base.wire import TickMessage, TickRecord
 
 log = logging.getLogger(__name__)
 

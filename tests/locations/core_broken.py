@@ -1,6 +1,6 @@
 """A code location that fails while loading, on a known line."""
 
-import shared as dg
+import lookout as dg
 
 VALUE = 1 / 0
 

@@ -3,10 +3,10 @@
 import sys
 import time
 
-from shared import Settings
-from shared._location import load_definitions
-from shared._storage import Storage
-from shared._tick import TickInFlightError, TickRunner
+from lookout import Settings
+from lookout._core.storage import Storage
+from lookout._process.tick import TickInFlightError, TickRunner
+from lookout._tools.location import load_definitions
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ import os
 import sys
 import time
 
-import shared as dg
+import lookout as dg
 
 
 @dg.op

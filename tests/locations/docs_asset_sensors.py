@@ -10,8 +10,8 @@ reads the upstream run's partition from ``dagster_event.logging_tags``.
 
 from collections.abc import Iterator
 
-import shared as dg
-from shared import AssetKey, EventLogEntry, RunRequest, SensorEvaluationContext, asset_sensor
+import lookout as dg
+from lookout import AssetKey, EventLogEntry, RunRequest, SensorEvaluationContext, asset_sensor
 
 
 @dg.asset

@@ -12,8 +12,8 @@ location (``monitor_all_repositories=True``) and one limited by
 
 import os
 
-import shared as dg
-from shared import (
+import lookout as dg
+from lookout import (
     DagsterRunStatus,
     RunFailureSensorContext,
     RunRequest,

@@ -15,8 +15,8 @@ The watched directory comes from ``DOCS_INBOX`` so each test has its own.
 import os
 from collections.abc import Iterator
 
-import shared as dg
-from shared import RunRequest, SkipReason, job, op, sensor
+import lookout as dg
+from lookout import RunRequest, SkipReason, job, op, sensor
 
 INBOX = os.environ.get("DOCS_INBOX", "inbox")
 

@@ -3,7 +3,7 @@
 import os
 from collections.abc import Iterator
 
-import shared as dg
+import lookout as dg
 
 WATCHED = os.environ.get("E2E_DIR", "data")
 

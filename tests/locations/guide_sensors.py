@@ -8,8 +8,8 @@ partition from the event's tags.
 import os
 import random
 
-import shared as dg
-from shared import AssetKey, RunRequest, sensor
+import lookout as dg
+from lookout import AssetKey, RunRequest, sensor
 
 MY_DIRECTORY = os.environ.get("GUIDE_DIR", "data")
 

@@ -10,7 +10,7 @@ raises.  ``MONITOR_LOAD_SENSORS`` adds that many skipping sensors ``load_0``,
 import os
 from typing import Any
 
-import shared as dg
+import lookout as dg
 
 
 @dg.op

@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-import shared as dg
+import lookout as dg
 
 RECORD_KEY = "sched:evals:{}"
 

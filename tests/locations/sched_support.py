@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import subprocess
 
-from shared._settings import Settings
-from shared._storage import Storage
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
 from tests.conftest import Process, Spawn, process_env, start_ready
 from tests.locations.sched_recorder import RECORD_KEY
 

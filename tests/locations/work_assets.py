@@ -7,7 +7,7 @@
 
 import os
 
-import shared as dg
+import lookout as dg
 
 
 @dg.asset

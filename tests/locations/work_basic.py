@@ -13,7 +13,7 @@ of ``slow_job``, which writes its pid to ``WORK_RUN_PID_FILE`` and sleeps
 import os
 import time
 
-import shared as dg
+import lookout as dg
 
 
 @dg.op

@@ -7,7 +7,7 @@ the partitioned asset ``upstream``) and one of ``flaky_job`` (which fails).
 key: an event seen twice would show as a second run.
 """
 
-import shared as dg
+import lookout as dg
 
 
 @dg.asset

@@ -2,7 +2,7 @@
 
 import time
 
-import shared as dg
+import lookout as dg
 
 
 @dg.op

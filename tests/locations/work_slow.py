@@ -7,7 +7,7 @@ knows its evaluation is under way), then sleeps ``WORK_SLOW_SLEEP`` seconds.
 import os
 import time
 
-import shared as dg
+import lookout as dg
 
 
 @dg.op

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from shared._settings import Settings
-from shared._storage import Storage
-from shared._wire import TICK_TASK, EventKind, RunEvent, TickMessage
+from lookout._base.wire import TICK_TASK, EventKind, RunEvent, TickMessage
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
 from tests.conftest import Process, Spawn, process_env, start_ready, wait_for
 
 

@@ -1,0 +1,91 @@
+"""The context a sensor function receives."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from lookout._base.codec import encode_value
+from lookout._base.errors import CodecError, DefinitionError
+
+
+class SensorEvaluationContext:
+    """What a sensor sees of its own state: its cursor, its name, its last tick.
+
+    Cursors may be any msgpack-encodable value (Dagster allows only strings).
+    """
+
+    def __init__(
+        self,
+        *,
+        sensor_name: str | None = None,
+        cursor: Any = None,
+        last_tick_completion_time: float | Callable[[], float | None] | None = None,
+        last_run_key: str | None = None,
+        resources: Any = None,
+        instance: Any = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self._sensor_name = sensor_name
+        self._cursor = cursor
+        self._cursor_updated = False
+        self._last_completion = last_tick_completion_time
+        self.last_run_key = last_run_key
+        self.resources = resources
+        self.instance = instance
+        self.log = log or logging.getLogger(f"lookout.sensor.{sensor_name or 'unnamed'}")
+
+    @property
+    def sensor_name(self) -> str | None:
+        return self._sensor_name
+
+    @property
+    def cursor(self) -> Any:
+        return self._cursor
+
+    @property
+    def cursor_updated(self) -> bool:
+        return self._cursor_updated
+
+    @property
+    def last_tick_completion_time(self) -> float | None:
+        """When the sensor's previous tick ended (None before its first)."""
+        value = self._last_completion
+        return value() if callable(value) else value
+
+    @property
+    def last_completion_time(self) -> float | None:
+        return self.last_tick_completion_time
+
+    def update_cursor(self, cursor: Any) -> None:
+        """Set the cursor this tick stores when it succeeds or skips."""
+        try:
+            encode_value(cursor)
+        except CodecError as exc:
+            raise DefinitionError(
+                f"sensor '{self._sensor_name or 'unnamed'}': cursor {cursor!r} cannot be "
+                f"stored: {exc}"
+            ) from exc
+        self._cursor = cursor
+        self._cursor_updated = True
+
+
+def build_sensor_context(
+    instance: Any = None,
+    cursor: Any = None,
+    repository_name: str | None = None,
+    sensor_name: str | None = None,
+    resources: Any = None,
+    last_tick_completion_time: float | None = None,
+    last_sensor_start_time: float | None = None,
+) -> SensorEvaluationContext:
+    """A context to call a sensor as a plain function in a test."""
+    del repository_name, last_sensor_start_time  # accepted for Dagster compatibility
+    return SensorEvaluationContext(
+        sensor_name=sensor_name,
+        cursor=cursor,
+        last_tick_completion_time=last_tick_completion_time,
+        resources=resources,
+        instance=instance,
+    )

@@ -1,0 +1,143 @@
+"""Turn whatever a sensor function gives back into one normalized outcome.
+
+Pure: no Redis, no clock.  Every misuse is a ``SensorEvaluationError`` that
+names the sensor, so the tick that hits it records a FAILURE with a clear
+message.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lookout._author.context import SensorEvaluationContext
+from lookout._author.requests import RunRequest, SensorResult, SkipReason
+from lookout._author.sensors import SensorDefinition
+from lookout._base.errors import SensorEvaluationError
+
+
+@dataclass(frozen=True)
+class SensorOutcome:
+    """What one evaluation asked for: run requests (job resolved) or a skip, and a cursor."""
+
+    run_requests: tuple[RunRequest, ...]
+    skip_message: str | None
+    cursor: Any
+    cursor_updated: bool
+
+
+def call_sensor(
+    sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, *extra: Any
+) -> Any:
+    """Call the user's function with the context when it takes one."""
+    if sensor.takes_context:
+        return sensor.fn(context, *extra)
+    return sensor.fn(*extra)
+
+
+def collect_items(sensor_name: str, output: Any) -> list[Any]:
+    """Flatten a return value or a generator into a list of items (runs the generator)."""
+    if output is None:
+        return []
+    if isinstance(output, RunRequest | SkipReason | SensorResult):
+        return [output]
+    if inspect.isgenerator(output) or isinstance(output, list | tuple):
+        return [item for item in _iterate(output) if item is not None]
+    raise SensorEvaluationError(
+        f"sensor '{sensor_name}' returned a {type(output).__name__}; expected RunRequest, "
+        "SkipReason, SensorResult, a list or generator of them, or None"
+    )
+
+
+def _iterate(items: Iterable[Any]) -> Iterable[Any]:
+    yield from items
+
+
+def normalize(
+    sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, items: list[Any]
+) -> SensorOutcome:
+    """Check the items a sensor gave back and resolve each request's job."""
+    name = sensor.name
+    requests: list[RunRequest] = []
+    skips: list[SkipReason] = []
+    cursor, cursor_updated = context.cursor, context.cursor_updated
+    for item in items:
+        if isinstance(item, RunRequest):
+            requests.append(item)
+        elif isinstance(item, SkipReason):
+            skips.append(item)
+        elif isinstance(item, SensorResult):
+            if len(items) > 1:
+                raise SensorEvaluationError(
+                    f"sensor '{name}' gave a SensorResult together with other values; "
+                    "return the SensorResult alone"
+                )
+            if item.cursor is not None:
+                if cursor_updated:
+                    raise SensorEvaluationError(
+                        f"sensor '{name}' set its cursor with context.update_cursor and in "
+                        "its SensorResult; use one of them"
+                    )
+                context.update_cursor(item.cursor)
+                cursor, cursor_updated = context.cursor, True
+            requests.extend(item.run_requests or [])
+            if isinstance(item.skip_reason, SkipReason):
+                skips.append(item.skip_reason)
+        else:
+            raise SensorEvaluationError(
+                f"sensor '{name}' yielded a {type(item).__name__} ({item!r}); expected "
+                "RunRequest, SkipReason or SensorResult"
+            )
+    return _checked(sensor, requests, skips, cursor, cursor_updated)
+
+
+def _checked(
+    sensor: SensorDefinition[Any, Any],
+    requests: list[RunRequest],
+    skips: list[SkipReason],
+    cursor: Any,
+    cursor_updated: bool,
+) -> SensorOutcome:
+    if skips and requests:
+        raise SensorEvaluationError(
+            f"sensor '{sensor.name}' gave both a SkipReason and {len(requests)} RunRequest(s); "
+            "give one or the other"
+        )
+    if len(skips) > 1:
+        raise SensorEvaluationError(f"sensor '{sensor.name}' gave {len(skips)} SkipReasons")
+    resolved = tuple(resolve_job(sensor, r) for r in requests)
+    message = skips[0].skip_message if skips else None
+    return SensorOutcome(resolved, message, cursor, cursor_updated)
+
+
+def resolve_job(sensor: SensorDefinition[Any, Any], request: RunRequest) -> RunRequest:
+    """Fill in the request's job from the sensor's targets, or refuse a foreign job."""
+    targets = sensor.job_names
+    if request.job_name is not None:
+        if request.job_name not in targets:
+            raise SensorEvaluationError(
+                f"sensor '{sensor.name}' asked for a run of job '{request.job_name}', which it "
+                f"does not target (it targets {list(targets) or 'no job'})"
+            )
+        return request
+    if len(targets) == 1:
+        return replace(request, job_name=targets[0])
+    if not targets:
+        raise SensorEvaluationError(
+            f"sensor '{sensor.name}' asked for a run but targets no job; pass job=, jobs= "
+            "or target= to its decorator"
+        )
+    raise SensorEvaluationError(
+        f"sensor '{sensor.name}' targets several jobs {list(targets)}; set job_name= on "
+        "each RunRequest"
+    )
+
+
+def evaluate(
+    sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, *extra: Any
+) -> SensorOutcome:
+    """Call a sensor once and normalize what it gave back."""
+    items = collect_items(sensor.name, call_sensor(sensor, context, *extra))
+    return normalize(sensor, context, items)

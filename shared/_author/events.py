@@ -1,0 +1,70 @@
+"""What event sensors receive: Dagster-shaped views of lookout's run events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lookout._author.asset_key import AssetKey
+from lookout._author.runs import DagsterRunStatus, RunInfo
+from lookout._base.wire import RunEvent
+
+
+@dataclass(frozen=True)
+class DagsterEvent:
+    """The event inside an ``EventLogEntry``; ``logging_tags`` are the run's tags."""
+
+    event_type_value: str
+    job_name: str
+    asset_key: AssetKey | None = None
+    partition: str | None = None
+    logging_tags: Mapping[str, str] = field(default_factory=dict)
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class EventLogEntry:
+    """One event an asset sensor is called with: ``asset_event.dagster_event...``."""
+
+    run_id: str
+    timestamp: float
+    dagster_event: DagsterEvent
+    storage_id: str = ""
+
+    @property
+    def asset_materialization(self) -> DagsterEvent:
+        return self.dagster_event
+
+
+@dataclass(frozen=True)
+class DagsterRun:
+    """The run a run-status sensor is told about."""
+
+    run_id: str
+    job_name: str
+    status: DagsterRunStatus
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_run(cls, run: DagsterRun | RunInfo) -> DagsterRun:
+        """The run as sensors see it; ``result.dagster_run`` of an in-process run converts."""
+        if isinstance(run, DagsterRun):
+            return run
+        return cls(run.run_id, run.job_name, DagsterRunStatus(run.status), dict(run.tags))
+
+
+def entry_from_event(event_id: str, event: RunEvent) -> EventLogEntry:
+    tags = dict(event.tags)
+    return EventLogEntry(
+        run_id=event.run_id,
+        timestamp=event.timestamp,
+        storage_id=event_id,
+        dagster_event=DagsterEvent(
+            event_type_value=event.kind,
+            job_name=event.job_name,
+            asset_key=AssetKey.from_user_string(event.asset_key) if event.asset_key else None,
+            partition=event.partition,
+            logging_tags=tags,
+            message=event.message,
+        ),
+    )

@@ -1,0 +1,183 @@
+"""In-process execution of a job's steps (ops or assets) in dependency order.
+
+Used by ``materialize``, ``JobDefinition.execute_in_process`` and by the run
+task on a worker, so a job behaves the same in a test and in production.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from lookout._author.asset_key import AssetKey
+from lookout._author.events import DagsterEvent
+from lookout._author.requests import PARTITION_TAG
+from lookout._author.run_events import job_status_event
+from lookout._author.runs import AssetMaterialization, RunInfo
+from lookout._base.errors import DefinitionError, LookoutError
+
+
+class RunFailedError(LookoutError):
+    """A step of an in-process run raised; ``raise_on_error=False`` turns it into a result."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node of a plan: an op invocation or an asset's compute function."""
+
+    name: str
+    fn: Callable[..., Any]
+    takes_context: bool
+    # parameter name -> name of the step whose output it receives
+    inputs: Mapping[str, str]
+    asset_key: AssetKey | None = None
+    config_schema: Any = None
+
+
+class OpExecutionContext:
+    """The ``context`` an op or asset receives: log, run id, config, partition."""
+
+    def __init__(self, run: RunInfo, step: Step, log: logging.Logger) -> None:
+        self._run = run
+        self._step = step
+        self.log = log
+
+    @property
+    def run_id(self) -> str:
+        return self._run.run_id
+
+    @property
+    def run(self) -> RunInfo:
+        return self._run
+
+    dagster_run = run
+
+    @property
+    def job_name(self) -> str:
+        return self._run.job_name
+
+    @property
+    def op_config(self) -> Any:
+        ops = self._run.run_config.get("ops") or {}
+        node = ops.get(self._step.name) or {}
+        return node.get("config")
+
+    @property
+    def run_config(self) -> Mapping[str, Any]:
+        return self._run.run_config
+
+    @property
+    def has_partition_key(self) -> bool:
+        return PARTITION_TAG in self._run.tags
+
+    @property
+    def partition_key(self) -> str:
+        key = self._run.tags.get(PARTITION_TAG)
+        if key is None:
+            raise DefinitionError(f"step '{self._step.name}' runs without a partition key")
+        return key
+
+    @property
+    def asset_key(self) -> AssetKey:
+        if self._step.asset_key is None:
+            raise DefinitionError(f"step '{self._step.name}' is an op, not an asset")
+        return self._step.asset_key
+
+
+class AssetExecutionContext(OpExecutionContext):
+    """The ``context`` an asset receives."""
+
+
+@dataclass
+class ExecuteInProcessResult:
+    """The outcome of an in-process run."""
+
+    success: bool
+    dagster_run: RunInfo
+    outputs: dict[str, Any] = field(default_factory=dict)
+    materializations: list[AssetMaterialization] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.dagster_run.run_id
+
+    def output_for_node(self, name: str) -> Any:
+        if name not in self.outputs:
+            raise KeyError(f"no output for node '{name}' in run {self.run_id}")
+        return self.outputs[name]
+
+    def get_asset_materialization_events(self) -> list[AssetMaterialization]:
+        return list(self.materializations)
+
+    def get_job_success_event(self) -> DagsterEvent:
+        """The run's SUCCESS event, as a run-status sensor receives it (for tests)."""
+        return job_status_event(self.dagster_run, "SUCCESS", self.error)
+
+    def get_job_failure_event(self) -> DagsterEvent:
+        """The run's FAILURE event; its ``message`` is the error, as on a tick (for tests)."""
+        return job_status_event(self.dagster_run, "FAILURE", self.error)
+
+
+MaterializationSink = Callable[[AssetMaterialization], None]
+
+
+def check_config(step: Step, run_config: Mapping[str, Any]) -> None:
+    """Check that the config a step needs is there (keys of a dict ``config_schema``)."""
+    if not isinstance(step.config_schema, Mapping):
+        return
+    node = ((run_config.get("ops") or {}).get(step.name) or {}).get("config")
+    missing = [k for k in step.config_schema if not isinstance(node, Mapping) or k not in node]
+    if missing:
+        raise DefinitionError(
+            f"step '{step.name}' is missing config {missing!r}: "
+            f"set run_config['ops']['{step.name}']['config']"
+        )
+
+
+def execute_plan(
+    job_name: str,
+    steps: Sequence[Step],
+    *,
+    run_config: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    run_id: str | None = None,
+    raise_on_error: bool = True,
+    on_materialization: MaterializationSink | None = None,
+) -> ExecuteInProcessResult:
+    """Run ``steps`` in order (they are already topologically sorted)."""
+    run = RunInfo(
+        run_id=run_id or uuid.uuid4().hex,
+        job_name=job_name,
+        tags=dict(tags or {}),
+        run_config=dict(run_config or {}),
+    )
+    result = ExecuteInProcessResult(success=True, dagster_run=run)
+    log = logging.getLogger(f"lookout.run.{job_name}")
+    for step in steps:
+        try:
+            check_config(step, run.run_config)
+            args = {param: result.outputs[src] for param, src in step.inputs.items()}
+            context = AssetExecutionContext(run, step, log)
+            value = step.fn(context, **args) if step.takes_context else step.fn(**args)
+        except Exception as exc:
+            result.success = False
+            result.error = f"step '{step.name}' failed: {exc!r}\n{traceback.format_exc()}"
+            result.dagster_run = replace(run, status="FAILURE")
+            if raise_on_error:
+                raise RunFailedError(result.error) from exc
+            return result
+        result.outputs[step.name] = value
+        if step.asset_key is not None:
+            event = AssetMaterialization(
+                step.asset_key, run.run_id, run.tags.get(PARTITION_TAG), run.tags
+            )
+            result.materializations.append(event)
+            if on_materialization is not None:
+                on_materialization(event)
+    result.dagster_run = replace(run, status="SUCCESS")
+    return result

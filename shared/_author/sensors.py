@@ -1,0 +1,224 @@
+"""Sensor definitions and the ``@sensor`` decorator."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, ParamSpec, TypeVar
+
+from lookout._author.asset_key import AssetKey
+from lookout._author.assets import AssetSelection, UnresolvedAssetJobDefinition, define_asset_job
+from lookout._author.ops import JobDefinition
+from lookout._author.signature import positional_params, takes_context
+from lookout._base.errors import DefinitionError
+from lookout._base.wire import DefaultSensorStatus
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_INTERVAL_SECONDS = 30
+JobLike = JobDefinition | UnresolvedAssetJobDefinition
+
+
+class SensorKind(enum.Enum):
+    """How a sensor is fed: polled as it is, or handed events from the event stream."""
+
+    STANDARD = "standard"
+    ASSET = "asset"
+    RUN_STATUS = "run_status"
+
+
+class SensorDefinition(Generic[P, R]):
+    """A sensor: a function polled at an interval that asks for runs or says why not.
+
+    Calling the definition calls the user's function unchanged, so a sensor can
+    be tested as a plain function.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None = None,
+        minimum_interval_seconds: int | float | None = None,
+        description: str | None = None,
+        jobs: Sequence[JobLike] = (),
+        job_names: Sequence[str] = (),
+        default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
+        tags: Mapping[str, str] | None = None,
+        kind: SensorKind = SensorKind.STANDARD,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        interval = (
+            DEFAULT_INTERVAL_SECONDS
+            if minimum_interval_seconds is None
+            else minimum_interval_seconds
+        )
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+            raise DefinitionError(
+                f"sensor '{self.name}': minimum_interval_seconds must be a positive number, "
+                f"got {minimum_interval_seconds!r}"
+            )
+        if not isinstance(default_status, DefaultSensorStatus):
+            raise DefinitionError(
+                f"sensor '{self.name}': default_status must be a DefaultSensorStatus, "
+                f"got {default_status!r}"
+            )
+        self.minimum_interval_seconds = interval
+        self.description = description or fn.__doc__
+        self.jobs: tuple[JobLike, ...] = tuple(jobs)
+        self.job_names: tuple[str, ...] = tuple(
+            dict.fromkeys([*job_names, *(j.name for j in self.jobs)])
+        )
+        self.default_status = default_status
+        self.tags = dict(tags or {})
+        self.kind = kind
+        self.options: Mapping[str, Any] = dict(options or {})
+        self.takes_context = takes_context(fn)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<SensorDefinition {self.name!r} jobs={list(self.job_names)}>"
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What a sensor may launch, in any of Dagster's several ways of saying it."""
+
+    job: JobLike | None = None
+    jobs: Sequence[JobLike] | None = None
+    target: Any = None
+    asset_selection: Any = None
+    job_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Common:
+    """What every sensor decorator takes besides its targets."""
+
+    name: str | None = None
+    minimum_interval_seconds: int | float | None = None
+    description: str | None = None
+    default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED
+    tags: Mapping[str, str] | None = None
+
+
+def make_sensor(
+    fn: Callable[P, R],
+    common: Common,
+    targets: Targets,
+    factory: Callable[..., SensorDefinition[P, R]] = SensorDefinition,
+    **extra: Any,
+) -> SensorDefinition[P, R]:
+    """Build the definition every sensor decorator builds: name, interval, targets, status."""
+    sensor_name = common.name or fn.__name__
+    found, names = collect_targets(sensor_name, targets)
+    return factory(
+        fn,
+        name=sensor_name,
+        minimum_interval_seconds=common.minimum_interval_seconds,
+        description=common.description,
+        jobs=found,
+        job_names=names,
+        default_status=common.default_status,
+        tags=common.tags,
+        **extra,
+    )
+
+
+def collect_targets(sensor_name: str, targets: Targets) -> tuple[list[JobLike], list[str]]:
+    """Gather the jobs a sensor may launch, and the job names it names without a job."""
+    found: list[JobLike] = [
+        *([targets.job] if targets.job is not None else []),
+        *(targets.jobs or []),
+    ]
+    assets_target = targets.asset_selection
+    if isinstance(targets.target, JobLike):
+        found.append(targets.target)
+    elif targets.target is not None:
+        assets_target = targets.target
+    if assets_target is not None:
+        found.append(_implicit_asset_job(sensor_name, assets_target))
+    for j in found:
+        if not isinstance(j, JobLike):
+            raise DefinitionError(f"sensor '{sensor_name}': {j!r} is not a job")
+    return found, [targets.job_name] if targets.job_name else []
+
+
+def _implicit_asset_job(sensor_name: str, selection: Any) -> UnresolvedAssetJobDefinition:
+    if not isinstance(selection, AssetSelection | str | Sequence):
+        raise DefinitionError(f"sensor '{sensor_name}': cannot target {selection!r}")
+    return define_asset_job(f"__asset_job_{sensor_name}", selection)
+
+
+def sensor(
+    job_name: str | None = None,
+    name: str | None = None,
+    minimum_interval_seconds: int | float | None = None,
+    description: str | None = None,
+    job: JobLike | None = None,
+    jobs: Sequence[JobLike] | None = None,
+    default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
+    asset_selection: Any = None,
+    tags: Mapping[str, str] | None = None,
+    target: Any = None,
+    asset_key: Any = None,
+    required_resource_keys: Any = None,
+    metadata: Any = None,
+) -> Callable[[Callable[P, R]], SensorDefinition[P, R]]:
+    """Define a sensor, as Dagster's ``@sensor`` does.
+
+    ``asset_key=`` makes it an asset sensor, as one example in Dagster's sensor
+    guide writes it.
+    """
+    del required_resource_keys, metadata  # accepted for Dagster compatibility
+
+    def wrap(fn: Callable[P, R]) -> SensorDefinition[P, R]:
+        common = Common(name, minimum_interval_seconds, description, default_status, tags)
+        targets = Targets(job, jobs, target, asset_selection, job_name)
+        if asset_key is None:
+            return make_sensor(fn, common, targets)
+        return make_sensor(fn, common, targets, AssetSensorDefinition, asset_key=asset_key)
+
+    return wrap
+
+
+def asset_sensor_options(asset_key: Any) -> dict[str, Any]:
+    return {"asset_key": AssetKey.from_coercible(asset_key).to_user_string()}
+
+
+def _by_position(fn: Callable[..., R]) -> Callable[..., R]:
+    """Call ``fn`` with as many of (context, asset_event) as it takes positionally."""
+    count = len(positional_params(fn))
+
+    def call(context: Any, asset_event: Any) -> R:
+        return fn(*(context, asset_event)[:count])
+
+    return call
+
+
+class AssetSensorDefinition(SensorDefinition[P, R]):
+    """An asset sensor: called once per materialization of ``asset_key``.
+
+    As in Dagster, the function's first parameter gets the context and its
+    second the event, whatever their names, and a function may take fewer
+    (``def my_sensor(): return RunRequest()``).  Calling the definition still
+    calls the user's function unchanged.
+    """
+
+    def __init__(self, fn: Callable[P, R], *, asset_key: Any, **kwargs: Any) -> None:
+        super().__init__(
+            fn, kind=SensorKind.ASSET, options=asset_sensor_options(asset_key), **kwargs
+        )
+        self.asset_key = AssetKey.from_coercible(asset_key)
+        self.raw_fn = fn
+        self.fn = _by_position(fn)
+        self.takes_context = True  # ``fn`` now always takes (context, asset_event)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.raw_fn(*args, **kwargs)

@@ -1,0 +1,111 @@
+"""msgpack encoding behind one codec, with its own error type.
+
+Everything lookout writes to Redis or to a queue goes through here, so nothing
+is ever pickled (invariant 6).  Wire types are frozen dataclasses that declare
+how they map to plain msgpack values with ``to_wire`` / ``from_wire``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Protocol, Self, TypeVar
+
+import msgpack
+
+from lookout._base.errors import CodecError
+
+__all__ = [
+    "CodecError",
+    "WireType",
+    "decode",
+    "decode_first",
+    "decode_from",
+    "decode_value",
+    "decode_values",
+    "encode",
+    "encode_value",
+]
+
+
+class WireType(Protocol):
+    """A frozen dataclass that maps itself to and from a plain msgpack value."""
+
+    def to_wire(self) -> dict[str, Any]: ...
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Self: ...
+
+
+W = TypeVar("W", bound=WireType)
+
+
+def encode_value(value: object) -> bytes:
+    """Encode a plain value (a cursor, a run config) to msgpack bytes."""
+    try:
+        return msgpack.packb(value, use_bin_type=True, datetime=False)  # type: ignore[no-any-return]
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CodecError(f"cannot encode a {type(value).__name__} as msgpack: {exc}") from exc
+
+
+def decode_value(data: bytes) -> Any:
+    """Decode msgpack bytes back into plain Python values (lists, dicts, str, bytes...)."""
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError) as exc:
+        raise CodecError(f"cannot decode msgpack payload ({len(data)} bytes): {exc}") from exc
+
+
+def decode_values(data: bytes) -> list[Any]:
+    """Decode bytes that hold several msgpack values one after the other."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=True)
+    unpacker.feed(data)
+    try:
+        values = list(unpacker)
+    except (ValueError, TypeError, msgpack.FormatError, msgpack.StackError) as exc:
+        raise CodecError(f"cannot decode msgpack values ({len(data)} bytes): {exc}") from exc
+    if unpacker.tell() != len(data):  # a truncated last value is waited for, not raised
+        raise CodecError(f"truncated msgpack values ({len(data)} bytes)")
+    return values
+
+
+def _nested(value: object) -> Any:
+    # A wire type's ``to_wire`` is shallow: a dataclass nested in a field's
+    # value (a run config, say) is encoded as its map.
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"can not serialize {type(value).__name__!r} object")
+
+
+def decode_first(data: bytes) -> Any:
+    """Decode only the first of several msgpack values (the rest is not read)."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=True)
+    unpacker.feed(data)
+    try:
+        return next(unpacker)
+    except (StopIteration, ValueError, TypeError, msgpack.FormatError, msgpack.StackError) as exc:
+        raise CodecError(f"cannot decode a msgpack value ({len(data)} bytes): {exc}") from exc
+
+
+def encode(obj: WireType) -> bytes:
+    """Encode a wire type."""
+    try:
+        return msgpack.packb(  # type: ignore[no-any-return]
+            obj.to_wire(), use_bin_type=True, datetime=False, default=_nested
+        )
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CodecError(f"cannot encode a {type(obj).__name__} as msgpack: {exc}") from exc
+
+
+def decode(cls: type[W], data: bytes) -> W:
+    """Decode bytes into the wire type ``cls``; any malformed payload is a ``CodecError``."""
+    return decode_from(cls, decode_value(data))
+
+
+def decode_from(cls: type[W], raw: Any) -> W:
+    """Build the wire type ``cls`` from an already decoded msgpack value."""
+    if not isinstance(raw, dict):
+        raise CodecError(f"expected a msgpack map for {cls.__name__}, got {type(raw).__name__}")
+    try:
+        return cls.from_wire(raw)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CodecError(f"malformed {cls.__name__} payload: {exc!r}") from exc

@@ -1,0 +1,96 @@
+"""Settings: one frozen object, read from ``LOOKOUT_*`` variables and passed explicitly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from lookout._base.errors import LookoutError
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a lookout process needs to know besides the code location."""
+
+    redis_url: str = DEFAULT_REDIS_URL
+    # Every Redis key starts with this, so two deployments can share one server.
+    key_prefix: str = "lookout:"
+    # How long one sensor evaluation may run before its tick is a FAILURE.
+    tick_timeout: float = 60.0
+    # An in-flight mark outlives the timeout by this much before it counts as stuck.
+    inflight_margin: float = 30.0
+    # Tick records kept per sensor.
+    tick_history: int = 1000
+    tick_queue: str = "ticks"
+    run_queue: str = "runs"
+    # Scheduler: due ticks claimed per round, and ticks carried per Celery
+    # message (one message per tick cannot go past Celery's own rate).
+    schedule_limit: int = 1000
+    tick_batch_size: int = 100
+    # The scheduler sleeps at most this long between rounds (a trigger or
+    # the next due time wakes it earlier).
+    scheduler_max_sleep: float = 0.5
+    # ... and at least this long after a round that was not full, so that ticks
+    # coming due a few ms apart share a round and a message (their lateness).
+    scheduler_min_pause: float = 0.02
+    # The leader lock's TTL and how often the leader renews it; a standby
+    # takes over within about leader_ttl of the leader's death.
+    leader_ttl: float = 5.0
+    leader_renew: float = 1.0
+    # Processes write their heartbeat this often; it expires after 3 of them.
+    heartbeat_interval: float = 2.0
+    # The operator's token for the status page's state changes (start, stop,
+    # cursor reset); empty: the page is read only.  Kept out of repr and logs.
+    admin_token: str = field(default="", repr=False)
+    # The launchers' consumer group on the launch stream.
+    launch_group: str = "launchers"
+    # Launch stream entries read per round trip.
+    launch_batch: int = 100
+    # A launch entry pending this long (its launcher died) is claimed by another.
+    launch_claim_idle: float = 30.0
+    # A run's executor renews its lease this often (a third of it); a run whose
+    # lease lapsed while STARTED lost its worker and is marked FAILURE.
+    run_lease: float = 15.0
+    # Dead letters kept (approximately; the oldest are trimmed).
+    dead_letter_max: int = 10000
+    # The event stream keeps about this many entries (event sensors read it by
+    # cursor: one stopped for longer than this window misses what was trimmed);
+    # the launch stream keeps only what a launcher has not finished with.
+    stream_max_entries: int = 1_000_000
+    # Finished runs (SUCCESS, FAILURE, CANCELED) created longer ago than this
+    # are deleted, record and indexes, by the launchers' housekeeping.
+    run_retention_seconds: float = 7 * 24 * 3600.0
+    # A run handed to the run queue this long ago and still QUEUED is handed
+    # to it again (its message was lost); a run starts only once however
+    # often it is delivered, so an early second message costs one no-op.
+    run_resubmit_after: float = 600.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``LOOKOUT_<FIELD>`` variables, then explicit ``overrides``."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"LOOKOUT_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw, type(getattr(cls(), f.name)))
+        settings = cls(**values)
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def inflight_ttl(self) -> float:
+        return self.tick_timeout + self.inflight_margin
+
+
+def _parse(name: str, raw: str, kind: type) -> Any:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise LookoutError(
+            f"LOOKOUT_{name.upper()}={raw!r} is not a valid {kind.__name__}"
+        ) from None

@@ -1,0 +1,187 @@
+"""Read-only queries for the monitor: queue depths, stream backlogs, sensors, processes.
+
+Every query is bounded (a fixed number of keys, or a capped range) so that a
+scrape stays cheap however big the deployment; none of them writes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from lookout._core.storage._base import StoreBase
+from lookout._core.streams import text as _text
+
+# kombu's Redis transport keeps a queue's messages of priority p > 0 in a
+# list named queue + SEP + p; messages without a priority go to the base list.
+KOMBU_PRIORITY_SEP = "\x06\x16"
+KOMBU_PRIORITY_STEPS = (0, 3, 6, 9)
+# Counting a stream's undelivered entries by range when Redis cannot say
+# (before 7.0, or after deletions) stops here: the figure is then "at least".
+LAG_COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class StreamBacklog:
+    """Where a consumer group stands on a stream."""
+
+    length: int  # entries in the stream
+    undelivered: int  # entries no consumer of the group has read yet
+    pending: int  # entries read but not acknowledged
+    oldest_age: float | None  # seconds since the oldest unacknowledged entry was added
+
+
+@dataclass(frozen=True)
+class SensorCounts:
+    known: int  # every sensor ever synced
+    scheduled: int  # in the due index (RUNNING, no tick in flight)
+    overdue: int  # due now or earlier and not yet published
+    in_flight: int  # a tick queued or running
+
+
+def ping_once(url: str, timeout: float = 2.0) -> str | None:
+    """Ping Redis once, without the storage's retries; ``None`` if it answered, else why not.
+
+    A container healthcheck wants a quick answer, not the backoff that keeps
+    the other processes alive through a short outage (invariant 7).
+    """
+    client = redis.Redis.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return str(exc) or type(exc).__name__
+    finally:
+        client.close()
+    return None
+
+
+def entry_time(entry_id: str) -> float:
+    """A stream entry id's creation time (its milliseconds part)."""
+    return int(entry_id.split("-", 1)[0]) / 1000.0
+
+
+class MetricsStore(StoreBase):
+    """What the monitor, ``lookout queues`` and the status page read."""
+
+    # -- Celery queues (kombu's lists) ---------------------------------------
+
+    def celery_queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
+        """Messages waiting in each Celery queue, every priority list counted."""
+        pipe = self.client.pipeline(transaction=False)
+        for queue in queues:
+            for priority in KOMBU_PRIORITY_STEPS:
+                name = f"{queue}{KOMBU_PRIORITY_SEP}{priority}" if priority else queue
+                pipe.llen(self.keys.celery_queue(name))
+        lengths = iter(pipe.execute())
+        return {q: sum(next(lengths) for _ in KOMBU_PRIORITY_STEPS) for q in queues}
+
+    def celery_unacked(self) -> dict[str, int]:
+        """Messages handed to a worker and not yet acknowledged, by queue.
+
+        kombu keeps them in one hash for every queue; the hash holds at most
+        workers x prefetch entries, so reading it whole stays cheap.
+        """
+        counts: dict[str, int] = {}
+        for raw in self.client.hvals(self.keys.celery_unacked):
+            try:
+                _, _, routing_key = json.loads(_text(raw))
+                queue = str(routing_key)
+            except (ValueError, TypeError):
+                queue = "unknown"
+            counts[queue] = counts.get(queue, 0) + 1
+        return counts
+
+    # -- streams -------------------------------------------------------------
+
+    def stream_backlog(self, stream: str, group: str, now: float | None = None) -> StreamBacklog:
+        """Length, undelivered and pending entries, and the oldest unacknowledged one's age."""
+        now = time.time() if now is None else now
+        length = int(self.client.xlen(stream))
+        info = self._group_info(stream, group)
+        if info is None:
+            # No consumer has joined yet: every entry is waiting.
+            first = self.client.xrange(stream, count=1)
+            age = now - entry_time(_text(first[0][0])) if first else None
+            return StreamBacklog(length, length, 0, age)
+        last_delivered = _text(info["last-delivered-id"])
+        pending = int(info["pending"])
+        undelivered = self._undelivered(stream, info, last_delivered)
+        oldest: list[float] = []
+        if pending:
+            summary = self.client.xpending(stream, group)
+            if summary.get("min"):
+                oldest.append(entry_time(_text(summary["min"])))
+        if undelivered:
+            nxt = self.client.xrange(stream, min=f"({last_delivered}", count=1)
+            if nxt:
+                oldest.append(entry_time(_text(nxt[0][0])))
+        age = now - min(oldest) if oldest else None
+        return StreamBacklog(length, undelivered, pending, age)
+
+    def _group_info(self, stream: str, group: str) -> dict[str, Any] | None:
+        try:
+            groups = self.client.xinfo_groups(stream)
+        except redis.ResponseError:
+            return None  # no such stream
+        for info in groups:
+            if _text(info["name"]) == group:
+                return dict(info)
+        return None
+
+    def _undelivered(self, stream: str, info: dict[str, Any], last_delivered: str) -> int:
+        lag = info.get("lag")
+        if lag is not None:
+            return int(lag)
+        entries = self.client.xrange(stream, min=f"({last_delivered}", count=LAG_COUNT_CAP)
+        return len(entries)
+
+    def stream_length(self, stream: str) -> int:
+        return int(self.client.xlen(stream))
+
+    # -- sensors -------------------------------------------------------------
+
+    def sensor_counts(self, now: float | None = None) -> SensorCounts:
+        now = time.time() if now is None else now
+        pipe = self.client.pipeline(transaction=False)
+        pipe.scard(self.keys.sensors)
+        pipe.zcard(self.keys.due)
+        pipe.zcount(self.keys.due, "-inf", repr(now))
+        pipe.zcard(self.keys.inflight)
+        known, scheduled, overdue, in_flight = pipe.execute()
+        return SensorCounts(int(known), int(scheduled), int(overdue), int(in_flight))
+
+    def sensor_names(self) -> list[str]:
+        """Every sensor ever synced, sorted."""
+        return sorted(_text(n) for n in self.client.smembers(self.keys.sensors))
+
+    def last_tick_entries(self, names: Sequence[str]) -> list[bytes | None]:
+        """Each sensor's newest raw tick history entry (one round trip)."""
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.hget(self.keys.sensor(name), "last")
+        return list(pipe.execute())
+
+    def tick_entries(self, names: Sequence[str], limit: int) -> list[list[bytes]]:
+        """Up to ``limit`` raw tick history entries per sensor, newest first (one round trip)."""
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.lrange(self.keys.ticks(name), 0, limit - 1)
+        return list(pipe.execute())
+
+    # -- runs ----------------------------------------------------------------
+
+    def runs_total(self) -> int:
+        """Every run ever created (the launcher's count of launched runs)."""
+        return int(self.client.zcard(self.keys.runs))

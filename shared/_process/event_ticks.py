@@ -1,0 +1,115 @@
+"""Evaluating asset and run-status sensors against the event stream.
+
+The cursor of such a sensor is the id of the last stream entry it has seen
+(a string, as Dagster's asset sensors keep a storage id).  A tick reads every
+entry after it, in batches, with no per-tick cap, and calls the user's
+function once per matching event; the cursor then moves past everything read,
+so each event is seen once per sensor.  A run-status sensor's first tick
+starts at the newest entry; an asset sensor's first tick also hands it the
+latest materialization already there, as Dagster's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from lookout._author.context import SensorEvaluationContext
+from lookout._author.evaluate import SensorOutcome, call_sensor, collect_items, normalize
+from lookout._author.events import DagsterRun, entry_from_event
+from lookout._author.requests import SkipReason
+from lookout._author.run_status_context import RunStatusSensorContext
+from lookout._author.runs import DagsterRunStatus
+from lookout._author.sensors import SensorDefinition, SensorKind
+from lookout._base.wire import EventKind, RunEvent
+from lookout._core.streams import stream_order
+
+if TYPE_CHECKING:
+    from lookout._core.storage import Storage
+
+BATCH = 1000
+
+
+def _matches(sensor: SensorDefinition[Any, Any], event: RunEvent) -> bool:
+    opts = sensor.options
+    if sensor.kind is SensorKind.ASSET:
+        return (
+            event.kind == EventKind.ASSET_MATERIALIZATION.value
+            and event.asset_key == opts["asset_key"]
+        )
+    if event.kind != EventKind.RUN_STATUS.value or event.status != opts["run_status"]:
+        return False
+    return bool(opts["monitor_all"]) or event.job_name in opts["monitored_jobs"]
+
+
+def _events_after(storage: Storage, after: str) -> Iterator[tuple[str, RunEvent]]:
+    while True:
+        batch = storage.read_events(after, BATCH)
+        yield from batch
+        if len(batch) < BATCH:
+            return
+        after = batch[-1][0]
+
+
+def _start(sensor: SensorDefinition[Any, Any], storage: Storage) -> tuple[str, list[Any]]:
+    """Where a sensor with no cursor begins, and the events it sees on that first tick."""
+    newest = storage.latest_event_id()
+    if sensor.kind is SensorKind.ASSET:
+        latest = storage.latest_matching_event(lambda e: _matches(sensor, e))
+        return newest, [latest] if latest else []
+    return newest, []
+
+
+def _call(
+    sensor: SensorDefinition[Any, Any],
+    context: SensorEvaluationContext,
+    event_id: str,
+    event: RunEvent,
+) -> list[Any]:
+    if sensor.kind is SensorKind.ASSET:
+        return collect_items(
+            sensor.name, call_sensor(sensor, context, entry_from_event(event_id, event))
+        )
+    entry = entry_from_event(event_id, event)
+    run_context = RunStatusSensorContext(
+        sensor_name=sensor.name,
+        cursor=event_id,
+        log=context.log,
+        dagster_run=DagsterRun(
+            # _matches() let only RUN_STATUS events with a status through.
+            event.run_id,
+            event.job_name,
+            DagsterRunStatus(event.status or ""),
+            dict(event.tags),
+        ),
+        dagster_event=entry.dagster_event,
+    )
+    return collect_items(sensor.name, call_sensor(sensor, run_context))
+
+
+def evaluate_event_sensor(
+    sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, storage: Storage
+) -> SensorOutcome:
+    """Call the sensor once per new matching event and merge what the calls gave."""
+    if context.cursor is None:
+        cursor, pending = _start(sensor, storage)
+        events: Any = pending
+    else:
+        cursor = str(context.cursor)
+        events = _events_after(storage, cursor)
+    items: list[Any] = []
+    skips: list[SkipReason] = []
+    seen = 0
+    for event_id, event in events:
+        cursor = max(cursor, event_id, key=stream_order)
+        if not _matches(sensor, event):
+            continue
+        seen += 1
+        context.update_cursor(event_id)
+        for item in _call(sensor, context, event_id, event):
+            (skips if isinstance(item, SkipReason) else items).append(item)
+    context.update_cursor(cursor)
+    if not items:
+        # The sensor's own reason when it gave one (the latest), as Dagster shows it.
+        items = [skips[-1] if skips else SkipReason(f"no new matching events ({seen} seen)")]
+    return normalize(sensor, context, items)

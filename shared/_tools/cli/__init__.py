@@ -1,0 +1,63 @@
+"""The ``lookout`` command: each command parses its options and calls one function."""
+
+from __future__ import annotations
+
+import click
+
+from lookout._tools.cli._format import tick_detail
+from lookout._tools.cli._options import redis_options, reports_errors, settings_from
+from lookout._tools.cli.dev import dev_command
+from lookout._tools.cli.monitor import flower_command, monitor_command, queues_command
+from lookout._tools.cli.runs import runs_group
+from lookout._tools.cli.scheduler import scheduler_command
+from lookout._tools.cli.sensor import sensor_group
+from lookout._tools.cli.worker import dead_letters_command, launcher_command, worker_command
+from lookout._tools.demo import DEMO_MODULES, run_demo
+
+
+@click.group(context_settings={"auto_envvar_prefix": "LOOKOUT"})
+@click.version_option(package_name="lookout")
+def cli() -> None:
+    """lookout: Dagster-style sensors on Celery and Redis.
+
+    Every option also reads an environment variable: the ones shown in a
+    command's help, else LOOKOUT_<COMMAND>_<OPTION> (for example
+    LOOKOUT_SENSOR_TICKS_LIMIT).
+    """
+
+
+@cli.command("demo")
+@click.option(
+    "-m",
+    "--module",
+    "modules",
+    multiple=True,
+    help="Example modules to tick (default: all of examples/).",
+)
+@redis_options
+@reports_errors
+def demo_command(modules: tuple[str, ...], redis_url: str | None, prefix: str | None) -> None:
+    """Tick the example sensors twice on an embedded Redis and print the ticks."""
+    run_demo(
+        modules or DEMO_MODULES,
+        settings_from(redis_url, prefix),
+        click.echo,
+        tick_detail,
+        embedded=redis_url is None,
+    )
+
+
+cli.add_command(sensor_group)
+cli.add_command(dev_command)
+cli.add_command(monitor_command)
+cli.add_command(queues_command)
+cli.add_command(flower_command)
+cli.add_command(worker_command)
+cli.add_command(launcher_command)
+cli.add_command(dead_letters_command)
+cli.add_command(runs_group)
+cli.add_command(scheduler_command)
+
+
+def main() -> None:
+    cli(auto_envvar_prefix="LOOKOUT")

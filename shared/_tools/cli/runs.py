@@ -1,0 +1,110 @@
+"""``lookout runs ...``: the runs launched so far, from Redis (no code location needed)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import click
+
+from lookout._base.errors import LookoutError
+from lookout._base.wire import RunRecord
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout._core.storage.runs import RUN_STATUSES
+from lookout._tools.cli._format import table, when
+from lookout._tools.cli._options import redis_options, reports_errors, settings_from
+
+
+def _took(run: RunRecord) -> str:
+    if run.started_at is None or run.ended_at is None:
+        return "-"
+    return f"{run.ended_at - run.started_at:.2f}s"
+
+
+def runs_table(runs: Sequence[RunRecord]) -> str:
+    rows = [
+        [
+            r.run_id,
+            r.job_name,
+            r.status,
+            r.sensor or "-",
+            r.run_key or "-",
+            when(r.created_at),
+            _took(r),
+            (r.error or "").splitlines()[0][:60] if r.error else "",
+        ]
+        for r in runs
+    ]
+    return table(["RUN", "JOB", "STATUS", "SENSOR", "RUN KEY", "CREATED", "TOOK", "ERROR"], rows)
+
+
+def run_detail(run: RunRecord) -> str:
+    lines = [
+        f"run {run.run_id}",
+        f"  job        {run.job_name}",
+        f"  status     {run.status}",
+        f"  sensor     {run.sensor or '-'}  tick {run.tick_id or '-'}",
+        f"  run key    {run.run_key or '-'}",
+        f"  partition  {run.partition_key or '-'}",
+        f"  created    {when(run.created_at)}",
+        f"  started    {when(run.started_at)}",
+        f"  ended      {when(run.ended_at)}",
+        f"  worker     {run.worker or '-'}",
+        f"  tags       {json.dumps(run.tags, sort_keys=True)}",
+        f"  run config {json.dumps(run.run_config, sort_keys=True, default=repr)}",
+    ]
+    if run.error:
+        lines.append("  error      " + run.error.rstrip().replace("\n", "\n             "))
+    return "\n".join(lines)
+
+
+def list_runs_text(settings: Settings, status: str | None, sensor: str | None, limit: int) -> str:
+    """The newest runs as a table, filtered by status and sensor."""
+    storage = Storage.from_settings(settings)
+    storage.ping()
+    return runs_table(storage.list_runs(status=status, sensor=sensor, limit=limit))
+
+
+def show_run_text(settings: Settings, run_id: str) -> str:
+    storage = Storage.from_settings(settings)
+    storage.ping()
+    run = storage.get_run(run_id)
+    if run is None:
+        raise LookoutError(f"no run with id {run_id!r}")
+    return run_detail(run)
+
+
+@click.group("runs")
+def runs_group() -> None:
+    """List and inspect runs."""
+
+
+@runs_group.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(RUN_STATUSES, case_sensitive=False),
+    default=None,
+    help="Only runs in this status.",
+)
+@click.option("--sensor", default=None, help="Only runs launched by this sensor.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@redis_options
+@reports_errors
+def list_command(
+    status: str | None, sensor: str | None, limit: int, redis_url: str | None, prefix: str | None
+) -> None:
+    """The newest runs first."""
+    text = list_runs_text(
+        settings_from(redis_url, prefix), status.upper() if status else None, sensor, limit
+    )
+    click.echo(text)
+
+
+@runs_group.command("show")
+@click.argument("run_id")
+@redis_options
+@reports_errors
+def show_command(run_id: str, redis_url: str | None, prefix: str | None) -> None:
+    """One run: its request, status, times, worker and error."""
+    click.echo(show_run_text(settings_from(redis_url, prefix), run_id))

@@ -1,0 +1,196 @@
+"""``lookout sensor ...``: the operator's commands on one code location's sensors."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from lookout._base.errors import LookoutError
+from lookout._base.wire import DefaultSensorStatus
+from lookout._process.tick import TickRunner
+from lookout._tools.cli._format import sensors_table, tick_detail, tick_line
+from lookout._tools.cli._options import (
+    location_options,
+    open_location,
+    redis_options,
+    reports_errors,
+    settings_from,
+)
+from lookout._tools.operator import (
+    get_cursor,
+    list_sensors,
+    reset_run_keys,
+    set_cursor,
+    set_sensor_status,
+    tick_history,
+)
+
+
+@click.group("sensor")
+def sensor_group() -> None:
+    """Inspect and operate the sensors of a code location."""
+
+
+@sensor_group.command("list")
+@location_options
+@redis_options
+@reports_errors
+def list_command(
+    module: str | None, file: str | None, redis_url: str | None, prefix: str | None
+) -> None:
+    """Sensors with their job, interval, status and last tick."""
+    defs, storage = open_location(module, file, settings_from(redis_url, prefix))
+    click.echo(sensors_table(list_sensors(defs, storage)))
+
+
+def _status_command(status: DefaultSensorStatus, verb: str) -> click.Command:
+    @location_options
+    @redis_options
+    @reports_errors
+    def command(
+        name: str, module: str | None, file: str | None, redis_url: str | None, prefix: str | None
+    ) -> None:
+        defs, storage = open_location(module, file, settings_from(redis_url, prefix))
+        set_sensor_status(defs, storage, name, status)
+        click.echo(f"sensor '{name}' is {status.value}")
+
+    command.__doc__ = f"{verb} a sensor (kept until an operator changes it)."
+    return click.command(verb.lower())(click.argument("name")(command))
+
+
+sensor_group.add_command(_status_command(DefaultSensorStatus.RUNNING, "Start"))
+sensor_group.add_command(_status_command(DefaultSensorStatus.STOPPED, "Stop"))
+
+
+@sensor_group.command("cursor")
+@click.argument("name")
+@click.option("--set", "new_value", default=None, help="Store VALUE as the cursor (a string).")
+@click.option("--json", "as_json", is_flag=True, help="Parse --set VALUE as JSON.")
+@click.option("--reset", is_flag=True, help="Forget the cursor (run keys are kept).")
+@location_options
+@redis_options
+@reports_errors
+def cursor_command(
+    name: str,
+    new_value: str | None,
+    as_json: bool,
+    reset: bool,
+    module: str | None,
+    file: str | None,
+    redis_url: str | None,
+    prefix: str | None,
+) -> None:
+    """Show, set or reset a sensor's cursor."""
+    if reset and new_value is not None:
+        raise LookoutError("give --set or --reset, not both")
+    defs, storage = open_location(module, file, settings_from(redis_url, prefix))
+    if reset:
+        set_cursor(defs, storage, name, None)
+        click.echo(f"cursor of '{name}' reset")
+        return
+    if new_value is not None:
+        try:
+            value = json.loads(new_value) if as_json else new_value
+        except json.JSONDecodeError as exc:
+            raise LookoutError(f"--set value is not valid JSON: {exc}") from None
+        set_cursor(defs, storage, name, value)
+    click.echo(repr(get_cursor(defs, storage, name)))
+
+
+@sensor_group.command("reset-run-keys")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@location_options
+@redis_options
+@reports_errors
+def reset_run_keys_command(
+    name: str,
+    yes: bool,
+    module: str | None,
+    file: str | None,
+    redis_url: str | None,
+    prefix: str | None,
+) -> None:
+    """Forget a sensor's run keys: requests with keys it used before may launch again."""
+    if not yes:
+        click.confirm(
+            f"sensor '{name}' may launch runs again for every run key it used; continue?",
+            abort=True,
+        )
+    defs, storage = open_location(module, file, settings_from(redis_url, prefix))
+    count = reset_run_keys(defs, storage, name)
+    click.echo(f"forgot {count} run key(s) of '{name}'")
+
+
+@sensor_group.command("ticks")
+@click.argument("name")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("-v", "--verbose", is_flag=True, help="Show requests, cursors and tracebacks.")
+@location_options
+@redis_options
+@reports_errors
+def ticks_command(
+    name: str,
+    limit: int,
+    verbose: bool,
+    module: str | None,
+    file: str | None,
+    redis_url: str | None,
+    prefix: str | None,
+) -> None:
+    """A sensor's recent ticks, newest first."""
+    defs, storage = open_location(module, file, settings_from(redis_url, prefix))
+    render = tick_detail if verbose else tick_line
+    for t in tick_history(defs, storage, name, limit):
+        click.echo(render(t))
+
+
+@sensor_group.command("preview")
+@click.argument("name")
+@location_options
+@redis_options
+@reports_errors
+def preview_command(
+    name: str, module: str | None, file: str | None, redis_url: str | None, prefix: str | None
+) -> None:
+    """Evaluate a sensor once without committing anything."""
+    settings = settings_from(redis_url, prefix)
+    defs, storage = open_location(module, file, settings)
+    click.echo(tick_detail(TickRunner(defs, storage, settings).preview(name)))
+
+
+@sensor_group.command("tick")
+@click.argument("name")
+@location_options
+@redis_options
+@reports_errors
+def tick_command(
+    name: str, module: str | None, file: str | None, redis_url: str | None, prefix: str | None
+) -> None:
+    """Evaluate a sensor once and commit the tick."""
+    settings = settings_from(redis_url, prefix)
+    defs, storage = open_location(module, file, settings)
+    record = TickRunner(defs, storage, settings).tick(name)
+    if record is None:
+        raise LookoutError(f"tick of '{name}' was superseded before it could commit")
+    click.echo(tick_detail(record))
+
+
+@sensor_group.command("trigger")
+@click.argument("name")
+@redis_options
+@reports_errors
+def trigger_command(name: str, redis_url: str | None, prefix: str | None) -> None:
+    """Ask for a tick of a sensor now: push instead of poll.
+
+    Never two ticks at once: with a tick in flight, one more follows it.  The
+    sensor's minimum interval still holds; a STOPPED sensor ticks once and
+    stays STOPPED.  Needs no code location, only Redis.
+    """
+    from lookout._core.storage import Storage
+    from lookout.scheduler import describe_trigger, trigger_sensor
+
+    storage = Storage.from_settings(settings_from(redis_url, prefix))
+    storage.ping()
+    click.echo(describe_trigger(name, trigger_sensor(storage, name)))

@@ -1,0 +1,102 @@
+"""``lookout worker`` and ``lookout launcher``: the processes that evaluate ticks and launch."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout._tools.cli._format import table, when
+from lookout._tools.cli._options import (
+    location_options,
+    loglevel_option,
+    redis_options,
+    reports_errors,
+    settings_from,
+)
+from lookout._tools.location import load_definitions
+
+
+@click.command("worker")
+@click.option(
+    "-c",
+    "--concurrency",
+    envvar="LOOKOUT_CONCURRENCY",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Pool processes (default: the number of CPUs). [env LOOKOUT_CONCURRENCY]",
+)
+@click.option(
+    "-Q",
+    "--queues",
+    envvar="LOOKOUT_QUEUES",
+    default=None,
+    help="Comma-separated queues to consume (default: ticks and runs). [env LOOKOUT_QUEUES]",
+)
+@loglevel_option
+@location_options
+@redis_options
+@reports_errors
+def worker_command(
+    concurrency: int | None,
+    queues: str | None,
+    loglevel: str,
+    module: str | None,
+    file: str | None,
+    redis_url: str | None,
+    prefix: str | None,
+) -> None:
+    """Run a Celery worker pool that evaluates ticks and executes runs."""
+    from lookout.workers.main import run_worker
+
+    sys.exit(
+        run_worker(
+            load_definitions(module=module, file=file),
+            settings_from(redis_url, prefix),
+            concurrency=concurrency,
+            queues=[q.strip() for q in (queues or "").split(",") if q.strip()],
+            loglevel=loglevel.upper(),
+        )
+    )
+
+
+@click.command("launcher")
+@location_options
+@redis_options
+@reports_errors
+def launcher_command(
+    module: str | None, file: str | None, redis_url: str | None, prefix: str | None
+) -> None:
+    """Turn committed run requests into runs, exactly once each, and queue them."""
+    from lookout.workers.main import run_launcher
+
+    sys.exit(
+        run_launcher(load_definitions(module=module, file=file), settings_from(redis_url, prefix))
+    )
+
+
+@click.command("dead-letters")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@redis_options
+@reports_errors
+def dead_letters_command(limit: int, redis_url: str | None, prefix: str | None) -> None:
+    """Messages the workers and launchers could not read, newest first, with the reason."""
+    click.echo(dead_letters_text(settings_from(redis_url, prefix), limit))
+
+
+def dead_letters_text(settings: Settings, limit: int) -> str:
+    storage = Storage.from_settings(settings)
+    storage.ping()
+    rows = [
+        [
+            when(letter.at),
+            letter.source,
+            letter.ref or "-",
+            letter.reason.splitlines()[0][:80],
+            repr(letter.payload[:40]),
+        ]
+        for _, letter in storage.dead_letters(limit)
+    ]
+    return table(["AT", "SOURCE", "REF", "REASON", "PAYLOAD"], rows)

@@ -1,0 +1,103 @@
+"""The deployment's figures at one moment: queues, sensors, runs, processes.
+
+One read of Redis (a handful of round trips, each bounded) feeds the
+Prometheus collector, ``lookout queues`` and the status page alike, so the
+three always show the same numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from lookout._core.settings import Settings
+from lookout._core.storage import SensorCounts, Storage, StreamBacklog
+from lookout._core.storage.processes import ProcessInfo
+
+# The label the dead-letter stream and the launch stream get among the queues.
+LAUNCH_QUEUE = "launch"
+DEAD_LETTER_QUEUE = "deadletter"
+
+
+@dataclass(frozen=True)
+class QueueFigure:
+    """One queue: messages waiting, messages handed out but not acknowledged."""
+
+    name: str
+    kind: str  # "celery" (a kombu list) or "stream" (a Redis stream)
+    waiting: int
+    unacked: int
+    oldest_age: float | None = None  # seconds; streams only
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Everything ``lookout queues`` prints and the monitor exports, read at ``at``."""
+
+    at: float
+    queues: list[QueueFigure]
+    launch: StreamBacklog
+    sensors: SensorCounts
+    runs: dict[str, int]
+    runs_total: int
+    processes: list[ProcessInfo]
+
+    @property
+    def leader(self) -> ProcessInfo | None:
+        return next((p for p in self.processes if p.role == "scheduler" and p.leader), None)
+
+    def live(self, role: str) -> int:
+        return sum(1 for p in self.processes if p.role == role)
+
+    def queue(self, name: str) -> QueueFigure:
+        return next(q for q in self.queues if q.name == name)
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain structure for ``--json`` and the status page's API."""
+        leader = self.leader
+        return {
+            "at": self.at,
+            "queues": [asdict(q) for q in self.queues],
+            "launch": asdict(self.launch),
+            "sensors": asdict(self.sensors),
+            "runs": dict(self.runs),
+            "runs_total": self.runs_total,
+            "live": {role: self.live(role) for role in roles(self.processes)},
+            "leader": None if leader is None else leader.id,
+            "processes": [asdict(p) for p in self.processes],
+        }
+
+
+def roles(processes: list[ProcessInfo]) -> list[str]:
+    """The roles to report: the four lookout runs, plus any other that sent a heartbeat."""
+    known = ["scheduler", "worker", "launcher", "monitor"]
+    return known + sorted({p.role for p in processes} - set(known))
+
+
+def read_figures(storage: Storage, settings: Settings, now: float | None = None) -> Figures:
+    """Read every figure from Redis (bounded queries only; nothing is written but
+    the heartbeat index's own cleanup of expired processes)."""
+    now = time.time() if now is None else now
+    celery_queues = [settings.tick_queue, settings.run_queue]
+    waiting = storage.celery_queue_lengths(celery_queues)
+    unacked = storage.celery_unacked()
+    launch = storage.stream_backlog(storage.keys.launch, settings.launch_group, now)
+    queues = [QueueFigure(q, "celery", waiting[q], unacked.get(q, 0)) for q in celery_queues]
+    queues.append(
+        QueueFigure(LAUNCH_QUEUE, "stream", launch.undelivered, launch.pending, launch.oldest_age)
+    )
+    queues.append(
+        QueueFigure(
+            DEAD_LETTER_QUEUE, "stream", storage.stream_length(storage.keys.dead_letters), 0
+        )
+    )
+    return Figures(
+        at=now,
+        queues=queues,
+        launch=launch,
+        sensors=storage.sensor_counts(now),
+        runs=storage.run_counts(),
+        runs_total=storage.runs_total(),
+        processes=storage.heartbeats(),
+    )

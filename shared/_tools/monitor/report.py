@@ -1,0 +1,72 @@
+"""``lookout queues``: the monitor's figures as a terminal table or as JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from lookout._core.settings import Settings
+from lookout._core.storage import Storage
+from lookout._tools.cli._format import table
+from lookout._tools.monitor.figures import Figures, read_figures, roles
+
+Echo = Callable[[str], None]
+
+
+def _age(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}s"
+
+
+def queues_text(figures: Figures) -> str:
+    """The queues table, then one line each for sensors, runs and processes."""
+    rows = [
+        [q.name, q.kind, str(q.waiting), str(q.unacked), _age(q.oldest_age)] for q in figures.queues
+    ]
+    s = figures.sensors
+    leader = figures.leader
+    live = [f"{role} {figures.live(role)}" for role in roles(figures.processes)]
+    runs = [f"{status} {count}" for status, count in figures.runs.items()]
+    lines = [
+        table(["QUEUE", "KIND", "WAITING", "UNACKED", "OLDEST"], rows),
+        "",
+        f"sensors    known {s.known}  scheduled {s.scheduled}  overdue {s.overdue}  "
+        f"in flight {s.in_flight}",
+        f"runs       {'  '.join(runs)}  (launched {figures.runs_total})",
+        f"processes  {'  '.join(live)}",
+        f"leader     {f'{leader.host} pid {leader.pid} ({leader.id})' if leader else 'none'}",
+    ]
+    return "\n".join(lines)
+
+
+def show_queues(
+    storage: Storage,
+    settings: Settings,
+    echo: Echo,
+    *,
+    as_json: bool = False,
+    watch: float | None = None,
+    clear: Callable[[], None] | None = None,
+    rounds: int | None = None,
+) -> None:
+    """Print the figures once, or every ``watch`` seconds until interrupted.
+
+    With ``as_json`` each refresh is one JSON document on one line.
+    ``rounds`` bounds the refreshes (tests); ``None`` means until Ctrl-C.
+    """
+    done = 0
+    try:
+        while True:
+            figures = read_figures(storage, settings)
+            if as_json:
+                echo(json.dumps(figures.to_json(), sort_keys=True))
+            else:
+                if watch is not None and clear is not None:
+                    clear()
+                echo(queues_text(figures))
+            done += 1
+            if watch is None or (rounds is not None and done >= rounds):
+                return
+            time.sleep(watch)
+    except KeyboardInterrupt:
+        return
