@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo dev test lint typecheck pytest browser bench clean
+.PHONY: demo dev test lint typecheck pytest browser promtool bench clean
 
 # The package's folders (shared/, scheduler/, workers/) are installed as one
 # package, `lookout`, by an editable install in strict mode: a tree of links
@@ -34,7 +34,7 @@ lint: $(BIN)/lookout
 typecheck: $(BIN)/lookout
 	$(BIN)/mypy -p lookout -p tests -p examples -p bench
 
-pytest: $(BIN)/lookout browser
+pytest: $(BIN)/lookout browser promtool
 	$(BIN)/pytest
 
 # The status page's browser test needs Debian's chromium and chromium-driver.
@@ -48,6 +48,18 @@ browser:
 	    apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	  || echo "chromium could not be installed: the browser test will be skipped"; \
 	else echo "no chromium and no root apt-get: the browser test will be skipped"; fi
+
+# The alerting rules' tests need promtool, from Debian's prometheus package (the
+# server itself is not started).  Installed the same way as chromium above: only
+# where apt-get runs as root; elsewhere the tests that need it skip themselves.
+promtool:
+	@if command -v promtool >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing prometheus (for promtool) for the alerting rules' tests"; \
+	  (timeout 900 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 \
+	    apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+	  || echo "prometheus could not be installed: the promtool tests will be skipped"; \
+	else echo "no promtool and no root apt-get: the promtool tests will be skipped"; fi
 
 test: lint typecheck pytest
 
