@@ -4,40 +4,18 @@
 ``promtool test rules`` replays the series in ``lookout-rules.test.yml`` and
 compares the alerts each rule raises (labels and rendered annotations) with
 the expected ones, so every alert is shown to fire when it should and to keep
-quiet on a healthy deployment.  promtool comes from Debian's ``prometheus``
-package: ``make pytest`` installs it where apt-get runs as root; elsewhere these
-tests skip with that reason.
+quiet on a healthy deployment (promtool: see ``tests/promtool.py``).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.promql_queries import RULES, RULES_TESTS
-
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None,
-    reason="promtool is not installed (Debian's prometheus package: `make promtool` as root)",
-)
-
-
-def promtool(*args: str, cwd: Path = RULES.parent) -> subprocess.CompletedProcess[str]:
-    assert PROMTOOL is not None
-    return subprocess.run(
-        [PROMTOOL, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.promtool import needs_promtool, promtool
 
 
 def alerting_rules() -> list[dict[str, Any]]:

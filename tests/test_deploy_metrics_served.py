@@ -2,8 +2,8 @@
 
 A real scheduler, worker, launcher and ``lookout monitor`` run against a real
 redis-server with the monitor tests' sensors (one of them failing on every
-tick), until the monitor has counted successful and failed ticks and a
-launched run.  Then each selector in ``deploy/`` (parsed by a PromQL parser,
+tick), until the monitor has counted successful and failed ticks and names
+the leader.  Then each selector in ``deploy/`` (parsed by a PromQL parser,
 not matched by a list of names kept here) must name a metric of that scrape,
 match on and group by labels that metric carries, and compare with label
 values it really has: a query with a misspelt name, label or value is silent
@@ -112,9 +112,8 @@ def test_every_metric_label_and_value_the_rules_and_dashboard_use_is_served(
         return (
             served.has("lookout_ticks_total", "status", "FAILURE")
             and served.has("lookout_ticks_total", "status", "SUCCESS")
-            and served.has("lookout_scheduler_leader", "host", storage.heartbeats()[0].host)
+            and "lookout_scheduler_leader" in served.values  # a series only while one leads
             and "lookout_sensor_evaluation_duration_seconds_bucket" in served.values
-            and served.has("lookout_processes", "role", "launcher")
         )
 
     wait_for(complete, 60, 0.5, "the monitor to serve failed and successful ticks and a leader")
@@ -136,9 +135,7 @@ def test_every_metric_label_and_value_the_rules_and_dashboard_use_is_served(
     assert not wrong, "\n".join(wrong)
 
 
-def test_a_misspelt_metric_label_or_value_is_reported(
-    spawn: Spawn, settings: Settings, storage: Storage
-) -> None:
+def test_a_misspelt_metric_label_or_value_is_reported(spawn: Spawn, settings: Settings) -> None:
     """The check itself: queries with one mistake each, against a live monitor."""
     port = free_port()
     env = process_env(settings, LOOKOUT_FILE=str(LOCATION), LOOKOUT_MONITOR_PORT=str(port))

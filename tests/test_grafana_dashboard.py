@@ -10,17 +10,22 @@ everything an alert fires on has a panel.  That the metrics exist is
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tests.promql_queries import (
     GRAFANA_DURATIONS,
     VARIABLE,
     Query,
     dashboard_queries,
+    expand,
     load_dashboard,
     rule_queries,
     selectors,
 )
+from tests.promtool import needs_promtool, promtool
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 GRID_COLUMNS = 24
@@ -98,3 +103,26 @@ def test_every_metric_an_alert_fires_on_has_a_panel() -> None:
         return {s.metric for q in queries for s in selectors(q)}
 
     assert metrics(rule_queries()) <= metrics(dashboard_queries())
+
+
+@needs_promtool
+def test_prometheus_itself_parses_every_panel_query(tmp_path: Path) -> None:
+    """promtool checks each panel's query as a recording rule's expression, with
+    Prometheus' own parser (Grafana's variables given values as Grafana would)."""
+    queries = [q for q in dashboard_queries() if q.origin.startswith("panel ")]
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"lookout_dashboard:query{i}", "expr": expand(q.text)}
+                    for i, q in enumerate(queries)
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump(rules))
+    result = promtool("check", "rules", path.name, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(queries)} rules found" in result.stdout
