@@ -49,9 +49,10 @@ browser:
 	  || echo "chromium could not be installed: the browser test will be skipped"; \
 	else echo "no chromium and no root apt-get: the browser test will be skipped"; fi
 
-# The alerting rules' tests need promtool, from Debian's prometheus package (the
-# server itself is not started).  Installed the same way as chromium above: only
-# where apt-get runs as root; elsewhere the tests that need it skip themselves.
+# The alerting rules' tests need promtool and the Prometheus server, both from
+# Debian's prometheus package (a test starts the server on loopback; the package
+# starts none).  Installed like chromium above: only where apt-get runs as root;
+# elsewhere the tests that need them skip themselves with that reason.
 promtool:
 	@if command -v promtool >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
