@@ -19,8 +19,7 @@ import pytest
 import redis
 
 from lookout import Settings
-from lookout._core.storage import Storage
-from lookout._tools.redis_server import EmbeddedRedis
+from lookout.testing import EmbeddedRedis, Repositories, open_repositories
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,10 +50,16 @@ def settings(redis_url: str) -> Settings:
 
 
 @pytest.fixture
-def storage(settings: Settings) -> Iterator[Storage]:
-    store = Storage.from_settings(settings)
+def storage(settings: Settings) -> Iterator[Repositories]:
+    store = open_repositories(settings)
     yield store
-    store.client.close()
+    store.close()
+
+
+def text(reply: object) -> str:
+    """A raw client's reply (bytes) as text, for tests that read Redis under the repositories."""
+    assert isinstance(reply, bytes), reply
+    return reply.decode()
 
 
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
