@@ -106,7 +106,7 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
     ) -> Process:
         argv = list(args)
         if argv and argv[0] == "lookout":
-            argv = [sys.executable, "-m", "lookout._tools.cli", *argv[1:]]
+            argv = [sys.executable, "-m", "lookout", *argv[1:]]
         log = tmp_path / f"{log_name or 'proc'}-{len(started)}.log"
         proc = Process(
             argv,

@@ -15,7 +15,7 @@ LOCATION = ["-m", "tests.locations.core_sensors"]
 
 def lookout(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lookout._tools.cli", *args],
+        [sys.executable, "-m", "lookout", *args],
         env=process_env(settings, **env),
         cwd=ROOT,
         capture_output=True,
@@ -104,7 +104,7 @@ def test_demo_runs_the_examples_on_an_embedded_redis(settings: Settings) -> None
     env = process_env(settings)
     del env["LOOKOUT_REDIS_URL"]
     out = subprocess.run(
-        [sys.executable, "-m", "lookout._tools.cli", "demo"],
+        [sys.executable, "-m", "lookout", "demo"],
         env=env,
         cwd=ROOT,
         capture_output=True,

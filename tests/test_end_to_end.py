@@ -121,7 +121,7 @@ def test_lookout_dev_runs_the_pipeline_example_and_stops_cleanly(tmp_path: Path)
     env = {k: v for k, v in os.environ.items() if k != "LOOKOUT_REDIS_URL"}
     env.update(LOOKOUT_EXAMPLE_DIR=str(watched), PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lookout._tools.cli", "dev", "-m", "examples.pipeline"],
+        [sys.executable, "-m", "lookout", "dev", "-m", "examples.pipeline"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

@@ -180,7 +180,7 @@ def test_unknown_jobs_fail_their_run_and_malformed_entries_are_dead_lettered(
     wait_for(lambda: storage.metrics.run_counts()["SUCCESS"] == 2, 30, what="a later run")
 
     shown = subprocess.run(
-        [sys.executable, "-m", "lookout._tools.cli", "dead-letters"],
+        [sys.executable, "-m", "lookout", "dead-letters"],
         env=process_env(settings),
         cwd=ROOT,
         capture_output=True,

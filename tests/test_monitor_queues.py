@@ -28,7 +28,7 @@ LOCATION = Path(__file__).resolve().parent / "locations" / "monitor_sensors.py"
 
 def lookout(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lookout._tools.cli", *args],
+        [sys.executable, "-m", "lookout", *args],
         env=process_env(settings),
         cwd=ROOT,
         capture_output=True,

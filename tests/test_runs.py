@@ -156,7 +156,7 @@ def test_runs_list_and_show_commands(
 
     def lookout(*args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "lookout._tools.cli", *args],
+            [sys.executable, "-m", "lookout", *args],
             env=process_env(settings),
             cwd=ROOT,
             capture_output=True,
@@ -178,7 +178,7 @@ def test_runs_list_and_show_commands(
     assert f"run {flaky.run_id}" in shown and "status     FAILURE" in shown
     assert "ValueError" in shown and '"dagster/run_key": "f1"' in shown
     missing = subprocess.run(
-        [sys.executable, "-m", "lookout._tools.cli", "runs", "show", "nope"],
+        [sys.executable, "-m", "lookout", "runs", "show", "nope"],
         env=process_env(settings),
         cwd=ROOT,
         capture_output=True,

@@ -123,7 +123,7 @@ def test_trigger_gives_an_immediate_tick_but_never_two_at_once(
 
     def trigger() -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "lookout._tools.cli", "sensor", "trigger", "pushed"],
+            [sys.executable, "-m", "lookout", "sensor", "trigger", "pushed"],
             env=env,
             capture_output=True,
             check=False,
@@ -154,7 +154,7 @@ def test_trigger_gives_an_immediate_tick_but_never_two_at_once(
 
 def test_unknown_sensor_trigger_is_an_error(settings: Settings, storage: Repositories) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "lookout._tools.cli", "sensor", "trigger", "nope"],
+        [sys.executable, "-m", "lookout", "sensor", "trigger", "nope"],
         env=sched_env(settings),
         capture_output=True,
         check=False,

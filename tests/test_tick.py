@@ -45,7 +45,7 @@ def test_nested_cursor_round_trips_through_msgpack(runner: TickRunner) -> None:
         record = runner.tick("nested_cursor")
         assert record is not None and record.status == "SKIPPED"
     cursor = runner.sensors.state("nested_cursor").cursor
-    from lookout._base.codec import decode_value
+    from lookout.testing import decode_value
 
     value = decode_value(cursor or b"")
     assert value["n"] == 3
