@@ -70,6 +70,17 @@ lookout:celery:{queue}          list    Celery's (kombu's) messages waiting in a
 lookout:celery:unacked          hash    kombu: messages delivered to a worker and
                                         not yet acknowledged, with their queue
 ==============================  ======  ==========================================
+
+Who writes them (``lookout._core.storage``): ``SensorStore`` the sensor hash's
+status, default, interval and cursor, ``sensors`` and ``runkeys`` resets;
+``TickLedger`` the in-flight marks (``inflight``, the hash's inflight,
+claimed_at, evaluator) and, in one commit script, ``ticks``, ``runkeys``,
+``launch``, ``due`` and the hash's cursor and last; ``ScheduleStore`` ``due``,
+``triggered``, ``scheduler:wake`` and ``scheduler:round``; ``LeaderStore``
+``scheduler:leader``; ``RunStore`` ``run:*`` and ``runs*`` (with their events
+on ``events``); ``LaunchStream`` the launchers' group on ``launch``;
+``EventStream`` ``events``; ``ProcessStore`` ``process:*`` and
+``processes``; ``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads.
 """
 
 from __future__ import annotations
