@@ -71,16 +71,19 @@ lookout:celery:unacked          hash    kombu: messages delivered to a worker an
                                         not yet acknowledged, with their queue
 ==============================  ======  ==========================================
 
-Who writes them (``lookout._core.storage``): ``SensorStore`` the sensor hash's
-status, default, interval and cursor, ``sensors`` and ``runkeys`` resets;
-``TickLedger`` the in-flight marks (``inflight``, the hash's inflight,
-claimed_at, evaluator) and, in one commit script, ``ticks``, ``runkeys``,
-``launch``, ``due`` and the hash's cursor and last; ``ScheduleStore`` ``due``,
-``triggered``, ``scheduler:wake`` and ``scheduler:round``; ``LeaderStore``
-``scheduler:leader``; ``RunStore`` ``run:*`` and ``runs*`` (with their events
-on ``events``); ``LaunchStream`` the launchers' group on ``launch``;
-``EventStream`` ``events``; ``ProcessStore`` ``process:*`` and
-``processes``; ``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads.
+Which repository of ``lookout._core.storage`` changes them (scripts in brackets):
+``SensorStore`` the sensor hash's code defaults and cursor, ``sensors``, a
+started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
+``TickLedger`` a tick's life on the sensor hash, ``inflight`` and ``due``
+(claim, release, give_back, begin_eval) and its commit to ``ticks``,
+``runkeys`` and ``launch`` (commit); ``ScheduleStore`` ``due``, ``inflight``,
+``triggered``, ``scheduler:wake``, ``scheduler:round`` and the claimed
+sensors' hashes (sync_sensors, unschedule, claim_due, unclaim, trigger), the
+leader's changes fenced by ``scheduler:leader``, which ``LeaderStore`` holds;
+``RunStore`` ``run:*`` and ``runs*``, each status move with its ``events``
+entry (run_*); ``LaunchStream`` the launchers' group on ``launch``;
+``EventStream`` ``events``; ``ProcessStore`` ``process:*`` and ``processes``;
+``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads, kombu's keys too.
 """
 
 from __future__ import annotations
