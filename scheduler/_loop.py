@@ -26,7 +26,15 @@ import redis
 
 from lookout._author.definitions import Definitions
 from lookout._core.settings import Settings
-from lookout._core.storage import ClaimedTick, Repositories
+from lookout._core.storage import (
+    ClaimedTick,
+    LeaderStore,
+    ProcessStore,
+    Repositories,
+    ScheduleStore,
+    ServerChecks,
+    TickLedger,
+)
 from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
 from lookout.scheduler._leader import LeaderLock
@@ -59,33 +67,37 @@ class SchedulerStats:
 class Scheduler:
     """Schedules the sensors of one ``Definitions``; ``run()`` loops until ``stop()``.
 
-    From ``repos`` it keeps the schedule, the tick ledger (to park ticks of
-    sensors it does not define), the heartbeats (to count the workers) and
-    the server checks, and hands the leader lock and its own heartbeat the
-    one repository each of them needs.
+    It uses the schedule, the tick ledger (to park ticks of sensors it does
+    not define), the heartbeats (its own, and the workers' to count them),
+    the leader lock's store and the server checks; ``on`` takes them from a
+    ``Repositories``.
     """
 
     def __init__(
         self,
         definitions: Definitions,
         settings: Settings,
-        repos: Repositories,
         *,
+        schedule: ScheduleStore,
+        ticks: TickLedger,
+        leader: LeaderStore,
+        processes: ProcessStore,
+        server: ServerChecks,
         clock: Callable[[], float] = time.time,
         app: Any = None,
     ) -> None:
         self.definitions = definitions
         self.settings = settings
-        self.schedule = repos.schedule
-        self.ticks = repos.ticks
-        self.processes = repos.processes
-        self.server = repos.server
+        self.schedule = schedule
+        self.ticks = ticks
+        self.processes = processes
+        self.server = server
         self.clock = clock
         self.known = frozenset(s.name for s in definitions.sensors)
-        self.lock = LeaderLock(repos.leader, settings.leader_ttl, settings.leader_renew)
+        self.lock = LeaderLock(leader, settings.leader_ttl, settings.leader_renew)
         self.publisher = TickPublisher(settings, app)
         self.heartbeat = Heartbeat(
-            repos.processes,
+            processes,
             "scheduler",
             interval=settings.heartbeat_interval,
             leader=lambda: self.lock.leading,
@@ -97,6 +109,29 @@ class Scheduler:
         self._slots_read = float("-inf")
         # Whether this scheduler has recorded its sensors since it last became leader.
         self._synced = False
+
+    @classmethod
+    def on(
+        cls,
+        definitions: Definitions,
+        settings: Settings,
+        repos: Repositories,
+        *,
+        clock: Callable[[], float] = time.time,
+        app: Any = None,
+    ) -> Scheduler:
+        """A scheduler on the repositories it uses, taken from ``repos``."""
+        return cls(
+            definitions,
+            settings,
+            schedule=repos.schedule,
+            ticks=repos.ticks,
+            leader=repos.leader,
+            processes=repos.processes,
+            server=repos.server,
+            clock=clock,
+            app=app,
+        )
 
     # -- lifecycle -------------------------------------------------------------
 

@@ -18,7 +18,7 @@ def run_scheduler(
     """Schedule ``definitions`` until SIGTERM/SIGINT; a leader releases its lock on the way out."""
     if repos is None:
         repos = Repositories.from_settings(settings)
-    scheduler = Scheduler(definitions, settings, repos)
+    scheduler = Scheduler.on(definitions, settings, repos)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         scheduler.stop()

@@ -78,10 +78,10 @@ def schedulers(settings: Settings, storage: Repositories) -> Iterator[Callable[.
 
     def make(sensors: list[dg.SensorDefinition[Any, Any]], **kw: Any) -> Scheduler:
         clock = kw.pop("clock", time.time)
-        s = Scheduler(
+        s = Scheduler.on(
             dg.Definitions(sensors=sensors),
             replace(settings, **kw),
-            repos=storage,
+            storage,
             clock=clock,
         )
         made.append(s)

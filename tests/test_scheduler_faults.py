@@ -37,9 +37,7 @@ def schedulers(settings: Settings, storage: Repositories) -> Iterator[Callable[.
     made: list[Scheduler] = []
 
     def make(sensors: list[dg.SensorDefinition[Any, Any]], app: Any = None, **kw: Any) -> Scheduler:
-        s = Scheduler(
-            dg.Definitions(sensors=sensors), replace(settings, **kw), repos=storage, app=app
-        )
+        s = Scheduler.on(dg.Definitions(sensors=sensors), replace(settings, **kw), storage, app=app)
         made.append(s)
         return s
 

@@ -68,7 +68,7 @@ def world(
             hourly("plain", plain),
         ]
     )
-    scheduler = Scheduler(defs, settings, repos=storage, clock=clock)
+    scheduler = Scheduler.on(defs, settings, storage, clock=clock)
     assert scheduler.lock.hold()
     assert scheduler.sync() == 2  # the two RUNNING ones
     yield scheduler, tick_runner(defs, storage, settings, clock=clock)

@@ -36,7 +36,7 @@ def test_a_tick_in_flight_shows_as_started_at_its_claim_not_at_the_time_of_askin
 ) -> None:
     defs = dg.Definitions(sensors=[make_sensor("queued"), make_sensor("by_hand")])
     claimed_at = time.time() - 120  # claimed two minutes ago, still queued
-    scheduler = Scheduler(defs, settings, repos=storage, clock=lambda: claimed_at)
+    scheduler = Scheduler.on(defs, settings, storage, clock=lambda: claimed_at)
     try:
         assert scheduler.lock.hold()
         scheduler.sync()

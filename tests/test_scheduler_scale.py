@@ -39,7 +39,7 @@ def fleet() -> dg.Definitions:
 def scheduler(
     fleet: dg.Definitions, settings: Settings, storage: Repositories
 ) -> Iterator[Scheduler]:
-    s = Scheduler(fleet, replace(settings, tick_batch_size=100), repos=storage)
+    s = Scheduler.on(fleet, replace(settings, tick_batch_size=100), storage)
     started = time.perf_counter()
     assert s.lock.hold()  # only the leader syncs
     assert s.sync() == SENSORS

@@ -41,7 +41,7 @@ def world(
     settings: Settings, storage: Repositories, clock: Clock
 ) -> Iterator[tuple[Scheduler, TickRunner]]:
     defs = dg.Definitions(sensors=[quiet("manual", running=False), quiet("polled", running=True)])
-    scheduler = Scheduler(defs, settings, repos=storage, clock=clock)
+    scheduler = Scheduler.on(defs, settings, storage, clock=clock)
     assert scheduler.lock.hold()  # only the leader syncs
     scheduler.sync()
     yield scheduler, tick_runner(defs, storage, settings, clock=clock)
@@ -153,7 +153,7 @@ def test_a_trigger_while_no_scheduler_runs_is_kept_until_one_leads(
     for _ in range(5):
         trigger_sensor(storage.schedule, "manual")
     assert storage.client.llen(storage.keys.wake) == 1  # wake-ups do not pile up
-    scheduler = Scheduler(defs, settings, repos=storage)
+    scheduler = Scheduler.on(defs, settings, storage)
     try:
         scheduler.run_once()  # becomes the leader, syncs, claims
     finally:
