@@ -18,8 +18,8 @@ from bench.location import BURST_SENSOR, write_location
 from bench.procs import peak_rss_kib
 from bench.stack import Stack
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
+from lookout._core.storage import Repositories
+from lookout._process.tick import tick_runner
 from lookout._tools.location import load_definitions
 from lookout._tools.redis_server import EmbeddedRedis
 
@@ -39,21 +39,21 @@ def run_launch(
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """The launch figures, and the peak memory of the processes that ran them."""
     settings = Settings(redis_url=redis.url)
-    storage = Storage.from_settings(settings)
+    storage = Repositories.from_settings(settings)
     storage.client.flushall()
     logs = workdir / "launch"
     logs.mkdir(parents=True, exist_ok=True)
     location = write_location(logs, 0, 1.0, burst=runs, tag="launch")
-    runner = TickRunner(load_definitions(file=str(location)), storage, settings)
+    runner = tick_runner(load_definitions(file=str(location)), storage, settings)
     assert redis.process is not None
     with Stack(location, redis.url, logs, workers) as stack:
-        stack.wait_ready(storage)
+        stack.wait_ready(storage.processes, storage.leader)
         record = runner.tick(BURST_SENSOR)
         committed = time.perf_counter()
         assert record is not None and record.accepted == "1" * runs, "the burst was not committed"
         timeout = max(60.0, runs / 10)
-        created = _wait(lambda: storage.runs_total() >= runs, stack, timeout)
-        succeeded = _wait(lambda: storage.run_counts()["SUCCESS"] >= runs, stack, timeout)
+        created = _wait(lambda: storage.metrics.runs_total() >= runs, stack, timeout)
+        succeeded = _wait(lambda: storage.metrics.run_counts()["SUCCESS"] >= runs, stack, timeout)
         peak = stack.peak_memory_kib()
         peak["redis"] = peak_rss_kib(redis.process.pid)
     storage.client.close()

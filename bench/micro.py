@@ -15,7 +15,7 @@ from typing import Any
 from lookout._base.codec import decode_value, encode_value
 from lookout._base.wire import TickRecord
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage, TickCommit
+from lookout._core.storage import Repositories, TickCommit, TickLedger
 
 
 def structured_cursor(target_bytes: int = 10_000) -> dict[str, Any]:
@@ -55,14 +55,14 @@ def cursor_cost(rounds: int = 2000) -> dict[str, float]:
     }
 
 
-def _commit_with_keys(storage: Storage, sensor: str, keys: list[str]) -> TickRecord:
+def _commit_with_keys(ledger: TickLedger, sensor: str, keys: list[str]) -> TickRecord:
     """Commit one tick whose requests carry ``keys``, through lookout's real commit script."""
     tick_id = uuid.uuid4().hex
-    storage.claim(sensor, tick_id, 0.0, 1e12)
+    ledger.claim(sensor, tick_id, 0.0, 1e12)
     record = TickRecord(tick_id=tick_id, sensor=sensor, status="SUCCESS", started_at=0.0)
     payload = b"\x80"  # an empty msgpack map: the launch entry's size is not what is measured
     commit = TickCommit(record, [(k, payload) for k in keys], False, None, None)
-    result = storage.commit(commit)
+    result = ledger.commit(commit)
     assert result is not None
     return result
 
@@ -74,7 +74,7 @@ def dedupe_rate(url: str, keys_total: int = 300_000, per_tick: int = 1000) -> di
     key is a duplicate (checked and dropped), the pure dedupe rate.  Keys have
     a realistic shape: a file path per run.
     """
-    storage = Storage.from_settings(Settings(redis_url=url))
+    storage = Repositories.from_settings(Settings(redis_url=url))
     storage.client.flushall()
     before = int(storage.client.info("memory")["used_memory"])
     batches = [
@@ -83,13 +83,13 @@ def dedupe_rate(url: str, keys_total: int = 300_000, per_tick: int = 1000) -> di
     ]
     start = time.perf_counter()
     for keys in batches:
-        _commit_with_keys(storage, "file_sensor", keys)
+        _commit_with_keys(storage.ticks, "file_sensor", keys)
     first = time.perf_counter() - start
     launch_bytes = int(storage.client.memory_usage(storage.keys.launch) or 0)
     after = int(storage.client.info("memory")["used_memory"])
     start = time.perf_counter()
     for keys in batches:
-        record = _commit_with_keys(storage, "file_sensor", keys)
+        record = _commit_with_keys(storage.ticks, "file_sensor", keys)
         assert "1" not in record.accepted
     second = time.perf_counter() - start
     run_key_bytes = int(storage.client.memory_usage(storage.keys.run_keys("file_sensor")) or 0)

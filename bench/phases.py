@@ -20,7 +20,7 @@ from bench.procs import TreeSample, machine_busy_seconds, peak_rss_kib
 from bench.records import TickTimes, Window, published_in, tick_times
 from bench.stack import Stack
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout._core.storage import Repositories
 from lookout._tools.redis_server import EmbeddedRedis
 
 # Due times written before the stack starts, so that the scheduler's sync
@@ -74,7 +74,7 @@ class PhaseResult:
         }
 
 
-def _write_due(storage: Storage, times: Mapping[str, float], only_existing: bool) -> None:
+def _write_due(storage: Repositories, times: Mapping[str, float], only_existing: bool) -> None:
     # The benchmark places sensors in the due index directly, as the scale tests do.
     names = list(times)
     for start in range(0, len(names), 10_000):
@@ -82,7 +82,7 @@ def _write_due(storage: Storage, times: Mapping[str, float], only_existing: bool
         storage.client.zadd(storage.keys.due, part, xx=only_existing)
 
 
-def spread_due(storage: Storage, names: list[str], interval: float, lead: float = 0.2) -> None:
+def spread_due(storage: Repositories, names: list[str], interval: float, lead: float = 0.2) -> None:
     """Make the sensors due evenly over one interval from now (+ ``lead``)."""
     now = time.time() + lead
     step = interval / max(1, len(names))
@@ -91,7 +91,8 @@ def spread_due(storage: Storage, names: list[str], interval: float, lead: float 
 
 def run_phase(redis: EmbeddedRedis, workdir: Path, spec: PhaseSpec) -> PhaseResult:
     """Run ``spec`` on ``redis`` (flushed first); the stack is stopped before returning."""
-    storage = Storage.from_settings(Settings(redis_url=redis.url))
+    settings = Settings(redis_url=redis.url)
+    storage = Repositories.from_settings(settings)
     storage.client.flushall()
     names = [sensor_name(i) for i in range(spec.sensors)]
     _write_due(storage, dict.fromkeys(names, time.time() + PARKED), only_existing=False)
@@ -100,7 +101,7 @@ def run_phase(redis: EmbeddedRedis, workdir: Path, spec: PhaseSpec) -> PhaseResu
     location = write_location(logs, spec.sensors, spec.interval)
     assert redis.process is not None
     with Stack(location, redis.url, logs, spec.workers, spec.settings) as stack:
-        stack.wait_ready(storage)
+        stack.wait_ready(storage.processes, storage.leader)
         spread_due(storage, names, spec.interval)
         time.sleep(spec.warmup)
         cpu0, redis0 = stack.cpu(), TreeSample.take(redis.process.pid)
@@ -111,7 +112,7 @@ def run_phase(redis: EmbeddedRedis, workdir: Path, spec: PhaseSpec) -> PhaseResu
         peak = {**stack.peak_memory_kib(), "redis": peak_rss_kib(redis.process.pid)}
     cpu = {role: cpu1[role].since(cpu0[role]) for role in cpu1}
     cpu["redis"] = redis1.since(redis0)
-    ticks: list[TickTimes] = tick_times(storage, names)
+    ticks: list[TickTimes] = tick_times(storage.metrics, names, settings.tick_history)
     storage.client.close()
     other = max(0.0, busy1 - busy0 - sum(cpu.values()))
     window = Window.of(ticks, start, end)

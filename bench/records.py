@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lookout._base.codec import decode_values
-from lookout._core.storage import Storage
+from lookout._core.storage import MetricsView
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,13 @@ def _times(entry: bytes) -> TickTimes:
     )
 
 
-def tick_times(storage: Storage, names: Sequence[str], chunk: int = 2000) -> list[TickTimes]:
+def tick_times(
+    metrics: MetricsView, names: Sequence[str], history: int, chunk: int = 2000
+) -> list[TickTimes]:
     """Every recorded tick of ``names`` (up to the history kept per sensor)."""
     found: list[TickTimes] = []
     for start in range(0, len(names), chunk):
-        for entries in storage.tick_entries(names[start : start + chunk], storage.history_size):
+        for entries in metrics.tick_entries(names[start : start + chunk], history):
             found.extend(_times(e) for e in entries)
     return found
 

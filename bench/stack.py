@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.procs import TreeSample, children, peak_rss_kib
-from lookout._core.storage import Storage
+from lookout._core.storage import LeaderStore, ProcessStore
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLES = ("scheduler", "worker", "launcher")
@@ -90,13 +90,15 @@ class Stack:
             self.procs[role] = start_process(argv, env, self.logs / f"{role}.log")
         return self
 
-    def wait_ready(self, storage: Storage, timeout: float = 120.0) -> None:
+    def wait_ready(
+        self, processes: ProcessStore, leader: LeaderStore, timeout: float = 120.0
+    ) -> None:
         """Until the scheduler leads and the worker and launcher heartbeat."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
-            roles = {p.role for p in storage.heartbeats()}
-            if {"worker", "launcher"} <= roles and storage.leader_token() is not None:
+            roles = {p.role for p in processes.heartbeats()}
+            if {"worker", "launcher"} <= roles and leader.token() is not None:
                 return
             time.sleep(0.1)
         raise TimeoutError(f"lookout processes not ready in {timeout:g} s (logs in {self.logs})")

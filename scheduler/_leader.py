@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from lookout._core.storage import Storage
+from lookout._core.storage import LeaderStore
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class LeaderLock:
 
     def __init__(
         self,
-        storage: Storage,
+        store: LeaderStore,
         ttl: float,
         renew_every: float,
         *,
@@ -34,7 +34,7 @@ class LeaderLock:
             raise ValueError(
                 f"leader lock renewed every {renew_every:g} s needs a ttl over twice that"
             )
-        self.storage = storage
+        self.store = store
         self.ttl = ttl
         self.renew_every = renew_every
         self.clock = clock
@@ -53,11 +53,11 @@ class LeaderLock:
             return self.leading
         self._last_try = now
         if self.leading:
-            if self.storage.renew_leader(self.token, self.ttl):
+            if self.store.renew(self.token, self.ttl):
                 self._renewed = now
             else:
                 self._lose("another scheduler holds the lock")
-        elif self.storage.acquire_leader(self.token, self.ttl):
+        elif self.store.acquire(self.token, self.ttl):
             self.leading = True
             self._renewed = now
             log.info("scheduler %s is now the leader", self.token[:8])
@@ -80,5 +80,5 @@ class LeaderLock:
         """Give the lock up (a clean shutdown), so a standby takes over at once."""
         if self.leading:
             self.leading = False
-            self.storage.release_leader(self.token)
+            self.store.release(self.token)
             log.info("scheduler %s released the leader lock", self.token[:8])

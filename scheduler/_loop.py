@@ -26,7 +26,15 @@ import redis
 
 from lookout._author.definitions import Definitions
 from lookout._core.settings import Settings
-from lookout._core.storage import ClaimedTick, Storage
+from lookout._core.storage import (
+    ClaimedTick,
+    LeaderStore,
+    ProcessStore,
+    Repositories,
+    ScheduleStore,
+    ServerChecks,
+    TickLedger,
+)
 from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
 from lookout.scheduler._leader import LeaderLock
@@ -57,26 +65,39 @@ class SchedulerStats:
 
 
 class Scheduler:
-    """Schedules the sensors of one ``Definitions``; ``run()`` loops until ``stop()``."""
+    """Schedules the sensors of one ``Definitions``; ``run()`` loops until ``stop()``.
+
+    It uses the schedule, the tick ledger (to park ticks of sensors it does
+    not define), the heartbeats (its own, and the workers' to count them),
+    the leader lock's store and the server checks; ``on`` takes them from a
+    ``Repositories``.
+    """
 
     def __init__(
         self,
         definitions: Definitions,
         settings: Settings,
         *,
-        storage: Storage | None = None,
+        schedule: ScheduleStore,
+        ticks: TickLedger,
+        leader: LeaderStore,
+        processes: ProcessStore,
+        server: ServerChecks,
         clock: Callable[[], float] = time.time,
         app: Any = None,
     ) -> None:
         self.definitions = definitions
         self.settings = settings
-        self.storage: Storage = storage if storage is not None else Storage.from_settings(settings)
+        self.schedule = schedule
+        self.ticks = ticks
+        self.processes = processes
+        self.server = server
         self.clock = clock
         self.known = frozenset(s.name for s in definitions.sensors)
-        self.lock = LeaderLock(self.storage, settings.leader_ttl, settings.leader_renew)
+        self.lock = LeaderLock(leader, settings.leader_ttl, settings.leader_renew)
         self.publisher = TickPublisher(settings, app)
         self.heartbeat = Heartbeat(
-            self.storage,
+            processes,
             "scheduler",
             interval=settings.heartbeat_interval,
             leader=lambda: self.lock.leading,
@@ -89,11 +110,34 @@ class Scheduler:
         # Whether this scheduler has recorded its sensors since it last became leader.
         self._synced = False
 
+    @classmethod
+    def on(
+        cls,
+        definitions: Definitions,
+        settings: Settings,
+        repos: Repositories,
+        *,
+        clock: Callable[[], float] = time.time,
+        app: Any = None,
+    ) -> Scheduler:
+        """A scheduler on the repositories it uses, taken from ``repos``."""
+        return cls(
+            definitions,
+            settings,
+            schedule=repos.schedule,
+            ticks=repos.ticks,
+            leader=repos.leader,
+            processes=repos.processes,
+            server=repos.server,
+            clock=clock,
+            app=app,
+        )
+
     # -- lifecycle -------------------------------------------------------------
 
     def run(self) -> None:
         """Check Redis, then schedule until ``stop()`` (syncing the sensors once it leads)."""
-        check_eviction_policy(self.storage, log)
+        check_eviction_policy(self.server, log)
         self.heartbeat.start()
         log.info(
             "scheduler %s started with %d sensors (standing by until it leads)",
@@ -136,9 +180,9 @@ class Scheduler:
             (s.name, s.default_status, float(s.minimum_interval_seconds))
             for s in self.definitions.sensors
         ]
-        added = self.storage.sync_sensors(self.lock.token, sensors, self.clock())
+        added = self.schedule.sync_sensors(self.lock.token, sensors, self.clock())
         gone = (
-            None if added is None else self.storage.unschedule_unknown(self.lock.token, self.known)
+            None if added is None else self.schedule.unschedule_unknown(self.lock.token, self.known)
         )
         if added is None or gone is None:
             return None
@@ -182,7 +226,7 @@ class Scheduler:
 
     def publish_due(self, now: float) -> int:
         """Claim what is due (fenced by the lock) and publish it; returns ticks claimed."""
-        claim = self.storage.claim_due(
+        claim = self.schedule.claim_due(
             self.lock.token,
             now,
             limit=self.settings.schedule_limit,
@@ -223,7 +267,7 @@ class Scheduler:
         self.stats.messages += failed.sent
         self.stats.ticks += claimed - len(failed.unsent) - len(failed.uncertain)
         try:
-            given = self.storage.unclaim(failed.unsent)
+            given = self.schedule.unclaim(failed.unsent)
         except TRANSIENT as exc:
             log.warning("claimed ticks not given back (they wait for their deadline): %s", exc)
             given = 0
@@ -249,7 +293,7 @@ class Scheduler:
             return self._slots
         self._slots_read = now
         slots = 0
-        for p in self.storage.heartbeats():
+        for p in self.processes.heartbeats():
             queues = p.details.get("queues", self.settings.tick_queue).split(",")
             if p.role == "worker" and self.settings.tick_queue in queues:
                 slots += int(p.details.get("concurrency", "1") or 1)
@@ -259,7 +303,7 @@ class Scheduler:
     def _park(self, unknown: list[ClaimedTick]) -> None:
         """Sensors due in Redis that this code does not define: not ticked, not due."""
         for t in unknown:
-            self.storage.release(t.sensor, t.tick_id)
+            self.ticks.release(t.sensor, t.tick_id)
         self.stats.parked += len(unknown)
         log.warning(
             "not scheduling %d sensors this code location does not define: %s",
@@ -268,7 +312,7 @@ class Scheduler:
         )
 
     def _idle_time(self) -> float:
-        wakeup = self.storage.next_wakeup()
+        wakeup = self.schedule.next_wakeup()
         cap = min(self.settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
         if wakeup.triggers_waiting:
             cap = min(cap, TRIGGER_POLL)
@@ -288,7 +332,7 @@ class Scheduler:
         # default hz 10): block for the bulk of a long pause, sleep the rest here.
         if self.lock.leading and seconds >= 2 * REDIS_TIMER:
             try:
-                if self.storage.wait_wake(seconds - REDIS_TIMER):
+                if self.schedule.wait_wake(seconds - REDIS_TIMER):
                     return
             except TRANSIENT as exc:
                 log.warning("waiting for a wake-up failed: %s", exc)

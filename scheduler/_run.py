@@ -8,15 +8,17 @@ from types import FrameType
 
 from lookout._author.definitions import Definitions
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout._core.storage import Repositories
 from lookout.scheduler._loop import Scheduler
 
 
 def run_scheduler(
-    definitions: Definitions, settings: Settings, storage: Storage | None = None
+    definitions: Definitions, settings: Settings, repos: Repositories | None = None
 ) -> Scheduler:
     """Schedule ``definitions`` until SIGTERM/SIGINT; a leader releases its lock on the way out."""
-    scheduler = Scheduler(definitions, settings, storage=storage)
+    if repos is None:
+        repos = Repositories.from_settings(settings)
+    scheduler = Scheduler.on(definitions, settings, repos)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         scheduler.stop()

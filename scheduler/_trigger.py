@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from lookout._base.errors import LookoutError
-from lookout._core.storage import Storage, Trigger, TriggerOutcome
+from lookout._core.storage import ScheduleStore, Trigger, TriggerOutcome
 
 
-def trigger_sensor(storage: Storage, name: str, *, now: float | None = None) -> Trigger:
+def trigger_sensor(schedule: ScheduleStore, name: str, *, now: float | None = None) -> Trigger:
     """Ask for an immediate tick of sensor ``name`` and wake the leading scheduler.
 
     Invariant 1 holds: with a tick in flight, nothing more happens than one
@@ -18,7 +18,7 @@ def trigger_sensor(storage: Storage, name: str, *, now: float | None = None) -> 
     one tick.  A STOPPED sensor gets this one tick and stays STOPPED.
     """
     now = time.time() if now is None else now
-    result = storage.trigger(name, now)
+    result = schedule.trigger(name, now)
     if result.outcome is TriggerOutcome.UNKNOWN:
         raise LookoutError(
             f"no sensor named '{name}' is known to Redis (a scheduler of its code location "

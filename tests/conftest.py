@@ -19,8 +19,7 @@ import pytest
 import redis
 
 from lookout import Settings
-from lookout._core.storage import Storage
-from lookout._tools.redis_server import EmbeddedRedis
+from lookout.testing import EmbeddedRedis, Repositories, open_repositories
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,10 +50,16 @@ def settings(redis_url: str) -> Settings:
 
 
 @pytest.fixture
-def storage(settings: Settings) -> Iterator[Storage]:
-    store = Storage.from_settings(settings)
+def storage(settings: Settings) -> Iterator[Repositories]:
+    store = open_repositories(settings)
     yield store
-    store.client.close()
+    store.close()
+
+
+def text(reply: object) -> str:
+    """A raw client's reply (bytes) as text, for tests that read Redis under the repositories."""
+    assert isinstance(reply, bytes), reply
+    return reply.decode()
 
 
 def process_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -101,7 +106,7 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
     ) -> Process:
         argv = list(args)
         if argv and argv[0] == "lookout":
-            argv = [sys.executable, "-m", "lookout._tools.cli", *argv[1:]]
+            argv = [sys.executable, "-m", "lookout", *argv[1:]]
         log = tmp_path / f"{log_name or 'proc'}-{len(started)}.log"
         proc = Process(
             argv,

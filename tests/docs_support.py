@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lookout._base.wire import LaunchRequest, TickRecord
-from lookout._process.tick import TickRunner
+from lookout.testing import LaunchRequest, TickRecord, TickRunner, launch_requests
 
 LOCATIONS = Path(__file__).parent / "locations"
 
@@ -39,4 +38,4 @@ def tick(runner: TickRunner, name: str) -> TickRecord:
 
 def launched(runner: TickRunner) -> list[LaunchRequest]:
     """Every run request on the launch stream, oldest first."""
-    return [request for _, request in runner.storage.launch_requests()]
+    return launch_requests(runner)

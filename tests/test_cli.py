@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from lookout import Settings
-from lookout._core.storage import Storage
+from lookout.testing import Repositories
 from tests.conftest import ROOT, process_env
 
 LOCATION = ["-m", "tests.locations.core_sensors"]
@@ -15,7 +15,7 @@ LOCATION = ["-m", "tests.locations.core_sensors"]
 
 def lookout(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lookout._tools.cli", *args],
+        [sys.executable, "-m", "lookout", *args],
         env=process_env(settings, **env),
         cwd=ROOT,
         capture_output=True,
@@ -34,12 +34,14 @@ def test_sensor_list_shows_job_interval_status_and_last_tick(settings: Settings)
     assert "SKIPPED" in line and "nothing new under the sun" in line
 
 
-def test_start_and_stop_persist_the_operator_status(settings: Settings, storage: Storage) -> None:
+def test_start_and_stop_persist_the_operator_status(
+    settings: Settings, storage: Repositories
+) -> None:
     assert lookout(settings, "sensor", "start", "skipper", *LOCATION).returncode == 0
-    assert storage.sensor_state("skipper").status == "RUNNING"
+    assert storage.sensors.state("skipper").status == "RUNNING"
     assert storage.client.zscore(storage.keys.due, "skipper") is not None
     assert lookout(settings, "sensor", "stop", "skipper", *LOCATION).returncode == 0
-    assert storage.sensor_state("skipper").status == "STOPPED"
+    assert storage.sensors.state("skipper").status == "STOPPED"
     assert storage.client.zscore(storage.keys.due, "skipper") is None
 
 
@@ -56,13 +58,13 @@ def test_cursor_show_set_json_and_reset(settings: Settings) -> None:
     assert lookout(settings, "sensor", "cursor", "skipper", *LOCATION).stdout.strip() == "None"
 
 
-def test_tick_commits_and_preview_does_not(settings: Settings, storage: Storage) -> None:
+def test_tick_commits_and_preview_does_not(settings: Settings, storage: Repositories) -> None:
     out = lookout(settings, "sensor", "preview", "partitioned", *LOCATION)
     assert out.returncode == 0 and "SUCCESS" in out.stdout
-    assert storage.launch_requests() == []
+    assert storage.launches.requests() == []
     out = lookout(settings, "sensor", "tick", "partitioned", *LOCATION)
     assert out.returncode == 0 and "launched" in out.stdout
-    assert len(storage.launch_requests()) == 1
+    assert len(storage.launches.requests()) == 1
     ticks = lookout(settings, "sensor", "ticks", "partitioned", "--limit", "5", *LOCATION)
     assert ticks.returncode == 0 and len(ticks.stdout.strip().splitlines()) == 1
 
@@ -102,7 +104,7 @@ def test_demo_runs_the_examples_on_an_embedded_redis(settings: Settings) -> None
     env = process_env(settings)
     del env["LOOKOUT_REDIS_URL"]
     out = subprocess.run(
-        [sys.executable, "-m", "lookout._tools.cli", "demo"],
+        [sys.executable, "-m", "lookout", "demo"],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -115,14 +117,16 @@ def test_demo_runs_the_examples_on_an_embedded_redis(settings: Settings) -> None
     assert "new_file_sensor  SUCCESS" in out.stdout and "run request(s) on the launch" in out.stdout
 
 
-def test_reset_run_keys_lets_a_used_key_launch_again(settings: Settings, storage: Storage) -> None:
+def test_reset_run_keys_lets_a_used_key_launch_again(
+    settings: Settings, storage: Repositories
+) -> None:
     assert lookout(settings, "sensor", "tick", "partitioned", *LOCATION).returncode == 0
     assert lookout(settings, "sensor", "tick", "partitioned", *LOCATION).returncode == 0
-    assert len(storage.launch_requests()) == 1  # the second tick's key was used
+    assert len(storage.launches.requests()) == 1  # the second tick's key was used
     out = lookout(settings, "sensor", "reset-run-keys", "partitioned", "--yes", *LOCATION)
     assert out.returncode == 0 and "forgot 1 run key(s)" in out.stdout
     assert lookout(settings, "sensor", "tick", "partitioned", *LOCATION).returncode == 0
-    assert len(storage.launch_requests()) == 2
+    assert len(storage.launches.requests()) == 2
     refused = lookout(settings, "sensor", "reset-run-keys", "partitioned", *LOCATION)
     assert refused.returncode != 0  # no confirmation on standard input: nothing reset
-    assert storage.run_key_exists("partitioned", ["p1"]) == [True]
+    assert storage.sensors.run_keys_used("partitioned", ["p1"]) == [True]

@@ -30,8 +30,7 @@ import pytest
 import redis
 
 from lookout import Settings
-from lookout._core.storage import Storage
-from lookout._tools.redis_server import free_port, redis_server_binary
+from lookout.testing import Repositories, free_port, open_repositories, redis_server_binary
 from tests.conftest import ROOT, Spawn, wait_for
 from tests.test_compose_schema import environment_of, load_compose
 
@@ -156,7 +155,7 @@ def test_compose_services_as_processes_run_the_file_sensor_end_to_end(
         "flower": {"LOOKOUT_FLOWER_ADDRESS": "127.0.0.1", "LOOKOUT_FLOWER_PORT": str(flower_port)},
     }
     procs = start_services(spawn, services, listen)
-    storage = Storage.from_settings(Settings(redis_url=redis_url))
+    storage = open_repositories(Settings(redis_url=redis_url))
     try:
         run_the_stack(storage, services, procs, data, listen, (monitor_port, flower_port))
     finally:
@@ -165,7 +164,7 @@ def test_compose_services_as_processes_run_the_file_sensor_end_to_end(
 
 
 def run_the_stack(
-    storage: Storage,
+    storage: Repositories,
     services: Mapping[str, Any],
     procs: Mapping[str, list[subprocess.Popen[str]]],
     data: Path,
@@ -176,7 +175,7 @@ def run_the_stack(
 
     def roles() -> dict[str, int]:
         found: dict[str, int] = {}
-        for p in storage.heartbeats():
+        for p in storage.processes.heartbeats():
             found[p.role] = found.get(p.role, 0) + 1
         return found
 
@@ -186,8 +185,8 @@ def run_the_stack(
     # Files dropped where the sensor looks become runs that succeed.
     for i in range(3):
         (data / f"report-{i}.csv").write_text(f"row {i}\n")
-    wait_for(lambda: storage.run_counts()["SUCCESS"] == 3, 60, 0.2, "3 runs to succeed")
-    runs = storage.list_runs(limit=10)
+    wait_for(lambda: storage.metrics.run_counts()["SUCCESS"] == 3, 60, 0.2, "3 runs to succeed")
+    runs = storage.runs.recent(limit=10)
     assert sorted(r.run_key.split(":")[0] for r in runs if r.run_key) == [
         f"report-{i}.csv" for i in range(3)
     ]
@@ -215,7 +214,7 @@ def run_the_stack(
     )
 
     # Kill the leading scheduler: the other replica takes over and ticks go on.
-    [leader] = [p for p in storage.heartbeats() if p.role == "scheduler" and p.leader]
+    [leader] = [p for p in storage.processes.heartbeats() if p.role == "scheduler" and p.leader]
     [killed] = [p for p in procs["scheduler"] if p.pid == leader.pid]
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait(5)
@@ -228,5 +227,7 @@ def run_the_stack(
     )
     takeover = time.monotonic() - started
     (data / "late.csv").write_text("late\n")
-    wait_for(lambda: storage.run_counts()["SUCCESS"] == 4, 60, 0.2, "the 4th run to succeed")
+    wait_for(
+        lambda: storage.metrics.run_counts()["SUCCESS"] == 4, 60, 0.2, "the 4th run to succeed"
+    )
     print(f"leader takeover seen by the monitor after {takeover:.1f} s", file=sys.stderr)

@@ -12,15 +12,10 @@ from pathlib import Path
 import pytest
 
 import lookout as dg
-from lookout import Settings
-from lookout._author.definitions import Definitions
+from lookout import Definitions, ExecuteInProcessResult, Settings
 from lookout._author.events import entry_from_event
-from lookout._author.execute import ExecuteInProcessResult
 from lookout._author.run_events import run_events
-from lookout._base.wire import EventKind
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
-from lookout._tools.location import load_definitions
+from lookout.testing import EventKind, Repositories, TickRunner, load_definitions, tick_runner
 from tests.docs_support import launched, tick
 
 LOCATION = Path(__file__).parent / "locations" / "docs_asset_sensors.py"
@@ -32,8 +27,8 @@ def defs() -> Definitions:
 
 
 @pytest.fixture
-def runner(defs: Definitions, storage: Storage, settings: Settings) -> TickRunner:
-    return TickRunner(defs, storage, settings)
+def runner(defs: Definitions, storage: Repositories, settings: Settings) -> TickRunner:
+    return tick_runner(defs, storage, settings)
 
 
 def materialize(
@@ -43,14 +38,14 @@ def materialize(
     assets = [a for a in runner.definitions.assets if a.key == dg.AssetKey(asset)]
     result = dg.materialize(assets, partition_key=partition_key)
     for event in run_events(result.dagster_run, result.materializations, result.error, time.time()):
-        runner.storage.append_event(event)
+        runner.events.append(event)
     return result
 
 
 def materialization_ids(runner: TickRunner) -> list[str]:
     return [
         eid
-        for eid, e in runner.storage.read_events("0-0", 100)
+        for eid, e in runner.events.read("0-0", 100)
         if e.kind == EventKind.ASSET_MATERIALIZATION.value
     ]
 

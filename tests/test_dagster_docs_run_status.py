@@ -13,13 +13,9 @@ from typing import Any
 
 import pytest
 
-from lookout import Settings
-from lookout._author.definitions import Definitions
-from lookout._author.execute import ExecuteInProcessResult
+from lookout import Definitions, ExecuteInProcessResult, Settings
 from lookout._author.run_events import run_events
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
-from lookout._tools.location import load_definitions
+from lookout.testing import Repositories, TickRunner, load_definitions, tick_runner
 from tests.docs_support import launched, tick
 
 LOCATION = Path(__file__).parent / "locations" / "docs_run_status.py"
@@ -31,8 +27,8 @@ def defs() -> Definitions:
 
 
 @pytest.fixture
-def runner(defs: Definitions, storage: Storage, settings: Settings) -> TickRunner:
-    return TickRunner(defs, storage, settings)
+def runner(defs: Definitions, storage: Repositories, settings: Settings) -> TickRunner:
+    return tick_runner(defs, storage, settings)
 
 
 def run_job(
@@ -43,7 +39,7 @@ def run_job(
         run_config=run_config, raise_on_error=False
     )
     for event in run_events(result.dagster_run, result.materializations, result.error, time.time()):
-        runner.storage.append_event(event)
+        runner.events.append(event)
     return result
 
 

@@ -14,12 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lookout import Settings
-from lookout._author.definitions import Definitions
-from lookout._base.codec import decode_value
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
-from lookout._tools.location import load_definitions
+from lookout import Definitions, Settings
+from lookout.testing import Repositories, TickRunner, decode_value, load_definitions, tick_runner
 from tests.docs_support import launched, tick
 
 LOCATION = Path(__file__).parent / "locations" / "docs_sensor_basics.py"
@@ -31,12 +27,12 @@ def defs(inbox: Path) -> Definitions:
 
 
 @pytest.fixture
-def runner(defs: Definitions, storage: Storage, settings: Settings) -> TickRunner:
-    return TickRunner(defs, storage, settings)
+def runner(defs: Definitions, storage: Repositories, settings: Settings) -> TickRunner:
+    return tick_runner(defs, storage, settings)
 
 
 def stored_cursor(runner: TickRunner, name: str) -> object:
-    raw = runner.storage.sensor_state(name).cursor
+    raw = runner.sensors.state(name).cursor
     return None if raw is None else decode_value(raw)
 
 
@@ -61,7 +57,7 @@ def test_directory_sensor_without_context_launches_each_file_once(
     assert first.status == "SUCCESS" and len(first.run_request_ids) == 2
     again = tick(runner, "inbox_sensor")
     assert again.run_request_ids == [] and again.dropped_run_keys == ["a.csv", "b.csv"]
-    assert runner.storage.ticks("inbox_sensor")[0].status == "SKIPPED"
+    assert runner.ticks.history("inbox_sensor")[0].status == "SKIPPED"
     runs = launched(runner)
     assert [(r.job_name, r.run_key) for r in runs] == [
         ("ingest_job", "a.csv"),
@@ -131,7 +127,7 @@ def test_sensors_at_different_intervals_are_due_again_after_their_interval(
         sensor = defs.get_sensor(name)
         assert sensor.minimum_interval_seconds == interval
         commit = runner.evaluate(
-            sensor, runner.storage.sensor_state(name), tick_id=f"t-{name}", due_at=None
+            sensor, runner.sensors.state(name), tick_id=f"t-{name}", due_at=None
         )
         assert commit.next_due == pytest.approx(commit.record.started_at + interval)
         # run_key=None: every evaluation launches a run

@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 
 import lookout as dg
-from lookout._author.definitions import Definitions
+from lookout import DefinitionError, Definitions
 from lookout._author.execute import RunFailedError
-from lookout._base.errors import DefinitionError
-from lookout._tools.location import load_definitions
+from lookout.testing import load_definitions
 
 LOCATIONS = Path(__file__).parent / "locations"
 

@@ -8,19 +8,24 @@ from pathlib import Path
 import pytest
 
 from lookout import Settings
-from lookout._base.wire import EventKind, RunEvent
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
-from lookout._tools.location import load_definitions
+from lookout.testing import (
+    EventKind,
+    Repositories,
+    RunEvent,
+    TickRunner,
+    launch_requests,
+    load_definitions,
+    tick_runner,
+)
 
 
 @pytest.fixture
 def runner(
-    storage: Storage, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    storage: Repositories, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> TickRunner:
     monkeypatch.setenv("GUIDE_DIR", str(tmp_path))
     defs = load_definitions(file=str(Path(__file__).parent / "locations" / "guide_sensors.py"))
-    return TickRunner(defs, storage, settings)
+    return tick_runner(defs, storage, settings)
 
 
 def test_basic_sensor_asks_for_runs_or_skips_and_never_repeats_a_run_key(
@@ -34,7 +39,7 @@ def test_basic_sensor_asks_for_runs_or_skips_and_never_repeats_a_run_key(
         if record.status == "SKIPPED" and not record.requests:
             assert record.skip_reason == "No new files found"
     assert statuses == {"SUCCESS", "SKIPPED"}
-    launched = sorted(r.run_key or "" for _, r in runner.storage.launch_requests())
+    launched = sorted(r.run_key or "" for r in launch_requests(runner))
     assert launched == ["file1", "file2"]
 
 
@@ -48,7 +53,7 @@ def test_cursor_sensor_launches_each_new_file_once(runner: TickRunner, tmp_path:
     (tmp_path / "b.csv").write_text("b")
     third = runner.tick("updated_file_sensor")
     assert third is not None and len(third.run_request_ids) == 1
-    configs = [r.run_config for _, r in runner.storage.launch_requests()]
+    configs = [r.run_config for r in launch_requests(runner)]
     assert configs == [
         {"ops": {"my_asset": {"config": {"filename": "a.csv"}}}},
         {"ops": {"my_asset": {"config": {"filename": "b.csv"}}}},
@@ -58,7 +63,7 @@ def test_cursor_sensor_launches_each_new_file_once(runner: TickRunner, tmp_path:
 def test_asset_sensor_reads_the_upstream_partition_from_event_tags(runner: TickRunner) -> None:
     first = runner.tick("my_asset_sensor")
     assert first is not None and first.status == "SKIPPED"
-    runner.storage.append_event(
+    runner.events.append(
         RunEvent(
             kind=EventKind.ASSET_MATERIALIZATION.value,
             run_id="r1",

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 PROBE = """
-from lookout._tools.redis_server import EmbeddedRedis, redis_server_binary
+from lookout.testing import EmbeddedRedis, redis_server_binary
 import redis
 print(redis_server_binary())
 with EmbeddedRedis() as server:

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lookout._core.settings import Settings
-from lookout._core.storage import Storage
-from lookout._tools.redis_server import EmbeddedRedis, free_port
+from lookout import Settings
+from lookout.testing import EmbeddedRedis, Repositories, free_port, open_repositories
 from tests.conftest import ROOT, Process, Spawn, process_env, wait_for
 from tests.locations.work_support import log_text, start_launcher, start_worker
 
@@ -26,8 +25,8 @@ def _drop(directory: Path, first: int, count: int) -> None:
         (directory / f"file-{i:04d}.txt").write_text(f"payload {i}\n")
 
 
-def _runs_by_status(storage: Storage) -> dict[str, int]:
-    return {k: v for k, v in storage.run_counts().items() if v}
+def _runs_by_status(storage: Repositories) -> dict[str, int]:
+    return {k: v for k, v in storage.metrics.run_counts().items() if v}
 
 
 def _start_stack(
@@ -56,7 +55,7 @@ def _start_stack(
 
 
 def test_two_hundred_files_become_exactly_two_hundred_successful_runs(
-    spawn: Spawn, settings: Settings, storage: Storage, tmp_path: Path
+    spawn: Spawn, settings: Settings, storage: Repositories, tmp_path: Path
 ) -> None:
     _start_stack(spawn, settings, tmp_path, schedulers=2, workers=3)
     for batch in range(4):  # dropped while everything runs
@@ -70,7 +69,7 @@ def test_two_hundred_files_become_exactly_two_hundred_successful_runs(
     )
     time.sleep(1.5)  # several more ticks see every file again: still 200
     assert _runs_by_status(storage) == {"SUCCESS": 200}
-    keys = sorted(r.run_key or "" for r in storage.list_runs(limit=1000))
+    keys = sorted(r.run_key or "" for r in storage.runs.recent(limit=1000))
     assert keys == [f"file-{i:04d}.txt" for i in range(200)]
 
 
@@ -83,7 +82,7 @@ def test_redis_restarted_under_load_loses_and_doubles_nothing(spawn: Spawn, tmp_
     server = EmbeddedRedis(port, appendonly=True, directory=str(data)).start()
     try:
         settings = Settings(redis_url=server.url, tick_timeout=5.0, inflight_margin=2.0)
-        storage = Storage.from_settings(settings)
+        storage = open_repositories(settings)
         # A run message a worker held when Redis went away can be lost with it
         # (kombu restores it while Redis is down); the launchers' sweep hands a
         # run still QUEUED to the run queue again.  Its default wait is 600 s,
@@ -108,7 +107,7 @@ def test_redis_restarted_under_load_loses_and_doubles_nothing(spawn: Spawn, tmp_
             what="120 successful runs after the restart",
         )
         assert all(p.poll() is None for p in procs), [log_text(p)[-2000:] for p in procs]
-        keys = sorted(r.run_key or "" for r in storage.list_runs(limit=1000))
+        keys = sorted(r.run_key or "" for r in storage.runs.recent(limit=1000))
         assert keys == [f"file-{i:04d}.txt" for i in range(120)]
     finally:
         server.stop()
@@ -122,7 +121,7 @@ def test_lookout_dev_runs_the_pipeline_example_and_stops_cleanly(tmp_path: Path)
     env = {k: v for k, v in os.environ.items() if k != "LOOKOUT_REDIS_URL"}
     env.update(LOOKOUT_EXAMPLE_DIR=str(watched), PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lookout._tools.cli", "dev", "-m", "examples.pipeline"],
+        [sys.executable, "-m", "lookout", "dev", "-m", "examples.pipeline"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

@@ -12,10 +12,8 @@ import signal
 import time
 from collections import Counter
 
-from lookout import DefaultSensorStatus
-from lookout._base.wire import EventKind
-from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout import DefaultSensorStatus, Settings
+from lookout.testing import EventKind, Repositories
 from tests.conftest import Spawn, process_env, wait_for
 from tests.locations.work_support import all_events, start_launcher, start_worker
 
@@ -23,28 +21,28 @@ LOCATION = "tests.locations.work_events"
 ENV = {"LOOKOUT_HEARTBEAT_INTERVAL": "0.5", "LOOKOUT_LEADER_TTL": "5", "LOOKOUT_LEADER_RENEW": "1"}
 
 
-def _start(storage: Storage, name: str) -> None:
-    storage.sync_sensor(name, DefaultSensorStatus.STOPPED, 1.0)
-    storage.set_status(name, DefaultSensorStatus.RUNNING, due_at=time.time())
+def _start(storage: Repositories, name: str) -> None:
+    storage.sensors.sync(name, DefaultSensorStatus.STOPPED, 1.0)
+    storage.sensors.set_status(name, DefaultSensorStatus.RUNNING, due_at=time.time())
 
 
-def _successes(storage: Storage, name: str) -> int:
-    return sum(t.status == "SUCCESS" for t in storage.ticks(name, 1000))
+def _successes(storage: Repositories, name: str) -> int:
+    return sum(t.status == "SUCCESS" for t in storage.ticks.history(name, 1000))
 
 
-def _balanced(storage: Storage) -> bool:
+def _balanced(storage: Repositories) -> bool:
     """Every materialization and failure so far has its one downstream or alert run."""
     events = all_events(storage)
     materialized = [e for e in events if e.kind == EventKind.ASSET_MATERIALIZATION.value]
     failed = [e for e in events if e.status == "FAILURE"]
-    runs = storage.list_runs(limit=10_000)
+    runs = storage.runs.recent(limit=10_000)
     downstream = [r for r in runs if r.job_name == "downstream_job"]
     alerts = [r for r in runs if r.job_name == "alert_job"]
     return len(downstream) == len(materialized) and len(alerts) == len(failed)
 
 
 def test_asset_and_run_failure_sensors_fire_once_per_event_across_a_worker_restart(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     worker = start_worker(spawn, settings, LOCATION, concurrency=3, env=ENV)
     start_launcher(spawn, settings, LOCATION, env=ENV)
@@ -54,7 +52,7 @@ def test_asset_and_run_failure_sensors_fire_once_per_event_across_a_worker_resta
         _start(storage, name)
     wait_for(
         lambda: all(
-            storage.sensor_state(n).cursor is not None for n in ("on_upstream", "on_failure")
+            storage.sensors.state(n).cursor is not None for n in ("on_upstream", "on_failure")
         ),
         20,
         what="the event sensors' first ticks",
@@ -66,10 +64,10 @@ def test_asset_and_run_failure_sensors_fire_once_per_event_across_a_worker_resta
     worker.wait(30)
     start_worker(spawn, settings, LOCATION, concurrency=3, env=ENV)
     wait_for(lambda: _successes(storage, "feeder") >= 6, 20, what="six feeder ticks")
-    storage.set_status("feeder", DefaultSensorStatus.STOPPED, due_at=time.time())
+    storage.sensors.set_status("feeder", DefaultSensorStatus.STOPPED, due_at=time.time())
 
     wait_for(
-        lambda: storage.sensor_state("feeder").inflight is None, 10, what="the last feeder tick"
+        lambda: storage.sensors.state("feeder").inflight is None, 10, what="the last feeder tick"
     )
     wait_for(lambda: _balanced(storage), 30, what="every event to have its one run")
     time.sleep(2.5)  # the event sensors tick twice more: nothing new may fire
@@ -82,7 +80,7 @@ def test_asset_and_run_failure_sensors_fire_once_per_event_across_a_worker_resta
     failed = {e.run_id for e in events if e.status == "FAILURE"}
     feeder_ticks = _successes(storage, "feeder")
     assert len(materialized) == feeder_ticks and len(failed) == feeder_ticks
-    runs = storage.list_runs(limit=10_000)
+    runs = storage.runs.recent(limit=10_000)
     downstream = Counter(r.tags["upstream_run"] for r in runs if r.job_name == "downstream_job")
     assert set(downstream) == set(materialized) and set(downstream.values()) == {1}
     partitions = {

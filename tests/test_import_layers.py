@@ -4,7 +4,8 @@ Read from the source folders as text (``ast``), so a forbidden import fails
 this test whether or not it would ever run, including imports inside functions
 and under ``TYPE_CHECKING``.  The layers, top to bottom:
 
-    tools       lookout._tools                      (CLI, monitor, dev)
+    tools       lookout._tools, lookout.testing     (CLI, monitor, dev; testing helpers)
+                and lookout.__main__                (``python -m lookout``)
     processes   lookout.scheduler, lookout.workers, lookout._process
     author API  lookout._author      core  lookout._core   (side by side)
     base        lookout._base                       (errors, wire types, codec)
@@ -34,6 +35,8 @@ LAYER_OF_PREFIX = {
     "lookout.scheduler": "processes",
     "lookout.workers": "processes",
     "lookout._tools": "tools",
+    "lookout.testing": "tools",
+    "lookout.__main__": "tools",
 }
 MAY_IMPORT = {
     "base": {"base"},
@@ -139,7 +142,7 @@ def test_every_module_belongs_to_a_layer() -> None:
 
 def test_an_author_module_importing_the_runtime_is_caught() -> None:
     sources = package_sources()
-    sources["lookout._author.sensors"] += "\nfrom lookout._core.storage import Storage\n"
+    sources["lookout._author.sensors"] += "\nfrom lookout._core.storage import Repositories\n"
     assert layer_violations(graph(sources)) == [
         "lookout._author.sensors (author) imports lookout._core.storage (core)"
     ]

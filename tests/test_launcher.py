@@ -15,12 +15,14 @@ from dataclasses import replace
 
 import pytest
 
-from lookout._base.codec import encode_value
-from lookout._base.wire import LaunchRequest
-from lookout._core.settings import Settings
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
-from lookout._tools.location import load_definitions
+from lookout import Settings
+from lookout.testing import (
+    LaunchRequest,
+    Repositories,
+    encode_value,
+    load_definitions,
+    tick_runner,
+)
 from lookout.workers.app import make_celery
 from lookout.workers.runs import new_run, run_id_for, status_event
 from tests.conftest import ROOT, Spawn, process_env, wait_for
@@ -30,32 +32,36 @@ LOCATION = "tests.locations.work_basic"
 FAST_CLAIM = {"LOOKOUT_LAUNCH_CLAIM_IDLE": "1", "LOOKOUT_RUN_LEASE": "2"}
 
 
-def _commit_bursts(storage: Storage, settings: Settings, ticks: int, size: int) -> list[str]:
+def _commit_bursts(storage: Repositories, settings: Settings, ticks: int, size: int) -> list[str]:
     """Commit ``ticks`` ticks of ``burst`` with ``size`` run requests each; the request ids."""
     os.environ["WORK_BURST"] = str(size)
     try:
-        runner = TickRunner(load_definitions(module=LOCATION), storage, settings)
+        runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
         for _ in range(ticks):
             record = runner.tick("burst")
             assert record is not None and len(record.run_request_ids) == size
     finally:
         del os.environ["WORK_BURST"]
-    return [r.request_id for _, r in storage.launch_requests(100_000)]
+    return [r.request_id for _, r in storage.launches.requests(100_000)]
 
 
-def _exactly_once(storage: Storage, settings: Settings, request_ids: list[str]) -> None:
+def _exactly_once(storage: Repositories, settings: Settings, request_ids: list[str]) -> None:
     """Every request has its run, ran once, and no run exists twice or without a request."""
     wanted = sorted(run_id_for(r) for r in request_ids)
-    wait_for(lambda: storage.run_counts()["SUCCESS"] >= len(wanted), 60, what=f"{len(wanted)} runs")
+    wait_for(
+        lambda: storage.metrics.run_counts()["SUCCESS"] >= len(wanted),
+        60,
+        what=f"{len(wanted)} runs",
+    )
     assert storage.client.zcard(storage.keys.runs) == len(wanted)
-    assert sorted(r.run_id for r in storage.list_runs(limit=100_000)) == wanted
+    assert sorted(r.run_id for r in storage.runs.recent(limit=100_000)) == wanted
     for status in ("QUEUED", "STARTED", "SUCCESS"):
         per_run = Counter(e.run_id for e in status_events(storage, status))
         assert sorted(per_run) == wanted and set(per_run.values()) == {1}, status
-    wait_for(lambda: storage.pending_launches(settings.launch_group) == 0, 10, what="acks")
+    wait_for(lambda: storage.launches.pending(settings.launch_group) == 0, 10, what="acks")
 
 
-def _wait_blocked_reader(storage: Storage) -> None:
+def _wait_blocked_reader(storage: Repositories) -> None:
     def blocked() -> bool:
         clients = storage.client.client_list()
         return any(c.get("cmd") == "xreadgroup" and "b" in c.get("flags", "") for c in clients)
@@ -64,7 +70,7 @@ def _wait_blocked_reader(storage: Storage) -> None:
 
 
 def test_entries_pending_at_a_killed_launcher_are_launched_by_another_exactly_once(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     doomed = start_launcher(spawn, settings, LOCATION, env={"LOOKOUT_LAUNCH_BATCH": "50"})
     _wait_blocked_reader(storage)
@@ -72,7 +78,7 @@ def test_entries_pending_at_a_killed_launcher_are_launched_by_another_exactly_on
     # entries, which stay pending in its name when it is killed.
     os.kill(doomed.pid, signal.SIGSTOP)
     request_ids = _commit_bursts(storage, settings, ticks=3, size=100)
-    wait_for(lambda: storage.pending_launches(settings.launch_group) == 50, 10, what="pending")
+    wait_for(lambda: storage.launches.pending(settings.launch_group) == 50, 10, what="pending")
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.wait(10)
     assert storage.client.zcard(storage.keys.runs) == 0
@@ -85,7 +91,7 @@ def test_entries_pending_at_a_killed_launcher_are_launched_by_another_exactly_on
 
 
 def test_a_launcher_that_died_between_its_steps_leaves_runs_that_still_run_once(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     from lookout.workers.launcher import run_submitter
 
@@ -94,13 +100,13 @@ def test_a_launcher_that_died_between_its_steps_leaves_runs_that_still_run_once(
     # creating the runs (10), after also enqueueing them but before marking
     # them enqueued (10).  Nothing was acknowledged.
     group = settings.launch_group
-    storage.ensure_launch_group(group)
-    entries = storage.read_launches(group, "dead-launcher", 30, 0.1)
+    storage.launches.ensure_group(group)
+    entries = storage.launches.read(group, "dead-launcher", 30, 0.1)
     assert len(entries) == 30
     definitions = load_definitions(module=LOCATION)
     now = time.time()
     records = [new_run(launch, definitions, now) for launch in _launches(entries)]
-    storage.create_runs([(r, status_event(r, r.status, now)) for r in records[10:]])
+    storage.runs.create([(r, status_event(r, r.status, now)) for r in records[10:]])
     app = make_celery(settings)
     run_submitter(app, settings)([r.run_id for r in records[20:]])
     app.close()
@@ -108,7 +114,7 @@ def test_a_launcher_that_died_between_its_steps_leaves_runs_that_still_run_once(
     start_worker(spawn, settings, LOCATION, concurrency=2, queues=settings.run_queue)
     start_launcher(spawn, settings, LOCATION, env=FAST_CLAIM)
     _exactly_once(storage, settings, request_ids)
-    created = {r.run_id: r.created_at for r in storage.list_runs(limit=100)}
+    created = {r.run_id: r.created_at for r in storage.runs.recent(limit=100)}
     assert all(created[r.run_id] == pytest.approx(now) for r in records[10:])
 
 
@@ -119,7 +125,7 @@ def _launches(entries: list[tuple[str, dict[bytes, bytes]]]) -> list[LaunchReque
 
 
 def test_unknown_jobs_fail_their_run_and_malformed_entries_are_dead_lettered(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     def launch(request_id: str, job: str, **extra: object) -> bytes:
         request = LaunchRequest(
@@ -145,13 +151,13 @@ def test_unknown_jobs_fail_their_run_and_malformed_entries_are_dead_lettered(
     launcher = start_launcher(spawn, settings, LOCATION)
     start_worker(spawn, settings, LOCATION, queues=settings.run_queue)
 
-    wait_for(lambda: storage.run_counts()["SUCCESS"] == 1, 30, what="the good run")
-    wait_for(lambda: storage.pending_launches(settings.launch_group) == 0, 10, what="acks")
-    failed = storage.get_run(run_id_for("r-unknown"))
+    wait_for(lambda: storage.metrics.run_counts()["SUCCESS"] == 1, 30, what="the good run")
+    wait_for(lambda: storage.launches.pending(settings.launch_group) == 0, 10, what="acks")
+    failed = storage.runs.get(run_id_for("r-unknown"))
     assert failed is not None and failed.status == "FAILURE"
     assert failed.error is not None and "job 'no_such_job' is not defined" in failed.error
     assert [e.run_id for e in status_events(storage, "FAILURE")] == [failed.run_id]
-    assert storage.run_counts() == {
+    assert storage.metrics.run_counts() == {
         "QUEUED": 0,
         "STARTED": 0,
         "SUCCESS": 1,
@@ -159,7 +165,7 @@ def test_unknown_jobs_fail_their_run_and_malformed_entries_are_dead_lettered(
         "CANCELED": 0,
     }
 
-    letters = [letter for _, letter in storage.dead_letters()]
+    letters = [letter for _, letter in storage.dead_letters.newest()]
     assert len(letters) == 4
     assert {letter.source for letter in letters} == {"stream:launch"}
     reasons = " | ".join(letter.reason for letter in letters)
@@ -171,10 +177,10 @@ def test_unknown_jobs_fail_their_run_and_malformed_entries_are_dead_lettered(
 
     # And it keeps launching.
     storage.client.xadd(stream, {"d": launch("r-later", "count_job")})
-    wait_for(lambda: storage.run_counts()["SUCCESS"] == 2, 30, what="a later run")
+    wait_for(lambda: storage.metrics.run_counts()["SUCCESS"] == 2, 30, what="a later run")
 
     shown = subprocess.run(
-        [sys.executable, "-m", "lookout._tools.cli", "dead-letters"],
+        [sys.executable, "-m", "lookout", "dead-letters"],
         env=process_env(settings),
         cwd=ROOT,
         capture_output=True,
@@ -192,7 +198,7 @@ def _closed_port() -> int:
 
 
 def test_a_launcher_waits_out_a_broker_it_cannot_reach_and_then_launches_each_entry_once(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     from lookout.workers.launcher import Launcher, run_submitter
 
@@ -206,7 +212,15 @@ def test_a_launcher_waits_out_a_broker_it_cannot_reach_and_then_launches_each_en
         # kombu raises its own OperationalError for a broker it cannot reach.
         run_submitter(dead_broker if len(calls) <= 2 else broker, settings)(run_ids)
 
-    launcher = Launcher(load_definitions(module=LOCATION), storage, settings, submit)
+    launcher = Launcher(
+        load_definitions(module=LOCATION),
+        settings,
+        submit,
+        launches=storage.launches,
+        runs=storage.runs,
+        events=storage.events,
+        dead_letters=storage.dead_letters,
+    )
     stop = threading.Event()
     failures: list[BaseException] = []
 
@@ -223,7 +237,7 @@ def test_a_launcher_waits_out_a_broker_it_cannot_reach_and_then_launches_each_en
         start_worker(spawn, settings, LOCATION, concurrency=2, queues=settings.run_queue)
         # The entries it read before the broker failed are its own pending ones: it
         # finishes them once the broker is back, not a claim timeout (30 s) later.
-        wait_for(lambda: storage.run_counts()["SUCCESS"] == 20, 20, what="20 runs")
+        wait_for(lambda: storage.metrics.run_counts()["SUCCESS"] == 20, 20, what="20 runs")
         assert failures == [] and thread.is_alive()
         assert len(calls) >= 3
         _exactly_once(storage, settings, request_ids)
@@ -234,7 +248,7 @@ def test_a_launcher_waits_out_a_broker_it_cannot_reach_and_then_launches_each_en
         broker.close()
 
 
-def _finished_run(storage: Storage, n: int, status: str, created: float) -> str:
+def _finished_run(storage: Repositories, n: int, status: str, created: float) -> str:
     """A run of ``counter`` created at ``created`` and moved to ``status``."""
     launch = LaunchRequest(
         request_id=f"request-{n}",
@@ -248,16 +262,16 @@ def _finished_run(storage: Storage, n: int, status: str, created: float) -> str:
         created_at=created,
     )
     record = new_run(launch, load_definitions(module=LOCATION), created)
-    storage.create_runs([(record, status_event(record, "QUEUED", created))])
+    storage.runs.create([(record, status_event(record, "QUEUED", created))])
     if status != "QUEUED":
         started = status_event(record, "STARTED", created)
-        assert storage.start_run(record.run_id, "w", created, 60, started) == "QUEUED"
+        assert storage.runs.start(record.run_id, "w", created, 60, started) == "QUEUED"
         ended = status_event(record, status, created)
-        assert storage.finish_run(record.run_id, ("STARTED", status), created, ended) == "STARTED"
+        assert storage.runs.finish(record.run_id, ("STARTED", status), created, ended) == "STARTED"
     return record.run_id
 
 
-def _indexed(storage: Storage, run_id: str) -> list[str]:
+def _indexed(storage: Repositories, run_id: str) -> list[str]:
     """Every key that still names the run."""
     keys = [
         storage.keys.runs,
@@ -269,7 +283,7 @@ def _indexed(storage: Storage, run_id: str) -> list[str]:
 
 
 def test_finished_runs_older_than_the_retention_are_deleted_with_every_index_entry(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     now = time.time()
     old = now - 2 * 3600
@@ -287,8 +301,8 @@ def test_finished_runs_older_than_the_retention_are_deleted_with_every_index_ent
     wait_for(lambda: storage.client.zcard(storage.keys.runs) == 4, 15, what="old runs deleted")
     assert all(_indexed(storage, r) == [] for r in gone), [_indexed(storage, r) for r in gone]
     assert all(len(_indexed(storage, r)) == 4 for r in kept)
-    assert sorted(r.run_id for r in storage.list_runs(limit=100)) == sorted(kept)
-    assert storage.run_counts() == {
+    assert sorted(r.run_id for r in storage.runs.recent(limit=100)) == sorted(kept)
+    assert storage.metrics.run_counts() == {
         "QUEUED": 1,
         "STARTED": 1,
         "SUCCESS": 1,
@@ -298,20 +312,22 @@ def test_finished_runs_older_than_the_retention_are_deleted_with_every_index_ent
     assert "deleted 5 finished runs" in log_text(launcher)
 
 
-def test_deleting_old_runs_goes_in_bounded_batches(settings: Settings, storage: Storage) -> None:
+def test_deleting_old_runs_goes_in_bounded_batches(
+    settings: Settings, storage: Repositories
+) -> None:
     old = time.time() - 100
     for i in range(5):
         _finished_run(storage, i, "SUCCESS", old)
     _finished_run(storage, 5, "FAILURE", old)
-    assert storage.delete_finished_runs(old, 2) == 3  # two per finished status at most
-    assert storage.delete_finished_runs(old, 2) == 2
-    assert storage.delete_finished_runs(old, 2) == 1
-    assert storage.delete_finished_runs(old, 2) == 0
+    assert storage.runs.delete_finished(old, 2) == 3  # two per finished status at most
+    assert storage.runs.delete_finished(old, 2) == 2
+    assert storage.runs.delete_finished(old, 2) == 1
+    assert storage.runs.delete_finished(old, 2) == 0
     assert storage.client.zcard(storage.keys.runs) == 0
 
 
 def test_runs_whose_run_message_was_lost_are_handed_again_and_still_run_once(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     request_ids = _commit_bursts(storage, settings, ticks=1, size=10)
     env = {**FAST_CLAIM, "LOOKOUT_RUN_RESUBMIT_AFTER": "1"}

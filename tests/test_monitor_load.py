@@ -19,8 +19,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from lookout import Settings
-from lookout._core.storage import Storage
-from lookout._tools.redis_server import free_port
+from lookout.testing import Repositories, free_port
 from tests.conftest import Spawn, process_env, wait_for
 
 LOCATION = Path(__file__).resolve().parent / "locations" / "monitor_sensors.py"
@@ -48,7 +47,7 @@ def total(samples: Samples, name: str) -> float:
 
 
 def test_metrics_under_load_match_redis_and_name_the_leader(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     port = free_port()
     env = process_env(
@@ -82,7 +81,7 @@ def test_metrics_under_load_match_redis_and_name_the_leader(
     assert value(live, "lookout_processes", role="worker") == 2
     assert value(live, "lookout_processes", role="scheduler") == 2
     assert value(live, "lookout_processes", role="monitor") == 1
-    [leader] = [p for p in storage.heartbeats() if p.role == "scheduler" and p.leader]
+    [leader] = [p for p in storage.processes.heartbeats() if p.role == "scheduler" and p.leader]
     labels = {"process": leader.id, "host": leader.host, "pid": str(leader.pid)}
     assert value(live, "lookout_scheduler_leader", **labels) == 1
     assert value(live, "lookout_scheduler_leaders") == 1
@@ -91,7 +90,9 @@ def test_metrics_under_load_match_redis_and_name_the_leader(
     for proc in workers:
         os.killpg(proc.pid, signal.SIGKILL)
     wait_for(
-        lambda: storage.celery_queue_lengths([settings.tick_queue])[settings.tick_queue] > 0,
+        lambda: (
+            storage.metrics.celery_queue_lengths([settings.tick_queue])[settings.tick_queue] > 0
+        ),
         20,
         0.1,
         "the scheduler to publish ticks no worker takes",

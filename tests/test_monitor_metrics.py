@@ -15,16 +15,24 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from lookout import Settings
-from lookout._author.definitions import Definitions
-from lookout._base.wire import RUN_TASK, TICK_TASK, DeadLetter, EventKind, RunEvent, RunRecord
-from lookout._core.storage import Storage
-from lookout._process.heartbeat import Heartbeat
-from lookout._process.tick import TickRunner
-from lookout._tools.location import load_definitions
+from lookout import Definitions, Settings
 from lookout._tools.monitor import MonitorApp
-from lookout._tools.operator import sync_definitions
-from lookout._tools.redis_server import EmbeddedRedis
+from lookout.testing import (
+    RUN_TASK,
+    TICK_TASK,
+    DeadLetter,
+    EmbeddedRedis,
+    EventKind,
+    Heartbeat,
+    Repositories,
+    RunEvent,
+    RunRecord,
+    TickRunner,
+    load_definitions,
+    open_repositories,
+    sync_definitions,
+    tick_runner,
+)
 from lookout.workers.app import make_celery
 
 LOCATION = Path(__file__).resolve().parent / "locations" / "monitor_sensors.py"
@@ -48,20 +56,20 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def definitions(storage: Storage) -> Definitions:
+def definitions(storage: Repositories) -> Definitions:
     defs = load_definitions(file=str(LOCATION))
-    sync_definitions(defs, storage)
+    sync_definitions(defs, storage.sensors)
     return defs
 
 
 @pytest.fixture
-def runner(definitions: Definitions, storage: Storage, settings: Settings) -> TickRunner:
-    return TickRunner(definitions, storage, settings)
+def runner(definitions: Definitions, storage: Repositories, settings: Settings) -> TickRunner:
+    return tick_runner(definitions, storage, settings)
 
 
 @pytest.fixture
-def app(definitions: Definitions, storage: Storage, settings: Settings) -> MonitorApp:
-    return MonitorApp(definitions, storage, settings)
+def app(definitions: Definitions, storage: Repositories, settings: Settings) -> MonitorApp:
+    return MonitorApp.on(definitions, storage, settings)
 
 
 def test_each_committed_tick_is_counted_once_with_its_lateness_and_duration(
@@ -103,7 +111,7 @@ def test_each_committed_tick_is_counted_once_with_its_lateness_and_duration(
 
 
 def test_queue_depths_equal_what_redis_holds(
-    runner: TickRunner, app: MonitorApp, storage: Storage, settings: Settings
+    runner: TickRunner, app: MonitorApp, storage: Repositories, settings: Settings
 ) -> None:
     celery = make_celery(settings)
     try:
@@ -115,7 +123,7 @@ def test_queue_depths_equal_what_redis_holds(
         celery.close()
     for _ in range(2):
         runner.tick("counter", due_at=time.time())
-    storage.dead_letter(DeadLetter(source="queue:ticks", reason="test", payload=b"x", at=0.0))
+    storage.dead_letters.add(DeadLetter(source="queue:ticks", reason="test", payload=b"x", at=0.0))
 
     raw: redis.Redis = storage.client
     ticks_keys = list(raw.scan_iter(match=f"{settings.key_prefix}celery:ticks*"))
@@ -136,8 +144,8 @@ def test_queue_depths_equal_what_redis_holds(
     assert value(samples, "lookout_queue_messages", queue="deadletter") == 1
 
     # A launcher reads one entry and has not acknowledged it yet.
-    storage.ensure_launch_group(settings.launch_group)
-    [(entry_id, _)] = storage.read_launches(settings.launch_group, "l1", count=1, block=0.1)
+    storage.launches.ensure_group(settings.launch_group)
+    [(entry_id, _)] = storage.launches.read(settings.launch_group, "l1", count=1, block=0.1)
     samples = scrape(app)
     group = next(g for g in raw.xinfo_groups(storage.keys.launch) if g["name"] == b"launchers")
     assert value(samples, "lookout_queue_unacked_messages", queue="launch") == group["pending"]
@@ -148,11 +156,11 @@ def test_queue_depths_equal_what_redis_holds(
 
 
 def test_live_processes_and_the_leader_come_from_heartbeats(
-    app: MonitorApp, storage: Storage
+    app: MonitorApp, storage: Repositories
 ) -> None:
-    workers = [Heartbeat(storage, "worker").start() for _ in range(2)]
-    leader = Heartbeat(storage, "scheduler", leader=lambda: True).start()
-    standby = Heartbeat(storage, "scheduler", leader=lambda: False).start()
+    workers = [Heartbeat(storage.processes, "worker").start() for _ in range(2)]
+    leader = Heartbeat(storage.processes, "scheduler", leader=lambda: True).start()
+    standby = Heartbeat(storage.processes, "scheduler", leader=lambda: False).start()
     try:
         samples = scrape(app)
         assert value(samples, "lookout_processes", role="worker") == 2
@@ -170,7 +178,9 @@ def test_live_processes_and_the_leader_come_from_heartbeats(
     assert not any(name == "lookout_scheduler_leader" for name, _ in samples)
 
 
-def test_run_counts_by_status_come_from_the_run_indexes(app: MonitorApp, storage: Storage) -> None:
+def test_run_counts_by_status_come_from_the_run_indexes(
+    app: MonitorApp, storage: Repositories
+) -> None:
     now = time.time()
     runs = [
         (
@@ -185,7 +195,7 @@ def test_run_counts_by_status_come_from_the_run_indexes(app: MonitorApp, storage
         )
         for i, status in enumerate(["QUEUED", "QUEUED", "FAILURE", "QUEUED"])
     ]
-    storage.create_runs(runs)
+    storage.runs.create(runs)
     samples = scrape(app)
     assert value(samples, "lookout_runs", status="QUEUED") == 3
     assert value(samples, "lookout_runs", status="FAILURE") == 1
@@ -204,8 +214,8 @@ def test_healthz_answers_200_while_redis_answers_and_503_at_once_when_it_is_gone
     own_redis: EmbeddedRedis,
 ) -> None:
     settings = Settings(redis_url=own_redis.url)
-    storage = Storage.from_settings(settings)
-    app = MonitorApp(Definitions(), storage, settings)
+    storage = open_repositories(settings)
+    app = MonitorApp.on(Definitions(), storage, settings)
     assert app.get("/healthz").status == 200
     own_redis.stop()
     started = time.monotonic()

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from lookout import Settings
-from lookout._base.wire import TICK_TASK
-from lookout._core.storage import Storage
-from lookout._process.heartbeat import Heartbeat
-from lookout._process.tick import TickRunner
-from lookout._tools.location import load_definitions
-from lookout._tools.operator import sync_definitions
+from lookout.testing import (
+    TICK_TASK,
+    Heartbeat,
+    Repositories,
+    load_definitions,
+    sync_definitions,
+    tick_runner,
+)
 from lookout.workers.app import make_celery
 from tests.conftest import ROOT, Spawn, process_env, wait_for
 
@@ -26,7 +28,7 @@ LOCATION = Path(__file__).resolve().parent / "locations" / "monitor_sensors.py"
 
 def lookout(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "lookout._tools.cli", *args],
+        [sys.executable, "-m", "lookout", *args],
         env=process_env(settings),
         cwd=ROOT,
         capture_output=True,
@@ -36,7 +38,7 @@ def lookout(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def fill(storage: Storage, settings: Settings) -> None:
+def fill(storage: Repositories, settings: Settings) -> None:
     """Two tick messages waiting, three launch entries, a scheduler that leads."""
     celery = make_celery(settings)
     try:
@@ -45,15 +47,15 @@ def fill(storage: Storage, settings: Settings) -> None:
     finally:
         celery.close()
     defs = load_definitions(file=str(LOCATION))
-    sync_definitions(defs, storage)
-    runner = TickRunner(defs, storage, settings)
+    sync_definitions(defs, storage.sensors)
+    runner = tick_runner(defs, storage, settings)
     runner.tick("counter")
     runner.tick("counter")
 
 
-def test_queues_json_reports_what_redis_holds(settings: Settings, storage: Storage) -> None:
+def test_queues_json_reports_what_redis_holds(settings: Settings, storage: Repositories) -> None:
     fill(storage, settings)
-    with Heartbeat(storage, "scheduler", leader=lambda: True) as leader:
+    with Heartbeat(storage.processes, "scheduler", leader=lambda: True) as leader:
         result = lookout(settings, "queues", "--json")
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
@@ -67,7 +69,7 @@ def test_queues_json_reports_what_redis_holds(settings: Settings, storage: Stora
     assert figures["live"]["scheduler"] == 1
 
 
-def test_queues_prints_a_table(settings: Settings, storage: Storage) -> None:
+def test_queues_prints_a_table(settings: Settings, storage: Repositories) -> None:
     fill(storage, settings)
     result = lookout(settings, "queues")
     assert result.returncode == 0, result.stderr
@@ -81,7 +83,7 @@ def test_queues_prints_a_table(settings: Settings, storage: Storage) -> None:
 
 
 def test_queues_watch_refreshes_until_interrupted(
-    spawn: Spawn, settings: Settings, storage: Storage, tmp_path: Path
+    spawn: Spawn, settings: Settings, storage: Repositories, tmp_path: Path
 ) -> None:
     proc = spawn(
         ["lookout", "queues", "--watch", "--json", "--interval", "0.2"],

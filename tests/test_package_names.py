@@ -110,7 +110,7 @@ def test_lookout_dev_runs_a_location_that_has_its_own_scheduler_workers_and_shar
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOKOUT_")}
     env.pop("PYTHONPATH", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lookout._tools.cli", "dev", "-f", str(defs), "--for", "60"],
+        [sys.executable, "-m", "lookout", "dev", "-f", str(defs), "--for", "60"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -15,12 +16,18 @@ from typing import Any
 
 import pytest
 
-from lookout._base.wire import RUN_TASK, LaunchRequest, RunEvent, RunRecord
+from lookout import Settings
 from lookout._core.scripts import SCRIPTS
-from lookout._core.settings import Settings
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
-from lookout._tools.location import load_definitions
+from lookout.testing import (
+    RUN_TASK,
+    LaunchRequest,
+    Repositories,
+    RunEvent,
+    RunRecord,
+    load_definitions,
+    open_repositories,
+    tick_runner,
+)
 from lookout.workers.app import make_celery
 from lookout.workers.runs import Delivery, RunExecutor, new_run, status_event
 from tests.conftest import ROOT, Spawn, process_env, wait_for
@@ -45,26 +52,26 @@ def app(settings: Settings) -> Iterator[Any]:
     celery.close()
 
 
-def _tick(storage: Storage, settings: Settings, module: str, sensor: str) -> list[str]:
-    record = TickRunner(load_definitions(module=module), storage, settings).tick(sensor)
+def _tick(storage: Repositories, settings: Settings, module: str, sensor: str) -> list[str]:
+    record = tick_runner(load_definitions(module=module), storage, settings).tick(sensor)
     assert record is not None and record.status == "SUCCESS"
     return record.run_request_ids
 
 
-def _events_of(storage: Storage, run_id: str) -> list[RunEvent]:
+def _events_of(storage: Repositories, run_id: str) -> list[RunEvent]:
     return [e for e in all_events(storage) if e.run_id == run_id]
 
 
 def test_status_changes_and_materializations_are_events_with_the_runs_tags_and_partition(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     start_worker(spawn, settings, EVENTS, concurrency=2)
     start_launcher(spawn, settings, EVENTS)
     _tick(storage, settings, EVENTS, "feeder")
-    wait_for(lambda: len(storage.list_runs(status="SUCCESS")) == 1, 20, what="upstream run")
-    wait_for(lambda: len(storage.list_runs(status="FAILURE")) == 1, 20, what="flaky run")
+    wait_for(lambda: len(storage.runs.recent(status="SUCCESS")) == 1, 20, what="upstream run")
+    wait_for(lambda: len(storage.runs.recent(status="FAILURE")) == 1, 20, what="flaky run")
 
-    (upstream,) = storage.list_runs(status="SUCCESS")
+    (upstream,) = storage.runs.recent(status="SUCCESS")
     assert upstream.job_name == "upstream_job" and upstream.partition_key == "p1"
     assert upstream.started_at is not None and upstream.ended_at is not None
     events = _events_of(storage, upstream.run_id)
@@ -81,35 +88,35 @@ def test_status_changes_and_materializations_are_events_with_the_runs_tags_and_p
     assert materialized.tags["dagster/sensor_name"] == "feeder"
     assert materialized.sensor == "feeder" and materialized.run_key == "u1"
 
-    (flaky,) = storage.list_runs(status="FAILURE", sensor="feeder")
+    (flaky,) = storage.runs.recent(status="FAILURE", sensor="feeder")
     assert flaky.job_name == "flaky_job"
     assert flaky.error is not None and "flaky op failed on purpose" in flaky.error
     failure = _events_of(storage, flaky.run_id)[-1]
     assert failure.status == "FAILURE" and failure.message == flaky.error
-    assert {r.run_id for r in storage.list_runs(sensor="feeder")} == {
+    assert {r.run_id for r in storage.runs.recent(sensor="feeder")} == {
         upstream.run_id,
         flaky.run_id,
     }
 
 
 def test_a_run_delivered_again_after_it_finished_does_nothing(
-    spawn: Spawn, settings: Settings, storage: Storage, app: Any
+    spawn: Spawn, settings: Settings, storage: Repositories, app: Any
 ) -> None:
     worker = start_worker(spawn, settings, BASIC)
     start_launcher(spawn, settings, BASIC)
     _tick(storage, settings, BASIC, "counter")
-    wait_for(lambda: storage.run_counts()["SUCCESS"] == 1, 20, what="the run")
-    (run,) = storage.list_runs()
+    wait_for(lambda: storage.metrics.run_counts()["SUCCESS"] == 1, 20, what="the run")
+    (run,) = storage.runs.recent()
     before = all_events(storage)
     for _ in range(3):
         app.send_task(RUN_TASK, args=[run.run_id], queue=settings.run_queue)
     wait_for(lambda: log_text(worker).count("'settled'") == 3, 20, what="three redeliveries")
     assert all_events(storage) == before
-    assert storage.get_run(run.run_id) == run
+    assert storage.runs.get(run.run_id) == run
 
 
 def test_a_run_whose_worker_process_is_killed_fails_instead_of_running_twice(
-    spawn: Spawn, settings: Settings, storage: Storage, tmp_path: Path
+    spawn: Spawn, settings: Settings, storage: Repositories, tmp_path: Path
 ) -> None:
     pid_file = tmp_path / "run-pids"
     env = {
@@ -125,8 +132,8 @@ def test_a_run_whose_worker_process_is_killed_fails_instead_of_running_twice(
     assert victim != worker.pid
     os.kill(victim, signal.SIGKILL)
 
-    wait_for(lambda: storage.run_counts()["FAILURE"] == 1, 20, what="the run to fail")
-    (run,) = storage.list_runs()
+    wait_for(lambda: storage.metrics.run_counts()["FAILURE"] == 1, 20, what="the run to fail")
+    (run,) = storage.runs.recent()
     assert run.error is not None and "stopped while it ran" in run.error
     assert f":{victim}:" in (run.worker or "")
     assert pids_in(pid_file) == [victim]  # never started a second time
@@ -138,16 +145,18 @@ def test_a_run_whose_worker_process_is_killed_fails_instead_of_running_twice(
     assert worker.poll() is None
 
 
-def test_runs_list_and_show_commands(spawn: Spawn, settings: Settings, storage: Storage) -> None:
+def test_runs_list_and_show_commands(
+    spawn: Spawn, settings: Settings, storage: Repositories
+) -> None:
     start_worker(spawn, settings, EVENTS, concurrency=2)
     start_launcher(spawn, settings, EVENTS)
     _tick(storage, settings, EVENTS, "feeder")
-    wait_for(lambda: storage.run_counts()["FAILURE"] == 1, 20, what="the runs")
-    wait_for(lambda: storage.run_counts()["SUCCESS"] == 1, 20, what="the runs")
+    wait_for(lambda: storage.metrics.run_counts()["FAILURE"] == 1, 20, what="the runs")
+    wait_for(lambda: storage.metrics.run_counts()["SUCCESS"] == 1, 20, what="the runs")
 
     def lookout(*args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "lookout._tools.cli", *args],
+            [sys.executable, "-m", "lookout", *args],
             env=process_env(settings),
             cwd=ROOT,
             capture_output=True,
@@ -164,12 +173,12 @@ def test_runs_list_and_show_commands(spawn: Spawn, settings: Settings, storage: 
     assert "flaky_job" in failed and "upstream_job" not in failed
     assert "step 'explode' failed: ValueError" in failed
     assert lookout("runs", "list", "--sensor", "nobody").splitlines()[1:] == []
-    (flaky,) = storage.list_runs(status="FAILURE")
+    (flaky,) = storage.runs.recent(status="FAILURE")
     shown = lookout("runs", "show", flaky.run_id)
     assert f"run {flaky.run_id}" in shown and "status     FAILURE" in shown
     assert "ValueError" in shown and '"dagster/run_key": "f1"' in shown
     missing = subprocess.run(
-        [sys.executable, "-m", "lookout._tools.cli", "runs", "show", "nope"],
+        [sys.executable, "-m", "lookout", "runs", "show", "nope"],
         env=process_env(settings),
         cwd=ROOT,
         capture_output=True,
@@ -180,7 +189,7 @@ def test_runs_list_and_show_commands(spawn: Spawn, settings: Settings, storage: 
     assert missing.returncode == 1 and "no run with id 'nope'" in missing.stderr
 
 
-def _queued_run(storage: Storage, module: str, job: str) -> RunRecord:
+def _queued_run(storage: Repositories, module: str, job: str) -> RunRecord:
     """A QUEUED run of ``job``, created as a launcher creates it."""
     now = time.time()
     launch = LaunchRequest(
@@ -195,23 +204,23 @@ def _queued_run(storage: Storage, module: str, job: str) -> RunRecord:
         created_at=now,
     )
     record = new_run(launch, load_definitions(module=module), now)
-    (created,) = storage.create_runs([(record, status_event(record, record.status, now))])
+    (created,) = storage.runs.create([(record, status_event(record, record.status, now))])
     assert created.created and created.status == "QUEUED"
     return record
 
 
 def _deliver_losing_one_reply(
-    settings: Settings, storage: Storage, module: str, run_id: str, script: str
+    settings: Settings, storage: Repositories, module: str, run_id: str, script: str
 ) -> Delivery:
     """Deliver the run through a proxy that loses the reply to the first call of ``script``."""
     port = int(settings.redis_url.rsplit(":", 1)[1].split("/")[0])
     with ReplyDropper(port) as proxy:
-        proxied = Storage.from_settings(replace(settings, redis_url=proxy.url))
+        proxied = open_repositories(replace(settings, redis_url=proxy.url))
         try:
             # Loaded already, so the call whose reply is lost is the one that runs.
             storage.client.script_load(SCRIPTS[script])
-            proxy.arm(proxied.scripts[script].sha.encode())
-            delivery = RunExecutor(load_definitions(module=module), proxied, settings).deliver(
+            proxy.arm(hashlib.sha1(SCRIPTS[script].encode()).hexdigest().encode())
+            delivery = RunExecutor(load_definitions(module=module), proxied.runs, settings).deliver(
                 run_id
             )
         finally:
@@ -221,20 +230,20 @@ def _deliver_losing_one_reply(
 
 
 def test_a_run_whose_start_reply_was_lost_is_still_run_by_the_worker_that_started_it(
-    settings: Settings, storage: Storage
+    settings: Settings, storage: Repositories
 ) -> None:
     run = _queued_run(storage, BASIC, "count_job")
     # redis-py sends RUN_START again after the lost reply: the run is STARTED by
     # this very executor, which must run it, not take it for someone else's.
     delivery = _deliver_losing_one_reply(settings, storage, BASIC, run.run_id, "run_start")
     assert delivery is Delivery.EXECUTED
-    finished = storage.get_run(run.run_id)
+    finished = storage.runs.get(run.run_id)
     assert finished is not None and finished.status == "SUCCESS"
     assert [e.status for e in _events_of(storage, run.run_id)] == ["QUEUED", "STARTED", "SUCCESS"]
 
 
 def test_a_materialization_whose_reply_was_lost_is_reported_once(
-    settings: Settings, storage: Storage
+    settings: Settings, storage: Repositories
 ) -> None:
     run = _queued_run(storage, ASSETS, "assets_job")
     delivery = _deliver_losing_one_reply(settings, storage, ASSETS, run.run_id, "run_emit")
@@ -251,21 +260,21 @@ def test_a_materialization_whose_reply_was_lost_is_reported_once(
 
 
 def test_starting_a_run_twice_for_one_executor_starts_it_once_and_another_is_refused(
-    storage: Storage,
+    storage: Repositories,
 ) -> None:
     run = _queued_run(storage, BASIC, "count_job")
     now = time.time()
     started = status_event(run, "STARTED", now)
-    assert storage.start_run(run.run_id, "me", now, 10, started) == "QUEUED"
-    assert storage.start_run(run.run_id, "me", now, 10, started) == "QUEUED"
-    assert storage.start_run(run.run_id, "someone-else", now, 10, started) == "STARTED"
+    assert storage.runs.start(run.run_id, "me", now, 10, started) == "QUEUED"
+    assert storage.runs.start(run.run_id, "me", now, 10, started) == "QUEUED"
+    assert storage.runs.start(run.run_id, "someone-else", now, 10, started) == "STARTED"
     assert [e.status for e in _events_of(storage, run.run_id)] == ["QUEUED", "STARTED"]
-    record = storage.get_run(run.run_id)
+    record = storage.runs.get(run.run_id)
     assert record is not None and record.worker == "me"
 
 
 def test_a_run_request_with_an_asset_selection_runs_only_those_assets(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     env = {"WORK_PICK": "raw,clean"}
     start_worker(spawn, settings, ASSETS, queues=settings.run_queue, env=env)
@@ -275,18 +284,18 @@ def test_a_run_request_with_an_asset_selection_runs_only_those_assets(
         (request_id,) = _tick(storage, settings, ASSETS, "pick")
     finally:
         del os.environ["WORK_PICK"]
-    ((_, launch),) = storage.launch_requests()
+    ((_, launch),) = storage.launches.requests()
     assert launch.request_id == request_id and launch.asset_selection == ["raw", "clean"]
-    wait_for(lambda: storage.run_counts()["SUCCESS"] == 1, 20, what="the run")
-    (run,) = storage.list_runs()
+    wait_for(lambda: storage.metrics.run_counts()["SUCCESS"] == 1, 20, what="the run")
+    (run,) = storage.runs.recent()
     assert run.asset_selection == ["raw", "clean"]
     materialized = [e.asset_key for e in _events_of(storage, run.run_id) if e.asset_key]
     assert materialized == ["raw", "clean"]  # not report
 
     # No selection: the whole job.
     _tick(storage, settings, ASSETS, "pick")
-    wait_for(lambda: storage.run_counts()["SUCCESS"] == 2, 20, what="the second run")
-    whole = next(r for r in storage.list_runs() if r.run_id != run.run_id)
+    wait_for(lambda: storage.metrics.run_counts()["SUCCESS"] == 2, 20, what="the second run")
+    whole = next(r for r in storage.runs.recent() if r.run_id != run.run_id)
     assert whole.asset_selection is None
     assert [e.asset_key for e in _events_of(storage, whole.run_id) if e.asset_key] == [
         "raw",
@@ -303,12 +312,16 @@ def test_a_run_request_with_an_asset_selection_runs_only_those_assets(
     ],
 )
 def test_an_asset_selection_the_job_cannot_run_fails_the_tick_naming_the_sensor(
-    settings: Settings, storage: Storage, monkeypatch: pytest.MonkeyPatch, pick: str, reason: str
+    settings: Settings,
+    storage: Repositories,
+    monkeypatch: pytest.MonkeyPatch,
+    pick: str,
+    reason: str,
 ) -> None:
     monkeypatch.setenv("WORK_PICK", pick)
-    record = TickRunner(load_definitions(module=ASSETS), storage, settings).tick("pick")
+    record = tick_runner(load_definitions(module=ASSETS), storage, settings).tick("pick")
     assert record is not None and record.status == "FAILURE"
     assert record.error is not None
     assert "sensor 'pick'" in record.error and reason in record.error, record.error
-    assert storage.launch_requests() == []
-    assert storage.sensor_state("pick").cursor is None
+    assert storage.launches.requests() == []
+    assert storage.sensors.state("pick").cursor is None

@@ -20,10 +20,9 @@ import pytest
 
 import lookout as dg
 from lookout import Settings
-from lookout._base.wire import TICK_TASK
-from lookout._core.storage import ClaimedTick, Storage
-from lookout._process.tick import TickRunner
+from lookout._core.storage import ClaimedTick
 from lookout.scheduler import Scheduler, split_evenly
+from lookout.testing import TICK_TASK, Repositories, tick_runner
 
 
 class Clock:
@@ -47,7 +46,7 @@ def make_sensor(
     return dg.sensor(name=name, minimum_interval_seconds=interval, default_status=status)(fn)
 
 
-def queued_batches(storage: Storage, settings: Settings) -> list[list[dict[str, Any]]]:
+def queued_batches(storage: Repositories, settings: Settings) -> list[list[dict[str, Any]]]:
     """Every tick message waiting in the tick queue, as its list of ticks (oldest first)."""
     raw = storage.client.lrange(f"{settings.key_prefix}celery:{settings.tick_queue}", 0, -1)
     batches = []
@@ -61,7 +60,7 @@ def queued_batches(storage: Storage, settings: Settings) -> list[list[dict[str, 
     return batches
 
 
-def published(storage: Storage, settings: Settings) -> list[str]:
+def published(storage: Repositories, settings: Settings) -> list[str]:
     return [t["sensor"] for batch in queued_batches(storage, settings) for t in batch]
 
 
@@ -74,15 +73,15 @@ def lead(s: Scheduler) -> int:
 
 
 @pytest.fixture
-def schedulers(settings: Settings, storage: Storage) -> Iterator[Callable[..., Scheduler]]:
+def schedulers(settings: Settings, storage: Repositories) -> Iterator[Callable[..., Scheduler]]:
     made: list[Scheduler] = []
 
     def make(sensors: list[dg.SensorDefinition[Any, Any]], **kw: Any) -> Scheduler:
         clock = kw.pop("clock", time.time)
-        s = Scheduler(
+        s = Scheduler.on(
             dg.Definitions(sensors=sensors),
             replace(settings, **kw),
-            storage=storage,
+            storage,
             clock=clock,
         )
         made.append(s)
@@ -94,7 +93,7 @@ def schedulers(settings: Settings, storage: Storage) -> Iterator[Callable[..., S
 
 
 def test_due_sensors_are_published_once_each_in_batches(
-    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
     running = [make_sensor(f"on{i}") for i in range(25)]
     stopped = [make_sensor(f"off{i}", running=False) for i in range(5)]
@@ -107,7 +106,7 @@ def test_due_sensors_are_published_once_each_in_batches(
     assert sorted(names) == sorted(x.name for x in running)
     assert len({t["tick_id"] for b in batches for t in b}) == 25
     for tick in (t for b in batches for t in b):
-        assert storage.sensor_state(tick["sensor"]).inflight == tick["tick_id"]
+        assert storage.sensors.state(tick["sensor"]).inflight == tick["tick_id"]
     # In flight: a second round publishes nothing, and a restart's sync adds nothing.
     s.run_once()
     assert s.sync() == 0
@@ -127,46 +126,52 @@ def test_split_evenly_uses_as_few_batches_as_the_size_allows() -> None:
 
 
 def test_sync_keeps_due_times_and_leaves_in_flight_and_stopped_sensors_out(
-    schedulers: Callable[..., Scheduler], storage: Storage
+    schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
     clock = Clock()
     sensors = [make_sensor(n) for n in ("later", "busy", "fresh", "halted")]
     s = schedulers(sensors, clock=clock)
-    storage.sync_sensor("later", dg.DefaultSensorStatus.RUNNING, 30.0)
+    storage.sensors.sync("later", dg.DefaultSensorStatus.RUNNING, 30.0)
     storage.client.zadd(storage.keys.due, {"later": clock.now + 20})
-    assert storage.claim("busy", "t-busy", clock.now, clock.now + 60) == "t-busy"
-    storage.set_status("halted", dg.DefaultSensorStatus.STOPPED, clock.now)
+    assert storage.ticks.claim("busy", "t-busy", clock.now, clock.now + 60) == "t-busy"
+    storage.sensors.set_status("halted", dg.DefaultSensorStatus.STOPPED, clock.now)
     assert lead(s) == 1
-    assert storage.due_sensors(["later", "busy", "fresh", "halted"]) == [
+    assert storage.schedule.due_times(["later", "busy", "fresh", "halted"]) == [
         clock.now + 20,
         None,
         clock.now,
         None,
     ]
     # A sensor Redis knows that this code no longer defines leaves the index.
-    storage.sync_sensor("removed", dg.DefaultSensorStatus.RUNNING, 30.0)
+    storage.sensors.sync("removed", dg.DefaultSensorStatus.RUNNING, 30.0)
     storage.client.zadd(storage.keys.due, {"removed": clock.now})
     s.sync()
-    assert storage.due_sensors(["removed"]) == [None]
-    assert storage.sensor_state("removed").default == "RUNNING"  # its state is kept
+    assert storage.schedule.due_times(["removed"]) == [None]
+    assert storage.sensors.state("removed").default == "RUNNING"  # its state is kept
 
 
 def test_a_claim_without_the_leader_lock_changes_nothing(
-    schedulers: Callable[..., Scheduler], storage: Storage
+    schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
     s = schedulers([make_sensor("a")])
     lead(s)
     s.lock.release()
-    assert storage.claim_due("not-the-token", time.time(), limit=10, ttl=7, tick_prefix="x") is None
-    assert storage.acquire_leader("someone-else", 5.0)
-    assert storage.claim_due("not-the-token", time.time(), limit=10, ttl=7, tick_prefix="x") is None
-    assert storage.sensor_state("a").inflight is None
-    assert storage.due_sensors(["a"])[0] is not None
+    assert (
+        storage.schedule.claim_due("not-the-token", time.time(), limit=10, ttl=7, tick_prefix="x")
+        is None
+    )
+    assert storage.leader.acquire("someone-else", 5.0)
+    assert (
+        storage.schedule.claim_due("not-the-token", time.time(), limit=10, ttl=7, tick_prefix="x")
+        is None
+    )
+    assert storage.sensors.state("a").inflight is None
+    assert storage.schedule.due_times(["a"])[0] is not None
     assert storage.client.zcard(storage.keys.inflight) == 0
 
 
 def test_only_one_scheduler_leads_and_a_deposed_leader_cannot_publish(
-    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
     sensors = [make_sensor(f"s{i}") for i in range(3)]
     first = schedulers(sensors, leader_ttl=0.6, leader_renew=0.1)
@@ -175,14 +180,14 @@ def test_only_one_scheduler_leads_and_a_deposed_leader_cannot_publish(
     first.run_once()
     second.run_once()
     assert first.lock.leading and not second.lock.leading
-    assert storage.leader_token() == first.lock.token
+    assert storage.leader.token() == first.lock.token
     assert second.stats.ticks == 0 and first.stats.ticks == 3
     # The leader goes silent (paused, partitioned): its lock expires, the standby takes it.
     deadline = time.monotonic() + 5
     while not second.lock.leading and time.monotonic() < deadline:
         time.sleep(0.05)
         second.run_once()
-    assert second.lock.leading and storage.leader_token() == second.lock.token
+    assert second.lock.leading and storage.leader.token() == second.lock.token
     # The old leader still believes it leads; its next claim is fenced off.
     storage.client.delete(storage.keys.inflight)
     storage.client.zadd(storage.keys.due, {"s0": time.time() - 1})
@@ -200,7 +205,7 @@ def test_only_one_scheduler_leads_and_a_deposed_leader_cannot_publish(
 
 
 def test_a_stuck_in_flight_tick_is_ticked_again_and_its_late_commit_is_refused(
-    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
     clock = Clock()
     sensor = make_sensor("flaky", interval=30)
@@ -214,8 +219,8 @@ def test_a_stuck_in_flight_tick_is_ticked_again_and_its_late_commit_is_refused(
     assert s.stats.requeued == 1
     # Not yet ticked again: the lost tick started at its claim, 30 s ago not yet.
     assert published(storage, settings) == ["flaky"]
-    assert storage.sensor_state("flaky").inflight is None
-    history = storage.ticks("flaky")
+    assert storage.sensors.state("flaky").inflight is None
+    history = storage.ticks.history("flaky")
     assert history[0].tick_id == stale["tick_id"] and history[0].status == "FAILURE"
     assert "tick lost" in (history[0].error or "")
     clock.now += 30 - ttl - 1
@@ -224,16 +229,19 @@ def test_a_stuck_in_flight_tick_is_ticked_again_and_its_late_commit_is_refused(
     assert len(batches) == 2
     [fresh] = batches[1]
     assert fresh["tick_id"] != stale["tick_id"]
-    runner = TickRunner(dg.Definitions(sensors=[sensor]), storage, settings, clock=clock)
+    runner = tick_runner(dg.Definitions(sensors=[sensor]), storage, settings, clock=clock)
     # The first worker wakes up late: its tick no longer holds the mark.
     assert runner.tick("flaky", tick_id=stale["tick_id"]) is None
     record = runner.tick("flaky", tick_id=fresh["tick_id"])
     assert record is not None and record.status == "SKIPPED"
-    assert [t.tick_id for t in storage.ticks("flaky")] == [fresh["tick_id"], stale["tick_id"]]
+    assert [t.tick_id for t in storage.ticks.history("flaky")] == [
+        fresh["tick_id"],
+        stale["tick_id"],
+    ]
 
 
 def test_the_next_tick_waits_for_the_interval_and_a_slow_one_pushes_it_back(
-    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
     clock = Clock()
     steps = iter([0.0, 0.2, 0.0, 12.0, 0.0])  # evaluation lengths of successive ticks
@@ -246,7 +254,7 @@ def test_the_next_tick_waits_for_the_interval_and_a_slow_one_pushes_it_back(
         name="paced", minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING
     )(fn)
     s = schedulers([sensor], clock=clock)
-    runner = TickRunner(dg.Definitions(sensors=[sensor]), storage, settings, clock=clock)
+    runner = tick_runner(dg.Definitions(sensors=[sensor]), storage, settings, clock=clock)
     lead(s)
     for _ in range(5):
         before = len(published(storage, settings))
@@ -259,7 +267,7 @@ def test_the_next_tick_waits_for_the_interval_and_a_slow_one_pushes_it_back(
             pytest.fail(f"no tick published by clock {clock.now}")
         tick = queued_batches(storage, settings)[-1][0]
         assert runner.tick("paced", tick_id=tick["tick_id"], due_at=tick["due_at"]) is not None
-    ticks = list(reversed(storage.ticks("paced")))
+    ticks = list(reversed(storage.ticks.history("paced")))
     starts = [t.started_at for t in ticks]
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     # Never sooner than the interval, and not much later either.
@@ -271,7 +279,7 @@ def test_the_next_tick_waits_for_the_interval_and_a_slow_one_pushes_it_back(
 
 
 def test_the_scheduler_sleeps_until_the_next_due_time_capped(
-    schedulers: Callable[..., Scheduler], storage: Storage
+    schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
     clock = Clock()
     s = schedulers([make_sensor("soon")], clock=clock, scheduler_max_sleep=1.0)
@@ -283,7 +291,7 @@ def test_the_scheduler_sleeps_until_the_next_due_time_capped(
 
 
 def test_a_trigger_wakes_the_leader_before_its_sleep_ends(
-    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
     from lookout.scheduler import trigger_sensor
 
@@ -297,7 +305,7 @@ def test_a_trigger_wakes_the_leader_before_its_sleep_ends(
             time.sleep(0.02)
         time.sleep(0.2)  # the leader is now asleep for up to 5 s
         asked = time.monotonic()
-        trigger_sensor(storage, "pushed")
+        trigger_sensor(storage.schedule, "pushed")
         while not published(storage, settings) and time.monotonic() < asked + 5:
             time.sleep(0.005)
         assert published(storage, settings) == ["pushed"]
@@ -306,11 +314,11 @@ def test_a_trigger_wakes_the_leader_before_its_sleep_ends(
         s.stop()
         thread.join(10)
     assert not thread.is_alive()
-    assert storage.leader_token() is None  # released on the way out
+    assert storage.leader.token() is None  # released on the way out
 
 
 def test_a_new_leader_schedules_the_sensors_its_code_defines_after_a_rolling_deploy(
-    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
     old = schedulers([make_sensor("kept")], leader_ttl=0.6, leader_renew=0.1)
     new = schedulers([make_sensor("kept"), make_sensor("added")], leader_ttl=0.6, leader_renew=0.1)
@@ -321,7 +329,7 @@ def test_a_new_leader_schedules_the_sensors_its_code_defines_after_a_rolling_dep
     storage.client.zadd(storage.keys.due, {"added": time.time() - 1})
     old.run_once()
     assert old.stats.parked == 1  # the old code does not know it: not ticked
-    assert storage.due_sensors(["added"]) == [None]
+    assert storage.schedule.due_times(["added"]) == [None]
     old.lock.release()  # the old leader is stopped
     new.lock._last_try = float("-inf")
     new.run_once()

@@ -21,11 +21,10 @@ from celery.signals import after_task_publish
 
 import lookout as dg
 from lookout import Settings
-from lookout._core.keys import Keys
-from lookout._core.storage import Storage, redis_client
-from lookout._tools.redis_server import EmbeddedRedis
 from lookout.scheduler import Scheduler, TickPublisher
+from lookout.testing import EmbeddedRedis, Keys, Repositories, redis_client
 from lookout.workers.app import make_celery
+from tests.conftest import text
 from tests.locations.sched_proxy import RedisProxy
 from tests.test_scheduler import lead, make_sensor, published
 
@@ -34,13 +33,11 @@ STEADY = {"leader_ttl": 60.0, "leader_renew": 1.0}
 
 
 @pytest.fixture
-def schedulers(settings: Settings, storage: Storage) -> Iterator[Callable[..., Scheduler]]:
+def schedulers(settings: Settings, storage: Repositories) -> Iterator[Callable[..., Scheduler]]:
     made: list[Scheduler] = []
 
     def make(sensors: list[dg.SensorDefinition[Any, Any]], app: Any = None, **kw: Any) -> Scheduler:
-        s = Scheduler(
-            dg.Definitions(sensors=sensors), replace(settings, **kw), storage=storage, app=app
-        )
+        s = Scheduler.on(dg.Definitions(sensors=sensors), replace(settings, **kw), storage, app=app)
         made.append(s)
         return s
 
@@ -56,20 +53,20 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def in_flight(storage: Storage) -> list[str]:
-    return sorted(raw.decode() for raw in storage.client.zrange(storage.keys.inflight, 0, -1))
+def in_flight(storage: Repositories) -> list[str]:
+    return sorted(text(raw) for raw in storage.client.zrange(storage.keys.inflight, 0, -1))
 
 
 # -- a standby runs other code -------------------------------------------------
 
 
 def test_a_standby_running_other_code_changes_nothing_in_the_schedule(
-    schedulers: Callable[..., Scheduler], storage: Storage
+    schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
     new = schedulers([make_sensor("kept", interval=60), make_sensor("added")], **STEADY)
     old = schedulers([make_sensor("kept", interval=30)], **STEADY)  # the code before a deploy
     assert lead(new) == 2
-    due = storage.due_sensors(["kept", "added"])
+    due = storage.schedule.due_times(["kept", "added"])
     assert None not in due
     # The older replica starts (its whole run(), as `lookout scheduler` does)
     # while the new code leads: it stands by and touches nothing.
@@ -85,20 +82,22 @@ def test_a_standby_running_other_code_changes_nothing_in_the_schedule(
         thread.join(10)
     assert not thread.is_alive()
     assert not old.lock.leading and old.stats.rounds == 0
-    assert storage.due_sensors(["kept", "added"]) == due
+    assert storage.schedule.due_times(["kept", "added"]) == due
     assert storage.client.hget(storage.keys.sensor("kept"), "interval") == b"60.0"
     # Nor can it sync by hand: only the lock's holder records sensors.
     assert old.sync() is None
     assert (
-        storage.sync_sensors("not-the-token", [("x", dg.DefaultSensorStatus.RUNNING, 1.0)], 0)
+        storage.schedule.sync_sensors(
+            "not-the-token", [("x", dg.DefaultSensorStatus.RUNNING, 1.0)], 0
+        )
         is None
     )
-    assert storage.unschedule_unknown("not-the-token", {"kept"}) is None
-    assert storage.due_sensors(["kept", "added", "x"]) == [*due, None]
+    assert storage.schedule.unschedule_unknown("not-the-token", {"kept"}) is None
+    assert storage.schedule.due_times(["kept", "added", "x"]) == [*due, None]
 
 
 def test_the_older_code_syncs_only_once_it_leads_and_then_parks_what_it_does_not_define(
-    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
     new = schedulers([make_sensor("kept"), make_sensor("added")], **STEADY)
     old = schedulers([make_sensor("kept")], **STEADY)
@@ -106,7 +105,9 @@ def test_the_older_code_syncs_only_once_it_leads_and_then_parks_what_it_does_not
     new.lock.release()  # the new leader is stopped (a rollback): the old code leads now
     old.run_once()
     assert old.lock.leading
-    assert storage.due_sensors(["added"]) == [None]  # not its sensor: left alone, unscheduled
+    assert storage.schedule.due_times(["added"]) == [
+        None
+    ]  # not its sensor: left alone, unscheduled
     assert published(storage, settings) == ["kept"]
 
 
@@ -114,26 +115,30 @@ def test_the_older_code_syncs_only_once_it_leads_and_then_parks_what_it_does_not
 
 
 def test_a_claiming_round_sent_twice_claims_once_and_answers_the_same(
-    schedulers: Callable[..., Scheduler], storage: Storage
+    schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
     s = schedulers([make_sensor(f"s{i}") for i in range(5)], **STEADY)
     lead(s)
     now = time.time()
-    first = storage.claim_due(s.lock.token, now, limit=100, ttl=60, tick_prefix="round-1")
-    again = storage.claim_due(s.lock.token, now + 1, limit=100, ttl=60, tick_prefix="round-1")
+    first = storage.schedule.claim_due(s.lock.token, now, limit=100, ttl=60, tick_prefix="round-1")
+    again = storage.schedule.claim_due(
+        s.lock.token, now + 1, limit=100, ttl=60, tick_prefix="round-1"
+    )
     assert first is not None and len(first.ticks) == 5
     assert again == first  # the same ticks, ids and due times: they are still published
     assert in_flight(storage) == [f"s{i}" for i in range(5)]
     for t in first.ticks:
-        assert storage.sensor_state(t.sensor).inflight == t.tick_id
+        assert storage.sensors.state(t.sensor).inflight == t.tick_id
     # The next round is a new one: nothing is due, nothing more is claimed.
-    later = storage.claim_due(s.lock.token, now + 2, limit=100, ttl=60, tick_prefix="round-2")
+    later = storage.schedule.claim_due(
+        s.lock.token, now + 2, limit=100, ttl=60, tick_prefix="round-2"
+    )
     assert later is not None and later.ticks == []
 
 
 def test_a_lost_reply_to_a_claiming_round_still_gives_its_ticks_to_the_scheduler(
     schedulers: Callable[..., Scheduler],
-    storage: Storage,
+    storage: Repositories,
     settings: Settings,
     redis_url: str,
 ) -> None:
@@ -141,12 +146,12 @@ def test_a_lost_reply_to_a_claiming_round_still_gives_its_ticks_to_the_scheduler
     lead(s)
     upstream = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs["port"]
     with RedisProxy(upstream) as proxy:
-        remote = Storage(redis_client(proxy.url), Keys(settings.key_prefix))
+        remote = Repositories.on(redis_client(proxy.url), Keys(settings.key_prefix))
         try:
             remote.client.ping()
             proxy.lose_next_reply.set()
             # Redis runs the round; its reply is lost; redis-py sends it again.
-            claim = remote.claim_due(
+            claim = remote.schedule.claim_due(
                 s.lock.token, time.time(), limit=100, ttl=60, tick_prefix="lossy-round"
             )
         finally:
@@ -155,27 +160,27 @@ def test_a_lost_reply_to_a_claiming_round_still_gives_its_ticks_to_the_scheduler
     assert claim is not None
     assert sorted(t.sensor for t in claim.ticks) == [f"s{i}" for i in range(5)]
     for t in claim.ticks:
-        assert storage.sensor_state(t.sensor).inflight == t.tick_id
+        assert storage.sensors.state(t.sensor).inflight == t.tick_id
 
 
 # -- a broker that refuses the ticks ----------------------------------------------
 
 
 def test_ticks_a_broker_never_got_are_given_back_and_published_once_it_answers(
-    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
     names = [f"s{i}" for i in range(7)]
     down = make_celery(replace(settings, redis_url=f"redis://127.0.0.1:{closed_port()}/0"))
     s = schedulers([make_sensor(n) for n in names], app=down, tick_batch_size=3, **STEADY)
     lead(s)
-    due = storage.due_sensors(names)
+    due = storage.schedule.due_times(names)
     with pytest.raises(kombu.exceptions.OperationalError):
         s.run_once()
     # Nothing stays in flight to be reported lost later: all due as before.
     assert in_flight(storage) == []
-    assert all(storage.sensor_state(n).inflight is None for n in names)
-    assert storage.due_sensors(names) == due
-    assert all(storage.ticks(n) == [] for n in names)
+    assert all(storage.sensors.state(n).inflight is None for n in names)
+    assert storage.schedule.due_times(names) == due
+    assert all(storage.ticks.history(n) == [] for n in names)
     assert s.stats.ticks == 0
     # The broker answers again: the same sensors are published, once each.
     s.publisher.close()
@@ -186,7 +191,7 @@ def test_ticks_a_broker_never_got_are_given_back_and_published_once_it_answers(
 
 
 def test_a_broker_failing_mid_round_keeps_the_sent_ticks_and_gives_back_the_unsent(
-    schedulers: Callable[..., Scheduler], storage: Storage, settings: Settings
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
     names = [f"s{i}" for i in range(6)]
     with EmbeddedRedis() as broker:
@@ -194,8 +199,8 @@ def test_a_broker_failing_mid_round_keeps_the_sent_ticks_and_gives_back_the_unse
         app = make_celery(on_broker)
         s = schedulers([make_sensor(n) for n in names], app=app, tick_batch_size=2, **STEADY)
         lead(s)
-        due = dict(zip(names, storage.due_sensors(names), strict=True))
-        queue = Storage(redis_client(broker.url), Keys(settings.key_prefix))
+        due = dict(zip(names, storage.schedule.due_times(names), strict=True))
+        queue = Repositories.on(redis_client(broker.url), Keys(settings.key_prefix))
 
         def refuse_writes_after_the_first(**_: Any) -> None:
             queue.client.config_set("maxmemory", "1")  # the broker's next write is refused
@@ -216,5 +221,5 @@ def test_a_broker_failing_mid_round_keeps_the_sent_ticks_and_gives_back_the_unse
     assert set(sent) <= set(held) and len(held) == 4
     given = sorted(set(names) - set(held))
     assert len(given) == 2 and s.stats.given_back == 2
-    assert storage.due_sensors(given) == [due[n] for n in given]
-    assert all(storage.sensor_state(n).inflight is None for n in given)
+    assert storage.schedule.due_times(given) == [due[n] for n in given]
+    assert all(storage.sensors.state(n).inflight is None for n in given)

@@ -17,9 +17,8 @@ import pytest
 
 import lookout as dg
 from lookout import Settings
-from lookout._core.storage import Storage, TriggerOutcome
-from lookout._process.tick import TickRunner
 from lookout.scheduler import Scheduler, trigger_sensor
+from lookout.testing import Repositories, TickRunner, TriggerOutcome, tick_runner
 
 
 def at(when: float) -> Any:
@@ -60,7 +59,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def world(
-    settings: Settings, storage: Storage, clock: Clock
+    settings: Settings, storage: Repositories, clock: Clock
 ) -> Iterator[tuple[Scheduler, TickRunner]]:
     defs = dg.Definitions(
         sensors=[
@@ -69,16 +68,16 @@ def world(
             hourly("plain", plain),
         ]
     )
-    scheduler = Scheduler(defs, settings, storage=storage, clock=clock)
+    scheduler = Scheduler.on(defs, settings, storage, clock=clock)
     assert scheduler.lock.hold()
     assert scheduler.sync() == 2  # the two RUNNING ones
-    yield scheduler, TickRunner(defs, storage, settings, clock=clock)
+    yield scheduler, tick_runner(defs, storage, settings, clock=clock)
     scheduler.publisher.close()
 
 
 def claim(scheduler: Scheduler, clock: Clock) -> dict[str, str]:
     """One scheduling round at the clock's time: the claimed sensors and their tick ids."""
-    claimed = scheduler.storage.claim_due(
+    claimed = scheduler.schedule.claim_due(
         scheduler.lock.token, clock.now, limit=100, ttl=60, tick_prefix=uuid.uuid4().hex[:24]
     )
     assert claimed is not None
@@ -95,13 +94,15 @@ def tick(scheduler: Scheduler, runner: TickRunner, clock: Clock, name: str) -> f
 
 
 def test_a_trigger_keeps_the_interval_of_a_sensor_whose_cursor_holds_bytes(
-    world: tuple[Scheduler, TickRunner], storage: Storage, clock: Clock
+    world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
     scheduler, runner = world
     started = tick(scheduler, runner, clock, "cursored")
-    assert storage.ticks("cursored")[0].cursor_after is not None  # bytes in the history entry
+    assert (
+        storage.ticks.history("cursored")[0].cursor_after is not None
+    )  # bytes in the history entry
     clock.now += 5
-    result = trigger_sensor(storage, "cursored", now=clock.now)
+    result = trigger_sensor(storage.schedule, "cursored", now=clock.now)
     assert result.outcome is TriggerOutcome.DUE
     assert result.due_at == at(started + HOUR)
     assert "cursored" not in claim(scheduler, clock)
@@ -112,7 +113,7 @@ def test_a_trigger_keeps_the_interval_of_a_sensor_whose_cursor_holds_bytes(
 
 
 def test_a_leaders_sync_keeps_the_interval_of_a_sensor_with_a_cursor(
-    world: tuple[Scheduler, TickRunner], storage: Storage, clock: Clock
+    world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
     scheduler, runner = world
     started = tick(scheduler, runner, clock, "cursored")
@@ -121,30 +122,30 @@ def test_a_leaders_sync_keeps_the_interval_of_a_sensor_with_a_cursor(
     storage.client.zrem(storage.keys.due, "cursored")
     clock.now += 10
     assert scheduler.sync() == 1
-    assert storage.due_sensors(["cursored"]) == [at(started + HOUR)]
+    assert storage.schedule.due_times(["cursored"]) == [at(started + HOUR)]
     assert "cursored" not in claim(scheduler, clock)
 
 
 def test_a_trigger_that_waited_for_a_tick_in_flight_keeps_the_interval(
-    world: tuple[Scheduler, TickRunner], storage: Storage, clock: Clock
+    world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
     scheduler, runner = world
-    trigger_sensor(storage, "manual", now=clock.now)
+    trigger_sensor(storage.schedule, "manual", now=clock.now)
     first = claim(scheduler, clock)["manual"]
     # Asked again while it runs: one more tick follows, an hour after this one's start.
-    again = trigger_sensor(storage, "manual", now=clock.now)
+    again = trigger_sensor(storage.schedule, "manual", now=clock.now)
     assert again.outcome is TriggerOutcome.IN_FLIGHT
     record = runner.tick("manual", tick_id=first)
     assert record is not None and record.cursor_after is not None
     clock.now += 1
     assert "manual" not in claim(scheduler, clock)  # promoted, not due yet
-    assert storage.due_sensors(["manual"]) == [at(record.started_at + HOUR)]
+    assert storage.schedule.due_times(["manual"]) == [at(record.started_at + HOUR)]
     clock.now = record.started_at + HOUR
     assert "manual" in claim(scheduler, clock)
 
 
 def test_stopping_and_starting_a_sensor_right_after_a_tick_does_not_tick_it_again(
-    world: tuple[Scheduler, TickRunner], storage: Storage, clock: Clock
+    world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
     from lookout._tools.operator import set_sensor_status
 
@@ -157,26 +158,30 @@ def test_stopping_and_starting_a_sensor_right_after_a_tick_does_not_tick_it_agai
         starts[name] = record.started_at
     for name, started in starts.items():
         clock.now += 2
-        storage.set_status(name, dg.DefaultSensorStatus.STOPPED, due_at=clock.now)
-        assert storage.due_sensors([name]) == [None]
-        storage.set_status(name, dg.DefaultSensorStatus.RUNNING, due_at=clock.now)
-        assert storage.due_sensors([name]) == [at(started + HOUR)]
+        storage.sensors.set_status(name, dg.DefaultSensorStatus.STOPPED, due_at=clock.now)
+        assert storage.schedule.due_times([name]) == [None]
+        storage.sensors.set_status(name, dg.DefaultSensorStatus.RUNNING, due_at=clock.now)
+        assert storage.schedule.due_times([name]) == [at(started + HOUR)]
         assert name not in claim(scheduler, clock)
     # The operator's command (CLI, status page) goes the same way.
-    plain_due = storage.due_sensors(["plain"])[0]
-    set_sensor_status(scheduler.definitions, storage, "plain", dg.DefaultSensorStatus.STOPPED)
-    set_sensor_status(scheduler.definitions, storage, "plain", dg.DefaultSensorStatus.RUNNING)
-    assert storage.due_sensors(["plain"]) == [plain_due]
+    plain_due = storage.schedule.due_times(["plain"])[0]
+    set_sensor_status(
+        scheduler.definitions, storage.sensors, "plain", dg.DefaultSensorStatus.STOPPED
+    )
+    set_sensor_status(
+        scheduler.definitions, storage.sensors, "plain", dg.DefaultSensorStatus.RUNNING
+    )
+    assert storage.schedule.due_times(["plain"]) == [plain_due]
 
 
 def test_starting_a_sensor_that_never_ticked_makes_it_due_at_once(
-    world: tuple[Scheduler, TickRunner], storage: Storage, clock: Clock
+    world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
     scheduler, _ = world
-    storage.set_status("manual", dg.DefaultSensorStatus.RUNNING, due_at=clock.now)
-    assert storage.due_sensors(["manual"]) == [at(clock.now)]
+    storage.sensors.set_status("manual", dg.DefaultSensorStatus.RUNNING, due_at=clock.now)
+    assert storage.schedule.due_times(["manual"]) == [at(clock.now)]
     first = claim(scheduler, clock)["manual"]
     # Started again while its tick is in flight: not due twice; its commit reschedules it.
-    storage.set_status("manual", dg.DefaultSensorStatus.RUNNING, due_at=clock.now)
-    assert storage.due_sensors(["manual"]) == [None]
-    assert storage.sensor_state("manual").inflight == first
+    storage.sensors.set_status("manual", dg.DefaultSensorStatus.RUNNING, due_at=clock.now)
+    assert storage.schedule.due_times(["manual"]) == [None]
+    assert storage.sensors.state("manual").inflight == first

@@ -11,11 +11,9 @@ import redis
 
 import lookout as dg
 from lookout import Settings
-from lookout._core.keys import Keys
-from lookout._core.storage import Storage, redis_client
-from lookout._process.tick import TickRunner
 from lookout._tools.operator import list_sensors, tick_history
 from lookout.scheduler import Scheduler
+from lookout.testing import Keys, Repositories, redis_client, tick_runner
 from tests.locations.sched_proxy import RedisProxy
 
 
@@ -34,47 +32,47 @@ def make_sensor(name: str, running: bool = True) -> dg.SensorDefinition[Any, Any
 
 
 def test_a_tick_in_flight_shows_as_started_at_its_claim_not_at_the_time_of_asking(
-    settings: Settings, storage: Storage
+    settings: Settings, storage: Repositories
 ) -> None:
     defs = dg.Definitions(sensors=[make_sensor("queued"), make_sensor("by_hand")])
     claimed_at = time.time() - 120  # claimed two minutes ago, still queued
-    scheduler = Scheduler(defs, settings, storage=storage, clock=lambda: claimed_at)
+    scheduler = Scheduler.on(defs, settings, storage, clock=lambda: claimed_at)
     try:
         assert scheduler.lock.hold()
         scheduler.sync()
-        claim = storage.claim_due(
+        claim = storage.schedule.claim_due(
             scheduler.lock.token, claimed_at, limit=10, ttl=600, tick_prefix=uuid.uuid4().hex
         )
         assert claim is not None
     finally:
         scheduler.publisher.close()
-    [top] = tick_history(defs, storage, "queued", 10)
-    assert top.status == "STARTED" and top.tick_id == storage.sensor_state("queued").inflight
+    [top] = tick_history(defs, storage.ticks, "queued", 10)
+    assert top.status == "STARTED" and top.tick_id == storage.sensors.state("queued").inflight
     assert top.started_at == at(claimed_at)
     # A tick claimed by hand (``lookout sensor tick``) too.
-    storage.release("by_hand", storage.sensor_state("by_hand").inflight or "")
-    assert storage.claim("by_hand", "manual-tick", claimed_at + 60, claimed_at + 600)
-    [top] = tick_history(defs, storage, "by_hand", 10)
+    storage.ticks.release("by_hand", storage.sensors.state("by_hand").inflight or "")
+    assert storage.ticks.claim("by_hand", "manual-tick", claimed_at + 60, claimed_at + 600)
+    [top] = tick_history(defs, storage.ticks, "by_hand", 10)
     assert top.tick_id == "manual-tick" and top.started_at == at(claimed_at + 60)
 
 
 def test_listing_sensors_reads_them_all_in_one_round_trip(
-    settings: Settings, storage: Storage, redis_url: str
+    settings: Settings, storage: Repositories, redis_url: str
 ) -> None:
     sensors = [make_sensor(f"s{i:02d}", running=i % 2 == 0) for i in range(30)]
     defs = dg.Definitions(sensors=sensors)
-    runner = TickRunner(defs, storage, settings)
+    runner = tick_runner(defs, storage, settings)
     for name in ("s00", "s01"):
-        storage.sync_sensor(name, dg.DefaultSensorStatus.RUNNING, 30.0)
+        storage.sensors.sync(name, dg.DefaultSensorStatus.RUNNING, 30.0)
         assert runner.tick(name) is not None
-    storage.claim("s02", "busy", time.time(), time.time() + 60)
+    storage.ticks.claim("s02", "busy", time.time(), time.time() + 60)
     upstream = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs["port"]
     with RedisProxy(upstream) as proxy:
-        remote = Storage(redis_client(proxy.url), Keys(settings.key_prefix))
+        remote = Repositories.on(redis_client(proxy.url), Keys(settings.key_prefix))
         try:
             remote.client.ping()
             before = proxy.turns
-            rows = list_sensors(defs, remote)
+            rows = list_sensors(defs, remote.sensors)
             turns = proxy.turns - before
         finally:
             remote.client.close()

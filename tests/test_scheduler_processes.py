@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from lookout._core.settings import Settings
-from lookout._core.storage import ProcessInfo, Storage, TriggerOutcome
+from lookout import Settings
 from lookout.scheduler import trigger_sensor
+from lookout.testing import ProcessInfo, Repositories, TriggerOutcome
 from tests.conftest import Spawn, wait_for
 from tests.locations.sched_support import (
     assert_interval_kept,
@@ -25,12 +25,12 @@ from tests.locations.sched_support import (
 )
 
 
-def schedulers_alive(storage: Storage) -> list[ProcessInfo]:
-    return [p for p in storage.heartbeats() if p.role == "scheduler"]
+def schedulers_alive(storage: Repositories) -> list[ProcessInfo]:
+    return [p for p in storage.processes.heartbeats() if p.role == "scheduler"]
 
 
 def test_running_sensors_tick_at_their_interval_and_a_slow_one_is_pushed_back(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     # One tick per message: a worker commits a message's ticks together, so a
     # slow sensor would hold back the fleet ticks that shared its message.
@@ -48,7 +48,7 @@ def test_running_sensors_tick_at_their_interval_and_a_slow_one_is_pushed_back(
     scheduler.send_signal(signal.SIGTERM)
     assert scheduler.wait(10) == 0, log_text(scheduler)
     assert "stopped:" in log_text(scheduler)
-    assert storage.leader_token() is None  # released on a clean stop
+    assert storage.leader.token() is None  # released on a clean stop
     assert schedulers_alive(storage) == []  # its heartbeat went with it
     for name in ("fleet_0", "fleet_1"):
         evals = evaluations(storage, name)
@@ -62,11 +62,11 @@ def test_running_sensors_tick_at_their_interval_and_a_slow_one_is_pushed_back(
     assert all(g >= 1.6 for g in assert_interval_kept(storage, "slow", 1.0))
     # STOPPED by default: never ticked.
     assert evaluations(storage, "pushed") == []
-    assert storage.ticks("pushed") == []
+    assert storage.ticks.history("pushed") == []
 
 
 def test_only_one_replica_leads_and_the_standby_takes_over_after_a_kill_9(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     fleet = [f"fleet_{i}" for i in range(8)]
     env = sched_env(settings, SCHED_FLEET=str(len(fleet)), SCHED_FLEET_EVAL="0.3")
@@ -112,18 +112,18 @@ def test_only_one_replica_leads_and_the_standby_takes_over_after_a_kill_9(
 
 
 def test_trigger_gives_an_immediate_tick_but_never_two_at_once(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     env = sched_env(settings, SCHED_PUSHED_EVAL="2", LOOKOUT_SCHEDULER_MAX_SLEEP="5")
     start_worker(spawn, env, concurrency=2)
     start_scheduler(spawn, env)
-    wait_for(lambda: storage.leader_token() is not None, 10, what="a leader")
+    wait_for(lambda: storage.leader.token() is not None, 10, what="a leader")
     time.sleep(0.5)  # the leader now sleeps up to 5 s: only the trigger wakes it
     assert evaluations(storage, "pushed") == []
 
     def trigger() -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "lookout._tools.cli", "sensor", "trigger", "pushed"],
+            [sys.executable, "-m", "lookout", "sensor", "trigger", "pushed"],
             env=env,
             capture_output=True,
             check=False,
@@ -135,11 +135,11 @@ def test_trigger_gives_an_immediate_tick_but_never_two_at_once(
 
     asked = time.time()
     assert "is due now" in trigger()
-    wait_for(lambda: storage.sensor_state("pushed").inflight is not None, 2, what="in flight")
+    wait_for(lambda: storage.sensors.state("pushed").inflight is not None, 2, what="in flight")
     # While it runs, more triggers coalesce into one tick after it.
     assert "in flight; one more tick follows it" in trigger()
     for _ in range(2):
-        assert trigger_sensor(storage, "pushed").outcome is TriggerOutcome.IN_FLIGHT
+        assert trigger_sensor(storage.schedule, "pushed").outcome is TriggerOutcome.IN_FLIGHT
     wait_for(lambda: len(evaluations(storage, "pushed")) == 2, 10, what="the follow-up tick")
     started = evaluations(storage, "pushed")[0][0]
     # asked includes the CLI's own start-up; the scheduler itself was asleep.
@@ -149,12 +149,12 @@ def test_trigger_gives_an_immediate_tick_but_never_two_at_once(
     assert len(evals) == 2
     assert_never_overlapping(evals, "pushed")
     assert_interval_kept(storage, "pushed", 1.0)
-    assert len(storage.ticks("pushed")) == 2
+    assert len(storage.ticks.history("pushed")) == 2
 
 
-def test_unknown_sensor_trigger_is_an_error(settings: Settings, storage: Storage) -> None:
+def test_unknown_sensor_trigger_is_an_error(settings: Settings, storage: Repositories) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "lookout._tools.cli", "sensor", "trigger", "nope"],
+        [sys.executable, "-m", "lookout", "sensor", "trigger", "nope"],
         env=sched_env(settings),
         capture_output=True,
         check=False,
@@ -167,7 +167,7 @@ def test_unknown_sensor_trigger_is_an_error(settings: Settings, storage: Storage
 
 @pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-random"])
 def test_a_redis_that_may_evict_any_key_is_refused_at_start(
-    spawn: Spawn, settings: Settings, storage: Storage, policy: str
+    spawn: Spawn, settings: Settings, storage: Repositories, policy: str
 ) -> None:
     storage.client.config_set("maxmemory-policy", policy)
     try:
@@ -181,4 +181,4 @@ def test_a_redis_that_may_evict_any_key_is_refused_at_start(
         storage.client.config_set("maxmemory-policy", "noeviction")
     out = log_text(proc)
     assert f"maxmemory-policy is {policy}" in out and "noeviction" in out
-    assert storage.leader_token() is None
+    assert storage.leader.token() is None

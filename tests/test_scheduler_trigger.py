@@ -10,9 +10,8 @@ import pytest
 
 import lookout as dg
 from lookout import LookoutError, Settings
-from lookout._core.storage import Storage, TriggerOutcome
-from lookout._process.tick import TickRunner
 from lookout.scheduler import Scheduler, describe_trigger, trigger_sensor
+from lookout.testing import Repositories, TickRunner, TriggerOutcome, tick_runner
 
 
 class Clock:
@@ -39,20 +38,20 @@ def clock() -> Clock:
 
 @pytest.fixture
 def world(
-    settings: Settings, storage: Storage, clock: Clock
+    settings: Settings, storage: Repositories, clock: Clock
 ) -> Iterator[tuple[Scheduler, TickRunner]]:
     defs = dg.Definitions(sensors=[quiet("manual", running=False), quiet("polled", running=True)])
-    scheduler = Scheduler(defs, settings, storage=storage, clock=clock)
+    scheduler = Scheduler.on(defs, settings, storage, clock=clock)
     assert scheduler.lock.hold()  # only the leader syncs
     scheduler.sync()
-    yield scheduler, TickRunner(defs, storage, settings, clock=clock)
+    yield scheduler, tick_runner(defs, storage, settings, clock=clock)
     scheduler.publisher.close()
 
 
 def claim(scheduler: Scheduler, clock: Clock) -> dict[str, str]:
     """One scheduling round; the claimed sensors and their tick ids."""
     assert scheduler.lock.hold()
-    claimed = scheduler.storage.claim_due(
+    claimed = scheduler.schedule.claim_due(
         scheduler.lock.token, clock.now, limit=100, ttl=60, tick_prefix=uuid.uuid4().hex[:24]
     )
     assert claimed is not None
@@ -60,11 +59,11 @@ def claim(scheduler: Scheduler, clock: Clock) -> dict[str, str]:
 
 
 def test_a_stopped_sensor_is_not_polled_but_ticks_once_when_triggered(
-    world: tuple[Scheduler, TickRunner], storage: Storage, clock: Clock
+    world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
     scheduler, runner = world
     assert "manual" not in claim(scheduler, clock)
-    result = trigger_sensor(storage, "manual", now=clock.now)
+    result = trigger_sensor(storage.schedule, "manual", now=clock.now)
     assert result.outcome is TriggerOutcome.DUE and result.due_at == pytest.approx(clock.now)
     assert describe_trigger("manual", result, now=clock.now) == "sensor 'manual' is due now"
     assert storage.client.llen(storage.keys.wake) == 1  # the leader is woken
@@ -75,20 +74,20 @@ def test_a_stopped_sensor_is_not_polled_but_ticks_once_when_triggered(
     assert runner.tick("manual", tick_id=ticks["manual"]) is not None
     clock.now += 3600
     assert "manual" not in claim(scheduler, clock)  # still STOPPED: one tick only
-    assert storage.sensor_state("manual").status is None
+    assert storage.sensors.state("manual").status is None
 
 
 def test_triggers_during_a_tick_give_exactly_one_more_tick_after_it(
-    world: tuple[Scheduler, TickRunner], storage: Storage, clock: Clock
+    world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
     scheduler, runner = world
-    trigger_sensor(storage, "manual", now=clock.now)
+    trigger_sensor(storage.schedule, "manual", now=clock.now)
     first = claim(scheduler, clock)["manual"]
     for _ in range(3):
-        result = trigger_sensor(storage, "manual", now=clock.now)
+        result = trigger_sensor(storage.schedule, "manual", now=clock.now)
         assert result.outcome is TriggerOutcome.IN_FLIGHT and result.tick_id == first
         assert "one more tick follows it" in describe_trigger("manual", result)
-    assert storage.due_sensors(["manual"]) == [None]  # never a second tick at once
+    assert storage.schedule.due_times(["manual"]) == [None]  # never a second tick at once
     assert "manual" not in claim(scheduler, clock)
     started = clock.now
     assert runner.tick("manual", tick_id=first) is not None
@@ -103,14 +102,14 @@ def test_triggers_during_a_tick_give_exactly_one_more_tick_after_it(
 
 
 def test_a_trigger_waits_for_the_minimum_interval_since_the_last_start(
-    world: tuple[Scheduler, TickRunner], storage: Storage, clock: Clock
+    world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
     scheduler, runner = world
     ticks = claim(scheduler, clock)
     started = clock.now
     assert runner.tick("polled", tick_id=ticks["polled"]) is not None
     clock.now += 5
-    result = trigger_sensor(storage, "polled", now=clock.now)
+    result = trigger_sensor(storage.schedule, "polled", now=clock.now)
     assert result.outcome is TriggerOutcome.DUE
     assert result.due_at == pytest.approx(started + 30)
     assert describe_trigger("polled", result, now=clock.now).endswith(
@@ -118,46 +117,46 @@ def test_a_trigger_waits_for_the_minimum_interval_since_the_last_start(
     )
     assert "polled" not in claim(scheduler, clock)
     # A trigger that comes after a tick in flight ends waits for the interval too.
-    trigger_sensor(storage, "manual", now=clock.now)
+    trigger_sensor(storage.schedule, "manual", now=clock.now)
     manual = claim(scheduler, clock)["manual"]
     manual_start = clock.now
-    trigger_sensor(storage, "manual", now=clock.now)
+    trigger_sensor(storage.schedule, "manual", now=clock.now)
     assert runner.tick("manual", tick_id=manual) is not None
     clock.now += 1
     assert "manual" not in claim(scheduler, clock)
-    assert storage.due_sensors(["manual"]) == [pytest.approx(manual_start + 30)]
+    assert storage.schedule.due_times(["manual"]) == [pytest.approx(manual_start + 30)]
     clock.now = manual_start + 30
     assert "manual" in claim(scheduler, clock)
 
 
 def test_a_trigger_never_delays_a_tick_already_due(
-    world: tuple[Scheduler, TickRunner], storage: Storage, clock: Clock
+    world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
     scheduler, _ = world
     storage.client.zadd(storage.keys.due, {"polled": clock.now - 10})
-    result = trigger_sensor(storage, "polled", now=clock.now)
+    result = trigger_sensor(storage.schedule, "polled", now=clock.now)
     assert result.due_at == pytest.approx(clock.now - 10)
     assert "polled" in claim(scheduler, clock)
 
 
-def test_triggering_an_unknown_sensor_is_an_error(storage: Storage) -> None:
+def test_triggering_an_unknown_sensor_is_an_error(storage: Repositories) -> None:
     with pytest.raises(LookoutError, match="no sensor named 'ghost'"):
-        trigger_sensor(storage, "ghost")
+        trigger_sensor(storage.schedule, "ghost")
     assert storage.client.llen(storage.keys.wake) == 0
 
 
 def test_a_trigger_while_no_scheduler_runs_is_kept_until_one_leads(
-    settings: Settings, storage: Storage
+    settings: Settings, storage: Repositories
 ) -> None:
     defs = dg.Definitions(sensors=[quiet("manual", running=False)])
-    storage.sync_sensor("manual", dg.DefaultSensorStatus.STOPPED, 30.0)
+    storage.sensors.sync("manual", dg.DefaultSensorStatus.STOPPED, 30.0)
     for _ in range(5):
-        trigger_sensor(storage, "manual")
+        trigger_sensor(storage.schedule, "manual")
     assert storage.client.llen(storage.keys.wake) == 1  # wake-ups do not pile up
-    scheduler = Scheduler(defs, settings, storage=storage)
+    scheduler = Scheduler.on(defs, settings, storage)
     try:
         scheduler.run_once()  # becomes the leader, syncs, claims
     finally:
         scheduler.publisher.close()
     assert scheduler.stats.ticks == 1
-    assert storage.sensor_state("manual").inflight is not None
+    assert storage.sensors.state("manual").inflight is not None

@@ -15,11 +15,14 @@ from pathlib import Path
 import pytest
 
 from lookout import Settings
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
-from lookout._tools.location import load_definitions
-from lookout._tools.operator import set_cursor, sync_definitions
-from lookout._tools.redis_server import free_port
+from lookout._tools.operator import set_cursor
+from lookout.testing import (
+    Repositories,
+    free_port,
+    load_definitions,
+    sync_definitions,
+    tick_runner,
+)
 from tests.conftest import Spawn, process_env, wait_for
 
 LOCATION = Path(__file__).resolve().parent / "locations" / "monitor_sensors.py"
@@ -74,18 +77,18 @@ def start_monitor(spawn: Spawn, settings: Settings, token: str | None) -> str:
 
 
 @pytest.fixture
-def prepared(storage: Storage, settings: Settings) -> Storage:
+def prepared(storage: Repositories, settings: Settings) -> Repositories:
     """Sensors synced, a few ticks committed, a cursor set."""
     defs = load_definitions(file=str(LOCATION))
-    sync_definitions(defs, storage)
-    runner = TickRunner(defs, storage, settings)
+    sync_definitions(defs, storage.sensors)
+    runner = tick_runner(defs, storage, settings)
     for name in ("counter", "quiet", "broken"):
         runner.tick(name)
-    set_cursor(defs, storage, "quiet", {"seen": 3})
+    set_cursor(defs, storage.sensors, "quiet", {"seen": 3})
     return storage
 
 
-def test_reading_needs_no_token(spawn: Spawn, settings: Settings, prepared: Storage) -> None:
+def test_reading_needs_no_token(spawn: Spawn, settings: Settings, prepared: Repositories) -> None:
     base = start_monitor(spawn, settings, TOKEN)
     page = request(base + "/")
     assert page.status == 200
@@ -100,12 +103,12 @@ def test_reading_needs_no_token(spawn: Spawn, settings: Settings, prepared: Stor
 
 
 def test_a_state_change_without_the_right_token_is_401_and_changes_nothing(
-    spawn: Spawn, settings: Settings, prepared: Storage
+    spawn: Spawn, settings: Settings, prepared: Repositories
 ) -> None:
     base = start_monitor(spawn, settings, TOKEN)
-    before = prepared.sensor_state("counter")
+    before = prepared.sensors.state("counter")
     due_before = prepared.client.zscore(prepared.keys.due, "counter")
-    cursor_before = prepared.sensor_state("quiet").cursor
+    cursor_before = prepared.sensors.state("quiet").cursor
     attempts = [
         ("/sensors/counter/stop", {}, {}),
         ("/sensors/counter/stop", {"token": "wrong"}, {}),
@@ -118,29 +121,29 @@ def test_a_state_change_without_the_right_token_is_401_and_changes_nothing(
         reply = request(base + path, form, headers)
         assert reply.status == 401, (path, form, headers)
         assert reply.headers.get("WWW-Authenticate", "").startswith("Bearer")
-    assert prepared.sensor_state("counter") == before
+    assert prepared.sensors.state("counter") == before
     assert prepared.client.zscore(prepared.keys.due, "counter") == due_before
-    assert prepared.sensor_state("quiet").cursor == cursor_before
+    assert prepared.sensors.state("quiet").cursor == cursor_before
 
 
 def test_the_operator_token_stops_starts_and_resets_a_cursor(
-    spawn: Spawn, settings: Settings, prepared: Storage
+    spawn: Spawn, settings: Settings, prepared: Repositories
 ) -> None:
     base = start_monitor(spawn, settings, TOKEN)
     reply = request(base + "/sensors/counter/stop", {"token": TOKEN, "back": "/"})
     assert reply.status == 303 and reply.headers["Location"] == "/"
-    assert prepared.sensor_state("counter").status == "STOPPED"
+    assert prepared.sensors.state("counter").status == "STOPPED"
     assert prepared.client.zscore(prepared.keys.due, "counter") is None
 
     reply = request(base + "/sensors/counter/start", {}, {"X-Lookout-Token": TOKEN})
     assert reply.status == 303
-    assert prepared.sensor_state("counter").status == "RUNNING"
+    assert prepared.sensors.state("counter").status == "RUNNING"
     assert prepared.client.zscore(prepared.keys.due, "counter") is not None
 
-    assert prepared.sensor_state("quiet").cursor is not None
+    assert prepared.sensors.state("quiet").cursor is not None
     reply = request(base + "/sensors/quiet/reset-cursor", {}, {"Authorization": f"Bearer {TOKEN}"})
     assert reply.status == 303
-    assert prepared.sensor_state("quiet").cursor is None
+    assert prepared.sensors.state("quiet").cursor is None
 
     # A name that is not in the code location is refused before anything is written.
     assert request(base + "/sensors/nope/stop", {"token": TOKEN}).status == 404
@@ -151,15 +154,15 @@ def test_the_operator_token_stops_starts_and_resets_a_cursor(
 
 
 def test_with_no_token_configured_state_changes_are_disabled(
-    spawn: Spawn, settings: Settings, prepared: Storage
+    spawn: Spawn, settings: Settings, prepared: Repositories
 ) -> None:
     base = start_monitor(spawn, settings, None)
-    before = prepared.sensor_state("counter")
+    before = prepared.sensors.state("counter")
     reply = request(base + "/sensors/counter/stop", {"token": ""})
     assert reply.status == 403
     reply = request(base + "/sensors/counter/stop", {"token": TOKEN})
     assert reply.status == 403
-    assert prepared.sensor_state("counter") == before
+    assert prepared.sensors.state("counter") == before
     page = request(base + "/")
     assert "State changes are disabled" in page.body
     assert "<button" not in page.body

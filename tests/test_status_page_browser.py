@@ -20,9 +20,7 @@ from typing import Any
 import pytest
 
 from lookout import Settings
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
-from lookout._tools.location import load_definitions
+from lookout.testing import Repositories, load_definitions, tick_runner
 from tests.conftest import Spawn, process_env, wait_for
 from tests.test_status_page_auth import LOCATION, TOKEN, start_monitor
 
@@ -70,7 +68,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def deployment(spawn: Spawn, settings: Settings, storage: Storage) -> str:
+def deployment(spawn: Spawn, settings: Settings, storage: Repositories) -> str:
     """A scheduler, a worker and a launcher at work, and a monitor with a token."""
     env = process_env(settings, LOOKOUT_FILE=str(LOCATION), LOOKOUT_MODULE="")
     spawn(["lookout", "scheduler"], env, log_name="scheduler")
@@ -78,11 +76,12 @@ def deployment(spawn: Spawn, settings: Settings, storage: Storage) -> str:
     spawn(["lookout", "launcher"], env, log_name="launcher")
     base = start_monitor(spawn, settings, TOKEN)
     # A failing sensor too, so the page shows an error (it is STOPPED by default).
-    TickRunner(load_definitions(file=str(LOCATION)), storage, settings).tick("broken")
+    tick_runner(load_definitions(file=str(LOCATION)), storage, settings).tick("broken")
     wait_for(
         lambda: (
-            storage.run_counts()["SUCCESS"] >= 2
-            and {p.role for p in storage.heartbeats()} >= {"scheduler", "worker", "launcher"}
+            storage.metrics.run_counts()["SUCCESS"] >= 2
+            and {p.role for p in storage.processes.heartbeats()}
+            >= {"scheduler", "worker", "launcher"}
         ),
         60,
         0.2,
@@ -92,7 +91,7 @@ def deployment(spawn: Spawn, settings: Settings, storage: Storage) -> str:
 
 
 def test_stopping_a_sensor_from_the_page_changes_redis_and_needs_the_token(
-    browser: Any, deployment: str, storage: Storage, tmp_path: Path
+    browser: Any, deployment: str, storage: Repositories, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -103,14 +102,14 @@ def test_stopping_a_sensor_from_the_page_changes_redis_and_needs_the_token(
     rows = browser.find_elements(By.CSS_SELECTOR, "#sensors tbody tr")
     assert [r.find_element(By.TAG_NAME, "a").text for r in rows] == ["counter", "quiet", "broken"]
     assert "RuntimeError: the bucket is gone" in rows[2].text
-    assert storage.sensor_state("counter").status is None  # the code's default: RUNNING
+    assert storage.sensors.state("counter").status is None  # the code's default: RUNNING
 
     # The operator types the token once and stops `counter`.
     browser.find_element(By.ID, "token").send_keys(TOKEN)
     stop = browser.find_element(By.CSS_SELECTOR, 'button[data-sensor="counter"][value="stop"]')
     stop.click()
     wait_for(
-        lambda: storage.sensor_state("counter").status == "STOPPED",
+        lambda: storage.sensors.state("counter").status == "STOPPED",
         10,
         what="counter to be STOPPED in Redis",
     )
@@ -136,5 +135,5 @@ def test_stopping_a_sensor_from_the_page_changes_redis_and_needs_the_token(
     browser.execute_script("sessionStorage.clear()")
     browser.find_element(By.CSS_SELECTOR, 'button[data-sensor="counter"][value="start"]').click()
     wait_for(lambda: browser.title == "Unauthorized", 10, what="the 401 page")
-    assert storage.sensor_state("counter").status == "STOPPED"
+    assert storage.sensors.state("counter").status == "STOPPED"
     assert storage.client.zscore(storage.keys.due, "counter") is None

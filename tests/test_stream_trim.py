@@ -4,41 +4,45 @@ from __future__ import annotations
 
 import time
 
-from lookout._base.wire import RunEvent
-from lookout._core.storage import Storage
+from lookout.testing import Repositories, RunEvent
+from tests.conftest import text
 
 
-def _add_launches(storage: Storage, count: int) -> list[str]:
-    return [storage.client.xadd(storage.keys.launch, {"d": b"\x80"}).decode() for _ in range(count)]
+def _add_launches(storage: Repositories, count: int) -> list[str]:
+    return [text(storage.client.xadd(storage.keys.launch, {"d": b"\x80"})) for _ in range(count)]
 
 
-def test_only_acknowledged_launch_entries_are_trimmed(storage: Storage) -> None:
-    storage.ensure_launch_group("g")
+def _launch_ids(storage: Repositories) -> list[str]:
+    return [text(eid) for eid, _ in storage.client.xrange(storage.keys.launch) or []]
+
+
+def test_only_acknowledged_launch_entries_are_trimmed(storage: Repositories) -> None:
+    storage.launches.ensure_group("g")
     ids = _add_launches(storage, 10)
-    read = [eid for eid, _ in storage.read_launches("g", "c1", 6, 0.1)]
+    read = [eid for eid, _ in storage.launches.read("g", "c1", 6, 0.1)]
     assert read == ids[:6]
-    storage.ack_launches("g", read[:2] + read[3:])  # ids[2] stays pending
-    trimmed, _ = storage.trim_streams("g", 1000)
+    storage.launches.ack("g", read[:2] + read[3:])  # ids[2] stays pending
+    trimmed = storage.launches.trim("g")
     assert trimmed == 2
-    left = [eid.decode() for eid, _ in storage.client.xrange(storage.keys.launch)]
+    left = _launch_ids(storage)
     assert left == ids[2:]  # the pending entry and everything not yet delivered
-    storage.ack_launches("g", [ids[2]])
-    storage.trim_streams("g", 1000)
-    left = [eid.decode() for eid, _ in storage.client.xrange(storage.keys.launch)]
+    storage.launches.ack("g", [ids[2]])
+    storage.launches.trim("g")
+    left = _launch_ids(storage)
     assert left == ids[6:]  # read and acknowledged: gone; never delivered: kept
 
 
-def test_nothing_is_trimmed_before_a_launcher_read_anything(storage: Storage) -> None:
+def test_nothing_is_trimmed_before_a_launcher_read_anything(storage: Repositories) -> None:
     ids = _add_launches(storage, 5)
-    assert storage.trim_streams("g", 1000) == (0, 0)
-    storage.ensure_launch_group("g")
-    assert storage.trim_streams("g", 1000) == (0, 0)
-    assert [e.decode() for e, _ in storage.client.xrange(storage.keys.launch)] == ids
+    assert (storage.launches.trim("g"), storage.events.trim(1000)) == (0, 0)
+    storage.launches.ensure_group("g")
+    assert (storage.launches.trim("g"), storage.events.trim(1000)) == (0, 0)
+    assert _launch_ids(storage) == ids
 
 
-def test_the_event_stream_keeps_the_newest_entries(storage: Storage) -> None:
+def test_the_event_stream_keeps_the_newest_entries(storage: Repositories) -> None:
     for i in range(30):
-        storage.append_event(
+        storage.events.append(
             RunEvent(
                 kind="RUN_STATUS",
                 run_id=f"r{i}",
@@ -47,8 +51,8 @@ def test_the_event_stream_keeps_the_newest_entries(storage: Storage) -> None:
                 status="SUCCESS",
             )
         )
-    _, trimmed = storage.trim_streams("g", 10)
+    trimmed = storage.events.trim(10)
     assert trimmed == 20
-    assert [e.run_id for _, e in storage.read_events("0-0", 100)] == [
+    assert [e.run_id for _, e in storage.events.read("0-0", 100)] == [
         f"r{i}" for i in range(20, 30)
     ]

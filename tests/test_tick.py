@@ -10,18 +10,23 @@ from dataclasses import replace
 import pytest
 
 from lookout import Settings
-from lookout._base.wire import TickStatus
-from lookout._core.storage import Storage
-from lookout._process.tick import TickInFlightError, TickRunner
-from lookout._tools.location import load_definitions
+from lookout.testing import (
+    Repositories,
+    TickInFlightError,
+    TickRunner,
+    TickStatus,
+    launch_requests,
+    load_definitions,
+    tick_runner,
+)
 from tests.conftest import Spawn, process_env
 
 LOCATION = "tests.locations.core_sensors"
 
 
 @pytest.fixture
-def runner(storage: Storage, settings: Settings) -> TickRunner:
-    return TickRunner(load_definitions(module=LOCATION), storage, settings)
+def runner(storage: Repositories, settings: Settings) -> TickRunner:
+    return tick_runner(load_definitions(module=LOCATION), storage, settings)
 
 
 @pytest.fixture
@@ -39,8 +44,8 @@ def test_nested_cursor_round_trips_through_msgpack(runner: TickRunner) -> None:
     for _ in range(3):
         record = runner.tick("nested_cursor")
         assert record is not None and record.status == "SKIPPED"
-    cursor = runner.storage.sensor_state("nested_cursor").cursor
-    from lookout._base.codec import decode_value
+    cursor = runner.sensors.state("nested_cursor").cursor
+    from lookout.testing import decode_value
 
     value = decode_value(cursor or b"")
     assert value["n"] == 3
@@ -60,10 +65,10 @@ def test_same_run_key_launches_once_per_sensor_but_once_for_each_sensor(
     assert len(first.run_request_ids) == 2
     assert again is not None and again.run_request_ids == []
     assert again.dropped_run_keys == ["k1", "k2"]
-    stored = runner.storage.ticks("keyed_a", 1)[0]
+    stored = runner.ticks.history("keyed_a", 1)[0]
     assert stored.status == TickStatus.SKIPPED.value and stored.dropped_run_keys == ["k1", "k2"]
     assert other is not None and len(other.run_request_ids) == 2
-    launched = [(r.sensor, r.run_key) for _, r in runner.storage.launch_requests()]
+    launched = [(r.sensor, r.run_key) for r in launch_requests(runner)]
     assert sorted(launched) == [
         ("keyed_a", "k1"),
         ("keyed_a", "k2"),
@@ -73,7 +78,7 @@ def test_same_run_key_launches_once_per_sensor_but_once_for_each_sensor(
 
 
 def test_two_processes_ticking_one_sensor_launch_each_run_key_once(
-    settings: Settings, storage: Storage, spawn: Spawn
+    settings: Settings, storage: Repositories, spawn: Spawn
 ) -> None:
     keys = ",".join(f"key{i}" for i in range(40))
     env = process_env(settings, CORE_KEYS=keys)
@@ -86,28 +91,31 @@ def test_two_processes_ticking_one_sensor_launch_each_run_key_once(
     for proc in racers:
         assert proc.wait(90) == 0
         assert "committed 25" in proc.log_text()
-    launched = [r.run_key or "" for _, r in storage.launch_requests(count=10_000)]
+    launched = [r.run_key or "" for _, r in storage.launches.requests(count=10_000)]
     assert sorted(launched) == sorted(keys.split(","))
-    assert len(storage.ticks("keyed_a", 100)) == 50
+    assert len(storage.ticks.history("keyed_a", 100)) == 50
 
 
 def test_commit_of_the_same_tick_twice_changes_nothing_the_second_time(
-    runner: TickRunner, storage: Storage
+    runner: TickRunner, storage: Repositories
 ) -> None:
-    storage.claim("partitioned", "tick-1", 0.0, 1e12)
-    state = storage.sensor_state("partitioned")
+    storage.ticks.claim("partitioned", "tick-1", 0.0, 1e12)
+    state = storage.sensors.state("partitioned")
     sensor = runner.definitions.get_sensor("partitioned")
     commit = runner.evaluate(sensor, state, tick_id="tick-1", due_at=None)
-    assert storage.commit(commit) is not None
-    assert storage.commit(commit) is None
-    assert storage.commit(replace(commit, record=replace(commit.record, tick_id="tick-2"))) is None
-    assert len(storage.launch_requests()) == 1
-    assert len(storage.ticks("partitioned")) == 1
+    assert storage.ticks.commit(commit) is not None
+    assert storage.ticks.commit(commit) is None
+    assert (
+        storage.ticks.commit(replace(commit, record=replace(commit.record, tick_id="tick-2")))
+        is None
+    )
+    assert len(storage.launches.requests()) == 1
+    assert len(storage.ticks.history("partitioned")) == 1
 
 
 def test_launched_runs_carry_dagster_tags(runner: TickRunner) -> None:
     runner.tick("partitioned")
-    [(_, request)] = runner.storage.launch_requests()
+    [request] = launch_requests(runner)
     assert request.tags == {
         "team": "data",
         "dagster/sensor_name": "partitioned",
@@ -122,21 +130,21 @@ def test_raising_sensor_records_failure_with_traceback_and_keeps_cursor(
 ) -> None:
     first = runner.tick("flaky")
     assert first is not None and first.status == "SUCCESS"
-    cursor = runner.storage.sensor_state("flaky").cursor
+    cursor = runner.sensors.state("flaky").cursor
     env_var["CORE_FAIL"] = "1"
     record = runner.tick("flaky")
     assert record is not None and record.status == "FAILURE"
     assert record.error == "RuntimeError: the upstream API is down"
     assert record.traceback is not None and "core_sensors.py" in record.traceback
-    assert runner.storage.sensor_state("flaky").cursor == cursor
-    assert len(runner.storage.launch_requests()) == 1
+    assert runner.sensors.state("flaky").cursor == cursor
+    assert len(launch_requests(runner)) == 1
 
 
 def test_sensor_past_its_timeout_records_failure(
-    storage: Storage, settings: Settings, env_var: MutableMapping[str, str]
+    storage: Repositories, settings: Settings, env_var: MutableMapping[str, str]
 ) -> None:
     env_var["CORE_SLEEP"] = "30"
-    quick = TickRunner(
+    quick = tick_runner(
         load_definitions(module=LOCATION), storage, replace(settings, tick_timeout=0.3)
     )
     record = quick.tick("sleepy")
@@ -149,17 +157,17 @@ def test_skip_reason_records_skipped_with_the_message(runner: TickRunner) -> Non
     record = runner.tick("skipper")
     assert record is not None
     assert (record.status, record.skip_reason) == ("SKIPPED", "nothing new under the sun")
-    assert runner.storage.ticks("skipper")[0].skip_reason == "nothing new under the sun"
+    assert runner.ticks.history("skipper")[0].skip_reason == "nothing new under the sun"
 
 
 def test_a_second_tick_is_refused_while_one_is_in_flight(runner: TickRunner) -> None:
-    runner.storage.claim("skipper", "held", 0.0, 1e12)
+    runner.ticks.claim("skipper", "held", 0.0, 1e12)
     with pytest.raises(TickInFlightError, match="held"):
         runner.tick("skipper")
 
 
 def test_preview_changes_nothing_in_redis(
-    runner: TickRunner, storage: Storage, env_var: MutableMapping[str, str]
+    runner: TickRunner, storage: Repositories, env_var: MutableMapping[str, str]
 ) -> None:
     env_var["CORE_KEYS"] = "k1,k2"
     runner.tick("keyed_a")
@@ -172,12 +180,12 @@ def test_preview_changes_nothing_in_redis(
     assert after == before
 
 
-def test_tick_history_is_bounded(storage: Storage, settings: Settings) -> None:
-    small = Storage(storage.client, storage.keys, history_size=5)
-    runner = TickRunner(load_definitions(module=LOCATION), small, settings)
+def test_tick_history_is_bounded(storage: Repositories, settings: Settings) -> None:
+    small = Repositories.on(storage.client, storage.keys, history_size=5)
+    runner = tick_runner(load_definitions(module=LOCATION), small, settings)
     for _ in range(8):
         runner.tick("skipper")
-    assert len(small.ticks("skipper", 100)) == 5
+    assert len(small.ticks.history("skipper", 100)) == 5
 
 
 def test_a_tick_whose_every_run_key_was_used_reads_skipped_as_returned_and_stored(
@@ -186,16 +194,16 @@ def test_a_tick_whose_every_run_key_was_used_reads_skipped_as_returned_and_store
     env_var["CORE_KEYS"] = "k1"
     runner.tick("keyed_a")
     again = runner.tick("keyed_a")
-    stored = runner.storage.ticks("keyed_a", 1)[0]
+    stored = runner.ticks.history("keyed_a", 1)[0]
     assert again is not None
     assert (again.status, again.skip_reason) == (stored.status, stored.skip_reason)
     assert again.status == "SKIPPED" and "already used" in (again.skip_reason or "")
 
 
 def test_a_sensor_that_swallows_exceptions_still_times_out(
-    storage: Storage, settings: Settings
+    storage: Repositories, settings: Settings
 ) -> None:
-    quick = TickRunner(
+    quick = tick_runner(
         load_definitions(module=LOCATION), storage, replace(settings, tick_timeout=0.3)
     )
     started = time.monotonic()

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from lookout import DefaultSensorStatus
-from lookout._base.wire import TickMessage, TickRecord
-from lookout._core.settings import Settings
-from lookout._core.storage import Storage, TickCommit
-from lookout._process.tick import TickRunner
-from lookout._tools.location import load_definitions
+from lookout import DefaultSensorStatus, Settings
+from lookout._core.storage import TickCommit
+from lookout.testing import (
+    Repositories,
+    TickMessage,
+    TickRecord,
+    load_definitions,
+    tick_runner,
+)
 from lookout.workers.batch import BatchEvaluator
 from lookout.workers.ticks import NotEvaluated, TickResult
 from tests.conftest import wait_for
@@ -29,16 +32,16 @@ SLOW = "tests.locations.work_slow"
 
 
 def test_a_tick_whose_mark_could_lapse_mid_evaluation_is_given_back_with_no_failure_record(
-    storage: Storage, settings: Settings
+    storage: Repositories, settings: Settings
 ) -> None:
-    runner = TickRunner(load_definitions(module=LOCATION), storage, settings)
+    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
     now = time.time()
-    storage.set_status("counter_b", DefaultSensorStatus.RUNNING, due_at=now)
+    storage.sensors.set_status("counter_b", DefaultSensorStatus.RUNNING, due_at=now)
     # Due long ago (a scheduler took over late) but claimed just now: evaluated.
-    assert storage.claim("counter", "t-1", now, now + settings.inflight_ttl) == "t-1"
+    assert storage.ticks.claim("counter", "t-1", now, now + settings.inflight_ttl) == "t-1"
     # Its mark lapses sooner than an evaluation may take: a second tick could overlap it.
     short = now + settings.tick_timeout - 2
-    assert storage.claim("counter_b", "t-2", now, short) == "t-2"
+    assert storage.ticks.claim("counter_b", "t-2", now, short) == "t-2"
     ticks = [TickMessage("counter", "t-1", now - 100), TickMessage("counter_b", "t-2", now)]
     fresh, late = BatchEvaluator(runner, settings).run(ticks)
 
@@ -46,28 +49,28 @@ def test_a_tick_whose_mark_could_lapse_mid_evaluation_is_given_back_with_no_fail
     assert fresh.status == "SUCCESS"
     assert late is NotEvaluated.GIVEN_BACK
     # A neighbour's slowness is no failure of this sensor: no record at all.
-    assert storage.ticks("counter_b") == []
-    assert [r.sensor for _, r in storage.launch_requests()] == ["counter"]
-    state = storage.sensor_state("counter_b")
+    assert storage.ticks.history("counter_b") == []
+    assert [r.sensor for _, r in storage.launches.requests()] == ["counter"]
+    state = storage.sensors.state("counter_b")
     assert state.inflight is None and state.cursor is None
-    assert storage.inflight_deadlines(["counter_b"]) == [None]
+    assert storage.ticks.inflight_deadlines(["counter_b"]) == [None]
     due = storage.client.zscore(storage.keys.due, "counter_b")
     assert due is not None and due <= time.time()
     # A redelivery of the same message finds one committed, the other given back.
     assert BatchEvaluator(runner, settings).run(ticks) == [None, None]
-    assert storage.ticks("counter_b") == []
+    assert storage.ticks.history("counter_b") == []
 
 
 def test_a_late_tick_whose_mark_moved_on_is_not_given_back_twice(
-    storage: Storage, settings: Settings
+    storage: Repositories, settings: Settings
 ) -> None:
-    runner = TickRunner(load_definitions(module=LOCATION), storage, settings)
+    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
     now = time.time()
-    assert storage.claim("counter", "old", now, now + 1) == "old"
+    assert storage.ticks.claim("counter", "old", now, now + 1) == "old"
     # The scheduler took the lapsed mark over for a new tick before the old one arrived.
-    assert storage.claim("counter", "new", now + 2, now + 100) == "new"
+    assert storage.ticks.claim("counter", "new", now + 2, now + 100) == "new"
     assert BatchEvaluator(runner, settings).run([TickMessage("counter", "old", now)]) == [None]
-    assert storage.sensor_state("counter").inflight == "new"
+    assert storage.sensors.state("counter").inflight == "new"
 
 
 @pytest.fixture
@@ -92,16 +95,16 @@ def _run_in_thread(
 
 
 def test_fast_ticks_are_committed_before_a_sensor_whose_last_tick_was_slow_is_evaluated(
-    storage: Storage, settings: Settings, slow_env: Path
+    storage: Repositories, settings: Settings, slow_env: Path
 ) -> None:
-    runner = TickRunner(load_definitions(module=SLOW), storage, settings)
+    runner = tick_runner(load_definitions(module=SLOW), storage, settings)
     assert runner.tick("sluggish") is not None  # its last tick took 1.5 s
     ticks = claim_ticks(storage, settings, ["quick", "sluggish"])
     thread, out = _run_in_thread(BatchEvaluator(runner, settings), ticks)
 
     wait_for(lambda: _starts(slow_env) == 2, 10, what="sluggish's second evaluation")
     # quick's commit did not wait behind sluggish's 1.5 s.
-    assert committed(storage, ticks[0]) and storage.sensor_state("quick").inflight is None
+    assert committed(storage, ticks[0]) and storage.sensors.state("quick").inflight is None
     assert not committed(storage, ticks[1])
     thread.join(10)
     assert [r is not None and not isinstance(r, NotEvaluated) for r in out[0]] == [True, True]
@@ -109,14 +112,14 @@ def test_fast_ticks_are_committed_before_a_sensor_whose_last_tick_was_slow_is_ev
 
 
 def test_a_pending_commit_is_sent_before_an_evaluation_that_could_outlast_its_deadline(
-    storage: Storage, settings: Settings, slow_env: Path
+    storage: Repositories, settings: Settings, slow_env: Path
 ) -> None:
-    runner = TickRunner(load_definitions(module=SLOW), storage, settings)
+    runner = tick_runner(load_definitions(module=SLOW), storage, settings)
     now = time.time()
     # quick may be evaluated (a full timeout still fits before its deadline),
     # but a neighbour running its full timeout after it would take its
     # commit past that deadline; sluggish has no history to say it is slow.
-    assert storage.claim("quick", "q-1", now, now + settings.tick_timeout + 0.5) == "q-1"
+    assert storage.ticks.claim("quick", "q-1", now, now + settings.tick_timeout + 0.5) == "q-1"
     (slow,) = claim_ticks(storage, settings, ["sluggish"])
     ticks = [TickMessage("quick", "q-1", now), slow]
     thread, out = _run_in_thread(BatchEvaluator(runner, settings), ticks)
@@ -128,18 +131,18 @@ def test_a_pending_commit_is_sent_before_an_evaluation_that_could_outlast_its_de
 
 
 def test_fast_ticks_beside_fast_ones_still_share_one_commit_round_trip(
-    storage: Storage, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    storage: Repositories, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runner = TickRunner(load_definitions(module=LOCATION), storage, settings)
+    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
     ticks = claim_ticks(storage, settings, ["counter", "counter_b", "counter_c", "counter_d"])
     sent: list[int] = []
-    commit_many = storage.commit_many
+    commit_many = storage.ticks.commit_many
 
     def counting(commits: Sequence[TickCommit]) -> list[TickRecord | None]:
         sent.append(len(commits))
         return commit_many(commits)
 
-    monkeypatch.setattr(storage, "commit_many", counting)
+    monkeypatch.setattr(storage.ticks, "commit_many", counting)
     results = BatchEvaluator(runner, settings).run(ticks)
     assert all(isinstance(r, TickRecord) for r in results)
     assert sent == [4]  # one pipeline for the four

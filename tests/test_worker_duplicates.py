@@ -7,8 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout import Settings
+from lookout.testing import Repositories
 from lookout.workers.app import make_celery
 from lookout.workers.identity import known_dead, this_process
 from tests.conftest import Spawn
@@ -18,7 +18,7 @@ LOCATION = "tests.locations.work_slow"
 
 
 def test_a_tick_published_twice_is_evaluated_by_one_process_only(
-    spawn: Spawn, settings: Settings, storage: Storage, tmp_path: Path
+    spawn: Spawn, settings: Settings, storage: Repositories, tmp_path: Path
 ) -> None:
     mark = tmp_path / "evaluations"
     env = {"WORK_SLOW_MARK": str(mark), "WORK_SLOW_SLEEP": "1.5"}
@@ -32,7 +32,7 @@ def test_a_tick_published_twice_is_evaluated_by_one_process_only(
     time.sleep(1.0)  # time for a second evaluation to show, were there one
     app.close()
     assert len(mark.read_text().split()) == 1
-    assert [t.tick_id for t in storage.ticks("sluggish", 10)] == [tick.tick_id]
+    assert [t.tick_id for t in storage.ticks.history("sluggish", 10)] == [tick.tick_id]
 
 
 def test_a_holder_is_dead_only_when_its_process_on_this_host_is_gone() -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import itertools
 
-from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout import Settings
+from lookout.testing import Repositories
 from tests.conftest import Spawn, process_env, wait_for
 from tests.locations.work_support import log_text, start_worker
 
@@ -24,7 +24,7 @@ ERRORS = {
 
 
 def test_failing_sensors_record_failures_keep_being_ticked_and_a_healthy_one_keeps_its_interval(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     extra = {
         "LOOKOUT_TICK_TIMEOUT": "1.5",
@@ -39,26 +39,28 @@ def test_failing_sensors_record_failures_keep_being_ticked_and_a_healthy_one_kee
     )
 
     def failures(name: str) -> int:
-        return sum(t.status == "FAILURE" for t in storage.ticks(name, 100))
+        return sum(t.status == "FAILURE" for t in storage.ticks.history(name, 100))
 
     wait_for(
-        lambda: all(failures(n) >= 3 for n in ERRORS) and len(storage.ticks("healthy", 10)) >= 6,
+        lambda: (
+            all(failures(n) >= 3 for n in ERRORS) and len(storage.ticks.history("healthy", 10)) >= 6
+        ),
         30,
         what="three failures of each faulty sensor and six healthy ticks",
     )
     assert scheduler.poll() is None, log_text(scheduler)
 
     for name, error in ERRORS.items():
-        ticks = storage.ticks(name, 100)
+        ticks = storage.ticks.history(name, 100)
         assert all(t.status == "FAILURE" for t in ticks), [t.status for t in ticks]
         assert all(error in (t.error or "") for t in ticks), (name, ticks[0].error)
         assert all(t.traceback for t in ticks)
-        assert storage.sensor_state(name).cursor is None  # a failure leaves the cursor
+        assert storage.sensors.state(name).cursor is None  # a failure leaves the cursor
 
-    healthy = list(reversed(storage.ticks("healthy", 100)))
+    healthy = list(reversed(storage.ticks.history("healthy", 100)))
     assert len(healthy) >= 6 and all(t.status == "SUCCESS" for t in healthy)
     gaps = [b.started_at - a.started_at for a, b in itertools.pairwise(healthy)]
     assert min(gaps) >= 1.0 and max(gaps) < 1.3, gaps
-    assert [r.run_key for _, r in storage.launch_requests()] == [
-        f"h{i}" for i in range(1, len(storage.launch_requests()) + 1)
+    assert [r.run_key for _, r in storage.launches.requests()] == [
+        f"h{i}" for i in range(1, len(storage.launches.requests()) + 1)
     ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from lookout._core.settings import Settings
-from lookout._core.storage import ProcessInfo, Storage
+from lookout import Settings
+from lookout.testing import ProcessInfo, Repositories
 from tests.conftest import Spawn, process_env, wait_for
 from tests.locations.work_support import start_launcher, start_worker
 
@@ -14,7 +14,7 @@ ROLES = ("launcher", "monitor", "worker")
 
 
 def test_worker_launcher_and_monitor_heartbeat_at_the_configured_interval(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     env = {"LOOKOUT_HEARTBEAT_INTERVAL": "0.5"}
     start_worker(spawn, settings, LOCATION, queues=settings.run_queue, env=env)
@@ -26,7 +26,7 @@ def test_worker_launcher_and_monitor_heartbeat_at_the_configured_interval(
     )
 
     def by_role() -> dict[str, ProcessInfo]:
-        return {p.role: p for p in storage.heartbeats()}
+        return {p.role: p for p in storage.processes.heartbeats()}
 
     wait_for(lambda: set(by_role()) == set(ROLES), 30, what="a heartbeat of each role")
     for role, info in by_role().items():

@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lookout._base.codec import decode_value
-from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout import Settings
+from lookout.testing import Repositories, decode_value
 from lookout.workers.app import make_celery
 from lookout.workers.runs import run_id_for
 from tests.conftest import Spawn, wait_for
@@ -40,7 +39,7 @@ def _lines_at_least(path: Path, count: int) -> Callable[[], bool]:
 
 
 def test_killing_pool_processes_mid_tick_reevaluates_each_tick_and_no_run_is_lost_or_doubled(
-    spawn: Spawn, settings: Settings, storage: Storage, tmp_path: Path
+    spawn: Spawn, settings: Settings, storage: Repositories, tmp_path: Path
 ) -> None:
     pid_file = tmp_path / "pids"
     env = {"WORK_PID_FILE": str(pid_file), "WORK_SLEEP": "0.4"}
@@ -67,7 +66,7 @@ def test_killing_pool_processes_mid_tick_reevaluates_each_tick_and_no_run_is_los
             os.kill(pid, signal.SIGKILL)
         killed |= victims
         wait_committed(storage, ticks, timeout=30)
-        assert all(storage.ticks(t.sensor, 1)[0].tick_id == t.tick_id for t in ticks)
+        assert all(storage.ticks.history(t.sensor, 1)[0].tick_id == t.tick_id for t in ticks)
         # Each kill cost exactly one more evaluation, by a process not killed.
         evaluations = pids_in(pid_file)[seen:]
         assert len(evaluations) == len(ticks) + len(victims), (rounds, evaluations, victims)
@@ -75,15 +74,15 @@ def test_killing_pool_processes_mid_tick_reevaluates_each_tick_and_no_run_is_los
     elapsed = time.monotonic() - started
     app.close()
 
-    launches = [r for _, r in storage.launch_requests(10_000)]
+    launches = [r for _, r in storage.launches.requests(10_000)]
     for name in SENSORS:
         keys = [r.run_key for r in launches if r.sensor == name]
         assert keys == [f"n{i}" for i in range(1, rounds + 1)], (name, keys)
-        assert decode_value(storage.sensor_state(name).cursor or b"") == str(rounds)
+        assert decode_value(storage.sensors.state(name).cursor or b"") == str(rounds)
     total = rounds * len(SENSORS)
     assert len(launches) == total
-    wait_for(lambda: storage.run_counts()["SUCCESS"] == total, 30, what=f"{total} runs")
-    runs = storage.list_runs(limit=1000)
+    wait_for(lambda: storage.metrics.run_counts()["SUCCESS"] == total, 30, what=f"{total} runs")
+    runs = storage.runs.recent(limit=1000)
     assert sorted(r.run_id for r in runs) == sorted(run_id_for(r.request_id) for r in launches)
     assert len(status_events(storage, "STARTED")) == total
     assert ticks_worker.poll() is None

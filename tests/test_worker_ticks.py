@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 
-from lookout import DefaultSensorStatus
-from lookout._base.wire import TICK_TASK, TickMessage
-from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout import DefaultSensorStatus, Settings
+from lookout.testing import TICK_TASK, Repositories, TickMessage
 from lookout.workers.app import make_celery
 from tests.conftest import Spawn, wait_for
 from tests.locations.work_support import (
@@ -34,22 +32,22 @@ def app(settings: Settings) -> Iterator[Any]:
 
 
 def test_a_tick_batch_commits_each_tick_and_a_redelivered_tick_changes_nothing(
-    spawn: Spawn, settings: Settings, storage: Storage, app: Any
+    spawn: Spawn, settings: Settings, storage: Repositories, app: Any
 ) -> None:
     worker = start_worker(spawn, settings, LOCATION, env={"WORK_BURST": "3"})
     ticks = tick_and_wait(storage, settings, app, ["counter", "burst"])
-    assert [r.run_key for _, r in storage.launch_requests()] == ["n1", "t1-0", "t1-1", "t1-2"]
-    history = {t.sensor: storage.ticks(t.sensor, 100) for t in ticks}
+    assert [r.run_key for _, r in storage.launches.requests()] == ["n1", "t1-0", "t1-1", "t1-2"]
+    history = {t.sensor: storage.ticks.history(t.sensor, 100) for t in ticks}
     assert all(h[0].tick_id == t.tick_id for t, h in zip(ticks, history.values(), strict=True))
 
     publish(app, ticks)  # the same tick ids again, as a broker redelivery would
     wait_for(
         lambda: "'already_done': 2" in log_text(worker), 15, what="the redelivery to be handled"
     )
-    assert len(storage.launch_requests()) == 4
-    assert {t.sensor: storage.ticks(t.sensor, 100) for t in ticks} == history
-    assert storage.sensor_state("counter").cursor == b"\xa11"  # msgpack "1"
-    assert storage.sensor_state("counter").inflight is None
+    assert len(storage.launches.requests()) == 4
+    assert {t.sensor: storage.ticks.history(t.sensor, 100) for t in ticks} == history
+    assert storage.sensors.state("counter").cursor == b"\xa11"  # msgpack "1"
+    assert storage.sensors.state("counter").inflight is None
 
 
 def _publish_raw(app: Any, settings: Settings, body: bytes, content_type: str, ref: str) -> None:
@@ -66,7 +64,7 @@ def _publish_raw(app: Any, settings: Settings, body: bytes, content_type: str, r
 
 
 def test_malformed_tick_messages_are_dead_lettered_and_the_worker_keeps_consuming(
-    spawn: Spawn, settings: Settings, storage: Storage, app: Any
+    spawn: Spawn, settings: Settings, storage: Repositories, app: Any
 ) -> None:
     import pickle
 
@@ -78,8 +76,8 @@ def test_malformed_tick_messages_are_dead_lettered_and_the_worker_keeps_consumin
     _publish_raw(app, settings, pickle.dumps([[]]), "application/x-python-serialize", "a-pickle")
     tick_and_wait(storage, settings, app, ["counter"])
 
-    wait_for(lambda: len(storage.dead_letters()) >= 5, 15, what="five dead letters")
-    letters = [letter for _, letter in storage.dead_letters(100)]
+    wait_for(lambda: len(storage.dead_letters.newest()) >= 5, 15, what="five dead letters")
+    letters = [letter for _, letter in storage.dead_letters.newest(100)]
     assert len(letters) == 5
     reasons = [letter.reason for letter in letters]
     assert all(letter.source == f"queue:{settings.tick_queue}" for letter in letters)
@@ -93,18 +91,18 @@ def test_malformed_tick_messages_are_dead_lettered_and_the_worker_keeps_consumin
 
     # The good tick beside the garbage committed, and the worker goes on consuming.
     assert worker.poll() is None
-    assert [r.run_key for _, r in storage.launch_requests()] == ["n1"]
+    assert [r.run_key for _, r in storage.launches.requests()] == ["n1"]
     tick_and_wait(storage, settings, app, ["counter"])
-    assert [r.run_key for _, r in storage.launch_requests()] == ["n1", "n2"]
+    assert [r.run_key for _, r in storage.launches.requests()] == ["n1", "n2"]
 
 
 def test_a_tick_of_a_sensor_this_worker_does_not_define_is_given_back_not_dead_lettered(
-    spawn: Spawn, settings: Settings, storage: Storage, app: Any
+    spawn: Spawn, settings: Settings, storage: Repositories, app: Any
 ) -> None:
     """A rolling deploy: the scheduler's code has a sensor this worker's code has not."""
     worker = start_worker(spawn, settings, LOCATION)
-    storage.sync_sensor("newer_sensor", DefaultSensorStatus.RUNNING, 30.0)
-    storage.sync_sensor("other_new", DefaultSensorStatus.RUNNING, 30.0)
+    storage.sensors.sync("newer_sensor", DefaultSensorStatus.RUNNING, 30.0)
+    storage.sensors.sync("other_new", DefaultSensorStatus.RUNNING, 30.0)
     (mine,) = claim_ticks(storage, settings, ["newer_sensor"])
     (held,) = claim_ticks(storage, settings, ["other_new"])
     stale = TickMessage("other_new", "an-older-tick", held.due_at)  # does not hold the mark
@@ -114,14 +112,14 @@ def test_a_tick_of_a_sensor_this_worker_does_not_define_is_given_back_not_dead_l
 
     wait_for(lambda: "'unknown': 1" in log_text(worker), 10, what="the unknown tick")
     assert "newer_sensor" in log_text(worker) and "rolling deploy" in log_text(worker)
-    assert storage.dead_letters() == []
+    assert storage.dead_letters.newest() == []
     # Given back: no mark, no tick record, and due again in a whole interval (not at once,
     # so a worker that cannot evaluate it does not get it back again and again).
-    assert storage.sensor_state("newer_sensor").inflight is None
-    assert storage.inflight_deadlines(["newer_sensor"]) == [None]
-    assert storage.ticks("newer_sensor") == []
+    assert storage.sensors.state("newer_sensor").inflight is None
+    assert storage.ticks.inflight_deadlines(["newer_sensor"]) == [None]
+    assert storage.ticks.history("newer_sensor") == []
     due = storage.client.zscore(storage.keys.due, "newer_sensor")
     assert due is not None and asked + 30 <= due <= time.time() + 30
     # A tick that did not hold the mark gives nothing back.
-    assert storage.sensor_state("other_new").inflight == held.tick_id
+    assert storage.sensors.state("other_new").inflight == held.tick_id
     assert committed(storage, ticks[0])

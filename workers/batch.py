@@ -96,7 +96,7 @@ class BatchEvaluator:
         """
         sensors = [self.runner.definitions.get_sensor(t.sensor) for t in ticks]
         names = [t.sensor for t in ticks]
-        states, deadlines = self.runner.storage.states_and_deadlines(names)
+        states, deadlines = self.runner.ticks.states_and_deadlines(names)
         mine = self._begin(
             [
                 t
@@ -135,11 +135,11 @@ class BatchEvaluator:
         the first evaluator and leaves the tick to it; a holder that was a
         process of this host and is gone (killed mid-tick) is taken over.
         """
-        storage = self.runner.storage
+        ledger = self.runner.ticks
         # Asked per message, not kept: this object may be built before the pool forks.
         me = this_process()
         pairs = [(t.sensor, t.tick_id) for t in ticks]
-        answers = storage.begin_evaluations(pairs, me)
+        answers = ledger.begin_evaluations(pairs, me)
         mine = {t.tick_id for t, a in zip(ticks, answers, strict=True) if a == ""}
         dead = {
             t.sensor: a
@@ -148,7 +148,7 @@ class BatchEvaluator:
         }
         if dead:
             retry = [(t.sensor, t.tick_id) for t in ticks if t.sensor in dead]
-            again = storage.begin_evaluations(retry, me, dead)
+            again = ledger.begin_evaluations(retry, me, dead)
             mine |= {tick_id for (_, tick_id), a in zip(retry, again, strict=True) if a == ""}
         busy = [
             t.sensor
@@ -171,7 +171,7 @@ class BatchEvaluator:
         return took is not None and took >= self.flush_every
 
     def _give_back(self, tick: TickMessage, now: float) -> TickResult:
-        if self.runner.storage.give_back(tick.sensor, tick.tick_id, now):
+        if self.runner.ticks.give_back(tick.sensor, tick.tick_id, now):
             return NotEvaluated.GIVEN_BACK
         return None  # the mark moved on meanwhile: nothing of ours to give back
 
@@ -189,7 +189,7 @@ class BatchEvaluator:
     def _flush(self, pending: _Pending, results: list[TickResult]) -> None:
         if not pending.commits:
             return
-        records = self.runner.storage.commit_many([c for _, c in pending.commits])
+        records = self.runner.ticks.commit_many([c for _, c in pending.commits])
         for (i, _), record in zip(pending.commits, records, strict=True):
             results[i] = record
         pending.commits.clear()

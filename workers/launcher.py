@@ -45,8 +45,13 @@ from lookout._base.codec import decode
 from lookout._base.errors import CodecError, LookoutError
 from lookout._base.wire import RUN_TASK, DeadLetter, LaunchRequest, RunRecord
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
-from lookout._core.storage.runs import StreamEntry
+from lookout._core.storage import (
+    DeadLetterStore,
+    EventStream,
+    LaunchStream,
+    RunStore,
+    StreamEntry,
+)
 from lookout.workers.runs import QUEUED, new_run, status_event
 
 log = logging.getLogger(__name__)
@@ -101,20 +106,30 @@ def consumer_name() -> str:
 
 
 class Launcher:
-    """Turns launch stream entries into runs for one ``Definitions``."""
+    """Turns launch stream entries into runs for one ``Definitions``.
+
+    It reads the launch stream, creates and sweeps runs, trims the event
+    stream, and dead-letters entries it cannot read.
+    """
 
     def __init__(
         self,
         definitions: Definitions,
-        storage: Storage,
         settings: Settings,
         submit: Submit,
         *,
+        launches: LaunchStream,
+        runs: RunStore,
+        events: EventStream,
+        dead_letters: DeadLetterStore,
         consumer: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.definitions = definitions
-        self.storage = storage
+        self.launches = launches
+        self.runs = runs
+        self.events = events
+        self.dead_letters = dead_letters
         self.settings = settings
         self.submit = submit
         self.consumer = consumer or consumer_name()
@@ -138,7 +153,7 @@ class Launcher:
                     self.housekeeping()
                     next_claim = time.monotonic() + claim_every
                 self.handle(
-                    self.storage.read_launches(
+                    self.launches.read(
                         self.settings.launch_group, self.consumer, self._batch, block
                     )
                 )
@@ -163,10 +178,10 @@ class Launcher:
     def _prepare(self) -> None:
         """Join the group, and finish what this launcher read before an error."""
         if not self._ready:
-            self.storage.ensure_launch_group(self.settings.launch_group)
+            self.launches.ensure_group(self.settings.launch_group)
             self._ready = True
         while self._own_pending:
-            entries = self.storage.own_pending_launches(
+            entries = self.launches.own_pending(
                 self.settings.launch_group, self.consumer, self._batch
             )
             self.handle(entries)
@@ -175,9 +190,10 @@ class Launcher:
     def housekeeping(self) -> None:
         """Claim dead launchers' entries, trim the streams, delete old runs, re-submit lost ones."""
         self.claim_pending()
-        self.storage.trim_streams(self.settings.launch_group, self.settings.stream_max_entries)
+        self.launches.trim(self.settings.launch_group)
+        self.events.trim(self.settings.stream_max_entries)
         now = self.clock()
-        deleted = self.storage.delete_finished_runs(
+        deleted = self.runs.delete_finished(
             now - self.settings.run_retention_seconds, HOUSEKEEPING_BATCH
         )
         if deleted:
@@ -187,7 +203,7 @@ class Launcher:
 
     def resubmit_lost(self, now: float) -> int:
         """Hand again to the run queue the runs still QUEUED long after they were; how many."""
-        stale, self._sweep_from = self.storage.stale_queued_runs(
+        stale, self._sweep_from = self.runs.stale_queued(
             now - self.settings.run_resubmit_after, HOUSEKEEPING_BATCH, self._sweep_from
         )
         if stale:
@@ -198,7 +214,7 @@ class Launcher:
                 self.settings.run_resubmit_after,
             )
             self.submit(stale)
-            self.storage.mark_enqueued(stale, now)
+            self.runs.mark_enqueued(stale, now)
             self.resubmitted += len(stale)
         return len(stale)
 
@@ -206,7 +222,7 @@ class Launcher:
         """Launch the entries other launchers left pending too long; returns how many."""
         total = 0
         while True:
-            entries = self.storage.claim_launches(
+            entries = self.launches.claim(
                 self.settings.launch_group,
                 self.consumer,
                 self.settings.launch_claim_idle,
@@ -231,17 +247,15 @@ class Launcher:
                 self._bury(entry_id, fields, str(exc))
                 continue
             records.append(new_run(launch, self.definitions, now))
-        created = self.storage.create_runs(
-            [(r, status_event(r, r.status, now, r.error)) for r in records]
-        )
+        created = self.runs.create([(r, status_event(r, r.status, now, r.error)) for r in records])
         for record in records:
             if record.error:
                 log.warning("run %s failed at launch: %s", record.run_id, record.error)
         to_submit = [c.run_id for c in created if c.status == QUEUED and not c.enqueued]
         if to_submit:
             self.submit(to_submit)
-            self.storage.mark_enqueued(to_submit, now)
-        self.storage.ack_launches(self.settings.launch_group, [eid for eid, _ in entries])
+            self.runs.mark_enqueued(to_submit, now)
+        self.launches.ack(self.settings.launch_group, [eid for eid, _ in entries])
         self.launched += sum(c.created for c in created)
         return len(entries)
 
@@ -249,7 +263,7 @@ class Launcher:
         log.error("dead-lettered launch entry %s: %s", entry_id, reason)
         payload = fields.get(b"d", b"") or repr(dict(fields)).encode()
         letter = DeadLetter("stream:launch", reason, payload, self.clock(), entry_id)
-        self.storage.dead_letter(letter, self.settings.dead_letter_max)
+        self.dead_letters.add(letter, self.settings.dead_letter_max)
 
 
 def run_submitter(app: Any, settings: Settings) -> Submit:

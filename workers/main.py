@@ -17,7 +17,7 @@ from types import FrameType
 
 from lookout._author.definitions import Definitions
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout._core.storage import Repositories
 from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
 from lookout.workers.app import make_celery
@@ -28,11 +28,11 @@ from lookout.workers.tasks import register_tasks
 log = logging.getLogger(__name__)
 
 
-def _storage(settings: Settings) -> Storage:
-    storage: Storage = Storage.from_settings(settings)
-    storage.ping()
-    check_eviction_policy(storage, log)
-    return storage
+def _repositories(settings: Settings) -> Repositories:
+    repos = Repositories.from_settings(settings)
+    repos.server.ping()
+    check_eviction_policy(repos.server, log)
+    return repos
 
 
 def run_worker(
@@ -44,7 +44,7 @@ def run_worker(
     loglevel: str = "INFO",
 ) -> int:
     """Run a Celery prefork worker on the tick and run queues until it is told to stop."""
-    storage = _storage(settings)
+    repos = _repositories(settings)
     app = make_celery(settings)
     tasks = register_tasks(app, definitions, settings)
     queues = list(queues) or [settings.tick_queue, settings.run_queue]
@@ -62,7 +62,7 @@ def run_worker(
     )
     details = {"queues": ",".join(queues), "concurrency": str(size)}
     heartbeat = Heartbeat(
-        storage, "worker", interval=settings.heartbeat_interval, details=lambda: details
+        repos.processes, "worker", interval=settings.heartbeat_interval, details=lambda: details
     )
     with heartbeat:
         worker.start()
@@ -74,9 +74,17 @@ def run_launcher(definitions: Definitions, settings: Settings) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    storage = _storage(settings)
+    repos = _repositories(settings)
     app = make_celery(settings)
-    launcher = Launcher(definitions, storage, settings, run_submitter(app, settings))
+    launcher = Launcher(
+        definitions,
+        settings,
+        run_submitter(app, settings),
+        launches=repos.launches,
+        runs=repos.runs,
+        events=repos.events,
+        dead_letters=repos.dead_letters,
+    )
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -93,7 +101,9 @@ def run_launcher(definitions: Definitions, settings: Settings) -> int:
     def details() -> dict[str, str]:
         return {"consumer": launcher.consumer, "launched": str(launcher.launched)}
 
-    log.info("launcher %s reading %s", launcher.consumer, storage.keys.launch)
-    with Heartbeat(storage, "launcher", interval=settings.heartbeat_interval, details=details):
+    log.info("launcher %s reading %s", launcher.consumer, repos.keys.launch)
+    with Heartbeat(
+        repos.processes, "launcher", interval=settings.heartbeat_interval, details=details
+    ):
         launcher.run(stop)
     return 0

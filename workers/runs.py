@@ -29,7 +29,7 @@ from lookout._author.selection import select_steps
 from lookout._base.errors import DefinitionError
 from lookout._base.wire import LaunchRequest, RunEvent, RunRecord
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout._core.storage import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -130,31 +130,31 @@ class RunExecutor:
     def __init__(
         self,
         definitions: Definitions,
-        storage: Storage,
+        runs: RunStore,
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.definitions = definitions
-        self.storage = storage
+        self.runs = runs
         self.settings = settings
         self.clock = clock
 
     def deliver(self, run_id: str) -> Delivery:
         """Handle one delivery of the run task: idempotent whatever the run's state."""
-        record = self.storage.get_run(run_id)
+        record = self.runs.get(run_id)
         if record is None:
             return Delivery.MISSING
         if record.status == QUEUED:
             owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
             now = self.clock()
-            found = self.storage.start_run(
+            found = self.runs.start(
                 run_id, owner, now, self.settings.run_lease, status_event(record, STARTED, now)
             )
             if found == QUEUED:
                 self._execute(record, owner)
                 return Delivery.EXECUTED
-            record = self.storage.get_run(run_id) or record
+            record = self.runs.get(run_id) or record
         if record.status == STARTED:
             return self._orphaned(record)
         return Delivery.SETTLED
@@ -163,7 +163,7 @@ class RunExecutor:
         """A delivery found the run STARTED: fail it if its executor is gone."""
         now = self.clock()
         error = f"the worker executing run {record.run_id} ({record.worker}) stopped while it ran"
-        found = self.storage.finish_run(
+        found = self.runs.finish(
             record.run_id,
             (STARTED, FAILURE),
             now,
@@ -191,7 +191,7 @@ class RunExecutor:
 
     def _finish(self, record: RunRecord, status: str, error: str | None) -> None:
         now = self.clock()
-        self.storage.finish_run(
+        self.runs.finish(
             record.run_id,
             (STARTED, status),
             now,
@@ -202,18 +202,18 @@ class RunExecutor:
     def _run_job(self, record: RunRecord, owner: str) -> ExecuteInProcessResult:
         job = self.definitions.get_job(record.job_name)
         steps = select_steps(job, record.asset_selection)
-        storage, lease = self.storage, self.settings.run_lease
+        runs, lease = self.runs, self.settings.run_lease
         facts = events.RunFacts.of_record(record)
         emitted = [0]
 
         def materialized(event: AssetMaterialization) -> None:
             payload = events.materialization_event(facts, event, self.clock())
             emitted[0] += 1
-            if not storage.emit_run_event(record.run_id, owner, payload, emitted[0]):
+            if not runs.emit_event(record.run_id, owner, payload, emitted[0]):
                 raise RunLostError(f"run {record.run_id} was declared lost while it ran")
 
         def renew() -> bool:
-            return storage.renew_run_lease(record.run_id, owner, lease)
+            return runs.renew_lease(record.run_id, owner, lease)
 
         with _LeaseKeeper(renew, lease / 3):
             run_config: dict[str, Any] = record.run_config or dict(job.config)

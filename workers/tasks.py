@@ -20,7 +20,7 @@ from celery.exceptions import Reject
 from lookout._author.definitions import Definitions
 from lookout._base.wire import RUN_TASK, TICK_TASK, DeadLetter, TickMessage
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout._core.storage import DeadLetterStore, Repositories
 from lookout._process.tick import TickRunner
 from lookout.workers.batch import BatchEvaluator
 from lookout.workers.runs import Delivery, RunExecutor
@@ -33,7 +33,7 @@ _TRANSIENT = (redis.ConnectionError, redis.TimeoutError)
 @dataclass(frozen=True)
 class _ProcessState:
     pid: int
-    storage: Storage
+    dead_letters: DeadLetterStore
     ticks: TickBatchHandler
     runs: RunExecutor
 
@@ -49,28 +49,31 @@ class WorkerTasks:
     def _process(self) -> _ProcessState:
         pid = os.getpid()
         if self._state is None or self._state.pid != pid:
-            storage = Storage.from_settings(self.settings)
-            runner = TickRunner(self.definitions, storage, self.settings)
+            repos = Repositories.from_settings(self.settings)
+            runner = TickRunner(
+                self.definitions, self.settings, repos.sensors, repos.ticks, repos.events
+            )
+            ledger = repos.ticks
 
             def bury(reason: str, payload: bytes, ref: str | None) -> None:
                 self.dead_letter(f"queue:{self.settings.tick_queue}", reason, payload, ref)
 
             def give_back(tick: TickMessage) -> bool:
                 # Not ours to evaluate: back in a whole interval, for a worker that can.
-                return bool(storage.give_back(tick.sensor, tick.tick_id, time.time(), wait=True))
+                return bool(ledger.give_back(tick.sensor, tick.tick_id, time.time(), wait=True))
 
             evaluate = BatchEvaluator(runner, self.settings).run
             self._state = _ProcessState(
                 pid,
-                storage,
+                repos.dead_letters,
                 TickBatchHandler(self.definitions, evaluate, bury, give_back),
-                RunExecutor(self.definitions, storage, self.settings),
+                RunExecutor(self.definitions, repos.runs, self.settings),
             )
         return self._state
 
     def dead_letter(self, source: str, reason: str, payload: bytes, ref: str | None) -> None:
         letter = DeadLetter(source=source, reason=reason, payload=payload, at=time.time(), ref=ref)
-        self._process().storage.dead_letter(letter, self.settings.dead_letter_max)
+        self._process().dead_letters.add(letter, self.settings.dead_letter_max)
 
     def tick_batch(
         self, task_id: str | None, args: Sequence[Any], kwargs: Mapping[str, Any]

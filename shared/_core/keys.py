@@ -70,6 +70,20 @@ lookout:celery:{queue}          list    Celery's (kombu's) messages waiting in a
 lookout:celery:unacked          hash    kombu: messages delivered to a worker and
                                         not yet acknowledged, with their queue
 ==============================  ======  ==========================================
+
+Which repository of ``lookout._core.storage`` changes them (scripts in brackets):
+``SensorStore`` the sensor hash's code defaults and cursor, ``sensors``, a
+started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
+``TickLedger`` a tick's life on the sensor hash, ``inflight`` and ``due``
+(claim, release, give_back, begin_eval) and its commit to ``ticks``,
+``runkeys`` and ``launch`` (commit); ``ScheduleStore`` ``due``, ``inflight``,
+``triggered``, ``scheduler:wake``, ``scheduler:round`` and the claimed
+sensors' hashes (sync_sensors, unschedule, claim_due, unclaim, trigger), the
+leader's changes fenced by ``scheduler:leader``, which ``LeaderStore`` holds;
+``RunStore`` ``run:*`` and ``runs*``, each status move with its ``events``
+entry (run_*); ``LaunchStream`` the launchers' group on ``launch``;
+``EventStream`` ``events``; ``ProcessStore`` ``process:*`` and ``processes``;
+``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads, kombu's keys too.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from lookout._base.wire import EventKind, RunEvent
 from lookout._core.streams import stream_order
 
 if TYPE_CHECKING:
-    from lookout._core.storage import Storage
+    from lookout._core.storage import EventStream
 
 BATCH = 1000
 
@@ -42,20 +42,20 @@ def _matches(sensor: SensorDefinition[Any, Any], event: RunEvent) -> bool:
     return bool(opts["monitor_all"]) or event.job_name in opts["monitored_jobs"]
 
 
-def _events_after(storage: Storage, after: str) -> Iterator[tuple[str, RunEvent]]:
+def _events_after(events: EventStream, after: str) -> Iterator[tuple[str, RunEvent]]:
     while True:
-        batch = storage.read_events(after, BATCH)
+        batch = events.read(after, BATCH)
         yield from batch
         if len(batch) < BATCH:
             return
         after = batch[-1][0]
 
 
-def _start(sensor: SensorDefinition[Any, Any], storage: Storage) -> tuple[str, list[Any]]:
+def _start(sensor: SensorDefinition[Any, Any], stream: EventStream) -> tuple[str, list[Any]]:
     """Where a sensor with no cursor begins, and the events it sees on that first tick."""
-    newest = storage.latest_event_id()
+    newest = stream.latest_id()
     if sensor.kind is SensorKind.ASSET:
-        latest = storage.latest_matching_event(lambda e: _matches(sensor, e))
+        latest = stream.latest_matching(lambda e: _matches(sensor, e))
         return newest, [latest] if latest else []
     return newest, []
 
@@ -88,15 +88,15 @@ def _call(
 
 
 def evaluate_event_sensor(
-    sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, storage: Storage
+    sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, stream: EventStream
 ) -> SensorOutcome:
     """Call the sensor once per new matching event and merge what the calls gave."""
     if context.cursor is None:
-        cursor, pending = _start(sensor, storage)
+        cursor, pending = _start(sensor, stream)
         events: Any = pending
     else:
         cursor = str(context.cursor)
-        events = _events_after(storage, cursor)
+        events = _events_after(stream, cursor)
     items: list[Any] = []
     skips: list[SkipReason] = []
     seen = 0

@@ -7,14 +7,14 @@ import logging
 import redis
 
 from lookout._base.errors import LookoutError
-from lookout._core.storage import Storage
+from lookout._core.storage import ServerChecks
 
 
 class EvictionPolicyError(LookoutError):
     """Redis is configured to evict keys that lookout must never lose."""
 
 
-def check_eviction_policy(storage: Storage, log: logging.Logger) -> str:
+def check_eviction_policy(server: ServerChecks, log: logging.Logger) -> str:
     """Refuse an ``allkeys-*`` eviction policy, warn for ``volatile-*``; returns the policy.
 
     Evicted run keys mean duplicate runs (invariant 3), evicted in-flight marks
@@ -25,7 +25,7 @@ def check_eviction_policy(storage: Storage, log: logging.Logger) -> str:
     with a warning.
     """
     try:
-        policy = storage.maxmemory_policy()
+        policy = server.maxmemory_policy()
     except redis.ResponseError as exc:
         log.warning("cannot read Redis's maxmemory-policy (%s); make sure it is noeviction", exc)
         return "unknown"

@@ -2,7 +2,7 @@
 
 A heartbeat is a hash with a TTL of three intervals, renewed by a daemon
 thread: a process that dies (even by kill -9) disappears from the list on its
-own; one that stops cleanly removes itself at once.  ``storage.heartbeats()``
+own; one that stops cleanly removes itself at once.  ``ProcessStore.heartbeats()``
 lists the live ones.
 """
 
@@ -19,7 +19,7 @@ from importlib import metadata
 
 import redis
 
-from lookout._core.storage import ProcessInfo, Storage
+from lookout._core.storage import ProcessInfo, ProcessStore
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Heartbeat:
 
     def __init__(
         self,
-        storage: Storage,
+        processes: ProcessStore,
         role: str,
         *,
         interval: float = 2.0,
@@ -50,7 +50,7 @@ class Heartbeat:
         details: Callable[[], Mapping[str, str]] | None = None,
         clock: Clock = time.time,
     ) -> None:
-        self.storage = storage
+        self.processes = processes
         self.role = role
         self.interval = interval
         self.ttl = 3 * interval
@@ -83,7 +83,7 @@ class Heartbeat:
     def beat(self) -> None:
         """Write the heartbeat now (also to publish a change, such as gaining leadership)."""
         try:
-            self.storage.write_heartbeat(self.info(), self.ttl)
+            self.processes.write(self.info(), self.ttl)
         except redis.RedisError as exc:
             # Redis may be briefly down (invariant 7): say so once, keep trying.
             if not self._failing:
@@ -119,7 +119,7 @@ class Heartbeat:
         self._thread.join(self.interval + 5)
         self._thread = None
         try:
-            self.storage.remove_process(self.id)
+            self.processes.remove(self.id)
         except redis.RedisError as exc:
             log.warning("heartbeat of %s not removed (it expires by itself): %s", self.id, exc)
 

@@ -1,7 +1,9 @@
 """One tick of one sensor: load its state, evaluate with a timeout, commit atomically.
 
 ``TickRunner`` is what the CLI, the Celery tick task and the tests call; it
-owns no state of its own besides the objects it is given.
+owns no state of its own besides the objects it is given: the sensors' state,
+the tick ledger it claims and commits in, and the event stream (for event
+sensors).
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ from lookout._base.codec import decode_value, encode, encode_value
 from lookout._base.errors import CodecError, LookoutError
 from lookout._base.wire import LaunchRequest, TickRecord, TickStatus
 from lookout._core.settings import Settings
-from lookout._core.storage import SensorState, Storage, TickCommit
-from lookout._core.storage.sensors import with_flags
+from lookout._core.storage import (
+    EventStream,
+    Repositories,
+    SensorState,
+    SensorStore,
+    TickCommit,
+    TickLedger,
+)
+from lookout._core.storage.history import with_flags
 from lookout._process.timeout import EvaluationTimer
 
 Clock = Callable[[], float]
@@ -62,14 +71,18 @@ class TickRunner:
     def __init__(
         self,
         definitions: Definitions,
-        storage: Storage,
         settings: Settings,
+        sensors: SensorStore,
+        ticks: TickLedger,
+        events: EventStream,
         *,
         clock: Clock = time.time,
         worker: str | None = None,
     ) -> None:
         self.definitions = definitions
-        self.storage = storage
+        self.sensors = sensors
+        self.ticks = ticks
+        self.events = events
         self.settings = settings
         self.clock = clock
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
@@ -88,22 +101,22 @@ class TickRunner:
         if tick_id is None:
             tick_id = new_tick_id()
             now = self.clock()
-            held = self.storage.claim(name, tick_id, now, now + self.settings.inflight_ttl)
+            held = self.ticks.claim(name, tick_id, now, now + self.settings.inflight_ttl)
             if held != tick_id:
                 raise TickInFlightError(f"sensor '{name}' has tick {held} in flight")
-        state = self.storage.sensor_state(name)
+        state = self.sensors.state(name)
         if state.inflight != tick_id:
             return None  # committed already, or superseded after its mark expired
         commit = self.evaluate(sensor, state, tick_id=tick_id, due_at=due_at)
-        return self.storage.commit(commit)
+        return self.ticks.commit(commit)
 
     def preview(self, name: str) -> TickRecord:
         """Evaluate without committing anything; duplicates are reported, not claimed."""
         sensor = self.definitions.get_sensor(name)
-        state = self.storage.sensor_state(name)
+        state = self.sensors.state(name)
         commit = self.evaluate(sensor, state, tick_id=new_tick_id(), due_at=None)
         keys = [k for k, _ in commit.launches]
-        used = iter(self.storage.run_key_exists(name, [k for k in keys if k is not None]))
+        used = iter(self.sensors.run_keys_used(name, [k for k in keys if k is not None]))
         return with_flags(
             commit.record, "".join("0" if k is not None and next(used) else "1" for k in keys)
         )
@@ -179,7 +192,7 @@ class TickRunner:
             return evaluate(sensor, context)
         from lookout._process.event_ticks import evaluate_event_sensor
 
-        return evaluate_event_sensor(sensor, context, self.storage)
+        return evaluate_event_sensor(sensor, context, self.events)
 
     def _launches(
         self, sensor: str, tick_id: str, outcome: SensorOutcome, now: float
@@ -237,3 +250,10 @@ class TickRunner:
     def _next_due(self, sensor: SensorDefinition[Any, Any], started: float, ended: float) -> float:
         # A slow evaluation pushes the next one back (invariant 1).
         return max(started + float(sensor.minimum_interval_seconds), ended)
+
+
+def tick_runner(
+    definitions: Definitions, repos: Repositories, settings: Settings, *, clock: Clock = time.time
+) -> TickRunner:
+    """A runner on the three repositories a tick uses, taken from ``repos``."""
+    return TickRunner(definitions, settings, repos.sensors, repos.ticks, repos.events, clock=clock)

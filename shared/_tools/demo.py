@@ -11,8 +11,8 @@ from pathlib import Path
 
 from lookout._base.wire import TickRecord
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
+from lookout._core.storage import Repositories
+from lookout._process.tick import tick_runner
 from lookout._tools.location import load_definitions
 from lookout._tools.operator import sync_definitions
 from lookout._tools.redis_server import EmbeddedRedis
@@ -57,13 +57,13 @@ def run_demo(
         os.environ.setdefault("LOOKOUT_EXAMPLE_DIR", watched)
         with redis_for(settings, embedded=embedded) as live:
             echo(f"redis: {live.redis_url}")
-            storage = Storage.from_settings(live)
-            storage.ping()
+            storage = Repositories.from_settings(live)
+            storage.server.ping()
             runners = []
             for module in modules:
                 defs = load_definitions(module=module)
-                sync_definitions(defs, storage)
-                runners.append((module, TickRunner(defs, storage, live)))
+                sync_definitions(defs, storage.sensors)
+                runners.append((module, tick_runner(defs, storage, live)))
             for round_no in range(1, rounds + 1):
                 echo(f"\n== round {round_no}")
                 for module, runner in runners:
@@ -72,7 +72,7 @@ def run_demo(
                         if record is not None:
                             echo(f"[{module}] " + render(record))
                 _something_happens(Path(watched))
-            launched = storage.launch_requests()
+            launched = storage.launches.requests()
             echo(f"\n{len(launched)} run request(s) on the launch stream:")
             for _, req in launched:
                 echo(

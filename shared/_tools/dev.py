@@ -24,7 +24,7 @@ from lookout._author.definitions import Definitions
 from lookout._base.errors import LookoutError
 from lookout._base.wire import RunEvent, TickRecord
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout._core.storage import EventStream, Repositories, TickLedger
 from lookout._tools.demo import redis_for
 from lookout._tools.operator import sync_definitions
 
@@ -77,12 +77,12 @@ class DevStack:
                 redis_for(self.settings, embedded=self.options.embedded) as live,
                 tempfile.TemporaryDirectory(prefix="lookout-dev-logs-") as logs,
             ):
-                storage = Storage.from_settings(live)
-                storage.ping()
-                sync_definitions(self.definitions, storage)
+                storage = Repositories.from_settings(live)
+                storage.server.ping()
+                sync_definitions(self.definitions, storage.sensors)
                 self.echo(f"redis {live.redis_url}; process logs in {logs}")
                 self._start_children(live, Path(logs))
-                self._watch(storage)
+                self._watch(storage.ticks, storage.events)
         except KeyboardInterrupt:
             pass
         finally:
@@ -110,27 +110,27 @@ class DevStack:
             )
             self.echo(f"started {role} (pid {self.children[role].pid})")
 
-    def _watch(self, storage: Storage) -> None:
-        seen = _Seen(event_id=storage.latest_event_id())
+    def _watch(self, ticks: TickLedger, events: EventStream) -> None:
+        seen = _Seen(event_id=events.latest_id())
         for s in self.definitions.sensors:  # old ticks of a reused Redis are not news
-            seen.ticks[s.name] = {t.tick_id for t in storage.ticks(s.name, 50)}
+            seen.ticks[s.name] = {t.tick_id for t in ticks.history(s.name, 50)}
         deadline = (
             time.monotonic() + self.options.duration if self.options.duration is not None else None
         )
         while not self._stopping and (deadline is None or time.monotonic() < deadline):
             self._check_children()
-            self._print_ticks(storage, seen)
-            self._print_events(storage, seen)
+            self._print_ticks(ticks, seen)
+            self._print_events(events, seen)
 
     def _check_children(self) -> None:
         for role, proc in self.children.items():
             if proc.poll() is not None:
                 raise LookoutError(f"the {role} exited with status {proc.returncode}")
 
-    def _print_ticks(self, storage: Storage, seen: _Seen) -> None:
+    def _print_ticks(self, ticks: TickLedger, seen: _Seen) -> None:
         for s in self.definitions.sensors:
             known = seen.ticks.setdefault(s.name, set())
-            for tick in reversed(storage.ticks(s.name, 20)):
+            for tick in reversed(ticks.history(s.name, 20)):
                 if tick.tick_id in known:
                     continue
                 known.add(tick.tick_id)
@@ -139,9 +139,9 @@ class DevStack:
                     self.echo("tick  " + self.render_tick(tick))
                 seen.last[s.name] = said
 
-    def _print_events(self, storage: Storage, seen: _Seen) -> None:
+    def _print_events(self, events: EventStream, seen: _Seen) -> None:
         # Blocking read: this is also the loop's pause between tick polls.
-        for event_id, event in storage.wait_events(seen.event_id, block=0.5, count=100):
+        for event_id, event in events.wait(seen.event_id, block=0.5, count=100):
             seen.event_id = event_id
             self.echo("event " + describe_event(event))
 

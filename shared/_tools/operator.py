@@ -10,7 +10,7 @@ from lookout._author.definitions import Definitions
 from lookout._author.sensors import SensorDefinition
 from lookout._base.codec import decode_value, encode_value
 from lookout._base.wire import DefaultSensorStatus, TickRecord, TickStatus
-from lookout._core.storage import SensorState, Storage
+from lookout._core.storage import SensorState, SensorStore, TickLedger
 
 
 @dataclass(frozen=True)
@@ -30,16 +30,16 @@ def effective_status(sensor: SensorDefinition[Any, Any], state: SensorState) -> 
     return state.status or sensor.default_status.value
 
 
-def sync_definitions(definitions: Definitions, storage: Storage) -> None:
+def sync_definitions(definitions: Definitions, sensors: SensorStore) -> None:
     """Record each sensor's code-side defaults in Redis (operator choices are kept)."""
     for s in definitions.sensors:
-        storage.sync_sensor(s.name, s.default_status, float(s.minimum_interval_seconds))
+        sensors.sync(s.name, s.default_status, float(s.minimum_interval_seconds))
 
 
-def list_sensors(definitions: Definitions, storage: Storage) -> list[SensorRow]:
+def list_sensors(definitions: Definitions, store: SensorStore) -> list[SensorRow]:
     """One row per sensor of ``definitions``, read in one round trip."""
     sensors = definitions.sensors
-    states = storage.sensor_states([s.name for s in sensors])
+    states = store.states([s.name for s in sensors])
     return [
         SensorRow(
             s.name,
@@ -54,43 +54,43 @@ def list_sensors(definitions: Definitions, storage: Storage) -> list[SensorRow]:
 
 
 def set_sensor_status(
-    definitions: Definitions, storage: Storage, name: str, status: DefaultSensorStatus
+    definitions: Definitions, sensors: SensorStore, name: str, status: DefaultSensorStatus
 ) -> None:
     """Start or stop a sensor; it stays so until an operator changes it again."""
     sensor = definitions.get_sensor(name)
-    storage.sync_sensor(name, sensor.default_status, float(sensor.minimum_interval_seconds))
-    storage.set_status(name, status, due_at=time.time())
+    sensors.sync(name, sensor.default_status, float(sensor.minimum_interval_seconds))
+    sensors.set_status(name, status, due_at=time.time())
 
 
-def get_cursor(definitions: Definitions, storage: Storage, name: str) -> Any:
+def get_cursor(definitions: Definitions, sensors: SensorStore, name: str) -> Any:
     definitions.get_sensor(name)
-    raw = storage.sensor_state(name).cursor
+    raw = sensors.state(name).cursor
     return None if raw is None else decode_value(raw)
 
 
-def set_cursor(definitions: Definitions, storage: Storage, name: str, value: Any) -> None:
+def set_cursor(definitions: Definitions, sensors: SensorStore, name: str, value: Any) -> None:
     """Set (or with ``None`` reset) a cursor; run keys stay, as in Dagster."""
     definitions.get_sensor(name)
-    storage.set_cursor(name, None if value is None else encode_value(value))
+    sensors.set_cursor(name, None if value is None else encode_value(value))
 
 
-def reset_run_keys(definitions: Definitions, storage: Storage, name: str) -> int:
+def reset_run_keys(definitions: Definitions, sensors: SensorStore, name: str) -> int:
     """Forget every run key a sensor used, so each may launch a run once more.
 
     Run keys are what keeps a sensor from launching a run twice (invariant 3);
     only an operator's explicit act resets them.  Returns how many were forgotten.
     """
     definitions.get_sensor(name)
-    return storage.reset_run_keys(name)
+    return sensors.reset_run_keys(name)
 
 
 def tick_history(
-    definitions: Definitions, storage: Storage, name: str, limit: int
+    definitions: Definitions, ledger: TickLedger, name: str, limit: int
 ) -> list[TickRecord]:
     """Newest first; a tick queued or running shows as STARTED (since its claim) at the top."""
     definitions.get_sensor(name)
-    ticks = storage.ticks(name, limit)
-    inflight = storage.inflight_tick(name)
+    ticks = ledger.history(name, limit)
+    inflight = ledger.inflight_tick(name)
     if inflight is not None:
         started = TickRecord(
             tick_id=inflight.tick_id,

@@ -4,17 +4,20 @@ import sys
 import time
 
 from lookout import Settings
-from lookout._core.storage import Storage
-from lookout._process.tick import TickInFlightError, TickRunner
-from lookout._tools.location import load_definitions
+from lookout.testing import (
+    TickInFlightError,
+    load_definitions,
+    open_repositories,
+    tick_runner,
+)
 
 
 def main() -> None:
     sensor, wanted = sys.argv[1], int(sys.argv[2])
     settings = Settings.from_env()
-    runner = TickRunner(
+    runner = tick_runner(
         load_definitions(module="tests.locations.core_sensors"),
-        Storage.from_settings(settings),
+        open_repositories(settings),
         settings,
     )
     done, deadline = 0, time.monotonic() + 60

@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import subprocess
 
-from lookout._core.settings import Settings
-from lookout._core.storage import Storage
-from tests.conftest import Process, Spawn, process_env, start_ready
+from lookout import Settings
+from lookout.testing import Repositories
+from tests.conftest import Process, Spawn, process_env, start_ready, text
 from tests.locations.sched_recorder import RECORD_KEY
 
 LOCATION = "tests.locations.sched_recorder"
@@ -43,11 +43,11 @@ def start_worker(spawn: Spawn, env: dict[str, str], concurrency: int = 2) -> Pro
     return start_ready(spawn, args, env, " ready.", "the worker to be ready", "worker")
 
 
-def evaluations(storage: Storage, sensor: str) -> list[Evaluation]:
+def evaluations(storage: Repositories, sensor: str) -> list[Evaluation]:
     """Every recorded evaluation of ``sensor``, in order of start."""
     found = []
     for raw in storage.client.lrange(RECORD_KEY.format(sensor), 0, -1):
-        start, end, pid = raw.decode().split()
+        start, end, pid = text(raw).split()
         found.append((float(start), float(end), int(pid)))
     return sorted(found)
 
@@ -60,7 +60,7 @@ def assert_never_overlapping(evals: list[Evaluation], sensor: str) -> None:
         )
 
 
-def assert_interval_kept(storage: Storage, sensor: str, interval: float) -> list[float]:
+def assert_interval_kept(storage: Repositories, sensor: str, interval: float) -> list[float]:
     """Evaluations start at least ``interval`` apart (by their committed ticks); returns the gaps.
 
     The recorder's sensors always skip, so their SKIPPED ticks are exactly their
@@ -68,7 +68,7 @@ def assert_interval_kept(storage: Storage, sensor: str, interval: float) -> list
     evaluated (a worker took it up too late to evaluate it safely).
     """
     ticks = sorted(
-        (t for t in storage.ticks(sensor, 1000) if t.status == "SKIPPED"),
+        (t for t in storage.ticks.history(sensor, 1000) if t.status == "SKIPPED"),
         key=lambda t: t.started_at,
     )
     assert len(ticks) <= len(evaluations(storage, sensor))

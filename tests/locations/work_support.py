@@ -14,9 +14,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lookout._base.wire import TICK_TASK, EventKind, RunEvent, TickMessage
-from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout import Settings
+from lookout.testing import TICK_TASK, EventKind, Repositories, RunEvent, TickMessage
 from tests.conftest import Process, Spawn, process_env, start_ready, wait_for
 
 
@@ -59,13 +58,15 @@ def start_launcher(
 CLAIM_SLACK = 10.0
 
 
-def claim_ticks(storage: Storage, settings: Settings, names: Iterable[str]) -> list[TickMessage]:
+def claim_ticks(
+    storage: Repositories, settings: Settings, names: Iterable[str]
+) -> list[TickMessage]:
     """Claim one tick of each sensor, as the scheduler does before publishing."""
     ticks = []
     for name in names:
         tick_id = uuid.uuid4().hex
         now = time.time()
-        held = storage.claim(name, tick_id, now, now + settings.inflight_ttl + CLAIM_SLACK)
+        held = storage.ticks.claim(name, tick_id, now, now + settings.inflight_ttl + CLAIM_SLACK)
         assert held == tick_id, f"sensor {name} has tick {held} in flight"
         ticks.append(TickMessage(name, tick_id, now))
     return ticks
@@ -76,11 +77,13 @@ def publish(app: Any, ticks: Sequence[TickMessage]) -> None:
     app.send_task(TICK_TASK, args=[[t.to_wire() for t in ticks]])
 
 
-def committed(storage: Storage, tick: TickMessage) -> bool:
-    return any(t.tick_id == tick.tick_id for t in storage.ticks(tick.sensor, 20))
+def committed(storage: Repositories, tick: TickMessage) -> bool:
+    return any(t.tick_id == tick.tick_id for t in storage.ticks.history(tick.sensor, 20))
 
 
-def wait_committed(storage: Storage, ticks: Sequence[TickMessage], timeout: float = 20) -> None:
+def wait_committed(
+    storage: Repositories, ticks: Sequence[TickMessage], timeout: float = 20
+) -> None:
     wait_for(
         lambda: all(committed(storage, t) for t in ticks),
         timeout,
@@ -89,7 +92,7 @@ def wait_committed(storage: Storage, ticks: Sequence[TickMessage], timeout: floa
 
 
 def tick_and_wait(
-    storage: Storage, settings: Settings, app: Any, names: Sequence[str], timeout: float = 20
+    storage: Repositories, settings: Settings, app: Any, names: Sequence[str], timeout: float = 20
 ) -> list[TickMessage]:
     ticks = claim_ticks(storage, settings, names)
     publish(app, ticks)
@@ -97,11 +100,11 @@ def tick_and_wait(
     return ticks
 
 
-def all_events(storage: Storage) -> list[RunEvent]:
-    return [e for _, e in storage.read_events("0-0", 1_000_000)]
+def all_events(storage: Repositories) -> list[RunEvent]:
+    return [e for _, e in storage.events.read("0-0", 1_000_000)]
 
 
-def status_events(storage: Storage, status: str | None = None) -> list[RunEvent]:
+def status_events(storage: Repositories, status: str | None = None) -> list[RunEvent]:
     return [
         e
         for e in all_events(storage)

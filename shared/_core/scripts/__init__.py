@@ -1,8 +1,8 @@
 """Lua scripts: each is one atomic change to several keys, with a comment on what it guarantees.
 
 Split by what they serve: a tick's life (``ticks``), a run's life (``runs``)
-and the scheduler (``scheduling``).  The storage registers every script of
-``SCRIPTS`` and calls it by name.
+and the scheduler (``scheduling``).  Each storage repository registers, by
+name, only the scripts of ``SCRIPTS`` it calls.
 """
 
 from __future__ import annotations

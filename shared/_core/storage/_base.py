@@ -1,15 +1,12 @@
-"""What every part of the storage shares: the client, the key layout, the scripts."""
+"""What every repository shares: a client that reconnects, the key layout, the scripts."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import redis
+from redis.commands.core import Script
 
-from lookout._base.errors import StorageError
 from lookout._core.keys import Keys
 from lookout._core.scripts import SCRIPTS
-from lookout._core.settings import Settings
 
 
 def redis_client(url: str) -> redis.Redis:
@@ -27,32 +24,16 @@ def redis_client(url: str) -> redis.Redis:
     )
 
 
-class StoreBase:
-    """The Redis client, the key layout and the registered Lua scripts.
+class Repository:
+    """One concern's keys in Redis: the client, the shared key layout, its own scripts.
 
-    Registering a script does no I/O; redis-py loads it on first call.
+    Each repository registers only the Lua scripts it calls; registering does
+    no I/O (redis-py loads a script on its first call).
     """
 
-    def __init__(self, client: redis.Redis, keys: Keys, history_size: int = 1000) -> None:
-        # Typed as Any: redis-py's reply types are unions that depend on
-        # decode_responses; the storage decodes every reply itself.
-        self.client: Any = client
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
         self.keys = keys
-        self.history_size = history_size
-        self.scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Any:
-        """A storage on a new connection pool (connections open on first use)."""
-        return cls(
-            redis_client(settings.redis_url), Keys(settings.key_prefix), settings.tick_history
-        )
-
-    def ping(self) -> None:
-        """Check that Redis answers, with an error that names where it was looked for."""
-        try:
-            self.client.ping()
-        except redis.RedisError as exc:
-            kwargs = self.client.connection_pool.connection_kwargs
-            where = kwargs.get("path") or f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
-            raise StorageError(f"cannot reach Redis at {where}: {exc}") from exc
+    def _script(self, name: str) -> Script:
+        return self.client.register_script(SCRIPTS[name])

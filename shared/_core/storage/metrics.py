@@ -16,7 +16,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from lookout._core.storage._base import StoreBase
+from lookout._core.storage._base import Repository
+from lookout._core.storage._replies import as_bytes, maybe_bytes
+from lookout._core.storage.runs import RUN_STATUSES
 from lookout._core.streams import text as _text
 
 # kombu's Redis transport keeps a queue's messages of priority p > 0 in a
@@ -72,8 +74,8 @@ def entry_time(entry_id: str) -> float:
     return int(entry_id.split("-", 1)[0]) / 1000.0
 
 
-class MetricsStore(StoreBase):
-    """What the monitor, ``lookout queues`` and the status page read."""
+class MetricsView(Repository):
+    """What the monitor, ``lookout queues`` and the status page count (read only)."""
 
     # -- Celery queues (kombu's lists) ---------------------------------------
 
@@ -105,7 +107,11 @@ class MetricsStore(StoreBase):
 
     # -- streams -------------------------------------------------------------
 
-    def stream_backlog(self, stream: str, group: str, now: float | None = None) -> StreamBacklog:
+    def launch_backlog(self, group: str, now: float | None = None) -> StreamBacklog:
+        """Where the launchers' group stands on the launch stream."""
+        return self._backlog(self.keys.launch, group, now)
+
+    def _backlog(self, stream: str, group: str, now: float | None = None) -> StreamBacklog:
         """Length, undelivered and pending entries, and the oldest unacknowledged one's age."""
         now = time.time() if now is None else now
         length = int(self.client.xlen(stream))
@@ -145,10 +151,11 @@ class MetricsStore(StoreBase):
         if lag is not None:
             return int(lag)
         entries = self.client.xrange(stream, min=f"({last_delivered}", count=LAG_COUNT_CAP)
-        return len(entries)
+        return len(entries or ())
 
-    def stream_length(self, stream: str) -> int:
-        return int(self.client.xlen(stream))
+    def dead_letter_count(self) -> int:
+        """Entries in the dead-letter stream (capped)."""
+        return int(self.client.xlen(self.keys.dead_letters))
 
     # -- sensors -------------------------------------------------------------
 
@@ -171,17 +178,24 @@ class MetricsStore(StoreBase):
         pipe = self.client.pipeline(transaction=False)
         for name in names:
             pipe.hget(self.keys.sensor(name), "last")
-        return list(pipe.execute())
+        return [maybe_bytes(e) for e in pipe.execute()]
 
     def tick_entries(self, names: Sequence[str], limit: int) -> list[list[bytes]]:
         """Up to ``limit`` raw tick history entries per sensor, newest first (one round trip)."""
         pipe = self.client.pipeline(transaction=False)
         for name in names:
             pipe.lrange(self.keys.ticks(name), 0, limit - 1)
-        return list(pipe.execute())
+        return [[as_bytes(e) for e in entries] for entries in pipe.execute()]
 
     # -- runs ----------------------------------------------------------------
 
     def runs_total(self) -> int:
         """Every run ever created (the launcher's count of launched runs)."""
         return int(self.client.zcard(self.keys.runs))
+
+    def run_counts(self) -> dict[str, int]:
+        """How many runs are in each status."""
+        pipe = self.client.pipeline(transaction=False)
+        for status in RUN_STATUSES:
+            pipe.zcard(self.keys.runs_by_status(status))
+        return dict(zip(RUN_STATUSES, pipe.execute(), strict=True))

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from lookout._core.storage._base import StoreBase
+from redis.typing import EncodableT
+
+from lookout._core.storage._base import Repository
+from lookout._core.storage._replies import fields_of
+from lookout._core.streams import text
 
 # The fields every heartbeat has; anything else a process reports goes to ``details``.
 _FIELDS = ("role", "host", "pid", "version", "started_at", "last_seen", "leader")
@@ -56,14 +60,15 @@ class ProcessInfo:
         )
 
 
-class ProcessStore(StoreBase):
+class ProcessStore(Repository):
     """Heartbeat hashes that expire unless renewed, and their index."""
 
-    def write_heartbeat(self, info: ProcessInfo, ttl: float) -> None:
+    def write(self, info: ProcessInfo, ttl: float) -> None:
         """Record that ``info`` is alive for the next ``ttl`` seconds."""
         key = self.keys.process(info.id)
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(key, mapping=info.to_fields())
+        fields: dict[EncodableT, EncodableT] = {k: v for k, v in info.to_fields().items()}
+        pipe.hset(key, mapping=fields)
         pipe.pexpire(key, int(ttl * 1000))
         pipe.zadd(self.keys.processes, {info.id: info.last_seen})
         # Index entries of processes silent for far longer than any TTL are
@@ -71,7 +76,7 @@ class ProcessStore(StoreBase):
         pipe.zremrangebyscore(self.keys.processes, "-inf", info.last_seen - 100 * ttl)
         pipe.execute()
 
-    def remove_process(self, process_id: str) -> None:
+    def remove(self, process_id: str) -> None:
         """A process that stops cleanly says so at once instead of expiring."""
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(self.keys.process(process_id))
@@ -79,17 +84,16 @@ class ProcessStore(StoreBase):
         pipe.execute()
 
     def heartbeats(self) -> list[ProcessInfo]:
-        """Every process whose heartbeat has not expired, oldest first.
-
-        (``MetricsStore.live_processes`` reads the same keys as plain dicts.)
-        """
-        ids = [raw.decode() for raw in self.client.zrange(self.keys.processes, 0, -1)]
+        """Every process whose heartbeat has not expired, oldest first."""
+        ids = [text(raw) for raw in self.client.zrange(self.keys.processes, 0, -1)]
         pipe = self.client.pipeline(transaction=False)
         for process_id in ids:
             pipe.hgetall(self.keys.process(process_id))
         found = pipe.execute() if ids else []
         live = [
-            ProcessInfo.from_fields(pid, raw) for pid, raw in zip(ids, found, strict=True) if raw
+            ProcessInfo.from_fields(pid, fields_of(raw))
+            for pid, raw in zip(ids, found, strict=True)
+            if raw
         ]
         dead = [pid for pid, raw in zip(ids, found, strict=True) if not raw]
         if dead:

@@ -1,8 +1,8 @@
-"""Runs: records, status moves with their events, and the launchers' side of the launch stream."""
+"""Runs: their records and indexes, status moves with their events, and the executor's lease."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -10,15 +10,13 @@ import redis
 
 from lookout._base.codec import decode, encode
 from lookout._base.wire import RunEvent, RunRecord
-from lookout._core.storage._base import StoreBase
-from lookout._core.streams import stream_order
+from lookout._core.keys import Keys
+from lookout._core.storage._base import Repository
+from lookout._core.storage._replies import fields_of
 from lookout._core.streams import text as _text
 
 RUN_STATUSES = ("QUEUED", "STARTED", "SUCCESS", "FAILURE", "CANCELED")
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
-
-# Raw launch stream entries as Redis gives them: (entry id, fields).
-StreamEntry = tuple[str, dict[bytes, bytes]]
 
 
 @dataclass(frozen=True)
@@ -40,12 +38,21 @@ def _float(value: bytes | None) -> float | None:
     return float(value) if value else None
 
 
-class RunStore(StoreBase):
-    """Run records and their indexes, run events, and consuming the launch stream."""
+class RunStore(Repository):
+    """Run records and their indexes; each status move appends its run event atomically."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        super().__init__(client, keys)
+        self._create = self._script("run_create")
+        self._start = self._script("run_start")
+        self._finish = self._script("run_finish")
+        self._emit = self._script("run_emit")
+        self._renew = self._script("run_renew")
+        self._delete = self._script("run_delete")
 
     # -- creating ------------------------------------------------------------
 
-    def create_runs(self, runs: Sequence[tuple[RunRecord, RunEvent]]) -> list[Created]:
+    def create(self, runs: Sequence[tuple[RunRecord, RunEvent]]) -> list[Created]:
         """Create each run unless it exists (one atomic script each, one round trip)."""
         pipe = self.client.pipeline(transaction=False)
         for record, event in runs:
@@ -65,7 +72,7 @@ class RunStore(StoreBase):
                 "1" if record.sensor else "0",
                 record.error or "",
             ]
-            self.scripts["run_create"](keys=keys, args=args, client=pipe)
+            self._create(keys=keys, args=args, client=pipe)
         replies = pipe.execute()
         return [
             Created(record.run_id, bool(made), _text(status), bool(enqueued))
@@ -79,9 +86,7 @@ class RunStore(StoreBase):
             pipe.hset(self.keys.run(run_id), "enqueued", repr(now))
         pipe.execute()
 
-    def stale_queued_runs(
-        self, cutoff: float, count: int, offset: int = 0
-    ) -> tuple[list[str], int]:
+    def stale_queued(self, cutoff: float, count: int, offset: int = 0) -> tuple[list[str], int]:
         """QUEUED runs last handed to the run queue at or before ``cutoff``.
 
         Reads at most ``count`` QUEUED runs created by then, from ``offset``;
@@ -105,7 +110,7 @@ class RunStore(StoreBase):
                 stale.append(run_id)
         return stale, (offset + len(ids) if len(ids) == count else 0)
 
-    def delete_finished_runs(self, cutoff: float, count: int) -> int:
+    def delete_finished(self, cutoff: float, count: int) -> int:
         """Delete up to ``count`` runs of each finished status created at or before ``cutoff``.
 
         Each goes with its indexes in one script; returns how many went.
@@ -130,21 +135,21 @@ class RunStore(StoreBase):
                 self.keys.runs_by_status(status),
                 self.keys.runs_by_sensor(sensor or ""),
             ]
-            self.scripts["run_delete"](keys=keys, args=[run_id, status, repr(cutoff)], client=pipe)
+            self._delete(keys=keys, args=[run_id, status, repr(cutoff)], client=pipe)
         return sum(int(n) for n in pipe.execute())
 
     # -- reading -------------------------------------------------------------
 
-    def get_run(self, run_id: str) -> RunRecord | None:
-        return self._record(self.client.hgetall(self.keys.run(run_id)))
+    def get(self, run_id: str) -> RunRecord | None:
+        return self._record(fields_of(self.client.hgetall(self.keys.run(run_id))))
 
-    def get_runs(self, run_ids: Sequence[str]) -> list[RunRecord]:
+    def get_many(self, run_ids: Sequence[str]) -> list[RunRecord]:
         pipe = self.client.pipeline(transaction=False)
         for run_id in run_ids:
             pipe.hgetall(self.keys.run(run_id))
-        return [r for r in map(self._record, pipe.execute()) if r is not None]
+        return [r for r in (self._record(fields_of(f)) for f in pipe.execute()) if r is not None]
 
-    def _record(self, fields: dict[bytes, bytes]) -> RunRecord | None:
+    def _record(self, fields: Mapping[bytes, bytes]) -> RunRecord | None:
         if not fields or b"d" not in fields:
             return None
         record = decode(RunRecord, fields[b"d"])
@@ -159,7 +164,7 @@ class RunStore(StoreBase):
             worker=worker.decode() if worker else None,
         )
 
-    def list_runs(
+    def recent(
         self, *, status: str | None = None, sensor: str | None = None, limit: int = 50
     ) -> list[RunRecord]:
         """Runs newest first, from the status or sensor index (both: the sensor's, filtered)."""
@@ -171,7 +176,7 @@ class RunStore(StoreBase):
             index = self.keys.runs
         found: list[RunRecord] = []
         for chunk in self._newest_first(index, max(limit, 100)):
-            found += [r for r in self.get_runs(chunk) if status is None or r.status == status]
+            found += [r for r in self.get_many(chunk) if status is None or r.status == status]
             if len(found) >= limit:
                 break
         return found[:limit]
@@ -185,16 +190,9 @@ class RunStore(StoreBase):
             yield [_text(i) for i in ids]
             start += size
 
-    def run_counts(self) -> dict[str, int]:
-        """How many runs are in each status."""
-        pipe = self.client.pipeline(transaction=False)
-        for status in RUN_STATUSES:
-            pipe.zcard(self.keys.runs_by_status(status))
-        return dict(zip(RUN_STATUSES, pipe.execute(), strict=True))
-
     # -- status moves --------------------------------------------------------
 
-    def start_run(self, run_id: str, owner: str, now: float, lease: float, event: RunEvent) -> str:
+    def start(self, run_id: str, owner: str, now: float, lease: float, event: RunEvent) -> str:
         """QUEUED -> STARTED with a lease for ``owner``; returns the status found."""
         keys = [
             self.keys.run(run_id),
@@ -204,9 +202,9 @@ class RunStore(StoreBase):
             self.keys.events,
         ]
         args: list[Any] = [run_id, repr(now), owner, str(int(lease * 1000)), encode(event)]
-        return _text(self.scripts["run_start"](keys=keys, args=args))
+        return _text(self._start(keys=keys, args=args))
 
-    def finish_run(
+    def finish(
         self,
         run_id: str,
         moves: tuple[str, str],
@@ -234,9 +232,9 @@ class RunStore(StoreBase):
             encode(event),
             "1" if only_if_lapsed else "0",
         ]
-        return _text(self.scripts["run_finish"](keys=keys, args=args))
+        return _text(self._finish(keys=keys, args=args))
 
-    def emit_run_event(self, run_id: str, owner: str, event: RunEvent, number: int) -> bool:
+    def emit_event(self, run_id: str, owner: str, event: RunEvent, number: int) -> bool:
         """Append ``event``, the executor's ``number``-th (from 1), while ``owner`` runs the run.
 
         False when it no longer does; an event whose number was appended
@@ -244,106 +242,11 @@ class RunStore(StoreBase):
         """
         keys = [self.keys.run(run_id), self.keys.events]
         args: list[Any] = [owner, encode(event), str(number)]
-        return bool(self.scripts["run_emit"](keys=keys, args=args))
+        return bool(self._emit(keys=keys, args=args))
 
-    def renew_run_lease(self, run_id: str, owner: str, lease: float) -> bool:
+    def renew_lease(self, run_id: str, owner: str, lease: float) -> bool:
         keys = [self.keys.run(run_id), self.keys.run_lease(run_id)]
-        return bool(self.scripts["run_renew"](keys=keys, args=[owner, str(int(lease * 1000))]))
+        return bool(self._renew(keys=keys, args=[owner, str(int(lease * 1000))]))
 
-    def run_lease_alive(self, run_id: str) -> bool:
+    def lease_alive(self, run_id: str) -> bool:
         return bool(self.client.exists(self.keys.run_lease(run_id)))
-
-    # -- the launch stream, as a consumer group ------------------------------
-
-    def ensure_launch_group(self, group: str) -> None:
-        """Create the launchers' group (from the stream's start) unless it exists."""
-        try:
-            self.client.xgroup_create(self.keys.launch, group, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    def read_launches(
-        self, group: str, consumer: str, count: int, block: float
-    ) -> list[StreamEntry]:
-        """New entries for this consumer; they stay pending until acknowledged."""
-        reply = self.client.xreadgroup(
-            group, consumer, {self.keys.launch: ">"}, count=count, block=int(block * 1000)
-        )
-        return [(_text(eid), fields) for _, entries in reply or [] for eid, fields in entries]
-
-    def own_pending_launches(self, group: str, consumer: str, count: int) -> list[StreamEntry]:
-        """Entries this consumer read and has not acknowledged, oldest first (up to ``count``)."""
-        reply = self.client.xreadgroup(group, consumer, {self.keys.launch: "0"}, count=count)
-        # Entries deleted from the stream meanwhile come back without fields.
-        return [
-            (_text(eid), fields) for _, entries in reply or [] for eid, fields in entries if fields
-        ]
-
-    def claim_launches(
-        self, group: str, consumer: str, min_idle: float, count: int
-    ) -> list[StreamEntry]:
-        """Take over entries another consumer left pending for ``min_idle`` seconds."""
-        claimed: list[StreamEntry] = []
-        start = "0-0"
-        while len(claimed) < count:
-            reply = self.client.xautoclaim(
-                self.keys.launch,
-                group,
-                consumer,
-                int(min_idle * 1000),
-                start_id=start,
-                count=count - len(claimed),
-            )
-            start = _text(reply[0])
-            # Entries deleted from the stream come back as None: nothing to launch.
-            claimed += [(_text(eid), fields) for eid, fields in reply[1] if fields is not None]
-            if start == "0-0":
-                break
-        return claimed
-
-    def ack_launches(self, group: str, entry_ids: Sequence[str]) -> None:
-        if entry_ids:
-            self.client.xack(self.keys.launch, group, *entry_ids)
-
-    def trim_streams(self, group: str, max_events: int) -> tuple[int, int]:
-        """Drop launch entries every launcher is done with, and the oldest events.
-
-        A launch entry may go once it was delivered to the group and
-        acknowledged: below both the oldest pending entry and the group's last
-        delivered id.  Reading those and trimming are two steps, and that is
-        safe: both bounds only move forward meanwhile (a claim moves a pending
-        entry to another consumer without changing its id).  The event stream
-        keeps about ``max_events`` entries.  Returns (launch, events) trimmed.
-        """
-        bound = self._launch_trim_bound(group)
-        launch = (
-            int(self.client.xtrim(self.keys.launch, minid=bound, approximate=False)) if bound else 0
-        )
-        events = int(self.client.xtrim(self.keys.events, maxlen=max_events, approximate=False))
-        return launch, events
-
-    def _launch_trim_bound(self, group: str) -> str | None:
-        try:
-            groups = self.client.xinfo_groups(self.keys.launch)
-            summary = self.client.xpending(self.keys.launch, group)
-        except redis.ResponseError:
-            return None  # no stream or no group yet: nothing was launched
-        delivered = next(
-            (_text(g["last-delivered-id"]) for g in groups if _text(g["name"]) == group), None
-        )
-        if delivered is None or delivered == "0-0":
-            return None
-        if int(summary["pending"]):
-            oldest = _text(summary["min"])
-            return min(oldest, delivered, key=stream_order)
-        ms, _, seq = delivered.partition("-")
-        return f"{ms}-{int(seq) + 1}"  # everything up to the last delivered was acknowledged
-
-    def pending_launches(self, group: str) -> int:
-        """How many launch entries were read but not yet acknowledged."""
-        try:
-            summary = self.client.xpending(self.keys.launch, group)
-        except redis.ResponseError:
-            return 0
-        return int(summary["pending"])

@@ -14,7 +14,7 @@ import redis
 from lookout._author.definitions import Definitions
 from lookout._base.errors import LookoutError
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout._core.storage import Repositories
 from lookout._tools.location import load_definitions
 
 P = ParamSpec("P")
@@ -105,12 +105,12 @@ def settings_from(redis_url: str | None, prefix: str | None, **extra: Any) -> Se
 
 def open_location(
     module: str | None, file: str | None, settings: Settings
-) -> tuple[Definitions, Storage]:
-    """Load the code location and open storage, checking that Redis answers."""
+) -> tuple[Definitions, Repositories]:
+    """Load the code location and open the repositories, checking that Redis answers."""
     definitions = load_definitions(module=module, file=file)
-    storage = Storage.from_settings(settings)
-    storage.ping()
-    return definitions, storage
+    repos = Repositories.from_settings(settings)
+    repos.server.ping()
+    return definitions, repos
 
 
 def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lookout._core.storage import Storage
+from lookout._core.storage import Repositories
 from lookout._tools.cli._options import (
     configure_logging,
     listen_options,
@@ -40,7 +40,7 @@ def monitor_command(
     configure_logging()
     settings = settings_from(redis_url, prefix)
     definitions, storage = open_location(module, file, settings)
-    MonitorServer(MonitorApp(definitions, storage, settings), host, port).run()
+    MonitorServer(MonitorApp.on(definitions, storage, settings), host, port).run()
 
 
 @click.command("queues")
@@ -60,10 +60,11 @@ def queues_command(
 ) -> None:
     """Queue depths, backlogs, sensors, runs and live processes."""
     settings = settings_from(redis_url, prefix)
-    storage = Storage.from_settings(settings)
-    storage.ping()
+    storage = Repositories.from_settings(settings)
+    storage.server.ping()
     show_queues(
-        storage,
+        storage.metrics,
+        storage.processes,
         settings,
         click.echo,
         as_json=as_json,

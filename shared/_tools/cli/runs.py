@@ -10,7 +10,7 @@ import click
 from lookout._base.errors import LookoutError
 from lookout._base.wire import RunRecord
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout._core.storage import Repositories
 from lookout._core.storage.runs import RUN_STATUSES
 from lookout._tools.cli._format import table, when
 from lookout._tools.cli._options import redis_options, reports_errors, settings_from
@@ -61,15 +61,15 @@ def run_detail(run: RunRecord) -> str:
 
 def list_runs_text(settings: Settings, status: str | None, sensor: str | None, limit: int) -> str:
     """The newest runs as a table, filtered by status and sensor."""
-    storage = Storage.from_settings(settings)
-    storage.ping()
-    return runs_table(storage.list_runs(status=status, sensor=sensor, limit=limit))
+    storage = Repositories.from_settings(settings)
+    storage.server.ping()
+    return runs_table(storage.runs.recent(status=status, sensor=sensor, limit=limit))
 
 
 def show_run_text(settings: Settings, run_id: str) -> str:
-    storage = Storage.from_settings(settings)
-    storage.ping()
-    run = storage.get_run(run_id)
+    storage = Repositories.from_settings(settings)
+    storage.server.ping()
+    run = storage.runs.get(run_id)
     if run is None:
         raise LookoutError(f"no run with id {run_id!r}")
     return run_detail(run)

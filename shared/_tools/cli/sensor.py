@@ -8,7 +8,7 @@ import click
 
 from lookout._base.errors import LookoutError
 from lookout._base.wire import DefaultSensorStatus
-from lookout._process.tick import TickRunner
+from lookout._process.tick import tick_runner
 from lookout._tools.cli._format import sensors_table, tick_detail, tick_line
 from lookout._tools.cli._options import (
     location_options,
@@ -41,7 +41,7 @@ def list_command(
 ) -> None:
     """Sensors with their job, interval, status and last tick."""
     defs, storage = open_location(module, file, settings_from(redis_url, prefix))
-    click.echo(sensors_table(list_sensors(defs, storage)))
+    click.echo(sensors_table(list_sensors(defs, storage.sensors)))
 
 
 def _status_command(status: DefaultSensorStatus, verb: str) -> click.Command:
@@ -52,7 +52,7 @@ def _status_command(status: DefaultSensorStatus, verb: str) -> click.Command:
         name: str, module: str | None, file: str | None, redis_url: str | None, prefix: str | None
     ) -> None:
         defs, storage = open_location(module, file, settings_from(redis_url, prefix))
-        set_sensor_status(defs, storage, name, status)
+        set_sensor_status(defs, storage.sensors, name, status)
         click.echo(f"sensor '{name}' is {status.value}")
 
     command.__doc__ = f"{verb} a sensor (kept until an operator changes it)."
@@ -86,7 +86,7 @@ def cursor_command(
         raise LookoutError("give --set or --reset, not both")
     defs, storage = open_location(module, file, settings_from(redis_url, prefix))
     if reset:
-        set_cursor(defs, storage, name, None)
+        set_cursor(defs, storage.sensors, name, None)
         click.echo(f"cursor of '{name}' reset")
         return
     if new_value is not None:
@@ -94,8 +94,8 @@ def cursor_command(
             value = json.loads(new_value) if as_json else new_value
         except json.JSONDecodeError as exc:
             raise LookoutError(f"--set value is not valid JSON: {exc}") from None
-        set_cursor(defs, storage, name, value)
-    click.echo(repr(get_cursor(defs, storage, name)))
+        set_cursor(defs, storage.sensors, name, value)
+    click.echo(repr(get_cursor(defs, storage.sensors, name)))
 
 
 @sensor_group.command("reset-run-keys")
@@ -119,7 +119,7 @@ def reset_run_keys_command(
             abort=True,
         )
     defs, storage = open_location(module, file, settings_from(redis_url, prefix))
-    count = reset_run_keys(defs, storage, name)
+    count = reset_run_keys(defs, storage.sensors, name)
     click.echo(f"forgot {count} run key(s) of '{name}'")
 
 
@@ -142,7 +142,7 @@ def ticks_command(
     """A sensor's recent ticks, newest first."""
     defs, storage = open_location(module, file, settings_from(redis_url, prefix))
     render = tick_detail if verbose else tick_line
-    for t in tick_history(defs, storage, name, limit):
+    for t in tick_history(defs, storage.ticks, name, limit):
         click.echo(render(t))
 
 
@@ -157,7 +157,7 @@ def preview_command(
     """Evaluate a sensor once without committing anything."""
     settings = settings_from(redis_url, prefix)
     defs, storage = open_location(module, file, settings)
-    click.echo(tick_detail(TickRunner(defs, storage, settings).preview(name)))
+    click.echo(tick_detail(tick_runner(defs, storage, settings).preview(name)))
 
 
 @sensor_group.command("tick")
@@ -171,7 +171,7 @@ def tick_command(
     """Evaluate a sensor once and commit the tick."""
     settings = settings_from(redis_url, prefix)
     defs, storage = open_location(module, file, settings)
-    record = TickRunner(defs, storage, settings).tick(name)
+    record = tick_runner(defs, storage, settings).tick(name)
     if record is None:
         raise LookoutError(f"tick of '{name}' was superseded before it could commit")
     click.echo(tick_detail(record))
@@ -188,9 +188,9 @@ def trigger_command(name: str, redis_url: str | None, prefix: str | None) -> Non
     sensor's minimum interval still holds; a STOPPED sensor ticks once and
     stays STOPPED.  Needs no code location, only Redis.
     """
-    from lookout._core.storage import Storage
+    from lookout._core.storage import Repositories
     from lookout.scheduler import describe_trigger, trigger_sensor
 
-    storage = Storage.from_settings(settings_from(redis_url, prefix))
-    storage.ping()
-    click.echo(describe_trigger(name, trigger_sensor(storage, name)))
+    storage = Repositories.from_settings(settings_from(redis_url, prefix))
+    storage.server.ping()
+    click.echo(describe_trigger(name, trigger_sensor(storage.schedule, name)))

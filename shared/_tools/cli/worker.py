@@ -7,7 +7,7 @@ import sys
 import click
 
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout._core.storage import Repositories
 from lookout._tools.cli._format import table, when
 from lookout._tools.cli._options import (
     location_options,
@@ -87,8 +87,8 @@ def dead_letters_command(limit: int, redis_url: str | None, prefix: str | None) 
 
 
 def dead_letters_text(settings: Settings, limit: int) -> str:
-    storage = Storage.from_settings(settings)
-    storage.ping()
+    storage = Repositories.from_settings(settings)
+    storage.server.ping()
     rows = [
         [
             when(letter.at),
@@ -97,6 +97,6 @@ def dead_letters_text(settings: Settings, limit: int) -> str:
             letter.reason.splitlines()[0][:80],
             repr(letter.payload[:40]),
         ]
-        for _, letter in storage.dead_letters(limit)
+        for _, letter in storage.dead_letters.newest(limit)
     ]
     return table(["AT", "SOURCE", "REF", "REASON", "PAYLOAD"], rows)

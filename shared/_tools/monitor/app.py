@@ -22,7 +22,14 @@ from lookout._author.definitions import Definitions
 from lookout._base.errors import DefinitionError
 from lookout._base.wire import DefaultSensorStatus
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout._core.storage import (
+    MetricsView,
+    ProcessStore,
+    Repositories,
+    RunStore,
+    SensorStore,
+    TickLedger,
+)
 from lookout._core.storage.metrics import ping_once
 from lookout._tools.monitor import page
 from lookout._tools.monitor.collector import LookoutCollector
@@ -62,22 +69,53 @@ def message(status: int, title: str, text: str, *headers: tuple[str, str]) -> Re
 
 
 class MonitorApp:
-    """The monitor's routes over one code location, one storage and its settings."""
+    """The monitor's routes over one code location, its settings and the repositories
+    it reads: sensors (and their operator actions), ticks, runs, metrics, processes.
+    """
 
-    def __init__(self, definitions: Definitions, storage: Storage, settings: Settings) -> None:
+    def __init__(
+        self,
+        definitions: Definitions,
+        settings: Settings,
+        *,
+        sensors: SensorStore,
+        ticks: TickLedger,
+        runs: RunStore,
+        metrics: MetricsView,
+        processes: ProcessStore,
+    ) -> None:
         self.definitions = definitions
-        self.storage = storage
         self.settings = settings
+        self.sensors = sensors
+        self.ticks = ticks
+        self.runs = runs
+        self.metrics = metrics
+        self.processes = processes
         # A registry of our own: nothing registers implicitly into a global one.
         self.registry = CollectorRegistry()
         self.registry.register(
-            LookoutCollector(storage, settings, sensors=[s.name for s in definitions.sensors])
+            LookoutCollector(
+                metrics, processes, settings, sensors=[s.name for s in definitions.sensors]
+            )
         )
         self._actions: dict[str, Callable[[str], None]] = {
             "start": lambda name: self._set_status(name, DefaultSensorStatus.RUNNING),
             "stop": lambda name: self._set_status(name, DefaultSensorStatus.STOPPED),
-            "reset-cursor": lambda name: set_cursor(definitions, storage, name, None),
+            "reset-cursor": lambda name: set_cursor(definitions, sensors, name, None),
         }
+
+    @classmethod
+    def on(cls, definitions: Definitions, repos: Repositories, settings: Settings) -> MonitorApp:
+        """The app on the repositories it reads, taken from ``repos``."""
+        return cls(
+            definitions,
+            settings,
+            sensors=repos.sensors,
+            ticks=repos.ticks,
+            runs=repos.runs,
+            metrics=repos.metrics,
+            processes=repos.processes,
+        )
 
     @property
     def writable(self) -> bool:
@@ -91,7 +129,7 @@ class MonitorApp:
         if path == "/metrics":
             return Response(200, generate_latest(self.registry), CONTENT_TYPE_LATEST)
         if path == "/api/figures":
-            figures = read_figures(self.storage, self.settings)
+            figures = read_figures(self.metrics, self.processes, self.settings)
             return Response(200, json.dumps(figures.to_json()).encode(), "application/json")
         if path == "/":
             return self.overview()
@@ -107,9 +145,9 @@ class MonitorApp:
         return Response(200, b"ok\n", TEXT)
 
     def overview(self) -> Response:
-        figures = read_figures(self.storage, self.settings)
-        rows = list_sensors(self.definitions, self.storage)
-        runs = self.storage.list_runs(limit=RECENT_RUNS)
+        figures = read_figures(self.metrics, self.processes, self.settings)
+        rows = list_sensors(self.definitions, self.sensors)
+        runs = self.runs.recent(limit=RECENT_RUNS)
         return html(200, page.overview_page(figures, rows, runs, self.writable))
 
     def sensor(self, name: str) -> Response:
@@ -117,7 +155,7 @@ class MonitorApp:
             definition = self.definitions.get_sensor(name)
         except DefinitionError as exc:
             return message(404, "No such sensor", str(exc))
-        state = self.storage.sensor_state(name)
+        state = self.sensors.state(name)
         row = SensorRow(
             name,
             definition.job_names,
@@ -126,9 +164,9 @@ class MonitorApp:
             state.last,
             state.inflight is not None,
         )
-        ticks = tick_history(self.definitions, self.storage, name, RECENT_TICKS)
-        cursor = get_cursor(self.definitions, self.storage, name)
-        runs = self.storage.list_runs(sensor=name, limit=RECENT_RUNS)
+        ticks = tick_history(self.definitions, self.ticks, name, RECENT_TICKS)
+        cursor = get_cursor(self.definitions, self.sensors, name)
+        runs = self.runs.recent(sensor=name, limit=RECENT_RUNS)
         return html(200, page.sensor_page(row, ticks, cursor, runs, self.writable))
 
     # -- changing state ------------------------------------------------------
@@ -170,4 +208,4 @@ class MonitorApp:
         return None
 
     def _set_status(self, name: str, status: DefaultSensorStatus) -> None:
-        set_sensor_status(self.definitions, self.storage, name, status)
+        set_sensor_status(self.definitions, self.sensors, name, status)

@@ -21,7 +21,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout._core.storage import MetricsView, ProcessStore
 from lookout._tools.monitor.figures import Figures, read_figures, roles
 from lookout._tools.monitor.ticks import TickTracker
 
@@ -33,12 +33,14 @@ class LookoutCollector(Collector):
 
     def __init__(
         self,
-        storage: Storage,
+        metrics: MetricsView,
+        processes: ProcessStore,
         settings: Settings,
         tracker: TickTracker | None = None,
         sensors: Sequence[str] = (),
     ) -> None:
-        self.storage = storage
+        self.metrics = metrics
+        self.processes = processes
         self.settings = settings
         # The code location's sensors: counted even before a scheduler synced them.
         self.sensors = tuple(sensors)
@@ -49,8 +51,8 @@ class LookoutCollector(Collector):
         up = GaugeMetricFamily("lookout_redis_up", "1 when Redis answered this scrape, else 0.")
         with self._lock:
             try:
-                figures = read_figures(self.storage, self.settings)
-                self.tracker.update(self.storage, self.sensors)
+                figures = read_figures(self.metrics, self.processes, self.settings)
+                self.tracker.update(self.metrics, self.sensors)
             except redis.RedisError as exc:
                 log.warning("scrape: Redis did not answer: %s", exc)
                 up.add_metric([], 0)

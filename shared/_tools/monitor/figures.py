@@ -12,8 +12,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lookout._core.settings import Settings
-from lookout._core.storage import SensorCounts, Storage, StreamBacklog
-from lookout._core.storage.processes import ProcessInfo
+from lookout._core.storage import (
+    MetricsView,
+    ProcessInfo,
+    ProcessStore,
+    SensorCounts,
+    StreamBacklog,
+)
 
 # The label the dead-letter stream and the launch stream get among the queues.
 LAUNCH_QUEUE = "launch"
@@ -75,29 +80,27 @@ def roles(processes: list[ProcessInfo]) -> list[str]:
     return known + sorted({p.role for p in processes} - set(known))
 
 
-def read_figures(storage: Storage, settings: Settings, now: float | None = None) -> Figures:
+def read_figures(
+    metrics: MetricsView, processes: ProcessStore, settings: Settings, now: float | None = None
+) -> Figures:
     """Read every figure from Redis (bounded queries only; nothing is written but
     the heartbeat index's own cleanup of expired processes)."""
     now = time.time() if now is None else now
     celery_queues = [settings.tick_queue, settings.run_queue]
-    waiting = storage.celery_queue_lengths(celery_queues)
-    unacked = storage.celery_unacked()
-    launch = storage.stream_backlog(storage.keys.launch, settings.launch_group, now)
+    waiting = metrics.celery_queue_lengths(celery_queues)
+    unacked = metrics.celery_unacked()
+    launch = metrics.launch_backlog(settings.launch_group, now)
     queues = [QueueFigure(q, "celery", waiting[q], unacked.get(q, 0)) for q in celery_queues]
     queues.append(
         QueueFigure(LAUNCH_QUEUE, "stream", launch.undelivered, launch.pending, launch.oldest_age)
     )
-    queues.append(
-        QueueFigure(
-            DEAD_LETTER_QUEUE, "stream", storage.stream_length(storage.keys.dead_letters), 0
-        )
-    )
+    queues.append(QueueFigure(DEAD_LETTER_QUEUE, "stream", metrics.dead_letter_count(), 0))
     return Figures(
         at=now,
         queues=queues,
         launch=launch,
-        sensors=storage.sensor_counts(now),
-        runs=storage.run_counts(),
-        runs_total=storage.runs_total(),
-        processes=storage.heartbeats(),
+        sensors=metrics.sensor_counts(now),
+        runs=metrics.run_counts(),
+        runs_total=metrics.runs_total(),
+        processes=processes.heartbeats(),
     )

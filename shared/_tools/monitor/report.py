@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from lookout._core.settings import Settings
-from lookout._core.storage import Storage
+from lookout._core.storage import MetricsView, ProcessStore
 from lookout._tools.cli._format import table
 from lookout._tools.monitor.figures import Figures, read_figures, roles
 
@@ -40,7 +40,8 @@ def queues_text(figures: Figures) -> str:
 
 
 def show_queues(
-    storage: Storage,
+    metrics: MetricsView,
+    processes: ProcessStore,
     settings: Settings,
     echo: Echo,
     *,
@@ -57,7 +58,7 @@ def show_queues(
     done = 0
     try:
         while True:
-            figures = read_figures(storage, settings)
+            figures = read_figures(metrics, processes, settings)
             if as_json:
                 echo(json.dumps(figures.to_json(), sort_keys=True))
             else:

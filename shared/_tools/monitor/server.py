@@ -94,7 +94,7 @@ class MonitorServer:
         previous = signal.signal(signal.SIGTERM, _exit_on_signal)
         # The monitor shows up among the live processes like every other one.
         heartbeat = Heartbeat(
-            self.app.storage,
+            self.app.processes,
             "monitor",
             interval=self.app.settings.heartbeat_interval,
             details=lambda: {"url": url},

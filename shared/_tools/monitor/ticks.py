@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from lookout._base.errors import CodecError
 from lookout._base.wire import TickRecord
-from lookout._core.storage import Storage, decode_entry
+from lookout._core.storage import MetricsView, decode_entry
 
 log = logging.getLogger(__name__)
 
@@ -77,19 +77,19 @@ class TickTracker:
         self.dropped: Counter[str] = Counter()
         self._marks: dict[str, _Mark] = {}
 
-    def update(self, storage: Storage, also: Iterable[str] = ()) -> int:
+    def update(self, metrics: MetricsView, also: Iterable[str] = ()) -> int:
         """Read and count every tick committed since the last update; returns how many.
 
         The sensors are those synced to Redis plus ``also`` (the code location's).
         """
-        names = sorted(set(storage.sensor_names()).union(also))
+        names = sorted(set(metrics.sensor_names()).union(also))
         counted = 0
         for start in range(0, len(names), CHUNK):
-            counted += self._update_chunk(storage, names[start : start + CHUNK])
+            counted += self._update_chunk(metrics, names[start : start + CHUNK])
         return counted
 
-    def _update_chunk(self, storage: Storage, names: Sequence[str]) -> int:
-        lasts = storage.last_tick_entries(names)
+    def _update_chunk(self, metrics: MetricsView, names: Sequence[str]) -> int:
+        lasts = metrics.last_tick_entries(names)
         changed = [
             (name, raw)
             for name, raw in zip(names, lasts, strict=True)
@@ -97,7 +97,7 @@ class TickTracker:
         ]
         if not changed:
             return 0
-        histories = storage.tick_entries([n for n, _ in changed], self.max_per_sensor)
+        histories = metrics.tick_entries([n for n, _ in changed], self.max_per_sensor)
         counted = 0
         for (name, raw), entries in zip(changed, histories, strict=True):
             fresh = self._above_mark(name, entries)

@@ -1,4 +1,9 @@
-"""The scheduler's state: the due index, claims, the leader lock, triggers, the wake-up list."""
+"""The scheduler's index: which sensors are due, claiming them, triggers and wake-ups.
+
+Every change here that the leader makes is fenced by the leader lock's token
+inside its script (``scripts.scheduling``): a scheduler that lost the lock
+changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,13 @@ import enum
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 
+import redis
+
 from lookout._base.wire import DefaultSensorStatus
-from lookout._core.storage._base import StoreBase
+from lookout._core.keys import Keys
+from lookout._core.storage._base import Repository
+from lookout._core.storage._replies import score
+from lookout._core.streams import text
 
 
 @dataclass(frozen=True)
@@ -26,14 +36,6 @@ class ClaimRound:
     ticks: list[ClaimedTick]
     requeued: int  # stuck in-flight marks cleared (their worker died)
     promoted: int  # triggers that waited for an in-flight tick, now due
-
-
-@dataclass(frozen=True)
-class InFlight:
-    """A sensor's tick that is queued or running."""
-
-    tick_id: str
-    claimed_at: float | None  # None: claimed by a version that did not record it
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,17 @@ class Trigger:
     tick_id: str | None = None  # the tick in flight, for IN_FLIGHT
 
 
-class SchedulingStore(StoreBase):
-    """Due index, in-flight claims, leader lock, triggers and wake-ups."""
+class ScheduleStore(Repository):
+    """Due index, claiming rounds, triggers and the leader's wake-up list."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, history_size: int = 1000) -> None:
+        super().__init__(client, keys)
+        self.history_size = history_size  # claim_due trims the history of ticks it requeues
+        self._sync_sensors = self._script("sync_sensors")
+        self._unschedule = self._script("unschedule")
+        self._claim_due = self._script("claim_due")
+        self._unclaim = self._script("unclaim")
+        self._trigger = self._script("trigger")
 
     # -- sync (fenced: only the leader's code decides what is scheduled) ------
 
@@ -95,7 +106,7 @@ class SchedulingStore(StoreBase):
     def _sync_chunk(self, token: str, chunk: list[str], now: float) -> int:
         keys = [self.keys.leader, self.keys.sensors, self.keys.due]
         args = [token, repr(now), self.keys.sensor(""), *chunk]
-        return int(self.scripts["sync_sensors"](keys=keys, args=args))
+        return int(self._sync_sensors(keys=keys, args=args))
 
     def unschedule_unknown(self, token: str, known: Set[str]) -> list[str] | None:
         """Take sensors this code location does not define out of the due index.
@@ -106,34 +117,13 @@ class SchedulingStore(StoreBase):
         gone = [
             name
             for raw in self.client.sscan_iter(self.keys.sensors, count=1000)
-            if (name := raw.decode()) not in known
+            if (name := text(raw)) not in known
         ]
         for start in range(0, len(gone), 1000):
             args = [token, *gone[start : start + 1000]]
-            if (
-                int(self.scripts["unschedule"](keys=[self.keys.leader, self.keys.due], args=args))
-                < 0
-            ):
+            if int(self._unschedule(keys=[self.keys.leader, self.keys.due], args=args)) < 0:
                 return None
         return gone
-
-    # -- the leader lock -------------------------------------------------------
-
-    def acquire_leader(self, token: str, ttl: float) -> bool:
-        """Take the leader lock if nobody holds it."""
-        return bool(self.client.set(self.keys.leader, token, nx=True, px=int(ttl * 1000)))
-
-    def renew_leader(self, token: str, ttl: float) -> bool:
-        """Extend the lock if ``token`` still holds it; ``False``: leadership is lost."""
-        args = [token, str(int(ttl * 1000))]
-        return bool(self.scripts["renew_leader"](keys=[self.keys.leader], args=args))
-
-    def release_leader(self, token: str) -> bool:
-        return bool(self.scripts["release_leader"](keys=[self.keys.leader], args=[token]))
-
-    def leader_token(self) -> str | None:
-        raw = self.client.get(self.keys.leader)
-        return raw.decode() if raw is not None else None
 
     # -- scheduling rounds -----------------------------------------------------
 
@@ -165,11 +155,11 @@ class SchedulingStore(StoreBase):
             self.keys.ticks(""),
             str(self.history_size),
         ]
-        reply = self.scripts["claim_due"](keys=keys, args=args)
+        reply = self._claim_due(keys=keys, args=args)
         if reply is None:
             return None
         ticks = [
-            ClaimedTick(reply[i].decode(), reply[i + 1].decode(), float(reply[i + 2]))
+            ClaimedTick(text(reply[i]), text(reply[i + 1]), float(reply[i + 2]))
             for i in range(2, len(reply), 3)
         ]
         return ClaimRound(ticks=ticks, requeued=int(reply[0]), promoted=int(reply[1]))
@@ -183,14 +173,7 @@ class SchedulingStore(StoreBase):
             args += [t.sensor, t.tick_id, repr(t.due_at)]
         if not ticks:
             return 0
-        return int(self.scripts["unclaim"](keys=[self.keys.inflight, self.keys.due], args=args))
-
-    def inflight_tick(self, name: str) -> InFlight | None:
-        """The tick of ``name`` queued or running, with its claim time; ``None``: none."""
-        tick_id, claimed_at = self.client.hmget(self.keys.sensor(name), ("inflight", "claimed_at"))
-        if tick_id is None:
-            return None
-        return InFlight(tick_id.decode(), float(claimed_at) if claimed_at else None)
+        return int(self._unclaim(keys=[self.keys.inflight, self.keys.due], args=args))
 
     def next_wakeup(self) -> Wakeup:
         """The next due time and in-flight deadline, by peeking at each index's head."""
@@ -199,7 +182,7 @@ class SchedulingStore(StoreBase):
         pipe.zrange(self.keys.inflight, 0, 0, withscores=True)
         pipe.exists(self.keys.triggered)
         due, inflight, triggered = pipe.execute()
-        times = [float(score) for _, score in (*due, *inflight)]
+        times = [float(s) for _, s in (*due, *inflight)]
         return Wakeup(at=min(times) if times else None, triggers_waiting=bool(triggered))
 
     def wait_wake(self, timeout: float) -> bool:
@@ -209,15 +192,15 @@ class SchedulingStore(StoreBase):
     def trigger(self, name: str, now: float) -> Trigger:
         """Ask for a tick of ``name`` as soon as invariant 1 allows, and wake the leader."""
         keys = [self.keys.sensor(name), self.keys.due, self.keys.triggered, self.keys.wake]
-        kind, value = self.scripts["trigger"](keys=keys, args=[name, repr(now)])
-        outcome = TriggerOutcome(kind.decode())
+        kind, value = self._trigger(keys=keys, args=[name, repr(now)])
+        outcome = TriggerOutcome(text(kind))
         if outcome is TriggerOutcome.DUE:
             return Trigger(outcome, due_at=float(value))
         if outcome is TriggerOutcome.IN_FLIGHT:
-            return Trigger(outcome, tick_id=value.decode())
+            return Trigger(outcome, tick_id=text(value))
         return Trigger(outcome)
 
-    def due_sensors(self, names: Sequence[str]) -> list[float | None]:
+    def due_times(self, names: Sequence[str]) -> list[float | None]:
         """The due time of each of ``names`` (``None``: not in the index)."""
         scores = self.client.zmscore(self.keys.due, list(names)) if names else []
-        return [None if s is None else float(s) for s in scores]
+        return [score(s) for s in scores]
