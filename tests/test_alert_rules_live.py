@@ -25,10 +25,10 @@ import pytest
 import yaml
 
 from lookout import DefaultSensorStatus, Settings
-from lookout._core.storage import Storage
 from lookout._tools.location import load_definitions
 from lookout._tools.operator import set_sensor_status, sync_definitions
 from lookout._tools.redis_server import free_port
+from lookout.testing import Repositories
 from tests.conftest import Spawn, process_env, wait_for
 from tests.promql_queries import RULES
 
@@ -74,11 +74,11 @@ def firing(prometheus: str) -> set[Alert]:
 
 
 def test_a_real_prometheus_raises_exactly_the_alerts_of_what_is_wrong(
-    spawn: Spawn, settings: Settings, storage: Storage, tmp_path: Path
+    spawn: Spawn, settings: Settings, storage: Repositories, tmp_path: Path
 ) -> None:
     definitions = load_definitions(file=str(LOCATION))
-    sync_definitions(definitions, storage)
-    set_sensor_status(definitions, storage, "broken", DefaultSensorStatus.RUNNING)
+    sync_definitions(definitions, storage.sensors)
+    set_sensor_status(definitions, storage.sensors, "broken", DefaultSensorStatus.RUNNING)
     port = free_port()
     env = process_env(settings, LOOKOUT_FILE=str(LOCATION), LOOKOUT_MONITOR_PORT=str(port))
     scheduler = spawn(["lookout", "scheduler"], env, log_name="scheduler")

@@ -21,10 +21,10 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from lookout import DefaultSensorStatus, Settings
-from lookout._core.storage import Storage
 from lookout._tools.location import load_definitions
 from lookout._tools.operator import set_sensor_status, sync_definitions
 from lookout._tools.redis_server import free_port
+from lookout.testing import Repositories
 from tests.conftest import Spawn, process_env, wait_for
 from tests.promql_queries import Query, Selector, dashboard_queries, rule_queries, selectors
 
@@ -89,12 +89,12 @@ def queries_with_selectors(queries: list[Query]) -> dict[str, list[Selector]]:
 
 
 def test_every_metric_label_and_value_the_rules_and_dashboard_use_is_served(
-    spawn: Spawn, settings: Settings, storage: Storage
+    spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
     definitions = load_definitions(file=str(LOCATION))
-    sync_definitions(definitions, storage)
+    sync_definitions(definitions, storage.sensors)
     # Stopped by default; started so that FAILURE ticks are among the served values.
-    set_sensor_status(definitions, storage, "broken", DefaultSensorStatus.RUNNING)
+    set_sensor_status(definitions, storage.sensors, "broken", DefaultSensorStatus.RUNNING)
     port = free_port()
     env = process_env(settings, LOOKOUT_FILE=str(LOCATION), LOOKOUT_MONITOR_PORT=str(port))
     spawn(["lookout", "scheduler"], env, log_name="scheduler")
