@@ -7,6 +7,7 @@ JSON cursor format, storage ids of the consumed events) are Dagster's.
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -246,3 +247,39 @@ def test_the_runtime_fails_a_multi_asset_sensor_tick_with_the_reason(
     record = tick(runner, "both_sides")
     assert record.status == "FAILURE"
     assert "multi_asset_sensor" in (record.error or "")
+
+
+class Windows:
+    """Partitions that are time windows of ``days`` days from 2024-03-01."""
+
+    def __init__(self, days: int, count: int) -> None:
+        first = datetime.date(2024, 3, 1)
+        self.starts = [first + datetime.timedelta(days=days * i) for i in range(count)]
+        self.days = days
+
+    def get_partition_keys(self) -> list[str]:
+        return [s.isoformat() for s in self.starts]
+
+    def time_window_for_partition_key(self, key: str) -> tuple[datetime.date, datetime.date]:
+        start = datetime.date.fromisoformat(key)
+        return start, start + datetime.timedelta(days=self.days)
+
+
+def test_downstream_partition_keys_map_same_partitions_and_overlapping_windows() -> None:
+    @dg.asset(partitions_def=Windows(1, 14))
+    def day() -> int:
+        return 1
+
+    @dg.asset(partitions_def=Windows(7, 2))
+    def week() -> int:
+        return 1
+
+    defs = dg.Definitions(assets=[day, week, daily_in, daily_out])
+    context = _context(dg.DagsterInstance.ephemeral(), "day", definitions=defs)
+    key = dg.AssetKey
+    assert context.get_downstream_partition_keys("2024-03-09", key("day"), key("week")) == [
+        "2024-03-08"
+    ]
+    assert len(context.get_downstream_partition_keys("2024-03-08", key("week"), key("day"))) == 7
+    same = context.get_downstream_partition_keys("2024-03-02", key("daily_in"), key("daily_out"))
+    assert same == ["2024-03-02"]

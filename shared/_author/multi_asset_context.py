@@ -9,6 +9,7 @@ cursor is computed once, after the evaluation, as Dagster computes it.
 
 from __future__ import annotations
 
+import inspect
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +23,10 @@ from lookout._author.multi_asset_cursor import AssetCursor, dump_cursor, parse_c
 from lookout._base.errors import DefinitionError
 
 BATCH = 1000
+
+
+def _overlap(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:
+    return bool(a[0] < b[1] and b[0] < a[1])
 
 
 def monitored_keys(sensor_name: str, monitored: Any, definitions: Any) -> list[AssetKey]:
@@ -114,17 +119,49 @@ class MultiAssetSensorEvaluationContext(SensorEvaluationContext):
             return list(self._source.fetch_materializations(flt, limit, ascending=True).records)
         return self._fetch(flt)
 
-    def _partitions(self, asset_key: AssetKey) -> list[str] | None:
-        """The asset's partition keys (None: any partition its events name)."""
-        asset = self._assets_by_key.get(asset_key)
+    def _partitions_def(self, asset_key: AssetKey) -> Any:
+        asset = self._assets_by_key.get(asset_key) or next(
+            (a for a in getattr(self.definitions, "assets", ()) if a.key == asset_key), None
+        )
         partitions_def = getattr(asset, "partitions_def", None)
         if partitions_def is None:
             raise DefinitionError(
-                f"sensor '{self._name}': asset {asset_key} has no partitions, so its "
-                "materializations cannot be read by partition"
+                f"sensor '{self._name}': asset {asset_key} has no partitions in this code "
+                "location, so it cannot be read or mapped by partition"
             )
+        return partitions_def
+
+    def _keys_of(self, partitions_def: Any) -> list[str] | None:
         keys = getattr(partitions_def, "get_partition_keys", None)
-        return list(keys()) if callable(keys) else None
+        if not callable(keys):
+            return None
+        if "dynamic_partitions_store" in inspect.signature(keys).parameters:
+            return list(keys(dynamic_partitions_store=self.instance))
+        return list(keys())
+
+    def _partitions(self, asset_key: AssetKey) -> list[str] | None:
+        """The asset's partition keys (None: any partition its events name)."""
+        return self._keys_of(self._partitions_def(asset_key))
+
+    def get_downstream_partition_keys(
+        self, partition_key: str, from_asset_key: AssetKey, to_asset_key: AssetKey
+    ) -> list[str]:
+        """The partitions of ``to_asset_key`` that ``partition_key`` of ``from_asset_key`` maps to.
+
+        The same partitions map one to one; time windows map to the windows they
+        overlap (a day to its week, a week to its days), as Dagster's default
+        mappings do.
+        """
+        source, target = self._partitions_def(from_asset_key), self._partitions_def(to_asset_key)
+        keys = self._keys_of(target) or []
+        if source == target:
+            return [partition_key] if partition_key in keys else []
+        window_of = getattr(source, "time_window_for_partition_key", None)
+        target_window = getattr(target, "time_window_for_partition_key", None)
+        if not (callable(window_of) and callable(target_window)):
+            return [partition_key] if partition_key in keys else []
+        start, end = window_of(partition_key)[:2]
+        return [k for k in keys if _overlap(target_window(k)[:2], (start, end))]
 
     def _unconsumed(self, asset_key: AssetKey) -> list[EventLogRecord]:
         ids = list(self._cursor_of(asset_key).trailing_unconsumed_partitioned_event_ids.values())
