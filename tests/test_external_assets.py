@@ -131,3 +131,24 @@ def test_materialize_records_an_asset_and_skips_specs() -> None:
     result = dg.materialize([warehouse_dump, dump_summary], instance=instance)
     assert [m.asset_key for m in result.materializations] == [dg.AssetKey("dump_summary")]
     assert instance.get_latest_materialization_event(dg.AssetKey("warehouse_dump")) is None
+
+
+def test_an_assets_definition_of_specs_stands_for_external_assets() -> None:
+    feeds: dg.AssetsDefinition[[], None] = dg.AssetsDefinition(
+        specs=[dg.AssetSpec("raw_feed"), dg.AssetSpec("parsed_feed", deps=["raw_feed"])]
+    )
+
+    @dg.asset(deps=["parsed_feed"])
+    def feed_report() -> int:
+        return 1
+
+    feed_defs = dg.Definitions(assets=[feeds, feed_report])
+    assert feed_defs.resolve_assets_def("parsed_feed").asset_deps == {
+        dg.AssetKey("parsed_feed"): {dg.AssetKey("raw_feed")}
+    }
+    assert feeds.keys == {dg.AssetKey("raw_feed"), dg.AssetKey("parsed_feed")}
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([feeds, feed_report], instance=instance)
+    assert [m.asset_key for m in result.materializations] == [dg.AssetKey("feed_report")]
+    with pytest.raises(DefinitionError, match="needs a function or specs"):
+        dg.AssetsDefinition()

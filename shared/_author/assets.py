@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
 from lookout._author.asset_key import AssetKey
 from lookout._author.asset_selection import AssetSelection, coerce_key, coerce_selection
+from lookout._author.asset_spec import AssetSpec
 from lookout._author.execute import ExecuteInProcessResult, RunFailedError, Step, execute_plan
 from lookout._author.ops import JobDefinition
 from lookout._author.requests import PARTITION_TAG, RunRequest
@@ -21,13 +22,22 @@ R = TypeVar("R")
 CoercibleKey = AssetKey | str | Sequence[str]
 
 
+def _not_computed(*_args: Any, **_kwargs: Any) -> Any:
+    raise DefinitionError("an external asset (AssetSpec) is not computed by lookout")
+
+
 class AssetsDefinition(Generic[P, R]):
-    """An asset: a key, the function that computes it, and the assets it depends on."""
+    """An asset: a key, the function that computes it, and the assets it depends on.
+
+    ``AssetsDefinition(specs=[AssetSpec(...), ...])`` stands for external
+    assets instead: ``Definitions`` knows their keys, no job computes them.
+    """
 
     def __init__(
         self,
-        fn: Callable[P, R],
+        fn: Callable[P, R] | None = None,
         *,
+        specs: Sequence[AssetSpec] | None = None,
         name: str | None = None,
         key_prefix: str | Sequence[str] | None = None,
         deps: Iterable[Any] = (),
@@ -36,6 +46,14 @@ class AssetsDefinition(Generic[P, R]):
         partitions_def: Any = None,
         group_name: str | None = None,
     ) -> None:
+        self.specs: tuple[AssetSpec, ...] = tuple(specs or ())
+        if fn is None:
+            if not self.specs:
+                raise DefinitionError("an AssetsDefinition needs a function or specs=[AssetSpec]")
+            fn = cast(Callable[P, R], _not_computed)
+            name = name or self.specs[0].key.parts[-1]
+            key_prefix = key_prefix or list(self.specs[0].key.parts[:-1])
+            deps = [*deps, *self.specs[0].deps]
         self.fn = fn
         self.name = name or fn.__name__
         prefix = [key_prefix] if isinstance(key_prefix, str) else list(key_prefix or [])
@@ -56,11 +74,13 @@ class AssetsDefinition(Generic[P, R]):
     @property
     def asset_deps(self) -> dict[AssetKey, set[AssetKey]]:
         """``{key: upstream keys}`` (Dagster's ``asset_deps``)."""
+        if self.specs:
+            return {s.key: set(s.deps) for s in self.specs}
         return {self.key: set(self.deps)}
 
     @property
     def keys(self) -> set[AssetKey]:
-        return {self.key}
+        return {s.key for s in self.specs} if self.specs else {self.key}
 
 
 @overload
@@ -231,7 +251,7 @@ def materialize(
     run_tags = dict(tags or {})
     if partition_key is not None:
         run_tags[PARTITION_TAG] = partition_key
-    computed = [a for a in assets if isinstance(a, AssetsDefinition)]
+    computed = [a for a in assets if isinstance(a, AssetsDefinition) and not a.specs]
     keys = [a.key for a in computed]
     if selection is not None:
         keys = coerce_selection(selection).resolve(computed)

@@ -36,7 +36,12 @@ class Definitions:
         schedules: Iterable[Any] | None = None,
         resources: Mapping[str, Any] | None = None,
     ) -> None:
-        given = tuple(assets or ())
+        # An AssetsDefinition(specs=[...]) stands for its specs.
+        given = tuple(
+            item
+            for a in assets or ()
+            for item in (a.specs if isinstance(a, AssetsDefinition) and a.specs else (a,))
+        )
         self.assets: tuple[AssetsDefinition[Any, Any], ...] = tuple(
             a for a in given if isinstance(a, AssetsDefinition)
         )
