@@ -10,13 +10,9 @@ from __future__ import annotations
 import pytest
 
 import lookout as dg
-from lookout import Settings
 from lookout._author.asset_event_check import check_known_assets
 from lookout._author.evaluate import evaluate
 from lookout._base.errors import DefinitionError, SensorEvaluationError
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
-from tests.docs_support import tick
 
 warehouse_dump = dg.AssetSpec(
     "warehouse_dump",
@@ -156,22 +152,3 @@ def test_an_assets_definition_of_specs_stands_for_external_assets() -> None:
     assert [m.asset_key for m in result.materializations] == [dg.AssetKey("feed_report")]
     with pytest.raises(DefinitionError, match="needs a function or specs"):
         dg.AssetsDefinition()
-
-
-def test_a_tick_reporting_an_event_for_an_unknown_asset_fails_naming_both(
-    storage: Storage, settings: Settings
-) -> None:
-    @dg.sensor()
-    def stray_reporter() -> dg.SensorResult:
-        return dg.SensorResult(asset_events=[dg.AssetMaterialization("nobody_knows")])
-
-    runner = TickRunner(
-        dg.Definitions(assets=[warehouse_dump], sensors=[watch_dump, stray_reporter]),
-        storage,
-        settings,
-    )
-    failed = tick(runner, "stray_reporter")
-    assert failed.status == "FAILURE"
-    assert "sensor 'stray_reporter'" in (failed.error or "")
-    assert "nobody_knows" in (failed.error or "")
-    assert tick(runner, "watch_dump").status == "SKIPPED"

@@ -15,12 +15,8 @@ from typing import Any
 import pytest
 
 import lookout as dg
-from lookout import Settings
 from lookout._author.evaluate import evaluate
 from lookout._base.errors import DefinitionError, SensorEvaluationError
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
-from tests.docs_support import tick
 
 
 class Days:
@@ -236,17 +232,6 @@ def test_multi_asset_sensor_selection_with_an_unknown_key_names_the_sensor() -> 
     context = dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), definitions=defs)
     with pytest.raises(DefinitionError, match=r"sensor 'lost'.*\['nowhere'\]"):
         evaluate(lost, context)
-
-
-def test_the_runtime_fails_a_multi_asset_sensor_tick_with_the_reason(
-    storage: Storage, settings: Settings
-) -> None:
-    runner = TickRunner(
-        dg.Definitions(assets=[left, right, other], sensors=[both_sides]), storage, settings
-    )
-    record = tick(runner, "both_sides")
-    assert record.status == "FAILURE"
-    assert "multi_asset_sensor" in (record.error or "")
 
 
 class Windows:
