@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import lookout as dg
 from lookout import Settings
-from lookout._core.storage import Storage
-from lookout._process.tick import TickRunner
+from lookout.testing import Repositories, TickRunner, tick_runner
 from tests.docs_support import tick
 
 
@@ -48,12 +47,12 @@ DEFS = dg.Definitions(
 )
 
 
-def runner_for(storage: Storage, settings: Settings) -> TickRunner:
-    return TickRunner(DEFS, storage, settings)
+def runner_for(storage: Repositories, settings: Settings) -> TickRunner:
+    return tick_runner(DEFS, storage, settings)
 
 
 def test_the_runtime_fails_a_multi_asset_sensor_tick_with_the_reason(
-    storage: Storage, settings: Settings
+    storage: Repositories, settings: Settings
 ) -> None:
     record = tick(runner_for(storage, settings), "both_in")
     assert record.status == "FAILURE"
@@ -61,7 +60,7 @@ def test_the_runtime_fails_a_multi_asset_sensor_tick_with_the_reason(
 
 
 def test_a_tick_reporting_an_event_for_an_unknown_asset_fails_naming_both(
-    storage: Storage, settings: Settings
+    storage: Repositories, settings: Settings
 ) -> None:
     runner = runner_for(storage, settings)
     failed = tick(runner, "reports_stray")
