@@ -8,7 +8,7 @@ domain objects never call Redis, they hand wire types to the storage.
 
 from __future__ import annotations
 
-from lookout._core.storage._base import StoreBase, redis_client
+from lookout._core.storage._base import BRIEF, PATIENT, Patience, StoreBase, redis_client
 from lookout._core.storage.dead_letters import DeadLetterStore
 from lookout._core.storage.metrics import MetricsStore, SensorCounts, StreamBacklog
 from lookout._core.storage.processes import ProcessInfo, ProcessStore
@@ -39,10 +39,13 @@ class Storage(
 
 
 __all__ = [
+    "BRIEF",
+    "PATIENT",
     "ClaimRound",
     "ClaimedTick",
     "Created",
     "MetricsStore",
+    "Patience",
     "ProcessInfo",
     "ProcessStore",
     "SchedulingStore",
