@@ -64,7 +64,7 @@ cli.add_command(scheduler_command)
 def main() -> None:
     """``lookout``: every bad input, click's own included, is one ``error: ...`` line, exit 1."""
     try:
-        cli.main(auto_envvar_prefix="LOOKOUT", standalone_mode=False)
+        cli.main(prog_name="lookout", auto_envvar_prefix="LOOKOUT", standalone_mode=False)
     except click.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):
             sys.exit(130)  # Ctrl-C: the shell's convention, and nothing to explain
