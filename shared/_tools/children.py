@@ -107,10 +107,16 @@ class Children:
         return text.splitlines()[-lines:]
 
     def stop(self, grace: float) -> None:
-        """SIGTERM to every child's group at once; SIGKILL what is left after ``grace`` seconds."""
+        """SIGTERM to every child at once; SIGKILL their groups after ``grace`` seconds.
+
+        SIGTERM goes to each child alone, not its group: a Celery worker
+        stops its own pool once its tasks are done, where a pool process
+        given SIGTERM would die mid-task.
+        """
         for child in self.started:
             if child.process.poll() is None:
-                _signal_group(child.pid, signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + grace
         for child in self.started:
             try:

@@ -42,7 +42,8 @@ def demo_command(modules: tuple[str, ...], redis_url: str | None, prefix: str | 
     """Tick the example sensors twice on an embedded Redis and print the ticks."""
     run_demo(
         modules or DEMO_MODULES,
-        settings_from(redis_url, prefix),
+        # Without a URL the demo embeds its own Redis, never a running dev's.
+        settings_from(redis_url, prefix, dev_fallback=False),
         click.echo,
         tick_detail,
         embedded=redis_url is None,
