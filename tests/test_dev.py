@@ -75,11 +75,11 @@ def gone(pid: int) -> bool:
     return False
 
 
-def beside(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def beside(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """A lookout command in a second terminal in dev's folder, with no flags for Redis."""
     return subprocess.run(
         [sys.executable, "-m", "lookout._tools.cli", *args],
-        env=dev_env(tmp_path),
+        env={**dev_env(tmp_path), **env},
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -109,6 +109,15 @@ def test_dev_serves_its_ui_lends_its_redis_and_stops_on_ctrl_c_in_under_2s(
         "idle_sensor": "RUNNING",
     }
     assert f"using the Redis of lookout dev (pid {dev.pid})" in listed.stderr
+    # A Redis named by the command or its environment wins over dev's.
+    closed = free_port()
+    url = f"redis://127.0.0.1:{closed}/0"
+    for named in (
+        beside(tmp_path, "runs", "list", "--redis-url", url),
+        beside(tmp_path, "runs", "list", LOOKOUT_REDIS_URL=url),
+    ):
+        assert named.returncode == 1 and "lookout dev" not in named.stderr
+        assert f"cannot reach Redis at 127.0.0.1:{closed}" in named.stderr
 
     # The stack works: a file in the inbox becomes a run that dev prints.
     (tmp_path / "inbox").mkdir()
