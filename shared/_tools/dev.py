@@ -9,7 +9,7 @@ child's output goes to the console behind its role and to
 ``.lookout/logs/<role>.log``, kept after exit; each tick and run event is
 printed as it happens.  A child that dies is reported with its log's tail
 and everything stops (exit status 1); Ctrl-C, SIGTERM or ``--for`` running
-out stops the children (SIGKILL after a second) and then Redis.
+out stops the children (SIGKILL after ``STOP_GRACE``) and then Redis.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ STOP_GRACE = 0.6
 # The watch loop's turn (it notices Ctrl-C at the next one) and how often it reads ticks.
 TURN = 0.1
 TICK_POLL = 0.5
+TICK_WINDOW = 20  # the newest ticks read per sensor and poll: more between two polls go unsaid
 # The UI is announced once it answers; a UI that is not up by then is announced anyway.
 UI_WAIT = 30.0
 
@@ -57,6 +58,8 @@ UI_WAIT = 30.0
 class _Seen:
     """What the watcher has printed already: tick ids per sensor, the event stream position."""
 
+    # Per sensor, the ids of the newest ticks read last time: a tick not among
+    # them is new.  Only that window is kept, however long dev runs.
     ticks: dict[str, set[str]] = field(default_factory=dict)
     # The last line printed per sensor: a SKIPPED tick saying the same again is not news.
     last: dict[str, tuple[str, str | None]] = field(default_factory=dict)
@@ -251,7 +254,7 @@ class DevStack:
     def _watch(self, storage: Storage, settings: Settings, ui_url: str, port: int) -> None:
         seen = _Seen(event_id=storage.latest_event_id())
         for s in self.definitions.sensors:  # old ticks of a reused Redis are not news
-            seen.ticks[s.name] = {t.tick_id for t in storage.ticks(s.name, 50)}
+            seen.ticks[s.name] = {t.tick_id for t in storage.ticks(s.name, TICK_WINDOW)}
         now = time.monotonic()
         deadline = now + self.options.duration if self.options.duration is not None else None
         announce_by: float | None = now + UI_WAIT
@@ -281,11 +284,12 @@ class DevStack:
 
     def _print_ticks(self, storage: Storage, seen: _Seen) -> None:
         for s in self.definitions.sensors:
-            known = seen.ticks.setdefault(s.name, set())
-            for tick in reversed(storage.ticks(s.name, 20)):
+            window = storage.ticks(s.name, TICK_WINDOW)
+            known = seen.ticks.get(s.name, set())
+            seen.ticks[s.name] = {t.tick_id for t in window}
+            for tick in reversed(window):
                 if tick.tick_id in known:
                     continue
-                known.add(tick.tick_id)
                 said = (tick.status, tick.skip_reason)
                 if tick.status != "SKIPPED" or seen.last.get(s.name) != said:
                     self.say("tick  " + self.render_tick(tick))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -74,10 +75,11 @@ def fitted_widths(
     width: int,
 ) -> list[int | None]:
     """Each column's width (``None``: dropped) so that the table fits in ``width``."""
-    natural = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    # Terminal cells, not characters: a wide character takes two.
+    natural = [max(cell_len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
     # A shrunk column keeps its header and a few characters.
     floors = [
-        min(w, max(len(h), 8)) if i in flexible else w
+        min(w, max(cell_len(h), 8)) if i in flexible else w
         for i, (h, w) in enumerate(zip(headers, natural, strict=True))
     ]
     widths: list[int | None] = list(natural)
