@@ -137,6 +137,7 @@ def test_a_down_redis_is_reported_within_about_a_second_with_its_address(
         ["queues"],
         ["dead-letters"],
         ["monitor", *LOCATION, "--port", "0"],
+        ["dev", *LOCATION, "--port", "0"],
     ):
         out = lookout(down, *args)
         assert out.returncode == 1, args

@@ -257,3 +257,22 @@ def test_prefixes_are_coloured_on_a_terminal_and_plain_when_piped() -> None:
     shown = os.read(leader, 1000).decode()
     os.close(leader)
     assert "\x1b[" in shown and shown.rstrip().endswith("worker |\x1b[0m ready")
+
+
+def test_dev_says_how_to_start_sensors_when_every_one_is_stopped(
+    spawn: Spawn, tmp_path: Path
+) -> None:
+    # --for 0: up, then straight down again.
+    dev = spawn(
+        ["lookout", "dev", "-m", "tests.locations.core_sensors", "--port", "0", "--for", "0"],
+        dev_env(tmp_path),
+        log_name="dev",
+        cwd=tmp_path,
+    )
+    assert dev.wait(60) == 0, dev.log_text()
+    assert (
+        "every sensor is STOPPED: start one with "
+        "`lookout sensor start NAME -m tests.locations.core_sensors` or in the UI, "
+        "or run lookout dev with --start-all"
+    ) in dev.log_text()
+    assert [role for role, pid in reported_pids(dev.log_text()).items() if not gone(pid)] == []

@@ -35,7 +35,7 @@ from lookout._core.settings import Settings
 from lookout._core.storage import BRIEF, Storage
 from lookout._tools.children import Children
 from lookout._tools.dev_state import DevState, published, running_dev, state_dir
-from lookout._tools.operator import set_sensor_status, sync_definitions
+from lookout._tools.operator import list_sensors, set_sensor_status, sync_definitions
 from lookout._tools.prefixed import PrefixedConsole
 from lookout._tools.redis_server import EmbeddedRedis, free_port
 from lookout._tools.redis_url import masked_url
@@ -217,6 +217,16 @@ class DevStack:
                 set_sensor_status(self.definitions, storage, s.name, DefaultSensorStatus.RUNNING)
             names = ", ".join(s.name for s in self.definitions.sensors) or "none"
             self.say(f"--start-all: every sensor RUNNING ({names})")
+            return
+        rows = list_sensors(self.definitions, storage)
+        running = [r.name for r in rows if r.status == DefaultSensorStatus.RUNNING.value]
+        if rows and not running:
+            # Dagster's default leaves a new sensor STOPPED: say so rather than sit silent.
+            location = " ".join(self.options.location)
+            self.say(
+                f"every sensor is STOPPED: start one with `lookout sensor start NAME {location}` "
+                "or in the UI, or run lookout dev with --start-all"
+            )
 
     def _start_children(self, settings: Settings, port: int) -> None:
         env = {
