@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from lookout._tools.dev_state import DevState, published, running_dev
+from lookout._tools.dev_state import DevState, nearest_running_dev, published, running_dev
 from lookout._tools.prefixed import PrefixedConsole
 from lookout._tools.redis_server import free_port, redis_server_binary
 from tests.conftest import ROOT, Process, Spawn, wait_for
@@ -231,13 +231,16 @@ def test_dev_on_a_given_redis_never_prints_its_password(
     assert _pings(redis.Redis.from_url(url))
 
 
-def test_dev_state_file_is_for_its_owner_only_and_ignored_once_dev_is_gone(
+def test_dev_state_file_is_for_its_owner_only_found_from_below_and_ignored_once_dev_is_gone(
     tmp_path: Path,
 ) -> None:
     state = DevState(os.getpid(), "redis://:pw@127.0.0.1:1/0", "lookout:", "http://x")
     with published(tmp_path, state) as path:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert running_dev(tmp_path) == state
+        # The commands of a folder below find it too, as git finds its repository.
+        assert running_dev(tmp_path / "src") is None
+        assert nearest_running_dev(tmp_path / "src" / "pkg") == state
     assert not path.exists()
     # A dev killed by SIGKILL leaves its file behind: a dead pid is not a running dev.
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -2,8 +2,9 @@
 
 ``lookout dev`` writes ``.lookout/dev.json`` in its working directory while
 it runs and removes it on the way out; a command given neither
-``--redis-url`` nor ``LOOKOUT_REDIS_URL`` reads it, so ``lookout sensor list``
-in a second terminal talks to dev's Redis without flags.  A file left by a
+``--redis-url`` nor ``LOOKOUT_REDIS_URL`` reads it (there or in a folder
+above), so ``lookout sensor list`` in a second terminal talks to dev's Redis
+without flags.  A file left by a
 dev that was killed names a dead pid and is ignored.
 """
 
@@ -61,6 +62,15 @@ def running_dev(directory: Path) -> DevState | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None  # none, or not one we can read: as if dev were not running
     return state if _alive(state.pid) else None
+
+
+def nearest_running_dev(directory: Path) -> DevState | None:
+    """The ``lookout dev`` running in ``directory`` or the nearest folder above it, as git looks."""
+    for folder in (directory, *directory.parents):
+        found = running_dev(folder)
+        if found is not None:
+            return found
+    return None
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from lookout._author.definitions import Definitions
 from lookout._base.errors import LookoutError
 from lookout._core.settings import Settings
 from lookout._core.storage import BRIEF, Patience, Storage
-from lookout._tools.dev_state import running_dev
+from lookout._tools.dev_state import nearest_running_dev
 from lookout._tools.location import load_definitions
 from lookout._tools.redis_url import checked_redis_url, masked_url
 
@@ -114,11 +114,11 @@ def settings_from(
     """The settings of a command: its options, else ``LOOKOUT_*``, else a running ``lookout dev``.
 
     With neither ``--redis-url`` nor ``LOOKOUT_REDIS_URL``, the Redis of the
-    ``lookout dev`` running in the working directory is used (and said so
-    on stderr), then the default.
+    ``lookout dev`` running in the working directory (or the nearest folder
+    above it) is used, and said so on stderr; else the default.
     """
     if redis_url is None and not os.environ.get("LOOKOUT_REDIS_URL") and dev_fallback:
-        dev = running_dev(Path.cwd())
+        dev = nearest_running_dev(Path.cwd())
         if dev is not None:
             redis_url = dev.redis_url
             prefix = prefix if prefix is not None else dev.key_prefix
