@@ -68,11 +68,26 @@ def reported_pids(output: str) -> dict[str, int]:
 
 
 def gone(pid: int) -> bool:
+    """The process is gone, and so is every process of the group it led (a worker's pool)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
+        return not group_members(pid)
     return False
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid``, from /proc."""
+    members = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while we looked
+            continue
+        # After the command's name: state, ppid, pgrp; a zombie is gone already.
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat_file.parent.name))
+    return members
 
 
 def beside(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
