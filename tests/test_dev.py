@@ -233,7 +233,7 @@ def test_dev_on_a_given_redis_never_prints_its_password(
     listed = beside(tmp_path, "sensor", "list", *LOCATION)
     assert listed.returncode == 0, listed.stderr
     assert "idle_sensor" in listed.stdout
-    dev.send_signal(signal.SIGTERM)
+    dev.send_signal(signal.SIGHUP)  # its terminal closed: a clean stop all the same
     dev.wait(10)
     assert dev.returncode == 0
     everything = dev.log_text() + listed.stdout + listed.stderr
@@ -241,6 +241,7 @@ def test_dev_on_a_given_redis_never_prints_its_password(
     masked = url.replace(password, "***")
     assert f"export LOOKOUT_REDIS_URL='{masked}'" in dev.log_text()
     assert f"using the Redis of lookout dev (pid {dev.pid}): {masked}" in listed.stderr
+    assert [role for role, pid in reported_pids(dev.log_text()).items() if not gone(pid)] == []
     # The given Redis is not dev's to stop.
     assert "stopped redis" not in dev.log_text()
     assert _pings(redis.Redis.from_url(url))

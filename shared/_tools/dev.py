@@ -125,7 +125,7 @@ def _answers(host: str, port: int) -> bool:
 
 @contextmanager
 def _signals_set(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C and SIGTERM set ``stop``: the loop ends at its next turn, never mid-step.
+    """Ctrl-C, SIGTERM and SIGHUP set ``stop``: the loop ends at its next turn, never mid-step.
 
     Raising from the handler instead could leave a half-started child or
     Redis behind; the loop's turns are a tenth of a second.
@@ -134,7 +134,10 @@ def _signals_set(stop: threading.Event) -> Iterator[None]:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP too: a closed terminal must not leave the children (in their own
+    # sessions, out of the terminal's reach) and Redis running without dev.
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, on_signal) for sig in signals}
     try:
         yield
     finally:
