@@ -58,15 +58,23 @@ def test_cursor_show_set_json_and_reset(settings: Settings) -> None:
     assert lookout(settings, "sensor", "cursor", "skipper", *LOCATION).stdout.strip() == "None"
 
 
-def test_tick_commits_and_preview_does_not(settings: Settings, storage: Repositories) -> None:
+def test_tick_commits_and_preview_only_says_what_it_would_launch(
+    settings: Settings, storage: Repositories
+) -> None:
     out = lookout(settings, "sensor", "preview", "partitioned", *LOCATION)
     assert out.returncode == 0 and "SUCCESS" in out.stdout
+    # A preview launches nothing, and says so.
+    assert "preview (nothing committed)" in out.stdout and "launched" not in out.stdout
+    assert "run_key='p1': would launch" in out.stdout
     assert storage.launches.requests() == []
     out = lookout(settings, "sensor", "tick", "partitioned", *LOCATION)
-    assert out.returncode == 0 and "launched" in out.stdout
+    assert out.returncode == 0 and "run_key='p1': launched" in out.stdout
     assert len(storage.launches.requests()) == 1
+    again = lookout(settings, "sensor", "preview", "partitioned", *LOCATION)
+    assert "run_key='p1': would be dropped (run key used)" in again.stdout
     ticks = lookout(settings, "sensor", "ticks", "partitioned", "--limit", "5", *LOCATION)
-    assert ticks.returncode == 0 and len(ticks.stdout.strip().splitlines()) == 1
+    assert ticks.returncode == 0
+    assert len(ticks.stdout.strip().splitlines()) == 2  # the header and the one tick
 
 
 def test_unknown_sensor_is_a_one_line_error(settings: Settings) -> None:

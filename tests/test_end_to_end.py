@@ -121,7 +121,7 @@ def test_lookout_dev_runs_the_pipeline_example_and_stops_cleanly(tmp_path: Path)
     env = {k: v for k, v in os.environ.items() if k != "LOOKOUT_REDIS_URL"}
     env.update(LOOKOUT_EXAMPLE_DIR=str(watched), PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lookout", "dev", "-m", "examples.pipeline"],
+        [sys.executable, "-m", "lookout", "dev", "-m", "examples.pipeline", "--port", "0"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -145,7 +145,7 @@ def test_lookout_dev_runs_the_pipeline_example_and_stops_cleanly(tmp_path: Path)
     assert "stopped scheduler" in out and out.rstrip().endswith("stopped")
     # Nothing the command started is left behind: every pid it reported is gone.
     started = [int(m) for m in re.findall(r"started \w+ \(pid (\d+)\)", out)]
-    assert len(started) == 3
+    assert len(started) == 4  # scheduler, worker, launcher, UI
     for pid in started:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

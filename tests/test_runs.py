@@ -186,7 +186,7 @@ def test_runs_list_and_show_commands(
         timeout=30,
         check=False,
     )
-    assert missing.returncode == 1 and "no run with id 'nope'" in missing.stderr
+    assert missing.returncode == 1 and "no run id starts with 'nope'" in missing.stderr
 
 
 def _queued_run(storage: Repositories, module: str, job: str) -> RunRecord:

@@ -16,6 +16,7 @@ from lookout._process.tick import tick_runner
 from lookout._tools.location import load_definitions
 from lookout._tools.operator import sync_definitions
 from lookout._tools.redis_server import EmbeddedRedis
+from lookout._tools.redis_url import masked_url
 
 DEMO_MODULES = (
     "examples.guide_basic",
@@ -56,7 +57,7 @@ def run_demo(
         (Path(watched) / "orders.log").write_text("order 1\norder 2\n")
         os.environ.setdefault("LOOKOUT_EXAMPLE_DIR", watched)
         with redis_for(settings, embedded=embedded) as live:
-            echo(f"redis: {live.redis_url}")
+            echo(f"redis: {masked_url(live.redis_url)}")
             storage = Repositories.from_settings(live)
             storage.server.ping()
             runners = []

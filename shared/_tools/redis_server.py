@@ -77,7 +77,11 @@ class EmbeddedRedis:
             "--maxmemory-policy",
             "noeviction",
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Its own session: a Ctrl-C at the terminal reaches only its owner, which
+        # stops it last, after the processes that use it.
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         self._wait_ready(timeout)
         return self
 

@@ -32,7 +32,7 @@ import redis
 
 from lookout._core.keys import Keys
 from lookout._core.settings import Settings
-from lookout._core.storage._base import redis_client
+from lookout._core.storage._base import BRIEF, PATIENT, Patience, redis_client
 from lookout._core.storage._replies import StreamEntry
 from lookout._core.storage.dead_letters import DeadLetterStore
 from lookout._core.storage.events import EventStream
@@ -93,10 +93,12 @@ class Repositories:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Repositories:
+    def from_settings(cls, settings: Settings, patience: Patience = PATIENT) -> Repositories:
         """The repositories on a new connection pool (connections open on first use)."""
         return cls.on(
-            redis_client(settings.redis_url), Keys(settings.key_prefix), settings.tick_history
+            redis_client(settings.redis_url, patience),
+            Keys(settings.key_prefix),
+            settings.tick_history,
         )
 
     def close(self) -> None:
@@ -105,6 +107,8 @@ class Repositories:
 
 
 __all__ = [
+    "BRIEF",
+    "PATIENT",
     "ClaimRound",
     "ClaimedTick",
     "Created",
@@ -114,6 +118,7 @@ __all__ = [
     "LaunchStream",
     "LeaderStore",
     "MetricsView",
+    "Patience",
     "ProcessInfo",
     "ProcessStore",
     "Repositories",

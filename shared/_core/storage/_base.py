@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import redis
 from redis.commands.core import Script
 
@@ -9,7 +11,25 @@ from lookout._core.keys import Keys
 from lookout._core.scripts import SCRIPTS
 
 
-def redis_client(url: str) -> redis.Redis:
+@dataclass(frozen=True)
+class Patience:
+    """How long a client waits for a Redis that does not answer, and how often it retries."""
+
+    connect_timeout: float = 5.0
+    retries: int = 8
+    read_timeout: float | None = None
+
+
+# Long-running processes wait out an outage (invariant 7): about 9 s of retries
+# per command, after which their own loops back off and try again.
+PATIENT = Patience()
+# Commands a person waits on, and the monitor that Prometheus scrapes with a
+# 10 s timeout: a down Redis is reported in about a second.  One retry still
+# replaces a connection that a restarted Redis closed.
+BRIEF = Patience(connect_timeout=1.0, retries=1, read_timeout=5.0)
+
+
+def redis_client(url: str, patience: Patience = PATIENT) -> redis.Redis:
     """A client that reconnects by itself with backoff when Redis goes away (invariant 7)."""
     from redis.backoff import ExponentialBackoff
     from redis.retry import Retry
@@ -18,8 +38,9 @@ def redis_client(url: str) -> redis.Redis:
         url,
         health_check_interval=10,
         socket_keepalive=True,
-        socket_connect_timeout=5,
-        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=8),
+        socket_connect_timeout=patience.connect_timeout,
+        socket_timeout=patience.read_timeout,
+        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=patience.retries),
         retry_on_error=[redis.ConnectionError, redis.TimeoutError],
     )
 

@@ -181,6 +181,20 @@ class RunStore(Repository):
                 break
         return found[:limit]
 
+    def run_ids_starting(self, prefix: str, limit: int = 2) -> list[str]:
+        """Up to ``limit`` run ids that start with ``prefix``, for ids typed in short.
+
+        A scan of the run index (Redis matches the pattern server-side): a
+        person's command, not a hot path.
+        """
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
+        found: list[str] = []
+        for member, _ in self.client.zscan_iter(self.keys.runs, match=pattern, count=1000):
+            found.append(_text(member))
+            if len(found) >= limit:
+                break
+        return found
+
     def _newest_first(self, index: str, size: int) -> Iterator[list[str]]:
         start = 0
         while True:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from lookout._tools.cli._format import tick_detail
-from lookout._tools.cli._options import redis_options, reports_errors, settings_from
+from lookout._tools.cli._options import fail, redis_options, reports_errors, settings_from
 from lookout._tools.cli.dev import dev_command
 from lookout._tools.cli.monitor import flower_command, monitor_command, queues_command
 from lookout._tools.cli.runs import runs_group
@@ -40,7 +42,8 @@ def demo_command(modules: tuple[str, ...], redis_url: str | None, prefix: str | 
     """Tick the example sensors twice on an embedded Redis and print the ticks."""
     run_demo(
         modules or DEMO_MODULES,
-        settings_from(redis_url, prefix),
+        # Without a URL the demo embeds its own Redis, never a running dev's.
+        settings_from(redis_url, prefix, dev_fallback=False),
         click.echo,
         tick_detail,
         embedded=redis_url is None,
@@ -60,4 +63,17 @@ cli.add_command(scheduler_command)
 
 
 def main() -> None:
-    cli(auto_envvar_prefix="LOOKOUT")
+    """``lookout``: every bad input, click's own included, is one ``error: ...`` line, exit 1."""
+    try:
+        cli.main(prog_name="lookout", auto_envvar_prefix="LOOKOUT", standalone_mode=False)
+    except click.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            sys.exit(130)  # Ctrl-C: the shell's convention, and nothing to explain
+        fail("aborted")
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help())  # a group given no command: its help, as asked
+    except click.ClickException as exc:
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        fail(exc.format_message() + hint)

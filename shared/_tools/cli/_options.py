@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from pathlib import Path
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 import redis
@@ -14,8 +16,10 @@ import redis
 from lookout._author.definitions import Definitions
 from lookout._base.errors import LookoutError
 from lookout._core.settings import Settings
-from lookout._core.storage import Repositories
+from lookout._core.storage import BRIEF, Patience, Repositories
+from lookout._tools.dev_state import nearest_running_dev
 from lookout._tools.location import load_definitions
+from lookout._tools.redis_url import checked_redis_url, masked_url
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,6 +58,11 @@ def redis_options(fn: Callable[P, R]) -> Callable[P, R]:
         default=None,
         help="Redis URL. [env LOOKOUT_REDIS_URL]",
     )(fn)
+
+
+def json_option(fn: Callable[P, R]) -> Callable[P, R]:
+    """``--json``: a listing as one JSON document, for scripts."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")(fn)
 
 
 def loglevel_option(fn: Callable[P, R]) -> Callable[P, R]:
@@ -99,18 +108,48 @@ def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
 
 
-def settings_from(redis_url: str | None, prefix: str | None, **extra: Any) -> Settings:
-    return Settings.from_env(redis_url=redis_url, key_prefix=prefix, **extra)
+def settings_from(
+    redis_url: str | None, prefix: str | None, *, dev_fallback: bool = True, **extra: Any
+) -> Settings:
+    """The settings of a command: its options, else ``LOOKOUT_*``, else a running ``lookout dev``.
+
+    With neither ``--redis-url`` nor ``LOOKOUT_REDIS_URL``, the Redis of the
+    ``lookout dev`` running in the working directory (or the nearest folder
+    above it) is used, and said so on stderr; else the default.
+    """
+    if redis_url is None and not os.environ.get("LOOKOUT_REDIS_URL") and dev_fallback:
+        dev = nearest_running_dev(Path.cwd())
+        if dev is not None:
+            redis_url = dev.redis_url
+            prefix = prefix if prefix is not None else dev.key_prefix
+            click.echo(
+                f"using the Redis of lookout dev (pid {dev.pid}): {masked_url(dev.redis_url)}",
+                err=True,
+            )
+    settings = Settings.from_env(redis_url=redis_url, key_prefix=prefix, **extra)
+    checked_redis_url(settings.redis_url)
+    return settings
+
+
+def open_storage(settings: Settings, patience: Patience = BRIEF) -> Repositories:
+    """The repositories on ``settings``' Redis, checked to answer (by default within a second)."""
+    repos = Repositories.from_settings(settings, patience)
+    repos.server.ping()
+    return repos
 
 
 def open_location(
-    module: str | None, file: str | None, settings: Settings
+    module: str | None, file: str | None, settings: Settings, patience: Patience = BRIEF
 ) -> tuple[Definitions, Repositories]:
     """Load the code location and open the repositories, checking that Redis answers."""
     definitions = load_definitions(module=module, file=file)
-    repos = Repositories.from_settings(settings)
-    repos.server.ping()
-    return definitions, repos
+    return definitions, open_storage(settings, patience)
+
+
+def fail(message: str) -> NoReturn:
+    """The one error style of every command: ``error: ...`` on stderr, exit status 1."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
 
 
 def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -121,10 +160,8 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except LookoutError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+            fail(str(exc))
         except redis.RedisError as exc:
-            click.echo(f"error: Redis: {exc}", err=True)
-            sys.exit(1)
+            fail(f"Redis: {exc}")
 
     return wrapper

@@ -1,4 +1,4 @@
-"""``lookout dev``: scheduler, workers and launcher on an embedded Redis, in one command."""
+"""``lookout dev``: Redis, scheduler, workers, launcher and the UI in one command."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import click
 
 from lookout._tools.cli._format import tick_line
 from lookout._tools.cli._options import (
+    listen_options,
     location_options,
+    loglevel_option,
     redis_options,
     reports_errors,
     settings_from,
@@ -33,22 +35,52 @@ from lookout._tools.location import load_definitions
     envvar="LOOKOUT_DEV_FOR",
     help="Stop after this many seconds (default: Ctrl-C). [env LOOKOUT_DEV_FOR]",
 )
+@click.option(
+    "--start-all",
+    is_flag=True,
+    envvar="LOOKOUT_DEV_START_ALL",
+    help="Start every sensor, whatever its default_status. [env LOOKOUT_DEV_START_ALL]",
+)
+@listen_options("DEV", "127.0.0.1", 3000)
+@loglevel_option
 @location_options
 @redis_options
 @reports_errors
 def dev_command(
     concurrency: int,
     duration: float | None,
+    start_all: bool,
+    host: str,
+    port: int,
+    loglevel: str,
     module: str | None,
     file: str | None,
     redis_url: str | None,
     prefix: str | None,
 ) -> None:
-    """Run everything locally and print each tick and run as it happens; Ctrl-C stops it."""
+    """Run everything locally, with the UI, until Ctrl-C.
+
+    Starts an embedded Redis (unless --redis-url or LOOKOUT_REDIS_URL names
+    one), a scheduler, a worker pool, a launcher and the web UI on
+    --host:--port (3000, else any free port); prints each tick and run as it happens, and every
+    process's output behind its name (kept in .lookout/logs/). While it
+    runs, the other lookout commands started in this directory use its
+    Redis without flags.
+    """
+    # Dev's own Redis is never another dev's: a second dev here is refused instead.
+    settings = settings_from(redis_url, prefix, dev_fallback=False)
     definitions = load_definitions(module=module, file=file)
     location = ("-m", module) if module else ("-f", str(file))
-    # --redis-url (or LOOKOUT_REDIS_URL) names a Redis to use; without it, an embedded one.
     options = DevOptions(
-        location=location, workers=concurrency, duration=duration, embedded=redis_url is None
+        location=location,
+        workers=concurrency,
+        duration=duration,
+        embedded=redis_url is None,
+        host=host,
+        port=port,
+        port_given=click.get_current_context().get_parameter_source("port")
+        != click.core.ParameterSource.DEFAULT,
+        loglevel=loglevel.upper(),
+        start_all=start_all,
     )
-    DevStack(definitions, settings_from(redis_url, prefix), options, click.echo, tick_line).run()
+    DevStack(definitions, settings, options, tick_line).run()

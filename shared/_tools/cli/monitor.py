@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from lookout._core.storage import Repositories
 from lookout._tools.cli._options import (
     configure_logging,
     listen_options,
     location_options,
     open_location,
+    open_storage,
     redis_options,
     reports_errors,
     settings_from,
@@ -60,8 +60,7 @@ def queues_command(
 ) -> None:
     """Queue depths, backlogs, sensors, runs and live processes."""
     settings = settings_from(redis_url, prefix)
-    storage = Repositories.from_settings(settings)
-    storage.server.ping()
+    storage = open_storage(settings)
     show_queues(
         storage.metrics,
         storage.processes,

@@ -9,11 +9,17 @@ import click
 
 from lookout._base.errors import LookoutError
 from lookout._base.wire import RunRecord
-from lookout._core.settings import Settings
 from lookout._core.storage import Repositories
 from lookout._core.storage.runs import RUN_STATUSES
 from lookout._tools.cli._format import table, when
-from lookout._tools.cli._options import redis_options, reports_errors, settings_from
+from lookout._tools.cli._json import dumps, run_json
+from lookout._tools.cli._options import (
+    json_option,
+    open_storage,
+    redis_options,
+    reports_errors,
+    settings_from,
+)
 
 
 def _took(run: RunRecord) -> str:
@@ -36,7 +42,8 @@ def runs_table(runs: Sequence[RunRecord]) -> str:
         ]
         for r in runs
     ]
-    return table(["RUN", "JOB", "STATUS", "SENSOR", "RUN KEY", "CREATED", "TOOK", "ERROR"], rows)
+    headers = ["RUN", "JOB", "STATUS", "SENSOR", "RUN KEY", "CREATED", "TOOK", "ERROR"]
+    return table(headers, rows, shrink=(0, 1, 3, 4, 7), drop=(4, 3, 6, 5))
 
 
 def run_detail(run: RunRecord) -> str:
@@ -59,20 +66,21 @@ def run_detail(run: RunRecord) -> str:
     return "\n".join(lines)
 
 
-def list_runs_text(settings: Settings, status: str | None, sensor: str | None, limit: int) -> str:
-    """The newest runs as a table, filtered by status and sensor."""
-    storage = Repositories.from_settings(settings)
-    storage.server.ping()
-    return runs_table(storage.runs.recent(status=status, sensor=sensor, limit=limit))
-
-
-def show_run_text(settings: Settings, run_id: str) -> str:
-    storage = Repositories.from_settings(settings)
-    storage.server.ping()
-    run = storage.runs.get(run_id)
-    if run is None:
-        raise LookoutError(f"no run with id {run_id!r}")
-    return run_detail(run)
+def find_run(storage: Repositories, run_id: str) -> RunRecord:
+    """The run with this id, or the one run whose id starts with it (ids are long to type)."""
+    run = storage.runs.get(run_id) if run_id else None
+    if run is not None:
+        return run
+    matches = storage.runs.run_ids_starting(run_id, limit=4) if run_id else []
+    if not matches:
+        raise LookoutError(f"no run id starts with {run_id!r}")
+    if len(matches) > 1:
+        shown = ", ".join(matches[:3]) + (", ..." if len(matches) > 3 else "")
+        raise LookoutError(f"run id prefix {run_id!r} is ambiguous ({shown}): give more of it")
+    found = storage.runs.get(matches[0])
+    if found is None:  # deleted between the scan and the read
+        raise LookoutError(f"no run id starts with {run_id!r}")
+    return found
 
 
 @click.group("runs")
@@ -89,22 +97,31 @@ def runs_group() -> None:
 )
 @click.option("--sensor", default=None, help="Only runs launched by this sensor.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@json_option
 @redis_options
 @reports_errors
 def list_command(
-    status: str | None, sensor: str | None, limit: int, redis_url: str | None, prefix: str | None
+    status: str | None,
+    sensor: str | None,
+    limit: int,
+    as_json: bool,
+    redis_url: str | None,
+    prefix: str | None,
 ) -> None:
     """The newest runs first."""
-    text = list_runs_text(
-        settings_from(redis_url, prefix), status.upper() if status else None, sensor, limit
+    storage = open_storage(settings_from(redis_url, prefix))
+    runs = storage.runs.recent(
+        status=status.upper() if status else None, sensor=sensor, limit=limit
     )
-    click.echo(text)
+    click.echo(dumps([run_json(r) for r in runs]) if as_json else runs_table(runs))
 
 
 @runs_group.command("show")
 @click.argument("run_id")
+@json_option
 @redis_options
 @reports_errors
-def show_command(run_id: str, redis_url: str | None, prefix: str | None) -> None:
-    """One run: its request, status, times, worker and error."""
-    click.echo(show_run_text(settings_from(redis_url, prefix), run_id))
+def show_command(run_id: str, as_json: bool, redis_url: str | None, prefix: str | None) -> None:
+    """One run (RUN_ID or any unique start of it): its request, status, times, worker and error."""
+    run = find_run(open_storage(settings_from(redis_url, prefix)), run_id)
+    click.echo(dumps(run_json(run)) if as_json else run_detail(run))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from lookout._core.storage import PATIENT
 from lookout._tools.cli._options import (
     configure_logging,
     location_options,
@@ -38,5 +39,6 @@ def scheduler_command(
 
     configure_logging(loglevel)
     settings = settings_from(redis_url, prefix)
-    definitions, storage = open_location(module, file, settings)
+    # A long-running process waits out a Redis outage rather than failing fast.
+    definitions, storage = open_location(module, file, settings, PATIENT)
     run_scheduler(definitions, settings, storage)

@@ -9,10 +9,13 @@ import click
 from lookout._base.errors import LookoutError
 from lookout._base.wire import DefaultSensorStatus
 from lookout._process.tick import tick_runner
-from lookout._tools.cli._format import sensors_table, tick_detail, tick_line
+from lookout._tools.cli._format import sensors_table, tick_detail, ticks_table
+from lookout._tools.cli._json import dumps, sensor_json, tick_json
 from lookout._tools.cli._options import (
+    json_option,
     location_options,
     open_location,
+    open_storage,
     redis_options,
     reports_errors,
     settings_from,
@@ -33,15 +36,17 @@ def sensor_group() -> None:
 
 
 @sensor_group.command("list")
+@json_option
 @location_options
 @redis_options
 @reports_errors
 def list_command(
-    module: str | None, file: str | None, redis_url: str | None, prefix: str | None
+    as_json: bool, module: str | None, file: str | None, redis_url: str | None, prefix: str | None
 ) -> None:
     """Sensors with their job, interval, status and last tick."""
     defs, storage = open_location(module, file, settings_from(redis_url, prefix))
-    click.echo(sensors_table(list_sensors(defs, storage.sensors)))
+    rows = list_sensors(defs, storage.sensors)
+    click.echo(dumps([sensor_json(r) for r in rows]) if as_json else sensors_table(rows))
 
 
 def _status_command(status: DefaultSensorStatus, verb: str) -> click.Command:
@@ -84,16 +89,19 @@ def cursor_command(
     """Show, set or reset a sensor's cursor."""
     if reset and new_value is not None:
         raise LookoutError("give --set or --reset, not both")
+    if as_json and new_value is None:
+        raise LookoutError("--json says how to read --set VALUE; give --set too")
+    # The value is checked before anything is opened: bad input changes nothing.
+    try:
+        value = json.loads(new_value) if as_json and new_value is not None else new_value
+    except json.JSONDecodeError as exc:
+        raise LookoutError(f"--set value is not valid JSON: {exc}") from None
     defs, storage = open_location(module, file, settings_from(redis_url, prefix))
     if reset:
         set_cursor(defs, storage.sensors, name, None)
         click.echo(f"cursor of '{name}' reset")
         return
     if new_value is not None:
-        try:
-            value = json.loads(new_value) if as_json else new_value
-        except json.JSONDecodeError as exc:
-            raise LookoutError(f"--set value is not valid JSON: {exc}") from None
         set_cursor(defs, storage.sensors, name, value)
     click.echo(repr(get_cursor(defs, storage.sensors, name)))
 
@@ -127,6 +135,7 @@ def reset_run_keys_command(
 @click.argument("name")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("-v", "--verbose", is_flag=True, help="Show requests, cursors and tracebacks.")
+@json_option
 @location_options
 @redis_options
 @reports_errors
@@ -134,6 +143,7 @@ def ticks_command(
     name: str,
     limit: int,
     verbose: bool,
+    as_json: bool,
     module: str | None,
     file: str | None,
     redis_url: str | None,
@@ -141,9 +151,14 @@ def ticks_command(
 ) -> None:
     """A sensor's recent ticks, newest first."""
     defs, storage = open_location(module, file, settings_from(redis_url, prefix))
-    render = tick_detail if verbose else tick_line
-    for t in tick_history(defs, storage.ticks, name, limit):
-        click.echo(render(t))
+    ticks = tick_history(defs, storage.ticks, name, limit)
+    if as_json:
+        click.echo(dumps([tick_json(t) for t in ticks]))
+    elif verbose:
+        for t in ticks:
+            click.echo(tick_detail(t))
+    else:
+        click.echo(ticks_table(ticks))
 
 
 @sensor_group.command("preview")
@@ -157,7 +172,7 @@ def preview_command(
     """Evaluate a sensor once without committing anything."""
     settings = settings_from(redis_url, prefix)
     defs, storage = open_location(module, file, settings)
-    click.echo(tick_detail(tick_runner(defs, storage, settings).preview(name)))
+    click.echo(tick_detail(tick_runner(defs, storage, settings).preview(name), preview=True))
 
 
 @sensor_group.command("tick")
@@ -188,9 +203,7 @@ def trigger_command(name: str, redis_url: str | None, prefix: str | None) -> Non
     sensor's minimum interval still holds; a STOPPED sensor ticks once and
     stays STOPPED.  Needs no code location, only Redis.
     """
-    from lookout._core.storage import Repositories
     from lookout.scheduler import describe_trigger, trigger_sensor
 
-    storage = Repositories.from_settings(settings_from(redis_url, prefix))
-    storage.server.ping()
+    storage = open_storage(settings_from(redis_url, prefix))
     click.echo(describe_trigger(name, trigger_sensor(storage.schedule, name)))

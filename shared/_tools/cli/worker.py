@@ -6,12 +6,13 @@ import sys
 
 import click
 
-from lookout._core.settings import Settings
-from lookout._core.storage import Repositories
 from lookout._tools.cli._format import table, when
+from lookout._tools.cli._json import dead_letter_json, dumps
 from lookout._tools.cli._options import (
+    json_option,
     location_options,
     loglevel_option,
+    open_storage,
     redis_options,
     reports_errors,
     settings_from,
@@ -79,16 +80,17 @@ def launcher_command(
 
 @click.command("dead-letters")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@json_option
 @redis_options
 @reports_errors
-def dead_letters_command(limit: int, redis_url: str | None, prefix: str | None) -> None:
+def dead_letters_command(
+    limit: int, as_json: bool, redis_url: str | None, prefix: str | None
+) -> None:
     """Messages the workers and launchers could not read, newest first, with the reason."""
-    click.echo(dead_letters_text(settings_from(redis_url, prefix), limit))
-
-
-def dead_letters_text(settings: Settings, limit: int) -> str:
-    storage = Repositories.from_settings(settings)
-    storage.server.ping()
+    letters = open_storage(settings_from(redis_url, prefix)).dead_letters.newest(limit)
+    if as_json:
+        click.echo(dumps([dead_letter_json(eid, letter) for eid, letter in letters]))
+        return
     rows = [
         [
             when(letter.at),
@@ -97,6 +99,6 @@ def dead_letters_text(settings: Settings, limit: int) -> str:
             letter.reason.splitlines()[0][:80],
             repr(letter.payload[:40]),
         ]
-        for _, letter in storage.dead_letters.newest(limit)
+        for _, letter in letters
     ]
-    return table(["AT", "SOURCE", "REF", "REASON", "PAYLOAD"], rows)
+    click.echo(table(["AT", "SOURCE", "REF", "REASON", "PAYLOAD"], rows, shrink=(2, 3, 4)))
