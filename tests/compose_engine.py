@@ -118,7 +118,7 @@ def start_daemon(log_dir: Path, echo: Echo) -> subprocess.Popen[bytes] | None:
         return None
     dockerd = shutil.which("dockerd", path=_sbin_path())
     if dockerd is None or os.geteuid() != 0:
-        raise Unavailable("no Docker daemon answers and dockerd cannot be started as root")
+        raise Unavailable("no Docker daemon answers, and starting dockerd needs root")
     log_path = log_dir / "dockerd.log"
     echo(f"starting dockerd (log: {log_path})")
     with log_path.open("wb") as log:

@@ -25,6 +25,7 @@ last line says why).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -49,7 +50,10 @@ from tests.compose_engine import (
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = Path(__file__).resolve().parent / "compose_probe.py"
-PROJECT = "lookout-compose-test"
+# Named after the checkout: two checkouts on one engine build and run their own.
+CHECKOUT = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+PROJECT = f"lookout-compose-test-{CHECKOUT}"
+IMAGE_TAG = f"compose-test-{CHECKOUT}"
 SENSOR = "new_file_sensor"
 SKIPPED = 77
 EXPECTED = {"redis": 1, "scheduler": 2, "worker": 3, "launcher": 1, "monitor": 1, "flower": 1}
@@ -92,6 +96,7 @@ class Stack:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("LOOKOUT_")}
         self.env.update(
             LOOKOUT_DATA=str(data),
+            LOOKOUT_IMAGE_TAG=IMAGE_TAG,
             # Random host ports: a stack already on 9108 or 5555 does not clash.
             LOOKOUT_MONITOR_PUBLISH="127.0.0.1:",
             LOOKOUT_FLOWER_PUBLISH="127.0.0.1:",
@@ -154,14 +159,32 @@ def build(stack: Stack, echo: Clock) -> None:
     stack.compose("build", *pip_args, "scheduler", timeout=1200)
 
 
-def all_healthy(stack: Stack) -> dict[str, int] | None:
+def all_healthy(stack: Stack, seen: set[str], echo: Clock) -> dict[str, int] | None:
+    """Counts by service once every container is healthy; says which turn healthy."""
     containers = stack.containers()
-    counts = {name: 0 for name in EXPECTED}
+    counts = dict.fromkeys(EXPECTED, 0)
+    healthy = 0
     for container in containers:
-        if health_of(container) != "healthy":
-            return None
-        counts[service_of(container)] = counts.get(service_of(container), 0) + 1
-    return counts if counts == EXPECTED else None
+        service = service_of(container)
+        counts[service] = counts.get(service, 0) + 1
+        if health_of(container) == "healthy":
+            healthy += 1
+            name = container["Name"].lstrip("/")
+            if name not in seen:
+                seen.add(name)
+                echo(f"  {name} healthy")
+    return counts if healthy == len(containers) and counts == EXPECTED else None
+
+
+def last_checks(stack: Stack) -> str:
+    """The last healthcheck output of each container that is not healthy."""
+    lines = []
+    for container in stack.containers():
+        health = container["State"].get("Health") or {}
+        if health.get("Status") != "healthy" and health.get("Log"):
+            output = str(health["Log"][-1].get("Output", "")).strip()
+            lines.append(f"{container['Name'].lstrip('/')}: {output[-300:]}")
+    return "\n".join(lines)
 
 
 def describe(stack: Stack) -> str:
@@ -267,7 +290,14 @@ def scenario(stack: Stack, echo: Clock) -> None:
     echo(f"base images: built {built}" if built else f"base images cached: {python}, {redis_image}")
     build(stack, echo)
     with running_stack(stack, echo):
-        counts = wait_until("every container healthy", lambda: all_healthy(stack), 180, every=3)
+        seen: set[str] = set()
+        try:
+            counts = wait_until(
+                "every container healthy", lambda: all_healthy(stack, seen, echo), 240, every=2
+            )
+        except AssertionError:
+            echo(f"last healthchecks:\n{last_checks(stack)}")
+            raise
         echo(f"all healthy: {counts}")
         files = [f"batch-{i}.csv" for i in range(5)]
         prove_one_run_per_file(stack, files, echo)
