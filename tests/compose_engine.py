@@ -89,17 +89,31 @@ def install(packages: Sequence[str], echo: Echo) -> None:
     run(["apt-get", "install", "-y", "-qq", *packages], timeout=900, env=env)
 
 
-def ensure_tools(echo: Echo, *, allow_install: bool) -> None:
-    """The docker and docker-compose commands (and dockerd, if no daemon answers)."""
-    needed = ["docker", "docker-compose"]
+def compose_command() -> list[str] | None:
+    """``docker-compose``, else the ``docker compose`` plugin, else None."""
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if shutil.which("docker"):
+        plugin = run(["docker", "compose", "version"], timeout=30, check=False)
+        if plugin.returncode == 0:
+            return ["docker", "compose"]
+    return None
+
+
+def ensure_tools(echo: Echo, *, allow_install: bool) -> list[str]:
+    """The docker command (and dockerd, if no daemon answers); the compose command."""
+    needed = ["docker"] if compose_command() else ["docker", "docker-compose"]
     if not daemon_answers():
         needed.append("dockerd")
     missing = sorted({PACKAGES[b] for b in needed if shutil.which(b, path=_sbin_path()) is None})
-    if not missing:
-        return
-    if not allow_install:
+    if missing and not allow_install:
         raise Unavailable(f"{', '.join(missing)} not installed (make compose-test installs them)")
-    install(missing, echo)
+    if missing:
+        install(missing, echo)
+    command = compose_command()
+    if command is None:
+        raise Unavailable("no docker-compose command after installing it")
+    return command
 
 
 def _sbin_path() -> str:

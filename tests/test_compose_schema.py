@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.compose_engine import compose_command
 
 yaml = pytest.importorskip("yaml")
 
@@ -63,19 +64,6 @@ def environment_of(service: Mapping[str, Any]) -> dict[str, str]:
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
     return {k: "" if v is None else str(v) for k, v in env.items()}
-
-
-def compose_command() -> list[str] | None:
-    """``docker-compose``, else the ``docker compose`` plugin, else None."""
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    if shutil.which("docker"):
-        probe = subprocess.run(
-            ["docker", "compose", "version"], capture_output=True, timeout=30, check=False
-        )
-        if probe.returncode == 0:
-            return ["docker", "compose"]
-    return None
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,9 @@
 Every lookout process heartbeats into Redis with its role and host name
 (``lookout._process.heartbeat``); in a container the host name is the
 container's own, so a live heartbeat of the role from this host means the
-container's process is up and can reach Redis.  A hung process stops
-heartbeating and its heartbeat expires after three intervals.
+container's process is up and can reach Redis.  A process that cannot
+reach Redis, or is wedged, stops heartbeating, and its heartbeat expires
+after three intervals.
 """
 
 from __future__ import annotations
