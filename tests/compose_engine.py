@@ -20,12 +20,14 @@ as it is: these stand-ins are built once.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 Echo = Callable[[str], None]
@@ -73,6 +75,34 @@ def run(
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-30:])
         raise RuntimeError(f"{' '.join(argv)} exited with {done.returncode}:\n{tail}")
     return done
+
+
+def _locked(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextmanager
+def machine_lock(echo: Echo, timeout: float = 1800) -> Iterator[None]:
+    """One compose test at a time per machine: they share the engine, and the
+    one that started dockerd stops it when it ends."""
+    path = Path(tempfile.gettempdir()) / "lookout-compose-test.lock"
+    deadline = time.monotonic() + timeout
+    # Read only: any user may lock the file whoever created it.
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        if not _locked(fd):
+            echo("waiting for another compose test on this machine to end")
+        while not _locked(fd):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"another compose test held {path} for {timeout:.0f}s")
+            time.sleep(5)
+        yield
+    finally:
+        os.close(fd)  # and with it the lock
 
 
 def can_install() -> bool:
@@ -145,8 +175,8 @@ def start_daemon(log_dir: Path, echo: Echo) -> subprocess.Popen[bytes] | None:
             return daemon
         time.sleep(1)
     stop_daemon(daemon)
-    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-10:])
-    raise Unavailable(f"dockerd did not start:\n{tail}")
+    last = (log_path.read_text(errors="replace").strip().splitlines() or ["(no output)"])[-1]
+    raise Unavailable(f"dockerd did not start within 60 s; its last words: {last}")
 
 
 def stop_daemon(daemon: subprocess.Popen[bytes]) -> None:

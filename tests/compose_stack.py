@@ -43,6 +43,7 @@ from tests.compose_engine import (
     Unavailable,
     ensure_base_images,
     ensure_tools,
+    machine_lock,
     run,
     start_daemon,
     stop_daemon,
@@ -307,38 +308,42 @@ def scenario(stack: Stack, echo: Clock) -> None:
         echo(f"after the kill: {describe(stack)}")
 
 
+def compose_test(scratch: Path, echo: Clock, *, install: bool, keep_daemon: bool) -> int:
+    """The whole test in ``scratch``: the exit status."""
+    data = scratch / "data"
+    data.mkdir()
+    # The containers run as an unprivileged user: the folder must be readable.
+    scratch.chmod(0o755)
+    data.chmod(0o755)
+    daemon = None
+    try:
+        with machine_lock(echo):
+            compose = ensure_tools(echo, allow_install=install)
+            daemon = start_daemon(scratch, echo)
+            scenario(Stack(compose, data), echo)
+    except Unavailable as exc:
+        echo(f"SKIPPED: Docker cannot run here: {exc}")
+        return SKIPPED
+    except (AssertionError, RuntimeError, subprocess.SubprocessError) as exc:
+        echo(f"FAILED: {exc}")
+        return 1
+    finally:
+        if daemon is not None and not keep_daemon:
+            stop_daemon(daemon)
+    echo("PASSED")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.compose_stack")
     parser.add_argument("--no-install", action="store_true", help="skip if Docker is missing")
     parser.add_argument("--keep-daemon", action="store_true", help="leave a started dockerd")
     args = parser.parse_args(argv)
-    echo = Clock()
     os.chdir(ROOT)
     with tempfile.TemporaryDirectory(prefix="lookout-compose-") as scratch:
-        data = Path(scratch) / "data"
-        data.mkdir()
-        # The containers run as an unprivileged user: the folder must be readable.
-        Path(scratch).chmod(0o755)
-        data.chmod(0o755)
-        try:
-            compose = ensure_tools(echo, allow_install=not args.no_install)
-            daemon = start_daemon(Path(scratch), echo)
-        except Unavailable as exc:
-            echo(f"SKIPPED: Docker cannot run here: {exc}")
-            return SKIPPED
-        try:
-            scenario(Stack(compose, data), echo)
-        except Unavailable as exc:
-            echo(f"SKIPPED: Docker cannot run here: {exc}")
-            return SKIPPED
-        except (AssertionError, RuntimeError, subprocess.SubprocessError) as exc:
-            echo(f"FAILED: {exc}")
-            return 1
-        finally:
-            if daemon is not None and not args.keep_daemon:
-                stop_daemon(daemon)
-    echo("PASSED")
-    return 0
+        return compose_test(
+            Path(scratch), Clock(), install=not args.no_install, keep_daemon=args.keep_daemon
+        )
 
 
 if __name__ == "__main__":
