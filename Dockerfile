@@ -13,6 +13,11 @@ COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY scheduler ./scheduler
 COPY workers ./workers
+# pip's index settings, passed from the builder's environment where it has
+# its own (`--build-arg PIP_INDEX_URL=...`); unset, pip uses its default index.
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_TRUSTED_HOST
 # The flower extra lets the same image serve the optional `flower` service.
 RUN pip install '.[flower]'
 

@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo dev test lint typecheck pytest browser promtool bench clean
+.PHONY: demo dev test lint typecheck pytest browser promtool bench compose-test clean
 
 # The package's folders (shared/, scheduler/, workers/) are installed as one
 # package, `lookout`, by an editable install in strict mode: a tree of links
@@ -69,6 +69,14 @@ test: lint typecheck pytest
 BENCH_ARGS ?=
 bench: $(BIN)/lookout
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# docker-compose.yml on a real Docker engine (README, "Deploy"): installs Debian's
+# docker.io, docker-compose and debootstrap where apt-get runs as root, starts
+# dockerd if none answers, builds the base images without a registry, runs the
+# stack with 3 workers and 2 schedulers, kills the leader, tears it down.
+# make test runs the same scenario when the engine is already installed.
+compose-test: $(BIN)/lookout
+	$(BIN)/python -m tests.compose_stack
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -9,6 +9,7 @@ import click
 from lookout._tools.cli._format import tick_detail
 from lookout._tools.cli._options import fail, redis_options, reports_errors, settings_from
 from lookout._tools.cli.dev import dev_command
+from lookout._tools.cli.health import health_command
 from lookout._tools.cli.monitor import flower_command, monitor_command, queues_command
 from lookout._tools.cli.runs import runs_group
 from lookout._tools.cli.scheduler import scheduler_command
@@ -60,6 +61,7 @@ cli.add_command(launcher_command)
 cli.add_command(dead_letters_command)
 cli.add_command(runs_group)
 cli.add_command(scheduler_command)
+cli.add_command(health_command)
 
 
 def main() -> None:
