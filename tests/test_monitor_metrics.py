@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
 
 from lookout import Settings
 from lookout._author.definitions import Definitions
@@ -22,7 +23,7 @@ from lookout._core.storage import Storage
 from lookout._process.heartbeat import Heartbeat
 from lookout._process.tick import TickRunner
 from lookout._tools.location import load_definitions
-from lookout._tools.monitor import MonitorApp
+from lookout._tools.monitor import create_app
 from lookout._tools.operator import sync_definitions
 from lookout._tools.redis_server import EmbeddedRedis
 from lookout.workers.app import make_celery
@@ -32,12 +33,12 @@ LOCATION = Path(__file__).resolve().parent / "locations" / "monitor_sensors.py"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def scrape(app: MonitorApp) -> Samples:
+def scrape(app: TestClient) -> Samples:
     """Every sample of one scrape, by name and sorted labels."""
     response = app.get("/metrics")
-    assert response.status == 200
+    assert response.status_code == 200
     samples: Samples = {}
-    for family in text_string_to_metric_families(response.body.decode()):
+    for family in text_string_to_metric_families(response.text):
         for s in family.samples:
             samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return samples
@@ -60,12 +61,13 @@ def runner(definitions: Definitions, storage: Storage, settings: Settings) -> Ti
 
 
 @pytest.fixture
-def app(definitions: Definitions, storage: Storage, settings: Settings) -> MonitorApp:
-    return MonitorApp(definitions, storage, settings)
+def app(definitions: Definitions, storage: Storage, settings: Settings) -> TestClient:
+    """The monitor's web app, called in-process."""
+    return TestClient(create_app(definitions, storage, settings))
 
 
 def test_each_committed_tick_is_counted_once_with_its_lateness_and_duration(
-    runner: TickRunner, app: MonitorApp
+    runner: TickRunner, app: TestClient
 ) -> None:
     for _ in range(3):
         runner.tick("counter", due_at=time.time() - 0.3)
@@ -103,7 +105,7 @@ def test_each_committed_tick_is_counted_once_with_its_lateness_and_duration(
 
 
 def test_queue_depths_equal_what_redis_holds(
-    runner: TickRunner, app: MonitorApp, storage: Storage, settings: Settings
+    runner: TickRunner, app: TestClient, storage: Storage, settings: Settings
 ) -> None:
     celery = make_celery(settings)
     try:
@@ -148,7 +150,7 @@ def test_queue_depths_equal_what_redis_holds(
 
 
 def test_live_processes_and_the_leader_come_from_heartbeats(
-    app: MonitorApp, storage: Storage
+    app: TestClient, storage: Storage
 ) -> None:
     workers = [Heartbeat(storage, "worker").start() for _ in range(2)]
     leader = Heartbeat(storage, "scheduler", leader=lambda: True).start()
@@ -170,7 +172,7 @@ def test_live_processes_and_the_leader_come_from_heartbeats(
     assert not any(name == "lookout_scheduler_leader" for name, _ in samples)
 
 
-def test_run_counts_by_status_come_from_the_run_indexes(app: MonitorApp, storage: Storage) -> None:
+def test_run_counts_by_status_come_from_the_run_indexes(app: TestClient, storage: Storage) -> None:
     now = time.time()
     runs = [
         (
@@ -205,13 +207,13 @@ def test_healthz_answers_200_while_redis_answers_and_503_at_once_when_it_is_gone
 ) -> None:
     settings = Settings(redis_url=own_redis.url)
     storage = Storage.from_settings(settings)
-    app = MonitorApp(Definitions(), storage, settings)
-    assert app.get("/healthz").status == 200
+    app = TestClient(create_app(Definitions(), storage, settings))
+    assert app.get("/healthz").status_code == 200
     own_redis.stop()
     started = time.monotonic()
     response = app.get("/healthz")
-    assert response.status == 503
-    assert b"redis" in response.body
+    assert response.status_code == 503
+    assert "redis" in response.text
     # Quick, not the storage's reconnect backoff: a healthcheck has seconds.
     assert time.monotonic() - started < 2.5
     storage.client.close()

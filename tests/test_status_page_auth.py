@@ -10,6 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ _opener = urllib.request.build_opener(_NoRedirect)
 class Reply:
     status: int
     body: str
-    headers: dict[str, str]
+    headers: Message  # header names are case-insensitive, as HTTP says
 
 
 def request(
@@ -48,9 +49,9 @@ def request(
     req = urllib.request.Request(url, data=data, headers=headers or {})
     try:
         with _opener.open(req, timeout=10) as resp:
-            return Reply(resp.status, resp.read().decode(), dict(resp.headers))
+            return Reply(resp.status, resp.read().decode(), resp.headers)
     except urllib.error.HTTPError as exc:
-        return Reply(exc.code, exc.read().decode(), dict(exc.headers))
+        return Reply(exc.code, exc.read().decode(), exc.headers)
 
 
 def start_monitor(spawn: Spawn, settings: Settings, token: str | None) -> str:
