@@ -54,13 +54,15 @@ def request(
         return Reply(exc.code, exc.read().decode(), exc.headers)
 
 
-def start_monitor(spawn: Spawn, settings: Settings, token: str | None) -> str:
+def start_monitor(
+    spawn: Spawn, settings: Settings, token: str | None, location: Path = LOCATION
+) -> str:
     port = free_port()
     env = process_env(settings, LOOKOUT_MONITOR_PORT=str(port))
     env.pop("LOOKOUT_ADMIN_TOKEN", None)
     if token is not None:
         env["LOOKOUT_ADMIN_TOKEN"] = token
-    proc = spawn(["lookout", "monitor", "-f", str(LOCATION)], env, log_name="monitor")
+    proc = spawn(["lookout", "monitor", "-f", str(location)], env, log_name="monitor")
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:

@@ -52,6 +52,11 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=repr)
 
 
+def json_line(value: Any) -> str:
+    """Compact one-line JSON, for values shown inline."""
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
 def first_line(text: str | None) -> str:
     if not text:
         return ""
@@ -72,6 +77,7 @@ def environment() -> jinja2.Environment:
         relative=relative,
         seconds=seconds,
         json=pretty_json,
+        json_line=json_line,
         first_line=first_line,
         urlpart=lambda value: quote(str(value), safe=""),
     )

@@ -92,7 +92,11 @@ class SensorView:
 
 @dataclass(frozen=True)
 class EventLag:
-    """How far an event sensor's cursor is behind the newest event of the stream."""
+    """How far an event sensor's cursor is behind the newest event of the stream.
+
+    ``events``: how many events came after the cursor; ``seconds``: how long
+    the oldest of them has waited (0 when the sensor has seen everything).
+    """
 
     cursor: str | None  # None: no tick yet (the first tick starts at the newest event)
     newest: str | None  # None: the stream is empty
@@ -257,7 +261,9 @@ class MonitorState:
             # The first tick starts at the newest event: nothing is behind yet.
             return EventLag(None, newest, 0, False, 0.0)
         behind = self.storage.read_events(cursor, LAG_CAP + 1)
-        seconds = max(0.0, entry_time(newest) - entry_time(cursor)) if behind else 0.0
+        now = time.time() if now is None else now
+        # In time: how long the oldest event the sensor has not seen has waited.
+        seconds = max(0.0, now - entry_time(behind[0][0])) if behind else 0.0
         return EventLag(cursor, newest, min(len(behind), LAG_CAP), len(behind) > LAG_CAP, seconds)
 
     # -- runs ----------------------------------------------------------------

@@ -3,7 +3,9 @@
 Ticks stand on a time axis by their start.  Above the axis a bar per tick,
 as tall as the evaluation took; below it, as deep as the tick was late; both
 coloured by status.  The geometry is computed here and drawn by the template,
-so the chart needs no script and no outside resource.
+so the chart needs no script and no outside resource.  The SVG stretches to
+the page's width (its labels are HTML around it, so they stay readable from
+a phone to a wide screen).
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ from dataclasses import dataclass
 from lookout._base.wire import TickRecord
 from lookout._tools.monitor.state import lateness
 
-WIDTH = 720.0
-LEFT = 56.0  # room for the lanes' labels
-RIGHT = 12.0
-TOP = 14.0
-LANE = 86.0  # height of the duration lane
-GAP = 22.0  # between the lanes: the time axis and its labels
-LATE_LANE = 44.0
-HEIGHT = TOP + LANE + GAP + LATE_LANE + 8.0
+WIDTH = 1000.0  # viewBox units; stretched to the page's width
+TOP = 4.0
+LANE = 100.0  # height of the duration lane
+GAP = 6.0  # between the lanes
+LATE_LANE = 40.0
+HEIGHT = TOP + LANE + GAP + LATE_LANE
 MIN_BAR = 3.0  # every tick visible, however quick
 
 
@@ -44,7 +44,6 @@ class Timeline:
     marks: list[Mark]
     width: float
     height: float
-    left: float
     axis_y: float
     late_y: float
     duration_max: float  # seconds at the top of the duration lane
@@ -91,8 +90,7 @@ def build(ticks: Sequence[TickRecord], now: float) -> Timeline | None:
     start = ordered[0].started_at
     end = max(now if any(t.ended_at is None for t in ordered) else 0.0, ordered[-1].started_at)
     span = max(end - start, 1e-3)
-    plot = WIDTH - LEFT - RIGHT
-    width = max(2.0, min(14.0, plot / len(ordered) * 0.7))
+    width = max(3.0, min(24.0, WIDTH / len(ordered) * 0.7))
     durations = [_took(t, now) for t in ordered]
     lates = [lateness(t) or 0.0 for t in ordered]
     duration_max = nice_ceiling(max(durations))
@@ -100,7 +98,7 @@ def build(ticks: Sequence[TickRecord], now: float) -> Timeline | None:
     axis_y = TOP + LANE
     marks = []
     for tick, took, late in zip(ordered, durations, lates, strict=True):
-        x = LEFT + (tick.started_at - start) / span * (plot - width) if len(ordered) > 1 else LEFT
+        x = (tick.started_at - start) / span * (WIDTH - width) if len(ordered) > 1 else 0.0
         height = max(MIN_BAR, took / duration_max * LANE)
         late_height = late / lateness_max * LATE_LANE if lateness_max else 0.0
         marks.append(
@@ -119,7 +117,6 @@ def build(ticks: Sequence[TickRecord], now: float) -> Timeline | None:
         marks=marks,
         width=WIDTH,
         height=HEIGHT,
-        left=LEFT,
         axis_y=axis_y,
         late_y=axis_y + GAP,
         duration_max=duration_max,
