@@ -9,7 +9,9 @@ page says it did, it did; what it refused or only tested, it left alone.
 from __future__ import annotations
 
 import re
+import signal
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,9 @@ from lookout._tools.location import load_definitions
 from lookout._tools.monitor import create_app, timeline
 from lookout._tools.monitor.state import MonitorState
 from lookout._tools.operator import set_sensor_status, sync_definitions
+from lookout._tools.redis_server import free_port
 from lookout.workers.runs import RunExecutor, new_run, status_event
+from tests.conftest import Spawn, process_env, wait_for
 
 LOCATION = Path(__file__).resolve().parent / "locations" / "webui_sensors.py"
 TOKEN = "a token for tests"
@@ -317,3 +321,27 @@ def test_reset_cursor_from_the_sensor_page_clears_it_and_comes_back(
     )
     assert reply.status_code == 303 and reply.headers["location"] == "/sensors/orders"
     assert storage.sensor_state("orders").cursor is None
+
+
+def test_the_monitor_stops_on_sigterm_at_once_and_takes_its_heartbeat_with_it(
+    spawn: Spawn, settings: Settings, storage: Storage
+) -> None:
+    port = free_port()
+    env = process_env(settings, LOOKOUT_MONITOR_PORT=str(port))
+    proc = spawn(["lookout", "monitor", "-f", str(LOCATION)], env, log_name="monitor")
+
+    def answers() -> bool:
+        assert proc.poll() is None, proc.log_text()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+                return page.status == 200
+        except OSError:
+            return False
+
+    wait_for(answers, 20, 0.1, "the monitor to answer")
+    assert any(p.role == "monitor" for p in storage.heartbeats())
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0, proc.log_text()
+    assert time.monotonic() - started < 2.0
+    assert not any(p.role == "monitor" for p in storage.heartbeats())

@@ -7,6 +7,8 @@ The monitor heartbeats like every other lookout process, with its URL, so
 from __future__ import annotations
 
 import logging
+import signal
+from types import FrameType
 
 import uvicorn
 
@@ -17,6 +19,21 @@ from lookout._process.heartbeat import Heartbeat
 from lookout._tools.monitor.web import create_app
 
 log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, returning from ``run`` after SIGTERM or SIGINT.
+
+    uvicorn raises the signal again once it has shut down, which would end
+    the process before the heartbeat says goodbye; lookout's processes stop
+    by returning, cleaning up on the way out.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl-C: stop waiting for open connections
+        else:
+            self.should_exit = True
 
 
 def serve_monitor(
@@ -37,7 +54,7 @@ def serve_monitor(
         lifespan="off",
         timeout_graceful_shutdown=2,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     url = f"http://{host}:{port}"
     heartbeat = Heartbeat(
         storage, "monitor", interval=settings.heartbeat_interval, details=lambda: {"url": url}
