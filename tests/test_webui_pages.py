@@ -334,7 +334,7 @@ def test_the_monitor_stops_on_sigterm_at_once_and_takes_its_heartbeat_with_it(
         assert proc.poll() is None, proc.log_text()
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
-                return page.status == 200
+                return bool(page.status == 200)
         except OSError:
             return False
 
