@@ -339,7 +339,9 @@ def test_the_monitor_stops_on_sigterm_at_once_and_takes_its_heartbeat_with_it(
             return False
 
     wait_for(answers, 20, 0.1, "the monitor to answer")
-    assert any(p.role == "monitor" for p in storage.heartbeats())
+    (monitor,) = [p for p in storage.heartbeats() if p.role == "monitor"]
+    assert monitor.details["url"] == f"http://127.0.0.1:{port}"
+    assert f"lookout monitor on http://127.0.0.1:{port}" in proc.log_text()
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 0, proc.log_text()

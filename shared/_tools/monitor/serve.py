@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 from types import FrameType
 
 import uvicorn
@@ -22,12 +23,23 @@ log = logging.getLogger(__name__)
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, returning from ``run`` after SIGTERM or SIGINT.
+    """uvicorn's server, saying where it listens once it does, and returning on a signal.
 
-    uvicorn raises the signal again once it has shut down, which would end
-    the process before the heartbeat says goodbye; lookout's processes stop
-    by returning, cleaning up on the way out.
+    uvicorn raises SIGTERM or SIGINT again once it has shut down, which would
+    end the process before the heartbeat says goodbye; lookout's processes
+    stop by returning, cleaning up on the way out.
     """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.url = f"http://{config.host}:{config.port}"
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        bound = [s.getsockname() for server in self.servers for s in server.sockets]
+        if bound:  # port 0 asks for a free port: say which one it is
+            self.url = f"http://{self.config.host}:{bound[0][1]}"
+        log.info("lookout monitor on %s (metrics at /metrics)", self.url)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.should_exit and sig == signal.SIGINT:
@@ -41,8 +53,9 @@ def serve_monitor(
 ) -> None:
     """Serve the web UI, ``/metrics`` and ``/healthz`` on ``host:port`` until stopped.
 
-    Blocks; returns after SIGTERM or SIGINT (uvicorn's graceful shutdown).
-    Port 0 picks a free port, logged once the socket listens.
+    Blocks; returns after SIGTERM or SIGINT, once uvicorn has shut down.  Port
+    0 picks a free port; the log line ``lookout monitor on URL`` says which,
+    once the socket listens.
     """
     config = uvicorn.Config(
         create_app(definitions, storage, settings),
@@ -50,15 +63,15 @@ def serve_monitor(
         port=port,
         log_level="warning",
         access_log=False,
-        # One process, a few threads for Redis reads: the monitor is a light reader.
         lifespan="off",
         timeout_graceful_shutdown=2,
     )
     server = _Server(config)
-    url = f"http://{host}:{port}"
     heartbeat = Heartbeat(
-        storage, "monitor", interval=settings.heartbeat_interval, details=lambda: {"url": url}
+        storage,
+        "monitor",
+        interval=settings.heartbeat_interval,
+        details=lambda: {"url": server.url},
     )
-    log.info("lookout monitor on %s (metrics at /metrics)", url)
     with heartbeat:
         server.run()

@@ -43,7 +43,8 @@ from lookout.workers.runs import run_id_for
 RECENT_RUNS = 25
 TIMELINE_TICKS = 60
 LAG_CAP = 1000  # events counted behind an event sensor's cursor before saying "at least"
-RUN_EVENTS_SCAN = 2000  # event stream entries read to find one run's events
+RUN_EVENTS_SCAN = 5000  # event stream entries read to find one run's events
+CLOCK_MARGIN = 5.0  # seconds: see ``MonitorState.run_events``
 DEAD_LETTERS = 50
 
 
@@ -277,9 +278,13 @@ class MonitorState:
         return self.storage.get_run(run_id)
 
     def run_events(self, run: RunRecord) -> list[tuple[str, RunEvent]]:
-        """The run's events from the event stream, read from its creation on (bounded)."""
-        start = f"{max(0, int(run.created_at * 1000) - 1)}-0"
-        until = (run.ended_at or time.time()) + 5.0
+        """The run's events from the event stream, read from its creation on (bounded).
+
+        Event ids carry Redis's clock and the run's times the launcher's and
+        the worker's, so the window has a margin for hosts' clocks that differ.
+        """
+        start = f"{max(0, int((run.created_at - CLOCK_MARGIN) * 1000))}-0"
+        until = (run.ended_at or time.time()) + CLOCK_MARGIN
         found = []
         for event_id, event in self.storage.read_events(start, RUN_EVENTS_SCAN):
             if entry_time(event_id) > until:
