@@ -106,7 +106,7 @@ def test_a_malformed_cursor_is_refused_with_the_reason_and_changes_nothing(
     for typed, reason in [
         ('{"batch": ', "not valid JSON"),
         ("batch 3", "not valid JSON"),
-        ("   ", "he cursor is empty"),
+        ("   ", "cursor is empty"),
     ]:
         reply = client.post("/sensors/orders/cursor", data={"cursor": typed}, headers=AUTH)
         assert reply.status_code == 400, typed
