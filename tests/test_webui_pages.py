@@ -96,6 +96,9 @@ def test_the_list_offers_stop_for_a_running_sensor_and_start_for_a_stopped_one(
     set_sensor_status(definitions, storage, "orders", DefaultSensorStatus.STOPPED)
     assert toggles(client.get("/").text)["orders"] == ["Start"]
     assert 'name="viewport"' in page.text  # laid out for a phone's width too
+    # No other site may frame the page and have the operator click on it.
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
 def test_a_malformed_cursor_is_refused_with_the_reason_and_changes_nothing(
