@@ -98,6 +98,9 @@ def test_the_list_offers_stop_for_a_running_sensor_and_start_for_a_stopped_one(
     set_sensor_status(definitions, storage.sensors, "orders", DefaultSensorStatus.STOPPED)
     assert toggles(client.get("/").text)["orders"] == ["Start"]
     assert 'name="viewport"' in page.text  # laid out for a phone's width too
+    # No other site may frame the page and have the operator click on it.
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
 def test_a_malformed_cursor_is_refused_with_the_reason_and_changes_nothing(
@@ -351,3 +354,27 @@ def test_the_monitor_stops_on_sigterm_at_once_and_takes_its_heartbeat_with_it(
     assert proc.wait(10) == 0, proc.log_text()
     assert time.monotonic() - started < 2.0
     assert not any(p.role == "monitor" for p in storage.processes.heartbeats())
+
+
+def test_the_list_pages_and_finds_sensors_by_name_with_counts_over_all(
+    client: TestClient,
+    definitions: Definitions,
+    storage: Repositories,
+    settings: Settings,
+    runner: TickRunner,
+) -> None:
+    ticked(runner, "bucket_watch")
+    state = MonitorState(definitions, storage, settings)
+    first, second = state.sensors(page=1, per_page=3), state.sensors(page=2, per_page=3)
+    assert [v.name for v in first.sensors] == ["orders", "inbox", "bucket_watch"]
+    assert [v.name for v in second.sensors] == ["failed_orders"]
+    assert (first.total, first.running, first.pages) == (4, 3, 2)
+    assert state.sensors(page=9, per_page=3).page == 2  # past the end: the last page
+    assert first.sensors[2].last_tick is not None and first.sensors[2].next_due is not None
+
+    found = client.get("/?q=ORDERS")
+    assert found.status_code == 200
+    assert set(toggles(found.text)) == {"orders", "failed_orders"}
+    assert "2 of 4 match" in found.text
+    assert "No sensor's name has &ldquo;nothing-like-it" in client.get("/?q=nothing-like-it").text
+    assert client.get("/?page=oops").status_code == 200

@@ -21,6 +21,16 @@ from starlette.templating import Jinja2Templates
 
 from lookout._tools.monitor.timeline import short
 
+# Pages change with every read, carry forms that change state, and are never
+# meant to be framed by another site (a click there could not be the operator's).
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
 
 def sensor_path(name: str) -> str:
     return f"/sensors/{quote(name, safe='')}"
@@ -97,7 +107,7 @@ class Pages:
     ) -> Response:
         full = {"writable": self.writable, "now": time.time(), **context}
         response = self.templates.TemplateResponse(request, name, full, status_code=status)
-        response.headers["Cache-Control"] = "no-store"
+        response.headers.update(PAGE_HEADERS)
         return response
 
     def message(self, request: Request, status: int, title: str, text: str) -> Response:

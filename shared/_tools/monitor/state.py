@@ -92,6 +92,18 @@ class SensorView:
 
 
 @dataclass(frozen=True)
+class SensorPage:
+    """A page of the sensors list, with counts over every sensor."""
+
+    sensors: list[SensorView]
+    total: int
+    running: int
+    matching: int  # sensors whose name has the query
+    page: int
+    pages: int
+
+
+@dataclass(frozen=True)
 class EventLag:
     """How far an event sensor's cursor is behind the newest event of the stream.
 
@@ -180,16 +192,30 @@ class MonitorState:
 
     # -- sensors -------------------------------------------------------------
 
-    def sensors(self) -> list[SensorView]:
-        """Every sensor of the code location, in a few round trips whatever their number."""
+    def sensors(self, query: str = "", page: int = 1, per_page: int = 100) -> SensorPage:
+        """One page of the sensors whose name has ``query``, and counts over all of them.
+
+        Two round trips whatever the number of sensors; only the page's last
+        ticks are decoded.
+        """
         defs = self.definitions.sensors
-        names = [s.name for s in defs]
-        states = self.repos.sensors.states(names)
-        due = self.repos.schedule.due_times(names)
-        return [
-            self._view(s, effective_status(s, state), state.last, state.inflight is not None, d)
-            for s, state, d in zip(defs, states, due, strict=True)
+        states = self.repos.sensors.states([s.name for s in defs])
+        running = sum(
+            1
+            for s, state in zip(defs, states, strict=True)
+            if effective_status(s, state) == DefaultSensorStatus.RUNNING.value
+        )
+        needle = query.lower()
+        matching = [(s, st) for s, st in zip(defs, states, strict=True) if needle in s.name.lower()]
+        pages = max(1, -(-len(matching) // per_page))
+        page = min(max(1, page), pages)
+        shown = matching[(page - 1) * per_page : page * per_page]
+        due = self.repos.schedule.due_times([s.name for s, _ in shown])
+        views = [
+            self._view(s, effective_status(s, st), st.last, st.inflight is not None, d)
+            for (s, st), d in zip(shown, due, strict=True)
         ]
+        return SensorPage(views, len(defs), running, len(matching), page, pages)
 
     def sensor(self, name: str) -> SensorView:
         """One sensor; ``DefinitionError`` if the code location has none of that name."""

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 # A form posts a token, a cursor and where to go back: a cursor may be long, not huge.
 MAX_FORM_BYTES = 256 * 1024
+# Rows of the sensors list per page: a page stays quick to render with any number.
+SENSORS_PER_PAGE = 100
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -108,10 +110,15 @@ class MonitorWeb:
     # -- pages ---------------------------------------------------------------
 
     async def sensors(self, request: Request) -> Response:
+        """The sensors, a page at a time (``?page=``), optionally those whose name has ``?q=``."""
+        query = request.query_params.get("q", "").strip()
+        page = _page_number(request.query_params.get("page"))
+
         def read() -> dict[str, Any]:
             return {
                 "figures": self.state.figures(),
-                "sensors": self.state.sensors(),
+                "list": self.state.sensors(query, page, SENSORS_PER_PAGE),
+                "query": query,
                 "runs": self.state.runs(limit=10),
             }
 
@@ -263,6 +270,13 @@ class MonitorWeb:
         return self.pages.message(
             request, exc.status_code, title, detail or f"nothing at {quote(request.url.path)}"
         )
+
+
+def _page_number(text: str | None) -> int:
+    try:
+        return max(1, int(text or 1))
+    except ValueError:
+        return 1
 
 
 def create_app(definitions: Definitions, repos: Repositories, settings: Settings) -> Starlette:
