@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 MAX_FORM_BYTES = 256 * 1024
 # Rows of the sensors list per page: a page stays quick to render with any number.
 SENSORS_PER_PAGE = 100
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 class MonitorWeb:
