@@ -5,10 +5,16 @@ that ``import lookout as dg`` runs code written for ``import dagster as dg``.
 Everything else in this package is private by name.
 """
 
+from lookout._author.asset_events import (
+    AssetMaterialization,
+    AssetObservation,
+    MaterializeResult,
+)
 from lookout._author.asset_key import AssetKey
+from lookout._author.asset_selection import AssetSelection
+from lookout._author.asset_spec import AssetSpec
 from lookout._author.assets import (
     AssetsDefinition,
-    AssetSelection,
     UnresolvedAssetJobDefinition,
     asset,
     define_asset_job,
@@ -16,6 +22,15 @@ from lookout._author.assets import (
 )
 from lookout._author.context import SensorEvaluationContext, build_sensor_context
 from lookout._author.definitions import Definitions
+from lookout._author.email_sensor import make_email_on_run_failure_sensor
+from lookout._author.event_records import (
+    AssetRecordsFilter,
+    DagsterEventType,
+    EventLogRecord,
+    EventRecordsFilter,
+    RunRecord,
+    RunsFilter,
+)
 from lookout._author.event_sensors import (
     asset_sensor,
     run_failure_sensor,
@@ -32,14 +47,22 @@ from lookout._author.execute import (
     OpExecutionContext,
 )
 from lookout._author.instance import DagsterInstance
+from lookout._author.metadata import MetadataValue
+from lookout._author.multi_asset_context import (
+    MultiAssetSensorEvaluationContext,
+    build_multi_asset_sensor_context,
+)
+from lookout._author.multi_asset_sensor import MultiAssetSensorDefinition, multi_asset_sensor
 from lookout._author.ops import JobDefinition, OpDefinition, job, op
+from lookout._author.repository import repository
 from lookout._author.requests import RunRequest, SensorResult, SkipReason
 from lookout._author.run_status_context import (
     RunFailureSensorContext,
     RunStatusSensorContext,
     build_run_status_sensor_context,
 )
-from lookout._author.runs import AssetMaterialization, DagsterRunStatus
+from lookout._author.runs import DagsterRunStatus
+from lookout._author.selectors import CodeLocationSelector, JobSelector, RepositorySelector
 from lookout._author.sensors import AssetSensorDefinition, SensorDefinition, sensor
 from lookout._author.validate import validate_run_config
 from lookout._base.errors import (
@@ -59,11 +82,15 @@ __all__ = [
     "AssetExecutionContext",
     "AssetKey",
     "AssetMaterialization",
+    "AssetObservation",
     "AssetSelection",
+    "AssetSpec",
     "AssetsDefinition",
     "DagsterInstance",
     "ExecuteInProcessResult",
     "JobDefinition",
+    "MaterializeResult",
+    "MetadataValue",
     "OpDefinition",
     "OpExecutionContext",
     "UnresolvedAssetJobDefinition",
@@ -94,9 +121,26 @@ __all__ = [
     "build_run_status_sensor_context",
     "run_failure_sensor",
     "run_status_sensor",
+    # Multi-asset sensors and selectors
+    "CodeLocationSelector",
+    "JobSelector",
+    "MultiAssetSensorDefinition",
+    "MultiAssetSensorEvaluationContext",
+    "RepositorySelector",
+    "build_multi_asset_sensor_context",
+    "make_email_on_run_failure_sensor",
+    "multi_asset_sensor",
+    # Instance queries
+    "AssetRecordsFilter",
+    "DagsterEventType",
+    "EventLogRecord",
+    "EventRecordsFilter",
+    "RunRecord",
+    "RunsFilter",
     # Code locations and settings
     "Definitions",
     "Settings",
+    "repository",
     # Errors
     "CodeLocationError",
     "CodecError",

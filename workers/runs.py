@@ -24,7 +24,7 @@ from typing import Any
 from lookout._author import run_events as events
 from lookout._author.definitions import Definitions
 from lookout._author.execute import ExecuteInProcessResult, execute_plan
-from lookout._author.runs import AssetMaterialization, DagsterRunStatus
+from lookout._author.runs import DagsterRunStatus, MaterializationRecord
 from lookout._author.selection import select_steps
 from lookout._base.errors import DefinitionError
 from lookout._base.wire import LaunchRequest, RunEvent, RunRecord
@@ -206,7 +206,7 @@ class RunExecutor:
         facts = events.RunFacts.of_record(record)
         emitted = [0]
 
-        def materialized(event: AssetMaterialization) -> None:
+        def materialized(event: MaterializationRecord) -> None:
             payload = events.materialization_event(facts, event, self.clock())
             emitted[0] += 1
             if not runs.emit_event(record.run_id, owner, payload, emitted[0]):

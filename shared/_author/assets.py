@@ -4,27 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
 from lookout._author.asset_key import AssetKey
-from lookout._author.execute import ExecuteInProcessResult, Step, execute_plan
+from lookout._author.asset_selection import AssetSelection, coerce_key, coerce_selection
+from lookout._author.asset_spec import AssetSpec
+from lookout._author.execute import ExecuteInProcessResult, RunFailedError, Step, execute_plan
 from lookout._author.ops import JobDefinition
 from lookout._author.requests import PARTITION_TAG, RunRequest
 from lookout._author.signature import input_names, takes_context
 from lookout._base.errors import DefinitionError
 
+# The name of the job a sensor that targets assets launches (``@sensor(target=...)``).
+IMPLICIT_JOB_PREFIX = "__asset_job_"
 P = ParamSpec("P")
 R = TypeVar("R")
 CoercibleKey = AssetKey | str | Sequence[str]
 
 
+def _not_computed(*_args: Any, **_kwargs: Any) -> Any:
+    raise DefinitionError("an external asset (AssetSpec) is not computed by lookout")
+
+
 class AssetsDefinition(Generic[P, R]):
-    """An asset: a key, the function that computes it, and the assets it depends on."""
+    """An asset: a key, the function that computes it, and the assets it depends on.
+
+    ``AssetsDefinition(specs=[AssetSpec(...), ...])`` stands for external
+    assets instead: ``Definitions`` knows their keys, no job computes them.
+    """
 
     def __init__(
         self,
-        fn: Callable[P, R],
+        fn: Callable[P, R] | None = None,
         *,
+        specs: Sequence[AssetSpec] | None = None,
         name: str | None = None,
         key_prefix: str | Sequence[str] | None = None,
         deps: Iterable[Any] = (),
@@ -33,15 +46,21 @@ class AssetsDefinition(Generic[P, R]):
         partitions_def: Any = None,
         group_name: str | None = None,
     ) -> None:
+        self.specs: tuple[AssetSpec, ...] = tuple(specs or ())
+        if fn is None:
+            if not self.specs:
+                raise DefinitionError("an AssetsDefinition needs a function or specs=[AssetSpec]")
+            fn = cast(Callable[P, R], _not_computed)
+            name = name or self.specs[0].key.parts[-1]
+            key_prefix = key_prefix or list(self.specs[0].key.parts[:-1])
+            deps = [*deps, *self.specs[0].deps]
         self.fn = fn
         self.name = name or fn.__name__
         prefix = [key_prefix] if isinstance(key_prefix, str) else list(key_prefix or [])
         self.key = AssetKey([*prefix, self.name])
         self.input_names = input_names(fn)
         upstream = [AssetKey(n) for n in self.input_names]
-        upstream += [
-            d.key if isinstance(d, AssetsDefinition) else AssetKey.from_coercible(d) for d in deps
-        ]
+        upstream += [coerce_key(d) for d in deps]
         self.deps: tuple[AssetKey, ...] = tuple(upstream)
         self.description = description or fn.__doc__
         self.config_schema = config_schema
@@ -51,6 +70,17 @@ class AssetsDefinition(Generic[P, R]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
+
+    @property
+    def asset_deps(self) -> dict[AssetKey, set[AssetKey]]:
+        """``{key: upstream keys}`` (Dagster's ``asset_deps``)."""
+        if self.specs:
+            return {s.key: set(s.deps) for s in self.specs}
+        return {self.key: set(self.deps)}
+
+    @property
+    def keys(self) -> set[AssetKey]:
+        return {s.key for s in self.specs} if self.specs else {self.key}
 
 
 @overload
@@ -97,47 +127,6 @@ def asset(
         )
 
     return wrap(fn) if fn is not None else wrap
-
-
-@dataclass(frozen=True)
-class AssetSelection:
-    """A set of assets, named by key or all of them."""
-
-    keys_: tuple[AssetKey, ...] | None = None  # None: every asset
-
-    @classmethod
-    def all(cls) -> AssetSelection:
-        return cls(None)
-
-    @classmethod
-    def keys(cls, *keys: CoercibleKey) -> AssetSelection:
-        return cls(tuple(AssetKey.from_coercible(k) for k in keys))
-
-    @classmethod
-    def assets(cls, *defs: AssetsDefinition[Any, Any]) -> AssetSelection:
-        return cls(tuple(d.key for d in defs))
-
-    def resolve(self, assets: Sequence[AssetsDefinition[Any, Any]]) -> list[AssetKey]:
-        known = {a.key for a in assets}
-        if self.keys_ is None:
-            return [a.key for a in assets]
-        unknown = [k.to_user_string() for k in self.keys_ if k not in known]
-        if unknown:
-            raise DefinitionError(f"asset selection names unknown assets {unknown}")
-        return list(self.keys_)
-
-
-def _coerce_selection(selection: Any) -> AssetSelection:
-    if selection is None or selection == "*":
-        return AssetSelection.all()
-    if isinstance(selection, AssetSelection):
-        return selection
-    if isinstance(selection, str):
-        return AssetSelection.keys(selection)
-    keys = [
-        s.key if isinstance(s, AssetsDefinition) else AssetKey.from_coercible(s) for s in selection
-    ]
-    return AssetSelection(tuple(keys))
 
 
 def plan_assets(
@@ -192,7 +181,15 @@ class UnresolvedAssetJobDefinition:
     partitions_def: Any = None
 
     def resolve(self, assets: Sequence[AssetsDefinition[Any, Any]]) -> JobDefinition:
-        steps = plan_assets(assets, self.selection.resolve(assets))
+        try:
+            steps = plan_assets(assets, self.selection.resolve(assets))
+        except DefinitionError as exc:
+            owner = (
+                f"sensor '{self.name.removeprefix(IMPLICIT_JOB_PREFIX)}'"
+                if self.name.startswith(IMPLICIT_JOB_PREFIX)
+                else f"job '{self.name}'"
+            )
+            raise DefinitionError(f"{owner}: {exc}") from None
         return JobDefinition(
             self.name, tuple(steps), self.description, dict(self.tags), dict(self.config)
         )
@@ -225,7 +222,7 @@ def define_asset_job(
     """A job that materializes a selection of assets (``"*"`` or None: all of them)."""
     return UnresolvedAssetJobDefinition(
         name,
-        _coerce_selection(selection),
+        coerce_selection(selection),
         description,
         dict(tags or {}),
         dict(config or {}),
@@ -234,22 +231,39 @@ def define_asset_job(
 
 
 def materialize(
-    assets: Sequence[AssetsDefinition[Any, Any]],
+    assets: Sequence[Any],
     run_config: Mapping[str, Any] | None = None,
     *,
     partition_key: str | None = None,
     tags: Mapping[str, str] | None = None,
     raise_on_error: bool = True,
+    instance: Any = None,
+    selection: Any = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> ExecuteInProcessResult:
-    """Materialize ``assets`` here, in this process, in dependency order."""
+    """Materialize ``assets`` here, in this process, in dependency order.
+
+    With ``instance`` (``DagsterInstance.ephemeral()``) the run and its asset
+    events are recorded there, so that sensors built on it see them.  Asset
+    specs (external assets) in ``assets`` are not materialized.
+    """
+    del resources  # accepted for Dagster compatibility
     run_tags = dict(tags or {})
     if partition_key is not None:
         run_tags[PARTITION_TAG] = partition_key
-    steps = plan_assets(list(assets), [a.key for a in assets])
-    return execute_plan(
-        "__materialize__",
-        steps,
+    computed = [a for a in assets if isinstance(a, AssetsDefinition) and not a.specs]
+    keys = [a.key for a in computed]
+    if selection is not None:
+        keys = coerce_selection(selection).resolve(computed)
+    result = execute_plan(
+        "__ephemeral_asset_job__",
+        plan_assets(computed, keys),
         run_config=run_config,
         tags=run_tags,
-        raise_on_error=raise_on_error,
+        raise_on_error=raise_on_error and instance is None,
     )
+    if instance is not None:
+        instance.add_run_result(result)
+        if raise_on_error and not result.success:
+            raise RunFailedError(result.error or f"run {result.run_id} failed")
+    return result

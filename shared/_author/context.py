@@ -26,6 +26,7 @@ class SensorEvaluationContext:
         resources: Any = None,
         instance: Any = None,
         log: logging.Logger | None = None,
+        definitions: Any = None,
     ) -> None:
         self._sensor_name = sensor_name
         self._cursor = cursor
@@ -34,6 +35,7 @@ class SensorEvaluationContext:
         self.last_run_key = last_run_key
         self.resources = resources
         self.instance = instance
+        self.definitions = definitions  # the code location's, when a test passes them
         self.log = log or logging.getLogger(f"lookout.sensor.{sensor_name or 'unnamed'}")
 
     @property
@@ -79,6 +81,7 @@ def build_sensor_context(
     resources: Any = None,
     last_tick_completion_time: float | None = None,
     last_sensor_start_time: float | None = None,
+    definitions: Any = None,
 ) -> SensorEvaluationContext:
     """A context to call a sensor as a plain function in a test."""
     del repository_name, last_sensor_start_time  # accepted for Dagster compatibility
@@ -88,4 +91,5 @@ def build_sensor_context(
         last_tick_completion_time=last_tick_completion_time,
         resources=resources,
         instance=instance,
+        definitions=definitions,
     )

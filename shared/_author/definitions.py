@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lookout._author.assets import AssetsDefinition, UnresolvedAssetJobDefinition
+from lookout._author.asset_key import AssetKey
+from lookout._author.asset_selection import coerce_key
+from lookout._author.asset_spec import AssetSpec
+from lookout._author.assets import AssetsDefinition, UnresolvedAssetJobDefinition, define_asset_job
 from lookout._author.ops import JobDefinition
 from lookout._author.sensors import SensorDefinition
 from lookout._base.errors import DefinitionError
@@ -27,16 +30,33 @@ class Definitions:
 
     def __init__(
         self,
-        assets: Iterable[AssetsDefinition[Any, Any]] | None = None,
+        assets: Iterable[AssetsDefinition[Any, Any] | AssetSpec] | None = None,
         jobs: Iterable[JobDefinition | UnresolvedAssetJobDefinition] | None = None,
         sensors: Iterable[SensorDefinition[Any, Any]] | None = None,
         schedules: Iterable[Any] | None = None,
         resources: Mapping[str, Any] | None = None,
     ) -> None:
-        self.assets: tuple[AssetsDefinition[Any, Any], ...] = tuple(assets or ())
+        # An AssetsDefinition(specs=[...]) stands for its specs.
+        given = tuple(
+            item
+            for a in assets or ()
+            for item in (a.specs if isinstance(a, AssetsDefinition) and a.specs else (a,))
+        )
+        self.assets: tuple[AssetsDefinition[Any, Any], ...] = tuple(
+            a for a in given if isinstance(a, AssetsDefinition)
+        )
+        # External assets: known by key, computed by no job.
+        self.asset_specs: tuple[AssetSpec, ...] = tuple(
+            a for a in given if isinstance(a, AssetSpec)
+        )
+        strays = [a for a in given if not isinstance(a, AssetsDefinition | AssetSpec)]
+        if strays:
+            raise DefinitionError(
+                f"Definitions(assets=...) takes assets and AssetSpecs, got {strays[0]!r:.80}"
+            )
         sensor_list = tuple(sensors or ())
         _unique("sensor", (s.name for s in sensor_list))
-        _unique("asset", (a.key.to_user_string() for a in self.assets))
+        _unique("asset", (a.key.to_user_string() for a in given))
         declared = list(jobs or ())
         _unique("job", (j.name for j in declared))
         # A sensor's target may be the very object in ``jobs``: add it only once.
@@ -89,3 +109,40 @@ class Definitions:
 
     def has_job(self, name: str) -> bool:
         return name in self._jobs
+
+    # Dagster's names for the lookups above, and for assets and schedules.
+    def get_sensor_def(self, name: str) -> SensorDefinition[Any, Any]:
+        return self.get_sensor(name)
+
+    def get_job_def(self, name: str) -> JobDefinition:
+        return self.get_job(name)
+
+    @property
+    def asset_keys(self) -> list[AssetKey]:
+        """Every asset this location knows: computed ones, then external ones."""
+        return [a.key for a in self.assets] + [s.key for s in self.asset_specs]
+
+    def get_assets_def(self, key: Any) -> AssetsDefinition[Any, Any] | AssetSpec:
+        """The asset of ``key`` (a key, ``"a/b"`` or parts): its definition or its spec."""
+        wanted = coerce_key(key)
+        nodes: list[AssetsDefinition[Any, Any] | AssetSpec] = [*self.assets, *self.asset_specs]
+        for node in nodes:
+            if node.key == wanted:
+                return node
+        raise DefinitionError(
+            f"no asset '{wanted.to_user_string()}' in this Definitions (known: "
+            f"{', '.join(sorted(k.to_user_string() for k in self.asset_keys)) or 'none'})"
+        )
+
+    resolve_assets_def = get_assets_def
+
+    def get_schedule_def(self, name: str) -> Any:
+        """The schedule named ``name`` among ``schedules=``."""
+        for schedule in self.schedules:
+            if getattr(schedule, "name", None) == name:
+                return schedule
+        raise DefinitionError(f"no schedule named '{name}'")
+
+    def resolve_implicit_global_asset_job_def(self) -> JobDefinition:
+        """A job over every computed asset (Dagster's ``__ASSET_JOB``)."""
+        return define_asset_job("__ASSET_JOB").resolve(self.assets)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lookout._author.asset_event_check import checked_asset_events
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.requests import RunRequest, SensorResult, SkipReason
 from lookout._author.sensors import SensorDefinition
@@ -26,6 +27,9 @@ class SensorOutcome:
     skip_message: str | None
     cursor: Any
     cursor_updated: bool
+    # AssetMaterialization/AssetObservation from SensorResult(asset_events=...), in order:
+    # for the runtime to commit to the event stream with the tick (not done yet).
+    asset_events: tuple[Any, ...] = ()
 
 
 def call_sensor(
@@ -62,6 +66,7 @@ def normalize(
     name = sensor.name
     requests: list[RunRequest] = []
     skips: list[SkipReason] = []
+    events: list[Any] = []
     cursor, cursor_updated = context.cursor, context.cursor_updated
     for item in items:
         if isinstance(item, RunRequest):
@@ -83,6 +88,7 @@ def normalize(
                 context.update_cursor(item.cursor)
                 cursor, cursor_updated = context.cursor, True
             requests.extend(item.run_requests or [])
+            events.extend(checked_asset_events(name, item.asset_events))
             if isinstance(item.skip_reason, SkipReason):
                 skips.append(item.skip_reason)
         else:
@@ -90,7 +96,9 @@ def normalize(
                 f"sensor '{name}' yielded a {type(item).__name__} ({item!r}); expected "
                 "RunRequest, SkipReason or SensorResult"
             )
-    return _checked(sensor, requests, skips, cursor, cursor_updated)
+    return replace(
+        _checked(sensor, requests, skips, cursor, cursor_updated), asset_events=tuple(events)
+    )
 
 
 def _checked(

@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from lookout._author.asset_key import AssetKey
 from lookout._author.runs import DagsterRunStatus
+from lookout._author.selectors import CodeLocationSelector, RepositorySelector
 from lookout._author.sensors import (
     AssetSensorDefinition,
     Common,
@@ -54,14 +55,18 @@ def asset_sensor(
 def _run_status_options(
     run_status: DagsterRunStatus, monitored_jobs: Sequence[Any] | None, monitor_all: bool
 ) -> dict[str, Any]:
+    jobs = list(monitored_jobs or [])
+    # lookout has one code location: selecting a location selects all its jobs.
+    whole = any(isinstance(j, CodeLocationSelector | RepositorySelector) for j in jobs)
     names = [
         j if isinstance(j, str) else getattr(j, "name", None) or getattr(j, "job_name", None)
-        for j in (monitored_jobs or [])
+        for j in jobs
+        if not isinstance(j, CodeLocationSelector | RepositorySelector)
     ]
     return {
         "run_status": run_status.value,
         "monitored_jobs": [n for n in names if n],
-        "monitor_all": monitor_all or not monitored_jobs,
+        "monitor_all": monitor_all or whole or not monitored_jobs,
     }
 
 

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from lookout._author.asset_events import AssetMaterialization, AssetObservation
 from lookout._author.asset_key import AssetKey
+from lookout._author.metadata import metadata_from_wire
 from lookout._author.runs import DagsterRunStatus, RunInfo
-from lookout._base.wire import RunEvent
+from lookout._base.wire import EventKind, RunEvent
+
+
+@dataclass(frozen=True)
+class StepMaterializationData:
+    """``dagster_event.event_specific_data`` of an asset event: the event the user sees."""
+
+    materialization: AssetMaterialization | None = None
+    observation: AssetObservation | None = None
 
 
 @dataclass(frozen=True)
@@ -20,6 +31,19 @@ class DagsterEvent:
     partition: str | None = None
     logging_tags: Mapping[str, str] = field(default_factory=dict)
     message: str | None = None
+    event_specific_data: Any = None
+
+    @property
+    def event_type(self) -> str:
+        return self.event_type_value
+
+    @property
+    def partition_key(self) -> str | None:
+        return self.partition
+
+    @property
+    def is_step_materialization(self) -> bool:
+        return self.event_type_value == EventKind.ASSET_MATERIALIZATION.value
 
 
 @dataclass(frozen=True)
@@ -32,8 +56,23 @@ class EventLogEntry:
     storage_id: str = ""
 
     @property
-    def asset_materialization(self) -> DagsterEvent:
-        return self.dagster_event
+    def dagster_event_type(self) -> str:
+        return self.dagster_event.event_type_value
+
+    @property
+    def is_dagster_event(self) -> bool:
+        return True
+
+    @property
+    def asset_materialization(self) -> AssetMaterialization | None:
+        """The materialization this entry records, with its metadata (None for other events)."""
+        data = self.dagster_event.event_specific_data
+        return data.materialization if isinstance(data, StepMaterializationData) else None
+
+    @property
+    def asset_observation(self) -> AssetObservation | None:
+        data = self.dagster_event.event_specific_data
+        return data.observation if isinstance(data, StepMaterializationData) else None
 
 
 @dataclass(frozen=True)
@@ -53,6 +92,22 @@ class DagsterRun:
         return cls(run.run_id, run.job_name, DagsterRunStatus(run.status), dict(run.tags))
 
 
+def _specific_data(event: RunEvent) -> StepMaterializationData | None:
+    if event.asset_key is None:
+        return None
+    args = (
+        event.asset_key,
+        event.description,
+        metadata_from_wire(event.metadata),
+        event.partition,
+    )
+    if event.kind == EventKind.ASSET_MATERIALIZATION.value:
+        return StepMaterializationData(materialization=AssetMaterialization(*args))
+    if event.kind == EventKind.ASSET_OBSERVATION.value:
+        return StepMaterializationData(observation=AssetObservation(*args))
+    return None
+
+
 def entry_from_event(event_id: str, event: RunEvent) -> EventLogEntry:
     tags = dict(event.tags)
     return EventLogEntry(
@@ -66,5 +121,6 @@ def entry_from_event(event_id: str, event: RunEvent) -> EventLogEntry:
             partition=event.partition,
             logging_tags=tags,
             message=event.message,
+            event_specific_data=_specific_data(event),
         ),
     )

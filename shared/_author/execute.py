@@ -13,11 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from lookout._author.asset_events import AssetMaterialization, AssetObservation
 from lookout._author.asset_key import AssetKey
 from lookout._author.events import DagsterEvent
 from lookout._author.requests import PARTITION_TAG
 from lookout._author.run_events import job_status_event
-from lookout._author.runs import AssetMaterialization, RunInfo
+from lookout._author.runs import MaterializationRecord, RunInfo
+from lookout._author.step_output import materialization_of_record, sort_step_output
 from lookout._base.errors import DefinitionError, LookoutError
 
 
@@ -45,6 +47,16 @@ class OpExecutionContext:
         self._run = run
         self._step = step
         self.log = log
+        self.logged_events: list[AssetMaterialization | AssetObservation] = []
+
+    def log_event(self, event: AssetMaterialization | AssetObservation) -> None:
+        """Report an asset event (of any asset, external ones too) as part of this step."""
+        if not isinstance(event, AssetMaterialization | AssetObservation):
+            raise DefinitionError(
+                f"step '{self._step.name}': log_event takes an AssetMaterialization or an "
+                f"AssetObservation, got {event!r:.80}"
+            )
+        self.logged_events.append(event)
 
     @property
     def run_id(self) -> str:
@@ -99,7 +111,7 @@ class ExecuteInProcessResult:
     success: bool
     dagster_run: RunInfo
     outputs: dict[str, Any] = field(default_factory=dict)
-    materializations: list[AssetMaterialization] = field(default_factory=list)
+    materializations: list[MaterializationRecord] = field(default_factory=list)
     error: str | None = None
 
     @property
@@ -111,7 +123,7 @@ class ExecuteInProcessResult:
             raise KeyError(f"no output for node '{name}' in run {self.run_id}")
         return self.outputs[name]
 
-    def get_asset_materialization_events(self) -> list[AssetMaterialization]:
+    def get_asset_materialization_events(self) -> list[MaterializationRecord]:
         return list(self.materializations)
 
     def get_job_success_event(self) -> DagsterEvent:
@@ -122,8 +134,19 @@ class ExecuteInProcessResult:
         """The run's FAILURE event; its ``message`` is the error, as on a tick (for tests)."""
         return job_status_event(self.dagster_run, "FAILURE", self.error)
 
+    get_run_success_event = get_job_success_event
+    get_run_failure_event = get_job_failure_event
 
-MaterializationSink = Callable[[AssetMaterialization], None]
+    def asset_materializations_for_node(self, node_name: str) -> list[AssetMaterialization]:
+        """The materializations one step (op or asset) of this run reported, in order."""
+        return [
+            materialization_of_record(m)
+            for m in self.materializations
+            if m.step == node_name and not m.observation
+        ]
+
+
+MaterializationSink = Callable[[MaterializationRecord], None]
 
 
 def check_config(step: Step, run_config: Mapping[str, Any]) -> None:
@@ -164,6 +187,7 @@ def execute_plan(
             args = {param: result.outputs[src] for param, src in step.inputs.items()}
             context = AssetExecutionContext(run, step, log)
             value = step.fn(context, **args) if step.takes_context else step.fn(**args)
+            report = sort_step_output(run, step, value, context.logged_events)
         except Exception as exc:
             result.success = False
             result.error = f"step '{step.name}' failed: {exc!r}\n{traceback.format_exc()}"
@@ -171,11 +195,8 @@ def execute_plan(
             if raise_on_error:
                 raise RunFailedError(result.error) from exc
             return result
-        result.outputs[step.name] = value
-        if step.asset_key is not None:
-            event = AssetMaterialization(
-                step.asset_key, run.run_id, run.tags.get(PARTITION_TAG), run.tags
-            )
+        result.outputs[step.name] = report.value
+        for event in report.events:
             result.materializations.append(event)
             if on_materialization is not None:
                 on_materialization(event)

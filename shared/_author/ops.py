@@ -7,10 +7,11 @@ recorded instead of executed; the recording is the job's plan.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
+from lookout._author.asset_selection import coerce_key
 from lookout._author.execute import ExecuteInProcessResult, RunFailedError, Step, execute_plan
 from lookout._author.signature import input_names, takes_context
 from lookout._base.errors import DefinitionError
@@ -142,15 +143,17 @@ class JobDefinition:
         tags: Mapping[str, str] | None = None,
         run_id: str | None = None,
         instance: DagsterInstance | None = None,
+        asset_selection: Sequence[Any] | None = None,
     ) -> ExecuteInProcessResult:
         """Run the job here and now, in this process.
 
         With ``instance`` (``DagsterInstance.ephemeral()``) the run and its
         events are recorded there, failed runs too, before any error is raised.
+        ``asset_selection`` (asset keys) runs only the steps of those assets.
         """
         result = execute_plan(
             self.name,
-            self.steps,
+            self._selected(asset_selection),
             run_config=run_config or self.config,
             tags={**self.tags, **(tags or {})},
             run_id=run_id,
@@ -161,6 +164,19 @@ class JobDefinition:
             if raise_on_error and not result.success:
                 raise RunFailedError(result.error or f"run {result.run_id} failed")
         return result
+
+    def _selected(self, asset_selection: Sequence[Any] | None) -> tuple[Step, ...]:
+        if asset_selection is None:
+            return self.steps
+        wanted = {coerce_key(k) for k in asset_selection}
+        steps = tuple(s for s in self.steps if s.asset_key in wanted)
+        missing = wanted - {s.asset_key for s in steps}
+        if missing:
+            raise DefinitionError(
+                f"job '{self.name}' does not materialize "
+                f"{sorted(k.to_user_string() for k in missing)}"
+            )
+        return steps
 
 
 @overload

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from lookout._author.events import DagsterEvent, entry_from_event
 from lookout._author.requests import PARTITION_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG
-from lookout._author.runs import AssetMaterialization, DagsterRunStatus, RunInfo
+from lookout._author.runs import DagsterRunStatus, MaterializationRecord, RunInfo
 from lookout._base.errors import DefinitionError
 from lookout._base.wire import EventKind, RunEvent, RunRecord
 
@@ -74,10 +74,14 @@ def status_event(run: RunFacts, status: str, now: float, message: str | None = N
     )
 
 
-def materialization_event(run: RunFacts, event: AssetMaterialization, now: float) -> RunEvent:
-    """The ASSET_MATERIALIZATION event of an asset ``run`` computed, with the event's tags."""
+def materialization_event(run: RunFacts, event: MaterializationRecord, now: float) -> RunEvent:
+    """The asset event of an asset ``run`` computed (or an op logged), with its tags and metadata.
+
+    An ASSET_MATERIALIZATION event, or ASSET_OBSERVATION for an observation an op logged.
+    """
+    kind = EventKind.ASSET_OBSERVATION if event.observation else EventKind.ASSET_MATERIALIZATION
     return RunEvent(
-        kind=EventKind.ASSET_MATERIALIZATION.value,
+        kind=kind.value,
         run_id=run.run_id,
         job_name=run.job_name,
         timestamp=now,
@@ -86,6 +90,8 @@ def materialization_event(run: RunFacts, event: AssetMaterialization, now: float
         tags=dict(event.tags),
         sensor=run.sensor,
         run_key=run.run_key,
+        metadata=dict(event.metadata),
+        description=event.description,
     )
 
 
@@ -96,7 +102,7 @@ def _in_process_status_event(run: RunInfo, status: str, error: str | None, now: 
 
 def run_events(
     run: RunInfo,
-    materializations: Sequence[AssetMaterialization],
+    materializations: Sequence[MaterializationRecord],
     error: str | None,
     now: float,
 ) -> list[RunEvent]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lookout._author.asset_key import AssetKey
@@ -40,10 +40,18 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
-class AssetMaterialization:
-    """An asset was materialized by a run, for a partition when the run has one."""
+class MaterializationRecord:
+    """An asset was materialized by a run, for a partition when the run has one.
+
+    ``metadata`` is in its wire form (``lookout._author.metadata.metadata_to_wire``);
+    ``kind`` says whether it is a materialization or an observation an op logged.
+    """
 
     asset_key: AssetKey
     run_id: str
     partition: str | None
     tags: Mapping[str, str]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    observation: bool = False
+    step: str | None = None  # the op or asset that reported it

@@ -5,10 +5,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar, cast
 
 from lookout._author.asset_key import AssetKey
-from lookout._author.assets import AssetSelection, UnresolvedAssetJobDefinition, define_asset_job
+from lookout._author.asset_selection import AssetSelection
+from lookout._author.asset_sensor_eval import evaluate_on_instance
+from lookout._author.assets import (
+    IMPLICIT_JOB_PREFIX,
+    UnresolvedAssetJobDefinition,
+    define_asset_job,
+)
+from lookout._author.context import SensorEvaluationContext
 from lookout._author.ops import JobDefinition
 from lookout._author.signature import positional_params, takes_context
 from lookout._base.errors import DefinitionError
@@ -27,6 +34,9 @@ class SensorKind(enum.Enum):
     STANDARD = "standard"
     ASSET = "asset"
     RUN_STATUS = "run_status"
+    # Reads the materializations of several assets through per-asset cursors
+    # (lookout._author.multi_asset_context); the runtime does not feed it yet.
+    MULTI_ASSET = "multi_asset"
 
 
 class SensorDefinition(Generic[P, R]):
@@ -151,9 +161,14 @@ def collect_targets(sensor_name: str, targets: Targets) -> tuple[list[JobLike], 
 
 
 def _implicit_asset_job(sensor_name: str, selection: Any) -> UnresolvedAssetJobDefinition:
-    if not isinstance(selection, AssetSelection | str | Sequence):
+    # An asset or an AssetSpec stands for its key.
+    single = isinstance(getattr(selection, "key", None), AssetKey)
+    if not (single or isinstance(selection, AssetSelection | AssetKey | str | Sequence)):
         raise DefinitionError(f"sensor '{sensor_name}': cannot target {selection!r}")
-    return define_asset_job(f"__asset_job_{sensor_name}", selection)
+    try:
+        return define_asset_job(f"{IMPLICIT_JOB_PREFIX}{sensor_name}", selection)
+    except DefinitionError as exc:
+        raise DefinitionError(f"sensor '{sensor_name}': {exc}") from None
 
 
 def sensor(
@@ -221,4 +236,13 @@ class AssetSensorDefinition(SensorDefinition[P, R]):
         self.takes_context = True  # ``fn`` now always takes (context, asset_event)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """The user's function; with a context alone, Dagster's evaluation on its instance.
+
+        ``my_asset_sensor(context)`` reads the newest materialization after the
+        cursor from ``context.instance`` and gives a generator of what the
+        function gave, or Dagster's SkipReason (``asset_sensor_eval``).
+        """
+        if len(args) == 1 and not kwargs and isinstance(args[0], SensorEvaluationContext):
+            evaluation = evaluate_on_instance(self.name, self.asset_key, self.fn, args[0])
+            return cast(R, evaluation)
         return self.raw_fn(*args, **kwargs)

@@ -123,6 +123,7 @@ class LaunchRequest(_Wire):
 class EventKind(enum.Enum):
     RUN_STATUS = "RUN_STATUS"
     ASSET_MATERIALIZATION = "ASSET_MATERIALIZATION"
+    ASSET_OBSERVATION = "ASSET_OBSERVATION"
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,9 @@ class RunEvent(_Wire):
     message: str | None = None  # the error of a failed run
     sensor: str | None = None  # the sensor that launched the run, if any
     run_key: str | None = None
+    # An asset event's metadata, as ``{key: [type, value]}`` (lookout._author.metadata).
+    metadata: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from lookout._author.requests import SkipReason
 from lookout._author.run_status_context import RunStatusSensorContext
 from lookout._author.runs import DagsterRunStatus
 from lookout._author.sensors import SensorDefinition, SensorKind
+from lookout._base.errors import SensorEvaluationError
 from lookout._base.wire import EventKind, RunEvent
 from lookout._core.streams import stream_order
 
@@ -91,6 +92,13 @@ def evaluate_event_sensor(
     sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, stream: EventStream
 ) -> SensorOutcome:
     """Call the sensor once per new matching event and merge what the calls gave."""
+    if sensor.kind is SensorKind.MULTI_ASSET:
+        # Its evaluation lives in the author layer, reading an AssetEventSource;
+        # no Redis-backed source feeds it yet, so say so rather than misread it.
+        raise SensorEvaluationError(
+            f"sensor '{sensor.name}' is a multi_asset_sensor, which lookout's runtime does not "
+            "evaluate yet; test it in process with build_multi_asset_sensor_context"
+        )
     if context.cursor is None:
         cursor, pending = _start(sensor, stream)
         events: Any = pending

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lookout._author.asset_event_check import check_known_assets
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.definitions import Definitions
 from lookout._author.evaluate import SensorOutcome, evaluate
@@ -189,7 +190,10 @@ class TickRunner:
         self, sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext
     ) -> SensorOutcome:
         if sensor.kind is SensorKind.STANDARD:
-            return evaluate(sensor, context)
+            outcome = evaluate(sensor, context)
+            # Events for assets this location does not know fail the tick, naming them.
+            check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
+            return outcome
         from lookout._process.event_ticks import evaluate_event_sensor
 
         return evaluate_event_sensor(sensor, context, self.events)
