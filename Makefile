@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo dev test lint typecheck pytest browser promtool bench compose-test clean
+.PHONY: demo dev test lint typecheck pytest browser promtool screenshots bench compose-test clean
 
 # The package's folders (shared/, scheduler/, workers/) are installed as one
 # package, `lookout`, by an editable install in strict mode: a tree of links
@@ -37,13 +37,13 @@ typecheck: $(BIN)/lookout
 pytest: $(BIN)/lookout browser promtool
 	$(BIN)/pytest
 
-# The status page's browser test needs Debian's chromium and chromium-driver.
+# The web UI's browser test needs Debian's chromium and chromium-driver.
 # Installed here only where apt-get runs as root; anywhere else (or if the
 # install fails) this says so and the test skips itself: never an error.
 browser:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing chromium and chromium-driver for the status page's browser test"; \
+	  echo "installing chromium and chromium-driver for the web UI's browser test"; \
 	  (timeout 900 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 900 \
 	    apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	  || echo "chromium could not be installed: the browser test will be skipped"; \
@@ -63,6 +63,12 @@ promtool:
 	else echo "no promtool and no root apt-get: the promtool tests will be skipped"; fi
 
 test: lint typecheck pytest
+
+# The README's pictures of the web UI, refreshed only by asking: the browser
+# test writes its screenshots here as well as into its own tmp dir.
+screenshots: $(BIN)/lookout browser
+	LOOKOUT_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -q -p no:cacheprovider \
+	  tests/test_status_page_browser.py
 
 # The benchmark, kept out of make test (about 6 minutes on 2 cores); figures and
 # targets in bench/RESULTS.md.  Options: make bench BENCH_ARGS="--duration 5 -w 2"

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
 
 from lookout import Definitions, Settings
-from lookout._tools.monitor import MonitorApp
+from lookout._tools.monitor import create_app
 from lookout.testing import (
     RUN_TASK,
     TICK_TASK,
@@ -40,12 +41,12 @@ LOCATION = Path(__file__).resolve().parent / "locations" / "monitor_sensors.py"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def scrape(app: MonitorApp) -> Samples:
+def scrape(app: TestClient) -> Samples:
     """Every sample of one scrape, by name and sorted labels."""
     response = app.get("/metrics")
-    assert response.status == 200
+    assert response.status_code == 200
     samples: Samples = {}
-    for family in text_string_to_metric_families(response.body.decode()):
+    for family in text_string_to_metric_families(response.text):
         for s in family.samples:
             samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return samples
@@ -68,12 +69,13 @@ def runner(definitions: Definitions, storage: Repositories, settings: Settings) 
 
 
 @pytest.fixture
-def app(definitions: Definitions, storage: Repositories, settings: Settings) -> MonitorApp:
-    return MonitorApp.on(definitions, storage, settings)
+def app(definitions: Definitions, storage: Repositories, settings: Settings) -> TestClient:
+    """The monitor's web app, called in-process."""
+    return TestClient(create_app(definitions, storage, settings))
 
 
 def test_each_committed_tick_is_counted_once_with_its_lateness_and_duration(
-    runner: TickRunner, app: MonitorApp
+    runner: TickRunner, app: TestClient
 ) -> None:
     for _ in range(3):
         runner.tick("counter", due_at=time.time() - 0.3)
@@ -111,7 +113,7 @@ def test_each_committed_tick_is_counted_once_with_its_lateness_and_duration(
 
 
 def test_queue_depths_equal_what_redis_holds(
-    runner: TickRunner, app: MonitorApp, storage: Repositories, settings: Settings
+    runner: TickRunner, app: TestClient, storage: Repositories, settings: Settings
 ) -> None:
     celery = make_celery(settings)
     try:
@@ -156,7 +158,7 @@ def test_queue_depths_equal_what_redis_holds(
 
 
 def test_live_processes_and_the_leader_come_from_heartbeats(
-    app: MonitorApp, storage: Repositories
+    app: TestClient, storage: Repositories
 ) -> None:
     workers = [Heartbeat(storage.processes, "worker").start() for _ in range(2)]
     leader = Heartbeat(storage.processes, "scheduler", leader=lambda: True).start()
@@ -179,7 +181,7 @@ def test_live_processes_and_the_leader_come_from_heartbeats(
 
 
 def test_run_counts_by_status_come_from_the_run_indexes(
-    app: MonitorApp, storage: Repositories
+    app: TestClient, storage: Repositories
 ) -> None:
     now = time.time()
     runs = [
@@ -215,13 +217,13 @@ def test_healthz_answers_200_while_redis_answers_and_503_at_once_when_it_is_gone
 ) -> None:
     settings = Settings(redis_url=own_redis.url)
     storage = open_repositories(settings)
-    app = MonitorApp.on(Definitions(), storage, settings)
-    assert app.get("/healthz").status == 200
+    app = TestClient(create_app(Definitions(), storage, settings))
+    assert app.get("/healthz").status_code == 200
     own_redis.stop()
     started = time.monotonic()
     response = app.get("/healthz")
-    assert response.status == 503
-    assert b"redis" in response.body
+    assert response.status_code == 503
+    assert "redis" in response.text
     # Quick, not the storage's reconnect backoff: a healthcheck has seconds.
     assert time.monotonic() - started < 2.5
     storage.client.close()

@@ -10,6 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ _opener = urllib.request.build_opener(_NoRedirect)
 class Reply:
     status: int
     body: str
-    headers: dict[str, str]
+    headers: Message  # header names are case-insensitive, as HTTP says
 
 
 def request(
@@ -51,18 +52,20 @@ def request(
     req = urllib.request.Request(url, data=data, headers=headers or {})
     try:
         with _opener.open(req, timeout=10) as resp:
-            return Reply(resp.status, resp.read().decode(), dict(resp.headers))
+            return Reply(resp.status, resp.read().decode(), resp.headers)
     except urllib.error.HTTPError as exc:
-        return Reply(exc.code, exc.read().decode(), dict(exc.headers))
+        return Reply(exc.code, exc.read().decode(), exc.headers)
 
 
-def start_monitor(spawn: Spawn, settings: Settings, token: str | None) -> str:
+def start_monitor(
+    spawn: Spawn, settings: Settings, token: str | None, location: Path = LOCATION
+) -> str:
     port = free_port()
     env = process_env(settings, LOOKOUT_MONITOR_PORT=str(port))
     env.pop("LOOKOUT_ADMIN_TOKEN", None)
     if token is not None:
         env["LOOKOUT_ADMIN_TOKEN"] = token
-    proc = spawn(["lookout", "monitor", "-f", str(LOCATION)], env, log_name="monitor")
+    proc = spawn(["lookout", "monitor", "-f", str(location)], env, log_name="monitor")
     base = f"http://127.0.0.1:{port}"
 
     def up() -> bool:

@@ -14,7 +14,7 @@ from lookout._tools.cli._options import (
     reports_errors,
     settings_from,
 )
-from lookout._tools.monitor import MonitorApp, MonitorServer
+from lookout._tools.monitor import serve_monitor
 from lookout._tools.monitor.flower import run_flower
 from lookout._tools.monitor.report import show_queues
 
@@ -32,15 +32,16 @@ def monitor_command(
     redis_url: str | None,
     prefix: str | None,
 ) -> None:
-    """Serve Prometheus /metrics, /healthz and the status page.
+    """Serve the web UI, Prometheus /metrics and /healthz.
 
-    The status page's start, stop and cursor-reset buttons need the operator
-    token from LOOKOUT_ADMIN_TOKEN; without it the page is read only.
+    Every change from the web UI (start, stop, cursor edits, Test sensor)
+    needs the operator token from LOOKOUT_ADMIN_TOKEN; without it the UI is
+    read only.
     """
     configure_logging()
     settings = settings_from(redis_url, prefix)
     definitions, storage = open_location(module, file, settings)
-    MonitorServer(MonitorApp.on(definitions, storage, settings), host, port).run()
+    serve_monitor(definitions, storage, settings, host, port)
 
 
 @click.command("queues")
