@@ -14,7 +14,21 @@ from lookout._author.assets import (
     define_asset_job,
     materialize,
 )
+from lookout._author.config import (
+    Array,
+    BoolSource,
+    Config,
+    EnvVar,
+    Field,
+    IntSource,
+    Noneable,
+    Permissive,
+    RunConfig,
+    Shape,
+    StringSource,
+)
 from lookout._author.context import SensorEvaluationContext, build_sensor_context
+from lookout._author.cron import next_fire_times
 from lookout._author.definitions import Definitions
 from lookout._author.event_sensors import (
     asset_sensor,
@@ -33,14 +47,47 @@ from lookout._author.execute import (
 )
 from lookout._author.instance import DagsterInstance
 from lookout._author.ops import JobDefinition, OpDefinition, job, op
+from lookout._author.partitions import (
+    AddDynamicPartitionsRequest,
+    DailyPartitionsDefinition,
+    DeleteDynamicPartitionsRequest,
+    DynamicPartitionsDefinition,
+    HourlyPartitionsDefinition,
+    MonthlyPartitionsDefinition,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    PartitionKeyRange,
+    PartitionsDefinition,
+    StaticPartitionsDefinition,
+    TimeWindow,
+    TimeWindowPartitionsDefinition,
+    WeeklyPartitionsDefinition,
+)
 from lookout._author.requests import RunRequest, SensorResult, SkipReason
+from lookout._author.resources import (
+    ConfigurableResource,
+    InitResourceContext,
+    ResourceDefinition,
+    ResourceParam,
+    build_init_resource_context,
+    build_resources,
+    resource,
+)
 from lookout._author.run_status_context import (
     RunFailureSensorContext,
     RunStatusSensorContext,
     build_run_status_sensor_context,
 )
 from lookout._author.runs import AssetMaterialization, DagsterRunStatus
+from lookout._author.schedule_builders import build_schedule_from_partitioned_job, schedule
+from lookout._author.schedules import (
+    DefaultScheduleStatus,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    build_schedule_context,
+)
 from lookout._author.sensors import AssetSensorDefinition, SensorDefinition, sensor
+from lookout._author.testing import build_asset_context, build_op_context, instance_for_test
 from lookout._author.validate import validate_run_config
 from lookout._base.errors import (
     CodecError,
@@ -94,6 +141,53 @@ __all__ = [
     "build_run_status_sensor_context",
     "run_failure_sensor",
     "run_status_sensor",
+    # Config
+    "Array",
+    "BoolSource",
+    "Config",
+    "EnvVar",
+    "Field",
+    "IntSource",
+    "Noneable",
+    "Permissive",
+    "RunConfig",
+    "Shape",
+    "StringSource",
+    # Resources
+    "ConfigurableResource",
+    "InitResourceContext",
+    "ResourceDefinition",
+    "ResourceParam",
+    "build_init_resource_context",
+    "build_resources",
+    "resource",
+    # Partitions
+    "AddDynamicPartitionsRequest",
+    "DailyPartitionsDefinition",
+    "DeleteDynamicPartitionsRequest",
+    "DynamicPartitionsDefinition",
+    "HourlyPartitionsDefinition",
+    "MonthlyPartitionsDefinition",
+    "MultiPartitionKey",
+    "MultiPartitionsDefinition",
+    "PartitionKeyRange",
+    "PartitionsDefinition",
+    "StaticPartitionsDefinition",
+    "TimeWindow",
+    "TimeWindowPartitionsDefinition",
+    "WeeklyPartitionsDefinition",
+    # Schedules
+    "DefaultScheduleStatus",
+    "ScheduleDefinition",
+    "ScheduleEvaluationContext",
+    "build_schedule_context",
+    "build_schedule_from_partitioned_job",
+    "next_fire_times",
+    "schedule",
+    # Testing
+    "build_asset_context",
+    "build_op_context",
+    "instance_for_test",
     # Code locations and settings
     "Definitions",
     "Settings",

@@ -7,10 +7,18 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from lookout._author.asset_key import AssetKey
-from lookout._author.execute import ExecuteInProcessResult, Step, execute_plan
+from lookout._author.config import run_config_dict
+from lookout._author.execute import ExecuteInProcessResult, RunFailedError, Step, execute_plan
 from lookout._author.ops import JobDefinition
+from lookout._author.partition_requests import (
+    PARTITION_SET_TAG,
+    check_materialize_partition,
+    partition_request,
+    steps_partitions,
+)
 from lookout._author.requests import PARTITION_TAG, RunRequest
 from lookout._author.signature import input_names, takes_context
+from lookout._author.step_params import config_class, direct_call
 from lookout._base.errors import DefinitionError
 
 P = ParamSpec("P")
@@ -44,13 +52,14 @@ class AssetsDefinition(Generic[P, R]):
         ]
         self.deps: tuple[AssetKey, ...] = tuple(upstream)
         self.description = description or fn.__doc__
-        self.config_schema = config_schema
+        self.config_schema = config_schema if config_schema is not None else config_class(fn)
         self.partitions_def = partitions_def
         self.group_name = group_name
         self.takes_context = takes_context(fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.fn(*args, **kwargs)
+        result: R = direct_call(self.fn, args, kwargs)
+        return result
 
 
 @overload
@@ -175,7 +184,15 @@ def plan_assets(
                 "does not materialize them; select them too, or use deps= instead"
             )
         steps.append(
-            Step(a.key.to_user_string(), a.fn, a.takes_context, inputs, a.key, a.config_schema)
+            Step(
+                a.key.to_user_string(),
+                a.fn,
+                a.takes_context,
+                inputs,
+                a.key,
+                a.config_schema,
+                a.partitions_def,
+            )
         )
     return steps
 
@@ -194,7 +211,12 @@ class UnresolvedAssetJobDefinition:
     def resolve(self, assets: Sequence[AssetsDefinition[Any, Any]]) -> JobDefinition:
         steps = plan_assets(assets, self.selection.resolve(assets))
         return JobDefinition(
-            self.name, tuple(steps), self.description, dict(self.tags), dict(self.config)
+            self.name,
+            tuple(steps),
+            self.description,
+            dict(self.tags),
+            run_config_dict(self.config),
+            self.partitions_def or steps_partitions(self.name, steps),
         )
 
     def run_request_for_partition(
@@ -205,10 +227,16 @@ class UnresolvedAssetJobDefinition:
         run_config: Mapping[str, Any] | None = None,
     ) -> RunRequest:
         """A RunRequest of this job for one partition."""
+        if self.partitions_def is not None:
+            return partition_request(self, partition_key, run_key, tags, run_config)
         return RunRequest(
             run_key=run_key,
-            run_config=run_config or {},
-            tags={**(tags or {}), PARTITION_TAG: partition_key},
+            run_config=run_config_dict(run_config),
+            tags={
+                **(tags or {}),
+                PARTITION_TAG: partition_key,
+                PARTITION_SET_TAG: f"{self.name}_partition_set",
+            },
             job_name=self.name,
             partition_key=partition_key,
         )
@@ -235,21 +263,39 @@ def define_asset_job(
 
 def materialize(
     assets: Sequence[AssetsDefinition[Any, Any]],
-    run_config: Mapping[str, Any] | None = None,
+    run_config: Any = None,
     *,
     partition_key: str | None = None,
     tags: Mapping[str, str] | None = None,
     raise_on_error: bool = True,
+    resources: Mapping[str, Any] | None = None,
+    instance: Any = None,
+    selection: Any = None,
 ) -> ExecuteInProcessResult:
-    """Materialize ``assets`` here, in this process, in dependency order."""
+    """Materialize ``assets`` here, in this process, in dependency order.
+
+    With ``instance`` the run is recorded there, as ``execute_in_process`` does.
+    """
     run_tags = dict(tags or {})
+    keys = (
+        _coerce_selection(selection).resolve(list(assets))
+        if selection is not None
+        else [a.key for a in assets]
+    )
+    steps = plan_assets(list(assets), keys)
     if partition_key is not None:
+        check_materialize_partition(steps, partition_key, instance)
         run_tags[PARTITION_TAG] = partition_key
-    steps = plan_assets(list(assets), [a.key for a in assets])
-    return execute_plan(
-        "__materialize__",
+    result = execute_plan(
+        "__ephemeral_asset_job__",
         steps,
         run_config=run_config,
         tags=run_tags,
-        raise_on_error=raise_on_error,
+        raise_on_error=raise_on_error and instance is None,
+        resources=resources,
     )
+    if instance is not None:
+        instance.add_run_result(result)
+        if raise_on_error and not result.success:
+            raise RunFailedError(result.error or f"run {result.run_id} failed")
+    return result

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 
+from lookout._author.dynamic_partitions import DynamicPartitionsMixin
 from lookout._author.events import DagsterRun, EventLogEntry, entry_from_event
 from lookout._author.execute import ExecuteInProcessResult
 from lookout._author.run_events import run_events
 from lookout._base.wire import RunEvent
 
 
-class DagsterInstance:
+class DagsterInstance(DynamicPartitionsMixin):
     """Runs executed in this process and their events, newest run first."""
 
     def __init__(self) -> None:

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
-from lookout._author.execute import ExecuteInProcessResult, RunFailedError, Step, execute_plan
+from lookout._author.config import run_config_dict
+from lookout._author.execute import (
+    ExecuteInProcessResult,
+    RunFailedError,
+    Step,
+    bind_resources,
+    execute_plan,
+)
+from lookout._author.partition_requests import partition_request
+from lookout._author.requests import PARTITION_TAG, RunRequest
 from lookout._author.signature import input_names, takes_context
+from lookout._author.step_params import config_class, direct_call
 from lookout._base.errors import DefinitionError
 
 if TYPE_CHECKING:
@@ -81,7 +91,7 @@ class OpDefinition(Generic[P, R]):
     ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
-        self.config_schema = config_schema
+        self.config_schema = config_schema if config_schema is not None else config_class(fn)
         self.description = description or fn.__doc__
         self.takes_context = takes_context(fn)
         self.input_names = input_names(fn)
@@ -91,7 +101,7 @@ class OpDefinition(Generic[P, R]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         recorder = _recording.get()
         if recorder is None:
-            return self.fn(*args, **kwargs)
+            return direct_call(self.fn, args, kwargs)
         return recorder.add(self, args, kwargs)
 
 
@@ -133,34 +143,57 @@ class JobDefinition:
     description: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
+    partitions_def: Any = None
 
     def execute_in_process(
         self,
-        run_config: Mapping[str, Any] | None = None,
+        run_config: Any = None,
         *,
         raise_on_error: bool = True,
         tags: Mapping[str, str] | None = None,
         run_id: str | None = None,
         instance: DagsterInstance | None = None,
+        resources: Mapping[str, Any] | None = None,
+        partition_key: str | None = None,
     ) -> ExecuteInProcessResult:
         """Run the job here and now, in this process.
 
         With ``instance`` (``DagsterInstance.ephemeral()``) the run and its
         events are recorded there, failed runs too, before any error is raised.
         """
+        run_tags = {**self.tags, **(tags or {})}
+        if partition_key is not None:
+            run_tags[PARTITION_TAG] = partition_request(
+                self, partition_key, dynamic_partitions_store=instance
+            ).tags[PARTITION_TAG]
         result = execute_plan(
             self.name,
             self.steps,
-            run_config=run_config or self.config,
-            tags={**self.tags, **(tags or {})},
+            run_config=run_config_dict(run_config) or self.config,
+            tags=run_tags,
             run_id=run_id,
             raise_on_error=raise_on_error and instance is None,
+            resources=resources,
         )
         if instance is not None:
             instance.add_run_result(result)
             if raise_on_error and not result.success:
                 raise RunFailedError(result.error or f"run {result.run_id} failed")
         return result
+
+    def run_request_for_partition(
+        self,
+        partition_key: str,
+        run_key: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_config: Any = None,
+        current_time: Any = None,
+        dynamic_partitions_store: Any = None,
+    ) -> RunRequest:
+        """A RunRequest of this job for one of its partitions (an unknown key is an error)."""
+        return partition_request(
+            self, partition_key, run_key, tags, run_config, current_time, dynamic_partitions_store
+        )
 
 
 @overload
@@ -174,6 +207,8 @@ def job(
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
     config: Mapping[str, Any] | None = None,
+    partitions_def: Any = None,
+    resource_defs: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[[], Any]], JobDefinition]: ...
 
 
@@ -185,6 +220,8 @@ def job(
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
     config: Mapping[str, Any] | None = None,
+    partitions_def: Any = None,
+    resource_defs: Mapping[str, Any] | None = None,
 ) -> JobDefinition | Callable[[Callable[[], Any]], JobDefinition]:
     """Define a job whose body composes ops: ``@job`` or ``@job(name=..., tags=...)``."""
 
@@ -196,12 +233,14 @@ def job(
             body()
         finally:
             _recording.reset(token)
+        steps = tuple(replace(s, partitions_def=partitions_def) for s in recorder.steps)
         return JobDefinition(
             job_name,
-            tuple(recorder.steps),
+            bind_resources(steps, resource_defs or {}),
             description or body.__doc__,
             dict(tags or {}),
-            dict(config or {}),
+            run_config_dict(config),
+            partitions_def,
         )
 
     return wrap(fn) if fn is not None else wrap

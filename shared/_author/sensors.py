@@ -10,6 +10,7 @@ from typing import Any, Generic, ParamSpec, TypeVar
 from lookout._author.asset_key import AssetKey
 from lookout._author.assets import AssetSelection, UnresolvedAssetJobDefinition, define_asset_job
 from lookout._author.ops import JobDefinition
+from lookout._author.sensor_resources import call_with_resources
 from lookout._author.signature import positional_params, takes_context
 from lookout._base.errors import DefinitionError
 from lookout._base.wire import DefaultSensorStatus
@@ -80,7 +81,11 @@ class SensorDefinition(Generic[P, R]):
         self.takes_context = takes_context(fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.fn(*args, **kwargs)
+        context = args[0] if self.takes_context and args else None
+        result: R = call_with_resources(
+            self.fn, self.name, self.takes_context, context, args, kwargs
+        )
+        return result
 
     def __repr__(self) -> str:
         return f"<SensorDefinition {self.name!r} jobs={list(self.job_names)}>"

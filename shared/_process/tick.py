@@ -18,6 +18,7 @@ from typing import Any
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.definitions import Definitions
 from lookout._author.evaluate import SensorOutcome, evaluate
+from lookout._author.partition_requests import check_partition_keys
 from lookout._author.requests import PARTITION_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG, RunRequest
 from lookout._author.selection import selection_keys
 from lookout._author.sensors import SensorDefinition, SensorKind
@@ -125,6 +126,7 @@ class TickRunner:
                 cursor=cursor,
                 # Decoding the last tick record is left to the few sensors that ask.
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
+                resources=self.definitions.resources,
             )
             outcome = self.timer.call(
                 lambda: self._evaluate_kind(sensor, context),
@@ -175,11 +177,22 @@ class TickRunner:
     def _evaluate_kind(
         self, sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext
     ) -> SensorOutcome:
-        if sensor.kind is SensorKind.STANDARD:
-            return evaluate(sensor, context)
-        from lookout._process.event_ticks import evaluate_event_sensor
+        # The context tears down the resources the evaluation built, once per tick.
+        with context:
+            if sensor.kind is SensorKind.STANDARD:
+                outcome = evaluate(sensor, context)
+            else:
+                from lookout._process.event_ticks import evaluate_event_sensor
 
-        return evaluate_event_sensor(sensor, context, self.storage)
+                outcome = evaluate_event_sensor(sensor, context, self.storage)
+        check_partition_keys(
+            sensor.name,
+            outcome.run_requests,
+            lambda job: self.definitions.get_job(job).partitions_def,
+            None,  # dynamic partitions are not stored in Redis yet: not checked here
+            outcome.dynamic_partitions_requests,
+        )
+        return outcome
 
     def _launches(
         self, sensor: str, tick_id: str, outcome: SensorOutcome, now: float
