@@ -23,13 +23,14 @@ from lookout._author.config import (
     IntSource,
     Noneable,
     Permissive,
+    PermissiveConfig,
     RunConfig,
     Shape,
     StringSource,
 )
 from lookout._author.context import SensorEvaluationContext, build_sensor_context
 from lookout._author.cron import next_fire_times
-from lookout._author.definitions import Definitions
+from lookout._author.definitions import Definitions, definitions
 from lookout._author.event_sensors import (
     asset_sensor,
     run_failure_sensor,
@@ -47,6 +48,15 @@ from lookout._author.execute import (
 )
 from lookout._author.instance import DagsterInstance
 from lookout._author.ops import JobDefinition, OpDefinition, job, op
+from lookout._author.partitioned_config import (
+    PartitionedConfig,
+    daily_partitioned_config,
+    dynamic_partitioned_config,
+    hourly_partitioned_config,
+    monthly_partitioned_config,
+    static_partitioned_config,
+    weekly_partitioned_config,
+)
 from lookout._author.partitions import (
     AddDynamicPartitionsRequest,
     DailyPartitionsDefinition,
@@ -150,6 +160,7 @@ __all__ = [
     "IntSource",
     "Noneable",
     "Permissive",
+    "PermissiveConfig",
     "RunConfig",
     "Shape",
     "StringSource",
@@ -171,11 +182,18 @@ __all__ = [
     "MultiPartitionKey",
     "MultiPartitionsDefinition",
     "PartitionKeyRange",
+    "PartitionedConfig",
     "PartitionsDefinition",
     "StaticPartitionsDefinition",
     "TimeWindow",
     "TimeWindowPartitionsDefinition",
     "WeeklyPartitionsDefinition",
+    "daily_partitioned_config",
+    "dynamic_partitioned_config",
+    "hourly_partitioned_config",
+    "monthly_partitioned_config",
+    "static_partitioned_config",
+    "weekly_partitioned_config",
     # Schedules
     "DefaultScheduleStatus",
     "ScheduleDefinition",
@@ -190,6 +208,7 @@ __all__ = [
     "instance_for_test",
     # Code locations and settings
     "Definitions",
+    "definitions",
     "Settings",
     # Errors
     "CodeLocationError",

@@ -257,8 +257,18 @@ def define_asset_job(
         description,
         dict(tags or {}),
         dict(config or {}),
-        partitions_def,
+        partitions_def or selected_partitions(name, selection),
     )
+
+
+def selected_partitions(name: str, selection: Any) -> Any:
+    """The partitions of the asset objects a selection lists, known before resolution."""
+    if isinstance(selection, AssetsDefinition):
+        selection = [selection]
+    if isinstance(selection, str) or not isinstance(selection, Sequence):
+        return None
+    defs = [s for s in selection if isinstance(s, AssetsDefinition)]
+    return steps_partitions(name, defs)
 
 
 def materialize(

@@ -22,19 +22,6 @@ import pydantic
 from lookout._base.errors import DefinitionError
 
 
-class Config(pydantic.BaseModel):
-    """The config of an op, asset or resource, as a typed, immutable model."""
-
-    model_config = pydantic.ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-
-def config_dict(value: Any) -> Any:
-    """A ``Config`` instance as the plain dict a run config holds; other values unchanged."""
-    if isinstance(value, pydantic.BaseModel):
-        return value.model_dump(mode="python")
-    return value
-
-
 class EnvVar(str):
     """A config value read from the environment when the resource or run is set up."""
 
@@ -56,6 +43,39 @@ class IntEnvVar(EnvVar):
     """``EnvVar.int(name)``: an environment variable read as an int."""
 
     __slots__ = ()
+
+
+class Config(pydantic.BaseModel):
+    """The config of an op, asset or resource, as a typed, immutable model.
+
+    Fields given as ``EnvVar`` are remembered as such (pydantic would keep
+    only the variable's name as a plain string): they are read from the
+    environment where the run executes, and stored as ``{"env": NAME}``.
+    """
+
+    model_config = pydantic.ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    _env_vars: dict[str, EnvVar] = pydantic.PrivateAttr(default_factory=dict)
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        self._env_vars = {k: v for k, v in data.items() if isinstance(v, EnvVar)}
+
+    def env_var(self, field_name: str) -> EnvVar | None:
+        """The ``EnvVar`` a field was given as, if it was."""
+        return self._env_vars.get(field_name)
+
+
+class PermissiveConfig(Config):
+    """A ``Config`` that also keeps fields its class does not declare."""
+
+    model_config = pydantic.ConfigDict(extra="allow")
+
+
+def config_dict(value: Any) -> Any:
+    """A ``Config`` instance as the plain dict a run config holds; other values unchanged."""
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="python")
+    return value
 
 
 @dataclass(frozen=True)
@@ -89,8 +109,9 @@ def _unresolved_dump(model: pydantic.BaseModel) -> dict[str, Any]:
     # EnvVar values stay {"env": NAME} in the stored run config, as in Dagster:
     # the secret is read where the run executes, never written to Redis.
     out: dict[str, Any] = {}
+    env_vars = model._env_vars if isinstance(model, Config) else {}
     for name in type(model).model_fields:
-        value = getattr(model, name)
+        value = env_vars.get(name, getattr(model, name))
         if isinstance(value, EnvVar):
             out[name] = {"env": value.env_var_name}
         elif isinstance(value, pydantic.BaseModel):

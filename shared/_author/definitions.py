@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -13,6 +13,11 @@ from lookout._author.schedules import ScheduleDefinition
 from lookout._author.sensor_resources import resource_names
 from lookout._author.sensors import SensorDefinition, SensorKind
 from lookout._base.errors import DefinitionError
+
+
+def definitions(fn: Callable[[], Definitions]) -> Callable[[], Definitions]:
+    """Mark a function that builds a code location's ``Definitions`` (``@dg.definitions``)."""
+    return fn
 
 
 def _unique(kind: str, names: Iterable[str]) -> None:

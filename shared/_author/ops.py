@@ -20,6 +20,7 @@ from lookout._author.execute import (
     execute_plan,
 )
 from lookout._author.partition_requests import partition_request
+from lookout._author.partitioned_config import PartitionedConfig
 from lookout._author.requests import PARTITION_TAG, RunRequest
 from lookout._author.signature import input_names, takes_context
 from lookout._author.step_params import config_class, direct_call
@@ -144,6 +145,7 @@ class JobDefinition:
     tags: Mapping[str, str] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
     partitions_def: Any = None
+    partitioned_config: PartitionedConfig | None = None
 
     def execute_in_process(
         self,
@@ -162,14 +164,17 @@ class JobDefinition:
         events are recorded there, failed runs too, before any error is raised.
         """
         run_tags = {**self.tags, **(tags or {})}
+        config = run_config_dict(run_config) or self.config
         if partition_key is not None:
-            run_tags[PARTITION_TAG] = partition_request(
-                self, partition_key, dynamic_partitions_store=instance
-            ).tags[PARTITION_TAG]
+            request = partition_request(
+                self, partition_key, run_config=config, dynamic_partitions_store=instance
+            )
+            run_tags[PARTITION_TAG] = partition_key
+            config = request.run_config
         result = execute_plan(
             self.name,
             self.steps,
-            run_config=run_config_dict(run_config) or self.config,
+            run_config=config,
             tags=run_tags,
             run_id=run_id,
             raise_on_error=raise_on_error and instance is None,
@@ -206,7 +211,7 @@ def job(
     name: str | None = None,
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
-    config: Mapping[str, Any] | None = None,
+    config: Any = None,
     partitions_def: Any = None,
     resource_defs: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[[], Any]], JobDefinition]: ...
@@ -219,7 +224,7 @@ def job(
     name: str | None = None,
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
-    config: Mapping[str, Any] | None = None,
+    config: Any = None,
     partitions_def: Any = None,
     resource_defs: Mapping[str, Any] | None = None,
 ) -> JobDefinition | Callable[[Callable[[], Any]], JobDefinition]:
@@ -233,14 +238,17 @@ def job(
             body()
         finally:
             _recording.reset(token)
-        steps = tuple(replace(s, partitions_def=partitions_def) for s in recorder.steps)
+        partitioned = config if isinstance(config, PartitionedConfig) else None
+        parts = partitions_def or (partitioned.partitions_def if partitioned else None)
+        steps = tuple(replace(s, partitions_def=parts) for s in recorder.steps)
         return JobDefinition(
             job_name,
             bind_resources(steps, resource_defs or {}),
             description or body.__doc__,
             dict(tags or {}),
-            run_config_dict(config),
-            partitions_def,
+            {} if partitioned else run_config_dict(config),
+            parts,
+            partitioned,
         )
 
     return wrap(fn) if fn is not None else wrap

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from lookout._author.partitioned_config import with_partition_config
 from lookout._author.partitions import (
     AddDynamicPartitionsRequest,
     DeleteDynamicPartitionsRequest,
@@ -65,7 +66,7 @@ def partition_request(
         raise DefinitionError(
             f"Could not find a partition with key `{partition_key}` in job '{job.name}'."
         )
-    return RunRequest(
+    request = RunRequest(
         run_key=run_key,
         run_config=run_config,
         tags={
@@ -76,6 +77,7 @@ def partition_request(
         job_name=job.name,
         partition_key=partition_key,
     )
+    return with_partition_config(request, getattr(job, "partitioned_config", None))
 
 
 class _Store:
@@ -97,28 +99,37 @@ class _Store:
         return keys
 
 
-def check_partition_keys(
+def resolve_partition_requests(
     sensor_name: str,
     requests: Iterable[RunRequest],
-    partitions_of: Callable[[str], PartitionsDefinition | None],
+    job_of: Callable[[str], Any],
     store: DynamicPartitionsStore | None,
     changes: Sequence[DynamicRequest] = (),
-) -> None:
-    """Refuse a request for a partition its job does not have, naming key, job and sensor."""
+) -> tuple[RunRequest, ...]:
+    """Check each request's partition against its job and fill in the partition's config.
+
+    A request for a partition its job does not have is refused, naming key,
+    job and sensor.
+    """
     # Without an instance the keys stored before this tick are unknown: no check.
     after = _Store(store, changes) if store is not None else None
+    resolved = []
     for request in requests:
         if request.partition_key is None or request.job_name is None:
+            resolved.append(request)
             continue
-        partitions_def = partitions_of(request.job_name)
+        job = job_of(request.job_name)
+        partitions_def = getattr(job, "partitions_def", None)
         # An unpartitioned job takes any key as a plain tag, as lookout always allowed.
-        if partitions_def is None:
-            continue
-        if known_key(partitions_def, request.partition_key, after) is False:
+        if partitions_def is not None and (
+            known_key(partitions_def, request.partition_key, after) is False
+        ):
             raise SensorEvaluationError(
                 f"sensor '{sensor_name}' asked for partition '{request.partition_key}' of job "
                 f"'{request.job_name}', which has no such partition"
             )
+        resolved.append(with_partition_config(request, getattr(job, "partitioned_config", None)))
+    return tuple(resolved)
 
 
 class _Step(Protocol):

@@ -16,8 +16,6 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any, TypeVar, overload
 
-import pydantic
-
 from lookout._author.config import Config, EnvVar, IntEnvVar
 from lookout._author.config_check import config_errors, resolve_config
 from lookout._base.errors import DefinitionError
@@ -135,7 +133,7 @@ def resource(
 def _resolved_fields(res: ConfigurableResource, overrides: Mapping[str, Any], key: str) -> Any:
     update: dict[str, Any] = {}
     for name in type(res).model_fields:
-        value = overrides.get(name, getattr(res, name))
+        value = overrides.get(name, res.env_var(name) or getattr(res, name))
         if isinstance(value, Mapping) and set(value) == {"env"}:
             value = IntEnvVar(value["env"]) if _int_field(res, name) else EnvVar(value["env"])
         if isinstance(value, EnvVar):
@@ -146,7 +144,7 @@ def _resolved_fields(res: ConfigurableResource, overrides: Mapping[str, Any], ke
                     f"(field '{name}') is not set"
                 )
             value = int(env) if isinstance(value, IntEnvVar) else env
-        if name in overrides or value is not getattr(res, name):
+        if name in overrides or res.env_var(name) is not None:
             update[name] = value
     return res.model_copy(update=update)
 
@@ -234,11 +232,12 @@ class ResourceScope:
         self._built.clear()
 
 
-def _field_values(res: pydantic.BaseModel) -> dict[str, Any]:
-    return {
-        n: ({"env": getattr(res, n)} if isinstance(getattr(res, n), EnvVar) else getattr(res, n))
-        for n in type(res).model_fields
-    }
+def _field_values(res: ConfigurableResource) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in type(res).model_fields:
+        env = res.env_var(name)
+        values[name] = {"env": env.env_var_name} if env is not None else getattr(res, name)
+    return values
 
 
 class Resources:

@@ -13,17 +13,25 @@ import datetime as dt
 import enum
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from lookout._author.assets import (
+    AssetsDefinition,
+    AssetSelection,
+    UnresolvedAssetJobDefinition,
+    define_asset_job,
+)
 from lookout._author.config import run_config_dict
 from lookout._author.cron import CronSpec, next_fire_times, parse_cron, zone
+from lookout._author.ops import JobDefinition
 from lookout._author.requests import RunRequest, SensorResult, SkipReason
 from lookout._author.resources import ResourceScope
 from lookout._base.errors import DefinitionError, SensorEvaluationError
 
 SCHEDULE_NAME_TAG = "dagster/schedule_name"
+JobLike = JobDefinition | UnresolvedAssetJobDefinition
 _CONTEXT_NAMES = frozenset({"context", "_context", "ctx", "_"})
 
 
@@ -113,11 +121,15 @@ class ScheduleDefinition:
         required_resource_keys: Any = None,
     ) -> None:
         del metadata, required_resource_keys  # accepted for Dagster compatibility
-        self.job = job if job is not None else target
-        self.job_name = job_name or getattr(self.job, "name", None)
-        if name is None and self.job_name is None:
-            raise DefinitionError("a schedule needs a name or a job")
+        target_job = job if job is not None else target
+        self.job_name = job_name or getattr(target_job, "name", None)
+        if target_job is None and job_name is None:
+            raise DefinitionError(
+                f"schedule '{name or 'unnamed'}': give it a target, job or job_name"
+            )
         self.name: str = name or f"{self.job_name}_schedule"
+        self.job = schedule_job(self.name, target_job)
+        self.job_name = job_name or getattr(self.job, "name", None)
         what = f"schedule '{self.name}'"
         self.cron_schedule = parse_cron(cron_schedule, what)
         self.execution_timezone = execution_timezone
@@ -179,6 +191,16 @@ class ScheduleDefinition:
             for r in requests
         ]
         return ScheduleExecutionData(tagged, skip)
+
+
+def schedule_job(name: str, target: Any) -> JobLike | None:
+    """The job a schedule launches: the one given, or one over the assets it targets."""
+    if target is None or isinstance(target, JobLike):
+        return target
+    selection = [target] if isinstance(target, AssetsDefinition) else target
+    if not isinstance(selection, AssetSelection | str | Sequence):
+        raise DefinitionError(f"schedule '{name}': cannot target {target!r}")
+    return define_asset_job(f"__anonymous_asset_job_{name}", selection)
 
 
 def _collect(name: str, output: Any) -> tuple[list[RunRequest], str | None]:

@@ -12,13 +12,13 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.definitions import Definitions
 from lookout._author.evaluate import SensorOutcome, evaluate
-from lookout._author.partition_requests import check_partition_keys
+from lookout._author.partition_requests import resolve_partition_requests
 from lookout._author.requests import PARTITION_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG, RunRequest
 from lookout._author.selection import selection_keys
 from lookout._author.sensors import SensorDefinition, SensorKind
@@ -185,14 +185,14 @@ class TickRunner:
                 from lookout._process.event_ticks import evaluate_event_sensor
 
                 outcome = evaluate_event_sensor(sensor, context, self.storage)
-        check_partition_keys(
+        requests = resolve_partition_requests(
             sensor.name,
             outcome.run_requests,
-            lambda job: self.definitions.get_job(job).partitions_def,
+            self.definitions.get_job,
             None,  # dynamic partitions are not stored in Redis yet: not checked here
             outcome.dynamic_partitions_requests,
         )
-        return outcome
+        return replace(outcome, run_requests=requests)
 
     def _launches(
         self, sensor: str, tick_id: str, outcome: SensorOutcome, now: float
