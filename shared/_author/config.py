@@ -56,9 +56,15 @@ class Config(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(frozen=True, arbitrary_types_allowed=True)
     _env_vars: dict[str, EnvVar] = pydantic.PrivateAttr(default_factory=dict)
 
-    def __init__(self, **data: Any) -> None:
-        super().__init__(**data)
-        self._env_vars = {k: v for k, v in data.items() if isinstance(v, EnvVar)}
+    # A wrap validator rather than __init__: a custom __init__ would make
+    # pydantic validate through it, in lax mode, even when asked for strict.
+    @pydantic.model_validator(mode="wrap")
+    @classmethod
+    def _remember_env_vars(cls, data: Any, handler: pydantic.ModelWrapValidatorHandler[Any]) -> Any:
+        model = handler(data)
+        if isinstance(data, Mapping) and isinstance(model, Config):
+            model._env_vars = {k: v for k, v in data.items() if isinstance(v, EnvVar)}
+        return model
 
     def env_var(self, field_name: str) -> EnvVar | None:
         """The ``EnvVar`` a field was given as, if it was."""

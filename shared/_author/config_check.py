@@ -161,10 +161,20 @@ def resolve_config(schema: Any, value: Any, path: str) -> Any:
         return value
     given = dict(value) if isinstance(value, Mapping) else {}
     for key, sub in fields.items():
-        resolved = resolve_config(sub, given.get(key), f"{path}.{key}")
-        if key in given or resolved is not None:
-            given[key] = resolved
+        if key in given or _filled_when_absent(sub):
+            given[key] = resolve_config(sub, given.get(key), f"{path}.{key}")
     return given
+
+
+def _filled_when_absent(schema: Any) -> bool:
+    """Dagster fills an absent key with its default, None when Noneable, or a dict of defaults."""
+    if isinstance(schema, Field):
+        return schema.has_default or _filled_when_absent(schema.config)
+    if isinstance(schema, Noneable):
+        return True
+    if is_config_class(schema) or _fields_of(schema) is not None:
+        return not required(schema)
+    return False
 
 
 def _fields_of(schema: Any) -> Mapping[str, Any] | None:

@@ -63,7 +63,7 @@ class OpExecutionContext(PartitionContextMixin):
         self._run = run
         self._step = step
         self.log = log
-        self.resources = resources
+        self.resources = resources if resources is not None else ResourceScope({}).namespace()
 
     @property
     def run_id(self) -> str:

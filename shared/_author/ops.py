@@ -116,6 +116,7 @@ def op(
     name: str | None = None,
     config_schema: Any = None,
     description: str | None = None,
+    required_resource_keys: Any = None,
 ) -> Callable[[Callable[P, R]], OpDefinition[P, R]]: ...
 
 
@@ -126,8 +127,10 @@ def op(
     name: str | None = None,
     config_schema: Any = None,
     description: str | None = None,
+    required_resource_keys: Any = None,
 ) -> OpDefinition[P, R] | Callable[[Callable[P, R]], OpDefinition[P, R]]:
     """Define an op: ``@op`` or ``@op(config_schema={"filename": str})``."""
+    del required_resource_keys  # resources are built on first use: the keys are not needed
 
     def wrap(f: Callable[P, R]) -> OpDefinition[P, R]:
         return OpDefinition(f, name=name, config_schema=config_schema, description=description)

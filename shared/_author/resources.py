@@ -268,8 +268,8 @@ def build_resources(
     resource_config: Mapping[str, Any] | None = None,
 ) -> Iterator[Resources]:
     """Build every resource now, yield them by attribute, tear them down on exit."""
-    config = {k: {"config": v} for k, v in (resource_config or {}).items()}
-    scope = ResourceScope(resources, {"resources": config}, instance)
+    # Dagster's shape: {"key": {"config": {...}}}, as in a run config's resources section.
+    scope = ResourceScope(resources, {"resources": dict(resource_config or {})}, instance)
     try:
         for key in resources:
             scope.get(key)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from lookout._author.config import is_config_class
 from lookout._author.config_check import config_errors, resolve_config
 from lookout._author.resources import ResourceScope, resource_params, type_hints
+from lookout._author.signature import takes_context
 from lookout._base.errors import DefinitionError
 
 
@@ -81,7 +82,9 @@ def missing_resources(steps: Sequence[Step], available: Mapping[str, Any]) -> li
 
 def direct_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Call an op or asset as a test does: config and resources come from its context."""
-    context = args[0] if args else None
+    context = args[0] if args and _is_context(args[0]) else None
+    if context is not None and not takes_context(fn):
+        args = args[1:]  # Dagster lets a test pass a context the function does not take
     extra: dict[str, Any] = {}
     model = config_class(fn)
     if model is not None and "config" not in kwargs and context is not None:
@@ -89,10 +92,21 @@ def direct_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str,
         if given is not None or not _required(model):
             extra["config"] = model.model_validate(given or {})
     resources = getattr(context, "resources", None)
-    for name in resource_params(fn):
+    params = resource_params(fn)
+    for name in params:
         if name not in kwargs and resources is not None and name in resources:
             extra[name] = getattr(resources, name)
-    return fn(*args, **kwargs, **extra)
+    # Resources passed directly are set up for the call and torn down after, as in Dagster.
+    given = {n: kwargs.pop(n) for n in params if n in kwargs}
+    scope = ResourceScope(given)
+    try:
+        return fn(*args, **kwargs, **extra, **{n: scope.get(n) for n in given})
+    finally:
+        scope.close()
+
+
+def _is_context(value: Any) -> bool:
+    return hasattr(value, "op_config") and hasattr(value, "resources")
 
 
 def _required(model: Any) -> bool:

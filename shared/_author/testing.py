@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from lookout._author.config import config_dict
-from lookout._author.execute import AssetExecutionContext, OpExecutionContext, Step
+from lookout._author.execute import AssetExecutionContext, Step
 from lookout._author.instance import DagsterInstance
 from lookout._author.requests import PARTITION_TAG
 from lookout._author.resources import ResourceScope
@@ -24,8 +24,11 @@ def instance_for_test(overrides: Mapping[str, Any] | None = None) -> Iterator[Da
         yield instance
 
 
-class _BuiltContext(AssetExecutionContext):
-    """A context made by a test: its config is the one given, whatever the op's name."""
+class BuiltContext(AssetExecutionContext):
+    """A context made by a test: its config is the one given, whatever the op's name.
+
+    Used as a context manager, it tears down the resources it built on exit.
+    """
 
     def __init__(
         self,
@@ -44,7 +47,7 @@ class _BuiltContext(AssetExecutionContext):
     def op_config(self) -> Any:
         return self._config
 
-    def __enter__(self) -> _BuiltContext:
+    def __enter__(self) -> BuiltContext:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -62,14 +65,14 @@ def _build(
     instance: DagsterInstance | None,
     run_tags: Mapping[str, str] | None,
     partitions_def: Any = None,
-) -> _BuiltContext:
+) -> BuiltContext:
     tags = dict(run_tags or {})
     if partition_key is not None:
         tags[PARTITION_TAG] = partition_key
     run = RunInfo(uuid.uuid4().hex, "__test_job__", tags, {})
     step = Step("__test_step__", _unused, False, {}, partitions_def=partitions_def)
     scope = ResourceScope(resources or {}, instance=instance)
-    return _BuiltContext(run, step, config, scope, instance)
+    return BuiltContext(run, step, config, scope, instance)
 
 
 def build_op_context(
@@ -81,7 +84,7 @@ def build_op_context(
     partition_key: str | None = None,
     run_tags: Mapping[str, str] | None = None,
     partitions_def: Any = None,
-) -> OpExecutionContext:
+) -> BuiltContext:
     """A context to call an op directly in a test, with config, resources and a partition."""
     del resources_config
     return _build(op_config or config, resources, partition_key, instance, run_tags, partitions_def)
@@ -95,7 +98,7 @@ def build_asset_context(
     partition_key: str | None = None,
     run_tags: Mapping[str, str] | None = None,
     partitions_def: Any = None,
-) -> AssetExecutionContext:
+) -> BuiltContext:
     """A context to call an asset directly in a test."""
     del resources_config
     return _build(asset_config, resources, partition_key, instance, run_tags, partitions_def)
