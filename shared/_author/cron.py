@@ -38,10 +38,52 @@ def parse_cron(cron_schedule: CronSpec, what: str) -> CronSpec:
     return cron_schedule if isinstance(cron_schedule, str) else tuple(strings)
 
 
+def _exists(wall: dt.datetime, tz: dt.tzinfo) -> bool:
+    aware = wall.replace(tzinfo=tz)
+    return aware.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) == wall
+
+
+def _ambiguous(wall: dt.datetime, tz: dt.tzinfo) -> bool:
+    return (
+        wall.replace(tzinfo=tz, fold=0).utcoffset() != wall.replace(tzinfo=tz, fold=1).utcoffset()
+    )
+
+
+def repeats_every_hour(cron: str) -> bool:
+    """A cron string that fires in every hour (Dagster fires it in both repeated hours)."""
+    fields = cron.split()
+    return len(fields) == 5 and fields[1] == "*" and fields[0] != "*"
+
+
+def _localized(wall: dt.datetime, tz: dt.tzinfo, hourly: bool) -> list[dt.datetime]:
+    """A wall-clock fire time as instants, with Dagster's rules for DST changes.
+
+    A time skipped by the spring change fires when the change ends; a time
+    repeated by the autumn change fires once, at its later occurrence,
+    unless the schedule fires every hour, which fires in both.
+    """
+    if not _exists(wall, tz):
+        start = wall.replace(minute=0, second=0, microsecond=0)
+        jump = wall.replace(tzinfo=tz, fold=1).utcoffset() or dt.timedelta()
+        before = wall.replace(tzinfo=tz, fold=0).utcoffset() or dt.timedelta()
+        return [(start + abs(jump - before)).replace(tzinfo=tz)]
+    if _ambiguous(wall, tz):
+        later = wall.replace(tzinfo=tz, fold=1)
+        return [wall.replace(tzinfo=tz, fold=0), later] if hourly else [later]
+    return [wall.replace(tzinfo=tz)]
+
+
 def _one(cron: str, after: dt.datetime, tz: dt.tzinfo) -> Iterator[dt.datetime]:
-    it = croniter(cron, after.astimezone(tz))
+    # Iterate wall-clock times in the zone and localize each, so a DST change
+    # neither shifts the local time of day nor loses or doubles a tick.
+    hourly = repeats_every_hour(cron)
+    start = (after - dt.timedelta(hours=3)).astimezone(tz).replace(tzinfo=None)
+    it = croniter(cron, start)
     while True:
-        yield it.get_next(dt.datetime)
+        for when in _localized(it.get_next(dt.datetime), tz, hourly):
+            # Compared as instants: within one zone Python ignores ``fold``.
+            if when.timestamp() > after.timestamp():
+                yield when
 
 
 def cron_iter(cron: CronSpec, after: dt.datetime, tz: dt.tzinfo) -> Iterator[dt.datetime]:
@@ -50,10 +92,14 @@ def cron_iter(cron: CronSpec, after: dt.datetime, tz: dt.tzinfo) -> Iterator[dt.
         after = after.replace(tzinfo=dt.UTC)
     strings = [cron] if isinstance(cron, str) else list(cron)
     last = None
-    for when in heapq.merge(*(_one(s, after, tz) for s in strings)):
-        if when != last:
+    for when in heapq.merge(*(_one(s, after, tz) for s in strings), key=_instant):
+        if _instant(when) != last:
             yield when
-            last = when
+            last = _instant(when)
+
+
+def _instant(when: dt.datetime) -> float:
+    return when.timestamp()
 
 
 def next_fire_times(

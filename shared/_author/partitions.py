@@ -109,15 +109,25 @@ class StaticPartitionsDefinition(PartitionsDefinition):
         return f"StaticPartitionsDefinition({self._keys!r})"
 
 
+def _just_before(when: dt.datetime) -> dt.datetime:
+    # In UTC: wall-clock arithmetic in the zone would drop ``fold``.
+    return when.astimezone(dt.UTC) - dt.timedelta(seconds=1)
+
+
 def _parse_start(value: str | dt.datetime, fmt: str, tz: dt.tzinfo) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=tz)
-    for parse in (lambda v: dt.datetime.strptime(v, fmt), dt.datetime.fromisoformat):
+    parsers = (
+        lambda v: dt.datetime.strptime(v, fmt),
+        lambda v: dt.datetime.strptime(v, fmt + "%z"),  # the later of a repeated hour
+        dt.datetime.fromisoformat,
+    )
+    for parse in parsers:
         try:
             parsed = parse(value)
         except ValueError:
             continue
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+        return parsed.astimezone(tz) if parsed.tzinfo else parsed.replace(tzinfo=tz)
     raise DefinitionError(f"date '{value}' does not match the format '{fmt}'")
 
 
@@ -146,7 +156,7 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
 
     def _starts(self) -> Iterator[dt.datetime]:
         # The first window starts at the first cron tick at or after ``start``.
-        return cron_iter(self.cron_schedule, self.start - dt.timedelta(seconds=1), self._tz)
+        return cron_iter(self.cron_schedule, _just_before(self.start), self._tz)
 
     def _windows(self, current_time: dt.datetime | None) -> Iterator[TimeWindow]:
         now = current_time or dt.datetime.now(dt.UTC)
@@ -175,21 +185,27 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         current_time: dt.datetime | None = None,
         dynamic_partitions_store: DynamicPartitionsStore | None = None,
     ) -> list[str]:
-        return [w.start.strftime(self.fmt) for w in self._windows(current_time)]
+        return [self.key_for(w.start) for w in self._windows(current_time)]
+
+    def key_for(self, start: dt.datetime) -> str:
+        """A window's key: its start in the format; the later of a repeated hour adds its
+        UTC offset, as Dagster keys it."""
+        key = start.strftime(self.fmt)
+        if start.fold and start.replace(fold=0).utcoffset() != start.utcoffset():
+            key += start.strftime("%z")
+        return key
 
     def time_window_for_partition_key(self, partition_key: str) -> TimeWindow:
         start = _parse_start(partition_key, self.fmt, self._tz)
-        ticks = cron_iter(self.cron_schedule, start - dt.timedelta(seconds=1), self._tz)
+        ticks = cron_iter(self.cron_schedule, _just_before(start), self._tz)
         first = next(ticks)
-        if first.strftime(self.fmt) != partition_key:
+        if self.key_for(first) != partition_key:
             raise DefinitionError(f"Could not find a partition with key `{partition_key}`.")
         return TimeWindow(first, next(ticks))
 
     def get_partition_keys_between(self, start: dt.datetime, end: dt.datetime) -> list[str]:
         return [
-            w.start.strftime(self.fmt)
-            for w in self._windows(end)
-            if w.start >= start and w.end <= end
+            self.key_for(w.start) for w in self._windows(end) if w.start >= start and w.end <= end
         ]
 
     def __eq__(self, other: object) -> bool:
