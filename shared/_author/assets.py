@@ -245,7 +245,7 @@ class UnresolvedAssetJobDefinition:
 def define_asset_job(
     name: str,
     selection: Any = None,
-    config: Mapping[str, Any] | None = None,
+    config: Any = None,
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
     partitions_def: Any = None,
@@ -256,7 +256,7 @@ def define_asset_job(
         _coerce_selection(selection),
         description,
         dict(tags or {}),
-        dict(config or {}),
+        run_config_dict(config),
         partitions_def or selected_partitions(name, selection),
     )
 
