@@ -1,10 +1,11 @@
-"""Partitions and resources at tick time, against a real redis-server.
+"""Partitions, run config and resources at tick time, against a real redis-server.
 
-A request for a partition the job lacks, and a resource that cannot be
-built, each end the tick as a FAILURE that names the sensor and says why,
-with the cursor left alone; a partition's run config comes from the job's
-partitioned config; a partitioned asset job launched by a sensor runs that
-partition and its run carries ``dagster/partition``.
+A request for a partition the job lacks, a run config that does not fit the
+job, and a resource that cannot be built each end the tick as a FAILURE that
+names the sensor and says why, with nothing launched; a partition's run
+config comes from the job's partitioned config; a partitioned asset job
+launched by a sensor runs that partition and its run carries
+``dagster/partition``.
 """
 
 from __future__ import annotations
@@ -98,3 +99,20 @@ def test_a_resource_that_cannot_be_built_fails_the_tick_with_the_reason(
     assert again is not None and again.status == "SUCCESS"
     ((_, launch),) = storage.launch_requests()
     assert (launch.run_key, launch.partition_key) == ("free-north", "north")
+
+
+def test_a_config_field_of_the_wrong_type_fails_the_tick_naming_sensor_op_and_field(
+    runner: TickRunner, storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SURVEY_DEPTH", "deep")
+    record = runner.tick("survey_sensor")
+    assert record is not None and record.status == "FAILURE"
+    assert record.error is not None
+    assert "sensor 'survey_sensor' asked for a run (run key 'depth-deep')" in record.error
+    assert "job 'survey_job'" in record.error
+    assert "ops.survey.config.depth" in record.error
+    assert storage.launch_requests() == []
+
+    monkeypatch.setenv("SURVEY_DEPTH", "40")
+    good = runner.tick("survey_sensor")
+    assert good is not None and good.status == "SUCCESS"

@@ -18,7 +18,7 @@ from typing import Any
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.definitions import Definitions
 from lookout._author.evaluate import SensorOutcome, evaluate
-from lookout._author.partition_requests import resolve_partition_requests
+from lookout._author.launch_checks import checked_requests
 from lookout._author.requests import PARTITION_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG, RunRequest
 from lookout._author.selection import selection_keys
 from lookout._author.sensors import SensorDefinition, SensorKind
@@ -185,7 +185,7 @@ class TickRunner:
                 from lookout._process.event_ticks import evaluate_event_sensor
 
                 outcome = evaluate_event_sensor(sensor, context, self.storage)
-        requests = resolve_partition_requests(
+        requests = checked_requests(
             sensor.name,
             outcome.run_requests,
             self.definitions.get_job,

@@ -4,7 +4,8 @@
 the statically partitioned asset job ``berth_job``; ``inspection_sensor``
 asks for a partition of ``inspection_job``, whose run config comes from a
 partitioned config; ``harbour_master`` needs a resource that cannot be built
-when ``HARBOUR_UNREACHABLE`` is set.
+when ``HARBOUR_UNREACHABLE`` is set; ``survey_sensor`` gives ``survey_job`` the
+depth in ``SURVEY_DEPTH``, an int only when it is all digits.
 """
 
 import os
@@ -72,9 +73,33 @@ def harbour_master(
         yield dg.RunRequest(run_key=f"free-{berth}", partition_key=berth)
 
 
+class SurveyConfig(dg.Config):
+    depth: int
+
+
+@dg.op
+def survey(config: SurveyConfig) -> int:
+    return config.depth
+
+
+@dg.job
+def survey_job() -> None:
+    survey()
+
+
+@dg.sensor(job=survey_job, minimum_interval_seconds=1)
+def survey_sensor() -> dg.RunRequest:
+    # The depth as the environment gives it: a string, which an int field refuses.
+    depth = os.environ.get("SURVEY_DEPTH", "12")
+    value: object = int(depth) if depth.isdigit() else depth
+    return dg.RunRequest(
+        run_key=f"depth-{depth}", run_config={"ops": {"survey": {"config": {"depth": value}}}}
+    )
+
+
 defs = dg.Definitions(
     assets=[berth_log],
-    jobs=[berth_job, inspection_job],
-    sensors=[berth_sensor, inspection_sensor, harbour_master],
+    jobs=[berth_job, inspection_job, survey_job],
+    sensors=[berth_sensor, inspection_sensor, harbour_master, survey_sensor],
     resources={"harbour": HarbourResource(host="pier-3")},
 )
