@@ -103,6 +103,29 @@ def stamp_job() -> None:
     use_stamp()
 
 
+class TableResource(dg.ConfigurableResource):
+    table: str
+
+    def read(self) -> str:
+        return f"rows of {self.table}"
+
+
+@dg.asset
+def table_rows(db: TableResource) -> str:
+    return db.read()
+
+
+table_job = dg.define_asset_job("table_job", [table_rows])
+
+
+@dg.sensor(job=table_job)
+def table_sensor() -> Iterator[dg.RunRequest]:
+    for table in ["gulls", "terns"]:
+        yield dg.RunRequest(
+            run_key=table, run_config=dg.RunConfig(resources={"db": TableResource(table=table)})
+        )
+
+
 def test_asset_gets_its_resource_by_parameter_and_it_is_set_up_once_per_run() -> None:
     result = dg.materialize(
         [ledger_lines, ledger_count], resources={"ledger": LedgerResource(book="cargo")}
@@ -209,3 +232,23 @@ def test_asset_called_directly_takes_resources_from_a_built_context() -> None:
         assert asset_fn(context) == ["mast:1", "mast:2"]
     assert ledger_lines(ledger=LedgerResource(book="sail")) == ["sail:1", "sail:2"]
     assert EVENTS == ["open mast", "close mast", "open sail", "close sail"]
+
+
+def test_resource_configured_at_launch_takes_its_fields_from_each_run_config() -> None:
+    defs = dg.Definitions(
+        assets=[table_rows],
+        jobs=[table_job],
+        sensors=[table_sensor],
+        resources={"db": TableResource.configure_at_launch()},
+    )
+    requests = list(table_sensor())
+    assert [(r.run_key, r.run_config["resources"]) for r in requests] == [
+        ("gulls", {"db": {"config": {"table": "gulls"}}}),
+        ("terns", {"db": {"config": {"table": "terns"}}}),
+    ]
+    job = defs.get_job("table_job")
+    assert dg.validate_run_config(job, requests[0].run_config)
+    result = job.execute_in_process(run_config=requests[1].run_config)
+    assert result.output_for_node("table_rows") == "rows of terns"
+    with pytest.raises(DefinitionError, match=r"resources\.db\.config\.table"):
+        dg.validate_run_config(job, {"resources": {"db": {"config": {"table": 7}}}})

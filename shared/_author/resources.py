@@ -14,7 +14,7 @@ import inspect
 import logging
 import typing
 from collections.abc import Callable, Iterator, Mapping
-from typing import Annotated, Any, TypeVar, overload
+from typing import Annotated, Any, Generic, TypeVar, overload
 
 from lookout._author.config import Config, EnvVar, IntEnvVar
 from lookout._author.config_check import config_errors, resolve_config
@@ -22,6 +22,8 @@ from lookout._base.errors import DefinitionError
 
 T = TypeVar("T")
 ResourceParam = Annotated[T, "resource_param"]
+# A resource field of another resource (the one it depends on); pydantic checks its type.
+ResourceDependency = Annotated[T, "resource_dependency"]
 
 
 class ResourceInitError(DefinitionError):
@@ -51,8 +53,11 @@ def build_init_resource_context(
     return InitResourceContext(config, ResourceScope(resources or {}).namespace(), instance)
 
 
-class ConfigurableResource(Config):
-    """A resource whose fields are its config; override set-up and tear-down as needed."""
+class ConfigurableResourceFactory(Config, Generic[T]):
+    """Config fields that build some other value, the resource (``create_resource``)."""
+
+    def create_resource(self, context: InitResourceContext) -> T:
+        raise NotImplementedError(f"{type(self).__name__} must define create_resource")
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Called once per run (or tick), before the resource is first used."""
@@ -64,12 +69,35 @@ class ConfigurableResource(Config):
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[Any]:
         self.setup_for_execution(context)
         try:
-            yield self
+            yield self.create_resource(context)
         finally:
             self.teardown_after_execution(context)
 
+    @classmethod
+    def configure_at_launch(cls, **defaults: Any) -> PartialResource:
+        """A resource whose config comes from each run's config (``resources.KEY.config``)."""
+        return PartialResource(cls, defaults)
+
+
+class ConfigurableResource(ConfigurableResourceFactory[Any]):
+    """A resource whose fields are its config; override set-up and tear-down as needed."""
+
+    def create_resource(self, context: InitResourceContext) -> Any:
+        return self
+
     def get_resource_context(self) -> InitResourceContext:
         return InitResourceContext()
+
+
+class PartialResource:
+    """A resource class configured at launch: its fields come from the run config."""
+
+    def __init__(self, resource_cls: type[ConfigurableResourceFactory[Any]], defaults: Any) -> None:
+        self.resource_cls = resource_cls
+        self.defaults = dict(defaults)
+
+    def __repr__(self) -> str:
+        return f"{self.resource_cls.__name__}.configure_at_launch()"
 
 
 class ResourceDefinition:
@@ -130,7 +158,9 @@ def resource(
     return wrap(fn) if fn is not None else wrap
 
 
-def _resolved_fields(res: ConfigurableResource, overrides: Mapping[str, Any], key: str) -> Any:
+def _resolved_fields(
+    res: ConfigurableResourceFactory[Any], overrides: Mapping[str, Any], key: str
+) -> Any:
     update: dict[str, Any] = {}
     for name in type(res).model_fields:
         value = overrides.get(name, res.env_var(name) or getattr(res, name))
@@ -149,7 +179,7 @@ def _resolved_fields(res: ConfigurableResource, overrides: Mapping[str, Any], ke
     return res.model_copy(update=update)
 
 
-def _int_field(res: ConfigurableResource, name: str) -> bool:
+def _int_field(res: ConfigurableResourceFactory[Any], name: str) -> bool:
     return type(res).model_fields[name].annotation is int
 
 
@@ -192,7 +222,9 @@ class ResourceScope:
     def _build(self, key: str, definition: Any) -> Any:
         node = self._config.get(key) or {}
         given = node.get("config") if isinstance(node, Mapping) else None
-        if isinstance(definition, ConfigurableResource):
+        if isinstance(definition, PartialResource):
+            definition = self._launch_configured(key, definition, given)
+        if isinstance(definition, ConfigurableResourceFactory):
             overrides = given if isinstance(given, Mapping) else {}
             errors = config_errors(
                 type(definition),
@@ -210,6 +242,16 @@ class ResourceScope:
             config = resolve_config(definition.config_schema, given, f"resources.{key}.config")
             return self._call(definition, self._context(config))
         return definition
+
+    def _launch_configured(self, key: str, partial: PartialResource, given: Any) -> Any:
+        path = f"resources.{key}.config"
+        config = {**partial.defaults, **(given if isinstance(given, Mapping) else {})}
+        errors = config_errors(partial.resource_cls, config, path)
+        if errors:
+            raise ResourceInitError(f"resource '{key}' config is invalid: {'; '.join(errors)}")
+        return partial.resource_cls.model_validate(
+            resolve_config(partial.resource_cls, config, path)
+        )
 
     def _call(self, definition: ResourceDefinition, context: InitResourceContext) -> Any:
         fn = definition.resource_fn
@@ -232,7 +274,7 @@ class ResourceScope:
         self._built.clear()
 
 
-def _field_values(res: ConfigurableResource) -> dict[str, Any]:
+def _field_values(res: ConfigurableResourceFactory[Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in type(res).model_fields:
         env = res.env_var(name)
@@ -289,7 +331,7 @@ def is_resource_annotation(annotation: Any) -> bool:
     """An op or asset parameter annotated as a resource, not an input."""
     if typing.get_origin(annotation) is Annotated:
         return "resource_param" in typing.get_args(annotation)[1:]
-    return inspect.isclass(annotation) and issubclass(annotation, ConfigurableResource)
+    return inspect.isclass(annotation) and issubclass(annotation, ConfigurableResourceFactory)
 
 
 def resource_params(fn: Callable[..., Any]) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from typing import Any
 from lookout._author.config import run_config_dict
 from lookout._author.config_check import config_errors, required, resolve_config
 from lookout._author.ops import JobDefinition
-from lookout._author.resources import ConfigurableResource, ResourceDefinition
+from lookout._author.resources import ConfigurableResource, PartialResource, ResourceDefinition
 from lookout._base.errors import DefinitionError
 
 # The top-level sections of a Dagster run config.
@@ -41,6 +41,8 @@ def _op_errors(job: JobDefinition, ops: Any) -> list[str]:
 
 
 def _resource_schema(definition: Any) -> Any:
+    if isinstance(definition, PartialResource):
+        return definition.resource_cls
     if isinstance(definition, ConfigurableResource):
         return None  # configured in Python already; run config may override fields
     if isinstance(definition, ResourceDefinition):
