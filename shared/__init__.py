@@ -72,6 +72,7 @@ from lookout._author.partitions import (
     TimeWindow,
     TimeWindowPartitionsDefinition,
     WeeklyPartitionsDefinition,
+    partition_loading_context,
 )
 from lookout._author.requests import RunRequest, SensorResult, SkipReason
 from lookout._author.resources import (
@@ -190,6 +191,7 @@ __all__ = [
     "TimeWindow",
     "TimeWindowPartitionsDefinition",
     "WeeklyPartitionsDefinition",
+    "partition_loading_context",
     "daily_partitioned_config",
     "dynamic_partitioned_config",
     "hourly_partitioned_config",

@@ -294,3 +294,13 @@ def test_static_partition_keys_must_be_unique() -> None:
 def test_unknown_partition_time_zone_is_a_clear_error() -> None:
     with pytest.raises(DefinitionError, match="unknown time zone 'Atlantis/Port'"):
         dg.DailyPartitionsDefinition(start_date="2024-01-01", timezone="Atlantis/Port")
+
+
+def test_partition_loading_context_sets_the_time_and_the_store_partitions_are_read_at() -> None:
+    days = dg.DailyPartitionsDefinition(start_date="2025-01-01")
+    with dg.partition_loading_context(effective_dt=dt.datetime(2025, 1, 3)):
+        assert days.get_last_partition_key() == "2025-01-02"
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("crates", ["c4"])
+        with dg.partition_loading_context(dynamic_partitions_store=instance):
+            assert crates.get_partition_keys() == ["c4"]

@@ -8,6 +8,8 @@ dimensions' keys with ``|`` in the order of the dimension names.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,6 +22,43 @@ from lookout._base.errors import DefinitionError
 
 class DynamicPartitionsStore(Protocol):
     def get_dynamic_partitions(self, partitions_def_name: str) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class _Loading:
+    effective_dt: dt.datetime | None
+    store: DynamicPartitionsStore | None
+
+
+# What ``partition_loading_context`` set for this thread or task, if anything.
+_loading: contextvars.ContextVar[_Loading | None] = contextvars.ContextVar(
+    "lookout_partition_loading", default=None
+)
+
+
+@contextlib.contextmanager
+def partition_loading_context(
+    effective_dt: dt.datetime | None = None,
+    dynamic_partitions_store: DynamicPartitionsStore | None = None,
+) -> Iterator[None]:
+    """Within it, partitions are listed as of ``effective_dt`` and read dynamic keys from
+    ``dynamic_partitions_store`` when a call gives neither."""
+    token = _loading.set(_Loading(effective_dt, dynamic_partitions_store))
+    try:
+        yield
+    finally:
+        _loading.reset(token)
+
+
+def _now(current_time: dt.datetime | None) -> dt.datetime:
+    loading = _loading.get()
+    now = current_time or (loading.effective_dt if loading else None) or dt.datetime.now(dt.UTC)
+    return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+
+
+def _store(given: DynamicPartitionsStore | None) -> DynamicPartitionsStore | None:
+    loading = _loading.get()
+    return given if given is not None else (loading.store if loading else None)
 
 
 class PartitionKeyRange(NamedTuple):
@@ -159,9 +198,7 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         return cron_iter(self.cron_schedule, _just_before(self.start), self._tz)
 
     def _windows(self, current_time: dt.datetime | None) -> Iterator[TimeWindow]:
-        now = current_time or dt.datetime.now(dt.UTC)
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=dt.UTC)
+        now = _now(current_time)
         ticks = self._starts()
         start = next(ticks)
         ended: list[TimeWindow] = []
@@ -345,6 +382,7 @@ class DynamicPartitionsDefinition(PartitionsDefinition):
     ) -> list[str]:
         if self.partition_fn is not None:
             return [str(k) for k in self.partition_fn(current_time)]
+        dynamic_partitions_store = _store(dynamic_partitions_store)
         if dynamic_partitions_store is None or self.name is None:
             raise DefinitionError(
                 f"dynamic partitions '{self.name}' need an instance to read their keys from"
