@@ -161,9 +161,13 @@ def test_schedule_yields_a_run_per_partition_with_run_keys() -> None:
     data = mooring_schedule.evaluate_tick(
         dg.build_schedule_context(scheduled_execution_time=MONDAY_NINE)
     )
+    tags = {
+        "dagster/partition_set": "mooring_job_partition_set",
+        "dagster/schedule_name": "mooring_schedule",
+    }
     assert [(r.run_key, r.partition_key, r.tags) for r in data.run_requests] == [
-        ("leith", "leith", {"dagster/schedule_name": "mooring_schedule"}),
-        ("oban", "oban", {"dagster/schedule_name": "mooring_schedule"}),
+        ("leith", "leith", {"dagster/partition": "leith", **tags}),
+        ("oban", "oban", {"dagster/partition": "oban", **tags}),
     ]
 
 

@@ -16,6 +16,7 @@ from lookout._author.partition_requests import (
     partition_request,
     steps_partitions,
 )
+from lookout._author.partitioned_config import PartitionedConfig
 from lookout._author.requests import PARTITION_TAG, RunRequest
 from lookout._author.signature import input_names, takes_context
 from lookout._author.step_params import config_class, direct_call
@@ -207,6 +208,7 @@ class UnresolvedAssetJobDefinition:
     tags: Mapping[str, str] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
     partitions_def: Any = None
+    partitioned_config: PartitionedConfig | None = None
 
     def resolve(self, assets: Sequence[AssetsDefinition[Any, Any]]) -> JobDefinition:
         steps = plan_assets(assets, self.selection.resolve(assets))
@@ -217,6 +219,7 @@ class UnresolvedAssetJobDefinition:
             dict(self.tags),
             run_config_dict(self.config),
             self.partitions_def or steps_partitions(self.name, steps),
+            self.partitioned_config,
         )
 
     def run_request_for_partition(
@@ -251,13 +254,17 @@ def define_asset_job(
     partitions_def: Any = None,
 ) -> UnresolvedAssetJobDefinition:
     """A job that materializes a selection of assets (``"*"`` or None: all of them)."""
+    partitioned = config if isinstance(config, PartitionedConfig) else None
     return UnresolvedAssetJobDefinition(
         name,
         _coerce_selection(selection),
         description,
         dict(tags or {}),
-        run_config_dict(config),
-        partitions_def or selected_partitions(name, selection),
+        {} if partitioned else run_config_dict(config),
+        partitions_def
+        or (partitioned.partitions_def if partitioned else None)
+        or selected_partitions(name, selection),
+        partitioned,
     )
 
 

@@ -26,6 +26,7 @@ from lookout._author.assets import (
 from lookout._author.config import run_config_dict
 from lookout._author.cron import CronSpec, next_fire_times, parse_cron, zone
 from lookout._author.ops import JobDefinition
+from lookout._author.partition_requests import partition_request
 from lookout._author.requests import RunRequest, SensorResult, SkipReason
 from lookout._author.resources import ResourceScope
 from lookout._base.errors import DefinitionError, SensorEvaluationError
@@ -187,10 +188,26 @@ class ScheduleDefinition:
             ) from exc
         requests, skip = _collect(self.name, output)
         tagged = [
-            replace(r, tags={**r.tags, SCHEDULE_NAME_TAG: self.name}, job_name=r.job_name)
-            for r in requests
+            replace(r, tags={**r.tags, SCHEDULE_NAME_TAG: self.name})
+            for r in (self._with_partition(r, context) for r in requests)
         ]
         return ScheduleExecutionData(tagged, skip)
+
+    def _with_partition(
+        self, request: RunRequest, context: ScheduleEvaluationContext
+    ) -> RunRequest:
+        """A partition's tags and run config, as Dagster resolves them on a tick."""
+        if request.partition_key is None or getattr(self.job, "partitions_def", None) is None:
+            return request
+        resolved = partition_request(
+            self.job,
+            request.partition_key,
+            request.run_key,
+            request.tags,
+            request.run_config,
+            dynamic_partitions_store=context.instance,
+        )
+        return replace(resolved, job_name=request.job_name)
 
 
 def schedule_job(name: str, target: Any) -> JobLike | None:
