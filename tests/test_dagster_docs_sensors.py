@@ -44,7 +44,7 @@ def test_op_job_reads_the_file_name_from_op_config(defs: Definitions) -> None:
     assert result.success and result.output_for_node("ingest_file") == "a.csv"
     unconfigured = ingest_job.execute_in_process(raise_on_error=False)
     assert not unconfigured.success
-    assert "missing config ['path']" in (unconfigured.error or "")
+    assert "ops.ingest_file.config: missing required key 'path'" in (unconfigured.error or "")
 
 
 def test_directory_sensor_without_context_launches_each_file_once(

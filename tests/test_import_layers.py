@@ -28,6 +28,9 @@ FOLDERS = {
 }
 
 LAYER_OF_PREFIX = {
+    # Re-exports the author API's test helpers at Dagster's private path
+    # (``dagster._core.test_utils``): the public face's layer, checked first.
+    "lookout._core.test_utils": "face",
     "lookout._base": "base",
     "lookout._author": "author",
     "lookout._core": "core",

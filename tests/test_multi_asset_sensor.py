@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -18,18 +17,7 @@ import lookout as dg
 from lookout._author.evaluate import evaluate
 from lookout._base.errors import DefinitionError, SensorEvaluationError
 
-
-class Days:
-    """A fixed list of partition keys (what a partitions definition tells a sensor)."""
-
-    def __init__(self, keys: Sequence[str]) -> None:
-        self.keys = list(keys)
-
-    def get_partition_keys(self) -> list[str]:
-        return self.keys
-
-
-DAYS = Days(["2024-03-01", "2024-03-02", "2024-03-03"])
+DAYS = dg.StaticPartitionsDefinition(["2024-03-01", "2024-03-02", "2024-03-03"])
 
 
 @dg.asset

@@ -9,10 +9,19 @@ from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 from lookout._author.asset_key import AssetKey
 from lookout._author.asset_selection import AssetSelection, coerce_key, coerce_selection
 from lookout._author.asset_spec import AssetSpec
+from lookout._author.config import run_config_dict
 from lookout._author.execute import ExecuteInProcessResult, RunFailedError, Step, execute_plan
 from lookout._author.ops import JobDefinition
+from lookout._author.partition_requests import (
+    PARTITION_SET_TAG,
+    check_materialize_partition,
+    partition_request,
+    steps_partitions,
+)
+from lookout._author.partitioned_config import PartitionedConfig
 from lookout._author.requests import PARTITION_TAG, RunRequest
 from lookout._author.signature import input_names, takes_context
+from lookout._author.step_params import config_class, direct_call
 from lookout._base.errors import DefinitionError
 
 # The name of the job a sensor that targets assets launches (``@sensor(target=...)``).
@@ -63,13 +72,14 @@ class AssetsDefinition(Generic[P, R]):
         upstream += [coerce_key(d) for d in deps]
         self.deps: tuple[AssetKey, ...] = tuple(upstream)
         self.description = description or fn.__doc__
-        self.config_schema = config_schema
+        self.config_schema = config_schema if config_schema is not None else config_class(fn)
         self.partitions_def = partitions_def
         self.group_name = group_name
         self.takes_context = takes_context(fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.fn(*args, **kwargs)
+        result: R = direct_call(self.fn, args, kwargs)
+        return result
 
     @property
     def asset_deps(self) -> dict[AssetKey, set[AssetKey]]:
@@ -164,7 +174,15 @@ def plan_assets(
                 "does not materialize them; select them too, or use deps= instead"
             )
         steps.append(
-            Step(a.key.to_user_string(), a.fn, a.takes_context, inputs, a.key, a.config_schema)
+            Step(
+                a.key.to_user_string(),
+                a.fn,
+                a.takes_context,
+                inputs,
+                a.key,
+                a.config_schema,
+                a.partitions_def,
+            )
         )
     return steps
 
@@ -179,6 +197,7 @@ class UnresolvedAssetJobDefinition:
     tags: Mapping[str, str] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
     partitions_def: Any = None
+    partitioned_config: PartitionedConfig | None = None
 
     def resolve(self, assets: Sequence[AssetsDefinition[Any, Any]]) -> JobDefinition:
         try:
@@ -191,7 +210,13 @@ class UnresolvedAssetJobDefinition:
             )
             raise DefinitionError(f"{owner}: {exc}") from None
         return JobDefinition(
-            self.name, tuple(steps), self.description, dict(self.tags), dict(self.config)
+            self.name,
+            tuple(steps),
+            self.description,
+            dict(self.tags),
+            run_config_dict(self.config),
+            self.partitions_def or steps_partitions(self.name, steps),
+            self.partitioned_config,
         )
 
     def run_request_for_partition(
@@ -202,10 +227,16 @@ class UnresolvedAssetJobDefinition:
         run_config: Mapping[str, Any] | None = None,
     ) -> RunRequest:
         """A RunRequest of this job for one partition."""
+        if self.partitions_def is not None:
+            return partition_request(self, partition_key, run_key, tags, run_config)
         return RunRequest(
             run_key=run_key,
-            run_config=run_config or {},
-            tags={**(tags or {}), PARTITION_TAG: partition_key},
+            run_config=run_config_dict(run_config),
+            tags={
+                **(tags or {}),
+                PARTITION_TAG: partition_key,
+                PARTITION_SET_TAG: f"{self.name}_partition_set",
+            },
             job_name=self.name,
             partition_key=partition_key,
         )
@@ -214,53 +245,67 @@ class UnresolvedAssetJobDefinition:
 def define_asset_job(
     name: str,
     selection: Any = None,
-    config: Mapping[str, Any] | None = None,
+    config: Any = None,
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
     partitions_def: Any = None,
 ) -> UnresolvedAssetJobDefinition:
     """A job that materializes a selection of assets (``"*"`` or None: all of them)."""
+    partitioned = config if isinstance(config, PartitionedConfig) else None
     return UnresolvedAssetJobDefinition(
         name,
         coerce_selection(selection),
         description,
         dict(tags or {}),
-        dict(config or {}),
-        partitions_def,
+        {} if partitioned else run_config_dict(config),
+        partitions_def
+        or (partitioned.partitions_def if partitioned else None)
+        or selected_partitions(name, selection),
+        partitioned,
     )
+
+
+def selected_partitions(name: str, selection: Any) -> Any:
+    """The partitions of the asset objects a selection lists, known before resolution."""
+    if isinstance(selection, AssetsDefinition):
+        selection = [selection]
+    if isinstance(selection, str) or not isinstance(selection, Sequence):
+        return None
+    defs = [s for s in selection if isinstance(s, AssetsDefinition)]
+    return steps_partitions(name, defs)
 
 
 def materialize(
     assets: Sequence[Any],
-    run_config: Mapping[str, Any] | None = None,
+    run_config: Any = None,
     *,
     partition_key: str | None = None,
     tags: Mapping[str, str] | None = None,
     raise_on_error: bool = True,
+    resources: Mapping[str, Any] | None = None,
     instance: Any = None,
     selection: Any = None,
-    resources: Mapping[str, Any] | None = None,
 ) -> ExecuteInProcessResult:
     """Materialize ``assets`` here, in this process, in dependency order.
 
-    With ``instance`` (``DagsterInstance.ephemeral()``) the run and its asset
-    events are recorded there, so that sensors built on it see them.  Asset
-    specs (external assets) in ``assets`` are not materialized.
+    With ``instance`` the run is recorded there, as ``execute_in_process`` does.
     """
-    del resources  # accepted for Dagster compatibility
     run_tags = dict(tags or {})
-    if partition_key is not None:
-        run_tags[PARTITION_TAG] = partition_key
     computed = [a for a in assets if isinstance(a, AssetsDefinition) and not a.specs]
     keys = [a.key for a in computed]
     if selection is not None:
         keys = coerce_selection(selection).resolve(computed)
+    steps = plan_assets(computed, keys)
+    if partition_key is not None:
+        check_materialize_partition(steps, partition_key, instance)
+        run_tags[PARTITION_TAG] = partition_key
     result = execute_plan(
         "__ephemeral_asset_job__",
-        plan_assets(computed, keys),
+        steps,
         run_config=run_config,
         tags=run_tags,
         raise_on_error=raise_on_error and instance is None,
+        resources=resources,
     )
     if instance is not None:
         instance.add_run_result(result)

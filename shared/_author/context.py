@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from lookout._author.resources import resource_scope
 from lookout._base.codec import encode_value
 from lookout._base.errors import CodecError, DefinitionError
 
@@ -33,10 +34,19 @@ class SensorEvaluationContext:
         self._cursor_updated = False
         self._last_completion = last_tick_completion_time
         self.last_run_key = last_run_key
-        self.resources = resources
+        self._scope = resource_scope(resources, instance)
+        self.resources = self._scope.namespace() if self._scope is not None else resources
         self.instance = instance
         self.definitions = definitions  # the code location's, when a test passes them
         self.log = log or logging.getLogger(f"lookout.sensor.{sensor_name or 'unnamed'}")
+
+    def __enter__(self) -> SensorEvaluationContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Tear down the resources this context built."""
+        if self._scope is not None:
+            self._scope.close()
 
     @property
     def sensor_name(self) -> str | None:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from lookout._author.asset_key import AssetKey
 from lookout._author.asset_selection import coerce_key
 from lookout._author.asset_spec import AssetSpec
 from lookout._author.assets import AssetsDefinition, UnresolvedAssetJobDefinition, define_asset_job
+from lookout._author.execute import bind_resources
 from lookout._author.ops import JobDefinition
-from lookout._author.sensors import SensorDefinition
+from lookout._author.schedules import ScheduleDefinition
+from lookout._author.sensor_resources import resource_names
+from lookout._author.sensors import SensorDefinition, SensorKind
 from lookout._base.errors import DefinitionError
+
+
+def definitions(fn: Callable[[], Definitions]) -> Callable[[], Definitions]:
+    """Mark a function that builds a code location's ``Definitions`` (``@dg.definitions``)."""
+    return fn
 
 
 def _unique(kind: str, names: Iterable[str]) -> None:
@@ -33,7 +42,7 @@ class Definitions:
         assets: Iterable[AssetsDefinition[Any, Any] | AssetSpec] | None = None,
         jobs: Iterable[JobDefinition | UnresolvedAssetJobDefinition] | None = None,
         sensors: Iterable[SensorDefinition[Any, Any]] | None = None,
-        schedules: Iterable[Any] | None = None,
+        schedules: Iterable[ScheduleDefinition] | None = None,
         resources: Mapping[str, Any] | None = None,
     ) -> None:
         # An AssetsDefinition(specs=[...]) stands for its specs.
@@ -63,6 +72,11 @@ class Definitions:
         by_name: dict[str, JobDefinition | UnresolvedAssetJobDefinition] = {
             j.name: j for j in declared
         }
+        self.schedules = tuple(schedules or ())
+        _unique("schedule", (s.name for s in self.schedules))
+        for sched in self.schedules:
+            if sched.job is not None:
+                by_name.setdefault(sched.job.name, sched.job)
         for s in sensor_list:
             for j in s.jobs:
                 known = by_name.setdefault(j.name, j)
@@ -71,19 +85,29 @@ class Definitions:
                         f"sensor '{s.name}' targets a job named '{j.name}' that differs from "
                         "the job of that name in this Definitions"
                     )
+        self.resources = dict(resources or {})
         self._jobs = {name: self._resolve(j) for name, j in by_name.items()}
         self._sensors = {s.name: s for s in sensor_list}
-        self.schedules = tuple(schedules or ())
-        self.resources = dict(resources or {})
         for s in sensor_list:
             unknown = [n for n in s.job_names if n not in self._jobs]
             if unknown:
                 raise DefinitionError(f"sensor '{s.name}' targets unknown jobs {unknown}")
+            wanted = resource_names(s.fn, s.takes_context) if s.kind is SensorKind.STANDARD else ()
+            absent = [n for n in wanted if n not in self.resources]
+            if absent:
+                raise DefinitionError(f"sensor '{s.name}' needs resources {absent} not provided")
 
     def _resolve(self, j: JobDefinition | UnresolvedAssetJobDefinition) -> JobDefinition:
-        if isinstance(j, UnresolvedAssetJobDefinition):
-            return j.resolve(self.assets)
-        return j
+        job = j.resolve(self.assets) if isinstance(j, UnresolvedAssetJobDefinition) else j
+        if not self.resources:
+            return job
+        return replace(job, steps=bind_resources(job.steps, self.resources))
+
+    def get_schedule(self, name: str) -> ScheduleDefinition:
+        for sched in self.schedules:
+            if sched.name == name:
+                return sched
+        raise DefinitionError(f"no schedule named '{name}'")
 
     @property
     def sensors(self) -> tuple[SensorDefinition[Any, Any], ...]:

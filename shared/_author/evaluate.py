@@ -14,8 +14,10 @@ from typing import Any
 
 from lookout._author.asset_event_check import checked_asset_events
 from lookout._author.context import SensorEvaluationContext
+from lookout._author.partition_requests import DynamicRequest, dynamic_requests
 from lookout._author.requests import RunRequest, SensorResult, SkipReason
-from lookout._author.sensors import SensorDefinition
+from lookout._author.sensor_resources import call_with_resources
+from lookout._author.sensors import SensorDefinition, SensorKind
 from lookout._base.errors import SensorEvaluationError
 
 
@@ -30,14 +32,21 @@ class SensorOutcome:
     # AssetMaterialization/AssetObservation from SensorResult(asset_events=...), in order:
     # for the runtime to commit to the event stream with the tick (not done yet).
     asset_events: tuple[Any, ...] = ()
+    # Adds and deletes of dynamic partitions, in order, for the runtime to
+    # commit with the tick (``SensorResult(dynamic_partitions_requests=...)``).
+    dynamic_partitions_requests: tuple[DynamicRequest, ...] = ()
 
 
 def call_sensor(
     sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, *extra: Any
 ) -> Any:
-    """Call the user's function with the context when it takes one."""
+    """Call the user's function with the context when it takes one, and its resources."""
     if sensor.takes_context:
+        if not extra and sensor.kind is SensorKind.STANDARD:
+            return call_with_resources(sensor.fn, sensor.name, True, context, (context,), {})
         return sensor.fn(context, *extra)
+    if not extra and sensor.kind is SensorKind.STANDARD:
+        return call_with_resources(sensor.fn, sensor.name, False, context, (), {})
     return sensor.fn(*extra)
 
 
@@ -67,6 +76,7 @@ def normalize(
     requests: list[RunRequest] = []
     skips: list[SkipReason] = []
     events: list[Any] = []
+    dynamic: list[DynamicRequest] = []
     cursor, cursor_updated = context.cursor, context.cursor_updated
     for item in items:
         if isinstance(item, RunRequest):
@@ -89,6 +99,7 @@ def normalize(
                 cursor, cursor_updated = context.cursor, True
             requests.extend(item.run_requests or [])
             events.extend(checked_asset_events(name, item.asset_events))
+            dynamic.extend(dynamic_requests(name, item.dynamic_partitions_requests))
             if isinstance(item.skip_reason, SkipReason):
                 skips.append(item.skip_reason)
         else:
@@ -96,9 +107,8 @@ def normalize(
                 f"sensor '{name}' yielded a {type(item).__name__} ({item!r}); expected "
                 "RunRequest, SkipReason or SensorResult"
             )
-    return replace(
-        _checked(sensor, requests, skips, cursor, cursor_updated), asset_events=tuple(events)
-    )
+    outcome = _checked(sensor, requests, skips, cursor, cursor_updated)
+    return replace(outcome, dynamic_partitions_requests=tuple(dynamic), asset_events=tuple(events))
 
 
 def _checked(

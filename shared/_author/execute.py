@@ -15,11 +15,14 @@ from typing import Any
 
 from lookout._author.asset_events import AssetMaterialization, AssetObservation
 from lookout._author.asset_key import AssetKey
+from lookout._author.config import run_config_dict
 from lookout._author.events import DagsterEvent
-from lookout._author.requests import PARTITION_TAG
+from lookout._author.partition_context import PartitionContextMixin
+from lookout._author.resources import Resources, ResourceScope
 from lookout._author.run_events import job_status_event
 from lookout._author.runs import MaterializationRecord, RunInfo
 from lookout._author.step_output import materialization_of_record, sort_step_output
+from lookout._author.step_params import missing_resources, step_config, step_kwargs
 from lookout._base.errors import DefinitionError, LookoutError
 
 
@@ -38,15 +41,30 @@ class Step:
     inputs: Mapping[str, str]
     asset_key: AssetKey | None = None
     config_schema: Any = None
+    partitions_def: Any = None
+    # the code location's resources, bound by Definitions so any run can build them
+    resource_defs: Mapping[str, Any] = field(default_factory=dict)
 
 
-class OpExecutionContext:
-    """The ``context`` an op or asset receives: log, run id, config, partition."""
+def bind_resources(steps: tuple[Step, ...], resources: Mapping[str, Any]) -> tuple[Step, ...]:
+    """The steps with a code location's resources, so any run of them can build them."""
+    if not resources:
+        return steps
+    return tuple(replace(s, resource_defs={**resources, **s.resource_defs}) for s in steps)
 
-    def __init__(self, run: RunInfo, step: Step, log: logging.Logger) -> None:
+
+class OpExecutionContext(PartitionContextMixin):
+    """The ``context`` an op or asset receives: log, run id, config, resources, partition."""
+
+    _step: Step
+
+    def __init__(
+        self, run: RunInfo, step: Step, log: logging.Logger, resources: Resources | None = None
+    ) -> None:
         self._run = run
         self._step = step
         self.log = log
+        self.resources = resources if resources is not None else ResourceScope({}).namespace()
         self.logged_events: list[AssetMaterialization | AssetObservation] = []
 
     def log_event(self, event: AssetMaterialization | AssetObservation) -> None:
@@ -74,24 +92,11 @@ class OpExecutionContext:
 
     @property
     def op_config(self) -> Any:
-        ops = self._run.run_config.get("ops") or {}
-        node = ops.get(self._step.name) or {}
-        return node.get("config")
+        return step_config(self._step, self._run.run_config)
 
     @property
     def run_config(self) -> Mapping[str, Any]:
         return self._run.run_config
-
-    @property
-    def has_partition_key(self) -> bool:
-        return PARTITION_TAG in self._run.tags
-
-    @property
-    def partition_key(self) -> str:
-        key = self._run.tags.get(PARTITION_TAG)
-        if key is None:
-            raise DefinitionError(f"step '{self._step.name}' runs without a partition key")
-        return key
 
     @property
     def asset_key(self) -> AssetKey:
@@ -149,19 +154,6 @@ class ExecuteInProcessResult:
 MaterializationSink = Callable[[MaterializationRecord], None]
 
 
-def check_config(step: Step, run_config: Mapping[str, Any]) -> None:
-    """Check that the config a step needs is there (keys of a dict ``config_schema``)."""
-    if not isinstance(step.config_schema, Mapping):
-        return
-    node = ((run_config.get("ops") or {}).get(step.name) or {}).get("config")
-    missing = [k for k in step.config_schema if not isinstance(node, Mapping) or k not in node]
-    if missing:
-        raise DefinitionError(
-            f"step '{step.name}' is missing config {missing!r}: "
-            f"set run_config['ops']['{step.name}']['config']"
-        )
-
-
 def execute_plan(
     job_name: str,
     steps: Sequence[Step],
@@ -171,21 +163,50 @@ def execute_plan(
     run_id: str | None = None,
     raise_on_error: bool = True,
     on_materialization: MaterializationSink | None = None,
+    resources: Mapping[str, Any] | None = None,
 ) -> ExecuteInProcessResult:
-    """Run ``steps`` in order (they are already topologically sorted)."""
+    """Run ``steps`` in order (they are already topologically sorted).
+
+    Resources (``resources``, else the ones bound to the steps) are built on
+    first use and torn down when the run ends: once per run.
+    """
     run = RunInfo(
         run_id=run_id or uuid.uuid4().hex,
         job_name=job_name,
         tags=dict(tags or {}),
-        run_config=dict(run_config or {}),
+        run_config=run_config_dict(run_config),
     )
+    scope = ResourceScope(run_resources(steps, resources), run.run_config)
+    try:
+        return _execute(run, steps, scope, raise_on_error, on_materialization)
+    finally:
+        scope.close()
+
+
+def run_resources(steps: Sequence[Step], resources: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    bound: dict[str, Any] = {}
+    for step in steps:
+        bound.update(step.resource_defs)
+    return {**bound, **(resources or {})}
+
+
+def _execute(
+    run: RunInfo,
+    steps: Sequence[Step],
+    scope: ResourceScope,
+    raise_on_error: bool,
+    on_materialization: MaterializationSink | None,
+) -> ExecuteInProcessResult:
     result = ExecuteInProcessResult(success=True, dagster_run=run)
-    log = logging.getLogger(f"lookout.run.{job_name}")
+    log = logging.getLogger(f"lookout.run.{run.job_name}")
     for step in steps:
         try:
-            check_config(step, run.run_config)
+            missing = missing_resources([step], scope.defs)
+            if missing:
+                raise DefinitionError("; ".join(missing))
             args = {param: result.outputs[src] for param, src in step.inputs.items()}
-            context = AssetExecutionContext(run, step, log)
+            args |= step_kwargs(step, run.run_config, scope)
+            context = AssetExecutionContext(run, step, log, scope.namespace())
             value = step.fn(context, **args) if step.takes_context else step.fn(**args)
             report = sort_step_output(run, step, value, context.logged_events)
         except Exception as exc:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import time
 
+from lookout._author.dynamic_partitions import DynamicPartitionsMixin
 from lookout._author.events import DagsterRun
 from lookout._author.execute import ExecuteInProcessResult
 from lookout._author.instance_queries import InstanceLog
 from lookout._author.run_events import run_events
 
 
-class DagsterInstance(InstanceLog):
+class DagsterInstance(InstanceLog, DynamicPartitionsMixin):
     """Runs executed in this process and their events, newest run first."""
 
     @classmethod

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from lookout._author.asset_selection import coerce_key
-from lookout._author.execute import ExecuteInProcessResult, RunFailedError, Step, execute_plan
+from lookout._author.config import run_config_dict
+from lookout._author.execute import (
+    ExecuteInProcessResult,
+    RunFailedError,
+    Step,
+    bind_resources,
+    execute_plan,
+)
+from lookout._author.partition_requests import partition_request
+from lookout._author.partitioned_config import PartitionedConfig
+from lookout._author.requests import PARTITION_TAG, RunRequest
 from lookout._author.signature import input_names, takes_context
+from lookout._author.step_params import config_class, direct_call
 from lookout._base.errors import DefinitionError
 
 if TYPE_CHECKING:
@@ -82,7 +93,7 @@ class OpDefinition(Generic[P, R]):
     ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
-        self.config_schema = config_schema
+        self.config_schema = config_schema if config_schema is not None else config_class(fn)
         self.description = description or fn.__doc__
         self.takes_context = takes_context(fn)
         self.input_names = input_names(fn)
@@ -92,7 +103,7 @@ class OpDefinition(Generic[P, R]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         recorder = _recording.get()
         if recorder is None:
-            return self.fn(*args, **kwargs)
+            return direct_call(self.fn, args, kwargs)
         return recorder.add(self, args, kwargs)
 
 
@@ -106,6 +117,7 @@ def op(
     name: str | None = None,
     config_schema: Any = None,
     description: str | None = None,
+    required_resource_keys: Any = None,
 ) -> Callable[[Callable[P, R]], OpDefinition[P, R]]: ...
 
 
@@ -116,8 +128,10 @@ def op(
     name: str | None = None,
     config_schema: Any = None,
     description: str | None = None,
+    required_resource_keys: Any = None,
 ) -> OpDefinition[P, R] | Callable[[Callable[P, R]], OpDefinition[P, R]]:
     """Define an op: ``@op`` or ``@op(config_schema={"filename": str})``."""
+    del required_resource_keys  # resources are built on first use: the keys are not needed
 
     def wrap(f: Callable[P, R]) -> OpDefinition[P, R]:
         return OpDefinition(f, name=name, config_schema=config_schema, description=description)
@@ -134,16 +148,20 @@ class JobDefinition:
     description: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     config: Mapping[str, Any] = field(default_factory=dict)
+    partitions_def: Any = None
+    partitioned_config: PartitionedConfig | None = None
 
     def execute_in_process(
         self,
-        run_config: Mapping[str, Any] | None = None,
+        run_config: Any = None,
         *,
         raise_on_error: bool = True,
         tags: Mapping[str, str] | None = None,
         run_id: str | None = None,
         instance: DagsterInstance | None = None,
         asset_selection: Sequence[Any] | None = None,
+        resources: Mapping[str, Any] | None = None,
+        partition_key: str | None = None,
     ) -> ExecuteInProcessResult:
         """Run the job here and now, in this process.
 
@@ -151,13 +169,22 @@ class JobDefinition:
         events are recorded there, failed runs too, before any error is raised.
         ``asset_selection`` (asset keys) runs only the steps of those assets.
         """
+        run_tags = {**self.tags, **(tags or {})}
+        config = run_config_dict(run_config) or self.config
+        if partition_key is not None:
+            request = partition_request(
+                self, partition_key, run_config=config, dynamic_partitions_store=instance
+            )
+            run_tags[PARTITION_TAG] = partition_key
+            config = request.run_config
         result = execute_plan(
             self.name,
             self._selected(asset_selection),
-            run_config=run_config or self.config,
-            tags={**self.tags, **(tags or {})},
+            run_config=config,
+            tags=run_tags,
             run_id=run_id,
             raise_on_error=raise_on_error and instance is None,
+            resources=resources,
         )
         if instance is not None:
             instance.add_run_result(result)
@@ -178,6 +205,20 @@ class JobDefinition:
             )
         return steps
 
+    def run_request_for_partition(
+        self,
+        partition_key: str,
+        run_key: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_config: Any = None,
+        current_time: Any = None,
+        dynamic_partitions_store: Any = None,
+    ) -> RunRequest:
+        """A RunRequest of this job for one of its partitions (an unknown key is an error)."""
+        return partition_request(
+            self, partition_key, run_key, tags, run_config, current_time, dynamic_partitions_store
+        )
+
 
 @overload
 def job(fn: Callable[[], Any], /) -> JobDefinition: ...
@@ -189,7 +230,9 @@ def job(
     name: str | None = None,
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
-    config: Mapping[str, Any] | None = None,
+    config: Any = None,
+    partitions_def: Any = None,
+    resource_defs: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[[], Any]], JobDefinition]: ...
 
 
@@ -200,7 +243,9 @@ def job(
     name: str | None = None,
     description: str | None = None,
     tags: Mapping[str, str] | None = None,
-    config: Mapping[str, Any] | None = None,
+    config: Any = None,
+    partitions_def: Any = None,
+    resource_defs: Mapping[str, Any] | None = None,
 ) -> JobDefinition | Callable[[Callable[[], Any]], JobDefinition]:
     """Define a job whose body composes ops: ``@job`` or ``@job(name=..., tags=...)``."""
 
@@ -212,12 +257,17 @@ def job(
             body()
         finally:
             _recording.reset(token)
+        partitioned = config if isinstance(config, PartitionedConfig) else None
+        parts = partitions_def or (partitioned.partitions_def if partitioned else None)
+        steps = tuple(replace(s, partitions_def=parts) for s in recorder.steps)
         return JobDefinition(
             job_name,
-            tuple(recorder.steps),
+            bind_resources(steps, resource_defs or {}),
             description or body.__doc__,
             dict(tags or {}),
-            dict(config or {}),
+            {} if partitioned else run_config_dict(config),
+            parts,
+            partitioned,
         )
 
     return wrap(fn) if fn is not None else wrap

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lookout._author.config import RunConfig, run_config_dict
 from lookout._base.errors import DefinitionError
 
 # The tags lookout puts on every run a sensor launches, named as Dagster names
@@ -31,7 +32,7 @@ class RunRequest:
     """Ask for one run of a job; ``run_key`` makes it happen at most once per sensor."""
 
     run_key: str | None = None
-    run_config: Mapping[str, Any] = field(default_factory=dict)
+    run_config: Any = field(default_factory=dict)  # a dict or a RunConfig; stored as a dict
     tags: Mapping[str, str] = field(default_factory=dict)
     job_name: str | None = None
     asset_selection: Sequence[Any] | None = None
@@ -41,9 +42,9 @@ class RunRequest:
         if self.run_key is not None and not isinstance(self.run_key, str):
             raise DefinitionError(f"RunRequest run_key must be a str or None, got {self.run_key!r}")
         config = {} if self.run_config is None else self.run_config
-        if not isinstance(config, Mapping):
+        if not isinstance(config, Mapping | RunConfig):
             raise DefinitionError(f"RunRequest run_config must be a mapping, got {config!r}")
-        object.__setattr__(self, "run_config", dict(config))
+        object.__setattr__(self, "run_config", run_config_dict(config))
         object.__setattr__(self, "tags", _check_tags(self.tags, "RunRequest"))
         if self.partition_key is not None and not isinstance(self.partition_key, str):
             raise DefinitionError(

@@ -17,6 +17,7 @@ from lookout._author.assets import (
 )
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.ops import JobDefinition
+from lookout._author.sensor_resources import call_with_resources
 from lookout._author.signature import positional_params, takes_context
 from lookout._base.errors import DefinitionError
 from lookout._base.wire import DefaultSensorStatus
@@ -90,7 +91,11 @@ class SensorDefinition(Generic[P, R]):
         self.takes_context = takes_context(fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.fn(*args, **kwargs)
+        context = args[0] if self.takes_context and args else None
+        result: R = call_with_resources(
+            self.fn, self.name, self.takes_context, context, args, kwargs
+        )
+        return result
 
     def __repr__(self) -> str:
         return f"<SensorDefinition {self.name!r} jobs={list(self.job_names)}>"

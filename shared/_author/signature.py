@@ -6,6 +6,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from lookout._author.resources import resource_params
+
 _CONTEXT_NAMES = frozenset({"context", "_context", "ctx", "_"})
 
 
@@ -28,8 +30,12 @@ def positional_params(fn: Callable[..., Any]) -> list[inspect.Parameter]:
 
 
 def input_names(fn: Callable[..., Any]) -> tuple[str, ...]:
-    """The parameters after the context: an op's inputs, an asset's upstream assets."""
+    """The parameters after the context: an op's inputs, an asset's upstream assets.
+
+    ``config`` and the parameters annotated as resources are not inputs.
+    """
     params = positional_params(fn)
     if takes_context(fn):
         params = params[1:]
-    return tuple(p.name for p in params if p.name != "config")
+    resources = resource_params(fn)
+    return tuple(p.name for p in params if p.name != "config" and p.name not in resources)

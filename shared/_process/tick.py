@@ -14,13 +14,14 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lookout._author.asset_event_check import check_known_assets
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.definitions import Definitions
 from lookout._author.evaluate import SensorOutcome, evaluate
+from lookout._author.launch_checks import checked_requests
 from lookout._author.requests import PARTITION_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG, RunRequest
 from lookout._author.selection import selection_keys
 from lookout._author.sensors import SensorDefinition, SensorKind
@@ -139,6 +140,7 @@ class TickRunner:
                 cursor=cursor,
                 # Decoding the last tick record is left to the few sensors that ask.
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
+                resources=self.definitions.resources,
             )
             outcome = self.timer.call(
                 lambda: self._evaluate_kind(sensor, context),
@@ -189,14 +191,24 @@ class TickRunner:
     def _evaluate_kind(
         self, sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext
     ) -> SensorOutcome:
-        if sensor.kind is SensorKind.STANDARD:
-            outcome = evaluate(sensor, context)
-            # Events for assets this location does not know fail the tick, naming them.
-            check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
-            return outcome
-        from lookout._process.event_ticks import evaluate_event_sensor
+        # The context tears down the resources the evaluation built, once per tick.
+        with context:
+            if sensor.kind is SensorKind.STANDARD:
+                outcome = evaluate(sensor, context)
+                # Events for assets this location does not know fail the tick, naming them.
+                check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
+            else:
+                from lookout._process.event_ticks import evaluate_event_sensor
 
-        return evaluate_event_sensor(sensor, context, self.events)
+                outcome = evaluate_event_sensor(sensor, context, self.events)
+        requests = checked_requests(
+            sensor.name,
+            outcome.run_requests,
+            self.definitions.get_job,
+            None,  # dynamic partitions are not stored in Redis yet: not checked here
+            outcome.dynamic_partitions_requests,
+        )
+        return replace(outcome, run_requests=requests)
 
     def _launches(
         self, sensor: str, tick_id: str, outcome: SensorOutcome, now: float
