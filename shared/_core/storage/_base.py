@@ -12,8 +12,18 @@ from lookout._core.scripts import SCRIPTS
 from lookout._core.settings import Settings
 
 
-def redis_client(url: str) -> redis.Redis:
-    """A client that reconnects by itself with backoff when Redis goes away (invariant 7)."""
+def redis_client(
+    url: str, *, socket_timeout: float = 5.0, connect_timeout: float = 5.0
+) -> redis.Redis:
+    """A client that reconnects by itself with backoff when Redis goes away (invariant 7).
+
+    Every reply and connection has a timeout: a stalled Redis (paused, or a
+    host whose packets vanish) raises ``TimeoutError`` instead of blocking the
+    process.  A refused or dropped connection is retried here, with backoff;
+    a timeout is not (the command may yet run on a server that resumes, and a
+    stall can last long): it goes to the process's own retry loop
+    (``lookout._core.transient``).
+    """
     from redis.backoff import ExponentialBackoff
     from redis.retry import Retry
 
@@ -21,9 +31,10 @@ def redis_client(url: str) -> redis.Redis:
         url,
         health_check_interval=10,
         socket_keepalive=True,
-        socket_connect_timeout=5,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
         retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=8),
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        retry_on_error=[redis.ConnectionError],
     )
 
 
@@ -44,9 +55,12 @@ class StoreBase:
     @classmethod
     def from_settings(cls, settings: Settings) -> Any:
         """A storage on a new connection pool (connections open on first use)."""
-        return cls(
-            redis_client(settings.redis_url), Keys(settings.key_prefix), settings.tick_history
+        client = redis_client(
+            settings.redis_url,
+            socket_timeout=settings.redis_socket_timeout,
+            connect_timeout=settings.redis_connect_timeout,
         )
+        return cls(client, Keys(settings.key_prefix), settings.tick_history)
 
     def ping(self) -> None:
         """Check that Redis answers, with an error that names where it was looked for."""
