@@ -21,12 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import kombu.exceptions
-import redis
-
 from lookout._author.definitions import Definitions
 from lookout._core.settings import Settings
 from lookout._core.storage import ClaimedTick, Storage
+from lookout._core.transient import TRANSIENT_ERRORS
 from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
 from lookout.scheduler._leader import LeaderLock
@@ -35,7 +33,7 @@ from lookout.scheduler._publish import PublishError, TickPublisher
 log = logging.getLogger(__name__)
 
 # Errors a round survives: Redis or the broker briefly away (invariant 7).
-TRANSIENT = (redis.RedisError, kombu.exceptions.OperationalError, OSError)
+TRANSIENT = TRANSIENT_ERRORS
 # How often the leader looks again while a trigger waits for an in-flight tick.
 TRIGGER_POLL = 0.1
 # How often Redis ends blocked commands whose timeout passed (1 / its hz).

@@ -29,8 +29,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OutOfMemoryError,
     # kombu's wrapper for a broker it cannot reach (publishing).
     OperationalError,
-    # A socket error neither library wrapped.
-    OSError,
+    # A socket error neither library wrapped (refused, reset, broken pipe, a
+    # socket timeout); not any OSError: a missing file is no network fault.
+    ConnectionError,
+    TimeoutError,
 )
 
 
