@@ -33,7 +33,11 @@ def redis_client(
         socket_keepalive=True,
         socket_timeout=socket_timeout,
         socket_connect_timeout=connect_timeout,
-        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=8),
+        retry=Retry(
+            ExponentialBackoff(cap=2.0, base=0.05),
+            retries=8,
+            supported_errors=(redis.ConnectionError,),
+        ),
         retry_on_error=[redis.ConnectionError],
     )
 
