@@ -16,17 +16,17 @@ from celery import Celery
 from lookout._base.wire import RUN_TASK, TICK_TASK
 from lookout._core.keys import Keys
 from lookout._core.settings import Settings
-from lookout.workers.broker import PoisonSink, broker_transport
+
+# By name, not the class: Celery reports the transport to ``inspect stats``,
+# which must serialize it.
+BROKER_TRANSPORT = "lookout.workers.broker:Transport"
 
 
-def make_celery(
-    settings: Settings, name: str = "lookout", *, poison_sink: PoisonSink | None = None
-) -> Any:
+def make_celery(settings: Settings, name: str = "lookout") -> Any:
     """A Celery app on ``settings.redis_url``, routing ticks and runs to their queues.
 
     Its broker is lookout's Redis transport (``lookout.workers.broker``): a
-    consumer survives Redis restarts and dead-letters raw items on its queues
-    to ``poison_sink``.
+    consumer survives Redis restarts and dead-letters raw items on its queues.
     """
     # kombu ships type hints only in part; its Queue is called untyped.
     from kombu.entity import Exchange, Queue
@@ -40,7 +40,7 @@ def make_celery(
     ]
     app = Celery(name, broker=settings.redis_url, set_as_current=False)
     app.conf.update(
-        broker_transport=broker_transport(poison_sink),
+        broker_transport=BROKER_TRANSPORT,
         # A class given as the transport skips kombu's scheme aliases, so a
         # rediss:// URL is told to use TLS here; certificates are checked, as
         # the storage's client does, unless the URL's ssl_cert_reqs says not.
@@ -73,6 +73,9 @@ def make_celery(
             # A stalled Redis ends in a timeout the consumer recovers from.
             "socket_timeout": settings.redis_socket_timeout,
             "socket_connect_timeout": settings.redis_connect_timeout,
+            # Where a raw item popped from a queue is dead-lettered.
+            "lookout_key_prefix": settings.key_prefix,
+            "lookout_dead_letter_max": settings.dead_letter_max,
         },
         redis_socket_timeout=settings.redis_socket_timeout,
         redis_socket_connect_timeout=settings.redis_connect_timeout,

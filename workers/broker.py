@@ -33,6 +33,7 @@ import binascii
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable
 from queue import Empty
 from typing import Any
@@ -40,12 +41,12 @@ from typing import Any
 import redis
 from kombu.transport import redis as kombu_redis
 
+from lookout._base.wire import DeadLetter
+from lookout._core.keys import Keys
+from lookout._core.storage import Storage
 from lookout._core.transient import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
-
-# (source, reason, raw payload, reference): what a dead letter records.
-PoisonSink = Callable[[str, str, bytes, str | None], None]
 
 
 def envelope_problem(item: bytes) -> str | None:
@@ -139,11 +140,18 @@ class Channel(kombu_redis.Channel):
     """kombu's Redis channel, with the two faults above fixed."""
 
     QoS = ChannelQoS
-    poison_sink: PoisonSink | None = None
 
     def _kombu(self) -> Any:
         # kombu's methods, which carry no type hints.
         return super()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._kombu().__init__(*args, **kwargs)
+        # Where raw items go: lookout's key prefix and dead-letter cap, given as
+        # transport options (plain values: Celery reports them to ``inspect``).
+        options = self.connection.client.transport_options
+        self.lookout_key_prefix: str | None = options.get("lookout_key_prefix")
+        self.lookout_dead_letter_max = int(options.get("lookout_dead_letter_max", 10_000))
 
     def close(self) -> None:
         if self._in_poll:
@@ -179,11 +187,13 @@ class Channel(kombu_redis.Channel):
         return False
 
     def _bury(self, source: str, reason: str, item: bytes) -> None:
-        sink = type(self).poison_sink
+        letter = DeadLetter(source=source, reason=reason, payload=item, at=time.time())
         try:
-            if sink is None:
+            if self.lookout_key_prefix is None:
                 raise RuntimeError("no dead-letter stream for this broker connection")
-            sink(source, reason, item, None)
+            # The channel's own pool, without kombu's key prefix.
+            storage = Storage(redis.Redis(connection_pool=self.pool), Keys(self.lookout_key_prefix))
+            storage.dead_letter(letter, self.lookout_dead_letter_max)
         except Exception:
             log.exception("item on %s lost, not dead-lettered (%s): %r", source, reason, item[:200])
             return
@@ -191,12 +201,6 @@ class Channel(kombu_redis.Channel):
 
 
 class Transport(kombu_redis.Transport):
+    """kombu's Redis transport with lookout's channel; ``broker_transport`` names it."""
+
     Channel = Channel
-
-
-def broker_transport(poison_sink: PoisonSink | None = None) -> type[Any]:
-    """The transport class for ``broker_transport``; raw items go to ``poison_sink``."""
-    if poison_sink is None:
-        return Transport
-    channel = type("Channel", (Channel,), {"poison_sink": staticmethod(poison_sink)})
-    return type("Transport", (Transport,), {"Channel": channel})

@@ -12,18 +12,15 @@ import os
 import signal
 import socket
 import threading
-import time
 from collections.abc import Sequence
 from types import FrameType
 
 from lookout._author.definitions import Definitions
-from lookout._base.wire import DeadLetter
 from lookout._core.settings import Settings
 from lookout._core.storage import Storage
 from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
 from lookout.workers.app import make_celery
-from lookout.workers.broker import PoisonSink
 from lookout.workers.consumer import dead_letter_consumer
 from lookout.workers.launcher import Launcher, run_submitter
 from lookout.workers.tasks import register_tasks
@@ -38,16 +35,6 @@ def _storage(settings: Settings) -> Storage:
     return storage
 
 
-def _dead_letters(storage: Storage, settings: Settings) -> PoisonSink:
-    """Where the broker puts the raw items it pops and cannot deliver."""
-
-    def bury(source: str, reason: str, payload: bytes, ref: str | None) -> None:
-        letter = DeadLetter(source=source, reason=reason, payload=payload, at=time.time(), ref=ref)
-        storage.dead_letter(letter, settings.dead_letter_max)
-
-    return bury
-
-
 def run_worker(
     definitions: Definitions,
     settings: Settings,
@@ -58,7 +45,7 @@ def run_worker(
 ) -> int:
     """Run a Celery prefork worker on the tick and run queues until it is told to stop."""
     storage = _storage(settings)
-    app = make_celery(settings, poison_sink=_dead_letters(storage, settings))
+    app = make_celery(settings)
     tasks = register_tasks(app, definitions, settings)
     queues = list(queues) or [settings.tick_queue, settings.run_queue]
     size = concurrency or os.cpu_count() or 1
