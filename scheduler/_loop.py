@@ -284,9 +284,11 @@ class Scheduler:
         # Only the leader consumes wake-ups: a standby would swallow them.
         # Redis ends a blocked BLPOP only on its timer (every 100 ms at the
         # default hz 10): block for the bulk of a long pause, sleep the rest here.
+        # A block must end well within the socket timeout, or it times out.
+        block = min(seconds - REDIS_TIMER, self.settings.redis_socket_timeout / 2)
         if self.lock.leading and seconds >= 2 * REDIS_TIMER:
             try:
-                if self.storage.wait_wake(seconds - REDIS_TIMER):
+                if self.storage.wait_wake(block):
                     return
             except TRANSIENT as exc:
                 log.warning("waiting for a wake-up failed: %s", exc)

@@ -34,8 +34,8 @@ BAD = [
     ({"LOOKOUT_REDIS_URL": "redis://127.0.0.1:6379/zero"}, "a database is a number"),
     ({"LOOKOUT_LEADER_TTL": "1"}, "LOOKOUT_LEADER_TTL=1 must be at least twice"),
     (
-        {"LOOKOUT_REDIS_SOCKET_TIMEOUT": "0.5"},
-        "LOOKOUT_REDIS_SOCKET_TIMEOUT=0.5 must be longer than the longest blocking read",
+        {"LOOKOUT_REDIS_SOCKET_TIMEOUT": "1"},
+        "LOOKOUT_REDIS_SOCKET_TIMEOUT=1 must be longer than the longest blocking read",
     ),
 ]
 

@@ -122,7 +122,8 @@ _COUNTS = (
 # Settings that may be zero (no pause, no margin).
 _MAY_BE_ZERO = ("scheduler_min_pause", "inflight_margin")
 # The longest a process blocks on Redis on purpose (the launcher's and kombu's
-# 1 s reads); a socket timeout must outlast it or every such read fails.
+# 1 s reads; the scheduler blocks for at most half the socket timeout); a
+# socket timeout must outlast it or every such read fails.
 _LONGEST_BLOCKING_READ = 1.0
 
 
@@ -182,10 +183,8 @@ def _check_relations(s: Settings) -> None:
             f"LOOKOUT_LEADER_RENEW={s.leader_renew:g}: the leader renews its lock that often "
             "and would lose it between two renewals"
         )
-    longest = max(_LONGEST_BLOCKING_READ, s.scheduler_max_sleep, s.leader_renew)
-    if s.redis_socket_timeout <= longest:
+    if s.redis_socket_timeout <= _LONGEST_BLOCKING_READ:
         raise SettingsError(
             f"LOOKOUT_REDIS_SOCKET_TIMEOUT={s.redis_socket_timeout:g} must be longer than "
-            f"the longest blocking read on Redis ({longest:g} s: 1 s, "
-            "LOOKOUT_SCHEDULER_MAX_SLEEP, LOOKOUT_LEADER_RENEW)"
+            f"the longest blocking read on Redis ({_LONGEST_BLOCKING_READ:g} s)"
         )
