@@ -41,9 +41,9 @@ def make_celery(settings: Settings, name: str = "lookout") -> Any:
     app = Celery(name, broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         broker_transport=BROKER_TRANSPORT,
-        # A class given as the transport skips kombu's scheme aliases, so a
-        # rediss:// URL is told to use TLS here; certificates are checked, as
-        # the storage's client does, unless the URL's ssl_cert_reqs says not.
+        # A transport named here skips kombu's scheme aliases, so a rediss://
+        # URL is told to use TLS here; certificates are checked, as the
+        # storage's client does, unless the URL's ssl_cert_reqs says not.
         broker_use_ssl=_tls(settings.redis_url),
         # Invariant 6: nothing is ever unpickled.
         task_serializer="msgpack",
