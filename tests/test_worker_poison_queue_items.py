@@ -78,4 +78,3 @@ def test_raw_items_on_the_tick_and_run_queues_are_dead_lettered_and_the_worker_c
     assert worker.poll() is None, log_text(worker)[-3000:]
     assert "Unrecoverable" not in log_text(worker)
     assert storage.client.llen(ticks_key) == 0 and storage.client.llen(runs_key) == 0
-
