@@ -21,9 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import kombu.exceptions
-import redis
-
 from lookout._author.definitions import Definitions
 from lookout._core.settings import Settings
 from lookout._core.storage import (
@@ -35,6 +32,7 @@ from lookout._core.storage import (
     ServerChecks,
     TickLedger,
 )
+from lookout._core.transient import TRANSIENT_ERRORS
 from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
 from lookout.scheduler._leader import LeaderLock
@@ -43,7 +41,7 @@ from lookout.scheduler._publish import PublishError, TickPublisher
 log = logging.getLogger(__name__)
 
 # Errors a round survives: Redis or the broker briefly away (invariant 7).
-TRANSIENT = (redis.RedisError, kombu.exceptions.OperationalError, OSError)
+TRANSIENT = TRANSIENT_ERRORS
 # How often the leader looks again while a trigger waits for an in-flight tick.
 TRIGGER_POLL = 0.1
 # How often Redis ends blocked commands whose timeout passed (1 / its hz).
@@ -330,9 +328,11 @@ class Scheduler:
         # Only the leader consumes wake-ups: a standby would swallow them.
         # Redis ends a blocked BLPOP only on its timer (every 100 ms at the
         # default hz 10): block for the bulk of a long pause, sleep the rest here.
+        # A block must end well within the socket timeout, or it times out.
+        block = min(seconds - REDIS_TIMER, self.settings.redis_socket_timeout / 2)
         if self.lock.leading and seconds >= 2 * REDIS_TIMER:
             try:
-                if self.schedule.wait_wake(seconds - REDIS_TIMER):
+                if self.schedule.wait_wake(block):
                     return
             except TRANSIENT as exc:
                 log.warning("waiting for a wake-up failed: %s", exc)

@@ -7,7 +7,9 @@ register their tasks on it (``lookout.workers.tasks``).
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery import Celery
 
@@ -15,9 +17,17 @@ from lookout._base.wire import RUN_TASK, TICK_TASK
 from lookout._core.keys import Keys
 from lookout._core.settings import Settings
 
+# By name, not the class: Celery reports the transport to ``inspect stats``,
+# which must serialize it.
+BROKER_TRANSPORT = "lookout.workers.broker:Transport"
+
 
 def make_celery(settings: Settings, name: str = "lookout") -> Any:
-    """A Celery app on ``settings.redis_url``, routing ticks and runs to their queues."""
+    """A Celery app on ``settings.redis_url``, routing ticks and runs to their queues.
+
+    Its broker is lookout's Redis transport (``lookout.workers.broker``): a
+    consumer survives Redis restarts and dead-letters raw items on its queues.
+    """
     # kombu ships type hints only in part; its Queue is called untyped.
     from kombu.entity import Exchange, Queue
 
@@ -30,6 +40,11 @@ def make_celery(settings: Settings, name: str = "lookout") -> Any:
     ]
     app = Celery(name, broker=settings.redis_url, set_as_current=False)
     app.conf.update(
+        broker_transport=BROKER_TRANSPORT,
+        # A transport named here skips kombu's scheme aliases, so a rediss://
+        # URL is told to use TLS here; certificates are checked, as the
+        # storage's client does, unless the URL's ssl_cert_reqs says not.
+        broker_use_ssl=_tls(settings.redis_url),
         # Invariant 6: nothing is ever unpickled.
         task_serializer="msgpack",
         result_serializer="msgpack",
@@ -55,7 +70,15 @@ def make_celery(settings: Settings, name: str = "lookout") -> Any:
             # taken when Redis went away waited 100 s more to come back.
             "unacked_restore_throttle": 1,
             "global_keyprefix": Keys(settings.key_prefix).celery_prefix,
+            # A stalled Redis ends in a timeout the consumer recovers from.
+            "socket_timeout": settings.redis_socket_timeout,
+            "socket_connect_timeout": settings.redis_connect_timeout,
+            # Where a raw item popped from a queue is dead-lettered.
+            "lookout_key_prefix": settings.key_prefix,
+            "lookout_dead_letter_max": settings.dead_letter_max,
         },
+        redis_socket_timeout=settings.redis_socket_timeout,
+        redis_socket_connect_timeout=settings.redis_connect_timeout,
         task_queues=queues,
         task_routes={
             TICK_TASK: {"queue": settings.tick_queue},
@@ -67,3 +90,9 @@ def make_celery(settings: Settings, name: str = "lookout") -> Any:
         task_send_sent_event=True,
     )
     return app
+
+
+def _tls(url: str) -> dict[str, Any] | None:
+    if urlsplit(url).scheme != "rediss":
+        return None
+    return {"ssl_cert_reqs": ssl.CERT_REQUIRED}

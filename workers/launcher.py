@@ -38,7 +38,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import redis
-from kombu.exceptions import OperationalError
 
 from lookout._author.definitions import Definitions
 from lookout._base.codec import decode
@@ -52,6 +51,7 @@ from lookout._core.storage import (
     RunStore,
     StreamEntry,
 )
+from lookout._core.transient import TRANSIENT_ERRORS
 from lookout.workers.runs import QUEUED, new_run, status_event
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ Submit = Callable[[Sequence[str]], None]
 
 # Redis or the broker (kombu raises its own error for a broker it cannot
 # reach) briefly away: wait and carry on (invariant 7).
-TRANSIENT = (redis.ConnectionError, redis.TimeoutError, OperationalError)
+TRANSIENT = TRANSIENT_ERRORS
 # Runs deleted, or looked at for re-submission, per status per housekeeping round.
 HOUSEKEEPING_BATCH = 500
 

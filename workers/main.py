@@ -69,10 +69,10 @@ def run_worker(
     return int(worker.exitcode or 0)
 
 
-def run_launcher(definitions: Definitions, settings: Settings) -> int:
+def run_launcher(definitions: Definitions, settings: Settings, loglevel: str = "INFO") -> int:
     """Launch runs from the launch stream until SIGTERM or SIGINT."""
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     repos = _repositories(settings)
     app = make_celery(settings)

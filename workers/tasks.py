@@ -14,20 +14,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from celery.exceptions import Reject
 
 from lookout._author.definitions import Definitions
 from lookout._base.wire import RUN_TASK, TICK_TASK, DeadLetter, TickMessage
 from lookout._core.settings import Settings
 from lookout._core.storage import DeadLetterStore, Repositories
+from lookout._core.transient import TRANSIENT_ERRORS
 from lookout._process.tick import TickRunner
 from lookout.workers.batch import BatchEvaluator
 from lookout.workers.runs import Delivery, RunExecutor
 from lookout.workers.ticks import TickBatchHandler, payload_bytes
 
 # Redis briefly away: give the message back rather than lose it (invariant 7).
-_TRANSIENT = (redis.ConnectionError, redis.TimeoutError)
+_TRANSIENT = TRANSIENT_ERRORS
 
 
 @dataclass(frozen=True)

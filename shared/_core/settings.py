@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from lookout._base.errors import LookoutError
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class SettingsError(LookoutError):
+    """A setting no process can run with; the message names it in one line."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,12 @@ class Settings:
     # to it again (its message was lost); a run starts only once however
     # often it is delivered, so an early second message costs one no-op.
     run_resubmit_after: float = 600.0
+    # Every Redis client (storage, broker) gives up on a reply after this many
+    # seconds and on a connection after the other: a stalled server (paused,
+    # swapping, a dead host whose packets vanish) surfaces as a timeout that
+    # the process's retry loop handles, instead of blocking it indefinitely.
+    redis_socket_timeout: float = 5.0
+    redis_connect_timeout: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -80,7 +92,9 @@ class Settings:
                 continue
             values[f.name] = _parse(f.name, raw, type(getattr(cls(), f.name)))
         settings = cls(**values)
-        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+        settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+        check_settings(settings)
+        return settings
 
     @property
     def inflight_ttl(self) -> float:
@@ -89,8 +103,88 @@ class Settings:
 
 def _parse(name: str, raw: str, kind: type) -> Any:
     try:
-        return kind(raw)
+        return kind(raw.strip())
     except ValueError:
-        raise LookoutError(
+        raise SettingsError(
             f"LOOKOUT_{name.upper()}={raw!r} is not a valid {kind.__name__}"
         ) from None
+
+
+# Settings that count something: at least one.
+_COUNTS = (
+    "tick_history",
+    "schedule_limit",
+    "tick_batch_size",
+    "launch_batch",
+    "dead_letter_max",
+    "stream_max_entries",
+)
+# Settings that may be zero (no pause, no margin).
+_MAY_BE_ZERO = ("scheduler_min_pause", "inflight_margin")
+# The longest a process blocks on Redis on purpose (the launcher's and kombu's
+# 1 s reads; the scheduler blocks for at most half the socket timeout); a
+# socket timeout must outlast it or every such read fails.
+_LONGEST_BLOCKING_READ = 1.0
+
+
+def check_settings(settings: Settings) -> None:
+    """Raise ``SettingsError`` (one line, naming the variable) for a setting no process can use.
+
+    Called by ``Settings.from_env``, so every process checks its settings as
+    it starts, before it does anything else.
+    """
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            _check_number(f.name, value)
+    _check_redis_url(settings.redis_url)
+    _check_relations(settings)
+
+
+def _name(field_name: str) -> str:
+    return f"LOOKOUT_{field_name.upper()}"
+
+
+def _check_number(name: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise SettingsError(f"{_name(name)}={value!r} must be a finite number")
+    if name in _MAY_BE_ZERO:
+        if value < 0:
+            raise SettingsError(f"{_name(name)}={value:g} must be 0 or more")
+    elif name in _COUNTS:
+        if value < 1:
+            raise SettingsError(f"{_name(name)}={value:g} must be 1 or more")
+    elif value <= 0:
+        raise SettingsError(f"{_name(name)}={value:g} must be more than 0")
+
+
+def _check_redis_url(url: str) -> None:
+    # redis-py's own parser (the one every client uses), so that what passes
+    # here connects the same way later.  The URL may hold a password: the
+    # message never repeats it.
+    from redis import ConnectionPool
+
+    try:
+        ConnectionPool.from_url(url)  # parses only: a pool connects on first use
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"LOOKOUT_REDIS_URL is not a Redis URL: {exc}") from None
+    parts = urlsplit(url)
+    database = parts.path.strip("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
+        raise SettingsError(
+            f"LOOKOUT_REDIS_URL names database {database!r}: a database is a number (/0)"
+        )
+
+
+def _check_relations(s: Settings) -> None:
+    if s.leader_renew * 2 > s.leader_ttl:
+        raise SettingsError(
+            f"LOOKOUT_LEADER_TTL={s.leader_ttl:g} must be at least twice "
+            f"LOOKOUT_LEADER_RENEW={s.leader_renew:g}: the leader renews its lock that often "
+            "and would lose it between two renewals"
+        )
+    if s.redis_socket_timeout <= _LONGEST_BLOCKING_READ:
+        raise SettingsError(
+            f"LOOKOUT_REDIS_SOCKET_TIMEOUT={s.redis_socket_timeout:g} must be longer than "
+            f"the longest blocking read on Redis ({_LONGEST_BLOCKING_READ:g} s)"
+        )

@@ -32,7 +32,7 @@ import redis
 
 from lookout._core.keys import Keys
 from lookout._core.settings import Settings
-from lookout._core.storage._base import BRIEF, PATIENT, Patience, redis_client
+from lookout._core.storage._base import BRIEF, Patience, redis_client
 from lookout._core.storage._replies import StreamEntry
 from lookout._core.storage.dead_letters import DeadLetterStore
 from lookout._core.storage.events import EventStream
@@ -93,8 +93,14 @@ class Repositories:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, patience: Patience = PATIENT) -> Repositories:
-        """The repositories on a new connection pool (connections open on first use)."""
+    def from_settings(cls, settings: Settings, patience: Patience | None = None) -> Repositories:
+        """The repositories on a new connection pool (connections open on first use).
+
+        Without ``patience``, the client's timeouts are the settings' own
+        (``LOOKOUT_REDIS_SOCKET_TIMEOUT``, ``LOOKOUT_REDIS_CONNECT_TIMEOUT``).
+        """
+        if patience is None:
+            patience = Patience(settings.redis_connect_timeout, settings.redis_socket_timeout)
         return cls.on(
             redis_client(settings.redis_url, patience),
             Keys(settings.key_prefix),
@@ -108,7 +114,6 @@ class Repositories:
 
 __all__ = [
     "BRIEF",
-    "PATIENT",
     "ClaimRound",
     "ClaimedTick",
     "Created",

@@ -13,24 +13,32 @@ from lookout._core.scripts import SCRIPTS
 
 @dataclass(frozen=True)
 class Patience:
-    """How long a client waits for a Redis that does not answer, and how often it retries."""
+    """How long a client waits for a Redis that does not answer, and how often it reconnects."""
 
     connect_timeout: float = 5.0
+    read_timeout: float = 5.0
     retries: int = 8
-    read_timeout: float | None = None
 
 
-# Long-running processes wait out an outage (invariant 7): about 9 s of retries
-# per command, after which their own loops back off and try again.
-PATIENT = Patience()
 # Commands a person waits on, and the monitor that Prometheus scrapes with a
 # 10 s timeout: a down Redis is reported in about a second.  One retry still
-# replaces a connection that a restarted Redis closed.
-BRIEF = Patience(connect_timeout=1.0, retries=1, read_timeout=5.0)
+# replaces a connection that a restarted Redis closed.  Long-running processes
+# take their timeouts from the settings (LOOKOUT_REDIS_*_TIMEOUT) instead.
+BRIEF = Patience(connect_timeout=1.0, read_timeout=5.0, retries=1)
+# The settings' defaults, for a client built from a URL alone.
+DEFAULT = Patience()
 
 
-def redis_client(url: str, patience: Patience = PATIENT) -> redis.Redis:
-    """A client that reconnects by itself with backoff when Redis goes away (invariant 7)."""
+def redis_client(url: str, patience: Patience = DEFAULT) -> redis.Redis:
+    """A client that reconnects by itself with backoff when Redis goes away (invariant 7).
+
+    Every reply and connection has a timeout: a stalled Redis (paused, or a
+    host whose packets vanish) raises ``TimeoutError`` instead of blocking the
+    process.  A refused or dropped connection is retried here, with backoff;
+    a timeout is not (the command may yet run on a server that resumes, and a
+    stall can last long): it goes to the process's own retry loop
+    (``lookout._core.transient``).
+    """
     from redis.backoff import ExponentialBackoff
     from redis.retry import Retry
 
@@ -38,10 +46,14 @@ def redis_client(url: str, patience: Patience = PATIENT) -> redis.Redis:
         url,
         health_check_interval=10,
         socket_keepalive=True,
-        socket_connect_timeout=patience.connect_timeout,
         socket_timeout=patience.read_timeout,
-        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=patience.retries),
-        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        socket_connect_timeout=patience.connect_timeout,
+        retry=Retry(
+            ExponentialBackoff(cap=2.0, base=0.05),
+            retries=patience.retries,
+            supported_errors=(redis.ConnectionError,),
+        ),
+        retry_on_error=[redis.ConnectionError],
     )
 
 

@@ -131,7 +131,7 @@ def settings_from(
     return settings
 
 
-def open_storage(settings: Settings, patience: Patience = BRIEF) -> Repositories:
+def open_storage(settings: Settings, patience: Patience | None = BRIEF) -> Repositories:
     """The repositories on ``settings``' Redis, checked to answer (by default within a second)."""
     repos = Repositories.from_settings(settings, patience)
     repos.server.ping()
@@ -139,7 +139,7 @@ def open_storage(settings: Settings, patience: Patience = BRIEF) -> Repositories
 
 
 def open_location(
-    module: str | None, file: str | None, settings: Settings, patience: Patience = BRIEF
+    module: str | None, file: str | None, settings: Settings, patience: Patience | None = BRIEF
 ) -> tuple[Definitions, Repositories]:
     """Load the code location and open the repositories, checking that Redis answers."""
     definitions = load_definitions(module=module, file=file)

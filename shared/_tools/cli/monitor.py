@@ -8,6 +8,7 @@ from lookout._tools.cli._options import (
     configure_logging,
     listen_options,
     location_options,
+    loglevel_option,
     open_location,
     open_storage,
     redis_options,
@@ -21,12 +22,14 @@ from lookout._tools.monitor.report import show_queues
 
 @click.command("monitor")
 @listen_options("MONITOR", "127.0.0.1", 9108)
+@loglevel_option
 @location_options
 @redis_options
 @reports_errors
 def monitor_command(
     host: str,
     port: int,
+    loglevel: str,
     module: str | None,
     file: str | None,
     redis_url: str | None,
@@ -38,7 +41,7 @@ def monitor_command(
     needs the operator token from LOOKOUT_ADMIN_TOKEN; without it the UI is
     read only.
     """
-    configure_logging()
+    configure_logging(loglevel)
     settings = settings_from(redis_url, prefix)
     definitions, storage = open_location(module, file, settings)
     serve_monitor(definitions, storage, settings, host, port)

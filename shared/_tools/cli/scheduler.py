@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from lookout._core.storage import PATIENT
 from lookout._tools.cli._options import (
     configure_logging,
     location_options,
@@ -40,5 +39,6 @@ def scheduler_command(
     configure_logging(loglevel)
     settings = settings_from(redis_url, prefix)
     # A long-running process waits out a Redis outage rather than failing fast.
-    definitions, storage = open_location(module, file, settings, PATIENT)
+    # The settings' own timeouts: a scheduler waits out an outage (invariant 7).
+    definitions, storage = open_location(module, file, settings, None)
     run_scheduler(definitions, settings, storage)

@@ -64,18 +64,18 @@ def worker_command(
 
 
 @click.command("launcher")
+@loglevel_option
 @location_options
 @redis_options
 @reports_errors
 def launcher_command(
-    module: str | None, file: str | None, redis_url: str | None, prefix: str | None
+    loglevel: str, module: str | None, file: str | None, redis_url: str | None, prefix: str | None
 ) -> None:
     """Turn committed run requests into runs, exactly once each, and queue them."""
     from lookout.workers.main import run_launcher
 
-    sys.exit(
-        run_launcher(load_definitions(module=module, file=file), settings_from(redis_url, prefix))
-    )
+    definitions = load_definitions(module=module, file=file)
+    sys.exit(run_launcher(definitions, settings_from(redis_url, prefix), loglevel))
 
 
 @click.command("dead-letters")

@@ -25,4 +25,6 @@ def run_flower(settings: Settings, address: str, port: int, extra: Sequence[str]
     from lookout.workers.app import make_celery
 
     app = make_celery(settings)
+    # Flower picks its broker view by the URL's scheme: kombu's own transport.
+    app.conf.broker_transport = None
     app.start(["flower", f"--address={address}", f"--port={port}", *extra])

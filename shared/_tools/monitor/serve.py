@@ -57,12 +57,16 @@ def serve_monitor(
     0 picks a free port; the log line ``lookout monitor on URL`` says which,
     once the socket listens.
     """
+    # uvicorn logs through lookout's own log format and level (LOOKOUT_LOGLEVEL):
+    # its access log, one line a request, only at DEBUG.
+    debug = logging.getLogger().isEnabledFor(logging.DEBUG)
     config = uvicorn.Config(
         create_app(definitions, repos, settings),
         host=host,
         port=port,
-        log_level="warning",
-        access_log=False,
+        log_config=None,
+        log_level=logging.DEBUG if debug else logging.WARNING,
+        access_log=debug,
         lifespan="off",
         timeout_graceful_shutdown=2,
     )
