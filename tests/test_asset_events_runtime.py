@@ -1,0 +1,146 @@
+"""Asset events reported by sensors, and multi-asset sensors, through the real runtime.
+
+A scheduler, a worker and a launcher run ``tests.locations.work_asset_events``
+on a real redis-server.  Reported materializations reach a downstream asset
+sensor once each; a multi-asset sensor launches once both feeds are new and
+keeps a cursor per asset; bad input fails the ticks of the sensor that gave
+it, naming it, while everything committed stays.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+from lookout import DefaultSensorStatus, Settings
+from lookout.testing import EventKind, Repositories, decode_value, encode_value
+from tests.conftest import Spawn, process_env, wait_for
+from tests.locations.work_support import all_events, start_launcher, start_worker
+
+LOCATION = "tests.locations.work_asset_events"
+ENV = {"LOOKOUT_HEARTBEAT_INTERVAL": "0.5"}
+
+
+def _start_processes(spawn: Spawn, settings: Settings) -> None:
+    start_worker(spawn, settings, LOCATION, concurrency=2, env=ENV)
+    start_launcher(spawn, settings, LOCATION, env=ENV)
+    spawn(["lookout", "scheduler", "-m", LOCATION], process_env(settings, **ENV), "scheduler")
+
+
+def _set(storage: Repositories, name: str, status: DefaultSensorStatus) -> None:
+    storage.sensors.sync(name, DefaultSensorStatus.STOPPED, 1.0)
+    storage.sensors.set_status(name, status, due_at=time.time())
+
+
+def _stop(storage: Repositories, name: str) -> None:
+    _set(storage, name, DefaultSensorStatus.STOPPED)
+    wait_for(lambda: storage.sensors.state(name).inflight is None, 15, what=f"{name} to stop")
+
+
+def _ticks(storage: Repositories, name: str, status: str) -> int:
+    return sum(t.status == status for t in storage.ticks.history(name, 1000))
+
+
+def _materialized(storage: Repositories, asset: str) -> list[tuple[str, int]]:
+    """(event id, batch) of each materialization of ``asset`` on the event stream."""
+    return [
+        (eid, e.metadata["batch"][1])
+        for eid, e in storage.events.read("0-0", 100_000)
+        if e.kind == EventKind.ASSET_MATERIALIZATION.value and e.asset_key == asset
+    ]
+
+
+def _runs(storage: Repositories, job: str) -> list[dict[str, str]]:
+    return [r.tags for r in storage.runs.recent(limit=10_000) if r.job_name == job]
+
+
+def _cursor(storage: Repositories, name: str) -> object:
+    raw = storage.sensors.state(name).cursor
+    return None if raw is None else decode_value(raw)
+
+
+def test_reported_materializations_launch_one_downstream_run_each_and_a_stray_one_fails(
+    spawn: Spawn, settings: Settings, storage: Repositories
+) -> None:
+    _start_processes(spawn, settings)
+    _set(storage, "on_outside", DefaultSensorStatus.RUNNING)
+    wait_for(lambda: _cursor(storage, "on_outside") is not None, 20, what="on_outside's start")
+    _set(storage, "report_outside", DefaultSensorStatus.RUNNING)
+    _set(storage, "report_stray", DefaultSensorStatus.RUNNING)
+    wait_for(lambda: len(_materialized(storage, "outside_feed")) >= 4, 30, what="four reports")
+    wait_for(lambda: _ticks(storage, "report_stray", "FAILURE") >= 2, 20, what="stray failures")
+    _stop(storage, "report_outside")
+    _stop(storage, "report_stray")
+
+    reported = _materialized(storage, "outside_feed")
+    wait_for(
+        lambda: len(_runs(storage, "downstream_job")) >= len(reported),
+        30,
+        what="one downstream run per reported materialization",
+    )
+    time.sleep(2.5)  # on_outside ticks twice more: nothing may fire again
+    runs = _runs(storage, "downstream_job")
+    assert Counter(r["event"] for r in runs) == Counter(eid for eid, _ in reported)
+    assert sorted(int(r["batch"]) for r in runs) == list(range(1, len(reported) + 1))
+    # Each report sits in its asset's index under the event stream's id, metadata kept.
+    indexed = storage.assets.page("outside_feed", count=1000)
+    assert [(eid, e.metadata["batch"][1]) for eid, e in indexed] == reported
+    assert indexed[0][1].metadata["source"] == ["text", "outside_feed drop"]
+    assert all(e.sensor == "report_outside" for _, e in indexed)
+
+    stray = storage.ticks.history("report_stray", 1)[0]
+    assert "sensor 'report_stray'" in (stray.error or "") and "nobody_knows" in (stray.error or "")
+    assert storage.assets.page("nobody_knows") == []
+    assert not any(e.asset_key == "nobody_knows" for e in all_events(storage))
+
+
+def test_a_multi_asset_sensor_launches_once_both_feeds_are_new_and_advances_each_cursor(
+    spawn: Spawn, settings: Settings, storage: Repositories
+) -> None:
+    _start_processes(spawn, settings)
+    # A cursor of another format (an asset sensor's stream id) fails its ticks, naming it.
+    old = "1764400000000-0"
+    storage.sensors.set_cursor("both_feeds", encode_value(old))
+    _set(storage, "both_feeds", DefaultSensorStatus.RUNNING)
+    wait_for(lambda: _ticks(storage, "both_feeds", "FAILURE") >= 1, 20, what="a failed tick")
+    failed = storage.ticks.history("both_feeds", 1)[0]
+    assert "sensor 'both_feeds'" in (failed.error or "") and "cursor" in (failed.error or "")
+    assert _cursor(storage, "both_feeds") == old
+    storage.sensors.set_cursor("both_feeds", None)  # the operator's reset
+    wait_for(lambda: _ticks(storage, "both_feeds", "SKIPPED") >= 1, 20, what="a skipped tick")
+
+    _set(storage, "report_outside", DefaultSensorStatus.RUNNING)
+    wait_for(lambda: _materialized(storage, "outside_feed") != [], 20, what="an outside report")
+    _stop(storage, "report_outside")
+    skipped = _ticks(storage, "both_feeds", "SKIPPED")
+    wait_for(
+        lambda: _ticks(storage, "both_feeds", "SKIPPED") >= skipped + 2, 20, what="two more ticks"
+    )
+    assert _runs(storage, "combine_job") == []  # only one feed is new
+
+    _set(storage, "report_partner", DefaultSensorStatus.RUNNING)
+    wait_for(lambda: _materialized(storage, "partner_feed") != [], 20, what="a partner report")
+    _stop(storage, "report_partner")
+    wait_for(lambda: _runs(storage, "combine_job") != [], 20, what="the combined run")
+    skipped = _ticks(storage, "both_feeds", "SKIPPED")
+    wait_for(
+        lambda: _ticks(storage, "both_feeds", "SKIPPED") >= skipped + 2, 20, what="two more ticks"
+    )
+    runs = _runs(storage, "combine_job")
+    assert len(runs) == 1
+
+    newest = {
+        asset: storage.assets.page(asset, newest_first=True, count=1)[0][0]
+        for asset in ("outside_feed", "partner_feed")
+    }
+    ids = {asset: _storage_id(eid) for asset, eid in newest.items()}
+    assert runs[0]["outside_feed"] == str(ids["outside_feed"])
+    assert runs[0]["partner_feed"] == str(ids["partner_feed"])
+    cursor = json.loads(str(_cursor(storage, "both_feeds")))
+    assert cursor == {f"AssetKey(['{asset}'])": [None, sid, {}] for asset, sid in ids.items()}
+
+
+def _storage_id(entry_id: str) -> int:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms) * 1_000_000 + int(seq)
