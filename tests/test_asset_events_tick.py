@@ -14,6 +14,7 @@ import json
 
 import lookout as dg
 from lookout import Settings
+from lookout._tools.dev import describe_event
 from lookout.testing import (
     EventKind,
     Repositories,
@@ -199,3 +200,12 @@ def test_context_instance_on_the_runtime_answers_from_redis(
     tick(runner, "reports_feed")
     tick(runner, "reports_feed")
     assert tick(runner, "asks_the_instance").skip_reason == "rows=2 runs=0"
+
+
+def test_lookout_dev_shows_a_reported_event_with_its_sensor_and_metadata(
+    storage: Repositories, settings: Settings
+) -> None:
+    tick(runner_for(storage, settings), "reports_feed")
+    [(_, event)] = storage.assets.page("outside_feed")
+    shown = describe_event(event)
+    assert shown == "sensor reports_feed materialized outside_feed partition=p1 rows=1"

@@ -43,11 +43,12 @@ lookout:asset:{key}:materialized
                                         ``a/b``): each ``events`` entry of the asset
                                         again, under the SAME entry id, field ``d``
                                         = msgpack RunEvent; capped at about
-                                        ``ASSET_EVENTS_KEPT`` entries.  Appended in
-                                        the script that appends to ``events``
-                                        (asset_index), so multi-asset sensors and
-                                        instance queries read one asset after a
-                                        cursor without reading the others' events
+                                        ``scripts.asset_index.ASSET_EVENTS_KEPT``
+                                        entries.  Appended in the script that
+                                        appends to ``events`` (append_asset_event),
+                                        so multi-asset sensors and instance queries
+                                        read one asset after a cursor without
+                                        reading the other assets' events
 lookout:asset:{key}:observed    stream  the same, for the asset's observations
 lookout:asset:{key}:partitions  hash    partition -> entry id of the asset's newest
                                         materialization of it (never trimmed:

@@ -136,15 +136,23 @@ class RuntimeInstance:
         after = _bound(flt.after_storage_id, after_cursor, pick=max)
         before = _bound(flt.before_storage_id, before_cursor, pick=min)
         found = []
-        for page in self._asset_pages(key, observed, after, before, ascending):
+        # A page of limit + 1 tells whether there is more; a filter may need further pages.
+        count = PAGE if limit is None else min(PAGE, limit + 1)
+        for page in self._asset_pages(key, observed, (after, before), count, ascending):
             found += [s for s in page if accept(s)]
             if limit is not None and len(found) > limit:
                 return found[:limit], True
         return found, False
 
     def _asset_pages(
-        self, key: str, observed: bool, after: str | None, before: str | None, ascending: bool
+        self,
+        key: str,
+        observed: bool,
+        bounds: tuple[str | None, str | None],
+        count: int,
+        ascending: bool,
     ) -> Iterator[list[Stored]]:
+        after, before = bounds
         while True:
             page = _stored(
                 self.assets.page(
@@ -152,14 +160,15 @@ class RuntimeInstance:
                     observed=observed,
                     after=after,
                     before=before,
-                    count=PAGE,
+                    count=count,
                     newest_first=not ascending,
                 )
             )
             if page:
                 yield page
-            if len(page) < PAGE:
+            if len(page) < count:
                 return
+            count = min(PAGE, count * 2)  # a filter that skips much reads on in larger pages
             if ascending:
                 after = entry_id(page[-1][0])
             else:
