@@ -2,9 +2,11 @@
 
 A scheduler, a worker and a launcher run ``tests.locations.work_asset_events``
 on a real redis-server.  Reported materializations reach a downstream asset
-sensor once each; a multi-asset sensor launches once both feeds are new and
-keeps a cursor per asset; bad input fails the ticks of the sensor that gave
-it, naming it, while everything committed stays.
+sensor once each, and a reporting tick delivered again appends nothing more;
+a multi-asset sensor launches once both its assets are new (reported by
+sensors, or materialized by runs) and keeps a cursor per asset; bad input
+fails the ticks of the sensor that gave it, naming it, while everything
+committed stays.
 """
 
 from __future__ import annotations
@@ -13,10 +15,20 @@ import json
 import time
 from collections import Counter
 
+import pytest
+
 from lookout import DefaultSensorStatus, Settings
-from lookout.testing import EventKind, Repositories, decode_value, encode_value
+from lookout.testing import EventKind, Repositories, RunEvent, decode_value, encode_value
+from lookout.workers.app import make_celery
 from tests.conftest import Spawn, process_env, wait_for
-from tests.locations.work_support import all_events, start_launcher, start_worker
+from tests.locations.work_support import (
+    all_events,
+    claim_ticks,
+    publish,
+    start_launcher,
+    start_worker,
+    wait_committed,
+)
 
 LOCATION = "tests.locations.work_asset_events"
 ENV = {"LOOKOUT_HEARTBEAT_INTERVAL": "0.5"}
@@ -42,10 +54,10 @@ def _ticks(storage: Repositories, name: str, status: str) -> int:
     return sum(t.status == status for t in storage.ticks.history(name, 1000))
 
 
-def _materialized(storage: Repositories, asset: str) -> list[tuple[str, int]]:
-    """(event id, batch) of each materialization of ``asset`` on the event stream."""
+def _materialized(storage: Repositories, asset: str) -> list[tuple[str, RunEvent]]:
+    """(event id, event) of each materialization of ``asset`` on the event stream."""
     return [
-        (eid, e.metadata["batch"][1])
+        (eid, e)
         for eid, e in storage.events.read("0-0", 100_000)
         if e.kind == EventKind.ASSET_MATERIALIZATION.value and e.asset_key == asset
     ]
@@ -53,6 +65,12 @@ def _materialized(storage: Repositories, asset: str) -> list[tuple[str, int]]:
 
 def _runs(storage: Repositories, job: str) -> list[dict[str, str]]:
     return [r.tags for r in storage.runs.recent(limit=10_000) if r.job_name == job]
+
+
+def _two_more_ticks(storage: Repositories, name: str) -> None:
+    """Wait for two more SKIPPED ticks of ``name``: time for a wrong run to show."""
+    skipped = _ticks(storage, name, "SKIPPED")
+    wait_for(lambda: _ticks(storage, name, "SKIPPED") >= skipped + 2, 20, what="two more ticks")
 
 
 def _cursor(storage: Repositories, name: str) -> object:
@@ -73,7 +91,7 @@ def test_reported_materializations_launch_one_downstream_run_each_and_a_stray_on
     _stop(storage, "report_outside")
     _stop(storage, "report_stray")
 
-    reported = _materialized(storage, "outside_feed")
+    reported = [(eid, e.metadata["batch"][1]) for eid, e in _materialized(storage, "outside_feed")]
     wait_for(
         lambda: len(_runs(storage, "downstream_job")) >= len(reported),
         30,
@@ -95,50 +113,75 @@ def test_reported_materializations_launch_one_downstream_run_each_and_a_stray_on
     assert not any(e.asset_key == "nobody_knows" for e in all_events(storage))
 
 
-def test_a_multi_asset_sensor_launches_once_both_feeds_are_new_and_advances_each_cursor(
-    spawn: Spawn, settings: Settings, storage: Repositories
+@pytest.mark.parametrize(
+    ("multi", "job", "feeds"),
+    [
+        # reported by sensors with SensorResult(asset_events=...)
+        (
+            "both_feeds",
+            "combine_job",
+            (("report_outside", "outside_feed"), ("report_partner", "partner_feed")),
+        ),
+        # materialized by runs on the workers
+        ("both_baked", "toast_job", (("bake_bread", "bread"), ("bake_butter", "butter"))),
+    ],
+)
+def test_a_multi_asset_sensor_launches_once_both_assets_are_new_and_advances_each_cursor(
+    spawn: Spawn,
+    settings: Settings,
+    storage: Repositories,
+    multi: str,
+    job: str,
+    feeds: tuple[tuple[str, str], tuple[str, str]],
 ) -> None:
     _start_processes(spawn, settings)
     # A cursor of another format (an asset sensor's stream id) fails its ticks, naming it.
     old = "1764400000000-0"
-    storage.sensors.set_cursor("both_feeds", encode_value(old))
-    _set(storage, "both_feeds", DefaultSensorStatus.RUNNING)
-    wait_for(lambda: _ticks(storage, "both_feeds", "FAILURE") >= 1, 20, what="a failed tick")
-    failed = storage.ticks.history("both_feeds", 1)[0]
-    assert "sensor 'both_feeds'" in (failed.error or "") and "cursor" in (failed.error or "")
-    assert _cursor(storage, "both_feeds") == old
-    storage.sensors.set_cursor("both_feeds", None)  # the operator's reset
-    wait_for(lambda: _ticks(storage, "both_feeds", "SKIPPED") >= 1, 20, what="a skipped tick")
+    storage.sensors.set_cursor(multi, encode_value(old))
+    _set(storage, multi, DefaultSensorStatus.RUNNING)
+    wait_for(lambda: _ticks(storage, multi, "FAILURE") >= 1, 20, what="a failed tick")
+    failed = storage.ticks.history(multi, 1)[0]
+    assert f"sensor '{multi}'" in (failed.error or "") and "cursor" in (failed.error or "")
+    assert _cursor(storage, multi) == old
+    storage.sensors.set_cursor(multi, None)  # the operator's reset
+    wait_for(lambda: _ticks(storage, multi, "SKIPPED") >= 1, 20, what="a skipped tick")
 
-    _set(storage, "report_outside", DefaultSensorStatus.RUNNING)
-    wait_for(lambda: _materialized(storage, "outside_feed") != [], 20, what="an outside report")
-    _stop(storage, "report_outside")
-    skipped = _ticks(storage, "both_feeds", "SKIPPED")
-    wait_for(
-        lambda: _ticks(storage, "both_feeds", "SKIPPED") >= skipped + 2, 20, what="two more ticks"
-    )
-    assert _runs(storage, "combine_job") == []  # only one feed is new
-
-    _set(storage, "report_partner", DefaultSensorStatus.RUNNING)
-    wait_for(lambda: _materialized(storage, "partner_feed") != [], 20, what="a partner report")
-    _stop(storage, "report_partner")
-    wait_for(lambda: _runs(storage, "combine_job") != [], 20, what="the combined run")
-    skipped = _ticks(storage, "both_feeds", "SKIPPED")
-    wait_for(
-        lambda: _ticks(storage, "both_feeds", "SKIPPED") >= skipped + 2, 20, what="two more ticks"
-    )
-    runs = _runs(storage, "combine_job")
+    for n, (feeder, asset) in enumerate(feeds):
+        _set(storage, feeder, DefaultSensorStatus.RUNNING)
+        wait_for(lambda a=asset: _materialized(storage, a) != [], 30, what=f"{asset} to be new")
+        _stop(storage, feeder)
+        if n == 1:
+            wait_for(lambda: _runs(storage, job) != [], 20, what="the run once both are new")
+        _two_more_ticks(storage, multi)
+        assert len(_runs(storage, job)) == n  # none while only the first asset is new
+    runs = _runs(storage, job)
     assert len(runs) == 1
 
-    newest = {
-        asset: storage.assets.page(asset, newest_first=True, count=1)[0][0]
-        for asset in ("outside_feed", "partner_feed")
+    ids = {
+        asset: _storage_id(storage.assets.page(asset, newest_first=True, count=1)[0][0])
+        for _, asset in feeds
     }
-    ids = {asset: _storage_id(eid) for asset, eid in newest.items()}
-    assert runs[0]["outside_feed"] == str(ids["outside_feed"])
-    assert runs[0]["partner_feed"] == str(ids["partner_feed"])
-    cursor = json.loads(str(_cursor(storage, "both_feeds")))
+    assert runs[0] == {**runs[0], **{asset: str(sid) for asset, sid in ids.items()}}
+    cursor = json.loads(str(_cursor(storage, multi)))
     assert cursor == {f"AssetKey(['{asset}'])": [None, sid, {}] for asset, sid in ids.items()}
+
+
+def test_a_reporting_tick_delivered_again_appends_its_events_once(
+    spawn: Spawn, settings: Settings, storage: Repositories
+) -> None:
+    start_worker(spawn, settings, LOCATION, concurrency=2, queues=settings.tick_queue, env=ENV)
+    storage.sensors.sync("report_outside", DefaultSensorStatus.STOPPED, 1.0)
+    app = make_celery(settings)
+    [tick] = claim_ticks(storage, settings, ["report_outside"])
+    publish(app, [tick])
+    publish(app, [tick])  # a publish resent after a lost reply
+    wait_committed(storage, [tick])
+    publish(app, [tick])  # redelivered after its commit
+    time.sleep(1.5)  # time for a second append to show, were there one
+    app.close()
+    assert len(_materialized(storage, "outside_feed")) == 1
+    assert len(storage.assets.page("outside_feed")) == 1
+    assert [t.tick_id for t in storage.ticks.history("report_outside", 10)] == [tick.tick_id]
 
 
 def _storage_id(entry_id: str) -> int:
