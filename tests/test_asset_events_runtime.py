@@ -67,6 +67,10 @@ def _runs(storage: Repositories, job: str) -> list[dict[str, str]]:
     return [r.tags for r in storage.runs.recent(limit=10_000) if r.job_name == job]
 
 
+def _wait_materialized(storage: Repositories, asset: str) -> None:
+    wait_for(lambda: _materialized(storage, asset) != [], 30, what=f"{asset} to be new")
+
+
 def _two_more_ticks(storage: Repositories, name: str) -> None:
     """Wait for two more SKIPPED ticks of ``name``: time for a wrong run to show."""
     skipped = _ticks(storage, name, "SKIPPED")
@@ -148,7 +152,7 @@ def test_a_multi_asset_sensor_launches_once_both_assets_are_new_and_advances_eac
 
     for n, (feeder, asset) in enumerate(feeds):
         _set(storage, feeder, DefaultSensorStatus.RUNNING)
-        wait_for(lambda a=asset: _materialized(storage, a) != [], 30, what=f"{asset} to be new")
+        _wait_materialized(storage, asset)
         _stop(storage, feeder)
         if n == 1:
             wait_for(lambda: _runs(storage, job) != [], 20, what="the run once both are new")
