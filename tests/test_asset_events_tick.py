@@ -79,6 +79,13 @@ def asks_the_instance(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     return dg.SkipReason(f"rows={rows} runs={len(runs)}")
 
 
+@dg.asset_sensor(asset_key=dg.AssetKey("outside_feed"), job=beans_job)
+def on_feed(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry) -> dg.RunRequest:
+    materialization = asset_event.asset_materialization
+    assert materialization is not None
+    return dg.RunRequest(tags={"rows": str(materialization.metadata["rows"].value)})
+
+
 DEFS = dg.Definitions(
     assets=[beans, milk, outside_feed],
     jobs=[beans_job],
@@ -89,6 +96,7 @@ DEFS = dg.Definitions(
         reports_milk,
         reports_stray,
         asks_the_instance,
+        on_feed,
     ],
 )
 
@@ -209,3 +217,22 @@ def test_lookout_dev_shows_a_reported_event_with_its_sensor_and_metadata(
     [(_, event)] = storage.assets.page("outside_feed")
     shown = describe_event(event)
     assert shown == "sensor reports_feed materialized outside_feed partition=p1 rows=1"
+
+
+def test_an_asset_sensor_takes_a_storage_id_cursor_and_fails_on_one_of_another_format(
+    storage: Repositories, settings: Settings
+) -> None:
+    runner = runner_for(storage, settings)
+    for _ in range(3):
+        tick(runner, "reports_feed")
+    storage.sensors.set_cursor("on_feed", encode_value("last-week"))
+    failed = tick(runner, "on_feed")
+    assert failed.status == "FAILURE"
+    assert "sensor 'on_feed'" in (failed.error or "") and "'last-week'" in (failed.error or "")
+    assert _cursor(storage, "on_feed") == "last-week"
+    # A storage id, as the instance's records carry them: only later events fire.
+    assert runner.instance is not None
+    first = runner.instance.fetch_materializations(dg.AssetKey("outside_feed"), 1, ascending=True)
+    storage.sensors.set_cursor("on_feed", encode_value(str(first.records[0].storage_id)))
+    assert tick(runner, "on_feed").status == "SUCCESS"
+    assert sorted(r.tags["rows"] for r in launched(runner)) == ["2", "3"]
