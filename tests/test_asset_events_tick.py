@@ -86,6 +86,13 @@ def on_feed(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry) 
     return dg.RunRequest(tags={"rows": str(materialization.metadata["rows"].value)})
 
 
+@dg.asset_sensor(asset_key=dg.AssetKey("outside_feed"))
+def relays_stray(
+    context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
+) -> dg.SensorResult:
+    return dg.SensorResult(asset_events=[dg.AssetObservation("nobody_knows")])
+
+
 DEFS = dg.Definitions(
     assets=[beans, milk, outside_feed],
     jobs=[beans_job],
@@ -97,6 +104,7 @@ DEFS = dg.Definitions(
         reports_stray,
         asks_the_instance,
         on_feed,
+        relays_stray,
     ],
 )
 
@@ -198,6 +206,12 @@ def test_a_tick_reporting_an_event_for_an_unknown_asset_fails_naming_both_and_ke
     assert storage.assets.page("nobody_knows") == []
     assert len(_materializations(storage, "outside_feed")) == 1  # what was committed stays
     assert tick(runner, "reports_feed").status == "SKIPPED"
+    # An asset sensor's function reporting one is refused alike.
+    first = _materializations(storage, "outside_feed")[0]
+    storage.sensors.set_cursor("relays_stray", encode_value(first))  # one event after it
+    relayed = tick(runner, "relays_stray")
+    assert relayed.status == "FAILURE" and "nobody_knows" in (relayed.error or "")
+    assert storage.assets.page("nobody_knows", observed=True) == []
 
 
 def test_context_instance_on_the_runtime_answers_from_redis(

@@ -203,12 +203,13 @@ class TickRunner:
             # A multi-asset sensor's function is its whole evaluation: it reads
             # context.instance and moves its per-asset cursors itself.
             outcome = evaluate(sensor, context)
-            # Events for assets this location does not know fail the tick, naming them.
-            check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
-            return outcome
-        from lookout._process.event_ticks import evaluate_event_sensor
+        else:
+            from lookout._process.event_ticks import evaluate_event_sensor
 
-        return evaluate_event_sensor(sensor, context, self.events)
+            outcome = evaluate_event_sensor(sensor, context, self.events)
+        # Events for assets this location does not know fail the tick, naming them.
+        check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
+        return outcome
 
     def _launches(
         self, sensor: str, tick_id: str, outcome: SensorOutcome, now: float
