@@ -18,6 +18,7 @@ from lookout._tools.dev import describe_event
 from lookout.testing import (
     EventKind,
     Repositories,
+    RunEvent,
     TickRunner,
     decode_value,
     encode_value,
@@ -250,3 +251,14 @@ def test_an_asset_sensor_takes_a_storage_id_cursor_and_fails_on_one_of_another_f
     storage.sensors.set_cursor("on_feed", encode_value(str(first.records[0].storage_id)))
     assert tick(runner, "on_feed").status == "SUCCESS"
     assert sorted(r.tags["rows"] for r in launched(runner)) == ["2", "3"]
+
+
+def test_an_asset_sensors_first_tick_finds_the_newest_materialization_however_old(
+    storage: Repositories, settings: Settings
+) -> None:
+    runner = runner_for(storage, settings)
+    tick(runner, "reports_feed")
+    for n in range(10_050):  # more than the stream's recent events looked through
+        storage.events.append(RunEvent(EventKind.RUN_STATUS.value, f"r{n}", "other", 0.0))
+    assert tick(runner, "on_feed").status == "SUCCESS"
+    assert [r.tags["rows"] for r in launched(runner)] == ["1"]

@@ -26,7 +26,7 @@ from lookout._base.wire import EventKind, RunEvent
 from lookout._core.streams import entry_id, stream_order
 
 if TYPE_CHECKING:
-    from lookout._core.storage import EventStream
+    from lookout._core.storage import AssetEventLog, EventStream
 
 BATCH = 1000
 
@@ -70,11 +70,18 @@ def _events_after(events: EventStream, after: str) -> Iterator[tuple[str, RunEve
         after = batch[-1][0]
 
 
-def _start(sensor: SensorDefinition[Any, Any], stream: EventStream) -> tuple[str, list[Any]]:
+def _start(
+    sensor: SensorDefinition[Any, Any], stream: EventStream, assets: AssetEventLog | None
+) -> tuple[str, list[Any]]:
     """Where a sensor with no cursor begins, and the events it sees on that first tick."""
     newest = stream.latest_id()
     if sensor.kind is SensorKind.ASSET:
-        latest = stream.latest_matching(lambda e: _matches(sensor, e))
+        # The asset's own stream holds its newest materialization however long
+        # ago it was; one from before that index existed is looked for among
+        # the stream's recent events.
+        key = sensor.options["asset_key"]
+        indexed = assets.page(key, newest_first=True, count=1) if assets else []
+        latest = indexed[0] if indexed else stream.latest_matching(lambda e: _matches(sensor, e))
         return newest, [latest] if latest else []
     return newest, []
 
@@ -107,11 +114,14 @@ def _call(
 
 
 def evaluate_event_sensor(
-    sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, stream: EventStream
+    sensor: SensorDefinition[Any, Any],
+    context: SensorEvaluationContext,
+    stream: EventStream,
+    assets: AssetEventLog | None = None,
 ) -> SensorOutcome:
     """Call the sensor once per new matching event and merge what the calls gave."""
     if context.cursor is None:
-        cursor, pending = _start(sensor, stream)
+        cursor, pending = _start(sensor, stream, assets)
         events: Any = pending
     else:
         cursor = stream_cursor(sensor.name, context.cursor)

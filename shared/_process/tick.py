@@ -206,7 +206,8 @@ class TickRunner:
         else:
             from lookout._process.event_ticks import evaluate_event_sensor
 
-            outcome = evaluate_event_sensor(sensor, context, self.events)
+            assets = self.instance.assets if self.instance else None
+            outcome = evaluate_event_sensor(sensor, context, self.events, assets)
         # Events for assets this location does not know fail the tick, naming them.
         check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
         return outcome
