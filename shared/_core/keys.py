@@ -100,10 +100,11 @@ started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 sensors' hashes (sync_sensors, unschedule, claim_due, unclaim, trigger), the
 leader's changes fenced by ``scheduler:leader``, which ``LeaderStore`` holds;
 ``RunStore`` ``run:*`` and ``runs*``, each status move with its ``events``
-entry (run_*), a run's asset events with their ``asset:*`` entries (run_emit);
-``AssetEventLog`` only reads ``asset:*``; ``LaunchStream`` the launchers' group on ``launch``;
+entry (run_*), a run's asset events with their ``asset:*`` entries
+(run_emit); ``LaunchStream`` the launchers' group on ``launch``;
 ``EventStream`` ``events``; ``ProcessStore`` ``process:*`` and ``processes``;
-``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads, kombu's keys too.
+``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads, kombu's keys
+too, and ``AssetEventLog`` only reads ``asset:*``.
 """
 
 from __future__ import annotations
