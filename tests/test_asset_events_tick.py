@@ -94,8 +94,50 @@ def relays_stray(
     return dg.SensorResult(asset_events=[dg.AssetObservation("nobody_knows")])
 
 
+class Days:
+    """A fixed list of partition keys (what a partitions definition tells a sensor)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+
+    def get_partition_keys(self) -> list[str]:
+        return self.keys
+
+
+DAYS = Days(["d1", "d2", "d3"])
+
+
+@dg.asset(partitions_def=DAYS)
+def left() -> int:
+    return 1
+
+
+@dg.asset(partitions_def=DAYS)
+def right() -> int:
+    return 2
+
+
+@dg.sensor()
+def reports_days(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    n = int(context.cursor or 0) + 1
+    plan = [("left", "d1"), ("right", "d1"), ("left", "d2")] if n == 1 else [("right", "d2")]
+    events = [dg.AssetMaterialization(a, partition=p) for a, p in plan]
+    return dg.SensorResult(asset_events=events, cursor=str(n))
+
+
+@dg.multi_asset_sensor(monitored_assets=[dg.AssetKey("left"), dg.AssetKey("right")], job=beans_job)
+def days_in(context: dg.MultiAssetSensorEvaluationContext) -> list[dg.RunRequest]:
+    requests = []
+    by_partition = context.latest_materialization_records_by_partition_and_asset()
+    for partition, records in by_partition.items():
+        if set(records) == set(context.asset_keys):
+            context.advance_cursor(records)
+            requests.append(dg.RunRequest(partition_key=partition))
+    return requests
+
+
 DEFS = dg.Definitions(
-    assets=[beans, milk, outside_feed],
+    assets=[beans, milk, outside_feed, left, right],
     jobs=[beans_job],
     sensors=[
         both_in,
@@ -106,6 +148,8 @@ DEFS = dg.Definitions(
         asks_the_instance,
         on_feed,
         relays_stray,
+        reports_days,
+        days_in,
     ],
 )
 
@@ -262,3 +306,16 @@ def test_an_asset_sensors_first_tick_finds_the_newest_materialization_however_ol
         storage.events.append(RunEvent(EventKind.RUN_STATUS.value, f"r{n}", "other", 0.0))
     assert tick(runner, "on_feed").status == "SUCCESS"
     assert [r.tags["rows"] for r in launched(runner)] == ["1"]
+
+
+def test_a_partitioned_multi_asset_sensor_runs_each_partition_once_both_assets_have_it(
+    storage: Repositories, settings: Settings
+) -> None:
+    runner = runner_for(storage, settings)
+    tick(runner, "reports_days")  # left d1, right d1, left d2
+    assert tick(runner, "days_in").status == "SUCCESS"
+    assert tick(runner, "days_in").status == "SKIPPED"
+    tick(runner, "reports_days")  # right d2
+    assert tick(runner, "days_in").status == "SUCCESS"
+    assert tick(runner, "days_in").status == "SKIPPED"
+    assert [r.partition_key for r in launched(runner)] == ["d1", "d2"]
