@@ -136,6 +136,18 @@ def days_in(context: dg.MultiAssetSensorEvaluationContext) -> list[dg.RunRequest
     return requests
 
 
+@dg.sensor()
+def reports_through_the_instance(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    context.instance.report_runless_asset_event(dg.AssetObservation("milk", metadata={"l": 2}))
+    return dg.SensorResult(asset_events=[dg.AssetMaterialization("milk")])
+
+
+@dg.sensor()
+def reports_then_raises(context: dg.SensorEvaluationContext) -> None:
+    context.instance.report_runless_asset_event(dg.AssetMaterialization("milk"))
+    raise RuntimeError("the fridge broke")
+
+
 DEFS = dg.Definitions(
     assets=[beans, milk, outside_feed, left, right],
     jobs=[beans_job],
@@ -150,6 +162,8 @@ DEFS = dg.Definitions(
         relays_stray,
         reports_days,
         days_in,
+        reports_through_the_instance,
+        reports_then_raises,
     ],
 )
 
@@ -319,3 +333,17 @@ def test_a_partitioned_multi_asset_sensor_runs_each_partition_once_both_assets_h
     assert tick(runner, "days_in").status == "SUCCESS"
     assert tick(runner, "days_in").status == "SKIPPED"
     assert [r.partition_key for r in launched(runner)] == ["d1", "d2"]
+
+
+def test_events_reported_through_context_instance_commit_with_the_tick_or_not_at_all(
+    storage: Repositories, settings: Settings
+) -> None:
+    runner = runner_for(storage, settings)
+    assert tick(runner, "reports_then_raises").status == "FAILURE"
+    assert storage.assets.page("milk") == []
+    tick(runner, "reports_through_the_instance")
+    [(_, observed)] = storage.assets.page("milk", observed=True)
+    assert observed.metadata == {"l": ["int", 2]}
+    assert len(storage.assets.page("milk")) == 1
+    kinds = [e.kind for _, e in storage.events.read("0-0", 100) if e.asset_key == "milk"]
+    assert kinds == [EventKind.ASSET_OBSERVATION.value, EventKind.ASSET_MATERIALIZATION.value]

@@ -13,6 +13,11 @@ storage layer, each bounded:
 - run queries read one run index (a sensor's, a status's, or all runs) by
   creation time, newest first, at most ``SCAN_RUNS`` runs, and stop at the limit.
 
+``report_runless_asset_event`` keeps the event for the tick's commit (one
+instance per tick: ``for_tick``), so it is appended atomically with the
+tick, once, as ``SensorResult(asset_events=...)`` is: a failed tick reports
+nothing, unlike Dagster, which writes the event at once.
+
 Storage ids are the stream entry ids packed as integers
 (``lookout._core.streams.storage_id``), so they ascend as Dagster's do and a
 multi-asset sensor's per-asset cursor holds them as Dagster's would.
@@ -25,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from lookout._author.asset_events import AssetMaterialization, AssetObservation
 from lookout._author.asset_key import AssetKey
 from lookout._author.event_records import (
     AssetRecordsFilter,
@@ -45,6 +51,7 @@ from lookout._author.instance_queries import (
 )
 from lookout._author.requests import SENSOR_NAME_TAG
 from lookout._author.runs import DagsterRunStatus
+from lookout._base.errors import DefinitionError
 from lookout._base.wire import EventKind
 from lookout._base.wire import RunRecord as WireRunRecord
 from lookout._core.storage import AssetEventLog, EventStream, RunStore
@@ -103,6 +110,23 @@ class RuntimeInstance:
         self.assets = assets
         self.events = events
         self.runs = runs
+        # Asset events reported through this instance, for its tick's commit.
+        self.reported: list[AssetMaterialization | AssetObservation] = []
+
+    def for_tick(self) -> RuntimeInstance:
+        """An instance for one tick: the same storage, its own reported events."""
+        return RuntimeInstance(self.assets, self.events, self.runs)
+
+    def report_runless_asset_event(
+        self, asset_event: AssetMaterialization | AssetObservation
+    ) -> None:
+        """Report an asset event no run produced; it commits with the tick (see module)."""
+        if not isinstance(asset_event, AssetMaterialization | AssetObservation):
+            raise DefinitionError(
+                "report_runless_asset_event takes an AssetMaterialization or an "
+                f"AssetObservation, got {asset_event!r:.80}"
+            )
+        self.reported.append(asset_event)
 
     # -- asset events ------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lookout._author.asset_event_check import check_known_assets
@@ -145,7 +145,7 @@ class TickRunner:
                 cursor=cursor,
                 # Decoding the last tick record is left to the few sensors that ask.
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
-                instance=self.instance,
+                instance=self.instance.for_tick() if self.instance else None,
                 definitions=self.definitions,
             )
             outcome = self.timer.call(
@@ -208,6 +208,11 @@ class TickRunner:
 
             assets = self.instance.assets if self.instance else None
             outcome = evaluate_event_sensor(sensor, context, self.events, assets)
+        instance = context.instance
+        if isinstance(instance, RuntimeInstance) and instance.reported:
+            # Reported through context.instance: committed with the tick, first.
+            events = (*instance.reported, *outcome.asset_events)
+            outcome = replace(outcome, asset_events=events)
         # Events for assets this location does not know fail the tick, naming them.
         check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
         return outcome
