@@ -32,11 +32,11 @@ from lookout._base.wire import (
     EventKind,
     LaunchRequest,
     RunEvent,
-    RunRecord,
     TickMessage,
     TickRecord,
     TickStatus,
 )
+from lookout._base.wire import RunRecord as StoredRun
 from lookout._core.keys import Keys
 from lookout._core.settings import Settings
 from lookout._core.storage import (
@@ -87,7 +87,7 @@ __all__ = [
     "LaunchRequest",
     "ProcessInfo",
     "RunEvent",
-    "RunRecord",
+    "StoredRun",  # the stored run record (lookout.RunRecord is Dagster's)
     "TickMessage",
     "TickRecord",
     "TickStatus",

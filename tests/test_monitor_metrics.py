@@ -27,7 +27,7 @@ from lookout.testing import (
     Heartbeat,
     Repositories,
     RunEvent,
-    RunRecord,
+    StoredRun,
     TickRunner,
     load_definitions,
     open_repositories,
@@ -186,7 +186,7 @@ def test_run_counts_by_status_come_from_the_run_indexes(
     now = time.time()
     runs = [
         (
-            RunRecord(run_id=f"r{i}", job_name="touch_job", status=status, created_at=now),
+            StoredRun(run_id=f"r{i}", job_name="touch_job", status=status, created_at=now),
             RunEvent(
                 kind=EventKind.RUN_STATUS.value,
                 run_id=f"r{i}",

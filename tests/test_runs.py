@@ -23,7 +23,7 @@ from lookout.testing import (
     LaunchRequest,
     Repositories,
     RunEvent,
-    RunRecord,
+    StoredRun,
     load_definitions,
     open_repositories,
     tick_runner,
@@ -189,7 +189,7 @@ def test_runs_list_and_show_commands(
     assert missing.returncode == 1 and "no run id starts with 'nope'" in missing.stderr
 
 
-def _queued_run(storage: Repositories, module: str, job: str) -> RunRecord:
+def _queued_run(storage: Repositories, module: str, job: str) -> StoredRun:
     """A QUEUED run of ``job``, created as a launcher creates it."""
     now = time.time()
     launch = LaunchRequest(

@@ -5,7 +5,9 @@
 and answers Dagster's queries over them: ``get_runs``/``get_run_records``
 with a ``RunsFilter``, ``fetch_materializations``, ``get_event_records``,
 ``get_latest_materialization_event``, ``report_runless_asset_event``.
-A deployment never uses it: there, runs and events live in Redis.
+A deployment never uses it: there, runs and events live in Redis (its
+instance, in the runtime, filters with the same ``asset_filter``,
+``type_filter`` and ``run_filter``).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def _in_range(value: float, after: float | None, before: float | None) -> bool:
     return (after is None or value > after) and (before is None or value < before)
 
 
-def _asset_filter(kind: str, flt: AssetRecordsFilter) -> Callable[[Stored], bool]:
+def asset_filter(kind: str, flt: AssetRecordsFilter) -> Callable[[Stored], bool]:
     key = flt.asset_key.to_user_string()
 
     def accept(stored: Stored) -> bool:
@@ -70,7 +72,7 @@ def _asset_filter(kind: str, flt: AssetRecordsFilter) -> Callable[[Stored], bool
     return accept
 
 
-def _type_filter(flt: EventRecordsFilter) -> Callable[[Stored], bool]:
+def type_filter(flt: EventRecordsFilter) -> Callable[[Stored], bool]:
     try:
         event_type = DagsterEventType(flt.event_type)
     except ValueError:
@@ -98,7 +100,7 @@ def _type_filter(flt: EventRecordsFilter) -> Callable[[Stored], bool]:
     return accept
 
 
-def _run_filter(flt: RunsFilter | None) -> Callable[[RunRecord], bool]:
+def run_filter(flt: RunsFilter | None) -> Callable[[RunRecord], bool]:
     if flt is None:
         return lambda _record: True
     statuses = {str(s) for s in flt.statuses} if flt.statuses is not None else None
@@ -128,7 +130,28 @@ def _run_filter(flt: RunsFilter | None) -> Callable[[RunRecord], bool]:
     return accept
 
 
-def _record(stored: Stored) -> EventLogRecord:
+def runless_event(
+    asset_event: AssetMaterialization | AssetObservation, now: float, sensor: str | None = None
+) -> RunEvent:
+    """The event stream's entry for an asset event no run produced (``sensor``: who reported it)."""
+    observed = isinstance(asset_event, AssetObservation)
+    kind = EventKind.ASSET_OBSERVATION if observed else EventKind.ASSET_MATERIALIZATION
+    return RunEvent(
+        kind=kind.value,
+        run_id="",
+        job_name=RUNLESS_JOB,
+        timestamp=now,
+        asset_key=asset_event.asset_key.to_user_string(),
+        partition=asset_event.partition,
+        tags=dict(asset_event.tags),
+        sensor=sensor,
+        metadata=metadata_to_wire(asset_event.metadata),
+        description=asset_event.description,
+    )
+
+
+def record_of(stored: Stored) -> EventLogRecord:
+    """An event with its storage id, as the record Dagster's queries return."""
     sid, event = stored
     return EventLogRecord(sid, entry_from_event(str(sid), event))
 
@@ -167,21 +190,7 @@ class InstanceLog:
                 "report_runless_asset_event takes an AssetMaterialization or an "
                 f"AssetObservation, got {asset_event!r:.80}"
             )
-        observed = isinstance(asset_event, AssetObservation)
-        kind = EventKind.ASSET_OBSERVATION if observed else EventKind.ASSET_MATERIALIZATION
-        self.store_event(
-            RunEvent(
-                kind=kind.value,
-                run_id="",
-                job_name=RUNLESS_JOB,
-                timestamp=time.time(),
-                asset_key=asset_event.asset_key.to_user_string(),
-                partition=asset_event.partition,
-                tags=dict(asset_event.tags),
-                metadata=metadata_to_wire(asset_event.metadata),
-                description=asset_event.description,
-            )
-        )
+        self.store_event(runless_event(asset_event, time.time()))
 
     # -- events ------------------------------------------------------------------
 
@@ -197,7 +206,7 @@ class InstanceLog:
         page = found if limit is None else found[:limit]
         more = limit is not None and len(found) > limit
         next_cursor = str(page[-1][0]) if page else (cursor or "")
-        return EventRecordsResult([_record(s) for s in page], next_cursor, more)
+        return EventRecordsResult([record_of(s) for s in page], next_cursor, more)
 
     def fetch_materializations(
         self,
@@ -213,7 +222,7 @@ class InstanceLog:
             else records_filter
         )
         kind = EventKind.ASSET_MATERIALIZATION.value
-        return self._page(_asset_filter(kind, flt), limit, cursor, ascending)
+        return self._page(asset_filter(kind, flt), limit, cursor, ascending)
 
     def fetch_observations(
         self,
@@ -228,7 +237,7 @@ class InstanceLog:
             else records_filter
         )
         kind = EventKind.ASSET_OBSERVATION.value
-        return self._page(_asset_filter(kind, flt), limit, cursor, ascending)
+        return self._page(asset_filter(kind, flt), limit, cursor, ascending)
 
     def get_event_records(
         self,
@@ -237,7 +246,7 @@ class InstanceLog:
         ascending: bool = False,
     ) -> list[EventLogRecord]:
         """Events of one type matching the filter, newest first unless ``ascending``."""
-        page = self._page(_type_filter(event_records_filter), limit, None, ascending)
+        page = self._page(type_filter(event_records_filter), limit, None, ascending)
         return list(page.records)
 
     def get_latest_materialization_event(self, asset_key: AssetKey) -> EventLogEntry | None:
@@ -268,7 +277,7 @@ class InstanceLog:
     ) -> list[RunRecord]:
         """Runs matching ``filters``, newest first unless ``ascending``."""
         del order_by  # runs are ordered by creation, as Dagster's default
-        accept = _run_filter(filters)
+        accept = run_filter(filters)
         records = [r for r in self._run_records.values() if accept(r)]
         records.sort(key=lambda r: r.storage_id, reverse=not ascending)
         return records if limit is None else records[:limit]

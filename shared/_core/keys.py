@@ -32,9 +32,27 @@ lookout:inflight                zset    sensor name -> time after which its
                                         in-flight tick counts as lost
 lookout:launch                  stream  committed RunRequests, field ``d`` = msgpack
                                         LaunchRequest
-lookout:events                  stream  run status changes and asset
-                                        materializations, field ``d`` = msgpack
-                                        RunEvent; event sensors read it by cursor
+lookout:events                  stream  run status changes and asset events (of
+                                        runs, and reported by sensors' ticks),
+                                        field ``d`` = msgpack RunEvent; event
+                                        sensors read it by cursor.  Trimmed, never
+                                        deleted: the asset streams reuse its ids,
+                                        which must keep ascending
+lookout:asset:{key}:materialized
+                                stream  one asset's materializations (``key`` as
+                                        ``a/b``): each ``events`` entry of the asset
+                                        again, under the SAME entry id, field ``d``
+                                        = msgpack RunEvent; capped at about
+                                        ``scripts.asset_index.ASSET_EVENTS_KEPT``
+                                        entries.  Appended in the script that
+                                        appends to ``events`` (append_asset_event),
+                                        so multi-asset sensors and instance queries
+                                        read one asset after a cursor without
+                                        reading the other assets' events
+lookout:asset:{key}:observed    stream  the same, for the asset's observations
+lookout:asset:{key}:partitions  hash    partition -> entry id of the asset's newest
+                                        materialization of it (never trimmed:
+                                        ``all_partitions_materialized``)
 lookout:run:{id}                hash    one run: ``d`` (msgpack RunRecord as
                                         created), status, started_at, ended_at,
                                         error, worker, enqueued (when it was
@@ -76,14 +94,17 @@ Which repository of ``lookout._core.storage`` changes them (scripts in brackets)
 started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 ``TickLedger`` a tick's life on the sensor hash, ``inflight`` and ``due``
 (claim, release, give_back, begin_eval) and its commit to ``ticks``,
-``runkeys`` and ``launch`` (commit); ``ScheduleStore`` ``due``, ``inflight``,
+``runkeys``, ``launch`` and, for the asset events a sensor reports,
+``events`` and ``asset:*`` (commit); ``ScheduleStore`` ``due``, ``inflight``,
 ``triggered``, ``scheduler:wake``, ``scheduler:round`` and the claimed
 sensors' hashes (sync_sensors, unschedule, claim_due, unclaim, trigger), the
 leader's changes fenced by ``scheduler:leader``, which ``LeaderStore`` holds;
 ``RunStore`` ``run:*`` and ``runs*``, each status move with its ``events``
-entry (run_*); ``LaunchStream`` the launchers' group on ``launch``;
+entry (run_*), a run's asset events with their ``asset:*`` entries
+(run_emit); ``LaunchStream`` the launchers' group on ``launch``;
 ``EventStream`` ``events``; ``ProcessStore`` ``process:*`` and ``processes``;
-``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads, kombu's keys too.
+``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads, kombu's keys
+too, and ``AssetEventLog`` only reads ``asset:*``.
 """
 
 from __future__ import annotations
@@ -125,6 +146,13 @@ class Keys:
     @property
     def events(self) -> str:
         return f"{self.prefix}events"
+
+    def asset_events(self, asset_key: str, observed: bool = False) -> str:
+        """One asset's materializations (or, ``observed``, observations); key as ``a/b``."""
+        return f"{self.prefix}asset:{asset_key}:{'observed' if observed else 'materialized'}"
+
+    def asset_partitions(self, asset_key: str) -> str:
+        return f"{self.prefix}asset:{asset_key}:partitions"
 
     def run(self, run_id: str) -> str:
         return f"{self.prefix}run:{run_id}"

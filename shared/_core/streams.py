@@ -18,3 +18,21 @@ def stream_order(entry_id: str) -> tuple[int, int]:
     """A stream entry id (``ms-seq``) as a sortable pair: ids do not sort as strings."""
     ms, _, seq = entry_id.partition("-")
     return int(ms or 0), int(seq or 0)
+
+
+# A storage id packs a stream entry id ``ms-seq`` as ``ms * SEQ_SPAN + seq``: an
+# integer that ascends with the entries (Dagster's storage ids are integers),
+# exact for fewer than a million entries in one millisecond, which one Redis
+# cannot append.
+SEQ_SPAN = 1_000_000
+
+
+def storage_id(entry_id: str) -> int:
+    """The integer storage id of a stream entry id."""
+    ms, seq = stream_order(entry_id)
+    return ms * SEQ_SPAN + seq
+
+
+def entry_id(storage: int) -> str:
+    """The stream entry id a storage id stands for (inverse of ``storage_id``)."""
+    return f"{storage // SEQ_SPAN}-{storage % SEQ_SPAN}"

@@ -23,10 +23,10 @@ from lookout._author.runs import DagsterRunStatus
 from lookout._author.sensors import SensorDefinition, SensorKind
 from lookout._base.errors import SensorEvaluationError
 from lookout._base.wire import EventKind, RunEvent
-from lookout._core.streams import stream_order
+from lookout._core.streams import entry_id, stream_order
 
 if TYPE_CHECKING:
-    from lookout._core.storage import EventStream
+    from lookout._core.storage import AssetEventLog, EventStream
 
 BATCH = 1000
 
@@ -43,6 +43,24 @@ def _matches(sensor: SensorDefinition[Any, Any], event: RunEvent) -> bool:
     return bool(opts["monitor_all"]) or event.job_name in opts["monitored_jobs"]
 
 
+def stream_cursor(sensor_name: str, cursor: Any) -> str:
+    """The stream id an event sensor's cursor holds.
+
+    A stream id (``ms-seq``), or a storage id as the instance hands them out
+    (an integer, as Dagster's asset sensors keep); anything else is an error
+    naming the sensor, so the tick fails and the cursor stays where it was.
+    """
+    value = cursor.decode() if isinstance(cursor, bytes) else str(cursor)
+    ms, dash, seq = value.partition("-")
+    if ms.isdigit() and (not dash or seq.isdigit()):
+        return value if dash else entry_id(int(ms))
+    raise SensorEvaluationError(
+        f"sensor '{sensor_name}': cursor {cursor!r:.80} is not an event id (ms-seq) or a "
+        "storage id; it may come from an older format or another sensor: reset the "
+        "sensor's cursor to start over"
+    )
+
+
 def _events_after(events: EventStream, after: str) -> Iterator[tuple[str, RunEvent]]:
     while True:
         batch = events.read(after, BATCH)
@@ -52,11 +70,18 @@ def _events_after(events: EventStream, after: str) -> Iterator[tuple[str, RunEve
         after = batch[-1][0]
 
 
-def _start(sensor: SensorDefinition[Any, Any], stream: EventStream) -> tuple[str, list[Any]]:
+def _start(
+    sensor: SensorDefinition[Any, Any], stream: EventStream, assets: AssetEventLog | None
+) -> tuple[str, list[Any]]:
     """Where a sensor with no cursor begins, and the events it sees on that first tick."""
     newest = stream.latest_id()
     if sensor.kind is SensorKind.ASSET:
-        latest = stream.latest_matching(lambda e: _matches(sensor, e))
+        # The asset's own stream holds its newest materialization however long
+        # ago it was; one from before that index existed is looked for among
+        # the stream's recent events.
+        key = sensor.options["asset_key"]
+        indexed = assets.page(key, newest_first=True, count=1) if assets else []
+        latest = indexed[0] if indexed else stream.latest_matching(lambda e: _matches(sensor, e))
         return newest, [latest] if latest else []
     return newest, []
 
@@ -89,21 +114,17 @@ def _call(
 
 
 def evaluate_event_sensor(
-    sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, stream: EventStream
+    sensor: SensorDefinition[Any, Any],
+    context: SensorEvaluationContext,
+    stream: EventStream,
+    assets: AssetEventLog | None = None,
 ) -> SensorOutcome:
     """Call the sensor once per new matching event and merge what the calls gave."""
-    if sensor.kind is SensorKind.MULTI_ASSET:
-        # Its evaluation lives in the author layer, reading an AssetEventSource;
-        # no Redis-backed source feeds it yet, so say so rather than misread it.
-        raise SensorEvaluationError(
-            f"sensor '{sensor.name}' is a multi_asset_sensor, which lookout's runtime does not "
-            "evaluate yet; test it in process with build_multi_asset_sensor_context"
-        )
     if context.cursor is None:
-        cursor, pending = _start(sensor, stream)
+        cursor, pending = _start(sensor, stream, assets)
         events: Any = pending
     else:
-        cursor = str(context.cursor)
+        cursor = stream_cursor(sensor.name, context.cursor)
         events = _events_after(stream, cursor)
     items: list[Any] = []
     skips: list[SkipReason] = []

@@ -2,8 +2,10 @@
 
 ``TickRunner`` is what the CLI, the Celery tick task and the tests call; it
 owns no state of its own besides the objects it is given: the sensors' state,
-the tick ledger it claims and commits in, and the event stream (for event
-sensors).
+the tick ledger it claims and commits in, the event stream (for event
+sensors) and the instance a sensor's ``context.instance`` is (asset and
+multi-asset sensors read asset events through it).  The asset events a
+sensor reports commit with its tick.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from lookout._author.asset_event_check import check_known_assets
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.definitions import Definitions
 from lookout._author.evaluate import SensorOutcome, evaluate
+from lookout._author.instance_queries import runless_event
 from lookout._author.launch_checks import checked_requests
 from lookout._author.requests import PARTITION_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG, RunRequest
 from lookout._author.selection import selection_keys
 from lookout._author.sensors import SensorDefinition, SensorKind
 from lookout._base.codec import decode_value, encode, encode_value
 from lookout._base.errors import CodecError, LookoutError
-from lookout._base.wire import LaunchRequest, TickRecord, TickStatus
+from lookout._base.wire import LaunchRequest, RunEvent, TickRecord, TickStatus
 from lookout._core.settings import Settings
 from lookout._core.storage import (
     EventStream,
@@ -38,6 +41,7 @@ from lookout._core.storage import (
     TickLedger,
 )
 from lookout._core.storage.history import with_flags
+from lookout._process.instance import RuntimeInstance
 from lookout._process.timeout import EvaluationTimer
 
 Clock = Callable[[], float]
@@ -80,8 +84,10 @@ class TickRunner:
         *,
         clock: Clock = time.time,
         worker: str | None = None,
+        instance: RuntimeInstance | None = None,
     ) -> None:
         self.definitions = definitions
+        self.instance = instance
         self.sensors = sensors
         self.ticks = ticks
         self.events = events
@@ -141,6 +147,8 @@ class TickRunner:
                 # Decoding the last tick record is left to the few sensors that ask.
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
                 resources=self.definitions.resources,
+                instance=self.instance.for_tick() if self.instance else None,
+                definitions=self.definitions,
             )
             outcome = self.timer.call(
                 lambda: self._evaluate_kind(sensor, context),
@@ -150,6 +158,7 @@ class TickRunner:
             )
             launches = self._launches(sensor.name, tick_id, outcome, started)
             new_cursor = encode_value(outcome.cursor) if outcome.cursor_updated else None
+            asset_events = _asset_events(sensor.name, outcome, started)
         # BaseException: a sensor that calls sys.exit() or raises KeyboardInterrupt
         # fails its own tick; it must not take the worker process (and the
         # other ticks of its message) down with it.
@@ -186,6 +195,7 @@ class TickRunner:
             store_cursor=outcome.cursor_updated,
             cursor=new_cursor,
             next_due=self._next_due(sensor, started, ended),
+            asset_events=asset_events,
         )
 
     def _evaluate_kind(
@@ -193,14 +203,22 @@ class TickRunner:
     ) -> SensorOutcome:
         # The context tears down the resources the evaluation built, once per tick.
         with context:
-            if sensor.kind is SensorKind.STANDARD:
+            if sensor.kind in (SensorKind.STANDARD, SensorKind.MULTI_ASSET):
+                # A multi-asset sensor's function is its whole evaluation: it reads
+                # context.instance and moves its per-asset cursors itself.
                 outcome = evaluate(sensor, context)
-                # Events for assets this location does not know fail the tick, naming them.
-                check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
             else:
                 from lookout._process.event_ticks import evaluate_event_sensor
 
-                outcome = evaluate_event_sensor(sensor, context, self.events)
+                assets = self.instance.assets if self.instance else None
+                outcome = evaluate_event_sensor(sensor, context, self.events, assets)
+        instance = context.instance
+        if isinstance(instance, RuntimeInstance) and instance.reported:
+            # Reported through context.instance: committed with the tick, first.
+            events = (*instance.reported, *outcome.asset_events)
+            outcome = replace(outcome, asset_events=events)
+        # Events for assets this location does not know fail the tick, naming them.
+        check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
         requests = checked_requests(
             sensor.name,
             outcome.run_requests,
@@ -268,8 +286,28 @@ class TickRunner:
         return max(started + float(sensor.minimum_interval_seconds), ended)
 
 
+def _asset_events(sensor: str, outcome: SensorOutcome, now: float) -> list[RunEvent]:
+    """The event stream's entries for the asset events a sensor reported, checked to encode."""
+    events = [runless_event(e, now, sensor) for e in outcome.asset_events]
+    for i, event in enumerate(events):
+        try:
+            encode(event)
+        except CodecError as exc:
+            raise CodecError(f"sensor '{sensor}': asset event {i} cannot be stored: {exc}") from exc
+    return events
+
+
 def tick_runner(
     definitions: Definitions, repos: Repositories, settings: Settings, *, clock: Clock = time.time
 ) -> TickRunner:
-    """A runner on the three repositories a tick uses, taken from ``repos``."""
-    return TickRunner(definitions, settings, repos.sensors, repos.ticks, repos.events, clock=clock)
+    """A runner on the repositories a tick uses, taken from ``repos``."""
+    instance = RuntimeInstance(repos.assets, repos.events, repos.runs)
+    return TickRunner(
+        definitions,
+        settings,
+        repos.sensors,
+        repos.ticks,
+        repos.events,
+        clock=clock,
+        instance=instance,
+    )

@@ -318,11 +318,14 @@ class DevStack:
 
 
 def describe_event(event: RunEvent) -> str:
-    """One line per run event: a status change, or an asset materialization."""
+    """One line per run event: a status change, or an asset event (a run's or a sensor's)."""
     run = f"run {event.run_id[:12]} {event.job_name}"
     part = f" partition={event.partition}" if event.partition else ""
-    if event.kind == "ASSET_MATERIALIZATION":
-        return f"{run} materialized {event.asset_key}{part}"
+    if event.asset_key is not None:  # an asset event, with its metadata values
+        verb = "observed" if event.kind == "ASSET_OBSERVATION" else "materialized"
+        meta = "".join(f" {k}={pair[1]!r:.40}" for k, pair in event.metadata.items())
+        who = run if event.run_id else f"sensor {event.sensor}"
+        return f"{who} {verb} {event.asset_key}{part}{meta}"
     why = f": {event.message.splitlines()[0][:120]}" if event.message else ""
     origin = f" (sensor {event.sensor})" if event.sensor else ""
     return f"{run} {event.status}{part}{origin}{why}"

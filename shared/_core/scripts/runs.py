@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lookout._core.scripts.asset_index import APPEND_ASSET_EVENT
+
 # RUN_CREATE: create a run once per launch request (invariant 4).  The record,
 # its indexes and its first status event appear together or not at all; a
 # second call for the same run id (a re-claimed launch entry) changes nothing
@@ -88,20 +90,29 @@ return ARGV[2]
 # the caller is still its executor, so a worker that was declared dead cannot
 # add events to a run that already ended.  The executor numbers its events
 # 1, 2, ...; one whose number was appended already (the script sent again
-# after a lost reply) is not appended twice.
-# KEYS: run hash, events stream
-# ARGV: owner token, event, event number
-RUN_EMIT = """
+# after a lost reply) is not appended twice.  An asset event goes to its
+# asset's stream and partitions hash too (append_asset_event).
+# KEYS: run hash, events stream, then for an asset event: its asset stream,
+#       its asset's partitions hash
+# ARGV: owner token, event, event number, partition ("" for none)
+RUN_EMIT = (
+    APPEND_ASSET_EVENT
+    + """
 local run = redis.call('HMGET', KEYS[1], 'status', 'worker', 'emitted')
 if run[1] == 'STARTED' and run[2] == ARGV[1] then
   if tonumber(ARGV[3]) > (tonumber(run[3]) or 0) then
-    redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])
+    if KEYS[3] then
+      append_asset_event(KEYS[2], KEYS[3], KEYS[4], ARGV[2], ARGV[4] or '')
+    else
+      redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])
+    end
     redis.call('HSET', KEYS[1], 'emitted', ARGV[3])
   end
   return 1
 end
 return 0
 """
+)
 
 # RUN_RENEW: extend the executor's lease while it still owns the STARTED run.
 # KEYS: run hash, lease

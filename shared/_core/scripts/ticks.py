@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lookout._core.scripts.asset_index import APPEND_ASSET_EVENT
 from lookout._core.scripts.scheduling import EARLIEST
 
 # CLAIM: mark a sensor's tick as in flight, so that no second tick of it is
@@ -36,14 +37,24 @@ return ARGV[2]
 # in order.  The cursor is stored unless the tick failed.  The sensor goes
 # back into the due index at ARGV[6] if it is RUNNING (operator status, else
 # its default).  The history is trimmed only once it outgrows its size.
+# The asset events the sensor reported (SensorResult(asset_events=...)) go to
+# the event stream and their assets' streams with the rest (the last block):
+# a redelivered tick finds its commit done and appends none again, a failed
+# tick has none.  That block reads only the tails of KEYS and ARGV.
 # KEYS: sensor hash, ticks list, launch stream, inflight zset, due zset,
-#       run-key hash
+#       run-key hash,
+#       then, only when the tick reports asset events: the events stream,
+#       then per asset event: its asset stream, its asset's partitions hash
 # ARGV: tick id, store cursor ("1"/"0"), cursor, record, history size,
 #       next due ("" for none), sensor name, request count,
 #       then per request: has run key ("1"/"0"), run key, launch entry,
-#       then the tick's start (kept as last_started, which EARLIEST reads)
+#       then the tick's start (kept as last_started, which EARLIEST reads),
+#       then per asset event: the event (msgpack RunEvent), its partition
+#       ("" for none), and LAST the asset event count
 # Returns {1, mask} when committed, {0, ""} when the tick is not in flight.
-COMMIT = """
+COMMIT = (
+    APPEND_ASSET_EVENT
+    + """
 local state = redis.call('HMGET', KEYS[1], 'inflight', 'status', 'default')
 if state[1] ~= ARGV[1] then
   return {0, ''}
@@ -102,8 +113,19 @@ redis.call('ZREM', KEYS[4], ARGV[7])
 if ARGV[6] ~= '' and (state[2] or state[3]) == 'RUNNING' then
   redis.call('ZADD', KEYS[5], ARGV[6], ARGV[7])
 end
+-- [asset events] The events the sensor reported, in order, each with its
+-- asset index entries (append_asset_event).  From the tails: KEYS[e] is the
+-- events stream, then two keys per event; ARGV[a + 1] the first event.
+local m = tonumber(ARGV[#ARGV])
+local e, a = #KEYS - 2 * m, #ARGV - 1 - 2 * m
+for i = 1, m do
+  append_asset_event(
+    KEYS[e], KEYS[e + 2 * i - 1], KEYS[e + 2 * i], ARGV[a + 2 * i - 1], ARGV[a + 2 * i])
+end
+-- [end asset events]
 return {1, flags}
 """
+)
 
 # RELEASE: give up an in-flight mark without a tick record (a preview, or a
 # tick abandoned before evaluation).  Only the holder of the mark releases it.

@@ -17,6 +17,7 @@ repository          owns
 ``RunStore``        run records, their indexes, status moves, the executor's lease
 ``LaunchStream``    the launchers' consumer group on the launch stream
 ``EventStream``     run and asset events: append, read by cursor, trim
+``AssetEventLog``   one asset's events, by entry id, from its own stream
 ``ProcessStore``    process heartbeats
 ``DeadLetterStore`` messages no consumer could read
 ``MetricsView``     the monitor's read-only counts
@@ -34,6 +35,7 @@ from lookout._core.keys import Keys
 from lookout._core.settings import Settings
 from lookout._core.storage._base import BRIEF, Patience, redis_client
 from lookout._core.storage._replies import StreamEntry
+from lookout._core.storage.assets import AssetEventLog
 from lookout._core.storage.dead_letters import DeadLetterStore
 from lookout._core.storage.events import EventStream
 from lookout._core.storage.history import decode_entry
@@ -68,6 +70,7 @@ class Repositories:
     runs: RunStore
     launches: LaunchStream
     events: EventStream
+    assets: AssetEventLog
     processes: ProcessStore
     dead_letters: DeadLetterStore
     metrics: MetricsView
@@ -86,6 +89,7 @@ class Repositories:
             runs=RunStore(client, keys),
             launches=LaunchStream(client, keys),
             events=EventStream(client, keys),
+            assets=AssetEventLog(client, keys),
             processes=ProcessStore(client, keys),
             dead_letters=DeadLetterStore(client, keys),
             metrics=MetricsView(client, keys),
@@ -113,6 +117,7 @@ class Repositories:
 
 
 __all__ = [
+    "AssetEventLog",
     "BRIEF",
     "ClaimRound",
     "ClaimedTick",

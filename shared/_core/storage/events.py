@@ -32,6 +32,11 @@ class EventStream(Repository):
             entries_of(self.client.xrange(self.keys.events, min=f"({after}", count=count))
         )
 
+    def read_back(self, before: str | None, count: int) -> list[tuple[str, RunEvent]]:
+        """Up to ``count`` events strictly before id ``before`` (None: the newest), newest first."""
+        high = f"({before}" if before else "+"
+        return _events(entries_of(self.client.xrevrange(self.keys.events, max=high, count=count)))
+
     def wait(self, after: str, block: float, count: int) -> list[tuple[str, RunEvent]]:
         """Events after id ``after``, waiting up to ``block`` seconds for the first one."""
         reply = self.client.xread({self.keys.events: after}, block=int(block * 1000), count=count)

@@ -13,6 +13,7 @@ from lookout._base.wire import RunEvent, RunRecord
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import fields_of
+from lookout._core.storage.assets import index_call, is_asset_event
 from lookout._core.streams import text as _text
 
 RUN_STATUSES = ("QUEUED", "STARTED", "SUCCESS", "FAILURE", "CANCELED")
@@ -256,6 +257,10 @@ class RunStore(Repository):
         """
         keys = [self.keys.run(run_id), self.keys.events]
         args: list[Any] = [owner, encode(event), str(number)]
+        if is_asset_event(event):  # indexed under its asset too (run_emit)
+            streams, partition = index_call(self.keys, event)
+            keys += streams
+            args.append(partition)
         return bool(self._emit(keys=keys, args=args))
 
     def renew_lease(self, run_id: str, owner: str, lease: float) -> bool:
@@ -264,3 +269,35 @@ class RunStore(Repository):
 
     def lease_alive(self, run_id: str) -> bool:
         return bool(self.client.exists(self.keys.run_lease(run_id)))
+
+    # -- queries (the runtime's instance) ----------------------------------------
+
+    def ids_by_created(
+        self,
+        *,
+        status: str | None = None,
+        sensor: str | None = None,
+        after: float | None = None,
+        before: float | None = None,
+        offset: int = 0,
+        count: int = 100,
+        newest_first: bool = True,
+    ) -> list[str]:
+        """Run ids of one index (a sensor's, else a status's, else all) by creation time.
+
+        Only runs created strictly between ``after`` and ``before``; a page of
+        ``count`` from ``offset``.
+        """
+        if sensor is not None:
+            index = self.keys.runs_by_sensor(sensor)
+        elif status is not None:
+            index = self.keys.runs_by_status(status)
+        else:
+            index = self.keys.runs
+        low = "-inf" if after is None else f"({after!r}"
+        high = "+inf" if before is None else f"({before!r}"
+        if newest_first:
+            ids = self.client.zrevrangebyscore(index, high, low, start=offset, num=count)
+        else:
+            ids = self.client.zrangebyscore(index, low, high, start=offset, num=count)
+        return [_text(i) for i in ids]

@@ -14,10 +14,11 @@ from typing import Any
 import redis
 
 from lookout._base.codec import encode
-from lookout._base.wire import TickRecord
+from lookout._base.wire import RunEvent, TickRecord
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
+from lookout._core.storage.assets import index_call
 from lookout._core.storage.history import decode_entry, with_flags
 from lookout._core.storage.sensors import STATE_FIELDS, SensorState, read_state
 from lookout._core.streams import text
@@ -33,6 +34,9 @@ class TickCommit:
     store_cursor: bool
     cursor: bytes | None
     next_due: float | None
+    # Asset events the sensor reported (SensorResult(asset_events=...)), in order:
+    # appended to the event stream and their assets' streams by the commit.
+    asset_events: Sequence[RunEvent] = ()
 
 
 @dataclass(frozen=True)
@@ -183,8 +187,23 @@ class TickLedger(Repository):
         ]
         for run_key, payload in commit.launches:
             args += ["0", "", payload] if run_key is None else ["1", run_key, payload]
-        args.append(repr(record.started_at))  # last: the request triples keep their places
+        args.append(repr(record.started_at))  # after them: the request triples keep their places
+        self._asset_event_call(commit.asset_events, keys, args)
         return keys, args
+
+    def _asset_event_call(
+        self, events: Sequence[RunEvent], keys: list[str], args: list[Any]
+    ) -> None:
+        # The commit script's [asset events] block reads the tails of KEYS and
+        # ARGV: the events stream and two keys per event; two values per event
+        # and, last, their count.
+        if events:
+            keys.append(self.keys.events)
+        for event in events:
+            streams, partition = index_call(self.keys, event)
+            keys += streams
+            args += [encode(event), partition]
+        args.append(str(len(events)))
 
     # -- history -----------------------------------------------------------------
 
