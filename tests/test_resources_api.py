@@ -126,6 +126,19 @@ def table_sensor() -> Iterator[dg.RunRequest]:
         )
 
 
+class HarbourResource(dg.ConfigurableResource):
+    ledger: LedgerResource
+    name: str
+
+    def manifest(self) -> str:
+        return f"{self.name}: {', '.join(self.ledger.entries())}"
+
+
+@dg.asset
+def harbour_manifest(harbour: HarbourResource) -> str:
+    return harbour.manifest()
+
+
 def test_asset_gets_its_resource_by_parameter_and_it_is_set_up_once_per_run() -> None:
     result = dg.materialize(
         [ledger_lines, ledger_count], resources={"ledger": LedgerResource(book="cargo")}
@@ -252,3 +265,10 @@ def test_resource_configured_at_launch_takes_its_fields_from_each_run_config() -
     assert result.output_for_node("table_rows") == "rows of terns"
     with pytest.raises(DefinitionError, match=r"resources\.db\.config\.table"):
         dg.validate_run_config(job, {"resources": {"db": {"config": {"table": 7}}}})
+
+
+def test_a_resource_in_another_resource_s_field_is_set_up_first_and_torn_down_last() -> None:
+    harbour = HarbourResource(ledger=LedgerResource(book="quay"), name="Leith")
+    result = dg.materialize([harbour_manifest], resources={"harbour": harbour})
+    assert result.output_for_node("harbour_manifest") == "Leith: quay:1, quay:2"
+    assert EVENTS == ["open quay", "close quay"]

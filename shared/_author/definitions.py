@@ -13,8 +13,7 @@ from lookout._author.assets import AssetsDefinition, UnresolvedAssetJobDefinitio
 from lookout._author.execute import bind_resources
 from lookout._author.ops import JobDefinition
 from lookout._author.schedules import ScheduleDefinition
-from lookout._author.sensor_resources import resource_names
-from lookout._author.sensors import SensorDefinition, SensorKind
+from lookout._author.sensors import SensorDefinition
 from lookout._base.errors import DefinitionError
 
 
@@ -92,8 +91,7 @@ class Definitions:
             unknown = [n for n in s.job_names if n not in self._jobs]
             if unknown:
                 raise DefinitionError(f"sensor '{s.name}' targets unknown jobs {unknown}")
-            wanted = resource_names(s.fn, s.takes_context) if s.kind is SensorKind.STANDARD else ()
-            absent = [n for n in wanted if n not in self.resources]
+            absent = [n for n in s.resource_keys if n not in self.resources]
             if absent:
                 raise DefinitionError(f"sensor '{s.name}' needs resources {absent} not provided")
 

@@ -43,10 +43,14 @@ def call_sensor(
     """Call the user's function with the context when it takes one, and its resources."""
     if sensor.takes_context:
         if not extra and sensor.kind is SensorKind.STANDARD:
-            return call_with_resources(sensor.fn, sensor.name, True, context, (context,), {})
+            return call_with_resources(
+                sensor.fn, sensor.name, True, sensor.resource_keys, context, (context,), {}
+            )
         return sensor.fn(context, *extra)
     if not extra and sensor.kind is SensorKind.STANDARD:
-        return call_with_resources(sensor.fn, sensor.name, False, context, (), {})
+        return call_with_resources(
+            sensor.fn, sensor.name, False, sensor.resource_keys, context, (), {}
+        )
     return sensor.fn(*extra)
 
 

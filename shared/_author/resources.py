@@ -233,7 +233,7 @@ class ResourceScope:
             )
             if errors:
                 raise ResourceInitError(f"resource '{key}' config is invalid: {'; '.join(errors)}")
-            res = _resolved_fields(definition, overrides, key)
+            res = self._with_nested(key, _resolved_fields(definition, overrides, key))
             return self._stack.enter_context(res.yield_for_execution(self._context(None)))
         if isinstance(definition, ResourceDefinition):
             errors = config_errors(definition.config_schema, given, f"resources.{key}.config")
@@ -242,6 +242,25 @@ class ResourceScope:
             config = resolve_config(definition.config_schema, given, f"resources.{key}.config")
             return self._call(definition, self._context(config))
         return definition
+
+    def _with_nested(
+        self, key: str, res: ConfigurableResourceFactory[Any]
+    ) -> ConfigurableResourceFactory[Any]:
+        """The resource with the resources in its fields set up first, as Dagster does."""
+        nested = {
+            name: value
+            for name in type(res).model_fields
+            if isinstance(value := getattr(res, name), ConfigurableResourceFactory)
+        }
+        built = {
+            name: self._stack.enter_context(
+                self._with_nested(key, _resolved_fields(value, {}, key)).yield_for_execution(
+                    self._context(None)
+                )
+            )
+            for name, value in nested.items()
+        }
+        return res.model_copy(update=built) if built else res
 
     def _launch_configured(self, key: str, partial: PartialResource, given: Any) -> Any:
         path = f"resources.{key}.config"

@@ -43,13 +43,18 @@ def call_with_resources(
     fn: Callable[..., Any],
     name: str,
     takes_context: bool,
+    names: tuple[str, ...],
     context: Any,
     args: Any,
     kwargs: dict[str, Any],
 ) -> Any:
-    """Call a sensor function; resources it takes and was not given come from ``context``."""
+    """Call a sensor function; the resources ``names`` it was not given come from ``context``.
+
+    ``names`` is read from the signature once, when the sensor is defined:
+    ``inspect.signature`` on every tick would cost a good part of the tick.
+    """
     given = len(args) - (1 if takes_context else 0)
-    if context is not None and given <= 0:
-        wanted = tuple(n for n in resource_names(fn, takes_context) if n not in kwargs)
+    wanted = tuple(n for n in names if n not in kwargs)
+    if wanted and context is not None and given <= 0:
         kwargs = {**kwargs, **resource_kwargs(name, wanted, context)}
     return fn(*args, **kwargs)

@@ -17,7 +17,7 @@ from lookout._author.assets import (
 )
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.ops import JobDefinition
-from lookout._author.sensor_resources import call_with_resources
+from lookout._author.sensor_resources import call_with_resources, resource_names
 from lookout._author.signature import positional_params, takes_context
 from lookout._base.errors import DefinitionError
 from lookout._base.wire import DefaultSensorStatus
@@ -89,11 +89,15 @@ class SensorDefinition(Generic[P, R]):
         self.kind = kind
         self.options: Mapping[str, Any] = dict(options or {})
         self.takes_context = takes_context(fn)
+        # The resources the function takes by parameter name (a standard sensor's only).
+        self.resource_keys = (
+            resource_names(fn, self.takes_context) if kind is SensorKind.STANDARD else ()
+        )
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         context = args[0] if self.takes_context and args else None
         result: R = call_with_resources(
-            self.fn, self.name, self.takes_context, context, args, kwargs
+            self.fn, self.name, self.takes_context, self.resource_keys, context, args, kwargs
         )
         return result
 
