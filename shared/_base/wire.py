@@ -175,6 +175,9 @@ class RunRecord(_Wire):
     error: str | None = None
     worker: str | None = None
     asset_selection: list[str] | None = None  # as LaunchRequest.asset_selection
+    # Set when the run FAILED: whether it will be retried, and (once created) its retry.
+    will_retry: bool | None = None
+    retry_run_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,15 @@ class Settings:
     # to it again (its message was lost); a run starts only once however
     # often it is delivered, so an early second message costs one no-op.
     run_resubmit_after: float = 600.0
+    # Retries of a failed run when it has no ``dagster/max_retries`` tag (the
+    # deployment default, as Dagster's ``run_retries.max_retries``): 0, none.
+    run_max_retries: int = 0
+
+    def __post_init__(self) -> None:
+        if self.run_max_retries < 0:
+            raise LookoutError(
+                f"LOOKOUT_RUN_MAX_RETRIES must be 0 or more, not {self.run_max_retries}"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
