@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from lookout._author.definitions import Definitions
 from lookout._author.run_events import RunFacts, status_event
@@ -145,23 +145,6 @@ def retry_record(failed: RunRecord, now: float) -> RunRecord:
         run_config=dict(failed.run_config),
         asset_selection=None if failed.asset_selection is None else list(failed.asset_selection),
     )
-
-
-@dataclass(frozen=True)
-class RetryChain:
-    """Where a run stands in its chain of retries, as the CLI shows it."""
-
-    parent_run_id: str | None
-    root_run_id: str | None
-    attempt: int
-
-    @classmethod
-    def of(cls, record: RunRecord) -> RetryChain:
-        return cls(
-            record.tags.get(PARENT_RUN_ID_TAG),
-            record.tags.get(ROOT_RUN_ID_TAG),
-            attempt_of(record),
-        )
 
 
 class Retrier:
