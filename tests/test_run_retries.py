@@ -17,6 +17,7 @@ import pytest
 from lookout import Settings
 from lookout._base.errors import LookoutError
 from lookout.testing import (
+    EventKind,
     Repositories,
     RunRecord,
     load_definitions,
@@ -29,16 +30,23 @@ from lookout.workers.retries import (
     RETRY_NUMBER_TAG,
     ROOT_RUN_ID_TAG,
     WILL_RETRY_TAG,
+    Retrier,
     retry_record,
     retry_run_id,
     will_retry,
 )
-from lookout.workers.runs import status_event
+from lookout.workers.runs import Delivery, RunExecutor, status_event
 from tests.conftest import ROOT, Process, Spawn, process_env, wait_for
-from tests.locations.work_support import start_launcher, start_worker, status_events
+from tests.locations.work_support import (
+    all_events,
+    start_launcher,
+    start_worker,
+    status_events,
+)
 
 LOCATION = "tests.locations.work_retries"
-CHAIN = {"dagster/max_retries": "2", "team": "retries"}
+MAX_RETRIES = "dagster/max_retries"
+CHAIN = {MAX_RETRIES: "2", "team": "retries"}
 
 
 def _failed_run(
@@ -211,6 +219,65 @@ def test_the_deployment_default_of_retries_is_read_and_validated() -> None:
         Settings.from_env({"LOOKOUT_RUN_MAX_RETRIES": "-1"})
     with pytest.raises(LookoutError, match="not a valid int"):
         Settings.from_env({"LOOKOUT_RUN_MAX_RETRIES": "many"})
+
+
+def _chain_in_process(
+    storage: Repositories, settings: Settings, job: str, tags: dict[str, str]
+) -> list[RunRecord]:
+    """Run ``job`` and its retries with a real executor and retrier, in this process."""
+    definitions = load_definitions(module=LOCATION)
+    now = time.time()
+    first = RunRecord(uuid.uuid4().hex, job, "QUEUED", now, sensor="partial", tags=tags)
+    storage.runs.create([(first, status_event(first, "QUEUED", now))])
+    executor = RunExecutor(definitions, storage.runs, settings)
+    submitted: list[str] = [first.run_id]
+    retrier = Retrier(definitions, storage.runs, submitted.extend, 10)
+    while submitted:
+        for run_id in submitted:
+            assert executor.deliver(run_id) is Delivery.EXECUTED
+        submitted.clear()
+        retrier.round(time.time())
+    return _runs(storage)
+
+
+def _materialized(storage: Repositories) -> Counter[str]:
+    return Counter(
+        e.asset_key or ""
+        for e in all_events(storage)
+        if e.kind == EventKind.ASSET_MATERIALIZATION.value
+    )
+
+
+def test_a_from_failure_retry_leaves_out_the_assets_that_succeeded_and_are_not_needed(
+    storage: Repositories, settings: Settings
+) -> None:
+    failed, retry = _chain_in_process(storage, settings, "partial_job", {MAX_RETRIES: "1"})
+    assert failed.succeeded_steps == ["archive", "base"]
+    # fragile failed; base runs again because fragile takes its output.
+    assert failed.asset_selection is None and retry.asset_selection == ["base", "fragile"]
+    assert retry.tags[RESUME_RETRY_TAG] == "true" and retry.status == "FAILURE"
+    assert _materialized(storage) == {"archive": 1, "base": 2}
+
+
+def test_an_all_steps_retry_runs_every_step_again(
+    storage: Repositories, settings: Settings
+) -> None:
+    tags = {MAX_RETRIES: "1", "dagster/retry_strategy": "ALL_STEPS"}
+    _, retry = _chain_in_process(storage, settings, "partial_job", tags)
+    assert retry.asset_selection is None and RESUME_RETRY_TAG not in retry.tags
+    assert _materialized(storage) == {"archive": 2, "base": 2}
+
+
+def test_an_op_job_is_retried_whole_and_a_step_failure_can_be_excluded(
+    storage: Repositories, settings: Settings
+) -> None:
+    runs = _chain_in_process(storage, settings, "doomed_job", {MAX_RETRIES: "1"})
+    assert [r.asset_selection for r in runs] == [None, None]
+    assert runs[0].succeeded_steps == []
+    storage.client.flushdb()
+    no_step = {MAX_RETRIES: "1", "dagster/retry_on_asset_or_op_failure": "false"}
+    (alone,) = _chain_in_process(storage, settings, "doomed_job", no_step)
+    assert alone.will_retry is False and alone.status == "FAILURE"
 
 
 # -- real processes --------------------------------------------------------------

@@ -22,8 +22,12 @@ The strategies: with ALL_STEPS Dagster runs every step of the job again; with
 FROM_FAILURE (the default) only the steps that failed or did not run, loading
 the outputs of the others from the parent run's IO manager.  lookout keeps a
 step's output only in the memory of the process that ran it, so there is
-nothing to load: FROM_FAILURE re-executes every step of the parent run's
-selection too, and its assets are materialized again.  The retry is tagged
+nothing to load: a FROM_FAILURE retry runs the steps that failed or did not
+run and, again, every step whose output they take.  Only the steps that
+succeeded and that nothing left to run needs are left out, and only when
+the steps to run are all assets (the retry's selection is an asset
+selection); otherwise, and when the worker died (which steps succeeded is
+not known), it runs the failed run's whole selection.  The retry is tagged
 ``dagster/is_resume_retry=true`` as Dagster tags it.
 
 The failed run joins a retry list in the same atomic step as its failure; a
@@ -40,7 +44,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from lookout._author.definitions import Definitions
+from lookout._author.ops import JobDefinition
 from lookout._author.run_events import RunFacts, status_event
+from lookout._author.selection import select_steps
+from lookout._base.errors import DefinitionError
 from lookout._base.wire import RunRecord
 from lookout._core.settings import Settings
 from lookout._core.storage import RunStore
@@ -122,15 +129,48 @@ def strategy_of(tags: Mapping[str, str]) -> str:
     return raw
 
 
-def retry_record(failed: RunRecord, now: float) -> RunRecord:
-    """The QUEUED retry of ``failed``: same job, config, selection and request, linked to it."""
+def resume_selection(job: JobDefinition, failed: RunRecord) -> list[str] | None:
+    """The asset selection of a FROM_FAILURE retry of ``failed``, a run of ``job``.
+
+    The steps that failed or did not run, and the ones they take an output
+    from (outputs are not kept, so those run again): every other step that
+    succeeded is left out.  The failed run's own selection when that cannot
+    be said as asset keys (an op must run, or which steps succeeded is not
+    known) or leaves nothing out.
+    """
+    if failed.succeeded_steps is None:
+        return failed.asset_selection
+    try:
+        steps = select_steps(job, failed.asset_selection)
+    except DefinitionError:  # the job changed since: the retry's run will say how
+        return failed.asset_selection
+    done = set(failed.succeeded_steps)
+    needed = {s.name for s in steps if s.name not in done}
+    for step in reversed(steps):  # plan order: a step's inputs come before it
+        if step.name in needed:
+            needed.update(step.inputs.values())
+    keys = [s.asset_key.to_user_string() for s in steps if s.name in needed and s.asset_key]
+    if not needed or len(needed) == len(steps) or len(keys) < len(needed):
+        return failed.asset_selection
+    return keys
+
+
+def retry_record(failed: RunRecord, now: float, job: JobDefinition | None = None) -> RunRecord:
+    """The QUEUED retry of ``failed``: same job, config, selection and request, linked to it.
+
+    Given the ``job``, a FROM_FAILURE retry leaves out the steps it need not
+    run again (``resume_selection``).
+    """
     attempt = attempt_of(failed) + 1
     tags = {k: v for k, v in failed.tags.items() if k not in _NOT_INHERITED}
     tags[PARENT_RUN_ID_TAG] = failed.run_id
     tags[ROOT_RUN_ID_TAG] = failed.tags.get(ROOT_RUN_ID_TAG, failed.run_id)
     tags[RETRY_NUMBER_TAG] = str(attempt)
+    selection = failed.asset_selection
     if strategy_of(failed.tags) == "FROM_FAILURE":
         tags[RESUME_RETRY_TAG] = "true"
+        if job is not None:
+            selection = resume_selection(job, failed)
     return RunRecord(
         run_id=retry_run_id(failed.run_id, attempt),
         job_name=failed.job_name,
@@ -143,7 +183,7 @@ def retry_record(failed: RunRecord, now: float) -> RunRecord:
         partition_key=failed.partition_key,
         tags=tags,
         run_config=dict(failed.run_config),
-        asset_selection=None if failed.asset_selection is None else list(failed.asset_selection),
+        asset_selection=None if selection is None else list(selection),
     )
 
 
@@ -188,7 +228,7 @@ class Retrier:
                     failed.job_name,
                 )
                 gone.append(failed.run_id)
-        retries = [retry_record(f, now) for f in wanted]
+        retries = [retry_record(f, now, self.definitions.get_job(f.job_name)) for f in wanted]
         created = self.runs.retry(
             [
                 (f.run_id, r, status_event(RunFacts.of_record(r), r.status, now))

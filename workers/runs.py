@@ -191,15 +191,21 @@ class RunExecutor:
             raise
         else:
             status = SUCCESS if result.success else FAILURE
-            self._finish(record, status, result.error, step_failed=True)
+            self._finish(record, status, result.error, succeeded=list(result.outputs))
 
     def _finish(
-        self, record: RunRecord, status: str, error: str | None, *, step_failed: bool = False
+        self,
+        record: RunRecord,
+        status: str,
+        error: str | None,
+        *,
+        succeeded: list[str] | None = None,
     ) -> None:
+        """End the run; ``succeeded``: its steps that did, when one of them failed."""
         now = self.clock()
         retry = None
         if status == FAILURE:
-            retry = will_retry(record, self.settings, step_failed=step_failed)
+            retry = will_retry(record, self.settings, step_failed=succeeded is not None)
             record = with_will_retry(record, retry)
         self.runs.finish(
             record.run_id,
@@ -208,6 +214,7 @@ class RunExecutor:
             status_event(record, status, now, error),
             error=error,
             will_retry=retry,
+            succeeded_steps=succeeded if retry else None,
         )
 
     def _run_job(self, record: RunRecord, owner: str) -> ExecuteInProcessResult:

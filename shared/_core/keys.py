@@ -41,7 +41,9 @@ lookout:run:{id}                hash    one run: ``d`` (msgpack RunRecord as
                                         last handed to the run queue, unix s),
                                         emitted (events its executor appended),
                                         will_retry ('1'/'0', set on FAILURE),
-                                        retry_run_id (its retry, once created)
+                                        retry_run_id (its retry, once created),
+                                        succeeded (msgpack list: its steps that
+                                        succeeded, for a FROM_FAILURE retry)
 lookout:run:{id}:lease          string  the executing worker's token, with a TTL
                                         it renews; gone = the executor died
 lookout:runs                    zset    run id -> created_at: every run

@@ -5,7 +5,8 @@
 (0 by default) and raises, so every attempt fails.  ``watch_failures``, a
 run-failure sensor, appends one line per failed run it sees to the file
 named by ``RETRY_OUTBOX``: the run id, its retry number and its
-``dagster/will_retry`` tag.
+``dagster/will_retry`` tag.  ``partial_job`` materializes ``archive``,
+``base`` and ``fragile`` (which takes ``base`` and always raises).
 """
 
 import os
@@ -44,4 +45,28 @@ def watch_failures(context: dg.RunFailureSensorContext) -> None:
         outbox.write(line + "\n")
 
 
-defs = dg.Definitions(jobs=[doomed_job], sensors=[doomed, watch_failures])
+@dg.asset
+def archive() -> int:
+    return 1
+
+
+@dg.asset
+def base() -> int:
+    return 2
+
+
+@dg.asset
+def fragile(base: int) -> int:
+    raise RuntimeError(f"fragile fails on every attempt (base={base})")
+
+
+# Plan order: archive, base, fragile (by dependencies, then name): fragile
+# fails after the other two succeeded.
+partial_job = dg.define_asset_job("partial_job", selection=[archive, base, fragile])
+
+
+defs = dg.Definitions(
+    assets=[archive, base, fragile],
+    jobs=[doomed_job, partial_job],
+    sensors=[doomed, watch_failures],
+)

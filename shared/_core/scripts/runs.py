@@ -65,7 +65,8 @@ return 'QUEUED'
 # KEYS: run hash, lease, from-status zset, to-status zset, events stream,
 #       retry zset
 # ARGV: run id, from status, to status, now, error ("" for none), event,
-#       only if the lease lapsed ("1"/"0"), will retry ("1"/"0", "" unsaid)
+#       only if the lease lapsed ("1"/"0"), will retry ("1"/"0", "" unsaid),
+#       the steps that succeeded (msgpack list, "" unknown; kept for a retry)
 # Returns the status found ("LEASED" when the lease is alive): equal to the
 # from status when this call made the change.
 RUN_FINISH = """
@@ -89,6 +90,9 @@ if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[1], 'will_retry', ARGV[8])
   if ARGV[8] == '1' then
     redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
+    if ARGV[9] ~= '' then
+      redis.call('HSET', KEYS[1], 'succeeded', ARGV[9])
+    end
   end
 end
 return ARGV[2]

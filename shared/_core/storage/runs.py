@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from lookout._base.codec import decode, encode
+from lookout._base.codec import decode, decode_value, encode, encode_value
 from lookout._base.wire import RunEvent, RunRecord
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
@@ -36,6 +36,13 @@ def _enqueued_at(value: bytes | None) -> float | None:
 
 def _float(value: bytes | None) -> float | None:
     return float(value) if value else None
+
+
+def _names(value: bytes | None) -> list[str] | None:
+    if not value:
+        return None
+    names = decode_value(value)
+    return [str(n) for n in names] if isinstance(names, list) else None
 
 
 class RunStore(Repository):
@@ -158,6 +165,7 @@ class RunStore(Repository):
         worker = fields.get(b"worker")
         will_retry = fields.get(b"will_retry")
         retry_run_id = fields.get(b"retry_run_id")
+        succeeded = fields.get(b"succeeded")
         return replace(
             record,
             status=_text(fields.get(b"status", record.status.encode())),
@@ -167,6 +175,7 @@ class RunStore(Repository):
             worker=worker.decode() if worker else None,
             will_retry=None if will_retry is None else will_retry == b"1",
             retry_run_id=retry_run_id.decode() if retry_run_id else None,
+            succeeded_steps=_names(succeeded),
         )
 
     def recent(
@@ -219,11 +228,13 @@ class RunStore(Repository):
         error: str | None = None,
         only_if_lapsed: bool = False,
         will_retry: bool | None = None,
+        succeeded_steps: Sequence[str] | None = None,
     ) -> str:
         """Move a run ``(from, to)`` with its event; returns the status found.
 
         ``will_retry`` (for a move to FAILURE) is recorded with the move, and
-        a run that will be retried joins the retry list (``to_retry``) with it.
+        a run that will be retried joins the retry list (``to_retry``) with it,
+        and keeps ``succeeded_steps`` for its retry.
         """
         before, after = moves
         keys = [
@@ -243,6 +254,7 @@ class RunStore(Repository):
             encode(event),
             "1" if only_if_lapsed else "0",
             "" if will_retry is None else "1" if will_retry else "0",
+            b"" if succeeded_steps is None else encode_value(list(succeeded_steps)),
         ]
         return _text(self._finish(keys=keys, args=args))
 
