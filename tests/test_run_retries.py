@@ -76,7 +76,7 @@ def test_a_failure_that_will_be_retried_joins_the_retry_list_with_its_failure(
     retried = _failed_run(storage, CHAIN, retry=True)
     final = _failed_run(storage, CHAIN, retry=False)
     succeeded = _failed_run(storage, CHAIN, retry=None, status="SUCCESS")
-    assert storage.runs.to_retry(time.time(), 100) == [retried.run_id]
+    assert storage.runs.to_retry(100) == [retried.run_id]
     assert (retried.will_retry, final.will_retry, succeeded.will_retry) == (True, False, None)
     assert retried.status == "FAILURE" and retried.retry_run_id is None
 
@@ -152,7 +152,20 @@ def test_a_retry_deleted_since_is_not_created_again(storage: Repositories) -> No
     storage.runs.retry([(failed.run_id, child, event)])
     storage.client.delete(storage.keys.run(child.run_id))
     assert storage.runs.retry([(failed.run_id, child, event)]) == [None]
-    assert storage.runs.to_retry(time.time(), 10) == []
+    assert storage.runs.to_retry(10) == []
+
+
+def test_a_failed_run_whose_record_cannot_be_read_does_not_stop_the_retries_behind_it(
+    storage: Repositories, settings: Settings
+) -> None:
+    broken = _failed_run(storage, CHAIN, retry=True)
+    storage.client.hset(storage.keys.run(broken.run_id), "d", b"\xc1 not msgpack")
+    sound = _failed_run(storage, CHAIN, retry=True)
+    submitted: list[str] = []
+    retrier = Retrier(load_definitions(module=LOCATION), storage.runs, submitted.extend, 10)
+    assert retrier.round(time.time()) == 2
+    assert submitted == [retry_run_id(sound.run_id, 1)] and retrier.retried == 1
+    assert storage.runs.to_retry(10) == []
 
 
 def test_the_retry_decision_follows_dagsters_tags_and_the_deployment_default() -> None:
@@ -306,7 +319,7 @@ def _kill_while_a_run_fails(storage: Repositories, launcher: Process, runs: int)
     # Its retry is not created: the failed run waits on the retry list (with,
     # if the launcher froze before its last step, the run before it).
     assert len(_runs(storage)) == runs
-    assert _runs(storage)[-1].run_id in storage.runs.to_retry(time.time(), 10)
+    assert _runs(storage)[-1].run_id in storage.runs.to_retry(10)
 
 
 def _assert_chain(storage: Repositories) -> list[RunRecord]:
@@ -348,7 +361,7 @@ def test_max_retries_2_always_failing_gives_three_linked_runs_across_launcher_ki
     # Several more rounds of the launcher: nothing more is launched.
     time.sleep(3)
     chain = _assert_chain(storage)
-    assert storage.runs.to_retry(time.time(), 10) == []
+    assert storage.runs.to_retry(10) == []
     assert last.poll() is None
 
     # The run-failure sensor saw every failed run, the retried ones too.
@@ -379,7 +392,7 @@ def test_a_retry_created_by_a_launcher_that_died_before_enqueueing_it_runs_once(
     # never enqueued, and the failed run is still on the retry list.
     child = retry_record(failed, time.time())
     storage.runs.retry([(failed.run_id, child, status_event(child, "QUEUED", child.created_at))])
-    assert storage.runs.to_retry(time.time(), 10) == [failed.run_id]
+    assert storage.runs.to_retry(10) == [failed.run_id]
 
     start_worker(spawn, settings, LOCATION, queues=settings.run_queue)
     start_launcher(spawn, settings, LOCATION)

@@ -47,7 +47,7 @@ from lookout._author.definitions import Definitions
 from lookout._author.ops import JobDefinition
 from lookout._author.run_events import RunFacts, status_event
 from lookout._author.selection import select_steps
-from lookout._base.errors import DefinitionError
+from lookout._base.errors import CodecError, DefinitionError
 from lookout._base.wire import RunRecord
 from lookout._core.settings import Settings
 from lookout._core.storage import RunStore
@@ -209,12 +209,32 @@ class Retrier:
         self.batch = batch
         self.retried = 0
 
+    def _records(self, run_ids: Sequence[str]) -> list[RunRecord]:
+        """The records of ``run_ids`` that exist; one that cannot be read is left out, logged.
+
+        Left out, it leaves the retry list unretried, rather than stop every
+        retry behind it (invariant 9).
+        """
+        try:
+            return self.runs.get_many(run_ids)
+        except CodecError:
+            found = []
+            for run_id in run_ids:
+                try:
+                    record = self.runs.get(run_id)
+                except CodecError as exc:
+                    log.error("run %s is not retried: its record cannot be read (%s)", run_id, exc)
+                    continue
+                if record is not None:
+                    found.append(record)
+            return found
+
     def round(self, now: float) -> int:
         """Handle up to one batch of the retry list; how many failed runs it took off."""
-        failed_ids = self.runs.to_retry(now, self.batch)
+        failed_ids = self.runs.to_retry(self.batch)
         if not failed_ids:
             return 0
-        found = {r.run_id: r for r in self.runs.get_many(failed_ids)}
+        found = {r.run_id: r for r in self._records(failed_ids)}
         gone = [i for i in failed_ids if i not in found]
         wanted: list[RunRecord] = []
         for failed in found.values():

@@ -260,10 +260,9 @@ class RunStore(Repository):
 
     # -- retries -------------------------------------------------------------
 
-    def to_retry(self, until: float, count: int) -> list[str]:
-        """Failed runs, oldest failure first, whose retry is not enqueued yet (up to ``until``)."""
-        ids = self.client.zrangebyscore(self.keys.runs_to_retry, "-inf", repr(until), 0, count)
-        return [_text(i) for i in ids]
+    def to_retry(self, count: int) -> list[str]:
+        """Up to ``count`` failed runs, oldest failure first, whose retry is not enqueued yet."""
+        return [_text(i) for i in self.client.zrange(self.keys.runs_to_retry, 0, count - 1)]
 
     def retry(self, retries: Sequence[tuple[str, RunRecord, RunEvent]]) -> list[Created | None]:
         """Create the retry ``record`` of each failed run, once (one atomic script each).
