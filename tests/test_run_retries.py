@@ -281,6 +281,18 @@ def test_an_all_steps_retry_runs_every_step_again(
     assert _materialized(storage) == {"archive": 2, "base": 2}
 
 
+def test_a_jobs_own_max_retries_tag_retries_its_runs(
+    storage: Repositories, settings: Settings
+) -> None:
+    failed, retry = _chain_in_process(storage, settings, "tagged_job", {})
+    assert failed.will_retry is True and retry.will_retry is False
+    assert retry.tags == {
+        PARENT_RUN_ID_TAG: failed.run_id,
+        ROOT_RUN_ID_TAG: failed.run_id,
+        RETRY_NUMBER_TAG: "1",
+    }  # ALL_STEPS, from the job's tags: not a resume retry
+
+
 def test_an_op_job_is_retried_whole_and_a_step_failure_can_be_excluded(
     storage: Repositories, settings: Settings
 ) -> None:

@@ -101,11 +101,26 @@ def max_retries(tags: Mapping[str, str], settings: Settings) -> int:
 
 
 def will_retry(record: RunRecord, settings: Settings, *, step_failed: bool) -> bool:
-    """Whether ``record``, failing now, gets a retry (``step_failed``: one of its steps raised)."""
+    """Whether ``record``, failing now, gets a retry (``step_failed``: one of its steps raised).
+
+    The record's tags are the run's: give it its job's too (``with_job_tags``).
+    """
     on_step_failure = record.tags.get(RETRY_ON_STEP_FAILURE_TAG, "true").lower() != "false"
     if step_failed and not on_step_failure:
         return False
     return attempt_of(record) < max_retries(record.tags, settings)
+
+
+def with_job_tags(definitions: Definitions, record: RunRecord) -> RunRecord:
+    """``record`` with its job's tags under its own, as the run executes with them.
+
+    A job's tags are the run's in Dagster, so ``@job(tags={"dagster/max_retries":
+    "3"})`` retries every run of the job.
+    """
+    if not definitions.has_job(record.job_name):
+        return record
+    job_tags = {k: str(v) for k, v in definitions.get_job(record.job_name).tags.items()}
+    return replace(record, tags={**job_tags, **record.tags})
 
 
 def with_will_retry(record: RunRecord, retry: bool) -> RunRecord:
@@ -167,7 +182,8 @@ def retry_record(failed: RunRecord, now: float, job: JobDefinition | None = None
     tags[ROOT_RUN_ID_TAG] = failed.tags.get(ROOT_RUN_ID_TAG, failed.run_id)
     tags[RETRY_NUMBER_TAG] = str(attempt)
     selection = failed.asset_selection
-    if strategy_of(failed.tags) == "FROM_FAILURE":
+    job_tags = {} if job is None else {k: str(v) for k, v in job.tags.items()}
+    if strategy_of({**job_tags, **failed.tags}) == "FROM_FAILURE":
         tags[RESUME_RETRY_TAG] = "true"
         if job is not None:
             selection = resume_selection(job, failed)

@@ -30,7 +30,7 @@ from lookout._base.errors import DefinitionError
 from lookout._base.wire import LaunchRequest, RunEvent, RunRecord
 from lookout._core.settings import Settings
 from lookout._core.storage import RunStore
-from lookout.workers.retries import will_retry, with_will_retry
+from lookout.workers.retries import will_retry, with_job_tags, with_will_retry
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class RunExecutor:
         """A delivery found the run STARTED: fail it if its executor is gone."""
         now = self.clock()
         error = f"the worker executing run {record.run_id} ({record.worker}) stopped while it ran"
-        retry = will_retry(record, self.settings, step_failed=False)
+        retry = self._will_retry(record, step_failed=False)
         found = self.runs.finish(
             record.run_id,
             (STARTED, FAILURE),
@@ -205,7 +205,7 @@ class RunExecutor:
         now = self.clock()
         retry = None
         if status == FAILURE:
-            retry = will_retry(record, self.settings, step_failed=succeeded is not None)
+            retry = self._will_retry(record, step_failed=succeeded is not None)
             record = with_will_retry(record, retry)
         self.runs.finish(
             record.run_id,
@@ -216,6 +216,10 @@ class RunExecutor:
             will_retry=retry,
             succeeded_steps=succeeded if retry else None,
         )
+
+    def _will_retry(self, record: RunRecord, *, step_failed: bool) -> bool:
+        run = with_job_tags(self.definitions, record)
+        return will_retry(run, self.settings, step_failed=step_failed)
 
     def _run_job(self, record: RunRecord, owner: str) -> ExecuteInProcessResult:
         job = self.definitions.get_job(record.job_name)

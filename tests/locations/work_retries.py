@@ -6,7 +6,8 @@
 run-failure sensor, appends one line per failed run it sees to the file
 named by ``RETRY_OUTBOX``: the run id, its retry number and its
 ``dagster/will_retry`` tag.  ``partial_job`` materializes ``archive``,
-``base`` and ``fragile`` (which takes ``base`` and always raises).
+``base`` and ``fragile`` (which takes ``base`` and always raises);
+``tagged_job`` fails too, and its own tags ask for one ALL_STEPS retry.
 """
 
 import os
@@ -23,6 +24,11 @@ def always_raises() -> None:
 
 @dg.job
 def doomed_job() -> None:
+    always_raises()
+
+
+@dg.job(tags={"dagster/max_retries": "1", "dagster/retry_strategy": "ALL_STEPS"})
+def tagged_job() -> None:
     always_raises()
 
 
@@ -67,6 +73,6 @@ partial_job = dg.define_asset_job("partial_job", selection=[archive, base, fragi
 
 defs = dg.Definitions(
     assets=[archive, base, fragile],
-    jobs=[doomed_job, partial_job],
+    jobs=[doomed_job, tagged_job, partial_job],
     sensors=[doomed, watch_failures],
 )
