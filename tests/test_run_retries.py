@@ -365,7 +365,7 @@ def test_max_retries_2_always_failing_gives_three_linked_runs_across_launcher_ki
     record = runner.tick("doomed")
     assert record is not None and len(record.run_request_ids) == 1
 
-    start_worker(spawn, settings, LOCATION, queues=settings.run_queue, env={"RETRY_SLEEP": "1"})
+    start_worker(spawn, settings, LOCATION, queues=settings.run_queue, env={"RETRY_SLEEP": "2"})
     _kill_while_a_run_fails(storage, start_launcher(spawn, settings, LOCATION), 1)
     _kill_while_a_run_fails(storage, start_launcher(spawn, settings, LOCATION), 2)
     last = start_launcher(spawn, settings, LOCATION)
