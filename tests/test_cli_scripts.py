@@ -177,6 +177,8 @@ def test_tables_fit_a_narrow_terminal_in_colour_and_stay_whole_when_piped(
         "SENSOR",
         "RUN",
         "KEY",
+        "RETRY",
+        "OF",
         "CREATED",
         "TOOK",
         "ERROR",

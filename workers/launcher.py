@@ -18,7 +18,9 @@ once.  When Redis or the broker is away for a moment, the launcher waits with
 backoff (invariant 7) and then finishes the entries it had read, its own
 pending ones, before reading new ones.
 
-Housekeeping rides on the claim timer: both streams are trimmed, finished
+Failed runs to be retried (``lookout.workers.retries``) are taken off their
+list every round, their retries created once per attempt and enqueued the
+same way.  Housekeeping rides on the claim timer: both streams are trimmed, finished
 runs older than ``Settings.run_retention_seconds`` are deleted (a bounded
 batch each time), and a run still QUEUED ``Settings.run_resubmit_after``
 after it was handed to the run queue is handed to it again: its message was
@@ -52,6 +54,7 @@ from lookout._core.storage import (
     StreamEntry,
 )
 from lookout._core.transient import TRANSIENT_ERRORS
+from lookout.workers.retries import Retrier
 from lookout.workers.runs import QUEUED, new_run, status_event
 
 log = logging.getLogger(__name__)
@@ -140,6 +143,7 @@ class Launcher:
         self._ready = False
         self._own_pending = False  # entries read before an error wait in our name
         self._sweep_from = 0
+        self.retrier = Retrier(definitions, runs, submit, self._batch)
 
     def run(self, stop: threading.Event, block: float = 1.0) -> None:
         """Launch until ``stop`` is set; Redis and broker errors are waited out with backoff."""
@@ -152,6 +156,7 @@ class Launcher:
                 if time.monotonic() >= next_claim:
                     self.housekeeping()
                     next_claim = time.monotonic() + claim_every
+                self.retrier.round(self.clock())
                 self.handle(
                     self.launches.read(
                         self.settings.launch_group, self.consumer, self._batch, block

@@ -99,7 +99,12 @@ def run_launcher(definitions: Definitions, settings: Settings, loglevel: str = "
     signal.signal(signal.SIGINT, request_stop)
 
     def details() -> dict[str, str]:
-        return {"consumer": launcher.consumer, "launched": str(launcher.launched)}
+        retried = str(launcher.retrier.retried)
+        return {
+            "consumer": launcher.consumer,
+            "launched": str(launcher.launched),
+            "retried": retried,
+        }
 
     log.info("launcher %s reading %s", launcher.consumer, repos.keys.launch)
     with Heartbeat(

@@ -30,6 +30,7 @@ from lookout._base.errors import DefinitionError
 from lookout._base.wire import LaunchRequest, RunEvent, RunRecord
 from lookout._core.settings import Settings
 from lookout._core.storage import RunStore
+from lookout.workers.retries import will_retry, with_job_tags, with_will_retry
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +164,15 @@ class RunExecutor:
         """A delivery found the run STARTED: fail it if its executor is gone."""
         now = self.clock()
         error = f"the worker executing run {record.run_id} ({record.worker}) stopped while it ran"
+        retry = self._will_retry(record, step_failed=False)
         found = self.runs.finish(
             record.run_id,
             (STARTED, FAILURE),
             now,
-            status_event(record, FAILURE, now, error),
+            status_event(with_will_retry(record, retry), FAILURE, now, error),
             error=error,
             only_if_lapsed=True,
+            will_retry=retry,
         )
         if found == STARTED:
             log.warning("%s", error)
@@ -187,17 +190,36 @@ class RunExecutor:
             self._finish(record, FAILURE, f"the run task ended abnormally: {exc!r}")
             raise
         else:
-            self._finish(record, SUCCESS if result.success else FAILURE, result.error)
+            status = SUCCESS if result.success else FAILURE
+            self._finish(record, status, result.error, succeeded=list(result.outputs))
 
-    def _finish(self, record: RunRecord, status: str, error: str | None) -> None:
+    def _finish(
+        self,
+        record: RunRecord,
+        status: str,
+        error: str | None,
+        *,
+        succeeded: list[str] | None = None,
+    ) -> None:
+        """End the run; ``succeeded``: its steps that did, when one of them failed."""
         now = self.clock()
+        retry = None
+        if status == FAILURE:
+            retry = self._will_retry(record, step_failed=succeeded is not None)
+            record = with_will_retry(record, retry)
         self.runs.finish(
             record.run_id,
             (STARTED, status),
             now,
             status_event(record, status, now, error),
             error=error,
+            will_retry=retry,
+            succeeded_steps=succeeded if retry else None,
         )
+
+    def _will_retry(self, record: RunRecord, *, step_failed: bool) -> bool:
+        run = with_job_tags(self.definitions, record)
+        return will_retry(run, self.settings, step_failed=step_failed)
 
     def _run_job(self, record: RunRecord, owner: str) -> ExecuteInProcessResult:
         job = self.definitions.get_job(record.job_name)

@@ -179,6 +179,11 @@ class RunRecord(_Wire):
     error: str | None = None
     worker: str | None = None
     asset_selection: list[str] | None = None  # as LaunchRequest.asset_selection
+    # Set when the run FAILED: whether it will be retried, and (once created) its retry.
+    will_retry: bool | None = None
+    retry_run_id: str | None = None
+    # Set when a run that will be retried FAILED in a step: the steps that succeeded.
+    succeeded_steps: list[str] | None = None
 
 
 @dataclass(frozen=True)

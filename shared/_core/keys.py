@@ -57,12 +57,20 @@ lookout:run:{id}                hash    one run: ``d`` (msgpack RunRecord as
                                         created), status, started_at, ended_at,
                                         error, worker, enqueued (when it was
                                         last handed to the run queue, unix s),
-                                        emitted (events its executor appended)
+                                        emitted (events its executor appended),
+                                        will_retry ('1'/'0', set on FAILURE),
+                                        retry_run_id (its retry, once created),
+                                        succeeded (msgpack list: its steps that
+                                        succeeded, for a FROM_FAILURE retry)
 lookout:run:{id}:lease          string  the executing worker's token, with a TTL
                                         it renews; gone = the executor died
 lookout:runs                    zset    run id -> created_at: every run
 lookout:runs:status:{status}    zset    run id -> created_at, per run status
 lookout:runs:sensor:{name}      zset    run id -> created_at, per launching sensor
+lookout:runs:retry              zset    failed run id -> when it failed, for each
+                                        FAILURE whose retry (``dagster/max_retries``)
+                                        is not launched yet; a launcher removes it
+                                        once the retry run is enqueued
 lookout:deadletter              stream  messages no consumer could read, field
                                         ``d`` = msgpack DeadLetter (source,
                                         reason, raw payload); capped
@@ -169,6 +177,10 @@ class Keys:
 
     def runs_by_sensor(self, sensor: str) -> str:
         return f"{self.prefix}runs:sensor:{sensor}"
+
+    @property
+    def runs_to_retry(self) -> str:
+        return f"{self.prefix}runs:retry"
 
     @property
     def dead_letters(self) -> str:

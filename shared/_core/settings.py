@@ -80,6 +80,9 @@ class Settings:
     # the process's retry loop handles, instead of blocking it indefinitely.
     redis_socket_timeout: float = 5.0
     redis_connect_timeout: float = 5.0
+    # Retries of a failed run when it has no ``dagster/max_retries`` tag (the
+    # deployment default, as Dagster's ``run_retries.max_retries``): 0, none.
+    run_max_retries: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -120,7 +123,7 @@ _COUNTS = (
     "stream_max_entries",
 )
 # Settings that may be zero (no pause, no margin).
-_MAY_BE_ZERO = ("scheduler_min_pause", "inflight_margin")
+_MAY_BE_ZERO = ("scheduler_min_pause", "inflight_margin", "run_max_retries")
 # The longest a process blocks on Redis on purpose (the launcher's and kombu's
 # 1 s reads; the scheduler blocks for at most half the socket timeout); a
 # socket timeout must outlast it or every such read fails.

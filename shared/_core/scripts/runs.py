@@ -60,10 +60,15 @@ return 'QUEUED'
 # FAILURE, QUEUED -> CANCELED) exactly once, with its event; a second call
 # (sent again after a lost reply) finds the run moved and changes nothing.
 # With "only if the lease lapsed" it fails a STARTED run whose executor died,
-# and never one whose executor is still renewing its lease.
-# KEYS: run hash, lease, from-status zset, to-status zset, events stream
+# and never one whose executor is still renewing its lease.  A run that fails
+# records whether it will be retried (Dagster's dagster/will_retry) with the
+# move, and one that will is put on the retry list in the same step, so a
+# failure is never left without its retry nor retried without failing.
+# KEYS: run hash, lease, from-status zset, to-status zset, events stream,
+#       retry zset
 # ARGV: run id, from status, to status, now, error ("" for none), event,
-#       only if the lease lapsed ("1"/"0")
+#       only if the lease lapsed ("1"/"0"), will retry ("1"/"0", "" unsaid),
+#       the steps that succeeded (msgpack list, "" unknown; kept for a retry)
 # Returns the status found ("LEASED" when the lease is alive): equal to the
 # from status when this call made the change.
 RUN_FINISH = """
@@ -83,7 +88,51 @@ redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[4], created, ARGV[1])
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[6])
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[1], 'will_retry', ARGV[8])
+  if ARGV[8] == '1' then
+    redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
+    if ARGV[9] ~= '' then
+      redis.call('HSET', KEYS[1], 'succeeded', ARGV[9])
+    end
+  end
+end
 return ARGV[2]
+"""
+
+# RUN_RETRY: create the retry of a failed run, once per (failed run, attempt):
+# the retry's id is derived from both, and the failed run remembers it.  The
+# decision is checked and the run created in one step: only a run still
+# FAILURE, marked to be retried, with no retry yet, gets one; a second call
+# (a launcher killed after the first, or two launchers at once) creates
+# nothing and says where the retry stands, so the caller can still enqueue
+# it.  A failed run that gets no retry (it is gone, or not to be retried)
+# leaves the retry list here; one that got it leaves once it is enqueued.
+# KEYS: failed run hash, retry run hash, runs zset, QUEUED zset, sensor zset,
+#       events stream, retry zset
+# ARGV: failed run id, retry run id, created_at, retry record, QUEUED event,
+#       has sensor ("1"/"0")
+# Returns {1, "QUEUED", ""} when created, {0, status, enqueued} when it
+# existed, {-1, failed run's status, ""} when there is nothing to retry.
+RUN_RETRY = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local found = redis.call('HMGET', KEYS[2], 'status', 'enqueued')
+  return {0, found[1] or '', found[2] or ''}
+end
+local failed = redis.call('HMGET', KEYS[1], 'status', 'will_retry', 'retry_run_id')
+if failed[1] ~= 'FAILURE' or failed[2] ~= '1' or failed[3] then
+  redis.call('ZREM', KEYS[7], ARGV[1])
+  return {-1, failed[1] or '', ''}
+end
+redis.call('HSET', KEYS[2], 'd', ARGV[4], 'status', 'QUEUED', 'created_at', ARGV[3])
+redis.call('HSET', KEYS[1], 'retry_run_id', ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+if ARGV[6] == '1' then
+  redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
+end
+redis.call('XADD', KEYS[6], '*', 'd', ARGV[5])
+return {1, 'QUEUED', ''}
 """
 
 # RUN_EMIT: append an event of a running run (a materialization) only while
@@ -154,6 +203,7 @@ RUN_SCRIPTS = {
     "run_create": RUN_CREATE,
     "run_start": RUN_START,
     "run_finish": RUN_FINISH,
+    "run_retry": RUN_RETRY,
     "run_emit": RUN_EMIT,
     "run_renew": RUN_RENEW,
     "run_delete": RUN_DELETE,

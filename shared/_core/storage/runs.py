@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from lookout._base.codec import decode, encode
+from lookout._base.codec import decode, decode_value, encode, encode_value
 from lookout._base.wire import RunEvent, RunRecord
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
@@ -39,6 +39,13 @@ def _float(value: bytes | None) -> float | None:
     return float(value) if value else None
 
 
+def _names(value: bytes | None) -> list[str] | None:
+    if not value:
+        return None
+    names = decode_value(value)
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
 class RunStore(Repository):
     """Run records and their indexes; each status move appends its run event atomically."""
 
@@ -47,6 +54,7 @@ class RunStore(Repository):
         self._create = self._script("run_create")
         self._start = self._script("run_start")
         self._finish = self._script("run_finish")
+        self._retry = self._script("run_retry")
         self._emit = self._script("run_emit")
         self._renew = self._script("run_renew")
         self._delete = self._script("run_delete")
@@ -156,6 +164,9 @@ class RunStore(Repository):
         record = decode(RunRecord, fields[b"d"])
         error = fields.get(b"error")
         worker = fields.get(b"worker")
+        will_retry = fields.get(b"will_retry")
+        retry_run_id = fields.get(b"retry_run_id")
+        succeeded = fields.get(b"succeeded")
         return replace(
             record,
             status=_text(fields.get(b"status", record.status.encode())),
@@ -163,6 +174,9 @@ class RunStore(Repository):
             ended_at=_float(fields.get(b"ended_at")),
             error=error.decode() if error else record.error,
             worker=worker.decode() if worker else None,
+            will_retry=None if will_retry is None else will_retry == b"1",
+            retry_run_id=retry_run_id.decode() if retry_run_id else None,
+            succeeded_steps=_names(succeeded),
         )
 
     def recent(
@@ -228,8 +242,15 @@ class RunStore(Repository):
         *,
         error: str | None = None,
         only_if_lapsed: bool = False,
+        will_retry: bool | None = None,
+        succeeded_steps: Sequence[str] | None = None,
     ) -> str:
-        """Move a run ``(from, to)`` with its event; returns the status found."""
+        """Move a run ``(from, to)`` with its event; returns the status found.
+
+        ``will_retry`` (for a move to FAILURE) is recorded with the move, and
+        a run that will be retried joins the retry list (``to_retry``) with it,
+        and keeps ``succeeded_steps`` for its retry.
+        """
         before, after = moves
         keys = [
             self.keys.run(run_id),
@@ -237,6 +258,7 @@ class RunStore(Repository):
             self.keys.runs_by_status(before),
             self.keys.runs_by_status(after),
             self.keys.events,
+            self.keys.runs_to_retry,
         ]
         args: list[Any] = [
             run_id,
@@ -246,8 +268,52 @@ class RunStore(Repository):
             error or "",
             encode(event),
             "1" if only_if_lapsed else "0",
+            "" if will_retry is None else "1" if will_retry else "0",
+            b"" if succeeded_steps is None else encode_value(list(succeeded_steps)),
         ]
         return _text(self._finish(keys=keys, args=args))
+
+    # -- retries -------------------------------------------------------------
+
+    def to_retry(self, count: int) -> list[str]:
+        """Up to ``count`` failed runs, oldest failure first, whose retry is not enqueued yet."""
+        return [_text(i) for i in self.client.zrange(self.keys.runs_to_retry, 0, count - 1)]
+
+    def retry(self, retries: Sequence[tuple[str, RunRecord, RunEvent]]) -> list[Created | None]:
+        """Create the retry ``record`` of each failed run, once (one atomic script each).
+
+        ``None`` for a failed run that gets no retry (gone, not FAILURE, not to
+        be retried, or retried already and that retry deleted since).
+        """
+        pipe = self.client.pipeline(transaction=False)
+        for failed_id, record, event in retries:
+            keys = [
+                self.keys.run(failed_id),
+                self.keys.run(record.run_id),
+                self.keys.runs,
+                self.keys.runs_by_status(record.status),
+                self.keys.runs_by_sensor(record.sensor or ""),
+                self.keys.events,
+                self.keys.runs_to_retry,
+            ]
+            args: list[Any] = [
+                failed_id,
+                record.run_id,
+                repr(record.created_at),
+                encode(record),
+                encode(event),
+                "1" if record.sensor else "0",
+            ]
+            self._retry(keys=keys, args=args, client=pipe)
+        return [
+            None if int(made) < 0 else Created(record.run_id, bool(made), _text(st), bool(enq))
+            for (_, record, _), (made, st, enq) in zip(retries, pipe.execute(), strict=True)
+        ]
+
+    def retried(self, failed_ids: Sequence[str]) -> None:
+        """Take failed runs off the retry list: their retries are created and enqueued."""
+        if failed_ids:
+            self.client.zrem(self.keys.runs_to_retry, *failed_ids)
 
     def emit_event(self, run_id: str, owner: str, event: RunEvent, number: int) -> bool:
         """Append ``event``, the executor's ``number``-th (from 1), while ``owner`` runs the run.

@@ -28,6 +28,11 @@ def _took(run: RunRecord) -> str:
     return f"{run.ended_at - run.started_at:.2f}s"
 
 
+def _chain(run: RunRecord) -> str:
+    parent = run.tags.get("dagster/parent_run_id")
+    return f"{parent[:8]} #{run.tags.get('dagster/retry_number', '?')}" if parent else "-"
+
+
 def runs_table(runs: Sequence[RunRecord]) -> str:
     rows = [
         [
@@ -36,14 +41,15 @@ def runs_table(runs: Sequence[RunRecord]) -> str:
             r.status,
             r.sensor or "-",
             r.run_key or "-",
+            _chain(r),
             when(r.created_at),
             _took(r),
             (r.error or "").splitlines()[0][:60] if r.error else "",
         ]
         for r in runs
     ]
-    headers = ["RUN", "JOB", "STATUS", "SENSOR", "RUN KEY", "CREATED", "TOOK", "ERROR"]
-    return table(headers, rows, shrink=(0, 1, 3, 4, 7), drop=(4, 3, 6, 5))
+    headers = ["RUN", "JOB", "STATUS", "SENSOR", "RUN KEY", "RETRY OF", "CREATED", "TOOK", "ERROR"]
+    return table(headers, rows, shrink=(0, 1, 3, 4, 8), drop=(4, 5, 3, 7, 6))
 
 
 def run_detail(run: RunRecord) -> str:
@@ -58,6 +64,10 @@ def run_detail(run: RunRecord) -> str:
         f"  started    {when(run.started_at)}",
         f"  ended      {when(run.ended_at)}",
         f"  worker     {run.worker or '-'}",
+        f"  retries    attempt {run.tags.get('dagster/retry_number', '0')}"
+        f"  parent {run.tags.get('dagster/parent_run_id', '-')}"
+        f"  root {run.tags.get('dagster/root_run_id', '-')}"
+        f"  retried by {run.retry_run_id or ('pending' if run.will_retry else '-')}",
         f"  tags       {json.dumps(run.tags, sort_keys=True)}",
         f"  run config {json.dumps(run.run_config, sort_keys=True, default=repr)}",
     ]
