@@ -23,6 +23,7 @@ __all__ = [
     "decode_value",
     "decode_values",
     "encode",
+    "encode_script_args",
     "encode_value",
 ]
 
@@ -45,6 +46,16 @@ def encode_value(value: object) -> bytes:
         return msgpack.packb(value, use_bin_type=True, datetime=False)  # type: ignore[no-any-return]
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError(f"cannot encode a {type(value).__name__} as msgpack: {exc}") from exc
+
+
+def encode_script_args(args: dict[str, Any]) -> bytes:
+    """Encode a Lua script's named arguments: bytes go as msgpack strings, which
+    Redis's cmsgpack reads byte for byte (it cannot read msgpack's bin type).
+    """
+    try:
+        return msgpack.packb(args, use_bin_type=False, datetime=False)  # type: ignore[no-any-return]
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CodecError(f"cannot encode script arguments as msgpack: {exc}") from exc
 
 
 def decode_value(data: bytes) -> Any:

@@ -68,6 +68,15 @@ class Settings:
     # to it again (its message was lost); a run starts only once however
     # often it is delivered, so an early second message costs one no-op.
     run_resubmit_after: float = 600.0
+    # A sensor evaluation may grow its process's address space by this many
+    # MiB before allocations fail and its tick is a FAILURE naming the limit
+    # (0: no limit).
+    sensor_memory_mb: int = 1024
+    # A sensor whose evaluations killed their process this many times in a
+    # row is quarantined: its ticks come after a backoff that doubles with
+    # each further death, up to ``quarantine_backoff_cap`` seconds.
+    quarantine_after: int = 3
+    quarantine_backoff_cap: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -84,7 +93,22 @@ class Settings:
 
     @property
     def inflight_ttl(self) -> float:
+        """A tick lease's length: a published tick waits at most this long for a
+        worker, a held one runs this long past its holder's last renewal.
+        """
         return self.tick_timeout + self.inflight_margin
+
+    @property
+    def lease_renew(self) -> float:
+        """How often a holder renews its tick leases: a third of the margin, so a
+        lease always has more than a whole evaluation (timeout and hard exit) left.
+        """
+        return self.inflight_margin / 3
+
+    @property
+    def hard_exit_after(self) -> float:
+        """Seconds past its timeout after which an evaluation's process is ended."""
+        return self.inflight_margin / 2
 
 
 def _parse(name: str, raw: str, kind: type) -> Any:

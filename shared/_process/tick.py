@@ -8,14 +8,17 @@ sensors).
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+import redis
 
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.definitions import Definitions
@@ -36,7 +39,10 @@ from lookout._core.storage import (
     TickLedger,
 )
 from lookout._core.storage.history import with_flags
+from lookout._process.memory import memory_limit
 from lookout._process.timeout import EvaluationTimer
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
@@ -91,24 +97,37 @@ class TickRunner:
     def tick(
         self, name: str, *, tick_id: str | None = None, due_at: float | None = None
     ) -> TickRecord | None:
-        """Evaluate and commit one tick.
+        """Evaluate and commit one tick, holding its lease throughout.
 
         Without ``tick_id`` the tick claims the sensor itself (the CLI's way);
-        with one, the scheduler already claimed it.  ``None`` means the commit
-        found the tick already committed or superseded (a redelivery).
+        with one, the scheduler already claimed it.  ``None`` means the tick
+        no longer holds the lease (committed by another, or superseded).  One
+        evaluation ends within its timeout and hard exit, well inside the
+        lease, so this path needs no renewing; if anything here raises, the
+        tick is given back.
         """
         sensor = self.definitions.get_sensor(name)
         if tick_id is None:
             tick_id = new_tick_id()
-            now = self.clock()
-            held = self.ticks.claim(name, tick_id, now, now + self.settings.inflight_ttl)
+            held = self.ticks.claim(name, tick_id, self.settings.inflight_ttl, self.clock())
             if held != tick_id:
                 raise TickInFlightError(f"sensor '{name}' has tick {held} in flight")
-        state = self.sensors.state(name)
-        if state.inflight != tick_id:
-            return None  # committed already, or superseded after its mark expired
-        commit = self.evaluate(sensor, state, tick_id=tick_id, due_at=due_at)
-        return self.ticks.commit(commit)
+        holder = f"{self.worker}:{tick_id}"
+        if self.ticks.begin([(name, tick_id)], holder, self.settings.inflight_ttl) != [""]:
+            return None  # committed already, superseded, or another process has it
+        try:
+            state = self.sensors.state(name)
+            commit = self.evaluate(sensor, state, tick_id=tick_id, due_at=due_at, holder=holder)
+            return self.ticks.commit(commit)
+        except BaseException:
+            self._give_back(name, tick_id, holder)
+            raise
+
+    def _give_back(self, name: str, tick_id: str, holder: str) -> None:
+        try:
+            self.ticks.give_back([(name, tick_id, None)], self.clock(), holder=holder)
+        except redis.RedisError as exc:
+            log.warning("tick %s of %s not given back (its lease lapses): %s", tick_id, name, exc)
 
     def preview(self, name: str) -> TickRecord:
         """Evaluate without committing anything; duplicates are reported, not claimed."""
@@ -128,8 +147,12 @@ class TickRunner:
         *,
         tick_id: str,
         due_at: float | None,
+        holder: str = "",
     ) -> TickCommit:
-        """Run the sensor function and build the commit; user errors become FAILURE ticks."""
+        """Run the sensor function and build the commit; user errors become FAILURE ticks.
+
+        ``holder``: the tick lease's holder, whom the commit names.
+        """
         started = self.clock()
         try:
             cursor = decode_value(state.cursor) if state.cursor is not None else None
@@ -139,19 +162,20 @@ class TickRunner:
                 # Decoding the last tick record is left to the few sensors that ask.
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
             )
-            outcome = self.timer.call(
-                lambda: self._evaluate_kind(sensor, context),
-                self.settings.tick_timeout,
-                f"sensor '{sensor.name}'",
-                hard_after=self.settings.inflight_margin / 2,
-            )
+            with memory_limit(self.settings.sensor_memory_mb, f"sensor '{sensor.name}'"):
+                outcome = self.timer.call(
+                    lambda: self._evaluate_kind(sensor, context),
+                    self.settings.tick_timeout,
+                    f"sensor '{sensor.name}'",
+                    hard_after=self.settings.hard_exit_after,
+                )
             launches = self._launches(sensor.name, tick_id, outcome, started)
             new_cursor = encode_value(outcome.cursor) if outcome.cursor_updated else None
         # BaseException: a sensor that calls sys.exit() or raises KeyboardInterrupt
         # fails its own tick; it must not take the worker process (and the
         # other ticks of its message) down with it.
         except BaseException as exc:
-            return self._failed(
+            failed = self._failed(
                 sensor,
                 state,
                 tick_id,
@@ -159,6 +183,7 @@ class TickRunner:
                 started,
                 _Failure(f"{type(exc).__name__}: {exc}", traceback.format_exc()),
             )
+            return replace(failed, holder=holder)
         ended = self.clock()
         status = TickStatus.SUCCESS if launches else TickStatus.SKIPPED
         record = TickRecord(
@@ -183,6 +208,7 @@ class TickRunner:
             store_cursor=outcome.cursor_updated,
             cursor=new_cursor,
             next_due=self._next_due(sensor, started, ended),
+            holder=holder,
         )
 
     def _evaluate_kind(

@@ -5,9 +5,13 @@ interval timer interrupts the evaluation where it is, even inside
 ``time.sleep``.  What it raises derives from ``BaseException``, so a sensor's
 ``except Exception`` does not catch it, and the timer fires again every
 ``REARM`` seconds until the evaluation is out.  If the sensor still has not
-given up ``hard_after`` seconds past its deadline (it swallows even that, or
-sits in C code that ignores signals), the process ends itself: a worker's
-pool process is replaced by Celery and the tick is handled as a lost one.
+given up ``hard_after`` seconds past its deadline (it swallows even that),
+the process ends itself with ``HARD_EXIT_STATUS``.  Code that never returns
+to Python (a C loop: ``sum(range(10**13))``) runs no signal handler at all:
+a CPU-time timer whose signal (``SIGPROF``) keeps its default action, death,
+ends the process once the evaluation has used ``seconds + hard_after`` of
+CPU.  Either way a worker's pool process is replaced by Celery, and the
+worker records the tick as a FAILURE saying how its process ended.
 The process's ``SIGALRM`` handler belongs to these evaluations once the first
 one ran: it is installed once and left in place.
 
@@ -73,7 +77,12 @@ class EvaluationTimer:
         self._what, self._hard_after = what, hard_after
         self._deadline = time.monotonic() + seconds
         self._armed = True
+        hard = hard_after is not None and hasattr(signal, "ITIMER_PROF")
+        if hard and signal.getsignal(signal.SIGPROF) != signal.SIG_DFL:
+            signal.signal(signal.SIGPROF, signal.SIG_DFL)
         signal.setitimer(signal.ITIMER_REAL, seconds, REARM)
+        if hard:
+            signal.setitimer(signal.ITIMER_PROF, seconds + (hard_after or 0.0))
         try:
             return fn()
         except _Deadline:
@@ -82,6 +91,8 @@ class EvaluationTimer:
         finally:
             self._armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
+            if hard:
+                signal.setitimer(signal.ITIMER_PROF, 0)
 
     def _expire(self, signum: int, frame: FrameType | None) -> None:
         if not self._armed:
