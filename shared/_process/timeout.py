@@ -9,8 +9,8 @@ given up ``hard_after`` seconds past its deadline (it swallows even that),
 the process ends itself with ``HARD_EXIT_STATUS``.  Code that never returns
 to Python (a C loop: ``sum(range(10**13))``) runs no signal handler at all:
 a CPU-time timer whose signal (``SIGPROF``) keeps its default action, death,
-ends the process once the evaluation has used ``seconds + hard_after`` of
-CPU.  Either way a worker's pool process is replaced by Celery, and the
+ends the process once the evaluation has used ``seconds + hard_after`` (and
+a little) of CPU.  Either way a worker's pool process is replaced by Celery, and the
 worker records the tick as a FAILURE saying how its process ended.
 The process's ``SIGALRM`` handler belongs to these evaluations once the first
 one ran: it is installed once and left in place.
@@ -82,7 +82,9 @@ class EvaluationTimer:
             signal.signal(signal.SIGPROF, signal.SIG_DFL)
         signal.setitimer(signal.ITIMER_REAL, seconds, REARM)
         if hard:
-            signal.setitimer(signal.ITIMER_PROF, seconds + (hard_after or 0.0))
+            # Later than the hard exit can come (REARM after it at most), so
+            # Python code that swallows its timeout ends by the exit status.
+            signal.setitimer(signal.ITIMER_PROF, seconds + (hard_after or 0.0) + 2 * REARM)
         try:
             return fn()
         except _Deadline:
