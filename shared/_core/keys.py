@@ -82,15 +82,17 @@ Which repository of ``lookout._core.storage`` changes them (scripts in brackets)
 ``SensorStore`` the sensor hash's code defaults and cursor, ``sensors``, a
 started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 ``TickLedger`` the tick lease, the only writer of its fields, of
-``inflight`` and of ``claimed`` (lease_*: claim, claim_due with its sweep, publish, begin, renew,
-commit, give_back, release, abandon), a tick's commit to ``ticks``,
-``runkeys``, ``launch`` and ``due``, and ``scheduler:round``;
+``inflight`` and of ``claimed`` (lease_*: claim, claim_due with its sweep,
+publish, begin, renew, commit, give_back, release, abandon), a tick's commit
+to ``ticks``, ``runkeys``, ``launch`` and ``due``, and ``scheduler:round``;
 ``ScheduleStore`` ``due``, ``triggered``, ``scheduler:wake`` (sync_sensors,
 unschedule, trigger), the leader's changes fenced by ``scheduler:leader``,
 which ``LeaderStore`` holds;
 ``RunStore`` ``run:*`` and ``runs*``, each status move with its ``events``
 entry (run_*); ``LaunchStream`` the launchers' group on ``launch``;
-``EventStream`` ``events``; ``ProcessStore`` ``process:*`` and ``processes``;
+``EventStream`` ``events`` (an entry no reader can decode it moves to
+``deadletter``: bury_event); ``ProcessStore`` ``process:*`` and
+``processes``;
 ``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads, kombu's keys too.
 """
 

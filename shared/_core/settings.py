@@ -68,6 +68,10 @@ class Settings:
     # to it again (its message was lost); a run starts only once however
     # often it is delivered, so an early second message costs one no-op.
     run_resubmit_after: float = 600.0
+    # An asset or run-status sensor stops taking new events once it has used
+    # this share of its timeout, commits its cursor there, and is due again
+    # at once (a backlog moves on instead of timing out again and again).
+    event_budget: float = 0.5
     # A sensor evaluation may grow its process's address space by this many
     # MiB before allocations fail and its tick is a FAILURE naming the limit
     # (0: no limit).

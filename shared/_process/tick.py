@@ -163,7 +163,7 @@ class TickRunner:
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
             )
             with memory_limit(self.settings.sensor_memory_mb, f"sensor '{sensor.name}'"):
-                outcome = self.timer.call(
+                outcome, more = self.timer.call(
                     lambda: self._evaluate_kind(sensor, context),
                     self.settings.tick_timeout,
                     f"sensor '{sensor.name}'",
@@ -207,18 +207,22 @@ class TickRunner:
             launches=[(r.run_key, payload) for r, payload in launches],
             store_cursor=outcome.cursor_updated,
             cursor=new_cursor,
-            next_due=self._next_due(sensor, started, ended),
+            # An event backlog left to read: due again at once.
+            next_due=ended if more else self._next_due(sensor, started, ended),
             holder=holder,
         )
 
     def _evaluate_kind(
         self, sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext
-    ) -> SensorOutcome:
+    ) -> tuple[SensorOutcome, bool]:
+        """The outcome, and whether the sensor has more to read at once (an event backlog)."""
         if sensor.kind is SensorKind.STANDARD:
-            return evaluate(sensor, context)
+            return evaluate(sensor, context), False
         from lookout._process.event_ticks import evaluate_event_sensor
 
-        return evaluate_event_sensor(sensor, context, self.events)
+        budget = self.settings.tick_timeout * self.settings.event_budget
+        done = evaluate_event_sensor(sensor, context, self.events, budget=budget)
+        return done.outcome, done.more
 
     def _launches(
         self, sensor: str, tick_id: str, outcome: SensorOutcome, now: float
