@@ -64,6 +64,7 @@ class SchedulerStats:
     requeued: int = 0
     parked: int = 0
     given_back: int = 0  # claimed ticks not published (the broker failed), due again
+    deferred: int = 0  # due ticks put back: the launch stream was over its limit
 
 
 class Scheduler:
@@ -234,11 +235,20 @@ class Scheduler:
             limit=self.settings.schedule_limit,
             ttl=self.settings.inflight_ttl,
             tick_prefix=uuid.uuid4().hex[:24],
+            launch_limit=self.settings.launch_backlog_limit,
         )
         if claim is None:
             self.lock.lost()
             return 0
         self.stats.rounds += 1
+        if claim.deferred:
+            self.stats.deferred += claim.deferred
+            log.warning(
+                "%d due ticks deferred: the launch stream holds %d run requests or more "
+                "(LOOKOUT_LAUNCH_BACKLOG_LIMIT); the launchers are behind",
+                claim.deferred,
+                self.settings.launch_backlog_limit,
+            )
         if claim.requeued:
             self.stats.requeued += claim.requeued
             log.warning(

@@ -68,7 +68,10 @@ def decode_value(data: bytes) -> Any:
 
 def decode_values(data: bytes) -> list[Any]:
     """Decode bytes that hold several msgpack values one after the other."""
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=True)
+    # The buffer fits the data whatever its size: reading never fails on a big value.
+    unpacker = msgpack.Unpacker(
+        raw=False, strict_map_key=False, use_list=True, max_buffer_size=max(len(data), 1)
+    )
     unpacker.feed(data)
     try:
         values = list(unpacker)
@@ -89,7 +92,9 @@ def _nested(value: object) -> Any:
 
 def decode_first(data: bytes) -> Any:
     """Decode only the first of several msgpack values (the rest is not read)."""
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=True)
+    unpacker = msgpack.Unpacker(
+        raw=False, strict_map_key=False, use_list=True, max_buffer_size=max(len(data), 1)
+    )
     unpacker.feed(data)
     try:
         return next(unpacker)

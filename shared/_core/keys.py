@@ -37,6 +37,9 @@ lookout:claimed                 zset    sensor name -> claim time (Redis's) of a
                                         tick the leader claimed and has not yet
                                         published: the sweep gives such a tick
                                         back without a record
+lookout:deferred                string  how many due ticks the leader put back
+                                        because the launch stream was over its
+                                        limit (a counter, for the metrics)
 lookout:launch                  stream  committed RunRequests, field ``d`` = msgpack
                                         LaunchRequest
 lookout:events                  stream  run status changes and asset
@@ -84,7 +87,8 @@ started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 ``TickLedger`` the tick lease, the only writer of its fields, of
 ``inflight`` and of ``claimed`` (lease_*: claim, claim_due with its sweep,
 publish, begin, renew, commit, give_back, release, abandon), a tick's commit
-to ``ticks``, ``runkeys``, ``launch`` and ``due``, and ``scheduler:round``;
+to ``ticks``, ``runkeys``, ``launch`` and ``due``, ``scheduler:round`` and
+``deferred``;
 ``ScheduleStore`` ``due``, ``triggered``, ``scheduler:wake`` (sync_sensors,
 unschedule, trigger), the leader's changes fenced by ``scheduler:leader``,
 which ``LeaderStore`` holds;
@@ -127,6 +131,10 @@ class Keys:
     @property
     def inflight(self) -> str:
         return f"{self.prefix}inflight"
+
+    @property
+    def deferred(self) -> str:
+        return f"{self.prefix}deferred"
 
     @property
     def claimed(self) -> str:

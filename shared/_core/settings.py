@@ -68,6 +68,14 @@ class Settings:
     # to it again (its message was lost); a run starts only once however
     # often it is delivered, so an early second message costs one no-op.
     run_resubmit_after: float = 600.0
+    # A tick's limits: a cursor larger than this many bytes, or more run
+    # requests than this, fails the tick (0: no limit).
+    max_cursor_bytes: int = 256 * 1024
+    max_run_requests: int = 10_000
+    # Back-pressure: while the launch stream holds this many run requests or
+    # more (the launchers are behind), the leader claims no tick; due sensors
+    # wait and are counted as deferred (0: no limit).
+    launch_backlog_limit: int = 100_000
     # An asset or run-status sensor stops taking new events once it has used
     # this share of its timeout, commits its cursor there, and is due again
     # at once (a backlog moves on instead of timing out again and again).

@@ -39,6 +39,15 @@ from lookout._core.storage import (
     TickLedger,
 )
 from lookout._core.storage.history import with_flags
+from lookout._process.limits import (
+    RECORD_ERROR_CHARS,
+    RECORD_REQUESTS,
+    RECORD_TRACEBACK_CHARS,
+    check_cursor,
+    check_requests,
+    cut,
+    recorded_cursor,
+)
 from lookout._process.memory import memory_limit
 from lookout._process.timeout import EvaluationTimer
 
@@ -169,8 +178,10 @@ class TickRunner:
                     f"sensor '{sensor.name}'",
                     hard_after=self.settings.hard_exit_after,
                 )
+            check_requests(sensor.name, outcome.run_requests, self.settings.max_run_requests)
             launches = self._launches(sensor.name, tick_id, outcome, started)
             new_cursor = encode_value(outcome.cursor) if outcome.cursor_updated else None
+            check_cursor(sensor.name, new_cursor, self.settings.max_cursor_bytes)
         # BaseException: a sensor that calls sys.exit() or raises KeyboardInterrupt
         # fails its own tick; it must not take the worker process (and the
         # other ticks of its message) down with it.
@@ -186,6 +197,11 @@ class TickRunner:
             return replace(failed, holder=holder)
         ended = self.clock()
         status = TickStatus.SUCCESS if launches else TickStatus.SKIPPED
+        before, before_digest = recorded_cursor(state.cursor)
+        after, after_digest = recorded_cursor(
+            new_cursor if outcome.cursor_updated else state.cursor
+        )
+        listed = launches[:RECORD_REQUESTS]
         record = TickRecord(
             tick_id=tick_id,
             sensor=sensor.name,
@@ -193,14 +209,17 @@ class TickRunner:
             started_at=started,
             ended_at=ended,
             due_at=due_at,
-            skip_reason=outcome.skip_message,
+            skip_reason=cut(outcome.skip_message, RECORD_ERROR_CHARS),
             requests=[
                 {"request_id": r.request_id, "run_key": r.run_key, "job_name": r.job_name}
-                for r, _ in launches
+                for r, _ in listed
             ],
-            cursor_before=state.cursor,
-            cursor_after=new_cursor if outcome.cursor_updated else state.cursor,
+            cursor_before=before,
+            cursor_after=after,
             worker=self.worker,
+            cursor_before_digest=before_digest,
+            cursor_after_digest=after_digest,
+            requests_total=len(launches) if len(listed) < len(launches) else None,
         )
         return TickCommit(
             record=record,
@@ -261,6 +280,7 @@ class TickRunner:
         failure: _Failure,
     ) -> TickCommit:
         ended = self.clock()
+        cursor, digest = recorded_cursor(state.cursor)
         record = TickRecord(
             tick_id=tick_id,
             sensor=sensor.name,
@@ -268,11 +288,13 @@ class TickRunner:
             started_at=started,
             ended_at=ended,
             due_at=due_at,
-            error=failure.error,
-            traceback=failure.traceback,
-            cursor_before=state.cursor,
-            cursor_after=state.cursor,
+            error=cut(failure.error, RECORD_ERROR_CHARS),
+            traceback=cut(failure.traceback, RECORD_TRACEBACK_CHARS),
+            cursor_before=cursor,
+            cursor_after=cursor,
             worker=self.worker,
+            cursor_before_digest=digest,
+            cursor_after_digest=digest,
         )
         # A failed tick leaves the cursor where it was and is scheduled again.
         return TickCommit(record, [], False, None, self._next_due(sensor, started, ended))

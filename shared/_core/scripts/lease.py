@@ -199,15 +199,19 @@ return A.tick
 # 1. the sweep: leases past their expiry (Redis time) are expired;
 # 2. triggers that waited for an in-flight tick become due once it is over;
 #    those still waiting go to the back of the line;
-# 3. up to ``limit`` due sensors are claimed: a new tick id each, unpublished,
+# 3. unless the launch stream holds ``launch_limit`` entries or more (the
+#    launchers are behind: the due sensors are put back ``defer`` s and
+#    counted as deferred, so that sensors slow down instead of filling Redis),
+#    up to ``limit`` due sensors are claimed: a new tick id each, unpublished,
 #    with a lease of ``publish_within`` s for the leader to publish it.
 # Only sensors that are due, lapsed or triggered are read: O(log n) per tick.
 # KEYS: inflight zset, claimed zset, leader lock, due zset, triggered zset,
-#       round key
+#       round key, launch stream, deferred counter
 # A: token, now (due clock), limit, round (tick id prefix), hash_prefix,
-#    ticks_prefix, size, publish_within, round_ttl
-# Returns nil when not leader, else {expired, promoted, name, tick id,
-# due at, ...}.
+#    ticks_prefix, size, publish_within, round_ttl, launch_limit (0: none),
+#    defer (s)
+# Returns nil when not leader, else {expired, promoted, deferred, name, tick
+# id, due at, ...}.
 CLAIM_DUE = _script("""
 local saved = redis.call('GET', KEYS[6])
 if saved then
@@ -238,8 +242,19 @@ for _, name in ipairs(pending) do
     promoted = promoted + 1
   end
 end
-local out = {expired, promoted}
 local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', A.now, 'WITHSCORES', 'LIMIT', 0, A.limit)
+if A.launch_limit > 0 and #due > 0 and redis.call('XLEN', KEYS[7]) >= A.launch_limit then
+  -- Back-pressure: the launchers are behind; the due ticks wait, counted.
+  for i = 1, #due, 2 do
+    redis.call('ZADD', KEYS[4], A.now + A.defer, due[i])
+  end
+  redis.call('INCRBY', KEYS[8], #due / 2)
+  local out = {expired, promoted, #due / 2}
+  redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX',
+    math.floor(A.round_ttl * 1000) + 1)
+  return out
+end
+local out = {expired, promoted, 0}
 local claimed = {}
 local n = 0
 for i = 1, #due, 2 do

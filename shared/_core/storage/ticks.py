@@ -70,6 +70,7 @@ class ClaimRound:
     ticks: list[ClaimedTick]
     requeued: int  # leases that lapsed (their process died) and were expired
     promoted: int  # triggers that waited for an in-flight tick, now due
+    deferred: int = 0  # due ticks put back: the launch stream is over its limit
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,8 @@ class TickLedger(Repository):
         ttl: float,
         tick_prefix: str,
         publish_within: float = PUBLISH_WITHIN,
+        launch_limit: int = 0,
+        defer: float = 1.0,
     ) -> ClaimRound | None:
         """Sweep lapsed leases, then claim up to ``limit`` due sensors, fenced by the lock.
 
@@ -164,8 +167,17 @@ class TickLedger(Repository):
         (a lost reply) answers what it claimed the first time and claims
         nothing more.  The claimed ticks must be published within
         ``publish_within`` s; ``ttl`` bounds how long the round's reply is kept.
+        With ``launch_limit`` entries or more in the launch stream nothing is
+        claimed: the due sensors wait ``defer`` s (back-pressure).
         """
-        keys = [self.keys.leader, self.keys.due, self.keys.triggered, self.keys.claim_round(token)]
+        keys = [
+            self.keys.leader,
+            self.keys.due,
+            self.keys.triggered,
+            self.keys.claim_round(token),
+            self.keys.launch,
+            self.keys.deferred,
+        ]
         args = {
             "token": token,
             "now": float(now),
@@ -176,15 +188,19 @@ class TickLedger(Repository):
             "size": self.history_size,
             "publish_within": float(publish_within),
             "round_ttl": float(ttl),
+            "launch_limit": int(launch_limit),
+            "defer": float(defer),
         }
         reply = self._call(self._claim_due, keys, args)
         if reply is None:
             return None
         ticks = [
             ClaimedTick(text(reply[i]), text(reply[i + 1]), float(reply[i + 2]))
-            for i in range(2, len(reply), 3)
+            for i in range(3, len(reply), 3)
         ]
-        return ClaimRound(ticks=ticks, requeued=int(reply[0]), promoted=int(reply[1]))
+        return ClaimRound(
+            ticks=ticks, requeued=int(reply[0]), promoted=int(reply[1]), deferred=int(reply[2])
+        )
 
     def publish(self, ticks: Sequence[ClaimedTick], ttl: float) -> int:
         """Mark claimed ticks published: a worker has ``ttl`` s to begin each."""
