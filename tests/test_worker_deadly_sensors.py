@@ -46,8 +46,9 @@ def test_a_sensor_past_its_timeout_fails_saying_how_its_process_was_ended(
     worker = start_worker(spawn, settings, LOCATION, concurrency=3, queues=settings.tick_queue)
     app = make_celery(settings)
     ticks = claim_ticks(storage, settings, ["stubborn", "in_c", "steady"])
-    for tick in ticks:
-        publish(app, [tick])
+    # steady shares stubborn's message: it must not pay for its neighbour.
+    publish(app, [ticks[0], ticks[2]])
+    publish(app, [ticks[1]])
     wait_committed(storage, ticks, timeout=40)
     app.close()
 
