@@ -83,7 +83,7 @@ class Settings:
     # A sensor evaluation may grow its process's address space by this many
     # MiB before allocations fail and its tick is a FAILURE naming the limit
     # (0: no limit).
-    sensor_memory_mb: int = 1024
+    sensor_memory_mb: int = 4096
     # A sensor whose evaluations killed their process this many times in a
     # row is quarantined: its ticks come after a backoff that doubles with
     # each further death, up to ``quarantine_backoff_cap`` seconds.

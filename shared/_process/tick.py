@@ -48,7 +48,7 @@ from lookout._process.limits import (
     cut,
     recorded_cursor,
 )
-from lookout._process.memory import memory_limit
+from lookout._process.memory import MemoryLimit
 from lookout._process.timeout import EvaluationTimer
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class TickRunner:
         self.clock = clock
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.timer = EvaluationTimer()
+        self.memory = MemoryLimit(settings.sensor_memory_mb)
 
     def tick(
         self, name: str, *, tick_id: str | None = None, due_at: float | None = None
@@ -171,7 +172,7 @@ class TickRunner:
                 # Decoding the last tick record is left to the few sensors that ask.
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
             )
-            with memory_limit(self.settings.sensor_memory_mb, f"sensor '{sensor.name}'"):
+            with self.memory.applied(f"sensor '{sensor.name}'"):
                 outcome, more = self.timer.call(
                     lambda: self._evaluate_kind(sensor, context),
                     self.settings.tick_timeout,

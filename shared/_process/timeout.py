@@ -56,6 +56,7 @@ class EvaluationTimer:
 
     def __init__(self) -> None:
         self._armed = False  # off once an evaluation is over: a late firing must not escape
+        self._prof_pid = 0  # the process whose SIGPROF was set to its default action
         self._deadline = 0.0
         self._hard_after: float | None = None
         self._what = ""
@@ -78,8 +79,10 @@ class EvaluationTimer:
         self._deadline = time.monotonic() + seconds
         self._armed = True
         hard = hard_after is not None and hasattr(signal, "ITIMER_PROF")
-        if hard and signal.getsignal(signal.SIGPROF) != signal.SIG_DFL:
+        if hard and self._prof_pid != os.getpid():
+            # Once per process: SIGPROF's default action (death) is the limit.
             signal.signal(signal.SIGPROF, signal.SIG_DFL)
+            self._prof_pid = os.getpid()
         signal.setitimer(signal.ITIMER_REAL, seconds, REARM)
         if hard:
             # Later than the hard exit can come (REARM after it at most), so
