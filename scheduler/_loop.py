@@ -3,7 +3,7 @@
 One round (``run_once``): acquire or renew the leader lock; a scheduler that
 has just become the leader records its code's sensors (only the leader does:
 a standby may run other code); as leader, claim the due sensors in one fenced
-script (which also re-queues stuck in-flight marks and wakes waiting
+script (which also expires lapsed tick leases and wakes waiting
 triggers) and publish the claimed ticks in batches, giving back those that
 surely never reached the broker when publishing fails; the ticks sent are
 marked published, and any the leader could not mark (it failed or died) are

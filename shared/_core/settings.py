@@ -21,7 +21,8 @@ class Settings:
     key_prefix: str = "lookout:"
     # How long one sensor evaluation may run before its tick is a FAILURE.
     tick_timeout: float = 60.0
-    # An in-flight mark outlives the timeout by this much before it counts as stuck.
+    # A tick lease outlives the timeout by this much past its last renewal
+    # (renewed every third of it) before the sweep counts the tick as lost.
     inflight_margin: float = 30.0
     # Tick records kept per sensor.
     tick_history: int = 1000

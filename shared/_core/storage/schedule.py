@@ -26,7 +26,7 @@ from lookout._core.streams import text
 class Wakeup:
     """When the next scheduling round has work."""
 
-    at: float | None  # the next due time or in-flight deadline; None: neither
+    at: float | None  # the next due time or lease expiry; None: neither
     # Triggers wait for in-flight ticks: a commit announces nothing, so the
     # scheduler looks again soon.
     triggers_waiting: bool
@@ -109,7 +109,7 @@ class ScheduleStore(Repository):
     # -- waking the leader ----------------------------------------------------
 
     def next_wakeup(self) -> Wakeup:
-        """The next due time and in-flight deadline, by peeking at each index's head."""
+        """The next due time and lease expiry, by peeking at each index's head."""
         pipe = self.client.pipeline(transaction=False)
         pipe.zrange(self.keys.due, 0, 0, withscores=True)
         pipe.zrange(self.keys.inflight, 0, 0, withscores=True)
