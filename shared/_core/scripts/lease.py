@@ -289,7 +289,10 @@ return out
 
 # PUBLISH: the leader sent these ticks' messages: they leave the claimed set
 # and their leases run ``ttl`` s from now, for a worker to take each up.  Two
-# calls for the whole round.  (A lease already gone is not brought back: XX.)
+# calls for the whole round.  (A lease already gone is not brought back: XX.
+# A leader that stalled longer than ``publish_within`` may touch a newer claim
+# of the same sensor: that tick then reads as published; it is still begun,
+# committed or expired once.)
 # KEYS: inflight zset, claimed zset
 # A: ttl, names (the sensors)
 # Returns how many leases were published.
@@ -332,6 +335,8 @@ for i, t in ipairs(A.ticks) do
   else
     redis.call('HSET', hash, 'holder', A.holder, 'began', fmt(now))
     set_expiry(t[1], now + A.ttl)
+    -- Begun is published, even if the leader could not say so.
+    redis.call('ZREM', CLAIMED, t[1])
     out[i] = ''
   end
 end
