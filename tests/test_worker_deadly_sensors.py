@@ -9,17 +9,22 @@ process is quarantined instead of crash-looping the pool.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from lookout import DefaultSensorStatus, Settings
 from lookout.testing import Repositories, TickRecord
 from lookout.workers.app import make_celery
-from tests.conftest import Spawn
+from tests.conftest import Spawn, wait_for
 from tests.locations.work_support import (
     claim_ticks,
     log_text,
+    pids_in,
     publish,
     start_worker,
     wait_committed,
@@ -30,6 +35,10 @@ LOCATION = "tests.locations.work_deadly"
 
 def _last(storage: Repositories, name: str) -> TickRecord:
     return storage.ticks.history(name, 1)[0]
+
+
+def _lines_at_least(path: Path, count: int) -> Callable[[], bool]:
+    return lambda: len(pids_in(path)) >= count
 
 
 def _killed_after(record: TickRecord) -> float:
@@ -106,4 +115,30 @@ def test_a_sensor_that_ends_its_process_is_tried_once_more_then_fails_and_is_qua
     )
     [due] = storage.schedule.due_times(["exits"])
     assert due is not None and second.ended_at is not None and due >= second.ended_at + 1.9
+    assert worker.poll() is None, log_text(worker)
+
+
+def test_a_tick_whose_process_is_killed_twice_fails_naming_the_signal(
+    spawn: Spawn, settings: Settings, storage: Repositories, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "pids"
+    env = {"WORK_PID_FILE": str(pid_file), "WORK_SLEEP": "30"}
+    worker = start_worker(
+        spawn, settings, "tests.locations.work_basic", queues=settings.tick_queue, env=env
+    )
+    app = make_celery(settings)
+    ticks = claim_ticks(storage, settings, ["counter"])
+    publish(app, ticks)
+    for killed in range(1, 3):
+        wait_for(_lines_at_least(pid_file, killed), 20, what=f"evaluation {killed}")
+        os.kill(pids_in(pid_file)[-1], signal.SIGKILL)
+    wait_committed(storage, ticks, timeout=30)
+    app.close()
+    record = _last(storage, "counter")
+    assert record.status == "FAILURE" and record.tick_id == ticks[0].tick_id
+    error = record.error or ""
+    assert "its process was killed by signal 9 (SIGKILL)" in error, error
+    assert "(its process died 2 times on this tick)" in error
+    assert 0 <= _killed_after(record) < 30
+    assert storage.launches.requests() == []
     assert worker.poll() is None, log_text(worker)
