@@ -110,3 +110,34 @@ def test_a_sensor_stopped_while_its_tick_could_not_be_published_gets_no_tick(
     # Not due again, and not marked as triggered: no more ticks for a stopped sensor.
     assert storage.schedule.due_times(["halted"]) == [None]
     assert storage.client.hget(storage.keys.sensor("halted"), "trigger") is None
+
+
+def test_a_held_lease_that_lapses_is_expired_by_the_sweep_naming_its_holder(
+    storage: Repositories, settings: Settings
+) -> None:
+    s = Scheduler.on(
+        dg.Definitions(sensors=[make_sensor("gone")]), replace(settings, leader_ttl=60.0), storage
+    )
+    try:
+        lead(s)
+        first = storage.ticks.claim_due(
+            s.lock.token, time.time(), limit=10, ttl=60, tick_prefix="r1"
+        )
+        assert first is not None
+        [tick] = first.ticks
+        storage.ticks.publish(first.ticks, 60)
+        # A worker begins it, then stops renewing (killed with its whole host).
+        assert storage.ticks.begin([("gone", tick.tick_id)], "host-x:7:job", 0.1) == [""]
+        time.sleep(0.2)
+        swept = storage.ticks.claim_due(
+            s.lock.token, time.time(), limit=10, ttl=60, tick_prefix="r2"
+        )
+    finally:
+        s.publisher.close()
+    assert swept is not None and swept.requeued == 1
+    [lost] = storage.ticks.history("gone")
+    assert lost.tick_id == tick.tick_id and lost.status == "FAILURE"
+    assert "its lease lapsed" in (lost.error or "") and "host-x:7:job" in (lost.error or "")
+    assert lost.worker == "host-x:7:job"
+    # Its late commit is refused: the lease is gone.
+    assert storage.ticks.renew([("gone", tick.tick_id)], "host-x:7:job", 60) == [False]
