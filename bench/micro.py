@@ -58,10 +58,11 @@ def cursor_cost(rounds: int = 2000) -> dict[str, float]:
 def _commit_with_keys(ledger: TickLedger, sensor: str, keys: list[str]) -> TickRecord:
     """Commit one tick whose requests carry ``keys``, through lookout's real commit script."""
     tick_id = uuid.uuid4().hex
-    ledger.claim(sensor, tick_id, 0.0, 1e12)
+    ledger.claim(sensor, tick_id, 1e6)
+    ledger.begin([(sensor, tick_id)], "bench", 1e6)
     record = TickRecord(tick_id=tick_id, sensor=sensor, status="SUCCESS", started_at=0.0)
     payload = b"\x80"  # an empty msgpack map: the launch entry's size is not what is measured
-    commit = TickCommit(record, [(k, payload) for k in keys], False, None, None)
+    commit = TickCommit(record, [(k, payload) for k in keys], False, None, None, holder="bench")
     result = ledger.commit(commit)
     assert result is not None
     return result

@@ -3,9 +3,11 @@
 One round (``run_once``): acquire or renew the leader lock; a scheduler that
 has just become the leader records its code's sensors (only the leader does:
 a standby may run other code); as leader, claim the due sensors in one fenced
-script (which also re-queues stuck in-flight marks and wakes waiting
+script (which also expires lapsed tick leases and wakes waiting
 triggers) and publish the claimed ticks in batches, giving back those that
-surely never reached the broker when publishing fails.
+surely never reached the broker when publishing fails; the ticks sent are
+marked published, and any the leader could not mark (it failed or died) are
+given back by the sweep unless a worker began them.
 Between rounds the leader sleeps until the head of the due index, capped,
 and wakes early on a trigger.  Each round reads only the sensors it claims,
 so its cost per tick is O(log n) in the number of sensors.
@@ -60,6 +62,7 @@ class SchedulerStats:
     requeued: int = 0
     parked: int = 0
     given_back: int = 0  # claimed ticks not published (the broker failed), due again
+    deferred: int = 0  # due ticks put back: the launch stream was over its limit
 
 
 class Scheduler:
@@ -224,21 +227,30 @@ class Scheduler:
 
     def publish_due(self, now: float) -> int:
         """Claim what is due (fenced by the lock) and publish it; returns ticks claimed."""
-        claim = self.schedule.claim_due(
+        claim = self.ticks.claim_due(
             self.lock.token,
             now,
             limit=self.settings.schedule_limit,
             ttl=self.settings.inflight_ttl,
             tick_prefix=uuid.uuid4().hex[:24],
+            launch_limit=self.settings.launch_backlog_limit,
         )
         if claim is None:
             self.lock.lost()
             return 0
         self.stats.rounds += 1
+        if claim.deferred:
+            self.stats.deferred += claim.deferred
+            log.warning(
+                "%d due ticks deferred: the launch stream holds %d run requests or more "
+                "(LOOKOUT_LAUNCH_BACKLOG_LIMIT); the launchers are behind",
+                claim.deferred,
+                self.settings.launch_backlog_limit,
+            )
         if claim.requeued:
             self.stats.requeued += claim.requeued
             log.warning(
-                "%d in-flight ticks were not committed in time (worker lost?): ticking again",
+                "%d tick leases lapsed uncommitted (a worker lost?): ticking again",
                 claim.requeued,
             )
         ticks = [t for t in claim.ticks if t.sensor in self.known]
@@ -251,6 +263,9 @@ class Scheduler:
                 self._give_back(failed, len(ticks))
                 # A transient error ends the round as any other would: tried again soon.
                 raise failed.error from None
+            # Published: a worker has a lease's length to begin each.  Should
+            # this fail, the sweep gives the ticks back unless a worker began them.
+            self.ticks.publish(ticks, self.settings.inflight_ttl)
             self.stats.ticks += len(ticks)
             log.debug("published %d ticks", len(ticks))
         return len(claim.ticks)
@@ -258,16 +273,18 @@ class Scheduler:
     def _give_back(self, failed: PublishError, claimed: int) -> None:
         """Claimed ticks that surely never reached the broker are due again at once.
 
-        Left in flight, they would wait for their deadline and read as lost.
         The message whose sending failed may have reached the queue: its ticks
-        stay in flight (a worker may be evaluating them) until their deadline.
+        stay claimed (a worker may begin them); unpublished, the sweep gives
+        them back without a record unless a worker did.
         """
         self.stats.messages += failed.sent
         self.stats.ticks += claimed - len(failed.unsent) - len(failed.uncertain)
         try:
-            given = self.schedule.unclaim(failed.unsent)
+            given = self.ticks.give_back(
+                [(t.sensor, t.tick_id, t.due_at) for t in failed.unsent], self.clock()
+            )
         except TRANSIENT as exc:
-            log.warning("claimed ticks not given back (they wait for their deadline): %s", exc)
+            log.warning("claimed ticks not given back (the sweep will): %s", exc)
             given = 0
         self.stats.given_back += given
         log.warning(

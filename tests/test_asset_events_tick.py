@@ -206,16 +206,20 @@ def test_a_redelivered_commit_appends_its_asset_events_once(
 ) -> None:
     runner = runner_for(storage, settings)
     tick_id = "t-redelivered"
-    storage.ticks.claim("reports_feed", tick_id, 0.0, 1e12)
+    holder = f"test:{tick_id}"
+    storage.ticks.claim("reports_feed", tick_id, 60)
+    assert storage.ticks.begin([("reports_feed", tick_id)], holder, 60) == [""]
     commit = runner.evaluate(
         DEFS.get_sensor("reports_feed"),
         storage.sensors.state("reports_feed"),
         tick_id=tick_id,
         due_at=None,
+        holder=holder,
     )
     assert len(commit.asset_events) == 1
     assert storage.ticks.commit(commit) is not None
-    assert storage.ticks.commit(commit) is None  # a redelivery finds its commit done
+    # Sent again (a lost reply), the commit is answered as done and writes nothing more.
+    assert storage.ticks.commit(commit) is not None
     assert len(_materializations(storage, "outside_feed")) == 1
     assert len(storage.assets.page("outside_feed")) == 1
 

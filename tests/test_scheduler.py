@@ -133,7 +133,7 @@ def test_sync_keeps_due_times_and_leaves_in_flight_and_stopped_sensors_out(
     s = schedulers(sensors, clock=clock)
     storage.sensors.sync("later", dg.DefaultSensorStatus.RUNNING, 30.0)
     storage.client.zadd(storage.keys.due, {"later": clock.now + 20})
-    assert storage.ticks.claim("busy", "t-busy", clock.now, clock.now + 60) == "t-busy"
+    assert storage.ticks.claim("busy", "t-busy", 60, clock.now) == "t-busy"
     storage.sensors.set_status("halted", dg.DefaultSensorStatus.STOPPED, clock.now)
     assert lead(s) == 1
     assert storage.schedule.due_times(["later", "busy", "fresh", "halted"]) == [
@@ -157,12 +157,12 @@ def test_a_claim_without_the_leader_lock_changes_nothing(
     lead(s)
     s.lock.release()
     assert (
-        storage.schedule.claim_due("not-the-token", time.time(), limit=10, ttl=7, tick_prefix="x")
+        storage.ticks.claim_due("not-the-token", time.time(), limit=10, ttl=7, tick_prefix="x")
         is None
     )
     assert storage.leader.acquire("someone-else", 5.0)
     assert (
-        storage.schedule.claim_due("not-the-token", time.time(), limit=10, ttl=7, tick_prefix="x")
+        storage.ticks.claim_due("not-the-token", time.time(), limit=10, ttl=7, tick_prefix="x")
         is None
     )
     assert storage.sensors.state("a").inflight is None
@@ -209,11 +209,13 @@ def test_a_stuck_in_flight_tick_is_ticked_again_and_its_late_commit_is_refused(
 ) -> None:
     clock = Clock()
     sensor = make_sensor("flaky", interval=30)
-    s = schedulers([sensor], clock=clock)
+    # A lease is measured by Redis's clock, not the scheduler's: a short one.
+    s = schedulers([sensor], clock=clock, tick_timeout=0.4, inflight_margin=0.3)
     lead(s)
     s.run_once()
     [stale] = queued_batches(storage, settings)[0]
-    ttl = settings.inflight_ttl  # 5 s timeout + 2 s margin in the test settings
+    ttl = s.settings.inflight_ttl
+    time.sleep(ttl + 0.2)
     clock.now += ttl + 1
     s.run_once()
     assert s.stats.requeued == 1

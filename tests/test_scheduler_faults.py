@@ -120,19 +120,15 @@ def test_a_claiming_round_sent_twice_claims_once_and_answers_the_same(
     s = schedulers([make_sensor(f"s{i}") for i in range(5)], **STEADY)
     lead(s)
     now = time.time()
-    first = storage.schedule.claim_due(s.lock.token, now, limit=100, ttl=60, tick_prefix="round-1")
-    again = storage.schedule.claim_due(
-        s.lock.token, now + 1, limit=100, ttl=60, tick_prefix="round-1"
-    )
+    first = storage.ticks.claim_due(s.lock.token, now, limit=100, ttl=60, tick_prefix="round-1")
+    again = storage.ticks.claim_due(s.lock.token, now + 1, limit=100, ttl=60, tick_prefix="round-1")
     assert first is not None and len(first.ticks) == 5
     assert again == first  # the same ticks, ids and due times: they are still published
     assert in_flight(storage) == [f"s{i}" for i in range(5)]
     for t in first.ticks:
         assert storage.sensors.state(t.sensor).inflight == t.tick_id
     # The next round is a new one: nothing is due, nothing more is claimed.
-    later = storage.schedule.claim_due(
-        s.lock.token, now + 2, limit=100, ttl=60, tick_prefix="round-2"
-    )
+    later = storage.ticks.claim_due(s.lock.token, now + 2, limit=100, ttl=60, tick_prefix="round-2")
     assert later is not None and later.ticks == []
 
 
@@ -151,7 +147,7 @@ def test_a_lost_reply_to_a_claiming_round_still_gives_its_ticks_to_the_scheduler
             remote.client.ping()
             proxy.lose_next_reply.set()
             # Redis runs the round; its reply is lost; redis-py sends it again.
-            claim = remote.schedule.claim_due(
+            claim = remote.ticks.claim_due(
                 s.lock.token, time.time(), limit=100, ttl=60, tick_prefix="lossy-round"
             )
         finally:

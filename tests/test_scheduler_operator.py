@@ -40,7 +40,7 @@ def test_a_tick_in_flight_shows_as_started_at_its_claim_not_at_the_time_of_askin
     try:
         assert scheduler.lock.hold()
         scheduler.sync()
-        claim = storage.schedule.claim_due(
+        claim = storage.ticks.claim_due(
             scheduler.lock.token, claimed_at, limit=10, ttl=600, tick_prefix=uuid.uuid4().hex
         )
         assert claim is not None
@@ -51,7 +51,7 @@ def test_a_tick_in_flight_shows_as_started_at_its_claim_not_at_the_time_of_askin
     assert top.started_at == at(claimed_at)
     # A tick claimed by hand (``lookout sensor tick``) too.
     storage.ticks.release("by_hand", storage.sensors.state("by_hand").inflight or "")
-    assert storage.ticks.claim("by_hand", "manual-tick", claimed_at + 60, claimed_at + 600)
+    assert storage.ticks.claim("by_hand", "manual-tick", 540, claimed_at + 60)
     [top] = tick_history(defs, storage.ticks, "by_hand", 10)
     assert top.tick_id == "manual-tick" and top.started_at == at(claimed_at + 60)
 
@@ -65,7 +65,7 @@ def test_listing_sensors_reads_them_all_in_one_round_trip(
     for name in ("s00", "s01"):
         storage.sensors.sync(name, dg.DefaultSensorStatus.RUNNING, 30.0)
         assert runner.tick(name) is not None
-    storage.ticks.claim("s02", "busy", time.time(), time.time() + 60)
+    storage.ticks.claim("s02", "busy", 60, time.time())
     upstream = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs["port"]
     with RedisProxy(upstream) as proxy:
         remote = Repositories.on(redis_client(proxy.url), Keys(settings.key_prefix))

@@ -51,7 +51,7 @@ def world(
 def claim(scheduler: Scheduler, clock: Clock) -> dict[str, str]:
     """One scheduling round; the claimed sensors and their tick ids."""
     assert scheduler.lock.hold()
-    claimed = scheduler.schedule.claim_due(
+    claimed = scheduler.ticks.claim_due(
         scheduler.lock.token, clock.now, limit=100, ttl=60, tick_prefix=uuid.uuid4().hex[:24]
     )
     assert claimed is not None

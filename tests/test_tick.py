@@ -99,12 +99,17 @@ def test_two_processes_ticking_one_sensor_launch_each_run_key_once(
 def test_commit_of_the_same_tick_twice_changes_nothing_the_second_time(
     runner: TickRunner, storage: Repositories
 ) -> None:
-    storage.ticks.claim("partitioned", "tick-1", 0.0, 1e12)
+    storage.ticks.claim("partitioned", "tick-1", 1e6)
+    assert storage.ticks.begin([("partitioned", "tick-1")], "me", 1e6) == [""]
     state = storage.sensors.state("partitioned")
     sensor = runner.definitions.get_sensor("partitioned")
-    commit = runner.evaluate(sensor, state, tick_id="tick-1", due_at=None)
-    assert storage.ticks.commit(commit) is not None
-    assert storage.ticks.commit(commit) is None
+    commit = runner.evaluate(sensor, state, tick_id="tick-1", due_at=None, holder="me")
+    first = storage.ticks.commit(commit)
+    assert first is not None
+    # Sent again (its reply was lost): answered as committed, nothing more written.
+    assert storage.ticks.commit(commit) == first
+    # The same tick committed by another holder (a second delivery) is refused.
+    assert storage.ticks.commit(replace(commit, holder="someone-else")) is None
     assert (
         storage.ticks.commit(replace(commit, record=replace(commit.record, tick_id="tick-2")))
         is None
@@ -161,7 +166,7 @@ def test_skip_reason_records_skipped_with_the_message(runner: TickRunner) -> Non
 
 
 def test_a_second_tick_is_refused_while_one_is_in_flight(runner: TickRunner) -> None:
-    runner.ticks.claim("skipper", "held", 0.0, 1e12)
+    runner.ticks.claim("skipper", "held", 1e6)
     with pytest.raises(TickInFlightError, match="held"):
         runner.tick("skipper")
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from pathlib import Path
 
 from lookout import Settings
 from lookout.testing import Repositories
 from lookout.workers.app import make_celery
-from lookout.workers.identity import known_dead, this_process
 from tests.conftest import Spawn
 from tests.locations.work_support import claim_ticks, publish, start_worker, wait_committed
 
@@ -35,14 +32,14 @@ def test_a_tick_published_twice_is_evaluated_by_one_process_only(
     assert [t.tick_id for t in storage.ticks.history("sluggish", 10)] == [tick.tick_id]
 
 
-def test_a_holder_is_dead_only_when_its_process_on_this_host_is_gone() -> None:
-    me = this_process()
-    assert not known_dead(me)
-    child = subprocess.Popen(["sleep", "0"])
-    child.wait()
-    host, _, started = me.rsplit(":", 2)
-    assert known_dead(f"{host}:{child.pid}:{started}")
-    # A live pid whose start time differs is a reused pid: the holder is gone.
-    assert known_dead(f"{host}:{os.getpid()}:1")
-    # Another host's process cannot be checked from here: assumed alive.
-    assert not known_dead(f"some-other-host:{child.pid}:{started}")
+def test_a_second_delivery_leaves_a_held_tick_to_its_holder_on_any_host(
+    storage: Repositories, settings: Settings
+) -> None:
+    [tick] = claim_ticks(storage, settings, ["sluggish"])
+    ref = (tick.sensor, tick.tick_id)
+    # No liveness check of the holder's process: only its lease decides.
+    assert storage.ticks.begin([ref], "host-a:1:job-1", settings.inflight_ttl) == [""]
+    assert storage.ticks.begin([ref], "host-b:1:job-2", settings.inflight_ttl) == ["host-a:1:job-1"]
+    # The holder itself (its message delivered to it again) keeps it.
+    assert storage.ticks.begin([ref], "host-a:1:job-1", settings.inflight_ttl) == [""]
+    assert storage.ticks.holder("sluggish") == "host-a:1:job-1"

@@ -1,45 +1,55 @@
-"""Evaluating the ticks of one message in turn, each only while its in-flight mark surely holds.
+"""One tick message, top to bottom: parse, begin, evaluate, commit, give back.
 
-A message carries many ticks and a worker process evaluates them one after
-another, so the last may start long after it was claimed.  A tick's
-in-flight mark lapses at the deadline its claim set (claim time + timeout +
-margin); an evaluation that starts at least ``tick_timeout`` before that
-deadline ends (it is cut at the timeout) before the mark can lapse and the
-scheduler tick the sensor again.  A tick taken up later is not evaluated,
-which would risk two evaluations of one sensor at once (invariant 1): it is
-given back (its mark dropped, no tick record: the sensor did not fail, a
-neighbour was slow) and the sensor is due again at once.
-
-States are read in one round trip; commits are pipelined.  What is pending
-is flushed as soon as the oldest is ``flush_every`` old, and before an
-evaluation that may be slow (the sensor's last tick took ``flush_every`` or
-more), so a slow sensor does not hold back the commits (and next due times)
-of the fast ones before it; and always before an evaluation that, running
-its full timeout, could keep a pending commit waiting past its in-flight
-deadline (where the commit would be refused and the tick count as lost).
+A message carries many ticks; a worker process takes their leases in one
+round trip (``begin``: a tick another process already holds, a second
+delivery, is left to it) and evaluates them one after another while its
+``LeaseKeeper`` renews the leases.  Before each evaluation it checks that
+the lease surely outlasts it (timeout and hard exit): a process cut off from
+Redis stops there.  Commits are pipelined: what is pending is sent once the
+oldest is ``flush_every`` old, and before an evaluation that may be slow
+(the sensor's last tick took ``flush_every`` or more), so a slow sensor does
+not hold back the commits of the fast ones before it.  Whatever it held and
+did not commit, because it stopped or failed, it gives back (owes, when
+Redis is away) so that the sensors are ticked again without a FAILURE: they
+did not fail.
 """
 
 from __future__ import annotations
 
 import logging
-import math
+import os
+import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from lookout._author.sensors import SensorDefinition
 from lookout._base.codec import CodecError, decode_first
-from lookout._base.wire import TickMessage
-from lookout._core.settings import Settings
+from lookout._base.wire import TickMessage, TickRecord
 from lookout._core.storage import SensorState, TickCommit
+from lookout._core.storage.ticks import TickRef
 from lookout._process.tick import TickRunner
-from lookout.workers.identity import known_dead, this_process
-from lookout.workers.ticks import NotEvaluated, TickResult
+from lookout.workers.keeper import LeaseKeeper
+from lookout.workers.ticks import (
+    BatchOutcome,
+    DeadLetterSink,
+    MalformedTickError,
+    parse_batch,
+    parse_tick,
+    payload_bytes,
+)
 
 log = logging.getLogger(__name__)
 
-# An evaluation runs at most ``tick_timeout`` and is cut a little after; a
-# pending commit is flushed first unless its deadline is this much further.
-DEADLINE_SLACK = 1.0
+# An evaluation that starts more than this long after its message's begin
+# moves its lease's ``began`` to now, so that a death is timed from its start.
+RESTART_AFTER = 1.0
+
+
+def holder_name(host: str, pid: int, job: str) -> str:
+    """The lease holder of a pool process's job: its parent can name it after its death."""
+    return f"{host}:{pid}:{job}"
 
 
 def last_duration(entry: bytes | None) -> float | None:
@@ -59,137 +69,220 @@ def last_duration(entry: bytes | None) -> float | None:
 
 @dataclass
 class _Pending:
-    """Commits evaluated and not yet sent: each with its slot in the results."""
+    """Commits evaluated and not yet sent."""
 
-    commits: list[tuple[int, TickCommit]] = field(default_factory=list)
-    since: float = 0.0  # when the oldest was evaluated
-    deadline: float = math.inf  # the earliest in-flight deadline among them
-
-    def add(self, slot: int, commit: TickCommit, deadline: float, now: float) -> None:
-        if not self.commits:
-            self.since, self.deadline = now, deadline
-        self.commits.append((slot, commit))
-        self.deadline = min(self.deadline, deadline)
+    commits: list[TickCommit] = field(default_factory=list)
+    since: float = 0.0  # when the oldest was evaluated (monotonic)
 
 
-class BatchEvaluator:
-    """Evaluates and commits the ticks of one message with a ``TickRunner``."""
+@dataclass
+class _Tally:
+    committed: int = 0
+    already_done: int = 0
+    dead_lettered: int = 0
+    given_back: int = 0
+    unknown: int = 0
+
+    def outcome(self) -> BatchOutcome:
+        return BatchOutcome(
+            self.committed, self.already_done, self.dead_lettered, self.given_back, self.unknown
+        )
+
+
+class TickBatch:
+    """Evaluates and commits the ticks of one message, holding their leases.
+
+    ``job`` names the message's delivery (the Celery task id): the lease
+    holder is ``{host}:{pid}:{job}``, so the worker's parent can tell which
+    ticks a dead pool process held.
+    """
 
     def __init__(
         self,
         runner: TickRunner,
-        settings: Settings,
+        keeper: LeaseKeeper,
+        dead_letter: DeadLetterSink,
+        job: str,
         *,
-        clock: Callable[[], float] = time.time,
+        known: frozenset[str] | None = None,
         flush_every: float = 0.1,
     ) -> None:
         self.runner = runner
-        self.settings = settings
-        self.clock = clock
+        self.ledger = runner.ticks
+        self.settings = runner.settings
+        self.keeper = keeper
+        self.dead_letter = dead_letter
+        self.job = job
+        self.holder = holder_name(socket.gethostname(), os.getpid(), job)
         self.flush_every = flush_every
-
-    def run(self, ticks: Sequence[TickMessage]) -> list[TickResult]:
-        """One result per tick: its committed record, or what became of it instead.
-
-        ``None``: committed before, or superseded; ``NotEvaluated.GIVEN_BACK``:
-        taken up too late to evaluate, and due again at once.
-        """
-        sensors = [self.runner.definitions.get_sensor(t.sensor) for t in ticks]
-        names = [t.sensor for t in ticks]
-        states, deadlines = self.runner.ticks.states_and_deadlines(names)
-        mine = self._begin(
-            [
-                t
-                for t, s, d in zip(ticks, states, deadlines, strict=True)
-                if s.inflight == t.tick_id and d is not None
-            ]
+        # The sensors this code defines (a process computes it once for all its messages).
+        self.known = (
+            known if known is not None else frozenset(s.name for s in runner.definitions.sensors)
         )
-        results: list[TickResult] = [None] * len(ticks)
-        pending = _Pending()
-        late: list[tuple[str, float]] = []
-        for i, (tick, sensor, state, deadline) in enumerate(
-            zip(ticks, sensors, states, deadlines, strict=True)
-        ):
-            if tick.tick_id not in mine or deadline is None:
-                continue  # committed, superseded, or being evaluated elsewhere
-            now = self.clock()
-            if deadline - now < self.settings.tick_timeout:
-                results[i] = self._give_back(tick, now)
-                late.append((tick.sensor, deadline - now))
-                continue
-            if pending.commits and self._flush_first(pending, state, now):
-                self._flush(pending, results)
-            commit = self.runner.evaluate(sensor, state, tick_id=tick.tick_id, due_at=tick.due_at)
-            pending.add(i, commit, deadline, now)
-            if self.clock() - pending.since >= self.flush_every:
-                self._flush(pending, results)
-        self._flush(pending, results)
-        if late:
-            self._log_late(late)
-        return results
+        self.tally = _Tally()
+        self.results: dict[TickRef, TickRecord | None] = {}
 
-    def _begin(self, ticks: Sequence[TickMessage]) -> set[str]:
-        """The tick ids this process may evaluate: no other live process has begun them.
-
-        A second delivery of a tick (a publish resent after a lost reply) finds
-        the first evaluator and leaves the tick to it; a holder that was a
-        process of this host and is gone (killed mid-tick) is taken over.
+    def handle(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> BatchOutcome:
+        """The whole message: its well-formed ticks evaluated and committed, the rest
+        dead-lettered or given back.
         """
-        ledger = self.runner.ticks
-        # Asked per message, not kept: this object may be built before the pool forks.
-        me = this_process()
-        pairs = [(t.sensor, t.tick_id) for t in ticks]
-        answers = ledger.begin_evaluations(pairs, me)
-        mine = {t.tick_id for t, a in zip(ticks, answers, strict=True) if a == ""}
-        dead = {
-            t.sensor: a
-            for t, a in zip(ticks, answers, strict=True)
-            if a not in ("", "-") and known_dead(a)
-        }
-        if dead:
-            retry = [(t.sensor, t.tick_id) for t in ticks if t.sensor in dead]
-            again = ledger.begin_evaluations(retry, me, dead)
-            mine |= {tick_id for (_, tick_id), a in zip(retry, again, strict=True) if a == ""}
-        busy = [
-            t.sensor
-            for t, a in zip(ticks, answers, strict=True)
-            if a not in ("", "-") and t.tick_id not in mine
-        ]
+        ticks, unknown = self.parse(args, kwargs)
+        self.give_back_unknown(unknown)
+        held = self.begin(ticks)
+        try:
+            self.evaluate(held)
+        finally:
+            self.keeper.drop([(t.sensor, t.tick_id) for t in held])
+            self.give_back([t for t in held if (t.sensor, t.tick_id) not in self.results])
+        return self.tally.outcome()
+
+    # -- parse -------------------------------------------------------------------
+
+    def parse(
+        self, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> tuple[list[TickMessage], list[TickMessage]]:
+        """The message's ticks of known sensors and of unknown ones; the malformed
+        are dead-lettered, repeats dropped.
+        """
+        try:
+            items = parse_batch(args, kwargs)
+        except MalformedTickError as exc:
+            self._bury(str(exc), {"args": list(args), "kwargs": dict(kwargs)}, self.job)
+            return [], []
+        known = self.known
+        ticks: list[TickMessage] = []
+        unknown: list[TickMessage] = []
+        seen: set[TickRef] = set()
+        for i, item in enumerate(items):
+            try:
+                tick = parse_tick(item)
+            except MalformedTickError as exc:
+                self._bury(str(exc), item, f"{self.job}#{i}")
+                continue
+            if (tick.sensor, tick.tick_id) not in seen:
+                seen.add((tick.sensor, tick.tick_id))
+                (ticks if tick.sensor in known else unknown).append(tick)
+        return ticks, unknown
+
+    def give_back_unknown(self, ticks: Sequence[TickMessage]) -> None:
+        """Ticks of sensors this code does not define (a rolling deploy): back in a
+        whole interval, for a worker that knows them.
+        """
+        if not ticks:
+            return
+        refs = [(t.sensor, t.tick_id, None) for t in ticks]
+        self.tally.unknown = self.ledger.give_back(refs, time.time(), wait=True)
+        if self.tally.unknown:
+            log.warning(
+                "message %s: %d ticks of sensors this code location does not define "
+                "(a rolling deploy?) were given back, to be ticked again later: %s",
+                self.job,
+                self.tally.unknown,
+                ", ".join(sorted({t.sensor for t in ticks})[:10]),
+            )
+
+    def _bury(self, reason: str, item: Any, ref: str | None) -> None:
+        log.error("dead-lettered a tick (%s): %s", ref, reason)
+        self.dead_letter(reason, payload_bytes(item), ref)
+        self.tally.dead_lettered += 1
+
+    # -- begin -------------------------------------------------------------------
+
+    def begin(self, ticks: Sequence[TickMessage]) -> list[TickMessage]:
+        """Take the leases of ``ticks``; returns the ones this process holds."""
+        refs = [(t.sensor, t.tick_id) for t in ticks]
+        sent = self.keeper.monotonic()
+        answers = self.ledger.begin(refs, self.holder, self.settings.inflight_ttl)
+        held = [t for t, a in zip(ticks, answers, strict=True) if a == ""]
+        self.keeper.hold([(t.sensor, t.tick_id) for t in held], self.holder, sent)
+        self.tally.already_done = sum(a == "-" for a in answers)
+        busy = [t.sensor for t, a in zip(ticks, answers, strict=True) if a not in ("", "-")]
         if busy:
+            self.tally.already_done += len(busy)
             log.info(
-                "ticks of %s already being evaluated by another process: "
-                "a duplicate delivery, left alone",
+                "ticks of %s are held by another process: a duplicate delivery, left alone",
                 ", ".join(busy[:10]),
             )
-        return mine
+        return held
 
-    def _flush_first(self, pending: _Pending, state: SensorState, now: float) -> bool:
-        """Whether to send what is pending before evaluating the sensor of ``state``."""
-        if pending.deadline - now < self.settings.tick_timeout + DEADLINE_SLACK:
-            return True  # the evaluation could keep a commit waiting past its deadline
+    # -- evaluate and commit -----------------------------------------------------
+
+    def evaluate(self, held: Sequence[TickMessage]) -> None:
+        """Evaluate ``held`` in turn, committing as it goes; stops early when a lease
+        could lapse mid-evaluation (Redis unreachable).
+        """
+        if not held:
+            return
+        states = self.runner.sensors.states([t.sensor for t in held])
+        pending = _Pending()
+        began = self.keeper.monotonic()
+        needed = self.settings.tick_timeout + self.settings.hard_exit_after
+        for tick, state in zip(held, states, strict=True):
+            ref = (tick.sensor, tick.tick_id)
+            if self.keeper.surely_held(ref) < needed:
+                log.warning(
+                    "stopped evaluating message %s: the lease of %s could lapse before "
+                    "its evaluation ends (Redis unreachable?); the rest is given back",
+                    self.job,
+                    tick.sensor,
+                )
+                break
+            if pending.commits and self._may_be_slow(state):
+                self._flush(pending)
+            if self.keeper.monotonic() - began > RESTART_AFTER:
+                self.ledger.renew([ref], self.holder, self.settings.inflight_ttl, restart=True)
+            sensor = self.runner.definitions.get_sensor(tick.sensor)
+            self._evaluate_one(sensor, state, tick, pending)
+            if self.keeper.monotonic() - pending.since >= self.flush_every:
+                self._flush(pending)
+        self._flush(pending)
+
+    def _evaluate_one(
+        self,
+        sensor: SensorDefinition[Any, Any],
+        state: SensorState,
+        tick: TickMessage,
+        pending: _Pending,
+    ) -> None:
+        commit = self.runner.evaluate(
+            sensor, state, tick_id=tick.tick_id, due_at=tick.due_at, holder=self.holder
+        )
+        if not pending.commits:
+            pending.since = self.keeper.monotonic()
+        pending.commits.append(commit)
+
+    def _may_be_slow(self, state: SensorState) -> bool:
         took = last_duration(state.last_entry)
         return took is not None and took >= self.flush_every
 
-    def _give_back(self, tick: TickMessage, now: float) -> TickResult:
-        if self.runner.ticks.give_back(tick.sensor, tick.tick_id, now):
-            return NotEvaluated.GIVEN_BACK
-        return None  # the mark moved on meanwhile: nothing of ours to give back
-
-    def _log_late(self, late: Sequence[tuple[str, float]]) -> None:
-        log.warning(
-            "%d ticks not evaluated: they reached this worker less than the %g s an "
-            "evaluation may take before their in-flight marks lapse, so a second tick "
-            "could have overlapped them; given back, due again at once (add worker "
-            "processes, or check the hosts' clocks): %s",
-            len(late),
-            self.settings.tick_timeout,
-            ", ".join(f"{name} ({left:.1f} s left)" for name, left in late[:10]),
-        )
-
-    def _flush(self, pending: _Pending, results: list[TickResult]) -> None:
+    def _flush(self, pending: _Pending) -> None:
         if not pending.commits:
             return
-        records = self.runner.ticks.commit_many([c for _, c in pending.commits])
-        for (i, _), record in zip(pending.commits, records, strict=True):
-            results[i] = record
+        records = self.ledger.commit_many(pending.commits)
+        refs = [(c.record.sensor, c.record.tick_id) for c in pending.commits]
+        for ref, record in zip(refs, records, strict=True):
+            self.results[ref] = record
+            if record is None:
+                self.tally.already_done += 1
+            else:
+                self.tally.committed += 1
+        self.keeper.drop(refs)
         pending.commits.clear()
+
+    # -- give back ---------------------------------------------------------------
+
+    def give_back(self, ticks: Sequence[TickMessage]) -> None:
+        """Ticks held and not committed: due again with no record, or owed when
+        Redis cannot be reached now.
+        """
+        if not ticks:
+            return
+        refs = [(t.sensor, t.tick_id) for t in ticks]
+        try:
+            given = self.ledger.give_back(
+                [(*r, None) for r in refs], time.time(), holder=self.holder
+            )
+        except Exception:
+            self.keeper.owe(refs, self.holder)
+            raise
+        self.tally.given_back += given

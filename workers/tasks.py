@@ -8,8 +8,12 @@ holds a Redis connection is built once per process, on first use.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import socket
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,14 +21,25 @@ from typing import Any
 from celery.exceptions import Reject
 
 from lookout._author.definitions import Definitions
-from lookout._base.wire import RUN_TASK, TICK_TASK, DeadLetter, TickMessage
+from lookout._base.wire import RUN_TASK, TICK_TASK, DeadLetter
 from lookout._core.settings import Settings
-from lookout._core.storage import DeadLetterStore, Repositories
+from lookout._core.storage import (
+    DeadLetterStore,
+    Death,
+    Quarantine,
+    Repositories,
+    TickLedger,
+)
+from lookout._core.storage.ticks import TickRef
 from lookout._core.transient import TRANSIENT_ERRORS
-from lookout._process.tick import tick_runner
-from lookout.workers.batch import BatchEvaluator
+from lookout._process.tick import TickRunner, tick_runner
+from lookout._process.timeout import HARD_EXIT_STATUS
+from lookout.workers.batch import TickBatch, holder_name
+from lookout.workers.keeper import LeaseKeeper
 from lookout.workers.runs import Delivery, RunExecutor
-from lookout.workers.ticks import TickBatchHandler, payload_bytes
+from lookout.workers.ticks import payload_bytes
+
+log = logging.getLogger(__name__)
 
 # Redis briefly away: give the message back rather than lose it (invariant 7).
 _TRANSIENT = TRANSIENT_ERRORS
@@ -34,8 +49,50 @@ _TRANSIENT = TRANSIENT_ERRORS
 class _ProcessState:
     pid: int
     dead_letters: DeadLetterStore
-    ticks: TickBatchHandler
+    runner: TickRunner
+    keeper: LeaseKeeper
+    known: frozenset[str]
     runs: RunExecutor
+
+
+def death_of(status: str, redelivery_ttl: float) -> Death:
+    """What a pool process's end (billiard's ``exitcode N`` / ``signal N (NAME)``) says."""
+    signal = re.search(r"signal (\d+)(?: \((\w+)\))?", status)
+    code = re.search(r"exitcode (-?\d+)", status)
+    if signal and signal.group(2) == "SIGPROF":
+        cause = (
+            f"it ran past its timeout without returning to Python (stuck in C code), so "
+            f"its process was ended by its CPU-time limit (signal {signal.group(1)}, SIGPROF)"
+        )
+        return Death(cause, False, redelivery_ttl)
+    if signal:
+        name = signal.group(2) or "?"
+        cause = (
+            f"its process was killed by signal {signal.group(1)} ({name}): "
+            "out of memory, or an operator"
+        )
+        return Death(cause, True, redelivery_ttl)
+    if code and int(code.group(1)) == HARD_EXIT_STATUS:
+        cause = (
+            f"it ignored its timeout, so its process ended itself (exit code {HARD_EXIT_STATUS})"
+        )
+        return Death(cause, False, redelivery_ttl)
+    if code:
+        cause = f"its process exited with code {code.group(1)} mid-evaluation (os._exit?)"
+        return Death(cause, True, redelivery_ttl)
+    return Death(f"its process died: {status}", True, redelivery_ttl)
+
+
+def _tick_refs(args: Sequence[Any]) -> list[TickRef]:
+    """The ticks a message named, read leniently (for a dead process's parent)."""
+    items = args[0] if len(args) == 1 and isinstance(args[0], list | tuple) else []
+    refs = []
+    for item in items:
+        if isinstance(item, Mapping):
+            sensor, tick_id = item.get("sensor"), item.get("tick_id")
+            if isinstance(sensor, str) and isinstance(tick_id, str):
+                refs.append((sensor, tick_id))
+    return refs
 
 
 class WorkerTasks:
@@ -45,26 +102,18 @@ class WorkerTasks:
         self.definitions = definitions
         self.settings = settings
         self._state: _ProcessState | None = None
+        self._ledger: TickLedger | None = None  # the parent's, for dead pool processes
 
     def _process(self) -> _ProcessState:
         pid = os.getpid()
         if self._state is None or self._state.pid != pid:
             repos = Repositories.from_settings(self.settings)
-            runner = tick_runner(self.definitions, repos, self.settings)
-            ledger = repos.ticks
-
-            def bury(reason: str, payload: bytes, ref: str | None) -> None:
-                self.dead_letter(f"queue:{self.settings.tick_queue}", reason, payload, ref)
-
-            def give_back(tick: TickMessage) -> bool:
-                # Not ours to evaluate: back in a whole interval, for a worker that can.
-                return bool(ledger.give_back(tick.sensor, tick.tick_id, time.time(), wait=True))
-
-            evaluate = BatchEvaluator(runner, self.settings).run
             self._state = _ProcessState(
                 pid,
                 repos.dead_letters,
-                TickBatchHandler(self.definitions, evaluate, bury, give_back),
+                tick_runner(self.definitions, repos, self.settings),
+                LeaseKeeper(repos.ticks, self.settings),
+                frozenset(s.name for s in self.definitions.sensors),
                 RunExecutor(self.definitions, repos.runs, self.settings),
             )
         return self._state
@@ -77,10 +126,43 @@ class WorkerTasks:
         self, task_id: str | None, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> dict[str, int]:
         """Evaluate and commit the ticks of one message."""
+        state = self._process()
+
+        def bury(reason: str, payload: bytes, ref: str | None) -> None:
+            self.dead_letter(f"queue:{self.settings.tick_queue}", reason, payload, ref)
+
+        job = task_id or uuid.uuid4().hex
+        batch = TickBatch(state.runner, state.keeper, bury, job, known=state.known)
         try:
-            return self._process().ticks.handle(args, kwargs, task_id).to_log()
+            return batch.handle(args, kwargs).to_log()
         except _TRANSIENT as exc:
             raise Reject(f"Redis unavailable: {exc}", requeue=True) from exc
+
+    def process_died(self, task_id: str, pid: int, args: Sequence[Any], status: str) -> str:
+        """In the worker's main process: pool process ``pid``, running ``task_id``, died.
+
+        The message comes back (Celery requeues it), so the ticks it held go
+        back to wait for it; the tick it was evaluating becomes a FAILURE
+        saying how the process ended (its sensor quarantined if it keeps doing
+        so), unless the death looks like chance and is its first.  Returns
+        that sensor ("": none).
+        """
+        if self._ledger is None:
+            self._ledger = Repositories.from_settings(self.settings).ticks
+        quarantine = Quarantine(
+            self.settings.quarantine_after, self.settings.quarantine_backoff_cap
+        )
+        death = death_of(status, self.settings.inflight_ttl)
+        holder = holder_name(socket.gethostname(), pid, task_id)
+        done = self._ledger.abandon(_tick_refs(args), holder, death, time.time(), quarantine)
+        if done.sensor:
+            log.error(
+                "a pool process died evaluating sensor %s (%s): %s",
+                done.sensor,
+                "its tick failed" if done.outcome == "failed" else "evaluated once more",
+                death.cause,
+            )
+        return done.sensor
 
     def run(self, task_id: str | None, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Delivery:
         """Handle one delivery of a run: execute it, or see that it needs nothing more."""
@@ -101,6 +183,32 @@ class WorkerTasks:
         return delivery
 
 
+def _tick_request(tasks: WorkerTasks) -> type[Any]:
+    """The tick task's ``Request`` class: in the worker's main process, it tells
+    ``tasks`` when the pool process running a tick message died.
+    """
+    from billiard.exceptions import WorkerLostError
+    from celery.worker.request import Request
+
+    def on_failure(self: Any, exc_info: Any, *args: Any, **kwargs: Any) -> Any:
+        exc = getattr(exc_info, "exception", None)
+        exc = getattr(exc, "exc", exc)  # unwrap ExceptionWithTraceback
+        status = None
+        if isinstance(exc, WorkerLostError):
+            status = str(exc)
+        elif isinstance(exc, SystemExit):
+            status = f"exitcode {exc.code if isinstance(exc.code, int) else 1}"
+        pid = self.worker_pid
+        if status is not None and isinstance(pid, int):
+            try:
+                tasks.process_died(self.id, pid, self.args, status)
+            except _TRANSIENT as lost:
+                log.warning("could not record the death of a pool process: %s", lost)
+        return Request.on_failure(self, exc_info, *args, **kwargs)
+
+    return type("TickRequest", (Request,), {"on_failure": on_failure})
+
+
 def register_tasks(app: Any, definitions: Definitions, settings: Settings) -> WorkerTasks:
     """Register the tick task and the run task on ``app``; returns what they run."""
     tasks = WorkerTasks(definitions, settings)
@@ -115,6 +223,6 @@ def register_tasks(app: Any, definitions: Definitions, settings: Settings) -> Wo
             raise task.retry(countdown=settings.run_lease)
         return str(delivery.value)
 
-    app.task(name=TICK_TASK, bind=True, typing=False)(tick_batch)
+    app.task(name=TICK_TASK, bind=True, typing=False, Request=_tick_request(tasks))(tick_batch)
     app.task(name=RUN_TASK, bind=True, typing=False, max_retries=None)(run)
     return tasks

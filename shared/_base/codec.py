@@ -23,6 +23,7 @@ __all__ = [
     "decode_value",
     "decode_values",
     "encode",
+    "encode_script_args",
     "encode_value",
 ]
 
@@ -47,6 +48,16 @@ def encode_value(value: object) -> bytes:
         raise CodecError(f"cannot encode a {type(value).__name__} as msgpack: {exc}") from exc
 
 
+def encode_script_args(args: dict[str, Any]) -> bytes:
+    """Encode a Lua script's named arguments: bytes go as msgpack strings, which
+    Redis's cmsgpack reads byte for byte (it cannot read msgpack's bin type).
+    """
+    try:
+        return msgpack.packb(args, use_bin_type=False, datetime=False)  # type: ignore[no-any-return]
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CodecError(f"cannot encode script arguments as msgpack: {exc}") from exc
+
+
 def decode_value(data: bytes) -> Any:
     """Decode msgpack bytes back into plain Python values (lists, dicts, str, bytes...)."""
     try:
@@ -57,7 +68,10 @@ def decode_value(data: bytes) -> Any:
 
 def decode_values(data: bytes) -> list[Any]:
     """Decode bytes that hold several msgpack values one after the other."""
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=True)
+    # The buffer fits the data whatever its size: reading never fails on a big value.
+    unpacker = msgpack.Unpacker(
+        raw=False, strict_map_key=False, use_list=True, max_buffer_size=max(len(data), 1)
+    )
     unpacker.feed(data)
     try:
         values = list(unpacker)
@@ -78,7 +92,9 @@ def _nested(value: object) -> Any:
 
 def decode_first(data: bytes) -> Any:
     """Decode only the first of several msgpack values (the rest is not read)."""
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, use_list=True)
+    unpacker = msgpack.Unpacker(
+        raw=False, strict_map_key=False, use_list=True, max_buffer_size=max(len(data), 1)
+    )
     unpacker.feed(data)
     try:
         return next(unpacker)

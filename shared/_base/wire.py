@@ -79,6 +79,11 @@ class TickRecord(_Wire):
     cursor_before: bytes | None = None
     cursor_after: bytes | None = None
     worker: str | None = None
+    # A cursor too large to keep in the record: its digest and size instead.
+    cursor_before_digest: str | None = None
+    cursor_after_digest: str | None = None
+    # How many run requests the tick asked for, when ``requests`` lists only the first.
+    requests_total: int | None = None
 
     @property
     def tick_status(self) -> TickStatus:

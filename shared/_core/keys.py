@@ -7,15 +7,18 @@ key                             type    holds
 ==============================  ======  ==========================================
 lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
                                         default (the code's default_status),
-                                        cursor (msgpack), inflight (tick id of the
-                                        tick queued or running), claimed_at (when
-                                        that tick was claimed, unix s), last (the
-                                        last tick's history entry), last_started
-                                        (that tick's start, unix s: what the
-                                        minimum interval counts from), interval,
-                                        trigger (due by a trigger, not by status),
-                                        evaluator ("{tick id}|{process}": who
-                                        evaluates the tick in flight)
+                                        cursor (msgpack), last (the last tick's
+                                        history entry), last_started (that tick's
+                                        start, unix s: what the minimum interval
+                                        counts from), interval, trigger (due by a
+                                        trigger, not by status); the tick lease:
+                                        inflight (tick id), holder ("{host}:{pid}:
+                                        {job}" once begun), began (Redis time),
+                                        claimed_at (the claimer's clock, shown),
+                                        by_trigger, deaths, death; and
+                                        last_commit, last_flags (the last commit,
+                                        answered again to a resend), kills (process
+                                        deaths in a row: the quarantine)
 lookout:sensors                 set     names of every sensor ever synced
 lookout:ticks:{name}            list    tick history entries, newest first, trimmed
                                         to ``Settings.tick_history``; an entry is a
@@ -28,8 +31,15 @@ lookout:runkeys:{name}          hash    run key -> "1" for every run key the sen
 lookout:due                     zset    sensor name -> next due time (unix s), for
                                         RUNNING sensors with no tick in flight, and
                                         STOPPED ones a trigger made due
-lookout:inflight                zset    sensor name -> time after which its
-                                        in-flight tick counts as lost
+lookout:inflight                zset    sensor name -> its tick lease's expiry
+                                        (Redis time, unix s): the sweep's index
+lookout:claimed                 zset    sensor name -> claim time (Redis's) of a
+                                        tick the leader claimed and has not yet
+                                        published: the sweep gives such a tick
+                                        back without a record
+lookout:deferred                string  how many due ticks the leader put back
+                                        because the launch stream was over its
+                                        limit (a counter, for the metrics)
 lookout:launch                  stream  committed RunRequests, field ``d`` = msgpack
                                         LaunchRequest
 lookout:events                  stream  run status changes and asset events (of
@@ -100,17 +110,21 @@ lookout:celery:unacked          hash    kombu: messages delivered to a worker an
 Which repository of ``lookout._core.storage`` changes them (scripts in brackets):
 ``SensorStore`` the sensor hash's code defaults and cursor, ``sensors``, a
 started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
-``TickLedger`` a tick's life on the sensor hash, ``inflight`` and ``due``
-(claim, release, give_back, begin_eval) and its commit to ``ticks``,
-``runkeys``, ``launch`` and, for the asset events a sensor reports,
-``events`` and ``asset:*`` (commit); ``ScheduleStore`` ``due``, ``inflight``,
-``triggered``, ``scheduler:wake``, ``scheduler:round`` and the claimed
-sensors' hashes (sync_sensors, unschedule, claim_due, unclaim, trigger), the
-leader's changes fenced by ``scheduler:leader``, which ``LeaderStore`` holds;
+``TickLedger`` the tick lease, the only writer of its fields, of
+``inflight`` and of ``claimed`` (lease_*: claim, claim_due with its sweep,
+publish, begin, renew, commit, give_back, release, abandon), a tick's commit
+to ``ticks``, ``runkeys``, ``launch`` and ``due`` and, for the asset events a
+sensor reports, ``events`` and ``asset:*``, ``scheduler:round`` and
+``deferred``;
+``ScheduleStore`` ``due``, ``triggered``, ``scheduler:wake`` (sync_sensors,
+unschedule, trigger), the leader's changes fenced by ``scheduler:leader``,
+which ``LeaderStore`` holds;
 ``RunStore`` ``run:*`` and ``runs*``, each status move with its ``events``
 entry (run_*), a run's asset events with their ``asset:*`` entries
 (run_emit); ``LaunchStream`` the launchers' group on ``launch``;
-``EventStream`` ``events``; ``ProcessStore`` ``process:*`` and ``processes``;
+``EventStream`` ``events`` (an entry no reader can decode it moves to
+``deadletter``: bury_event); ``ProcessStore`` ``process:*`` and
+``processes``;
 ``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads, kombu's keys
 too, and ``AssetEventLog`` only reads ``asset:*``.
 """
@@ -146,6 +160,14 @@ class Keys:
     @property
     def inflight(self) -> str:
         return f"{self.prefix}inflight"
+
+    @property
+    def deferred(self) -> str:
+        return f"{self.prefix}deferred"
+
+    @property
+    def claimed(self) -> str:
+        return f"{self.prefix}claimed"
 
     @property
     def launch(self) -> str:

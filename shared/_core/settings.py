@@ -27,7 +27,8 @@ class Settings:
     key_prefix: str = "lookout:"
     # How long one sensor evaluation may run before its tick is a FAILURE.
     tick_timeout: float = 60.0
-    # An in-flight mark outlives the timeout by this much before it counts as stuck.
+    # A tick lease outlives the timeout by this much past its last renewal
+    # (renewed every third of it) before the sweep counts the tick as lost.
     inflight_margin: float = 30.0
     # Tick records kept per sensor.
     tick_history: int = 1000
@@ -83,6 +84,27 @@ class Settings:
     # Retries of a failed run when it has no ``dagster/max_retries`` tag (the
     # deployment default, as Dagster's ``run_retries.max_retries``): 0, none.
     run_max_retries: int = 0
+    # A tick's limits: a cursor larger than this many bytes, or more run
+    # requests than this, fails the tick (0: no limit).
+    max_cursor_bytes: int = 256 * 1024
+    max_run_requests: int = 10_000
+    # Back-pressure: while the launch stream holds this many run requests or
+    # more (the launchers are behind), the leader claims no tick; due sensors
+    # wait and are counted as deferred (0: no limit).
+    launch_backlog_limit: int = 100_000
+    # An asset or run-status sensor stops taking new events once it has used
+    # this share of its timeout, commits its cursor there, and is due again
+    # at once (a backlog moves on instead of timing out again and again).
+    event_budget: float = 0.5
+    # A sensor evaluation may grow its process's address space by this many
+    # MiB before allocations fail and its tick is a FAILURE naming the limit
+    # (0: no limit).
+    sensor_memory_mb: int = 4096
+    # A sensor whose evaluations killed their process this many times in a
+    # row is quarantined: its ticks come after a backoff that doubles with
+    # each further death, up to ``quarantine_backoff_cap`` seconds.
+    quarantine_after: int = 3
+    quarantine_backoff_cap: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -101,7 +123,22 @@ class Settings:
 
     @property
     def inflight_ttl(self) -> float:
+        """A tick lease's length: a published tick waits at most this long for a
+        worker, a held one runs this long past its holder's last renewal.
+        """
         return self.tick_timeout + self.inflight_margin
+
+    @property
+    def lease_renew(self) -> float:
+        """How often a holder renews its tick leases: a third of the margin, so a
+        lease always has more than a whole evaluation (timeout and hard exit) left.
+        """
+        return self.inflight_margin / 3
+
+    @property
+    def hard_exit_after(self) -> float:
+        """Seconds past its timeout after which an evaluation's process is ended."""
+        return self.inflight_margin / 2
 
 
 def _parse(name: str, raw: str, kind: type) -> Any:
@@ -121,9 +158,18 @@ _COUNTS = (
     "launch_batch",
     "dead_letter_max",
     "stream_max_entries",
+    "quarantine_after",
 )
-# Settings that may be zero (no pause, no margin).
-_MAY_BE_ZERO = ("scheduler_min_pause", "inflight_margin", "run_max_retries")
+# Settings that may be zero (no pause, no margin, no retry, no limit).
+_MAY_BE_ZERO = (
+    "scheduler_min_pause",
+    "inflight_margin",
+    "run_max_retries",
+    "max_cursor_bytes",
+    "max_run_requests",
+    "launch_backlog_limit",
+    "sensor_memory_mb",
+)
 # The longest a process blocks on Redis on purpose (the launcher's and kombu's
 # 1 s reads; the scheduler blocks for at most half the socket timeout); a
 # socket timeout must outlast it or every such read fails.

@@ -1,17 +1,23 @@
 """Evaluating asset and run-status sensors against the event stream.
 
 The cursor of such a sensor is the id of the last stream entry it has seen
-(a string, as Dagster's asset sensors keep a storage id).  A tick reads every
-entry after it, in batches, with no per-tick cap, and calls the user's
+(a string, as Dagster's asset sensors keep a storage id).  A tick reads the
+entries after it, in batches, and calls the user's
 function once per matching event; the cursor then moves past everything read,
-so each event is seen once per sensor.  A run-status sensor's first tick
+so each event is seen once per sensor.  A tick stops taking events once its
+time budget (a share of the timeout) is used: it commits the cursor at the
+last event it finished and is due again at once, so a backlog that takes
+longer than the timeout still advances.  A run-status sensor's first tick
 starts at the newest entry; an asset sensor's first tick also hands it the
 latest materialization already there, as Dagster's does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lookout._author.context import SensorEvaluationContext
@@ -113,13 +119,30 @@ def _call(
     return collect_items(sensor.name, call_sensor(sensor, run_context))
 
 
+@dataclass(frozen=True)
+class EventOutcome:
+    """An event sensor's outcome, and whether it stopped with events left to read."""
+
+    outcome: SensorOutcome
+    more: bool
+
+
 def evaluate_event_sensor(
     sensor: SensorDefinition[Any, Any],
     context: SensorEvaluationContext,
     stream: EventStream,
     assets: AssetEventLog | None = None,
-) -> SensorOutcome:
-    """Call the sensor once per new matching event and merge what the calls gave."""
+    *,
+    budget: float = math.inf,
+    clock: Callable[[], float] = time.monotonic,
+) -> EventOutcome:
+    """Call the sensor once per new matching event and merge what the calls gave.
+
+    Once ``budget`` seconds are used, no new event is taken: the cursor stays
+    at the last event finished, and ``more`` says the tick should come again
+    at once (a backlog longer than the timeout still moves, never replays).
+    """
+    deadline = clock() + budget
     if context.cursor is None:
         cursor, pending = _start(sensor, stream, assets)
         events: Any = pending
@@ -129,16 +152,19 @@ def evaluate_event_sensor(
     items: list[Any] = []
     skips: list[SkipReason] = []
     seen = 0
+    more = False
     for event_id, event in events:
+        if clock() >= deadline:
+            more = True
+            break
+        if _matches(sensor, event):
+            seen += 1
+            context.update_cursor(event_id)
+            for item in _call(sensor, context, event_id, event):
+                (skips if isinstance(item, SkipReason) else items).append(item)
         cursor = max(cursor, event_id, key=stream_order)
-        if not _matches(sensor, event):
-            continue
-        seen += 1
-        context.update_cursor(event_id)
-        for item in _call(sensor, context, event_id, event):
-            (skips if isinstance(item, SkipReason) else items).append(item)
     context.update_cursor(cursor)
     if not items:
         # The sensor's own reason when it gave one (the latest), as Dagster shows it.
         items = [skips[-1] if skips else SkipReason(f"no new matching events ({seen} seen)")]
-    return normalize(sensor, context, items)
+    return EventOutcome(normalize(sensor, context, items), more)

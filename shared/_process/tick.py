@@ -10,6 +10,7 @@ sensor reports commit with its tick.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -18,6 +19,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
+
+import redis
 
 from lookout._author.asset_event_check import check_known_assets
 from lookout._author.context import SensorEvaluationContext
@@ -42,7 +45,19 @@ from lookout._core.storage import (
 )
 from lookout._core.storage.history import with_flags
 from lookout._process.instance import RuntimeInstance
+from lookout._process.limits import (
+    RECORD_ERROR_CHARS,
+    RECORD_REQUESTS,
+    RECORD_TRACEBACK_CHARS,
+    check_cursor,
+    check_requests,
+    cut,
+    recorded_cursor,
+)
+from lookout._process.memory import MemoryLimit
 from lookout._process.timeout import EvaluationTimer
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
@@ -95,28 +110,42 @@ class TickRunner:
         self.clock = clock
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.timer = EvaluationTimer()
+        self.memory = MemoryLimit(settings.sensor_memory_mb)
 
     def tick(
         self, name: str, *, tick_id: str | None = None, due_at: float | None = None
     ) -> TickRecord | None:
-        """Evaluate and commit one tick.
+        """Evaluate and commit one tick, holding its lease throughout.
 
         Without ``tick_id`` the tick claims the sensor itself (the CLI's way);
-        with one, the scheduler already claimed it.  ``None`` means the commit
-        found the tick already committed or superseded (a redelivery).
+        with one, the scheduler already claimed it.  ``None`` means the tick
+        no longer holds the lease (committed by another, or superseded).  One
+        evaluation ends within its timeout and hard exit, well inside the
+        lease, so this path needs no renewing; if anything here raises, the
+        tick is given back.
         """
         sensor = self.definitions.get_sensor(name)
         if tick_id is None:
             tick_id = new_tick_id()
-            now = self.clock()
-            held = self.ticks.claim(name, tick_id, now, now + self.settings.inflight_ttl)
+            held = self.ticks.claim(name, tick_id, self.settings.inflight_ttl, self.clock())
             if held != tick_id:
                 raise TickInFlightError(f"sensor '{name}' has tick {held} in flight")
-        state = self.sensors.state(name)
-        if state.inflight != tick_id:
-            return None  # committed already, or superseded after its mark expired
-        commit = self.evaluate(sensor, state, tick_id=tick_id, due_at=due_at)
-        return self.ticks.commit(commit)
+        holder = f"{self.worker}:{tick_id}"
+        if self.ticks.begin([(name, tick_id)], holder, self.settings.inflight_ttl) != [""]:
+            return None  # committed already, superseded, or another process has it
+        try:
+            state = self.sensors.state(name)
+            commit = self.evaluate(sensor, state, tick_id=tick_id, due_at=due_at, holder=holder)
+            return self.ticks.commit(commit)
+        except BaseException:
+            self._give_back(name, tick_id, holder)
+            raise
+
+    def _give_back(self, name: str, tick_id: str, holder: str) -> None:
+        try:
+            self.ticks.give_back([(name, tick_id, None)], self.clock(), holder=holder)
+        except redis.RedisError as exc:
+            log.warning("tick %s of %s not given back (its lease lapses): %s", tick_id, name, exc)
 
     def preview(self, name: str) -> TickRecord:
         """Evaluate without committing anything; duplicates are reported, not claimed."""
@@ -136,8 +165,12 @@ class TickRunner:
         *,
         tick_id: str,
         due_at: float | None,
+        holder: str = "",
     ) -> TickCommit:
-        """Run the sensor function and build the commit; user errors become FAILURE ticks."""
+        """Run the sensor function and build the commit; user errors become FAILURE ticks.
+
+        ``holder``: the tick lease's holder, whom the commit names.
+        """
         started = self.clock()
         try:
             cursor = decode_value(state.cursor) if state.cursor is not None else None
@@ -150,20 +183,23 @@ class TickRunner:
                 instance=self.instance.for_tick() if self.instance else None,
                 definitions=self.definitions,
             )
-            outcome = self.timer.call(
-                lambda: self._evaluate_kind(sensor, context),
-                self.settings.tick_timeout,
-                f"sensor '{sensor.name}'",
-                hard_after=self.settings.inflight_margin / 2,
-            )
+            with self.memory.applied(f"sensor '{sensor.name}'"):
+                outcome, more = self.timer.call(
+                    lambda: self._evaluate_kind(sensor, context),
+                    self.settings.tick_timeout,
+                    f"sensor '{sensor.name}'",
+                    hard_after=self.settings.hard_exit_after,
+                )
+            check_requests(sensor.name, outcome.run_requests, self.settings.max_run_requests)
             launches = self._launches(sensor.name, tick_id, outcome, started)
             new_cursor = encode_value(outcome.cursor) if outcome.cursor_updated else None
             asset_events = _asset_events(sensor.name, outcome, started)
+            check_cursor(sensor.name, new_cursor, self.settings.max_cursor_bytes)
         # BaseException: a sensor that calls sys.exit() or raises KeyboardInterrupt
         # fails its own tick; it must not take the worker process (and the
         # other ticks of its message) down with it.
         except BaseException as exc:
-            return self._failed(
+            failed = self._failed(
                 sensor,
                 state,
                 tick_id,
@@ -171,8 +207,14 @@ class TickRunner:
                 started,
                 _Failure(f"{type(exc).__name__}: {exc}", traceback.format_exc()),
             )
+            return replace(failed, holder=holder)
         ended = self.clock()
         status = TickStatus.SUCCESS if launches else TickStatus.SKIPPED
+        before, before_digest = recorded_cursor(state.cursor)
+        after, after_digest = recorded_cursor(
+            new_cursor if outcome.cursor_updated else state.cursor
+        )
+        listed = launches[:RECORD_REQUESTS]
         record = TickRecord(
             tick_id=tick_id,
             sensor=sensor.name,
@@ -180,27 +222,34 @@ class TickRunner:
             started_at=started,
             ended_at=ended,
             due_at=due_at,
-            skip_reason=outcome.skip_message,
+            skip_reason=cut(outcome.skip_message, RECORD_ERROR_CHARS),
             requests=[
                 {"request_id": r.request_id, "run_key": r.run_key, "job_name": r.job_name}
-                for r, _ in launches
+                for r, _ in listed
             ],
-            cursor_before=state.cursor,
-            cursor_after=new_cursor if outcome.cursor_updated else state.cursor,
+            cursor_before=before,
+            cursor_after=after,
             worker=self.worker,
+            cursor_before_digest=before_digest,
+            cursor_after_digest=after_digest,
+            requests_total=len(launches) if len(listed) < len(launches) else None,
         )
         return TickCommit(
             record=record,
             launches=[(r.run_key, payload) for r, payload in launches],
             store_cursor=outcome.cursor_updated,
             cursor=new_cursor,
-            next_due=self._next_due(sensor, started, ended),
+            # An event backlog left to read: due again at once.
+            next_due=ended if more else self._next_due(sensor, started, ended),
             asset_events=asset_events,
+            holder=holder,
         )
 
     def _evaluate_kind(
         self, sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext
-    ) -> SensorOutcome:
+    ) -> tuple[SensorOutcome, bool]:
+        """The outcome, and whether the sensor has more to read at once (an event backlog)."""
+        more = False
         # The context tears down the resources the evaluation built, once per tick.
         with context:
             if sensor.kind in (SensorKind.STANDARD, SensorKind.MULTI_ASSET):
@@ -211,7 +260,9 @@ class TickRunner:
                 from lookout._process.event_ticks import evaluate_event_sensor
 
                 assets = self.instance.assets if self.instance else None
-                outcome = evaluate_event_sensor(sensor, context, self.events, assets)
+                budget = self.settings.tick_timeout * self.settings.event_budget
+                done = evaluate_event_sensor(sensor, context, self.events, assets, budget=budget)
+                outcome, more = done.outcome, done.more
         instance = context.instance
         if isinstance(instance, RuntimeInstance) and instance.reported:
             # Reported through context.instance: committed with the tick, first.
@@ -226,7 +277,7 @@ class TickRunner:
             None,  # dynamic partitions are not stored in Redis yet: not checked here
             outcome.dynamic_partitions_requests,
         )
-        return replace(outcome, run_requests=requests)
+        return replace(outcome, run_requests=requests), more
 
     def _launches(
         self, sensor: str, tick_id: str, outcome: SensorOutcome, now: float
@@ -265,6 +316,7 @@ class TickRunner:
         failure: _Failure,
     ) -> TickCommit:
         ended = self.clock()
+        cursor, digest = recorded_cursor(state.cursor)
         record = TickRecord(
             tick_id=tick_id,
             sensor=sensor.name,
@@ -272,11 +324,13 @@ class TickRunner:
             started_at=started,
             ended_at=ended,
             due_at=due_at,
-            error=failure.error,
-            traceback=failure.traceback,
-            cursor_before=state.cursor,
-            cursor_after=state.cursor,
+            error=cut(failure.error, RECORD_ERROR_CHARS),
+            traceback=cut(failure.traceback, RECORD_TRACEBACK_CHARS),
+            cursor_before=cursor,
+            cursor_after=cursor,
             worker=self.worker,
+            cursor_before_digest=digest,
+            cursor_after_digest=digest,
         )
         # A failed tick leaves the cursor where it was and is scheduled again.
         return TickCommit(record, [], False, None, self._next_due(sensor, started, ended))

@@ -5,9 +5,13 @@ interval timer interrupts the evaluation where it is, even inside
 ``time.sleep``.  What it raises derives from ``BaseException``, so a sensor's
 ``except Exception`` does not catch it, and the timer fires again every
 ``REARM`` seconds until the evaluation is out.  If the sensor still has not
-given up ``hard_after`` seconds past its deadline (it swallows even that, or
-sits in C code that ignores signals), the process ends itself: a worker's
-pool process is replaced by Celery and the tick is handled as a lost one.
+given up ``hard_after`` seconds past its deadline (it swallows even that),
+the process ends itself with ``HARD_EXIT_STATUS``.  Code that never returns
+to Python (a C loop: ``sum(range(10**13))``) runs no signal handler at all:
+a CPU-time timer whose signal (``SIGPROF``) keeps its default action, death,
+ends the process once the evaluation has used ``seconds + hard_after`` (and
+a little) of CPU.  Either way a worker's pool process is replaced by Celery, and the
+worker records the tick as a FAILURE saying how its process ended.
 The process's ``SIGALRM`` handler belongs to these evaluations once the first
 one ran: it is installed once and left in place.
 
@@ -52,6 +56,7 @@ class EvaluationTimer:
 
     def __init__(self) -> None:
         self._armed = False  # off once an evaluation is over: a late firing must not escape
+        self._prof_pid = 0  # the process whose SIGPROF was set to its default action
         self._deadline = 0.0
         self._hard_after: float | None = None
         self._what = ""
@@ -73,7 +78,16 @@ class EvaluationTimer:
         self._what, self._hard_after = what, hard_after
         self._deadline = time.monotonic() + seconds
         self._armed = True
+        hard = hard_after is not None and hasattr(signal, "ITIMER_PROF")
+        if hard and self._prof_pid != os.getpid():
+            # Once per process: SIGPROF's default action (death) is the limit.
+            signal.signal(signal.SIGPROF, signal.SIG_DFL)
+            self._prof_pid = os.getpid()
         signal.setitimer(signal.ITIMER_REAL, seconds, REARM)
+        if hard:
+            # Later than the hard exit can come (REARM after it at most), so
+            # Python code that swallows its timeout ends by the exit status.
+            signal.setitimer(signal.ITIMER_PROF, seconds + (hard_after or 0.0) + 2 * REARM)
         try:
             return fn()
         except _Deadline:
@@ -82,6 +96,8 @@ class EvaluationTimer:
         finally:
             self._armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
+            if hard:
+                signal.setitimer(signal.ITIMER_PROF, 0)
 
     def _expire(self, signum: int, frame: FrameType | None) -> None:
         if not self._armed:

@@ -1,9 +1,9 @@
 """A TCP proxy in front of the test's real Redis, for scheduler tests (not a code location).
 
-It forwards bytes both ways unchanged and can do two things a network does:
-count request turns (a client that pipelines sends once, then reads), and
-lose one reply (the command ran in Redis, the client never hears back, so
-redis-py's retry sends it again).
+It forwards bytes both ways unchanged and can do what a network does: count
+request turns (a client that pipelines sends once, then reads), lose one
+reply (the command ran in Redis, the client never hears back, so redis-py's
+retry sends it again), and cut every client off for a while (a partition).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class RedisProxy:
         self.turns = 0  # times a client sent after having been answered (or first)
         self.lose_next_reply = threading.Event()
         self.lost = 0
+        self.cut = threading.Event()  # set: every connection drops, new ones are refused
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.1)  # accept() looks at _closed this often
         self.port = int(self._listener.getsockname()[1])
@@ -56,6 +57,18 @@ class RedisProxy:
         for thread in self._threads:
             thread.join(5)
 
+    def cut_off(self) -> None:
+        """Drop every connection and refuse new ones until ``restore``: a partition."""
+        self.cut.set()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.close()
+            self._sockets.clear()
+
+    def restore(self) -> None:
+        self.cut.clear()
+
     def _accept(self) -> None:
         while not self._closed.is_set():
             try:
@@ -64,6 +77,9 @@ class RedisProxy:
                 continue
             except OSError:
                 return  # closed
+            if self.cut.is_set():
+                client.close()
+                continue
             client.settimeout(None)
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
             with self._lock:

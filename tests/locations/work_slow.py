@@ -1,6 +1,6 @@
 """A quick sensor and a sluggish one, for the order in which a worker commits a message's ticks.
 
-``sluggish`` appends a line to ``WORK_SLOW_MARK`` as it starts (so a test
+``sluggish`` (and ``sluggish_b``) appends a line to ``WORK_SLOW_MARK`` as it starts (so a test
 knows its evaluation is under way), then sleeps ``WORK_SLOW_SLEEP`` seconds.
 """
 
@@ -25,8 +25,7 @@ def quick() -> dg.SkipReason:
     return dg.SkipReason("nothing new")
 
 
-@dg.sensor(job=slow_test_job, minimum_interval_seconds=1)
-def sluggish() -> dg.SkipReason:
+def _slow() -> dg.SkipReason:
     mark = os.environ.get("WORK_SLOW_MARK")
     if mark:
         with open(mark, "a") as handle:
@@ -35,4 +34,14 @@ def sluggish() -> dg.SkipReason:
     return dg.SkipReason("slept")
 
 
-defs = dg.Definitions(jobs=[slow_test_job], sensors=[quick, sluggish])
+@dg.sensor(job=slow_test_job, minimum_interval_seconds=1)
+def sluggish() -> dg.SkipReason:
+    return _slow()
+
+
+@dg.sensor(job=slow_test_job, minimum_interval_seconds=1)
+def sluggish_b() -> dg.SkipReason:
+    return _slow()
+
+
+defs = dg.Definitions(jobs=[slow_test_job], sensors=[quick, sluggish, sluggish_b])

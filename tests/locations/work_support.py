@@ -66,7 +66,7 @@ def claim_ticks(
     for name in names:
         tick_id = uuid.uuid4().hex
         now = time.time()
-        held = storage.ticks.claim(name, tick_id, now, now + settings.inflight_ttl + CLAIM_SLACK)
+        held = storage.ticks.claim(name, tick_id, settings.inflight_ttl + CLAIM_SLACK, now)
         assert held == tick_id, f"sensor {name} has tick {held} in flight"
         ticks.append(TickMessage(name, tick_id, now))
     return ticks

@@ -199,7 +199,22 @@ redis.call('ZREM', KEYS[5], ARGV[1])
 return 1
 """
 
+# BURY_EVENT: an event-stream entry no reader can decode leaves the stream
+# for the dead-letter stream, once: every event sensor that meets it skips
+# it, and only the reader whose XDEL removed it writes the letter.
+# KEYS: event stream, dead-letter stream
+# ARGV: entry id, the dead letter (msgpack), dead letters kept (approximate)
+# Returns 1 when this call moved it.
+BURY_EVENT = """
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 1 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'd', ARGV[2])
+  return 1
+end
+return 0
+"""
+
 RUN_SCRIPTS = {
+    "bury_event": BURY_EVENT,
     "run_create": RUN_CREATE,
     "run_start": RUN_START,
     "run_finish": RUN_FINISH,

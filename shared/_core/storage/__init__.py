@@ -11,8 +11,8 @@ components are handed the repositories they use and nothing more.
 repository          owns
 ==================  ==============================================================
 ``SensorStore``     a sensor's status, cursor and run keys (operators, ticks)
-``TickLedger``      in-flight marks, taking up, giving back, commits, tick history
-``ScheduleStore``   the due index, claiming rounds, triggers, the wake-up list
+``TickLedger``      the tick lease (claim to commit), tick history
+``ScheduleStore``   the due index, triggers, the wake-up list
 ``LeaderStore``     the schedulers' leader lock
 ``RunStore``        run records, their indexes, status moves, the executor's lease
 ``LaunchStream``    the launchers' consumer group on the launch stream
@@ -45,8 +45,6 @@ from lookout._core.storage.metrics import MetricsView, SensorCounts, StreamBackl
 from lookout._core.storage.processes import ProcessInfo, ProcessStore
 from lookout._core.storage.runs import Created, RunStore
 from lookout._core.storage.schedule import (
-    ClaimedTick,
-    ClaimRound,
     ScheduleStore,
     Trigger,
     TriggerOutcome,
@@ -54,7 +52,16 @@ from lookout._core.storage.schedule import (
 )
 from lookout._core.storage.sensors import SensorState, SensorStore
 from lookout._core.storage.server import ServerChecks
-from lookout._core.storage.ticks import InFlight, TickCommit, TickLedger
+from lookout._core.storage.ticks import (
+    Abandoned,
+    ClaimedTick,
+    ClaimRound,
+    Death,
+    InFlight,
+    Quarantine,
+    TickCommit,
+    TickLedger,
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ class Repositories:
             keys=keys,
             sensors=SensorStore(client, keys),
             ticks=TickLedger(client, keys, history_size),
-            schedule=ScheduleStore(client, keys, history_size),
+            schedule=ScheduleStore(client, keys),
             leader=LeaderStore(client, keys),
             runs=RunStore(client, keys),
             launches=LaunchStream(client, keys),
@@ -117,12 +124,14 @@ class Repositories:
 
 
 __all__ = [
+    "Abandoned",
     "AssetEventLog",
     "BRIEF",
     "ClaimRound",
     "ClaimedTick",
     "Created",
     "DeadLetterStore",
+    "Death",
     "EventStream",
     "InFlight",
     "LaunchStream",
@@ -131,6 +140,7 @@ __all__ = [
     "Patience",
     "ProcessInfo",
     "ProcessStore",
+    "Quarantine",
     "Repositories",
     "RunStore",
     "ScheduleStore",

@@ -46,6 +46,7 @@ class SensorCounts:
     scheduled: int  # in the due index (RUNNING, no tick in flight)
     overdue: int  # due now or earlier and not yet published
     in_flight: int  # a tick queued or running
+    deferred: int = 0  # due ticks put back so far: the launch stream was over its limit
 
 
 def ping_once(url: str, timeout: float = 2.0) -> str | None:
@@ -166,8 +167,11 @@ class MetricsView(Repository):
         pipe.zcard(self.keys.due)
         pipe.zcount(self.keys.due, "-inf", repr(now))
         pipe.zcard(self.keys.inflight)
-        known, scheduled, overdue, in_flight = pipe.execute()
-        return SensorCounts(int(known), int(scheduled), int(overdue), int(in_flight))
+        pipe.get(self.keys.deferred)
+        known, scheduled, overdue, in_flight, deferred = pipe.execute()
+        return SensorCounts(
+            int(known), int(scheduled), int(overdue), int(in_flight), int(deferred or 0)
+        )
 
     def sensor_names(self) -> list[str]:
         """Every sensor ever synced, sorted."""

@@ -1,4 +1,6 @@
-"""The scheduler's index: which sensors are due, claiming them, triggers and wake-ups.
+"""The scheduler's index: which sensors are due, triggers and wake-ups.
+
+Claiming due sensors is a transition of the tick lease (``TickLedger.claim_due``).
 
 Every change here that the leader makes is fenced by the leader lock's token
 inside its script (``scripts.scheduling``): a scheduler that lost the lock
@@ -21,28 +23,10 @@ from lookout._core.streams import text
 
 
 @dataclass(frozen=True)
-class ClaimedTick:
-    """A tick the leader claimed: its sensor is marked in flight with ``tick_id``."""
-
-    sensor: str
-    tick_id: str
-    due_at: float
-
-
-@dataclass(frozen=True)
-class ClaimRound:
-    """What one scheduling round did."""
-
-    ticks: list[ClaimedTick]
-    requeued: int  # stuck in-flight marks cleared (their worker died)
-    promoted: int  # triggers that waited for an in-flight tick, now due
-
-
-@dataclass(frozen=True)
 class Wakeup:
     """When the next scheduling round has work."""
 
-    at: float | None  # the next due time or in-flight deadline; None: neither
+    at: float | None  # the next due time or lease expiry; None: neither
     # Triggers wait for in-flight ticks: a commit announces nothing, so the
     # scheduler looks again soon.
     triggers_waiting: bool
@@ -66,13 +50,10 @@ class Trigger:
 class ScheduleStore(Repository):
     """Due index, claiming rounds, triggers and the leader's wake-up list."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, history_size: int = 1000) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
         super().__init__(client, keys)
-        self.history_size = history_size  # claim_due trims the history of ticks it requeues
         self._sync_sensors = self._script("sync_sensors")
         self._unschedule = self._script("unschedule")
-        self._claim_due = self._script("claim_due")
-        self._unclaim = self._script("unclaim")
         self._trigger = self._script("trigger")
 
     # -- sync (fenced: only the leader's code decides what is scheduled) ------
@@ -125,58 +106,10 @@ class ScheduleStore(Repository):
                 return None
         return gone
 
-    # -- scheduling rounds -----------------------------------------------------
-
-    def claim_due(
-        self, token: str, now: float, *, limit: int, ttl: float, tick_prefix: str
-    ) -> ClaimRound | None:
-        """Claim up to ``limit`` due sensors, fenced by the leader lock.
-
-        ``None`` when ``token`` does not hold the lock: nothing was changed.
-        ``tick_prefix`` names the round: the same round asked again (redis-py
-        re-sends a command whose reply was lost) answers what it claimed the
-        first time and claims nothing more.
-        """
-        keys = [
-            self.keys.leader,
-            self.keys.due,
-            self.keys.inflight,
-            self.keys.triggered,
-            self.keys.claim_round(token),
-        ]
-        args = [
-            token,
-            repr(now),
-            str(limit),
-            repr(now + ttl),
-            tick_prefix,
-            self.keys.sensor(""),
-            repr(ttl),
-            self.keys.ticks(""),
-            str(self.history_size),
-        ]
-        reply = self._claim_due(keys=keys, args=args)
-        if reply is None:
-            return None
-        ticks = [
-            ClaimedTick(text(reply[i]), text(reply[i + 1]), float(reply[i + 2]))
-            for i in range(2, len(reply), 3)
-        ]
-        return ClaimRound(ticks=ticks, requeued=int(reply[0]), promoted=int(reply[1]))
-
-    def unclaim(self, ticks: Sequence[ClaimedTick]) -> int:
-        """Give back claimed ticks that were never published: each sensor whose
-        mark the tick still holds is due again at its due time.  Returns how many.
-        """
-        args = [self.keys.sensor("")]
-        for t in ticks:
-            args += [t.sensor, t.tick_id, repr(t.due_at)]
-        if not ticks:
-            return 0
-        return int(self._unclaim(keys=[self.keys.inflight, self.keys.due], args=args))
+    # -- waking the leader ----------------------------------------------------
 
     def next_wakeup(self) -> Wakeup:
-        """The next due time and in-flight deadline, by peeking at each index's head."""
+        """The next due time and lease expiry, by peeking at each index's head."""
         pipe = self.client.pipeline(transaction=False)
         pipe.zrange(self.keys.due, 0, 0, withscores=True)
         pipe.zrange(self.keys.inflight, 0, 0, withscores=True)

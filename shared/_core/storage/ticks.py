@@ -1,27 +1,37 @@
-"""The tick ledger: in-flight marks, taking a tick up, giving it back, committing it, history.
+"""The tick lease: every transition of a sensor's tick, and the tick history.
 
-Invariant 8's lease over a tick: claimed (``claim``), taken up by its
-evaluator (``begin_evaluations``), given back (``give_back``, ``release``)
-and committed (``commit``), each one Lua script of ``scripts.ticks``.
+Invariant 8: a sensor's tick is held by one lease (tick id, holder, expiry)
+that only the scripts of ``scripts.lease`` change, each called from here:
+the leader claims due ticks (``claim_due``) and publishes them
+(``publish``), a process begins them (``begin``), renews them while it
+evaluates (``renew``) and commits them (``commit``), or gives them back
+(``give_back``, ``release``); a dead process's parent abandons them
+(``abandon``); the sweep in ``claim_due`` expires a lapsed lease.  Every
+lease time is Redis's, so the hosts' clocks never decide whether a lease
+holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
-from lookout._base.codec import encode
+from lookout._base.codec import encode, encode_script_args
 from lookout._base.wire import RunEvent, TickRecord
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
 from lookout._core.storage.assets import index_call
 from lookout._core.storage.history import decode_entry, with_flags
-from lookout._core.storage.sensors import STATE_FIELDS, SensorState, read_state
 from lookout._core.streams import text
+
+# How long the leader has to publish the ticks it claimed before the sweep
+# gives them back (without a record: they never reached a worker).
+PUBLISH_WITHIN = 10.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,7 @@ class TickCommit:
     # Asset events the sensor reported (SensorResult(asset_events=...)), in order:
     # appended to the event stream and their assets' streams by the commit.
     asset_events: Sequence[RunEvent] = ()
+    holder: str = ""  # the lease's holder: only it may commit
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,54 @@ class InFlight:
     claimed_at: float | None  # None: claimed by a version that did not record it
 
 
+@dataclass(frozen=True)
+class ClaimedTick:
+    """A tick the leader claimed: its sensor's lease is held by ``tick_id``."""
+
+    sensor: str
+    tick_id: str
+    due_at: float
+
+
+@dataclass(frozen=True)
+class ClaimRound:
+    """What one scheduling round did."""
+
+    ticks: list[ClaimedTick]
+    requeued: int  # leases that lapsed (their process died) and were expired
+    promoted: int  # triggers that waited for an in-flight tick, now due
+    deferred: int = 0  # due ticks put back: the launch stream is over its limit
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """How a sensor whose evaluations kill their process is held back."""
+
+    after: int = 3  # deaths in a row before the backoff starts
+    backoff_cap: float = 3600.0  # the longest wait between its ticks, s
+
+
+@dataclass(frozen=True)
+class Death:
+    """How a process holding ticks ended, as its parent saw it."""
+
+    cause: str  # what the tick record says
+    by_chance: bool  # killed from outside: the tick is evaluated once more
+    redelivery_ttl: float  # how long the message's next delivery has to begin its ticks
+
+
+@dataclass(frozen=True)
+class Abandoned:
+    """What a death did: the sensor being evaluated, and "failed", "retry" or ""."""
+
+    sensor: str
+    outcome: str
+
+
+# (sensor, tick id): a tick as the lease scripts name it.
+TickRef = tuple[str, str]
+
+
 def _committed(commit: TickCommit, reply: Sequence[Any]) -> TickRecord | None:
     done, flags = reply
     if not done:
@@ -55,91 +114,213 @@ def _committed(commit: TickCommit, reply: Sequence[Any]) -> TickRecord | None:
 
 
 class TickLedger(Repository):
-    """In-flight marks and deadlines, the commit of a tick, and each sensor's tick history."""
+    """The tick lease's transitions, the commit of a tick, and each sensor's tick history."""
 
     def __init__(self, client: redis.Redis, keys: Keys, history_size: int = 1000) -> None:
         super().__init__(client, keys)
         self.history_size = history_size
-        self._claim = self._script("claim")
-        self._release = self._script("release")
-        self._give_back = self._script("give_back")
-        self._begin_eval = self._script("begin_eval")
-        self._commit = self._script("commit")
+        self._claim = self._script("lease_claim")
+        self._claim_due = self._script("lease_claim_due")
+        self._publish = self._script("lease_publish")
+        self._begin = self._script("lease_begin")
+        self._renew = self._script("lease_renew")
+        self._commit = self._script("lease_commit")
+        self._give_back = self._script("lease_give_back")
+        self._release = self._script("lease_release")
+        self._abandon = self._script("lease_abandon")
 
-    # -- the in-flight mark ----------------------------------------------------
+    def _call(self, script: Script, keys: list[str], args: dict[str, Any]) -> Any:
+        # Every lease script's first two keys: the leases' expiries, the unpublished.
+        leases = [self.keys.inflight, self.keys.claimed]
+        return script(keys=leases + keys, args=[encode_script_args(args)])
 
-    def claim(self, name: str, tick_id: str, now: float, deadline: float) -> str:
-        """Mark ``tick_id`` in flight; returns the tick id that holds the mark."""
-        keys = [self.keys.sensor(name), self.keys.inflight, self.keys.due]
-        return text(self._claim(keys=keys, args=[name, tick_id, repr(now), repr(deadline)]))
+    # -- claiming ----------------------------------------------------------------
 
-    def release(self, name: str, tick_id: str) -> bool:
-        """Drop the in-flight mark if ``tick_id`` holds it."""
-        keys = [self.keys.sensor(name), self.keys.inflight]
-        return bool(self._release(keys=keys, args=[name, tick_id]))
+    def claim(self, name: str, tick_id: str, ttl: float, now: float = 0.0) -> str:
+        """Take ``name``'s lease for ``tick_id`` (a tick by hand), held for ``ttl`` s.
 
-    def give_back(self, name: str, tick_id: str, now: float, *, wait: bool = False) -> bool:
-        """Drop the mark of a tick not evaluated, writing no record; the sensor is due again.
-
-        Due as soon as its interval allows, or (``wait``) a whole interval
-        from now.  ``False`` when ``tick_id`` no longer held the mark.
+        Returns the tick id that holds the lease: another one when busy.
+        ``now`` (the due clock) is where a lapsed lease it expires puts the sensor.
         """
-        keys = [self.keys.sensor(name), self.keys.inflight, self.keys.due]
-        args = [name, tick_id, repr(now), "1" if wait else "0"]
-        return bool(self._give_back(keys=keys, args=args) != 0)
+        keys = [self.keys.sensor(name), self.keys.due, self.keys.ticks(name)]
+        args = {
+            "sensor": name,
+            "tick": tick_id,
+            "ttl": float(ttl),
+            "size": self.history_size,
+            "now": float(now),
+        }
+        return text(self._call(self._claim, keys, args))
 
-    def begin_evaluations(
-        self, ticks: Sequence[tuple[str, str]], me: str, dead: Mapping[str, str] | None = None
-    ) -> list[str]:
-        """Take up ticks ``(sensor, tick id)`` for evaluation by ``me``, in one round trip.
+    def claim_due(
+        self,
+        token: str,
+        now: float,
+        *,
+        limit: int,
+        ttl: float,
+        tick_prefix: str,
+        publish_within: float = PUBLISH_WITHIN,
+        launch_limit: int = 0,
+        defer: float = 1.0,
+    ) -> ClaimRound | None:
+        """Sweep lapsed leases, then claim up to ``limit`` due sensors, fenced by the lock.
 
-        Per tick: ``""`` when ``me`` may evaluate it, ``"-"`` when it no longer
-        holds its mark, else the evaluator that already holds it.  ``dead``
-        maps a sensor to a holder known to be dead, which ``me`` takes over.
+        ``None`` when ``token`` does not hold the leader lock: nothing was
+        changed.  ``tick_prefix`` names the round: the same round asked again
+        (a lost reply) answers what it claimed the first time and claims
+        nothing more.  The claimed ticks must be published within
+        ``publish_within`` s; ``ttl`` bounds how long the round's reply is kept.
+        With ``launch_limit`` entries or more in the launch stream nothing is
+        claimed: the due sensors wait ``defer`` s (back-pressure).
+        """
+        keys = [
+            self.keys.leader,
+            self.keys.due,
+            self.keys.triggered,
+            self.keys.claim_round(token),
+            self.keys.launch,
+            self.keys.deferred,
+        ]
+        args = {
+            "token": token,
+            "now": float(now),
+            "limit": int(limit),
+            "round": tick_prefix,
+            "hash_prefix": self.keys.sensor(""),
+            "ticks_prefix": self.keys.ticks(""),
+            "size": self.history_size,
+            "publish_within": float(publish_within),
+            "round_ttl": float(ttl),
+            "launch_limit": int(launch_limit),
+            "defer": float(defer),
+        }
+        reply = self._call(self._claim_due, keys, args)
+        if reply is None:
+            return None
+        ticks = [
+            ClaimedTick(text(reply[i]), text(reply[i + 1]), float(reply[i + 2]))
+            for i in range(3, len(reply), 3)
+        ]
+        return ClaimRound(
+            ticks=ticks, requeued=int(reply[0]), promoted=int(reply[1]), deferred=int(reply[2])
+        )
+
+    def publish(self, ticks: Sequence[ClaimedTick], ttl: float) -> int:
+        """Mark claimed ticks published: a worker has ``ttl`` s to begin each."""
+        if not ticks:
+            return 0
+        args = {"ttl": float(ttl), "names": [t.sensor for t in ticks]}
+        return int(self._call(self._publish, [], args))
+
+    # -- holding -----------------------------------------------------------------
+
+    def begin(self, ticks: Sequence[TickRef], holder: str, ttl: float) -> list[str]:
+        """Take up ticks for evaluation by ``holder``, each lease held ``ttl`` s from now.
+
+        Per tick: ``""`` when ``holder`` holds it, ``"-"`` when the tick no
+        longer holds the lease, else the holder that does.
         """
         if not ticks:
             return []
-        dead = dead or {}
-        pipe = self.client.pipeline(transaction=False)
-        for name, tick_id in ticks:
-            args = [tick_id, me, dead.get(name, "")]
-            self._begin_eval(keys=[self.keys.sensor(name)], args=args, client=pipe)
-        return [text(r) for r in pipe.execute()]
+        args = {
+            "hash_prefix": self.keys.sensor(""),
+            "holder": holder,
+            "ttl": float(ttl),
+            "ticks": [list(t) for t in ticks],
+        }
+        return [text(r) for r in self._call(self._begin, [], args)]
 
-    def inflight_deadlines(self, names: Sequence[str]) -> list[float | None]:
-        """Each sensor's in-flight deadline (unix s), ``None`` where it has no mark."""
-        if not names:
-            return []
-        return [score(s) for s in self.client.zmscore(self.keys.inflight, list(names))]
+    def renew(
+        self, ticks: Sequence[TickRef], holder: str, ttl: float, *, restart: bool = False
+    ) -> list[bool]:
+        """Extend ``holder``'s leases to ``ttl`` s from now; per tick, whether it still holds.
 
-    def states_and_deadlines(
-        self, names: Sequence[str]
-    ) -> tuple[list[SensorState], list[float | None]]:
-        """Each sensor's state and in-flight deadline (``None``: no mark), in one round
-        trip: what a worker reads before it evaluates a message's ticks.
+        ``restart``: an evaluation of the tick starts now (its death would be
+        counted from here).
         """
-        if not names:
-            return [], []
-        pipe = self.client.pipeline(transaction=False)
-        for name in names:
-            pipe.hmget(self.keys.sensor(name), STATE_FIELDS)
-        pipe.zmscore(self.keys.inflight, list(names))
-        *fields, scores = pipe.execute()
-        return [read_state(f) for f in fields], [score(s) for s in scores]
+        if not ticks:
+            return []
+        args = {
+            "hash_prefix": self.keys.sensor(""),
+            "holder": holder,
+            "ttl": float(ttl),
+            "restart": restart,
+            "ticks": [list(t) for t in ticks],
+        }
+        return [bool(r) for r in self._call(self._renew, [], args)]
 
-    def inflight_tick(self, name: str) -> InFlight | None:
-        """The tick of ``name`` queued or running, with its claim time; ``None``: none."""
-        tick_id, claimed_at = self.client.hmget(self.keys.sensor(name), ("inflight", "claimed_at"))
-        if tick_id is None:
-            return None
-        return InFlight(text(tick_id), float(claimed_at) if claimed_at else None)
+    # -- ending ------------------------------------------------------------------
+
+    def give_back(
+        self,
+        ticks: Sequence[tuple[str, str, float | None]],
+        now: float,
+        *,
+        holder: str = "",
+        wait: bool = False,
+    ) -> int:
+        """Give back ticks ``(sensor, tick id, due at or None)`` not evaluated, with no record.
+
+        Only a lease unheld or held by ``holder``.  A RUNNING sensor is due
+        again at ``due at``, else as soon as its interval allows from ``now``,
+        or (``wait``) a whole interval from now.  Returns how many went back.
+        """
+        if not ticks:
+            return 0
+        args = {
+            "hash_prefix": self.keys.sensor(""),
+            "holder": holder,
+            "now": float(now),
+            "wait": wait,
+            "ticks": [[n, t, "" if d is None else repr(d)] for n, t, d in ticks],
+        }
+        return int(self._call(self._give_back, [self.keys.due], args))
+
+    def release(self, name: str, tick_id: str, holder: str = "") -> bool:
+        """Drop the lease if ``tick_id`` holds it (unheld or ``holder``'s); nothing is due."""
+        keys = [self.keys.sensor(name)]
+        args = {"sensor": name, "tick": tick_id, "holder": holder}
+        return bool(self._call(self._release, keys, args))
+
+    def abandon(
+        self,
+        ticks: Sequence[TickRef],
+        holder: str,
+        death: Death,
+        now: float,
+        quarantine: Quarantine = Quarantine(),
+    ) -> Abandoned:
+        """The process ``holder`` died holding some of ``ticks``.
+
+        They go back to published, for the message's next delivery; the one
+        it was evaluating fails naming ``death`` (or, for a death by chance
+        the first time, is evaluated again).
+        """
+        if not ticks:
+            return Abandoned("", "")
+        args = {
+            "hash_prefix": self.keys.sensor(""),
+            "ticks_prefix": self.keys.ticks(""),
+            "size": self.history_size,
+            "holder": holder,
+            "cause": death.cause,
+            "retry": death.by_chance,
+            "ttl": float(death.redelivery_ttl),
+            "now": float(now),
+            "quarantine_after": quarantine.after,
+            "backoff_cap": float(quarantine.backoff_cap),
+            "ticks": [list(t) for t in ticks],
+        }
+        sensor, outcome = self._call(self._abandon, [self.keys.due], args)
+        return Abandoned(text(sensor), text(outcome))
 
     # -- committing --------------------------------------------------------------
 
     def commit(self, commit: TickCommit) -> TickRecord | None:
-        """Commit a tick atomically; ``None`` when it was already committed or superseded."""
+        """Commit a tick atomically; ``None`` when another tick holds the lease."""
         keys, args = self._commit_call(commit)
-        return _committed(commit, self._commit(keys=keys, args=args))
+        return _committed(commit, self._call(self._commit, keys, args))
 
     def commit_many(self, commits: Sequence[TickCommit]) -> list[TickRecord | None]:
         """Commit several ticks in one round trip; each is still atomic on its own."""
@@ -150,62 +331,76 @@ class TickLedger(Repository):
         # per flush.  A server that lost the script (a restart) answers NOSCRIPT
         # and ran nothing for that commit: it is loaded and those commits retried.
         script = self._commit
+        calls = [self._commit_call(c) for c in commits]
+        leases = [self.keys.inflight, self.keys.claimed]
         pipe = self.client.pipeline(transaction=False)
-        for commit in commits:
-            keys, args = self._commit_call(commit)
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        for keys, args in calls:
+            pipe.evalsha(script.sha, len(keys) + 2, *leases, *keys, encode_script_args(args))
         replies = pipe.execute(raise_on_error=False)
         for i, reply in enumerate(replies):
             if isinstance(reply, redis.exceptions.NoScriptError):
-                keys, args = self._commit_call(commits[i])
-                replies[i] = script(keys=keys, args=args)
+                replies[i] = self._call(script, *calls[i])
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
         return [_committed(c, reply) for c, reply in zip(commits, replies, strict=True)]
 
-    def _commit_call(self, commit: TickCommit) -> tuple[list[str], list[Any]]:
+    def _commit_call(self, commit: TickCommit) -> tuple[list[str], dict[str, Any]]:
         record = commit.record
         name = record.sensor
         keys = [
             self.keys.sensor(name),
             self.keys.ticks(name),
             self.keys.launch,
-            self.keys.inflight,
             self.keys.due,
             self.keys.run_keys(name),
         ]
-        args: list[Any] = [
-            record.tick_id,
-            "1" if commit.store_cursor else "0",
-            commit.cursor if commit.cursor is not None else b"",
-            encode(record),
-            str(self.history_size),
-            "" if commit.next_due is None else repr(commit.next_due),
-            name,
-            str(len(commit.launches)),
-        ]
-        for run_key, payload in commit.launches:
-            args += ["0", "", payload] if run_key is None else ["1", run_key, payload]
-        args.append(repr(record.started_at))  # after them: the request triples keep their places
-        self._asset_event_call(commit.asset_events, keys, args)
+        args = {
+            "sensor": name,
+            "tick": record.tick_id,
+            "holder": commit.holder,
+            "store_cursor": commit.store_cursor,
+            "cursor": commit.cursor if commit.cursor is not None else b"",
+            "record": encode(record),
+            "size": self.history_size,
+            "next_due": "" if commit.next_due is None else repr(commit.next_due),
+            "started": repr(record.started_at),
+            "requests": [[key or "", payload] for key, payload in commit.launches],
+            "events": self._asset_event_call(commit.asset_events, keys),
+        }
         return keys, args
 
-    def _asset_event_call(
-        self, events: Sequence[RunEvent], keys: list[str], args: list[Any]
-    ) -> None:
-        # The commit script's [asset events] block reads the tails of KEYS and
-        # ARGV: the events stream and two keys per event; two values per event
-        # and, last, their count.
+    def _asset_event_call(self, events: Sequence[RunEvent], keys: list[str]) -> list[list[Any]]:
+        # The commit script's [asset events] block: KEYS gains the events
+        # stream and two keys per event, A.events a payload and partition each.
         if events:
             keys.append(self.keys.events)
+        values: list[list[Any]] = []
         for event in events:
             streams, partition = index_call(self.keys, event)
             keys += streams
-            args += [encode(event), partition]
-        args.append(str(len(events)))
+            values.append([encode(event), partition])
+        return values
 
-    # -- history -----------------------------------------------------------------
+    # -- reading -----------------------------------------------------------------
+
+    def inflight_deadlines(self, names: Sequence[str]) -> list[float | None]:
+        """Each sensor's lease expiry (Redis time, unix s), ``None`` where it has none."""
+        if not names:
+            return []
+        return [score(s) for s in self.client.zmscore(self.keys.inflight, list(names))]
+
+    def inflight_tick(self, name: str) -> InFlight | None:
+        """The tick of ``name`` queued or running, with its claim time; ``None``: none."""
+        tick_id, claimed_at = self.client.hmget(self.keys.sensor(name), ("inflight", "claimed_at"))
+        if tick_id is None:
+            return None
+        return InFlight(text(tick_id), float(claimed_at) if claimed_at else None)
+
+    def holder(self, name: str) -> str | None:
+        """The process holding ``name``'s lease (``None``: none, or not begun)."""
+        raw = self.client.hget(self.keys.sensor(name), "holder")
+        return None if raw is None else text(raw)
 
     def history(self, name: str, limit: int = 20) -> list[TickRecord]:
         """A sensor's tick history, newest first."""

@@ -94,6 +94,9 @@ def queue_metrics(figures: Figures) -> Iterator[Metric]:
     )
 
 
+DEFERRED_DOC = "Due ticks deferred because the launch stream was over its limit."
+
+
 def state_metrics(figures: Figures) -> Iterator[Metric]:
     sensors = figures.sensors
     for name, value, doc in (
@@ -103,6 +106,7 @@ def state_metrics(figures: Figures) -> Iterator[Metric]:
         ("lookout_sensors_in_flight", sensors.in_flight, "Sensors with a tick queued or running."),
     ):
         yield GaugeMetricFamily(name, doc, value=value)
+    yield CounterMetricFamily("lookout_ticks_deferred", DEFERRED_DOC, value=sensors.deferred)
     runs = GaugeMetricFamily("lookout_runs", "Runs by status.", labels=["status"])
     for status, count in figures.runs.items():
         runs.add_metric([status], count)

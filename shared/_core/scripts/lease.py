@@ -1,0 +1,597 @@
+"""The tick lease: every transition of a sensor's tick, in one Lua source.
+
+A sensor has at most one tick in flight, held by one lease on its hash:
+``inflight`` (the tick id), ``holder`` (the process evaluating it, once one
+began it) and ``began``, with the lease's expiry as the sensor's score in the
+``inflight`` zset.  Nothing else writes these fields.  Every lease time is
+Redis's own (``TIME`` inside the script), so the hosts' clocks never decide
+whether a lease holds; due times (the ``due`` index) stay on the
+scheduler's clock, which the callers pass as ``now``.
+
+The transitions::
+
+    claim_due           -> claimed     (the leader's round; in ``claimed``)
+    publish / claim     -> published   (its message is on the queue; by hand)
+    begin               -> held        (a process evaluates it; renewed)
+    commit              -> gone        (its effects, once)
+    give_back / release -> gone        (not evaluated; due again / parked)
+    abandon             -> gone        (its process died: a FAILURE with why)
+    expire              -> gone        (the sweep: lease lapsed; FAILURE
+                                        unless it was never published)
+
+Every script takes its arguments by name: ``ARGV[1]`` is one msgpack map
+(strings as msgpack str, which Lua's cmsgpack reads byte for byte), decoded
+into ``A`` at the top; each script's header lists the names it reads.  Every
+script's first two keys are the ``inflight`` zset (each lease's expiry, the
+sweep's index) and the ``claimed`` zset (leases claimed by the leader and not
+yet published).
+"""
+
+from __future__ import annotations
+
+from lookout._core.scripts.asset_index import APPEND_ASSET_EVENT
+
+# Named arguments, then the helpers every transition shares.
+PRELUDE = """
+local A = cmsgpack.unpack(ARGV[1])
+local LEASES, CLAIMED = KEYS[1], KEYS[2]
+"""
+
+# Helpers (Lua functions, not scripts), shared by the lease scripts and by the
+# scheduling scripts that read a sensor's state (EARLIEST).
+EARLIEST = """
+-- The sensor's status as it applies: the operator's, else the code's default.
+local function running(status, default)
+  return (status or default) == 'RUNNING'
+end
+-- The earliest time a sensor may start its next evaluation: ``now``, or its
+-- last tick's start plus its interval when that is later (invariant 1).
+local function earliest(hash, now)
+  local f = redis.call('HMGET', hash, 'last_started', 'interval')
+  local interval = tonumber(f[2])
+  if not interval then
+    return now
+  end
+  local started = tonumber(f[1])
+  if started and started + interval > now then
+    return started + interval
+  end
+  return now
+end
+-- Make a triggered sensor due as soon as invariant 1 allows, never later than
+-- it already is.  ``trigger`` marks it as due by request, not by status, so a
+-- restart's sync does not drop a STOPPED sensor's triggered tick.
+local function make_due(hash, due_key, name, now)
+  local t = earliest(hash, now)
+  local current = redis.call('ZSCORE', due_key, name)
+  if current and tonumber(current) <= t then
+    return tonumber(current)
+  end
+  redis.call('ZADD', due_key, t, name)
+  redis.call('HSET', hash, 'trigger', '1')
+  return t
+end
+"""
+
+HELPERS = (
+    EARLIEST
+    + """
+-- Redis's clock, in unix seconds: the only clock a lease is measured by.
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local function fmt(t)
+  return string.format('%.6f', t)
+end
+-- The lease's fields, in one place.
+local function clear_lease(hash, name)
+  redis.call('HDEL', hash, 'inflight', 'holder', 'began', 'by_trigger', 'deaths', 'death')
+  redis.call('ZREM', LEASES, name)
+  redis.call('ZREM', CLAIMED, name)
+end
+local function set_expiry(name, at)
+  redis.call('ZADD', LEASES, at, name)
+end
+-- A history entry: the record, then its accepted/dropped flags; the history
+-- is trimmed only once it outgrows its size.
+local function write_record(hash, ticks, entry, size, started)
+  if redis.call('LPUSH', ticks, entry) > size then
+    redis.call('LTRIM', ticks, 0, size - 1)
+  end
+  redis.call('HSET', hash, 'last', entry, 'last_started', started)
+end
+local function failure_entry(tick, name, started, ended, holder, error)
+  local record = {tick_id = tick, sensor = name, status = 'FAILURE',
+    started_at = started, ended_at = ended, error = error}
+  if holder then
+    record.worker = holder
+  end
+  return cmsgpack.pack(record) .. cmsgpack.pack('')
+end
+-- Due again after a tick that was not committed: a RUNNING sensor (or one a
+-- trigger claimed) at ``t`` or earlier if it is due earlier already.
+local function due_again(hash, due, name, t, by_trigger)
+  local s = redis.call('HMGET', hash, 'status', 'default')
+  if not running(s[1], s[2]) then
+    if by_trigger ~= '1' then
+      return false
+    end
+    redis.call('HSET', hash, 'trigger', '1')
+  end
+  local current = redis.call('ZSCORE', due, name)
+  if not current or tonumber(current) > t then
+    redis.call('ZADD', due, t, name)
+  end
+  return true
+end
+-- The sweep's one transition: a lease whose expiry passed.  A tick never
+-- published (the leader failed between claim and publish) is given back
+-- without a record; one published or held is a FAILURE saying which.
+local function expire(hash, due, ticks, name, now_due, size)
+  local f = redis.call('HMGET', hash, 'inflight', 'holder', 'began', 'by_trigger',
+    'claimed_at', 'interval', 'death')
+  local tick = f[1]
+  local unpublished = not f[2] and redis.call('ZSCORE', CLAIMED, name)
+  clear_lease(hash, name)
+  if not tick then
+    return 0
+  end
+  if unpublished then
+    due_again(hash, due, name, now_due, f[4])
+    return 0
+  end
+  local now = clock()
+  local started = tonumber(f[3] or f[5]) or now
+  local error
+  if f[2] then
+    error = string.format('tick lost: its lease lapsed %.1f s after %s began it' ..
+      ' (the process was killed, paused or cut off from Redis); ticked again', now - started, f[2])
+  elseif f[7] then
+    error = 'tick lost: ' .. f[7] .. '; its message did not come back before its lease' ..
+      ' lapsed; ticked again'
+  else
+    error = 'tick lost: no worker took it up before its lease lapsed (the tick queue is' ..
+      ' backed up, no worker listens, or its message was lost); ticked again'
+  end
+  local entry = failure_entry(tick, name, started, now, f[2], error)
+  write_record(hash, ticks, entry, size, fmt(started))
+  local t = now_due
+  local interval = tonumber(f[6])
+  if interval and started + interval > t then t = started + interval end
+  due_again(hash, due, name, t, f[4])
+  return 1
+end
+"""
+)
+
+
+def _script(body: str) -> str:
+    return PRELUDE + HELPERS + body
+
+
+# CLAIM: a tick by hand (the CLI, tests): the caller evaluates it at once, so
+# the lease is published from the start.  A lapsed lease is expired first (the
+# sweep's transition), a live one is left alone.
+# KEYS: inflight zset, claimed zset, sensor hash, due zset, ticks list
+# A: sensor, tick, ttl (s), size (history), now (the caller's clock: the claim
+#    time shown for the tick, and where a lapsed lease's sensor becomes due)
+# Returns the tick id now in flight: A.tick when claimed, another when busy.
+CLAIM = _script("""
+local current = redis.call('HGET', KEYS[3], 'inflight')
+if current then
+  local expiry = redis.call('ZSCORE', LEASES, A.sensor)
+  if expiry and tonumber(expiry) > clock() then
+    return current
+  end
+  expire(KEYS[3], KEYS[4], KEYS[5], A.sensor, A.now, A.size)
+end
+redis.call('HSET', KEYS[3], 'inflight', A.tick, 'claimed_at', fmt(A.now))
+set_expiry(A.sensor, clock() + A.ttl)
+redis.call('ZREM', KEYS[4], A.sensor)
+return A.tick
+""")
+
+# CLAIM_DUE: one scheduling round of the leader, all or nothing.  Fencing: it
+# changes nothing unless the leader lock holds the caller's token, so a deposed
+# leader cannot claim (and therefore cannot publish) anything.  Once per round:
+# the reply is kept under the caller's round key, and the same round sent again
+# (redis-py re-sends a command whose reply was lost) gets the same reply and
+# changes nothing more.  In order:
+# 1. the sweep: leases past their expiry (Redis time) are expired;
+# 2. triggers that waited for an in-flight tick become due once it is over;
+#    those still waiting go to the back of the line;
+# 3. unless the launch stream holds ``launch_limit`` entries or more (the
+#    launchers are behind: the due sensors are put back ``defer`` s and
+#    counted as deferred, so that sensors slow down instead of filling Redis),
+#    up to ``limit`` due sensors are claimed: a new tick id each, unpublished,
+#    with a lease of ``publish_within`` s for the leader to publish it.
+# Only sensors that are due, lapsed or triggered are read: O(log n) per tick.
+# KEYS: inflight zset, claimed zset, leader lock, due zset, triggered zset,
+#       round key, launch stream, deferred counter
+# A: token, now (due clock), limit, round (tick id prefix), hash_prefix,
+#    ticks_prefix, size, publish_within, round_ttl, launch_limit (0: none),
+#    defer (s)
+# Returns nil when not leader, else {expired, promoted, deferred, name, tick
+# id, due at, ...}.
+CLAIM_DUE = _script("""
+local saved = redis.call('GET', KEYS[6])
+if saved then
+  local round = cmsgpack.unpack(saved)
+  if round[1] == A.round then
+    return round[2]
+  end
+end
+if redis.call('GET', KEYS[3]) ~= A.token then
+  return false
+end
+local now = clock()
+local lapsed = redis.call('ZRANGEBYSCORE', LEASES, '-inf', now, 'LIMIT', 0, A.limit)
+local expired = 0
+for _, name in ipairs(lapsed) do
+  expired = expired + expire(A.hash_prefix .. name, KEYS[4], A.ticks_prefix .. name,
+    name, A.now, A.size)
+end
+local promoted = 0
+local pending = redis.call('ZRANGE', KEYS[5], 0, A.limit - 1)
+for _, name in ipairs(pending) do
+  local hash = A.hash_prefix .. name
+  if redis.call('HEXISTS', hash, 'inflight') == 1 then
+    redis.call('ZADD', KEYS[5], A.now, name)
+  else
+    redis.call('ZREM', KEYS[5], name)
+    make_due(hash, KEYS[4], name, A.now)
+    promoted = promoted + 1
+  end
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', A.now, 'WITHSCORES', 'LIMIT', 0, A.limit)
+if A.launch_limit > 0 and #due > 0 and redis.call('XLEN', KEYS[7]) >= A.launch_limit then
+  -- Back-pressure: the launchers are behind; the due ticks wait, counted.
+  for i = 1, #due, 2 do
+    redis.call('ZADD', KEYS[4], A.now + A.defer, due[i])
+  end
+  redis.call('INCRBY', KEYS[8], #due / 2)
+  local out = {expired, promoted, #due / 2}
+  redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX',
+    math.floor(A.round_ttl * 1000) + 1)
+  return out
+end
+local out = {expired, promoted, 0}
+local claimed = {}
+local n = 0
+for i = 1, #due, 2 do
+  local name = due[i]
+  local hash = A.hash_prefix .. name
+  redis.call('ZREM', KEYS[4], name)
+  -- A sensor already in flight (ticked by hand) is back in the index when
+  -- that tick ends; it is never claimed twice.
+  if redis.call('HEXISTS', hash, 'inflight') == 0 then
+    n = n + 1
+    local id = A.round .. string.format('%08x', n)
+    -- Claimed because of a trigger: HDEL says whether it was there.
+    if redis.call('HDEL', hash, 'trigger') == 1 then
+      redis.call('HSET', hash, 'inflight', id, 'claimed_at', fmt(A.now), 'by_trigger', '1')
+    else
+      redis.call('HSET', hash, 'inflight', id, 'claimed_at', fmt(A.now))
+    end
+    set_expiry(name, now + A.publish_within)
+    claimed[#claimed + 1] = now
+    claimed[#claimed + 1] = name
+    out[#out + 1] = name
+    out[#out + 1] = id
+    out[#out + 1] = due[i + 1]
+  end
+end
+if #claimed > 0 then
+  redis.call('ZADD', CLAIMED, unpack(claimed))
+end
+redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX', math.floor(A.round_ttl * 1000) + 1)
+return out
+""")
+
+# PUBLISH: the leader sent these ticks' messages: they leave the claimed set
+# and their leases run ``ttl`` s from now, for a worker to take each up.  Two
+# calls for the whole round.  (A lease already gone is not brought back: XX.
+# A leader that stalled longer than ``publish_within`` may touch a newer claim
+# of the same sensor: that tick then reads as published; it is still begun,
+# committed or expired once.)
+# KEYS: inflight zset, claimed zset
+# A: ttl, names (the sensors)
+# Returns how many leases were published.
+PUBLISH = _script("""
+local at = clock() + A.ttl
+local done = 0
+for first = 1, #A.names, 1000 do
+  local scored = {}
+  local names = {}
+  for i = first, math.min(first + 999, #A.names) do
+    scored[#scored + 1] = at
+    scored[#scored + 1] = A.names[i]
+    names[#names + 1] = A.names[i]
+  end
+  redis.call('ZADD', LEASES, 'XX', unpack(scored))
+  done = done + redis.call('ZREM', CLAIMED, unpack(names))
+end
+return done
+""")
+
+# BEGIN: a process takes up ticks to evaluate.  One tick is evaluated by one
+# process at a time (invariant 1) even when its message was delivered twice:
+# the first to begin becomes the holder, and a second delivery finds it there
+# and leaves the tick alone (the holder renews the lease, or the sweep
+# expires it).  The lease then runs ``ttl`` s from now.
+# KEYS: inflight zset, claimed zset
+# A: hash_prefix, holder, ttl, ticks ({{name, tick id}, ...})
+# Returns per tick: "" when the caller holds it, "-" when the tick no longer
+# holds the lease, else the holder that does.
+BEGIN = _script("""
+local now = clock()
+local out = {}
+for i, t in ipairs(A.ticks) do
+  local hash = A.hash_prefix .. t[1]
+  local f = redis.call('HMGET', hash, 'inflight', 'holder')
+  if f[1] ~= t[2] then
+    out[i] = '-'
+  elseif f[2] and f[2] ~= A.holder then
+    out[i] = f[2]
+  else
+    redis.call('HSET', hash, 'holder', A.holder, 'began', fmt(now))
+    set_expiry(t[1], now + A.ttl)
+    -- Begun is published, even if the leader could not say so.
+    redis.call('ZREM', CLAIMED, t[1])
+    out[i] = ''
+  end
+end
+return out
+""")
+
+# RENEW: the holder extends its leases to ``ttl`` s from now (never shortens
+# one); ``restart`` also moves ``began`` to now (an evaluation starts: what a
+# death's record counts from).
+# KEYS: inflight zset, claimed zset
+# A: hash_prefix, holder, ttl, restart (bool), ticks ({{name, tick id}, ...})
+# Returns per tick 1 while the caller holds it, else 0.
+RENEW = _script("""
+local now = clock()
+local out = {}
+for i, t in ipairs(A.ticks) do
+  local hash = A.hash_prefix .. t[1]
+  local f = redis.call('HMGET', hash, 'inflight', 'holder')
+  if f[1] == t[2] and f[2] == A.holder then
+    redis.call('ZADD', LEASES, 'GT', now + A.ttl, t[1])
+    if A.restart then
+      redis.call('HSET', hash, 'began', fmt(now))
+    end
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+""")
+
+# COMMIT: a tick's whole effect, all or nothing, at most once per tick id
+# (invariants 2 and 3).  Only the holder of the tick's lease commits; a
+# superseded tick changes nothing.  The same commit sent again after its
+# reply was lost finds itself as the sensor's last commit and answers as the
+# first time (the same tick by another holder is refused).  Run keys live in
+# the sensor's run-key hash (a field per key): the used ones are read with
+# one HMGET per 1000 keys and the new ones claimed with one HSET, which
+# inside this atomic script is the same as an HSETNX per key; a key repeated
+# within the tick counts as used after its first request.  A request whose
+# key is taken is dropped, the others go to the launch stream, in order.
+# The cursor is stored unless the tick failed.  The sensor goes back into
+# the due index at ``next_due`` if it is RUNNING.  A commit means its
+# process survived the evaluation: its count of deaths in a row (``kills``)
+# starts again.
+# The asset events the sensor reported (SensorResult(asset_events=...)) go to
+# the event stream and their assets' own streams in the same step (the last
+# block): a commit sent again appends none again, a failed tick has none.
+# KEYS: inflight zset, claimed zset, sensor hash, ticks list, launch stream,
+#       due zset, run-key hash,
+#       then, only when the tick reports asset events: the events stream,
+#       then per asset event: its asset stream, its asset's partitions hash
+# A: sensor, tick, holder, store_cursor (bool), cursor, record, size,
+#    next_due ("" for none), started, requests ({{run key or "", entry}, ...}),
+#    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order)
+# Returns {1, mask} when committed (now or before), {0, ""} when the tick does
+# not hold the lease.
+COMMIT = _script(
+    APPEND_ASSET_EVENT
+    + """
+local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
+  'last_commit', 'last_flags')
+if state[1] ~= A.tick or state[4] ~= A.holder then
+  if state[5] == A.tick .. ' ' .. A.holder then
+    return {1, state[6] or ''}
+  end
+  return {0, ''}
+end
+local mask = {}
+local keyed = {}
+for i, r in ipairs(A.requests) do
+  if r[1] ~= '' then
+    keyed[#keyed + 1] = i
+  end
+end
+local seen = {}
+for first = 1, #keyed, 1000 do
+  local last = math.min(first + 999, #keyed)
+  local names = {}
+  for j = first, last do
+    names[#names + 1] = A.requests[keyed[j]][1]
+  end
+  local used = redis.call('HMGET', KEYS[7], unpack(names))
+  local fresh = {}
+  for j = first, last do
+    local key = names[j - first + 1]
+    if used[j - first + 1] or seen[key] then
+      mask[keyed[j]] = '0'
+    else
+      seen[key] = true
+      fresh[#fresh + 1] = key
+      fresh[#fresh + 1] = '1'
+    end
+  end
+  if #fresh > 0 then
+    redis.call('HSET', KEYS[7], unpack(fresh))
+  end
+end
+for i, r in ipairs(A.requests) do
+  if mask[i] ~= '0' then
+    redis.call('XADD', KEYS[5], '*', 'd', r[2])
+    mask[i] = '1'
+  end
+end
+local flags = table.concat(mask)
+write_record(KEYS[3], KEYS[4], A.record .. cmsgpack.pack(flags), A.size, A.started)
+if A.store_cursor then
+  redis.call('HSET', KEYS[3], 'cursor', A.cursor)
+end
+redis.call('HSET', KEYS[3], 'last_commit', A.tick .. ' ' .. A.holder, 'last_flags', flags,
+  'kills', '0')
+clear_lease(KEYS[3], A.sensor)
+if A.next_due ~= '' and running(state[2], state[3]) then
+  redis.call('ZADD', KEYS[6], A.next_due, A.sensor)
+end
+-- [asset events] each with its asset index entries (append_asset_event).
+for i, ev in ipairs(A.events or {}) do
+  append_asset_event(KEYS[8], KEYS[7 + 2 * i], KEYS[8 + 2 * i], ev[1], ev[2])
+end
+-- [end asset events]
+return {1, flags}
+"""
+)
+
+# GIVE_BACK: a tick not evaluated goes back, with no tick record (its sensor
+# did not fail): the leader's ticks it could not publish, a process's ticks it
+# stopped before evaluating (it is shutting down, it lost Redis), a sensor its
+# code does not define.  Only a lease unheld or held by ``holder`` is given
+# back.  The sensor is due again if RUNNING (or if a trigger claimed it): at
+# ``due_at`` when given (the leader's), else as soon as its interval allows
+# from ``now``, or with ``wait`` no sooner than a whole interval from now (a
+# worker that cannot evaluate it does not get it back at once, again and
+# again).
+# KEYS: inflight zset, claimed zset, due zset
+# A: hash_prefix, holder ("" for none), now (due clock), wait (bool),
+#    ticks ({{name, tick id, due at or ""}, ...})
+# Returns how many ticks were given back.
+GIVE_BACK = _script("""
+local given = 0
+for _, t in ipairs(A.ticks) do
+  local name = t[1]
+  local hash = A.hash_prefix .. name
+  local f = redis.call('HMGET', hash, 'inflight', 'holder', 'by_trigger', 'interval')
+  if f[1] == t[2] and (not f[2] or f[2] == A.holder) then
+    clear_lease(hash, name)
+    local at
+    if t[3] ~= '' then
+      at = tonumber(t[3])
+    else
+      at = earliest(hash, A.now)
+      local wait = A.now + (tonumber(f[4]) or 30)
+      if A.wait and wait > at then at = wait end
+    end
+    due_again(hash, KEYS[3], name, at, f[3])
+    given = given + 1
+  end
+end
+return given
+""")
+
+# RELEASE: drop a lease without a record and without making the sensor due (a
+# sensor the leader's code does not define is parked).  Only an unheld lease
+# or the caller's.
+# KEYS: inflight zset, claimed zset, sensor hash
+# A: sensor, tick, holder ("" for none)
+# Returns 1 when released.
+RELEASE = _script("""
+local f = redis.call('HMGET', KEYS[3], 'inflight', 'holder')
+if f[1] == A.tick and (not f[2] or f[2] == A.holder) then
+  clear_lease(KEYS[3], A.sensor)
+  return 1
+end
+return 0
+""")
+
+# ABANDON: the process that held ticks died (a worker's pool process killed,
+# ended by its hard timeout, out of memory).  Its parent names it (the holder:
+# host, pid and the job it ran; the job's next delivery has another pid), how
+# it ended, and whether that may be chance (``retry``: a kill from
+# outside) rather than the sensor's doing (its timeout).  The job's message
+# is delivered again, so each of its held ticks goes back to published,
+# ready to be begun by the next delivery.  The tick begun last was being
+# evaluated: its death is noted on its lease; a death that was the sensor's
+# doing, or a second one of the same tick, makes it a FAILURE saying the
+# process was killed after how long and why.  Each such FAILURE counts a
+# death of the sensor; after ``quarantine_after`` in a row its next tick
+# waits a backoff that doubles with each (capped), so a sensor that kills
+# its process cannot crash-loop the pool.
+# KEYS: inflight zset, claimed zset, due zset
+# A: hash_prefix, ticks_prefix, size, holder, cause,
+#    retry (bool), ttl (s, for the next delivery), now (due clock),
+#    quarantine_after, backoff_cap, ticks ({{name, tick id}, ...})
+# Returns {sensor whose tick was being evaluated or "", "failed"/"retry"/""}.
+ABANDON = _script("""
+local held = {}
+local culprit = nil
+local latest = -1
+for _, t in ipairs(A.ticks) do
+  local hash = A.hash_prefix .. t[1]
+  local f = redis.call('HMGET', hash, 'inflight', 'holder', 'began')
+  if f[1] == t[2] and f[2] == A.holder then
+    held[#held + 1] = t
+    if (tonumber(f[3]) or 0) > latest then
+      latest = tonumber(f[3]) or 0
+      culprit = t
+    end
+  end
+end
+if not culprit then
+  return {'', ''}
+end
+local now = clock()
+for _, t in ipairs(held) do
+  redis.call('HDEL', A.hash_prefix .. t[1], 'holder', 'began')
+  set_expiry(t[1], now + A.ttl)
+end
+local name = culprit[1]
+local hash = A.hash_prefix .. name
+local f = redis.call('HMGET', hash, 'by_trigger', 'interval', 'kills', 'deaths')
+local deaths = (tonumber(f[4]) or 0) + 1
+local error = string.format('killed after %.1f s: %s', now - latest, A.cause)
+if A.retry and deaths < 2 then
+  redis.call('HSET', hash, 'deaths', tostring(deaths), 'death', error)
+  return {name, 'retry'}
+end
+if deaths > 1 then
+  error = error .. string.format(' (its process died %d times on this tick)', deaths)
+end
+local kills = (tonumber(f[3]) or 0) + 1
+local interval = tonumber(f[2]) or 30
+local at = math.max(A.now, latest + interval)
+if kills >= A.quarantine_after then
+  local backoff = math.min(A.backoff_cap, interval * 2 ^ (kills - A.quarantine_after + 1))
+  at = A.now + backoff
+  error = error .. string.format('; quarantined: its evaluations killed their process %d' ..
+    ' ticks in a row, next tick in %.0f s', kills, backoff)
+end
+redis.call('HSET', hash, 'kills', tostring(kills))
+clear_lease(hash, name)
+local entry = failure_entry(culprit[2], name, latest, now, nil, error)
+write_record(hash, A.ticks_prefix .. name, entry, A.size, fmt(latest))
+due_again(hash, KEYS[3], name, at, f[1])
+return {name, 'failed'}
+""")
+
+LEASE_SCRIPTS = {
+    "lease_claim": CLAIM,
+    "lease_claim_due": CLAIM_DUE,
+    "lease_publish": PUBLISH,
+    "lease_begin": BEGIN,
+    "lease_renew": RENEW,
+    "lease_commit": COMMIT,
+    "lease_give_back": GIVE_BACK,
+    "lease_release": RELEASE,
+    "lease_abandon": ABANDON,
+}

@@ -1,0 +1,80 @@
+"""A per-evaluation memory limit: a sensor that allocates without bound fails its tick.
+
+Around an evaluation the process's address-space limit (``RLIMIT_AS``) is set
+to its current size plus the allowance, and put back after.  Past it, an
+allocation fails: Python raises ``MemoryError`` in the sensor, which the
+tick turns into a FAILURE naming the limit, and the process lives on.
+Where the size cannot be read (not Linux), the evaluation runs without one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import resource
+import time
+from collections.abc import Iterator
+
+MIB = 1024 * 1024
+
+
+def _address_space() -> int | None:
+    """This process's virtual size in bytes (Linux), else ``None``."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class MemoryLimitError(MemoryError):
+    """An evaluation went over its memory allowance."""
+
+
+class MemoryLimit:
+    """Sets the limit around each evaluation of one process.
+
+    Reading the process's size costs more than an evaluation of a trivial
+    sensor, so the size the allowance counts from is read again only once
+    ``refresh`` seconds have passed (or in a new process after a fork).
+    """
+
+    def __init__(self, mib: int, *, refresh: float = 1.0) -> None:
+        self.mib = mib
+        self.refresh = refresh
+        self._base: int | None = None
+        self._read_at = -math.inf
+        self._pid = 0
+
+    def _baseline(self) -> int | None:
+        now = time.monotonic()
+        if self._pid != os.getpid() or now - self._read_at >= self.refresh:
+            self._base, self._read_at, self._pid = _address_space(), now, os.getpid()
+        return self._base
+
+    @contextlib.contextmanager
+    def applied(self, what: str) -> Iterator[None]:
+        """Run the body with at most ``mib`` MiB more address space (0: no limit).
+
+        A ``MemoryError`` inside becomes a ``MemoryLimitError`` naming ``what``
+        and the limit.
+        """
+        size = self._baseline() if self.mib > 0 else None
+        if size is None:
+            yield
+            return
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = size + self.mib * MIB
+        if hard != resource.RLIM_INFINITY and limit > hard:
+            limit = hard
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        try:
+            yield
+        except MemoryError as exc:
+            raise MemoryLimitError(
+                f"{what} went over its memory limit of {self.mib} MiB "
+                f"(LOOKOUT_SENSOR_MEMORY_MB): {exc or 'allocation failed'}"
+            ) from None
+        finally:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
