@@ -17,9 +17,9 @@ import pytest
 
 from lookout import Settings
 from lookout._base.errors import StorageError
+from lookout._core.redis_url import masked_url
 from lookout._tools.cli._options import open_storage
 from lookout._tools.redis_server import EmbeddedRedis, free_port
-from lookout._tools.redis_url import masked_url
 from lookout.testing import Repositories
 from tests.conftest import ROOT, Spawn, process_env, text, wait_for
 
@@ -49,25 +49,28 @@ def snapshot(storage: Repositories) -> dict[str, bytes | None]:
 BAD_INPUT = [
     (
         ["sensor", "list", *LOCATION, "--redis-url", "foo://x"],
-        f"error: bad Redis URL 'foo://x': {SCHEMES}",
+        f"error: LOOKOUT_REDIS_URL=foo://x is not a Redis URL: {SCHEMES}",
     ),
     (
         ["sensor", "start", "skipper", *LOCATION, "--redis-url", "foo://:hunter2@x"],
-        f"error: bad Redis URL 'foo://:***@x': {SCHEMES}",
+        f"error: LOOKOUT_REDIS_URL=foo://:***@x is not a Redis URL: {SCHEMES}",
     ),
     (
         ["runs", "list", "--redis-url", "redis://127.0.0.1:notaport/0"],
-        "error: bad Redis URL 'redis://127.0.0.1:notaport/0': "
+        "error: LOOKOUT_REDIS_URL=redis://127.0.0.1:notaport/0 is not a Redis URL: "
         "Port could not be cast to integer value as 'notaport'",
     ),
-    (["queues", "--redis-url", "foo://x"], f"error: bad Redis URL 'foo://x': {SCHEMES}"),
+    (
+        ["queues", "--redis-url", "foo://x"],
+        f"error: LOOKOUT_REDIS_URL=foo://x is not a Redis URL: {SCHEMES}",
+    ),
     (
         ["monitor", *LOCATION, "--port", "0", "--redis-url", "foo://x"],
-        f"error: bad Redis URL 'foo://x': {SCHEMES}",
+        f"error: LOOKOUT_REDIS_URL=foo://x is not a Redis URL: {SCHEMES}",
     ),
     (
         ["dev", *LOCATION, "--port", "0", "--redis-url", "foo://x"],
-        f"error: bad Redis URL 'foo://x': {SCHEMES}",
+        f"error: LOOKOUT_REDIS_URL=foo://x is not a Redis URL: {SCHEMES}",
     ),
     (
         ["sensor", "cursor", "skipper", "--set", "{not json", "--json", *LOCATION],

@@ -28,9 +28,12 @@ BAD = [
     ({"LOOKOUT_HEARTBEAT_INTERVAL": "nan"}, "LOOKOUT_HEARTBEAT_INTERVAL=nan must be a finite"),
     (
         {"LOOKOUT_REDIS_URL": "redis://:s3cret@127.0.0.1:notaport/0"},
-        "LOOKOUT_REDIS_URL is not a Redis URL: Port could not be cast to integer",
+        "LOOKOUT_REDIS_URL=redis://:***@127.0.0.1:notaport/0 is not a Redis URL: Port could not",
     ),
-    ({"LOOKOUT_REDIS_URL": "http://127.0.0.1:6379/0"}, "LOOKOUT_REDIS_URL is not a Redis URL"),
+    (
+        {"LOOKOUT_REDIS_URL": "http://127.0.0.1:6379/0"},
+        "LOOKOUT_REDIS_URL=http://127.0.0.1:6379/0 is not a Redis URL",
+    ),
     ({"LOOKOUT_REDIS_URL": "redis://127.0.0.1:6379/zero"}, "a database is a number"),
     ({"LOOKOUT_LEADER_TTL": "1"}, "LOOKOUT_LEADER_TTL=1 must be at least twice"),
     (

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lookout._base.errors import LookoutError
+from lookout._core.redis_url import masked_url
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -216,7 +217,9 @@ def _check_redis_url(url: str) -> None:
     try:
         ConnectionPool.from_url(url)  # parses only: a pool connects on first use
     except (ValueError, TypeError) as exc:
-        raise SettingsError(f"LOOKOUT_REDIS_URL is not a Redis URL: {exc}") from None
+        raise SettingsError(
+            f"LOOKOUT_REDIS_URL={masked_url(url)} is not a Redis URL: {exc}"
+        ) from None
     parts = urlsplit(url)
     database = parts.path.strip("/")
     if parts.scheme != "unix" and database and not database.isdigit():

@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from lookout._base.wire import TickRecord
+from lookout._core.redis_url import masked_url
 from lookout._core.settings import Settings
 from lookout._core.storage import Repositories
 from lookout._process.tick import tick_runner
 from lookout._tools.location import load_definitions
 from lookout._tools.operator import sync_definitions
 from lookout._tools.redis_server import EmbeddedRedis
-from lookout._tools.redis_url import masked_url
 
 DEMO_MODULES = (
     "examples.guide_basic",

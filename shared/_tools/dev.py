@@ -31,6 +31,7 @@ from types import FrameType
 from lookout._author.definitions import Definitions
 from lookout._base.errors import LookoutError
 from lookout._base.wire import DefaultSensorStatus, RunEvent, TickRecord
+from lookout._core.redis_url import masked_url
 from lookout._core.settings import Settings
 from lookout._core.storage import BRIEF, Repositories
 from lookout._tools.children import Children
@@ -38,7 +39,6 @@ from lookout._tools.dev_state import DevState, published, running_dev, state_dir
 from lookout._tools.operator import list_sensors, set_sensor_status, sync_definitions
 from lookout._tools.prefixed import PrefixedConsole
 from lookout._tools.redis_server import EmbeddedRedis, free_port
-from lookout._tools.redis_url import masked_url
 
 DEV = "dev"
 ROLES = ("scheduler", "worker", "launcher", "ui")

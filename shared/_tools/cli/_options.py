@@ -15,11 +15,11 @@ import redis
 
 from lookout._author.definitions import Definitions
 from lookout._base.errors import LookoutError
+from lookout._core.redis_url import masked_url
 from lookout._core.settings import Settings
 from lookout._core.storage import BRIEF, Patience, Repositories
 from lookout._tools.dev_state import nearest_running_dev
 from lookout._tools.location import load_definitions
-from lookout._tools.redis_url import checked_redis_url, masked_url
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -127,7 +127,6 @@ def settings_from(
                 err=True,
             )
     settings = Settings.from_env(redis_url=redis_url, key_prefix=prefix, **extra)
-    checked_redis_url(settings.redis_url)
     return settings
 
 

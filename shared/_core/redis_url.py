@@ -1,12 +1,8 @@
-"""Redis URLs as the tools take them in and print them: checked early, never showing a password."""
+"""Redis URLs as lookout prints them: never showing a password."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit
-
-from redis.connection import ConnectionPool
-
-from lookout._base.errors import LookoutError
 
 HIDDEN = "***"
 
@@ -31,12 +27,3 @@ def masked_url(url: str) -> str:
         )
     # By hand, not urlunsplit: that drops the empty host of ``unix:///path``.
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
-
-
-def checked_redis_url(url: str) -> str:
-    """``url`` if redis-py can connect with it, else a one-line error naming it (masked)."""
-    try:
-        ConnectionPool.from_url(url)  # parses only: no connection opens
-    except ValueError as exc:
-        raise LookoutError(f"bad Redis URL {masked_url(url)!r}: {exc}") from None
-    return url
