@@ -94,7 +94,7 @@ class BatchEvaluator:
         ``None``: committed before, or superseded; ``NotEvaluated.GIVEN_BACK``:
         taken up too late to evaluate, and due again at once.
         """
-        sensors = [self.runner.definitions.get_sensor(t.sensor) for t in ticks]
+        sensors = [self.runner.instigator(t.sensor) for t in ticks]
         names = [t.sensor for t in ticks]
         states, deadlines = self.runner.ticks.states_and_deadlines(names)
         mine = self._begin(

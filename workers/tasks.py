@@ -51,7 +51,12 @@ class WorkerTasks:
         if self._state is None or self._state.pid != pid:
             repos = Repositories.from_settings(self.settings)
             runner = TickRunner(
-                self.definitions, self.settings, repos.sensors, repos.ticks, repos.events
+                self.definitions,
+                self.settings,
+                repos.sensors,
+                repos.ticks,
+                repos.events,
+                partitions=repos.partitions,
             )
             ledger = repos.ticks
 

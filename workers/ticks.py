@@ -113,7 +113,9 @@ class TickBatchHandler:
         self.evaluate = evaluate
         self.dead_letter = dead_letter
         self.give_back = give_back
-        self.known = frozenset(s.name for s in definitions.sensors)
+        self.known = frozenset(
+            [s.name for s in definitions.sensors] + [s.name for s in definitions.schedules]
+        )
 
     def handle(
         self, args: Sequence[Any], kwargs: Mapping[str, Any], ref: str | None

@@ -17,6 +17,13 @@ lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
                                         evaluator ("{tick id}|{process}": who
                                         evaluates the tick in flight)
 lookout:sensors                 set     names of every sensor ever synced
+lookout:schedules               set     names of every schedule ever synced; a
+                                        schedule's state lives in the same
+                                        ``sensor:{name}`` hash as a sensor's
+                                        (Dagster forbids a sensor and a
+                                        schedule of one name), with interval
+                                        "0": its due time is its next cron
+                                        fire time, computed in Python
 lookout:ticks:{name}            list    tick history entries, newest first, trimmed
                                         to ``Settings.tick_history``; an entry is a
                                         msgpack TickRecord followed by a msgpack
@@ -24,7 +31,15 @@ lookout:ticks:{name}            list    tick history entries, newest first, trim
                                         dropped), written by the commit script
 lookout:runkeys:{name}          hash    run key -> "1" for every run key the sensor
                                         has used; the commit script sets a key only
-                                        if absent: the global dedupe (invariant 3)
+                                        if absent: the global dedupe (invariant 3).
+                                        A schedule's keys are "{scheduled time,
+                                        UTC ISO}" or "{that time}|{user's run
+                                        key}": one run per scheduled time and key
+lookout:partitions:{def name}   zset    a DynamicPartitionsDefinition's keys ->
+                                        the order they were added (the last
+                                        score + 1); changed by a tick's commit
+                                        (SensorResult.dynamic_partitions_requests)
+                                        or ``instance.add_dynamic_partitions``
 lookout:due                     zset    sensor name -> next due time (unix s), for
                                         RUNNING sensors with no tick in flight, and
                                         STOPPED ones a trigger made due
@@ -76,10 +91,12 @@ Which repository of ``lookout._core.storage`` changes them (scripts in brackets)
 started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 ``TickLedger`` a tick's life on the sensor hash, ``inflight`` and ``due``
 (claim, release, give_back, begin_eval) and its commit to ``ticks``,
-``runkeys`` and ``launch`` (commit); ``ScheduleStore`` ``due``, ``inflight``,
-``triggered``, ``scheduler:wake``, ``scheduler:round`` and the claimed
-sensors' hashes (sync_sensors, unschedule, claim_due, unclaim, trigger), the
-leader's changes fenced by ``scheduler:leader``, which ``LeaderStore`` holds;
+``runkeys``, ``launch`` and ``partitions:*`` (commit);
+``DynamicPartitionStore`` reads ``partitions:*`` and adds or deletes
+outside ticks; ``ScheduleStore`` ``due``, ``inflight``, ``triggered``,
+``schedules``, ``scheduler:wake``, ``scheduler:round`` and the claimed
+sensors' hashes (sync_sensors, sync_schedules, unschedule, claim_due,
+unclaim, trigger), the leader's changes fenced by ``scheduler:leader``, which ``LeaderStore`` holds;
 ``RunStore`` ``run:*`` and ``runs*``, each status move with its ``events``
 entry (run_*); ``LaunchStream`` the launchers' group on ``launch``;
 ``EventStream`` ``events``; ``ProcessStore`` ``process:*`` and ``processes``;
@@ -103,6 +120,13 @@ class Keys:
     @property
     def sensors(self) -> str:
         return f"{self.prefix}sensors"
+
+    @property
+    def schedules(self) -> str:
+        return f"{self.prefix}schedules"
+
+    def partitions(self, partitions_def_name: str) -> str:
+        return f"{self.prefix}partitions:{partitions_def_name}"
 
     def ticks(self, name: str) -> str:
         return f"{self.prefix}ticks:{name}"

@@ -22,7 +22,9 @@ from lookout._author.context import SensorEvaluationContext
 from lookout._author.definitions import Definitions
 from lookout._author.evaluate import SensorOutcome, evaluate
 from lookout._author.launch_checks import checked_requests
+from lookout._author.partitions import AddDynamicPartitionsRequest
 from lookout._author.requests import PARTITION_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG, RunRequest
+from lookout._author.schedules import ScheduleDefinition
 from lookout._author.selection import selection_keys
 from lookout._author.sensors import SensorDefinition, SensorKind
 from lookout._base.codec import decode_value, encode, encode_value
@@ -30,6 +32,7 @@ from lookout._base.errors import CodecError, LookoutError
 from lookout._base.wire import LaunchRequest, TickRecord, TickStatus
 from lookout._core.settings import Settings
 from lookout._core.storage import (
+    DynamicPartitionStore,
     EventStream,
     Repositories,
     SensorState,
@@ -38,9 +41,13 @@ from lookout._core.storage import (
     TickLedger,
 )
 from lookout._core.storage.history import with_flags
+from lookout._process.instance import RuntimeInstance
+from lookout._process.schedule_tick import ScheduleTicks
 from lookout._process.timeout import EvaluationTimer
 
 Clock = Callable[[], float]
+# What a tick evaluates: a sensor, or a schedule (on the same beat).
+Instigator = SensorDefinition[Any, Any] | ScheduleDefinition
 
 
 class TickInFlightError(LookoutError):
@@ -67,8 +74,26 @@ class _Failure:
     traceback: str
 
 
+def partition_changes(outcome: SensorOutcome) -> list[tuple[str, str, list[str]]]:
+    """A sensor result's dynamic partitions requests, as the commit script applies them."""
+    return [
+        (
+            "add" if isinstance(r, AddDynamicPartitionsRequest) else "del",
+            r.partitions_def_name,
+            list(r.partition_keys),
+        )
+        for r in outcome.dynamic_partitions_requests
+    ]
+
+
 class TickRunner:
-    """Evaluates and commits ticks for the sensors of one ``Definitions``."""
+    """Evaluates and commits ticks for the sensors and schedules of one ``Definitions``.
+
+    With ``partitions``, dynamic partitions live in Redis: ``context.instance``
+    reads them, run requests' partitions are checked against them, and a
+    tick's ``SensorResult(dynamic_partitions_requests=...)`` changes them
+    with its commit.
+    """
 
     def __init__(
         self,
@@ -80,6 +105,7 @@ class TickRunner:
         *,
         clock: Clock = time.time,
         worker: str | None = None,
+        partitions: DynamicPartitionStore | None = None,
     ) -> None:
         self.definitions = definitions
         self.sensors = sensors
@@ -89,6 +115,16 @@ class TickRunner:
         self.clock = clock
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.timer = EvaluationTimer()
+        self.instance = RuntimeInstance(partitions) if partitions is not None else None
+        self.schedules = ScheduleTicks(
+            definitions, settings, self.timer, clock, self.worker, self.instance
+        )
+
+    def instigator(self, name: str) -> Instigator:
+        """The sensor, or else the schedule, of that name (an error naming it if neither)."""
+        if any(s.name == name for s in self.definitions.schedules):
+            return self.definitions.get_schedule(name)
+        return self.definitions.get_sensor(name)
 
     def tick(
         self, name: str, *, tick_id: str | None = None, due_at: float | None = None
@@ -99,7 +135,7 @@ class TickRunner:
         with one, the scheduler already claimed it.  ``None`` means the commit
         found the tick already committed or superseded (a redelivery).
         """
-        sensor = self.definitions.get_sensor(name)
+        sensor = self.instigator(name)
         if tick_id is None:
             tick_id = new_tick_id()
             now = self.clock()
@@ -114,7 +150,7 @@ class TickRunner:
 
     def preview(self, name: str) -> TickRecord:
         """Evaluate without committing anything; duplicates are reported, not claimed."""
-        sensor = self.definitions.get_sensor(name)
+        sensor = self.instigator(name)
         state = self.sensors.state(name)
         commit = self.evaluate(sensor, state, tick_id=new_tick_id(), due_at=None)
         keys = [k for k, _ in commit.launches]
@@ -125,13 +161,15 @@ class TickRunner:
 
     def evaluate(
         self,
-        sensor: SensorDefinition[Any, Any],
+        sensor: Instigator,
         state: SensorState,
         *,
         tick_id: str,
         due_at: float | None,
     ) -> TickCommit:
         """Run the sensor function and build the commit; user errors become FAILURE ticks."""
+        if isinstance(sensor, ScheduleDefinition):
+            return self.schedules.evaluate(sensor, state, tick_id=tick_id, due_at=due_at)
         started = self.clock()
         try:
             cursor = decode_value(state.cursor) if state.cursor is not None else None
@@ -141,6 +179,7 @@ class TickRunner:
                 # Decoding the last tick record is left to the few sensors that ask.
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
                 resources=self.definitions.resources,
+                instance=self.instance,
             )
             outcome = self.timer.call(
                 lambda: self._evaluate_kind(sensor, context),
@@ -186,6 +225,7 @@ class TickRunner:
             store_cursor=outcome.cursor_updated,
             cursor=new_cursor,
             next_due=self._next_due(sensor, started, ended),
+            partition_changes=partition_changes(outcome),
         )
 
     def _evaluate_kind(
@@ -205,7 +245,7 @@ class TickRunner:
             sensor.name,
             outcome.run_requests,
             self.definitions.get_job,
-            None,  # dynamic partitions are not stored in Redis yet: not checked here
+            self.instance,  # None (not checked) only where no store was given
             outcome.dynamic_partitions_requests,
         )
         return replace(outcome, run_requests=requests)
@@ -271,5 +311,13 @@ class TickRunner:
 def tick_runner(
     definitions: Definitions, repos: Repositories, settings: Settings, *, clock: Clock = time.time
 ) -> TickRunner:
-    """A runner on the three repositories a tick uses, taken from ``repos``."""
-    return TickRunner(definitions, settings, repos.sensors, repos.ticks, repos.events, clock=clock)
+    """A runner on the repositories a tick uses, taken from ``repos``."""
+    return TickRunner(
+        definitions,
+        settings,
+        repos.sensors,
+        repos.ticks,
+        repos.events,
+        clock=clock,
+        partitions=repos.partitions,
+    )

@@ -35,7 +35,12 @@ from lookout._core.settings import Settings
 from lookout._core.storage import BRIEF, Repositories
 from lookout._tools.children import Children
 from lookout._tools.dev_state import DevState, published, running_dev, state_dir
-from lookout._tools.operator import list_sensors, set_sensor_status, sync_definitions
+from lookout._tools.operator import (
+    list_sensors,
+    set_schedule_status,
+    set_sensor_status,
+    sync_definitions,
+)
 from lookout._tools.prefixed import PrefixedConsole
 from lookout._tools.redis_server import EmbeddedRedis, free_port
 from lookout._tools.redis_url import masked_url
@@ -220,8 +225,15 @@ class DevStack:
                 set_sensor_status(
                     self.definitions, storage.sensors, s.name, DefaultSensorStatus.RUNNING
                 )
+            for sched in self.definitions.schedules:
+                set_schedule_status(
+                    self.definitions, storage.sensors, sched.name, DefaultSensorStatus.RUNNING
+                )
             names = ", ".join(s.name for s in self.definitions.sensors) or "none"
             self.say(f"--start-all: every sensor RUNNING ({names})")
+            if self.definitions.schedules:
+                names = ", ".join(s.name for s in self.definitions.schedules)
+                self.say(f"--start-all: every schedule RUNNING ({names})")
             return
         rows = list_sensors(self.definitions, storage.sensors)
         running = [r.name for r in rows if r.status == DefaultSensorStatus.RUNNING.value]

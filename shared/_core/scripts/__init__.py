@@ -1,7 +1,8 @@
 """Lua scripts: each is one atomic change to several keys, with a comment on what it guarantees.
 
 Split by what they serve: a tick's life (``ticks``), a run's life (``runs``)
-and the scheduler (``scheduling``).  Each storage repository registers, by
+the scheduler (``scheduling``) and
+dynamic partitions changed outside a tick (``partitions``).  Each storage repository registers, by
 name, only the scripts of ``SCRIPTS`` it calls.
 """
 
@@ -9,11 +10,14 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from lookout._core.scripts.partitions import PARTITION_SCRIPTS
 from lookout._core.scripts.runs import RUN_SCRIPTS
 from lookout._core.scripts.scheduling import SCHEDULER_SCRIPTS
 from lookout._core.scripts.ticks import TICK_SCRIPTS
 
 # Every script, by the name the storage calls it with (read only).
-SCRIPTS = MappingProxyType({**TICK_SCRIPTS, **RUN_SCRIPTS, **SCHEDULER_SCRIPTS})
+SCRIPTS = MappingProxyType(
+    {**TICK_SCRIPTS, **RUN_SCRIPTS, **SCHEDULER_SCRIPTS, **PARTITION_SCRIPTS}
+)
 
 __all__ = ["SCRIPTS"]

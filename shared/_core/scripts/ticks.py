@@ -41,8 +41,18 @@ return ARGV[2]
 # ARGV: tick id, store cursor ("1"/"0"), cursor, record, history size,
 #       next due ("" for none), sensor name, request count,
 #       then per request: has run key ("1"/"0"), run key, launch entry,
-#       then the tick's start (kept as last_started, which EARLIEST reads)
+#       then the tick's start (kept as last_started, which EARLIEST reads),
+#       then the DYNAMIC PARTITIONS block's arguments (see below)
 # Returns {1, mask} when committed, {0, ""} when the tick is not in flight.
+#
+# DYNAMIC PARTITIONS (a block of its own, at the end): the tick's
+# SensorResult(dynamic_partitions_requests=...), applied in order with the
+# rest of the commit, so a partition a tick adds exists exactly when its run
+# requests do.  A definition's keys are a zset member -> the order added (the
+# highest score + 1; re-adding a present key keeps its place).
+# KEYS[7..]: the partitions zsets the tick changes
+# ARGV from the one after the tick's start: change count, then per change:
+#       "add"/"del", index into KEYS, key count, then the partition keys
 COMMIT = """
 local state = redis.call('HMGET', KEYS[1], 'inflight', 'status', 'default')
 if state[1] ~= ARGV[1] then
@@ -102,6 +112,21 @@ redis.call('ZREM', KEYS[4], ARGV[7])
 if ARGV[6] ~= '' and (state[2] or state[3]) == 'RUNNING' then
   redis.call('ZADD', KEYS[5], ARGV[6], ARGV[7])
 end
+-- DYNAMIC PARTITIONS block
+local at = 10 + 3 * n
+for _ = 1, tonumber(ARGV[at] or '0') do
+  local op, zkey, count = ARGV[at + 1], KEYS[tonumber(ARGV[at + 2])], tonumber(ARGV[at + 3])
+  for j = at + 4, at + 3 + count do
+    if op == 'del' then
+      redis.call('ZREM', zkey, ARGV[j])
+    elseif not redis.call('ZSCORE', zkey, ARGV[j]) then
+      local top = redis.call('ZRANGE', zkey, -1, -1, 'WITHSCORES')
+      redis.call('ZADD', zkey, (tonumber(top[2]) or 0) + 1, ARGV[j])
+    end
+  end
+  at = at + 3 + count
+end
+-- end of the DYNAMIC PARTITIONS block
 return {1, flags}
 """
 

@@ -19,6 +19,7 @@ repository          owns
 ``EventStream``     run and asset events: append, read by cursor, trim
 ``ProcessStore``    process heartbeats
 ``DeadLetterStore`` messages no consumer could read
+``DynamicPartitionStore`` dynamic partitions' keys, read by ticks and runs
 ``MetricsView``     the monitor's read-only counts
 ``ServerChecks``    whether Redis answers and whether it may evict keys
 ==================  ==============================================================
@@ -40,6 +41,7 @@ from lookout._core.storage.history import decode_entry
 from lookout._core.storage.launches import LaunchStream
 from lookout._core.storage.leader import LeaderStore
 from lookout._core.storage.metrics import MetricsView, SensorCounts, StreamBacklog
+from lookout._core.storage.partitions import DynamicPartitionStore
 from lookout._core.storage.processes import ProcessInfo, ProcessStore
 from lookout._core.storage.runs import Created, RunStore
 from lookout._core.storage.schedule import (
@@ -70,6 +72,7 @@ class Repositories:
     events: EventStream
     processes: ProcessStore
     dead_letters: DeadLetterStore
+    partitions: DynamicPartitionStore
     metrics: MetricsView
     server: ServerChecks
 
@@ -88,6 +91,7 @@ class Repositories:
             events=EventStream(client, keys),
             processes=ProcessStore(client, keys),
             dead_letters=DeadLetterStore(client, keys),
+            partitions=DynamicPartitionStore(client, keys),
             metrics=MetricsView(client, keys),
             server=ServerChecks(client, keys),
         )
@@ -113,6 +117,7 @@ __all__ = [
     "ClaimedTick",
     "Created",
     "DeadLetterStore",
+    "DynamicPartitionStore",
     "EventStream",
     "InFlight",
     "LaunchStream",

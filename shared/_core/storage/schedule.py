@@ -70,6 +70,7 @@ class ScheduleStore(Repository):
         super().__init__(client, keys)
         self.history_size = history_size  # claim_due trims the history of ticks it requeues
         self._sync_sensors = self._script("sync_sensors")
+        self._sync_schedules = self._script("sync_schedules")
         self._unschedule = self._script("unschedule")
         self._claim_due = self._script("claim_due")
         self._unclaim = self._script("unclaim")
@@ -108,15 +109,34 @@ class ScheduleStore(Repository):
         args = [token, repr(now), self.keys.sensor(""), *chunk]
         return int(self._sync_sensors(keys=keys, args=args))
 
-    def unschedule_unknown(self, token: str, known: Set[str]) -> list[str] | None:
-        """Take sensors this code location does not define out of the due index.
+    def sync_schedules(self, token: str, schedules: Iterable[tuple[str, str, float]]) -> int | None:
+        """Record the code's schedules ``(name, default status, next fire time)`` and put
+        the RUNNING ones that are idle in the due index at their next fire time.
+
+        An existing due time is kept (after downtime it is past: the schedule
+        ticks at once, for its most recent missed time).  Returns how many
+        became due, or ``None`` when ``token`` does not hold the leader lock.
+        """
+        args = [token, self.keys.sensor("")]
+        for name, default, fire_at in schedules:
+            args += [name, default, repr(fire_at)]
+        keys = [self.keys.leader, self.keys.schedules, self.keys.due]
+        added = int(self._sync_schedules(keys=keys, args=args))
+        return None if added < 0 else added
+
+    def unschedule_unknown(
+        self, token: str, known: Set[str], *, schedules: bool = False
+    ) -> list[str] | None:
+        """Take sensors (or ``schedules``) this code location does not define out of the
+        due index.
 
         Their state stays; a scheduler whose code defines them again puts them
         back.  ``None`` when ``token`` does not hold the leader lock.
         """
+        names = self.keys.schedules if schedules else self.keys.sensors
         gone = [
             name
-            for raw in self.client.sscan_iter(self.keys.sensors, count=1000)
+            for raw in self.client.sscan_iter(names, count=1000)
             if (name := text(raw)) not in known
         ]
         for start in range(0, len(gone), 1000):

@@ -33,6 +33,9 @@ class TickCommit:
     store_cursor: bool
     cursor: bytes | None
     next_due: float | None
+    # ("add" or "del", dynamic partitions definition name, partition keys), in
+    # order: applied by the commit script's DYNAMIC PARTITIONS block.
+    partition_changes: Sequence[tuple[str, str, Sequence[str]]] = ()
 
 
 @dataclass(frozen=True)
@@ -183,8 +186,19 @@ class TickLedger(Repository):
         ]
         for run_key, payload in commit.launches:
             args += ["0", "", payload] if run_key is None else ["1", run_key, payload]
-        args.append(repr(record.started_at))  # last: the request triples keep their places
+        args.append(repr(record.started_at))  # after the request triples: they keep their places
+        args += self._partition_args(commit, keys)
         return keys, args
+
+    def _partition_args(self, commit: TickCommit, keys: list[str]) -> list[Any]:
+        """The DYNAMIC PARTITIONS block's arguments; adds each zset it changes to ``keys``."""
+        args: list[Any] = [str(len(commit.partition_changes))]
+        for op, definition, partition_keys in commit.partition_changes:
+            zset = self.keys.partitions(definition)
+            if zset not in keys:
+                keys.append(zset)
+            args += [op, str(keys.index(zset) + 1), str(len(partition_keys)), *partition_keys]
+        return args
 
     # -- history -----------------------------------------------------------------
 
