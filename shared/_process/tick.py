@@ -116,15 +116,15 @@ class TickRunner:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.timer = EvaluationTimer()
         self.instance = RuntimeInstance(partitions) if partitions is not None else None
+        self._schedules = {s.name: s for s in definitions.schedules}
         self.schedules = ScheduleTicks(
             definitions, settings, self.timer, clock, self.worker, self.instance
         )
 
     def instigator(self, name: str) -> Instigator:
         """The sensor, or else the schedule, of that name (an error naming it if neither)."""
-        if any(s.name == name for s in self.definitions.schedules):
-            return self.definitions.get_schedule(name)
-        return self.definitions.get_sensor(name)
+        schedule = self._schedules.get(name)
+        return schedule if schedule is not None else self.definitions.get_sensor(name)
 
     def tick(
         self, name: str, *, tick_id: str | None = None, due_at: float | None = None
