@@ -208,7 +208,8 @@ class Scheduler:
         """
         token = self.lock.token
         schedules = [
-            (s.name, s.default_status.value, next_due(s, now)) for s in self.definitions.schedules
+            (s.name, s.default_status.value, next_due(s, now), f"{s.cron_schedule!r} {s.timezone}")
+            for s in self.definitions.schedules
         ]
         added = self.schedule.sync_schedules(token, schedules)
         known = frozenset(s.name for s in self.definitions.schedules)

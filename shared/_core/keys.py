@@ -22,8 +22,10 @@ lookout:schedules               set     names of every schedule ever synced; a
                                         ``sensor:{name}`` hash as a sensor's
                                         (Dagster forbids a sensor and a
                                         schedule of one name), with interval
-                                        "0": its due time is its next cron
-                                        fire time, computed in Python
+                                        "0" and ``cron`` (its cron strings and
+                                        time zone, as last synced): its due
+                                        time is its next cron fire time,
+                                        computed in Python
 lookout:ticks:{name}            list    tick history entries, newest first, trimmed
                                         to ``Settings.tick_history``; an entry is a
                                         msgpack TickRecord followed by a msgpack

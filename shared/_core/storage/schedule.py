@@ -109,17 +109,21 @@ class ScheduleStore(Repository):
         args = [token, repr(now), self.keys.sensor(""), *chunk]
         return int(self._sync_sensors(keys=keys, args=args))
 
-    def sync_schedules(self, token: str, schedules: Iterable[tuple[str, str, float]]) -> int | None:
-        """Record the code's schedules ``(name, default status, next fire time)`` and put
-        the RUNNING ones that are idle in the due index at their next fire time.
+    def sync_schedules(
+        self, token: str, schedules: Iterable[tuple[str, str, float, str]]
+    ) -> int | None:
+        """Record the code's schedules ``(name, default status, next fire time, cron and
+        time zone)`` and put the RUNNING ones that are idle in the due index at their
+        next fire time.
 
         An existing due time is kept (after downtime it is past: the schedule
-        ticks at once, for its most recent missed time).  Returns how many
-        became due, or ``None`` when ``token`` does not hold the leader lock.
+        ticks at once, for its most recent missed time), unless the cron or
+        time zone changed.  Returns how many became due, or ``None`` when
+        ``token`` does not hold the leader lock.
         """
         args = [token, self.keys.sensor("")]
-        for name, default, fire_at in schedules:
-            args += [name, default, repr(fire_at)]
+        for name, default, fire_at, spec in schedules:
+            args += [name, default, repr(fire_at), spec]
         keys = [self.keys.leader, self.keys.schedules, self.keys.due]
         added = int(self._sync_schedules(keys=keys, args=args))
         return None if added < 0 else added
