@@ -1,6 +1,6 @@
-"""A cron schedule under real schedulers, a real worker and launcher, and a kill -9.
+"""Schedules and dynamic partitions through real schedulers, workers and a launcher.
 
-Takes about three and a half minutes: the schedule fires once a minute.
+The cron schedule's test takes about three minutes: it fires once a minute.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import signal
 import time
 
 from lookout import Settings
+from lookout._base.wire import DefaultSensorStatus
+from lookout._tools.location import load_definitions
+from lookout._tools.operator import set_sensor_status
 from lookout.testing import Repositories
 from tests.conftest import Process, Spawn, process_env, start_ready, wait_for
 from tests.locations.work_support import start_launcher
@@ -73,3 +76,25 @@ def test_every_minute_under_two_schedulers_one_killed_launches_one_run_a_minute(
     history = storage.ticks.history("every_minute", 100)
     assert sorted(t.due_at or 0 for t in history if t.status == "SUCCESS") == stamps
     print(f"scheduled times: {sorted(times)}; leader killed at {killed_at:.0f}")
+
+
+def test_a_dynamic_partition_a_sensor_adds_on_a_worker_is_seen_by_the_next_tick(
+    spawn: Spawn, settings: Settings, storage: Repositories
+) -> None:
+    env = process_env(settings, DOCKS="d1,d2")
+    defs = load_definitions(module=LOCATION)
+    for name in ("dock_opener", "dock_reader"):
+        set_sensor_status(defs, storage.sensors, name, DefaultSensorStatus.RUNNING)
+    start(spawn, env, "worker", "-c", "2", "-Q", "ticks")
+    start(spawn, env, "scheduler")
+
+    def reader_launched() -> bool:
+        return any(t.status == "SUCCESS" for t in storage.ticks.history("dock_reader"))
+
+    wait_for(reader_launched, 30, what="a dock_reader tick that launched runs")
+    assert storage.partitions.get_dynamic_partitions("docks") == ["d1", "d2"]
+    by_sensor: dict[str, list[str | None]] = {}
+    for _, launch in storage.launches.requests():
+        by_sensor.setdefault(launch.sensor, []).append(launch.partition_key)
+    assert by_sensor["dock_opener"] == ["d1", "d2"]  # its run keys: once each
+    assert by_sensor["dock_reader"] == ["d1", "d2"]

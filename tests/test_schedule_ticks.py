@@ -141,7 +141,8 @@ def test_a_partition_the_schedule_s_job_lacks_fails_the_tick_naming_it(
     scheduled_tick(runner, "quay_schedule", "t1", MONDAY)
     (record,) = storage.ticks.history("quay_schedule")
     assert record.status == "FAILURE" and record.error is not None
-    assert "south" in record.error and "quay_job" in record.error
+    assert "schedule 'quay_schedule'" in record.error
+    assert "`south` in job 'quay_job'" in record.error
     assert storage.launches.requests() == []
     # A failed tick still moves on to the next fire time.
     assert storage.schedule.due_times(["quay_schedule"]) == [MONDAY + 300]

@@ -82,6 +82,13 @@ def schedule_tags(scheduled: dt.datetime, request: RunRequest) -> dict[str, str]
     return tags
 
 
+def _named(name: str, exc: BaseException) -> str:
+    """A failed tick's error, naming the schedule when the error does not already."""
+    what = f"schedule '{name}'"
+    message = str(exc)
+    return f"{type(exc).__name__}: {message if what in message else f'{what}: {message}'}"
+
+
 def _utc(at: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(at, dt.UTC)
 
@@ -154,7 +161,7 @@ class ScheduleTicks:
                 record,
                 status=TickStatus.FAILURE.value,
                 ended_at=self.clock(),
-                error=f"{type(exc).__name__}: {exc}",
+                error=_named(schedule.name, exc),
                 traceback=traceback.format_exc(),
             )
             return TickCommit(failed, [], False, None, following)
