@@ -41,7 +41,7 @@ from lookout._core.storage import (
     TickLedger,
 )
 from lookout._core.storage.history import with_flags
-from lookout._process.instance import RuntimeInstance
+from lookout._process.dynamic_partitions import RedisDynamicPartitions
 from lookout._process.schedule_tick import ScheduleTicks
 from lookout._process.timeout import EvaluationTimer
 
@@ -115,7 +115,7 @@ class TickRunner:
         self.clock = clock
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.timer = EvaluationTimer()
-        self.instance = RuntimeInstance(partitions) if partitions is not None else None
+        self.instance = RedisDynamicPartitions(partitions) if partitions is not None else None
         self._schedules = {s.name: s for s in definitions.schedules}
         self.schedules = ScheduleTicks(
             definitions, settings, self.timer, clock, self.worker, self.instance

@@ -53,6 +53,9 @@ return ARGV[2]
 # KEYS[7..]: the partitions zsets the tick changes
 # ARGV from the one after the tick's start: change count, then per change:
 #       "add"/"del", index into KEYS, key count, then the partition keys
+# The block reads forward from fixed places (KEYS[7], the ARGV after the
+# tick's start), so a later block that reads the tails of KEYS and ARGV
+# composes with it, its keys and arguments appended after this block's.
 COMMIT = """
 local state = redis.call('HMGET', KEYS[1], 'inflight', 'status', 'default')
 if state[1] ~= ARGV[1] then

@@ -7,22 +7,22 @@ components are handed the repositories they use and nothing more.
 ``Repositories`` builds them all on one connection pool, for a process's
 ``run()`` or a command's body to hand out.
 
-==================  ==============================================================
-repository          owns
-==================  ==============================================================
-``SensorStore``     a sensor's status, cursor and run keys (operators, ticks)
-``TickLedger``      in-flight marks, taking up, giving back, commits, tick history
-``ScheduleStore``   the due index, claiming rounds, triggers, the wake-up list
-``LeaderStore``     the schedulers' leader lock
-``RunStore``        run records, their indexes, status moves, the executor's lease
-``LaunchStream``    the launchers' consumer group on the launch stream
-``EventStream``     run and asset events: append, read by cursor, trim
-``ProcessStore``    process heartbeats
-``DeadLetterStore`` messages no consumer could read
-``DynamicPartitionStore`` dynamic partitions' keys, read by ticks and runs
-``MetricsView``     the monitor's read-only counts
-``ServerChecks``    whether Redis answers and whether it may evict keys
-==================  ==============================================================
+=========================  ==============================================================
+repository                 owns
+=========================  ==============================================================
+``SensorStore``            a sensor's status, cursor and run keys (operators, ticks)
+``TickLedger``             in-flight marks, taking up, giving back, commits, tick history
+``ScheduleStore``          the due index, claiming rounds, triggers, the wake-up list
+``LeaderStore``            the schedulers' leader lock
+``RunStore``               run records, their indexes, status moves, the executor's lease
+``LaunchStream``           the launchers' consumer group on the launch stream
+``EventStream``            run and asset events: append, read by cursor, trim
+``ProcessStore``           process heartbeats
+``DeadLetterStore``        messages no consumer could read
+``DynamicPartitionStore``  dynamic partitions' keys outside a tick's commit
+``MetricsView``            the monitor's read-only counts
+``ServerChecks``           whether Redis answers and whether it may evict keys
+=========================  ==============================================================
 """
 
 from __future__ import annotations

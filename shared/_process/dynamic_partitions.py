@@ -1,9 +1,10 @@
-"""``context.instance`` on a worker: the deployment's dynamic partitions, in Redis.
+"""Dagster's dynamic partitions methods of ``context.instance`` on a worker, over Redis.
 
 A sensor or schedule evaluated on a worker reads (and may change) dynamic
 partitions through the same methods Dagster's ``DagsterInstance`` has.  A
 ``SensorResult``'s requests are not applied here: the tick's commit applies
-them atomically with its run requests.
+them atomically with its run requests.  ``RedisDynamicPartitions`` is an
+instance on its own, or a base of a fuller runtime instance.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from collections.abc import Sequence
 from lookout._core.storage import DynamicPartitionStore
 
 
-class RuntimeInstance:
-    """The part of Dagster's instance a tick on a worker can use: dynamic partitions."""
+class RedisDynamicPartitions:
+    """The dynamic partitions part of Dagster's instance, read from and written to Redis."""
 
     def __init__(self, partitions: DynamicPartitionStore) -> None:
         self._partitions = partitions
