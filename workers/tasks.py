@@ -21,7 +21,7 @@ from lookout._author.definitions import Definitions
 from lookout._base.wire import RUN_TASK, TICK_TASK, DeadLetter, TickMessage
 from lookout._core.settings import Settings
 from lookout._core.storage import DeadLetterStore, Repositories
-from lookout._process.tick import TickRunner
+from lookout._process.tick import tick_runner
 from lookout.workers.batch import BatchEvaluator
 from lookout.workers.runs import Delivery, RunExecutor
 from lookout.workers.ticks import TickBatchHandler, payload_bytes
@@ -50,14 +50,7 @@ class WorkerTasks:
         pid = os.getpid()
         if self._state is None or self._state.pid != pid:
             repos = Repositories.from_settings(self.settings)
-            runner = TickRunner(
-                self.definitions,
-                self.settings,
-                repos.sensors,
-                repos.ticks,
-                repos.events,
-                partitions=repos.partitions,
-            )
+            runner = tick_runner(self.definitions, repos, self.settings)
             ledger = repos.ticks
 
             def bury(reason: str, payload: bytes, ref: str | None) -> None:
