@@ -7,7 +7,9 @@ from pathlib import Path
 
 from lookout import Settings
 from lookout.testing import Repositories
+from tests.conftest import Spawn
 from tests.test_cli import lookout
+from tests.test_dev import dev_env
 
 LOCATION = ["-m", "tests.locations.sched_cron"]
 
@@ -52,3 +54,16 @@ def test_a_malformed_cron_fails_the_load_naming_the_schedule(
     out = lookout(settings, "schedule", "list", "-f", str(location))
     assert out.returncode != 0
     assert "schedule 'bad_tide': invalid cron schedule '61 * * * *'" in out.stderr
+
+
+def test_dev_start_all_starts_the_schedules_too(
+    spawn: Spawn, settings: Settings, storage: Repositories, tmp_path: Path
+) -> None:
+    # --for 0: up, then straight down again; on the test's Redis, to read it after.
+    args = ["lookout", "dev", *LOCATION, "--start-all", "--port", "0", "--for", "0"]
+    dev = spawn([*args, "--redis-url", settings.redis_url], dev_env(tmp_path), cwd=tmp_path)
+    assert dev.wait(60) == 0, dev.log_text()
+    assert "every schedule RUNNING (every_minute, quay_schedule)" in dev.log_text()
+    assert storage.sensors.state("quay_schedule").status == "RUNNING"
+    (due,) = storage.schedule.due_times(["quay_schedule"])
+    assert due is not None and due % 300 == 0
