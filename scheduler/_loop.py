@@ -37,6 +37,7 @@ from lookout._core.storage import (
 from lookout._core.transient import TRANSIENT_ERRORS
 from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
+from lookout._process.schedule_tick import next_due
 from lookout.scheduler._leader import LeaderLock
 from lookout.scheduler._publish import PublishError, TickPublisher
 
@@ -94,7 +95,9 @@ class Scheduler:
         self.processes = processes
         self.server = server
         self.clock = clock
-        self.known = frozenset(s.name for s in definitions.sensors)
+        self.known = frozenset(
+            [s.name for s in definitions.sensors] + [s.name for s in definitions.schedules]
+        )
         self.lock = LeaderLock(leader, settings.leader_ttl, settings.leader_renew)
         self.publisher = TickPublisher(settings, app)
         self.heartbeat = Heartbeat(
@@ -170,7 +173,8 @@ class Scheduler:
         )
 
     def sync(self) -> int | None:
-        """As the leader, record every sensor's defaults and make the idle RUNNING ones due.
+        """As the leader, record every sensor's (and schedule's) defaults and make the idle
+        RUNNING ones due (a schedule at its next cron fire time).
 
         Sensors Redis knows but this code location does not define leave the
         due index (their state is kept).  Returns how many became due, or
@@ -181,18 +185,37 @@ class Scheduler:
             (s.name, s.default_status, float(s.minimum_interval_seconds))
             for s in self.definitions.sensors
         ]
-        added = self.schedule.sync_sensors(self.lock.token, sensors, self.clock())
+        now = self.clock()
+        added = self.schedule.sync_sensors(self.lock.token, sensors, now)
         gone = (
             None if added is None else self.schedule.unschedule_unknown(self.lock.token, self.known)
         )
-        if added is None or gone is None:
+        timed = None if gone is None else self._sync_schedules(now)
+        if added is None or gone is None or timed is None:
             return None
+        added += timed
         if gone:
             log.warning(
                 "%d sensors in Redis are not defined here and are not scheduled: %s",
                 len(gone),
                 ", ".join(sorted(gone)[:10]) + (" ..." if len(gone) > 10 else ""),
             )
+        return added
+
+    def _sync_schedules(self, now: float) -> int | None:
+        """Record the schedules, the idle RUNNING ones due at their next fire time after now.
+
+        Fenced like the sensors' sync; ``None`` when this scheduler does not lead.
+        """
+        token = self.lock.token
+        schedules = [
+            (s.name, s.default_status.value, next_due(s, now), f"{s.cron_schedule!r} {s.timezone}")
+            for s in self.definitions.schedules
+        ]
+        added = self.schedule.sync_schedules(token, schedules)
+        known = frozenset(s.name for s in self.definitions.schedules)
+        if added is None or self.schedule.unschedule_unknown(token, known, schedules=True) is None:
+            return None
         return added
 
     # -- rounds ----------------------------------------------------------------

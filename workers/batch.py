@@ -24,12 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lookout._author.sensors import SensorDefinition
+from lookout._author.definitions import Definitions
 from lookout._base.codec import CodecError, decode_first
 from lookout._base.wire import TickMessage, TickRecord
 from lookout._core.storage import SensorState, TickCommit
 from lookout._core.storage.ticks import TickRef
-from lookout._process.tick import TickRunner
+from lookout._process.tick import Instigator, TickRunner
 from lookout.workers.keeper import LeaseKeeper
 from lookout.workers.ticks import (
     BatchOutcome,
@@ -45,6 +45,13 @@ log = logging.getLogger(__name__)
 # An evaluation that starts more than this long after its message's begin
 # moves its lease's ``began`` to now, so that a death is timed from its start.
 RESTART_AFTER = 1.0
+
+
+def defined_names(definitions: Definitions) -> frozenset[str]:
+    """The sensors and schedules a code location defines: the ticks a worker takes up."""
+    return frozenset(
+        [s.name for s in definitions.sensors] + [s.name for s in definitions.schedules]
+    )
 
 
 def holder_name(host: str, pid: int, job: str) -> str:
@@ -115,10 +122,8 @@ class TickBatch:
         self.job = job
         self.holder = holder_name(socket.gethostname(), os.getpid(), job)
         self.flush_every = flush_every
-        # The sensors this code defines (a process computes it once for all its messages).
-        self.known = (
-            known if known is not None else frozenset(s.name for s in runner.definitions.sensors)
-        )
+        # The sensors and schedules this code defines (once per process, for all its messages).
+        self.known = known if known is not None else defined_names(runner.definitions)
         self.tally = _Tally()
         self.results: dict[TickRef, TickRecord | None] = {}
 
@@ -231,7 +236,7 @@ class TickBatch:
                 self._flush(pending)
             if self.keeper.monotonic() - began > RESTART_AFTER:
                 self.ledger.renew([ref], self.holder, self.settings.inflight_ttl, restart=True)
-            sensor = self.runner.definitions.get_sensor(tick.sensor)
+            sensor = self.runner.instigator(tick.sensor)
             self._evaluate_one(sensor, state, tick, pending)
             if self.keeper.monotonic() - pending.since >= self.flush_every:
                 self._flush(pending)
@@ -239,7 +244,7 @@ class TickBatch:
 
     def _evaluate_one(
         self,
-        sensor: SensorDefinition[Any, Any],
+        sensor: Instigator,
         state: SensorState,
         tick: TickMessage,
         pending: _Pending,

@@ -34,7 +34,7 @@ from lookout._core.storage.ticks import TickRef
 from lookout._core.transient import TRANSIENT_ERRORS
 from lookout._process.tick import TickRunner, tick_runner
 from lookout._process.timeout import HARD_EXIT_STATUS
-from lookout.workers.batch import TickBatch, holder_name
+from lookout.workers.batch import TickBatch, defined_names, holder_name
 from lookout.workers.keeper import LeaseKeeper
 from lookout.workers.runs import Delivery, RunExecutor
 from lookout.workers.ticks import payload_bytes
@@ -113,7 +113,7 @@ class WorkerTasks:
                 repos.dead_letters,
                 tick_runner(self.definitions, repos, self.settings),
                 LeaseKeeper(repos.ticks, self.settings),
-                frozenset(s.name for s in self.definitions.sensors),
+                defined_names(self.definitions),
                 RunExecutor(self.definitions, repos.runs, self.settings),
             )
         return self._state

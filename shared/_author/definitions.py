@@ -30,6 +30,13 @@ def _unique(kind: str, names: Iterable[str]) -> None:
         seen.add(name)
 
 
+def _no_clash(sensors: Iterable[str], schedules: Iterable[str]) -> None:
+    # They share one state in Redis, and Dagster refuses the clash too.
+    clash = sorted(set(sensors) & set(schedules))
+    if clash:
+        raise DefinitionError(f"a sensor and a schedule are both named '{clash[0]}'")
+
+
 class Definitions:
     """Everything one code location defines; passed explicitly to every process.
 
@@ -73,6 +80,7 @@ class Definitions:
         }
         self.schedules = tuple(schedules or ())
         _unique("schedule", (s.name for s in self.schedules))
+        _no_clash((s.name for s in sensor_list), (s.name for s in self.schedules))
         for sched in self.schedules:
             if sched.job is not None:
                 by_name.setdefault(sched.job.name, sched.job)

@@ -53,9 +53,10 @@ def encode_script_args(args: dict[str, Any]) -> bytes:
     Redis's cmsgpack reads byte for byte (it cannot read msgpack's bin type).
     """
     try:
-        return msgpack.packb(args, use_bin_type=False, datetime=False)  # type: ignore[no-any-return]
+        packed: bytes = msgpack.packb(args, use_bin_type=False, datetime=False)
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError(f"cannot encode script arguments as msgpack: {exc}") from exc
+    return packed
 
 
 def decode_value(data: bytes) -> Any:

@@ -20,6 +20,15 @@ lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
                                         answered again to a resend), kills (process
                                         deaths in a row: the quarantine)
 lookout:sensors                 set     names of every sensor ever synced
+lookout:schedules               set     names of every schedule ever synced; a
+                                        schedule's state lives in the same
+                                        ``sensor:{name}`` hash as a sensor's
+                                        (Dagster forbids a sensor and a
+                                        schedule of one name), with interval
+                                        "0" and ``cron`` (its cron strings and
+                                        time zone, as last synced): its due
+                                        time is its next cron fire time,
+                                        computed in Python
 lookout:ticks:{name}            list    tick history entries, newest first, trimmed
                                         to ``Settings.tick_history``; an entry is a
                                         msgpack TickRecord followed by a msgpack
@@ -27,7 +36,15 @@ lookout:ticks:{name}            list    tick history entries, newest first, trim
                                         dropped), written by the commit script
 lookout:runkeys:{name}          hash    run key -> "1" for every run key the sensor
                                         has used; the commit script sets a key only
-                                        if absent: the global dedupe (invariant 3)
+                                        if absent: the global dedupe (invariant 3).
+                                        A schedule's keys are "{scheduled time,
+                                        UTC ISO}" or "{that time}|{user's run
+                                        key}": one run per scheduled time and key
+lookout:partitions:{def name}   zset    a DynamicPartitionsDefinition's keys ->
+                                        the order they were added (the last
+                                        score + 1); changed by a tick's commit
+                                        (SensorResult.dynamic_partitions_requests)
+                                        or ``instance.add_dynamic_partitions``
 lookout:due                     zset    sensor name -> next due time (unix s), for
                                         RUNNING sensors with no tick in flight, and
                                         STOPPED ones a trigger made due
@@ -113,12 +130,13 @@ started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 ``TickLedger`` the tick lease, the only writer of its fields, of
 ``inflight`` and of ``claimed`` (lease_*: claim, claim_due with its sweep,
 publish, begin, renew, commit, give_back, release, abandon), a tick's commit
-to ``ticks``, ``runkeys``, ``launch`` and ``due`` and, for the asset events a
+to ``ticks``, ``runkeys``, ``launch``, ``due`` and ``partitions:*`` and, for the asset events a
 sensor reports, ``events`` and ``asset:*``, ``scheduler:round`` and
 ``deferred``;
-``ScheduleStore`` ``due``, ``triggered``, ``scheduler:wake`` (sync_sensors,
-unschedule, trigger), the leader's changes fenced by ``scheduler:leader``,
-which ``LeaderStore`` holds;
+``DynamicPartitionStore`` reads ``partitions:*`` and adds or deletes
+outside ticks; ``ScheduleStore`` ``due``, ``triggered``, ``schedules``,
+``scheduler:wake`` (sync_sensors, sync_schedules, unschedule, trigger), the
+leader's changes fenced by ``scheduler:leader``, which ``LeaderStore`` holds;
 ``RunStore`` ``run:*`` and ``runs*``, each status move with its ``events``
 entry (run_*), a run's asset events with their ``asset:*`` entries
 (run_emit); ``LaunchStream`` the launchers' group on ``launch``;
@@ -146,6 +164,13 @@ class Keys:
     @property
     def sensors(self) -> str:
         return f"{self.prefix}sensors"
+
+    @property
+    def schedules(self) -> str:
+        return f"{self.prefix}schedules"
+
+    def partitions(self, partitions_def_name: str) -> str:
+        return f"{self.prefix}partitions:{partitions_def_name}"
 
     def ticks(self, name: str) -> str:
         return f"{self.prefix}ticks:{name}"

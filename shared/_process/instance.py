@@ -54,8 +54,9 @@ from lookout._author.runs import DagsterRunStatus
 from lookout._base.errors import DefinitionError
 from lookout._base.wire import EventKind
 from lookout._base.wire import RunRecord as WireRunRecord
-from lookout._core.storage import AssetEventLog, EventStream, RunStore
+from lookout._core.storage import AssetEventLog, DynamicPartitionStore, EventStream, RunStore
 from lookout._core.streams import entry_id, storage_id
+from lookout._process.dynamic_partitions import RedisDynamicPartitions
 
 # The most events a query that names no asset reads, and runs a run query reads.
 SCAN_EVENTS = 10_000
@@ -103,10 +104,17 @@ def _sensor_of(flt: RunsFilter | None) -> str | None:
     return None
 
 
-class RuntimeInstance:
+class RuntimeInstance(RedisDynamicPartitions):
     """Dagster's instance queries and ``AssetEventSource``, on lookout's storage (see module)."""
 
-    def __init__(self, assets: AssetEventLog, events: EventStream, runs: RunStore) -> None:
+    def __init__(
+        self,
+        assets: AssetEventLog,
+        events: EventStream,
+        runs: RunStore,
+        partitions: DynamicPartitionStore,
+    ) -> None:
+        super().__init__(partitions)
         self.assets = assets
         self.events = events
         self.runs = runs
@@ -115,7 +123,7 @@ class RuntimeInstance:
 
     def for_tick(self) -> RuntimeInstance:
         """An instance for one tick: the same storage, its own reported events."""
-        return RuntimeInstance(self.assets, self.events, self.runs)
+        return RuntimeInstance(self.assets, self.events, self.runs, self._partitions)
 
     def report_runless_asset_event(
         self, asset_event: AssetMaterialization | AssetObservation

@@ -28,7 +28,9 @@ from lookout._author.definitions import Definitions
 from lookout._author.evaluate import SensorOutcome, evaluate
 from lookout._author.instance_queries import runless_event
 from lookout._author.launch_checks import checked_requests
+from lookout._author.partitions import AddDynamicPartitionsRequest
 from lookout._author.requests import PARTITION_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG, RunRequest
+from lookout._author.schedules import ScheduleDefinition
 from lookout._author.selection import selection_keys
 from lookout._author.sensors import SensorDefinition, SensorKind
 from lookout._base.codec import decode_value, encode, encode_value
@@ -55,11 +57,14 @@ from lookout._process.limits import (
     recorded_cursor,
 )
 from lookout._process.memory import MemoryLimit
+from lookout._process.schedule_tick import ScheduleTicks
 from lookout._process.timeout import EvaluationTimer
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+# What a tick evaluates: a sensor, or a schedule (on the same beat).
+Instigator = SensorDefinition[Any, Any] | ScheduleDefinition
 
 
 class TickInFlightError(LookoutError):
@@ -86,8 +91,26 @@ class _Failure:
     traceback: str
 
 
+def partition_changes(outcome: SensorOutcome) -> list[tuple[str, str, list[str]]]:
+    """A sensor result's dynamic partitions requests, as the commit script applies them."""
+    return [
+        (
+            "add" if isinstance(r, AddDynamicPartitionsRequest) else "del",
+            r.partitions_def_name,
+            list(r.partition_keys),
+        )
+        for r in outcome.dynamic_partitions_requests
+    ]
+
+
 class TickRunner:
-    """Evaluates and commits ticks for the sensors of one ``Definitions``."""
+    """Evaluates and commits ticks for the sensors and schedules of one ``Definitions``.
+
+    With ``partitions``, dynamic partitions live in Redis: ``context.instance``
+    reads them, run requests' partitions are checked against them, and a
+    tick's ``SensorResult(dynamic_partitions_requests=...)`` changes them
+    with its commit.
+    """
 
     def __init__(
         self,
@@ -111,6 +134,15 @@ class TickRunner:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.timer = EvaluationTimer()
         self.memory = MemoryLimit(settings.sensor_memory_mb)
+        self._schedules = {s.name: s for s in definitions.schedules}
+        self.schedules = ScheduleTicks(
+            definitions, settings, self.timer, clock, self.worker, self.instance
+        )
+
+    def instigator(self, name: str) -> Instigator:
+        """The sensor, or else the schedule, of that name (an error naming it if neither)."""
+        schedule = self._schedules.get(name)
+        return schedule if schedule is not None else self.definitions.get_sensor(name)
 
     def tick(
         self, name: str, *, tick_id: str | None = None, due_at: float | None = None
@@ -124,7 +156,7 @@ class TickRunner:
         lease, so this path needs no renewing; if anything here raises, the
         tick is given back.
         """
-        sensor = self.definitions.get_sensor(name)
+        sensor = self.instigator(name)
         if tick_id is None:
             tick_id = new_tick_id()
             held = self.ticks.claim(name, tick_id, self.settings.inflight_ttl, self.clock())
@@ -149,7 +181,7 @@ class TickRunner:
 
     def preview(self, name: str) -> TickRecord:
         """Evaluate without committing anything; duplicates are reported, not claimed."""
-        sensor = self.definitions.get_sensor(name)
+        sensor = self.instigator(name)
         state = self.sensors.state(name)
         commit = self.evaluate(sensor, state, tick_id=new_tick_id(), due_at=None)
         keys = [k for k, _ in commit.launches]
@@ -160,7 +192,7 @@ class TickRunner:
 
     def evaluate(
         self,
-        sensor: SensorDefinition[Any, Any],
+        sensor: Instigator,
         state: SensorState,
         *,
         tick_id: str,
@@ -171,6 +203,10 @@ class TickRunner:
 
         ``holder``: the tick lease's holder, whom the commit names.
         """
+        if isinstance(sensor, ScheduleDefinition):
+            return self.schedules.evaluate(
+                sensor, state, tick_id=tick_id, due_at=due_at, holder=holder
+            )
         started = self.clock()
         try:
             cursor = decode_value(state.cursor) if state.cursor is not None else None
@@ -243,6 +279,7 @@ class TickRunner:
             next_due=ended if more else self._next_due(sensor, started, ended),
             asset_events=asset_events,
             holder=holder,
+            partition_changes=partition_changes(outcome),
         )
 
     def _evaluate_kind(
@@ -274,7 +311,7 @@ class TickRunner:
             sensor.name,
             outcome.run_requests,
             self.definitions.get_job,
-            None,  # dynamic partitions are not stored in Redis yet: not checked here
+            self.instance,  # None (not checked) only where no store was given
             outcome.dynamic_partitions_requests,
         )
         return replace(outcome, run_requests=requests), more
@@ -355,7 +392,7 @@ def tick_runner(
     definitions: Definitions, repos: Repositories, settings: Settings, *, clock: Clock = time.time
 ) -> TickRunner:
     """A runner on the repositories a tick uses, taken from ``repos``."""
-    instance = RuntimeInstance(repos.assets, repos.events, repos.runs)
+    instance = RuntimeInstance(repos.assets, repos.events, repos.runs, repos.partitions)
     return TickRunner(
         definitions,
         settings,

@@ -36,7 +36,12 @@ from lookout._core.settings import Settings
 from lookout._core.storage import BRIEF, Repositories
 from lookout._tools.children import Children
 from lookout._tools.dev_state import DevState, published, running_dev, state_dir
-from lookout._tools.operator import list_sensors, set_sensor_status, sync_definitions
+from lookout._tools.operator import (
+    list_sensors,
+    set_schedule_status,
+    set_sensor_status,
+    sync_definitions,
+)
 from lookout._tools.prefixed import PrefixedConsole
 from lookout._tools.redis_server import EmbeddedRedis, free_port
 
@@ -220,8 +225,15 @@ class DevStack:
                 set_sensor_status(
                     self.definitions, storage.sensors, s.name, DefaultSensorStatus.RUNNING
                 )
+            for sched in self.definitions.schedules:
+                set_schedule_status(
+                    self.definitions, storage.sensors, sched.name, DefaultSensorStatus.RUNNING
+                )
             names = ", ".join(s.name for s in self.definitions.sensors) or "none"
             self.say(f"--start-all: every sensor RUNNING ({names})")
+            if self.definitions.schedules:
+                names = ", ".join(s.name for s in self.definitions.schedules)
+                self.say(f"--start-all: every schedule RUNNING ({names})")
             return
         rows = list_sensors(self.definitions, storage.sensors)
         running = [r.name for r in rows if r.status == DefaultSensorStatus.RUNNING.value]
@@ -268,8 +280,8 @@ class DevStack:
 
     def _watch(self, storage: Repositories, settings: Settings, ui_url: str, port: int) -> None:
         seen = _Seen(event_id=storage.events.latest_id())
-        for s in self.definitions.sensors:  # old ticks of a reused Redis are not news
-            seen.ticks[s.name] = {t.tick_id for t in storage.ticks.history(s.name, TICK_WINDOW)}
+        for name in self._ticking():  # old ticks of a reused Redis are not news
+            seen.ticks[name] = {t.tick_id for t in storage.ticks.history(name, TICK_WINDOW)}
         now = time.monotonic()
         deadline = now + self.options.duration if self.options.duration is not None else None
         announce_by: float | None = now + UI_WAIT
@@ -297,18 +309,23 @@ class DevStack:
             f"the {dead.role} {dead.describe_exit()}: see {dead.log_path}; everything was stopped"
         )
 
+    def _ticking(self) -> list[str]:
+        """The sensors and schedules whose ticks the console reports."""
+        defs = self.definitions
+        return [s.name for s in defs.sensors] + [s.name for s in defs.schedules]
+
     def _print_ticks(self, storage: Repositories, seen: _Seen) -> None:
-        for s in self.definitions.sensors:
-            window = storage.ticks.history(s.name, TICK_WINDOW)
-            known = seen.ticks.get(s.name, set())
-            seen.ticks[s.name] = {t.tick_id for t in window}
+        for name in self._ticking():
+            window = storage.ticks.history(name, TICK_WINDOW)
+            known = seen.ticks.get(name, set())
+            seen.ticks[name] = {t.tick_id for t in window}
             for tick in reversed(window):
                 if tick.tick_id in known:
                     continue
                 said = (tick.status, tick.skip_reason)
-                if tick.status != "SKIPPED" or seen.last.get(s.name) != said:
+                if tick.status != "SKIPPED" or seen.last.get(name) != said:
                     self.say("tick  " + self.render_tick(tick))
-                seen.last[s.name] = said
+                seen.last[name] = said
 
     def _print_events(self, storage: Repositories, seen: _Seen) -> None:
         # Blocking read: this is also the loop's pause between tick polls.

@@ -10,7 +10,8 @@ from lookout._author.definitions import Definitions
 from lookout._author.sensors import SensorDefinition
 from lookout._base.codec import decode_value, encode_value
 from lookout._base.wire import DefaultSensorStatus, TickRecord, TickStatus
-from lookout._core.storage import SensorState, SensorStore, TickLedger
+from lookout._core.storage import ScheduleStore, SensorState, SensorStore, TickLedger
+from lookout._process.schedule_tick import next_due
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,63 @@ def effective_status(sensor: SensorDefinition[Any, Any], state: SensorState) -> 
 
 
 def sync_definitions(definitions: Definitions, sensors: SensorStore) -> None:
-    """Record each sensor's code-side defaults in Redis (operator choices are kept)."""
+    """Record each sensor's (and schedule's) code-side defaults in Redis (operator
+    choices are kept).
+    """
     for s in definitions.sensors:
         sensors.sync(s.name, s.default_status, float(s.minimum_interval_seconds))
+    sync_schedules(definitions, sensors)
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """One line of ``lookout schedule list``."""
+
+    name: str
+    cron: str
+    timezone: str
+    job: str | None
+    status: str
+    next_fire: float | None  # the next tick's due time (None: not scheduled)
+    last_tick: TickRecord | None
+
+
+def sync_schedules(definitions: Definitions, sensors: SensorStore) -> None:
+    """Record each schedule's default status in Redis (operator choices are kept)."""
+    for s in definitions.schedules:
+        default = DefaultSensorStatus(s.default_status.value)
+        sensors.sync(s.name, default, 0.0, schedule=True)
+
+
+def list_schedules(
+    definitions: Definitions, store: SensorStore, schedule: ScheduleStore
+) -> list[ScheduleRow]:
+    """One row per schedule of ``definitions``."""
+    schedules = definitions.schedules
+    names = [s.name for s in schedules]
+    states = store.states(names)
+    due = schedule.due_times(names)
+    return [
+        ScheduleRow(
+            s.name,
+            s.cron_schedule if isinstance(s.cron_schedule, str) else ", ".join(s.cron_schedule),
+            s.timezone,
+            s.job_name,
+            state.status or s.default_status.value,
+            at,
+            state.last,
+        )
+        for s, state, at in zip(schedules, states, due, strict=True)
+    ]
+
+
+def set_schedule_status(
+    definitions: Definitions, sensors: SensorStore, name: str, status: DefaultSensorStatus
+) -> None:
+    """Start or stop a schedule; a started one is due at its next fire time from now."""
+    sched = definitions.get_schedule(name)
+    sensors.sync(name, DefaultSensorStatus(sched.default_status.value), 0.0, schedule=True)
+    sensors.set_status(name, status, next_due(sched, time.time()), schedule=True)
 
 
 def list_sensors(definitions: Definitions, store: SensorStore) -> list[SensorRow]:

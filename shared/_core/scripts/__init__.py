@@ -1,7 +1,8 @@
 """Lua scripts: each is one atomic change to several keys, with a comment on what it guarantees.
 
-Split by what they serve: a tick's lease, its whole life (``lease``), a run's life (``runs``)
-and the scheduler (``scheduling``).  Each storage repository registers, by
+Split by what they serve: a tick's lease, its whole life (``lease``), a run's life
+(``runs``), the scheduler (``scheduling``) and dynamic partitions changed
+outside a tick (``partitions``).  Each storage repository registers, by
 name, only the scripts of ``SCRIPTS`` it calls.
 """
 
@@ -10,10 +11,13 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from lookout._core.scripts.lease import LEASE_SCRIPTS
+from lookout._core.scripts.partitions import PARTITION_SCRIPTS
 from lookout._core.scripts.runs import RUN_SCRIPTS
 from lookout._core.scripts.scheduling import SCHEDULER_SCRIPTS
 
 # Every script, by the name the storage calls it with (read only).
-SCRIPTS = MappingProxyType({**LEASE_SCRIPTS, **RUN_SCRIPTS, **SCHEDULER_SCRIPTS})
+SCRIPTS = MappingProxyType(
+    {**LEASE_SCRIPTS, **RUN_SCRIPTS, **SCHEDULER_SCRIPTS, **PARTITION_SCRIPTS}
+)
 
 __all__ = ["SCRIPTS"]

@@ -390,10 +390,18 @@ return out
 # KEYS: inflight zset, claimed zset, sensor hash, ticks list, launch stream,
 #       due zset, run-key hash,
 #       then, only when the tick reports asset events: the events stream,
-#       then per asset event: its asset stream, its asset's partitions hash
+#       then per asset event: its asset stream, its asset's partitions hash,
+#       then each dynamic partitions zset the tick changes
 # A: sensor, tick, holder, store_cursor (bool), cursor, record, size,
 #    next_due ("" for none), started, requests ({{run key or "", entry}, ...}),
-#    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order)
+#    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),
+#    partitions ({{"add" or "del", index in KEYS of the definition's zset,
+#    {partition key, ...}}, ...}, in order)
+# The [dynamic partitions] block applies the tick's
+# SensorResult(dynamic_partitions_requests=...) with the rest of the commit,
+# so a partition a tick adds exists exactly when its run requests do.  A
+# definition's keys are a zset member -> the order added (the highest score
+# + 1; re-adding a present key keeps its place).
 # Returns {1, mask} when committed (now or before), {0, ""} when the tick does
 # not hold the lease.
 COMMIT = _script(
@@ -459,6 +467,19 @@ for i, ev in ipairs(A.events or {}) do
   append_asset_event(KEYS[8], KEYS[7 + 2 * i], KEYS[8 + 2 * i], ev[1], ev[2])
 end
 -- [end asset events]
+-- [dynamic partitions]
+for _, change in ipairs(A.partitions or {}) do
+  local zkey = KEYS[change[2]]
+  for _, key in ipairs(change[3]) do
+    if change[1] == 'del' then
+      redis.call('ZREM', zkey, key)
+    elseif not redis.call('ZSCORE', zkey, key) then
+      local top = redis.call('ZRANGE', zkey, -1, -1, 'WITHSCORES')
+      redis.call('ZADD', zkey, (tonumber(top[2]) or 0) + 1, key)
+    end
+  end
+end
+-- [end dynamic partitions]
 return {1, flags}
 """
 )

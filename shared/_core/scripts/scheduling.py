@@ -75,6 +75,48 @@ return added
 """
 )
 
+# SYNC_SCHEDULES: record the code's schedules (default status; interval "0",
+# so EARLIEST never delays them; ``cron``: their cron strings and time zone)
+# and put each RUNNING one that is idle in the due index at its next cron
+# fire time, which the caller computes (Lua cannot parse cron).  An existing
+# due time is kept, even one long past: after downtime the schedule is due at
+# once and its tick runs the most recent missed time only (the worker picks
+# it), as Dagster does.  A schedule whose cron or time zone changed (a new
+# deploy) is due at its new next fire time instead.  A schedule that is not
+# RUNNING leaves the index, unless it was triggered.  Fenced like CLAIM_DUE.
+# KEYS: leader lock, schedules set, due zset
+# ARGV: token, sensor hash key prefix, then per schedule: name, default,
+#       next fire time, cron and time zone (one string)
+# Returns how many schedules became due, or -1 when the caller does not lead.
+SYNC_SCHEDULES = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -1
+end
+local added = 0
+for i = 3, #ARGV, 4 do
+  local name = ARGV[i]
+  local hash = ARGV[2] .. name
+  local f = redis.call('HMGET', hash, 'status', 'inflight', 'trigger', 'cron')
+  redis.call('HSET', hash, 'default', ARGV[i + 1], 'interval', '0', 'cron', ARGV[i + 3])
+  redis.call('SADD', KEYS[2], name)
+  local status = f[1] or ARGV[i + 1]
+  if f[2] then
+    -- in flight: its commit puts it back in the index
+  elseif status == 'RUNNING' then
+    local due = redis.call('ZSCORE', KEYS[3], name)
+    if not due or (f[4] and f[4] ~= ARGV[i + 3]) then
+      redis.call('ZADD', KEYS[3], ARGV[i + 2], name)
+      if not due then
+        added = added + 1
+      end
+    end
+  elseif not f[3] then
+    redis.call('ZREM', KEYS[3], name)
+  end
+end
+return added
+"""
+
 # UNSCHEDULE: take sensors the leader's code does not define out of the due
 # index (their state stays).  Fenced like CLAIM_DUE: a standby running older
 # code must not unschedule the sensors newer code added.
@@ -137,6 +179,7 @@ return 0
 SCHEDULER_SCRIPTS = {
     "trigger": TRIGGER,
     "sync_sensors": SYNC_SENSORS,
+    "sync_schedules": SYNC_SCHEDULES,
     "unschedule": UNSCHEDULE,
     "set_status": SET_STATUS,
     "renew_leader": RENEW_LEADER,

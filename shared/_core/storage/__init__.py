@@ -7,22 +7,23 @@ components are handed the repositories they use and nothing more.
 ``Repositories`` builds them all on one connection pool, for a process's
 ``run()`` or a command's body to hand out.
 
-==================  ==============================================================
-repository          owns
-==================  ==============================================================
-``SensorStore``     a sensor's status, cursor and run keys (operators, ticks)
-``TickLedger``      the tick lease (claim to commit), tick history
-``ScheduleStore``   the due index, triggers, the wake-up list
-``LeaderStore``     the schedulers' leader lock
-``RunStore``        run records, their indexes, status moves, the executor's lease
-``LaunchStream``    the launchers' consumer group on the launch stream
-``EventStream``     run and asset events: append, read by cursor, trim
-``AssetEventLog``   one asset's events, by entry id, from its own stream
-``ProcessStore``    process heartbeats
-``DeadLetterStore`` messages no consumer could read
-``MetricsView``     the monitor's read-only counts
-``ServerChecks``    whether Redis answers and whether it may evict keys
-==================  ==============================================================
+=========================  ==============================================================
+repository                 owns
+=========================  ==============================================================
+``SensorStore``            a sensor's status, cursor and run keys (operators, ticks)
+``TickLedger``             the tick lease (claim to commit), tick history
+``ScheduleStore``          the due index, triggers, the wake-up list
+``LeaderStore``            the schedulers' leader lock
+``RunStore``               run records, their indexes, status moves, the executor's lease
+``LaunchStream``           the launchers' consumer group on the launch stream
+``EventStream``            run and asset events: append, read by cursor, trim
+``AssetEventLog``          one asset's events, by entry id, from its own stream
+``ProcessStore``           process heartbeats
+``DeadLetterStore``        messages no consumer could read
+``DynamicPartitionStore``  dynamic partitions' keys outside a tick's commit
+``MetricsView``            the monitor's read-only counts
+``ServerChecks``           whether Redis answers and whether it may evict keys
+=========================  ==============================================================
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from lookout._core.storage.history import decode_entry
 from lookout._core.storage.launches import LaunchStream
 from lookout._core.storage.leader import LeaderStore
 from lookout._core.storage.metrics import MetricsView, SensorCounts, StreamBacklog
+from lookout._core.storage.partitions import DynamicPartitionStore
 from lookout._core.storage.processes import ProcessInfo, ProcessStore
 from lookout._core.storage.runs import Created, RunStore
 from lookout._core.storage.schedule import (
@@ -80,6 +82,7 @@ class Repositories:
     assets: AssetEventLog
     processes: ProcessStore
     dead_letters: DeadLetterStore
+    partitions: DynamicPartitionStore
     metrics: MetricsView
     server: ServerChecks
 
@@ -99,6 +102,7 @@ class Repositories:
             assets=AssetEventLog(client, keys),
             processes=ProcessStore(client, keys),
             dead_letters=DeadLetterStore(client, keys),
+            partitions=DynamicPartitionStore(client, keys),
             metrics=MetricsView(client, keys),
             server=ServerChecks(client, keys),
         )
@@ -132,6 +136,7 @@ __all__ = [
     "Created",
     "DeadLetterStore",
     "Death",
+    "DynamicPartitionStore",
     "EventStream",
     "InFlight",
     "LaunchStream",

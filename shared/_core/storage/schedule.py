@@ -53,6 +53,7 @@ class ScheduleStore(Repository):
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         super().__init__(client, keys)
         self._sync_sensors = self._script("sync_sensors")
+        self._sync_schedules = self._script("sync_schedules")
         self._unschedule = self._script("unschedule")
         self._trigger = self._script("trigger")
 
@@ -89,15 +90,38 @@ class ScheduleStore(Repository):
         args = [token, repr(now), self.keys.sensor(""), *chunk]
         return int(self._sync_sensors(keys=keys, args=args))
 
-    def unschedule_unknown(self, token: str, known: Set[str]) -> list[str] | None:
-        """Take sensors this code location does not define out of the due index.
+    def sync_schedules(
+        self, token: str, schedules: Iterable[tuple[str, str, float, str]]
+    ) -> int | None:
+        """Record the code's schedules ``(name, default status, next fire time, cron and
+        time zone)`` and put the RUNNING ones that are idle in the due index at their
+        next fire time.
+
+        An existing due time is kept (after downtime it is past: the schedule
+        ticks at once, for its most recent missed time), unless the cron or
+        time zone changed.  Returns how many became due, or ``None`` when
+        ``token`` does not hold the leader lock.
+        """
+        args = [token, self.keys.sensor("")]
+        for name, default, fire_at, spec in schedules:
+            args += [name, default, repr(fire_at), spec]
+        keys = [self.keys.leader, self.keys.schedules, self.keys.due]
+        added = int(self._sync_schedules(keys=keys, args=args))
+        return None if added < 0 else added
+
+    def unschedule_unknown(
+        self, token: str, known: Set[str], *, schedules: bool = False
+    ) -> list[str] | None:
+        """Take sensors (or ``schedules``) this code location does not define out of the
+        due index.
 
         Their state stays; a scheduler whose code defines them again puts them
         back.  ``None`` when ``token`` does not hold the leader lock.
         """
+        names = self.keys.schedules if schedules else self.keys.sensors
         gone = [
             name
-            for raw in self.client.sscan_iter(self.keys.sensors, count=1000)
+            for raw in self.client.sscan_iter(names, count=1000)
             if (name := text(raw)) not in known
         ]
         for start in range(0, len(gone), 1000):

@@ -53,13 +53,17 @@ class SensorStore(Repository):
         super().__init__(client, keys)
         self._set_status = self._script("set_status")
 
-    def sync(self, name: str, default: DefaultSensorStatus, interval: float) -> None:
-        """Record a sensor's code-side defaults (the operator's status is kept)."""
+    def sync(
+        self, name: str, default: DefaultSensorStatus, interval: float, *, schedule: bool = False
+    ) -> None:
+        """Record a sensor's (or a ``schedule``'s) code-side defaults (the operator's
+        status is kept).
+        """
         pipe = self.client.pipeline(transaction=False)
         pipe.hset(
             self.keys.sensor(name), mapping={"default": default.value, "interval": repr(interval)}
         )
-        pipe.sadd(self.keys.sensors, name)
+        pipe.sadd(self.keys.schedules if schedule else self.keys.sensors, name)
         pipe.execute()
 
     def state(self, name: str) -> SensorState:
@@ -72,13 +76,16 @@ class SensorStore(Repository):
             pipe.hmget(self.keys.sensor(name), STATE_FIELDS)
         return [read_state(fields) for fields in pipe.execute()]
 
-    def set_status(self, name: str, status: DefaultSensorStatus, due_at: float) -> None:
-        """Start or stop a sensor.
+    def set_status(
+        self, name: str, status: DefaultSensorStatus, due_at: float, *, schedule: bool = False
+    ) -> None:
+        """Start or stop a sensor (or a ``schedule``: then ``due_at`` is its next fire time).
 
         A started one becomes due at ``due_at``, or later when its minimum
         interval since its last tick's start says so (invariant 1).
         """
-        keys = [self.keys.sensor(name), self.keys.sensors, self.keys.due]
+        names = self.keys.schedules if schedule else self.keys.sensors
+        keys = [self.keys.sensor(name), names, self.keys.due]
         self._set_status(keys=keys, args=[name, status.value, repr(due_at)])
 
     def set_cursor(self, name: str, cursor: bytes | None) -> None:

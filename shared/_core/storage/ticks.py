@@ -29,6 +29,10 @@ from lookout._core.storage.assets import index_call
 from lookout._core.storage.history import decode_entry, with_flags
 from lookout._core.streams import text
 
+# The keys every lease script takes first (``_call``): the leases' expiries
+# and the unpublished claims.
+LEASE_KEYS = 2
+
 # How long the leader has to publish the ticks it claimed before the sweep
 # gives them back (without a record: they never reached a worker).
 PUBLISH_WITHIN = 10.0
@@ -48,6 +52,9 @@ class TickCommit:
     # appended to the event stream and their assets' streams by the commit.
     asset_events: Sequence[RunEvent] = ()
     holder: str = ""  # the lease's holder: only it may commit
+    # ("add" or "del", dynamic partitions definition name, partition keys), in
+    # order: applied by the commit script's DYNAMIC PARTITIONS block.
+    partition_changes: Sequence[tuple[str, str, Sequence[str]]] = ()
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,7 @@ class TickLedger(Repository):
         self._abandon = self._script("lease_abandon")
 
     def _call(self, script: Script, keys: list[str], args: dict[str, Any]) -> Any:
-        # Every lease script's first two keys: the leases' expiries, the unpublished.
+        # Every lease script's first LEASE_KEYS keys: the leases' expiries, the unpublished.
         leases = [self.keys.inflight, self.keys.claimed]
         return script(keys=leases + keys, args=[encode_script_args(args)])
 
@@ -367,8 +374,24 @@ class TickLedger(Repository):
             "started": repr(record.started_at),
             "requests": [[key or "", payload] for key, payload in commit.launches],
             "events": self._asset_event_call(commit.asset_events, keys),
+            "partitions": self._partition_call(commit.partition_changes, keys),
         }
         return keys, args
+
+    def _partition_call(
+        self, changes: Sequence[tuple[str, str, Sequence[str]]], keys: list[str]
+    ) -> list[list[Any]]:
+        # The commit script's [dynamic partitions] block: KEYS gains each zset
+        # the tick changes, A.partitions an op, that zset's index in KEYS and
+        # the partition keys per change, in order.
+        values: list[list[Any]] = []
+        for op, definition, partition_keys in changes:
+            zset = self.keys.partitions(definition)
+            if zset not in keys:
+                keys.append(zset)
+            # KEYS in Lua count from 1, after the lease keys _call puts first.
+            values.append([op, LEASE_KEYS + keys.index(zset) + 1, list(partition_keys)])
+        return values
 
     def _asset_event_call(self, events: Sequence[RunEvent], keys: list[str]) -> list[list[Any]]:
         # The commit script's [asset events] block: KEYS gains the events

@@ -12,6 +12,7 @@ from lookout._tools.cli.dev import dev_command
 from lookout._tools.cli.health import health_command
 from lookout._tools.cli.monitor import flower_command, monitor_command, queues_command
 from lookout._tools.cli.runs import runs_group
+from lookout._tools.cli.schedule import schedule_group
 from lookout._tools.cli.scheduler import scheduler_command
 from lookout._tools.cli.sensor import sensor_group
 from lookout._tools.cli.worker import dead_letters_command, launcher_command, worker_command
@@ -52,6 +53,7 @@ def demo_command(modules: tuple[str, ...], redis_url: str | None, prefix: str | 
 
 
 cli.add_command(sensor_group)
+cli.add_command(schedule_group)
 cli.add_command(dev_command)
 cli.add_command(monitor_command)
 cli.add_command(queues_command)
