@@ -64,6 +64,8 @@ lookout:run:{id}                hash    one run: ``d`` (msgpack RunRecord as
                                         succeeded, for a FROM_FAILURE retry)
 lookout:run:{id}:lease          string  the executing worker's token, with a TTL
                                         it renews; gone = the executor died
+lookout:run:{id}:logs           string  msgpack list of the run's log and event
+                                        lines (bounded), set when it ends
 lookout:runs                    zset    run id -> created_at: every run
 lookout:runs:status:{status}    zset    run id -> created_at, per run status
 lookout:runs:sensor:{name}      zset    run id -> created_at, per launching sensor
@@ -71,6 +73,15 @@ lookout:runs:retry              zset    failed run id -> when it failed, for eac
                                         FAILURE whose retry (``dagster/max_retries``)
                                         is not launched yet; a launcher removes it
                                         once the retry run is enqueued
+lookout:counters                hash    counters that only grow, kept in Redis so
+                                        every monitor reports the same figures
+                                        and a restart resets none:
+                                        ``ticks:{sensor}:{status}`` committed
+                                        ticks, ``requests:{sensor}`` run requests
+                                        given, ``dropped:{sensor}`` those dropped
+                                        for a used run key (tick commit);
+                                        ``runs:{status}`` runs that reached the
+                                        status (run_create/start/finish/retry)
 lookout:deadletter              stream  messages no consumer could read, field
                                         ``d`` = msgpack DeadLetter (source,
                                         reason, raw payload); capped
@@ -102,13 +113,13 @@ Which repository of ``lookout._core.storage`` changes them (scripts in brackets)
 started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 ``TickLedger`` a tick's life on the sensor hash, ``inflight`` and ``due``
 (claim, release, give_back, begin_eval) and its commit to ``ticks``,
-``runkeys``, ``launch`` and, for the asset events a sensor reports,
-``events`` and ``asset:*`` (commit); ``ScheduleStore`` ``due``, ``inflight``,
+``runkeys``, ``launch``, ``counters`` and, for the asset events a sensor
+reports, ``events`` and ``asset:*`` (commit); ``ScheduleStore`` ``due``, ``inflight``,
 ``triggered``, ``scheduler:wake``, ``scheduler:round`` and the claimed
 sensors' hashes (sync_sensors, unschedule, claim_due, unclaim, trigger), the
 leader's changes fenced by ``scheduler:leader``, which ``LeaderStore`` holds;
 ``RunStore`` ``run:*`` and ``runs*``, each status move with its ``events``
-entry (run_*), a run's asset events with their ``asset:*`` entries
+entry and its ``counters`` field (run_*), a run's asset events with their ``asset:*`` entries
 (run_emit); ``LaunchStream`` the launchers' group on ``launch``;
 ``EventStream`` ``events``; ``ProcessStore`` ``process:*`` and ``processes``;
 ``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads, kombu's keys
@@ -171,6 +182,13 @@ class Keys:
     @property
     def runs(self) -> str:
         return f"{self.prefix}runs"
+
+    def run_logs(self, run_id: str) -> str:
+        return f"{self.prefix}run:{run_id}:logs"
+
+    @property
+    def counters(self) -> str:
+        return f"{self.prefix}counters"
 
     def runs_by_status(self, status: str) -> str:
         return f"{self.prefix}runs:status:{status}"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,6 +29,7 @@ from lookout._author.selection import selection_keys
 from lookout._author.sensors import SensorDefinition, SensorKind
 from lookout._base.codec import decode_value, encode, encode_value
 from lookout._base.errors import CodecError, LookoutError
+from lookout._base.tracebacks import user_traceback
 from lookout._base.wire import LaunchRequest, RunEvent, TickRecord, TickStatus
 from lookout._core.settings import Settings
 from lookout._core.storage import (
@@ -42,6 +42,7 @@ from lookout._core.storage import (
 )
 from lookout._core.storage.history import with_flags
 from lookout._process.instance import RuntimeInstance
+from lookout._process.log_capture import LogCapture
 from lookout._process.timeout import EvaluationTimer
 
 Clock = Callable[[], float]
@@ -69,6 +70,7 @@ def launch_tags(sensor: str, request: RunRequest) -> dict[str, str]:
 class _Failure:
     error: str
     traceback: str
+    logs: list[str]
 
 
 class TickRunner:
@@ -139,6 +141,7 @@ class TickRunner:
     ) -> TickCommit:
         """Run the sensor function and build the commit; user errors become FAILURE ticks."""
         started = self.clock()
+        logs = LogCapture()  # [tick logs] context.log lines, kept on the record
         try:
             cursor = decode_value(state.cursor) if state.cursor is not None else None
             context = SensorEvaluationContext(
@@ -151,7 +154,7 @@ class TickRunner:
                 definitions=self.definitions,
             )
             outcome = self.timer.call(
-                lambda: self._evaluate_kind(sensor, context),
+                lambda: self._evaluate_kind(sensor, context, logs),
                 self.settings.tick_timeout,
                 f"sensor '{sensor.name}'",
                 hard_after=self.settings.inflight_margin / 2,
@@ -169,7 +172,7 @@ class TickRunner:
                 tick_id,
                 due_at,
                 started,
-                _Failure(f"{type(exc).__name__}: {exc}", traceback.format_exc()),
+                _Failure(f"{type(exc).__name__}: {exc}", user_traceback(exc), logs.lines()),
             )
         ended = self.clock()
         status = TickStatus.SUCCESS if launches else TickStatus.SKIPPED
@@ -188,6 +191,7 @@ class TickRunner:
             cursor_before=state.cursor,
             cursor_after=new_cursor if outcome.cursor_updated else state.cursor,
             worker=self.worker,
+            logs=logs.lines(),
         )
         return TickCommit(
             record=record,
@@ -199,10 +203,13 @@ class TickRunner:
         )
 
     def _evaluate_kind(
-        self, sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext
+        self,
+        sensor: SensorDefinition[Any, Any],
+        context: SensorEvaluationContext,
+        logs: LogCapture,
     ) -> SensorOutcome:
         # The context tears down the resources the evaluation built, once per tick.
-        with context:
+        with context, logs.on(context.log):
             if sensor.kind in (SensorKind.STANDARD, SensorKind.MULTI_ASSET):
                 # A multi-asset sensor's function is its whole evaluation: it reads
                 # context.instance and moves its per-asset cursors itself.
@@ -277,6 +284,7 @@ class TickRunner:
             cursor_before=state.cursor,
             cursor_after=state.cursor,
             worker=self.worker,
+            logs=failure.logs,
         )
         # A failed tick leaves the cursor where it was and is scheduled again.
         return TickCommit(record, [], False, None, self._next_due(sensor, started, ended))

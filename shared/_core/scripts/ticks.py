@@ -41,14 +41,17 @@ return ARGV[2]
 # the event stream and their assets' streams with the rest (the last block):
 # a redelivered tick finds its commit done and appends none again, a failed
 # tick has none.  That block reads only the tails of KEYS and ARGV.
+# The counters hash counts the commit (the [counters] block, last): the tick
+# by sensor and status, its requests and those dropped for a used run key.
 # KEYS: sensor hash, ticks list, launch stream, inflight zset, due zset,
-#       run-key hash,
+#       run-key hash, counters hash,
 #       then, only when the tick reports asset events: the events stream,
 #       then per asset event: its asset stream, its asset's partitions hash
 # ARGV: tick id, store cursor ("1"/"0"), cursor, record, history size,
 #       next due ("" for none), sensor name, request count,
 #       then per request: has run key ("1"/"0"), run key, launch entry,
 #       then the tick's start (kept as last_started, which EARLIEST reads),
+#       then the tick's status (counted by the [counters] block),
 #       then per asset event: the event (msgpack RunEvent), its partition
 #       ("" for none), and LAST the asset event count
 # Returns {1, mask} when committed, {0, ""} when the tick is not in flight.
@@ -123,6 +126,17 @@ for i = 1, m do
     KEYS[e], KEYS[e + 2 * i - 1], KEYS[e + 2 * i], ARGV[a + 2 * i - 1], ARGV[a + 2 * i])
 end
 -- [end asset events]
+-- [counters] Only grows the counters hash (KEYS[7], keys.py ``counters``):
+-- committed ticks by sensor and status, requests given, requests dropped.
+-- The tick's status is the argument after its start (ARGV[10 + 3n]).
+local sensor = ARGV[7]
+redis.call('HINCRBY', KEYS[7], 'ticks:' .. sensor .. ':' .. ARGV[10 + 3 * n], 1)
+if n > 0 then
+  local _, dropped = string.gsub(flags, '0', '')
+  redis.call('HINCRBY', KEYS[7], 'requests:' .. sensor, n)
+  redis.call('HINCRBY', KEYS[7], 'dropped:' .. sensor, dropped)
+end
+-- [end counters]
 return {1, flags}
 """
 )

@@ -174,6 +174,7 @@ class TickLedger(Repository):
             self.keys.inflight,
             self.keys.due,
             self.keys.run_keys(name),
+            self.keys.counters,  # KEYS[7], for the script's [counters] block
         ]
         args: list[Any] = [
             record.tick_id,
@@ -188,6 +189,7 @@ class TickLedger(Repository):
         for run_key, payload in commit.launches:
             args += ["0", "", payload] if run_key is None else ["1", run_key, payload]
         args.append(repr(record.started_at))  # after them: the request triples keep their places
+        args.append(record.status)  # [counters]: after the start, before the asset events
         self._asset_event_call(commit.asset_events, keys, args)
         return keys, args
 
