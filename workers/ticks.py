@@ -21,7 +21,7 @@ from typing import Any
 from lookout._author.definitions import Definitions
 from lookout._base.codec import encode_value
 from lookout._base.errors import CodecError, LookoutError
-from lookout._base.wire import TickMessage, TickRecord
+from lookout._base.wire import TickMessage, TickRecord, TickStatus
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class BatchOutcome:
     """What became of one message's ticks."""
 
     committed: int = 0
+    failed: int = 0  # of the committed, FAILURE ticks: the sensor raised (Flower shows it)
     already_done: int = 0  # committed before, or superseded: a redelivery
     dead_lettered: int = 0
     given_back: int = 0  # not evaluated: too late to finish under the mark
@@ -60,6 +61,7 @@ class BatchOutcome:
     def to_log(self) -> dict[str, int]:
         return {
             "committed": self.committed,
+            "failed": self.failed,
             "already_done": self.already_done,
             "dead_lettered": self.dead_lettered,
             "given_back": self.given_back,
@@ -138,10 +140,13 @@ class TickBatchHandler:
                 seen.add((tick.sensor, tick.tick_id))
                 (ticks if tick.sensor in self.known else unknown).append(tick)
         results = self.evaluate(ticks) if ticks else []
-        committed = sum(isinstance(r, TickRecord) for r in results)
+        records = [r for r in results if isinstance(r, TickRecord)]
+        failed = sum(r.status == TickStatus.FAILURE.value for r in records)
         given_back = sum(isinstance(r, NotEvaluated) for r in results)
-        already_done = len(results) - committed - given_back
-        return BatchOutcome(committed, already_done, dead, given_back, self._unknown(unknown, ref))
+        already_done = len(results) - len(records) - given_back
+        return BatchOutcome(
+            len(records), failed, already_done, dead, given_back, self._unknown(unknown, ref)
+        )
 
     def _unknown(self, ticks: Sequence[TickMessage], ref: str | None) -> int:
         """Give back the ticks of sensors this code does not define; how many held their mark."""
