@@ -19,15 +19,17 @@ from starlette.testclient import TestClient
 
 from lookout import Settings
 from lookout._author.definitions import Definitions
-from lookout._base.wire import TickRecord
+from lookout._base.wire import RUN_TASK, LaunchRequest, TickRecord
 from lookout._core.storage import Repositories
 from lookout._process.log_capture import TICK_MAX_LINES
 from lookout._process.tick import TickRunner, tick_runner
 from lookout._tools.location import load_definitions
 from lookout._tools.monitor import create_app
 from lookout._tools.operator import sync_definitions
+from lookout.workers.app import make_celery
 from lookout.workers.runs import RunExecutor, new_run, status_event
-from tests.conftest import ROOT, process_env
+from tests.conftest import ROOT, Spawn, process_env, wait_for
+from tests.locations.work_support import start_worker
 
 LOCATION_FILE = Path(__file__).resolve().parent / "locations" / "logs_sensors.py"
 LOCATION = ["-m", "tests.locations.logs_sensors"]
@@ -201,3 +203,55 @@ def test_a_deleted_run_takes_its_logs_with_it(
     assert storage.client.exists(storage.keys.run_logs(run_id))
     assert storage.runs.delete_finished(time.time() + 1, 10) == 1
     assert not storage.client.exists(storage.keys.run_logs(run_id))
+
+
+def test_a_running_runs_log_lines_can_be_read_before_it_ends(
+    spawn: Spawn,
+    definitions: Definitions,
+    storage: Repositories,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    start_worker(spawn, settings, "tests.locations.logs_sensors", env={"LOOKOUT_RUN_LEASE": "1.5"})
+    gate = tmp_path / "gate"
+    launch = LaunchRequest(
+        request_id="gated-1",
+        sensor="gate_keeper",
+        tick_id="t1",
+        job_name="gated_meters",
+        run_key=None,
+        run_config={"ops": {"wait_at_gate": {"config": {"gate": str(gate)}}}},
+        tags={},
+        partition_key=None,
+        created_at=time.time(),
+    )
+    record = new_run(launch, definitions, time.time())
+    storage.runs.create([(record, status_event(record, record.status, record.created_at))])
+    app = make_celery(settings)
+    try:
+        app.send_task(RUN_TASK, args=[record.run_id], queue=settings.run_queue)
+
+        def lines() -> list[str]:
+            run = storage.runs.get(record.run_id)
+            return run.logs if run is not None else []
+
+        wait_for(
+            lambda: any("waiting at the gate" in line for line in lines()),
+            15,
+            what="the running run's first log line",
+        )
+        running = storage.runs.get(record.run_id)
+        assert running is not None and running.status == "STARTED"
+        assert "through the gate" not in "\n".join(running.logs)
+        out = lookout(settings, "runs", "logs", record.run_id[:8]).stdout
+        assert "waiting at the gate" in out
+
+        gate.touch()
+        wait_for(lambda: lines()[-1:] != [] and "RUN_SUCCESS" in lines()[-1], 20, what="the end")
+        assert [line.split(" ", 1)[1].strip() for line in lines()[1:]] == [
+            "INFO    waiting at the gate",
+            "INFO    through the gate",
+            "EVENT   RUN_SUCCESS",
+        ]
+    finally:
+        app.close()

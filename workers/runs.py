@@ -244,7 +244,8 @@ class RunExecutor:
                 raise RunLostError(f"run {record.run_id} was declared lost while it ran")
 
         def renew() -> bool:
-            return runs.renew_lease(record.run_id, owner, lease)
+            # The lines so far go with the renewal: a running run's logs can be read.
+            return runs.renew_lease(record.run_id, owner, lease, logs.lines())
 
         with _LeaseKeeper(renew, lease / 3), logs.on(run_logger(job.name)):
             run_config: dict[str, Any] = record.run_config or dict(job.config)

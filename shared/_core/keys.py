@@ -65,7 +65,8 @@ lookout:run:{id}                hash    one run: ``d`` (msgpack RunRecord as
 lookout:run:{id}:lease          string  the executing worker's token, with a TTL
                                         it renews; gone = the executor died
 lookout:run:{id}:logs           string  msgpack list of the run's log and event
-                                        lines (bounded), set when it ends
+                                        lines (bounded), set as its lease is
+                                        renewed and when it ends
 lookout:runs                    zset    run id -> created_at: every run
 lookout:runs:status:{status}    zset    run id -> created_at, per run status
 lookout:runs:sensor:{name}      zset    run id -> created_at, per launching sensor

@@ -5,7 +5,11 @@ whose op logs each meter and whose asset logs its total.  ``flood`` logs far
 more lines than a tick keeps.  ``gauge_check`` logs, then fails in a helper
 of the user's whose error was raised from another (a chained exception).
 ``faulty_meters`` asks for a run of ``broken_meters``, whose op fails.
+``gated_meters`` logs, then waits until the file its config names exists.
 """
+
+import time
+from pathlib import Path
 
 import lookout as dg
 
@@ -74,7 +78,22 @@ def faulty_meters(context: dg.SensorEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"broken-{context.cursor or 0}")
 
 
+@dg.op(config_schema={"gate": str})
+def wait_at_gate(context: dg.OpExecutionContext) -> None:
+    gate = Path(context.op_config["gate"])
+    context.log.info("waiting at the gate")
+    deadline = time.monotonic() + 30
+    while not gate.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    context.log.info("through the gate")
+
+
+@dg.job
+def gated_meters() -> None:
+    wait_at_gate()
+
+
 defs = dg.Definitions(
-    jobs=[read_meters, broken_meters],
+    jobs=[read_meters, broken_meters, gated_meters],
     sensors=[meter_reader, flood, gauge_check, faulty_meters],
 )

@@ -173,13 +173,18 @@ return 0
 """
 )
 
-# RUN_RENEW: extend the executor's lease while it still owns the STARTED run.
-# KEYS: run hash, lease
-# ARGV: owner token, lease ms
+# RUN_RENEW: extend the executor's lease while it still owns the STARTED run,
+# and keep its log lines so far (when given), so a running run's logs can be
+# read; once the run ended (RUN_FINISH keeps the last lines) nothing is written.
+# KEYS: run hash, lease, logs
+# ARGV: owner token, lease ms, log lines (msgpack list; "" or absent: unchanged)
 RUN_RENEW = """
 local run = redis.call('HMGET', KEYS[1], 'status', 'worker')
 if run[1] == 'STARTED' and run[2] == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  if ARGV[3] and ARGV[3] ~= '' then
+    redis.call('SET', KEYS[3], ARGV[3])
+  end
   return 1
 end
 return 0

@@ -346,9 +346,13 @@ class RunStore(Repository):
             args.append(partition)
         return bool(self._emit(keys=keys, args=args))
 
-    def renew_lease(self, run_id: str, owner: str, lease: float) -> bool:
-        keys = [self.keys.run(run_id), self.keys.run_lease(run_id)]
-        return bool(self._renew(keys=keys, args=[owner, str(int(lease * 1000))]))
+    def renew_lease(
+        self, run_id: str, owner: str, lease: float, logs: Sequence[str] | None = None
+    ) -> bool:
+        """Extend ``owner``'s lease of the STARTED run, keeping ``logs`` (its lines so far)."""
+        keys = [self.keys.run(run_id), self.keys.run_lease(run_id), self.keys.run_logs(run_id)]
+        lines = b"" if not logs else encode_value(list(logs))
+        return bool(self._renew(keys=keys, args=[owner, str(int(lease * 1000)), lines]))
 
     def lease_alive(self, run_id: str) -> bool:
         return bool(self.client.exists(self.keys.run_lease(run_id)))
