@@ -27,7 +27,12 @@ from tests.conftest import Process, Spawn, process_env, wait_for
 LOCATION = Path(__file__).resolve().parent / "locations" / "monitor_sensors.py"
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-COUNTERS = ("lookout_ticks_total", "lookout_run_requests", "lookout_run_status_changes_total")
+COUNTERS = (
+    "lookout_ticks_total",
+    "lookout_run_requests",
+    "lookout_run_status_changes_total",
+    "lookout_runs_launched_total",
+)
 
 
 def scrape(port: int) -> Samples:
@@ -107,6 +112,12 @@ def test_two_monitors_report_the_same_counters_and_a_restart_resets_none(
     runner.tick("broken")
     later = counters(second)
     assert value(later, "lookout_ticks_total", sensor="broken", status="FAILURE") == 2
+    assert counters(first) == later
+
+    # Deleting old runs (retention) takes them off the gauges, not off the counters.
+    assert value(later, "lookout_runs_launched_total") == 4
+    assert storage.runs.delete_finished(time.time() + 1, 100) == 4
+    assert value(scrape(first), "lookout_runs", status="SUCCESS") == 0
     assert counters(first) == later
 
 

@@ -82,7 +82,9 @@ lookout:counters                hash    counters that only grow, kept in Redis s
                                         given, ``dropped:{sensor}`` those dropped
                                         for a used run key (tick commit);
                                         ``runs:{status}`` runs that reached the
-                                        status (run_create/start/finish/retry)
+                                        status (run_create/start/finish/retry),
+                                        ``created`` runs created (run_create,
+                                        run_retry)
 lookout:deadletter              stream  messages no consumer could read, field
                                         ``d`` = msgpack DeadLetter (source,
                                         reason, raw payload); capped

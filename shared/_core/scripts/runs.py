@@ -8,7 +8,8 @@ from lookout._core.scripts.asset_index import APPEND_ASSET_EVENT
 # its indexes and its first status event appear together or not at all; a
 # second call for the same run id (a re-claimed launch entry) changes nothing
 # and says where the existing run stands, so the caller can still enqueue it.
-# Each run reaching a status counts once in the counters hash (``runs:<status>``).
+# Each run reaching a status counts once in the counters hash (``runs:<status>``),
+# and each run created once (``created``, as RUN_RETRY's runs do).
 # KEYS: run hash, runs zset, status zset, sensor zset, events stream, counters
 # ARGV: run id, created_at, status, record, event, has sensor ("1"/"0"),
 #       error ("" for none)
@@ -29,6 +30,7 @@ if ARGV[6] == '1' then
 end
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[5])
 redis.call('HINCRBY', KEYS[6], 'runs:' .. ARGV[3], 1)
+redis.call('HINCRBY', KEYS[6], 'created', 1)
 return {1, ARGV[3], ''}
 """
 
@@ -142,6 +144,7 @@ if ARGV[6] == '1' then
 end
 redis.call('XADD', KEYS[6], '*', 'd', ARGV[5])
 redis.call('HINCRBY', KEYS[8], 'runs:QUEUED', 1)
+redis.call('HINCRBY', KEYS[8], 'created', 1)
 return {1, 'QUEUED', ''}
 """
 

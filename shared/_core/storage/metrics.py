@@ -56,10 +56,11 @@ class Counters:
     requests: dict[str, int]  # sensor -> run requests its ticks gave
     dropped: dict[str, int]  # sensor -> of those, dropped for a used run key
     runs: dict[str, int]  # status -> runs that reached it
+    created: int  # runs created (by the launchers: requested, or retries)
 
     @classmethod
     def of_hash(cls, fields: Mapping[bytes, bytes]) -> Counters:
-        counters = cls({}, {}, {}, {})
+        counters = cls({}, {}, {}, {}, int(fields.get(b"created", 0)))
         for raw, count in fields.items():
             kind, _, rest = _text(raw).partition(":")
             if kind == "ticks":

@@ -113,9 +113,6 @@ def state_metrics(figures: Figures) -> Iterator[Metric]:
     for status, count in figures.runs.items():
         runs.add_metric([status], count)
     yield runs
-    yield CounterMetricFamily(
-        "lookout_runs_launched", "Runs the launchers created.", value=figures.runs_total
-    )
     live = GaugeMetricFamily(
         "lookout_processes", "Processes with a live heartbeat, by role.", labels=["role"]
     )
@@ -191,3 +188,6 @@ def counter_metrics(counters: Counters, sensors: Sequence[str]) -> Iterator[Metr
     for status in RUN_STATUSES:
         moves.add_metric([status], counters.runs.get(status, 0))
     yield moves
+    yield CounterMetricFamily(
+        "lookout_runs_launched", "Runs the launchers created.", value=counters.created
+    )
