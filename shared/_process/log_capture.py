@@ -35,8 +35,9 @@ class LogCapture(logging.Handler):
         self.max_chars = max_chars
         self._lines: list[str] = []
         self._dropped = 0
+        # No formatter of its own: logging's default one gives the message
+        # (and the traceback of a context.log.exception), and costs nothing per tick.
         self._guard = threading.Lock()
-        self.setFormatter(logging.Formatter("%(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -69,10 +70,11 @@ class LogCapture(logging.Handler):
     def on(self, logger: logging.Logger) -> Iterator[None]:
         """Capture what ``logger`` logs at INFO and above while the block runs.
 
-        The logger lets INFO through for the block (Dagster keeps context.log's
-        info lines) unless it was set to let through more already.
+        The logger is made to let INFO through (Dagster keeps context.log's
+        info lines) unless it lets through more already, and is left so: it is
+        lookout's own logger of one sensor or job, and each ``setLevel`` clears
+        every logger's level cache, a cost to pay once, not on every tick.
         """
-        level = logger.level
         if logger.getEffectiveLevel() > logging.INFO:
             logger.setLevel(logging.INFO)
         logger.addHandler(self)
@@ -80,4 +82,3 @@ class LogCapture(logging.Handler):
             yield
         finally:
             logger.removeHandler(self)
-            logger.setLevel(level)
