@@ -47,9 +47,15 @@ def runner(definitions: Definitions, storage: Repositories, settings: Settings) 
     return tick_runner(definitions, storage, settings)
 
 
+TOKEN = "a token for the log tests"
+
+
 @pytest.fixture
 def client(definitions: Definitions, storage: Repositories, settings: Settings) -> TestClient:
-    return TestClient(create_app(definitions, storage, settings))
+    with_token = Settings(
+        redis_url=settings.redis_url, key_prefix=settings.key_prefix, admin_token=TOKEN
+    )
+    return TestClient(create_app(definitions, storage, with_token))
 
 
 def lookout(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -110,6 +116,17 @@ def test_a_sensors_log_lines_are_on_its_tick_in_the_cli_and_the_ui(
     page = client.get(f"/sensors/meter_reader/ticks/{tick.tick_id}")
     assert page.status_code == 200
     assert "polled the meter feed, batch 1" in page.text
+
+
+def test_test_sensor_in_the_ui_shows_the_lines_it_logged_and_stores_none(
+    client: TestClient, storage: Repositories
+) -> None:
+    reply = client.post(
+        "/sensors/meter_reader/test", data={"cursor": '"41"'}, headers={"X-Lookout-Token": TOKEN}
+    )
+    assert reply.status_code == 200
+    assert "polled the meter feed, batch 42" in reply.text
+    assert storage.ticks.history("meter_reader", 10) == []
 
 
 def test_a_tick_keeps_at_most_its_line_limit_and_says_how_many_it_cut(runner: TickRunner) -> None:
