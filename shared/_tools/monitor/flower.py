@@ -14,11 +14,14 @@ and ``lookout.run``.
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import Sequence
 
 from lookout._author.definitions import Definitions
 from lookout._base.errors import LookoutError
 from lookout._core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def run_flower(
@@ -39,6 +42,11 @@ def run_flower(
     app = make_celery(settings)
     if definitions is not None:
         register_tasks(app, definitions, settings)
+    else:
+        log.warning(
+            "no code location given (-m/-f, LOOKOUT_MODULE/LOOKOUT_FILE): Flower shows "
+            "lookout's tasks as they run but does not list them as registered"
+        )
     # Flower picks its broker view by the URL's scheme: kombu's own transport.
     app.conf.broker_transport = None
     app.start(["flower", f"--address={address}", f"--port={port}", *extra])
