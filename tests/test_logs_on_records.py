@@ -198,6 +198,32 @@ def test_a_runs_op_logs_and_events_are_in_runs_logs_runs_show_and_its_page(
     assert "read meter north" in page.text and "meter east did not answer" in page.text
 
 
+def test_an_assets_materialization_is_an_event_line_of_its_runs_log(
+    definitions: Definitions, storage: Repositories, settings: Settings
+) -> None:
+    launch = LaunchRequest(
+        request_id="assets-1",
+        sensor="meter_reader",
+        tick_id="t1",
+        job_name="meter_assets",
+        run_key=None,
+        run_config={},
+        tags={},
+        partition_key=None,
+        created_at=time.time(),
+    )
+    record = new_run(launch, definitions, time.time())
+    storage.runs.create([(record, status_event(record, record.status, record.created_at))])
+    RunExecutor(definitions, storage.runs, settings).deliver(record.run_id)
+    run = storage.runs.get(record.run_id)
+    assert run is not None and run.status == "SUCCESS"
+    assert [line.split(" ", 1)[1].strip() for line in run.logs[1:]] == [
+        "INFO    summing the meters",
+        "EVENT   ASSET_MATERIALIZATION meter_total",
+        "EVENT   RUN_SUCCESS",
+    ]
+
+
 def test_a_failed_runs_error_starts_at_the_users_frame_and_its_logs_say_why(
     runner: TickRunner, definitions: Definitions, storage: Repositories, settings: Settings
 ) -> None:

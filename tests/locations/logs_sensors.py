@@ -6,6 +6,7 @@ more lines than a tick keeps.  ``gauge_check`` logs, then fails in a helper
 of the user's whose error was raised from another (a chained exception).
 ``faulty_meters`` asks for a run of ``broken_meters``, whose op fails.
 ``gated_meters`` logs, then waits until the file its config names exists.
+``meter_assets`` materializes ``meter_total``, which logs.
 """
 
 import time
@@ -93,7 +94,17 @@ def gated_meters() -> None:
     wait_at_gate()
 
 
+@dg.asset
+def meter_total(context: dg.AssetExecutionContext) -> int:
+    context.log.info("summing the meters")
+    return 3
+
+
+meter_assets = dg.define_asset_job("meter_assets", selection=[meter_total])
+
+
 defs = dg.Definitions(
-    jobs=[read_meters, broken_meters, gated_meters],
+    assets=[meter_total],
+    jobs=[read_meters, broken_meters, gated_meters, meter_assets],
     sensors=[meter_reader, flood, gauge_check, faulty_meters],
 )
