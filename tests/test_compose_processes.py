@@ -105,7 +105,7 @@ def answers(url: str) -> bool:
 
 def leader_line(metrics: str) -> str | None:
     return next(
-        (x for x in metrics.splitlines() if x.startswith("lookout_scheduler_leader{")), None
+        (x for x in metrics.splitlines() if x.startswith("lookout_scheduler_leader_info{")), None
     )
 
 

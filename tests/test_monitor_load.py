@@ -83,7 +83,8 @@ def test_metrics_under_load_match_redis_and_name_the_leader(
     assert value(live, "lookout_processes", role="monitor") == 1
     [leader] = [p for p in storage.processes.heartbeats() if p.role == "scheduler" and p.leader]
     labels = {"process": leader.id, "host": leader.host, "pid": str(leader.pid)}
-    assert value(live, "lookout_scheduler_leader", **labels) == 1
+    assert value(live, "lookout_scheduler_leader") == 1
+    assert value(live, "lookout_scheduler_leader_info", **labels) == 1
     assert value(live, "lookout_scheduler_leaders") == 1
 
     # Freeze the queues: workers die mid-flight, then the producers stop.

@@ -169,15 +169,18 @@ def test_live_processes_and_the_leader_come_from_heartbeats(
         assert value(samples, "lookout_processes", role="scheduler") == 2
         assert value(samples, "lookout_processes", role="launcher") == 0
         assert value(samples, "lookout_scheduler_leaders") == 1
+        # One series whoever leads; which process it is, in the info metric.
+        assert value(samples, "lookout_scheduler_leader") == 1
         labels = {"process": leader.id, "host": leader.host, "pid": str(leader.pid)}
-        assert value(samples, "lookout_scheduler_leader", **labels) == 1
+        assert value(samples, "lookout_scheduler_leader_info", **labels) == 1
     finally:
         for beat in [*workers, leader, standby]:
             beat.stop()
     samples = scrape(app)
     assert value(samples, "lookout_processes", role="worker") == 0
     assert value(samples, "lookout_scheduler_leaders") == 0
-    assert not any(name == "lookout_scheduler_leader" for name, _ in samples)
+    assert value(samples, "lookout_scheduler_leader") == 0
+    assert not any(name == "lookout_scheduler_leader_info" for name, _ in samples)
 
 
 def test_run_counts_by_status_come_from_the_run_indexes(

@@ -106,7 +106,9 @@ def test_a_run_delivered_again_after_it_finished_does_nothing(
     start_launcher(spawn, settings, BASIC)
     _tick(storage, settings, BASIC, "counter")
     wait_for(lambda: storage.metrics.run_counts()["SUCCESS"] == 1, 20, what="the run")
-    (run,) = storage.runs.recent()
+    (listed,) = storage.runs.recent()
+    run = storage.runs.get(listed.run_id)  # with its log lines, which listings leave out
+    assert run is not None and run.logs[-1].endswith("EVENT   RUN_SUCCESS")
     before = all_events(storage)
     for _ in range(3):
         app.send_task(RUN_TASK, args=[run.run_id], queue=settings.run_queue)

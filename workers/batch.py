@@ -26,7 +26,7 @@ from typing import Any
 
 from lookout._author.definitions import Definitions
 from lookout._base.codec import CodecError, decode_first
-from lookout._base.wire import TickMessage, TickRecord
+from lookout._base.wire import TickMessage, TickRecord, TickStatus
 from lookout._core.storage import SensorState, TickCommit
 from lookout._core.storage.ticks import TickRef
 from lookout._process.tick import Instigator, TickRunner
@@ -85,6 +85,7 @@ class _Pending:
 @dataclass
 class _Tally:
     committed: int = 0
+    failed: int = 0
     already_done: int = 0
     dead_lettered: int = 0
     given_back: int = 0
@@ -92,7 +93,12 @@ class _Tally:
 
     def outcome(self) -> BatchOutcome:
         return BatchOutcome(
-            self.committed, self.already_done, self.dead_lettered, self.given_back, self.unknown
+            self.committed,
+            self.failed,
+            self.already_done,
+            self.dead_lettered,
+            self.given_back,
+            self.unknown,
         )
 
 
@@ -271,6 +277,8 @@ class TickBatch:
                 self.tally.already_done += 1
             else:
                 self.tally.committed += 1
+                # FAILURE ticks counted in the task's result, so Flower shows them.
+                self.tally.failed += record.status == TickStatus.FAILURE.value
         self.keeper.drop(refs)
         pending.commits.clear()
 

@@ -23,13 +23,14 @@ from typing import Any
 
 from lookout._author import run_events as events
 from lookout._author.definitions import Definitions
-from lookout._author.execute import ExecuteInProcessResult, execute_plan
+from lookout._author.execute import ExecuteInProcessResult, execute_plan, run_logger
 from lookout._author.runs import DagsterRunStatus, MaterializationRecord
 from lookout._author.selection import select_steps
 from lookout._base.errors import DefinitionError
 from lookout._base.wire import LaunchRequest, RunEvent, RunRecord
 from lookout._core.settings import Settings
 from lookout._core.storage import RunStore
+from lookout._process.log_capture import RUN_MAX_LINES, LogCapture
 from lookout.workers.retries import will_retry, with_job_tags, with_will_retry
 
 log = logging.getLogger(__name__)
@@ -180,29 +181,35 @@ class RunExecutor:
         return Delivery.BUSY if found == "LEASED" else Delivery.SETTLED
 
     def _execute(self, record: RunRecord, owner: str) -> None:
+        # The ops' context.log lines and the run's events, kept when it ends.
+        logs = LogCapture(RUN_MAX_LINES)
+        logs.add(self.clock(), "EVENT", f"RUN_START on {owner}")
         try:
-            result = self._run_job(record, owner)
+            result = self._run_job(record, owner, logs)
         except DefinitionError as exc:
-            self._finish(record, FAILURE, f"cannot run job '{record.job_name}': {exc}")
+            self._finish(record, FAILURE, f"cannot run job '{record.job_name}': {exc}", logs)
         except RunLostError as exc:
             log.warning("%s", exc)
         except BaseException as exc:
-            self._finish(record, FAILURE, f"the run task ended abnormally: {exc!r}")
+            self._finish(record, FAILURE, f"the run task ended abnormally: {exc!r}", logs)
             raise
         else:
             status = SUCCESS if result.success else FAILURE
-            self._finish(record, status, result.error, succeeded=list(result.outputs))
+            self._finish(record, status, result.error, logs, succeeded=list(result.outputs))
 
     def _finish(
         self,
         record: RunRecord,
         status: str,
         error: str | None,
+        logs: LogCapture,
         *,
         succeeded: list[str] | None = None,
     ) -> None:
         """End the run; ``succeeded``: its steps that did, when one of them failed."""
         now = self.clock()
+        first = (error or "").split("\n", 1)[0]
+        logs.add(now, "EVENT", f"RUN_{status}" + (f": {first}" if first else ""))
         retry = None
         if status == FAILURE:
             retry = self._will_retry(record, step_failed=succeeded is not None)
@@ -215,13 +222,14 @@ class RunExecutor:
             error=error,
             will_retry=retry,
             succeeded_steps=succeeded if retry else None,
+            logs=logs.lines(),
         )
 
     def _will_retry(self, record: RunRecord, *, step_failed: bool) -> bool:
         run = with_job_tags(self.definitions, record)
         return will_retry(run, self.settings, step_failed=step_failed)
 
-    def _run_job(self, record: RunRecord, owner: str) -> ExecuteInProcessResult:
+    def _run_job(self, record: RunRecord, owner: str, logs: LogCapture) -> ExecuteInProcessResult:
         job = self.definitions.get_job(record.job_name)
         steps = select_steps(job, record.asset_selection)
         runs, lease = self.runs, self.settings.run_lease
@@ -230,14 +238,16 @@ class RunExecutor:
 
         def materialized(event: MaterializationRecord) -> None:
             payload = events.materialization_event(facts, event, self.clock())
+            logs.add(payload.timestamp, "EVENT", _event_line(payload))
             emitted[0] += 1
             if not runs.emit_event(record.run_id, owner, payload, emitted[0]):
                 raise RunLostError(f"run {record.run_id} was declared lost while it ran")
 
         def renew() -> bool:
-            return runs.renew_lease(record.run_id, owner, lease)
+            # The lines so far go with the renewal: a running run's logs can be read.
+            return runs.renew_lease(record.run_id, owner, lease, logs.lines())
 
-        with _LeaseKeeper(renew, lease / 3):
+        with _LeaseKeeper(renew, lease / 3), logs.on(run_logger(job.name)):
             run_config: dict[str, Any] = record.run_config or dict(job.config)
             return execute_plan(
                 job.name,
@@ -248,3 +258,9 @@ class RunExecutor:
                 raise_on_error=False,
                 on_materialization=materialized,
             )
+
+
+def _event_line(event: RunEvent) -> str:
+    """A run event as a line of the run's log."""
+    where = f" partition {event.partition}" if event.partition else ""
+    return f"{event.kind} {event.asset_key or ''}{where}".rstrip()

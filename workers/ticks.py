@@ -29,6 +29,7 @@ class BatchOutcome:
     """What became of one message's ticks."""
 
     committed: int = 0
+    failed: int = 0  # of the committed, FAILURE ticks: the sensor raised (Flower shows it)
     already_done: int = 0  # committed before, or superseded: a redelivery
     dead_lettered: int = 0
     given_back: int = 0  # held and not evaluated (the process stopped): due again
@@ -37,6 +38,7 @@ class BatchOutcome:
     def to_log(self) -> dict[str, int]:
         return {
             "committed": self.committed,
+            "failed": self.failed,
             "already_done": self.already_done,
             "dead_lettered": self.dead_lettered,
             "given_back": self.given_back,

@@ -7,7 +7,6 @@ task on a worker, so a job behaves the same in a test and in production.
 from __future__ import annotations
 
 import logging
-import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,6 +23,7 @@ from lookout._author.runs import MaterializationRecord, RunInfo
 from lookout._author.step_output import materialization_of_record, sort_step_output
 from lookout._author.step_params import missing_resources, step_config, step_kwargs
 from lookout._base.errors import DefinitionError, LookoutError
+from lookout._base.tracebacks import user_traceback
 
 
 class RunFailedError(LookoutError):
@@ -190,6 +190,11 @@ def run_resources(steps: Sequence[Step], resources: Mapping[str, Any] | None) ->
     return {**bound, **(resources or {})}
 
 
+def run_logger(job_name: str) -> logging.Logger:
+    """The logger an op's ``context.log`` is, in a run of ``job_name``."""
+    return logging.getLogger(f"lookout.run.{job_name}")
+
+
 def _execute(
     run: RunInfo,
     steps: Sequence[Step],
@@ -198,7 +203,7 @@ def _execute(
     on_materialization: MaterializationSink | None,
 ) -> ExecuteInProcessResult:
     result = ExecuteInProcessResult(success=True, dagster_run=run)
-    log = logging.getLogger(f"lookout.run.{run.job_name}")
+    log = run_logger(run.job_name)
     for step in steps:
         try:
             missing = missing_resources([step], scope.defs)
@@ -211,7 +216,7 @@ def _execute(
             report = sort_step_output(run, step, value, context.logged_events)
         except Exception as exc:
             result.success = False
-            result.error = f"step '{step.name}' failed: {exc!r}\n{traceback.format_exc()}"
+            result.error = f"step '{step.name}' failed: {exc!r}\n{user_traceback(exc)}"
             result.dagster_run = replace(run, status="FAILURE")
             if raise_on_error:
                 raise RunFailedError(result.error) from exc

@@ -84,6 +84,9 @@ class TickRecord(_Wire):
     cursor_after_digest: str | None = None
     # How many run requests the tick asked for, when ``requests`` lists only the first.
     requests_total: int | None = None
+    # The evaluation's context.log lines, bounded (lookout._process.log_capture):
+    # the last line says how many were left out when there were too many.
+    logs: list[str] = field(default_factory=list)
 
     @property
     def tick_status(self) -> TickStatus:
@@ -189,6 +192,8 @@ class RunRecord(_Wire):
     retry_run_id: str | None = None
     # Set when a run that will be retried FAILED in a step: the steps that succeeded.
     succeeded_steps: list[str] | None = None
+    # Its ops' context.log lines and its events, bounded, kept when it ends.
+    logs: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

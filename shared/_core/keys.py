@@ -91,6 +91,9 @@ lookout:run:{id}                hash    one run: ``d`` (msgpack RunRecord as
                                         succeeded, for a FROM_FAILURE retry)
 lookout:run:{id}:lease          string  the executing worker's token, with a TTL
                                         it renews; gone = the executor died
+lookout:run:{id}:logs           string  msgpack list of the run's log and event
+                                        lines (bounded), set as its lease is
+                                        renewed and when it ends
 lookout:runs                    zset    run id -> created_at: every run
 lookout:runs:status:{status}    zset    run id -> created_at, per run status
 lookout:runs:sensor:{name}      zset    run id -> created_at, per launching sensor
@@ -98,6 +101,17 @@ lookout:runs:retry              zset    failed run id -> when it failed, for eac
                                         FAILURE whose retry (``dagster/max_retries``)
                                         is not launched yet; a launcher removes it
                                         once the retry run is enqueued
+lookout:counters                hash    counters that only grow, kept in Redis so
+                                        every monitor reports the same figures
+                                        and a restart resets none:
+                                        ``ticks:{sensor}:{status}`` committed
+                                        ticks, ``requests:{sensor}`` run requests
+                                        given, ``dropped:{sensor}`` those dropped
+                                        for a used run key (tick commit);
+                                        ``runs:{status}`` runs that reached the
+                                        status (run_create/start/finish/retry),
+                                        ``created`` runs created (run_create,
+                                        run_retry)
 lookout:deadletter              stream  messages no consumer could read, field
                                         ``d`` = msgpack DeadLetter (source,
                                         reason, raw payload); capped
@@ -130,15 +144,15 @@ started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 ``TickLedger`` the tick lease, the only writer of its fields, of
 ``inflight`` and of ``claimed`` (lease_*: claim, claim_due with its sweep,
 publish, begin, renew, commit, give_back, release, abandon), a tick's commit
-to ``ticks``, ``runkeys``, ``launch``, ``due`` and ``partitions:*`` and, for the asset events a
-sensor reports, ``events`` and ``asset:*``, ``scheduler:round`` and
-``deferred``;
+to ``ticks``, ``runkeys``, ``launch``, ``due``, ``counters`` and
+``partitions:*`` and, for the asset events a sensor reports, ``events`` and
+``asset:*``, ``scheduler:round`` and ``deferred``;
 ``DynamicPartitionStore`` reads ``partitions:*`` and adds or deletes
 outside ticks; ``ScheduleStore`` ``due``, ``triggered``, ``schedules``,
 ``scheduler:wake`` (sync_sensors, sync_schedules, unschedule, trigger), the
 leader's changes fenced by ``scheduler:leader``, which ``LeaderStore`` holds;
 ``RunStore`` ``run:*`` and ``runs*``, each status move with its ``events``
-entry (run_*), a run's asset events with their ``asset:*`` entries
+entry and its ``counters`` field (run_*), a run's asset events with their ``asset:*`` entries
 (run_emit); ``LaunchStream`` the launchers' group on ``launch``;
 ``EventStream`` ``events`` (an entry no reader can decode it moves to
 ``deadletter``: bury_event); ``ProcessStore`` ``process:*`` and
@@ -218,6 +232,13 @@ class Keys:
     @property
     def runs(self) -> str:
         return f"{self.prefix}runs"
+
+    def run_logs(self, run_id: str) -> str:
+        return f"{self.prefix}run:{run_id}:logs"
+
+    @property
+    def counters(self) -> str:
+        return f"{self.prefix}counters"
 
     def runs_by_status(self, status: str) -> str:
         return f"{self.prefix}runs:status:{status}"

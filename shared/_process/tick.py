@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -35,6 +34,7 @@ from lookout._author.selection import selection_keys
 from lookout._author.sensors import SensorDefinition, SensorKind
 from lookout._base.codec import decode_value, encode, encode_value
 from lookout._base.errors import CodecError, LookoutError
+from lookout._base.tracebacks import user_traceback
 from lookout._base.wire import LaunchRequest, RunEvent, TickRecord, TickStatus
 from lookout._core.settings import Settings
 from lookout._core.storage import (
@@ -56,6 +56,7 @@ from lookout._process.limits import (
     cut,
     recorded_cursor,
 )
+from lookout._process.log_capture import LogCapture
 from lookout._process.memory import MemoryLimit
 from lookout._process.schedule_tick import ScheduleTicks
 from lookout._process.timeout import EvaluationTimer
@@ -89,6 +90,7 @@ def launch_tags(sensor: str, request: RunRequest) -> dict[str, str]:
 class _Failure:
     error: str
     traceback: str
+    logs: list[str]
 
 
 def partition_changes(outcome: SensorOutcome) -> list[tuple[str, str, list[str]]]:
@@ -208,6 +210,7 @@ class TickRunner:
                 sensor, state, tick_id=tick_id, due_at=due_at, holder=holder
             )
         started = self.clock()
+        logs = LogCapture()  # [tick logs] context.log lines, kept on the record
         try:
             cursor = decode_value(state.cursor) if state.cursor is not None else None
             context = SensorEvaluationContext(
@@ -221,7 +224,7 @@ class TickRunner:
             )
             with self.memory.applied(f"sensor '{sensor.name}'"):
                 outcome, more = self.timer.call(
-                    lambda: self._evaluate_kind(sensor, context),
+                    lambda: self._evaluate_kind(sensor, context, logs),
                     self.settings.tick_timeout,
                     f"sensor '{sensor.name}'",
                     hard_after=self.settings.hard_exit_after,
@@ -241,7 +244,7 @@ class TickRunner:
                 tick_id,
                 due_at,
                 started,
-                _Failure(f"{type(exc).__name__}: {exc}", traceback.format_exc()),
+                _Failure(f"{type(exc).__name__}: {exc}", user_traceback(exc), logs.lines()),
             )
             return replace(failed, holder=holder)
         ended = self.clock()
@@ -269,6 +272,7 @@ class TickRunner:
             cursor_before_digest=before_digest,
             cursor_after_digest=after_digest,
             requests_total=len(launches) if len(listed) < len(launches) else None,
+            logs=logs.lines(),
         )
         return TickCommit(
             record=record,
@@ -283,12 +287,15 @@ class TickRunner:
         )
 
     def _evaluate_kind(
-        self, sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext
+        self,
+        sensor: SensorDefinition[Any, Any],
+        context: SensorEvaluationContext,
+        logs: LogCapture,
     ) -> tuple[SensorOutcome, bool]:
         """The outcome, and whether the sensor has more to read at once (an event backlog)."""
         more = False
         # The context tears down the resources the evaluation built, once per tick.
-        with context:
+        with context, logs.on(context.log):
             if sensor.kind in (SensorKind.STANDARD, SensorKind.MULTI_ASSET):
                 # A multi-asset sensor's function is its whole evaluation: it reads
                 # context.instance and moves its per-asset cursors itself.
@@ -368,6 +375,7 @@ class TickRunner:
             worker=self.worker,
             cursor_before_digest=digest,
             cursor_after_digest=digest,
+            logs=failure.logs,
         )
         # A failed tick leaves the cursor where it was and is scheduled again.
         return TickCommit(record, [], False, None, self._next_due(sensor, started, ended))

@@ -387,13 +387,16 @@ return out
 # The asset events the sensor reported (SensorResult(asset_events=...)) go to
 # the event stream and their assets' own streams in the same step (the last
 # block): a commit sent again appends none again, a failed tick has none.
+# The [counters] block counts the commit in the counters hash: the tick by
+# sensor and status, its requests and those dropped for a used run key.
 # KEYS: inflight zset, claimed zset, sensor hash, ticks list, launch stream,
-#       due zset, run-key hash,
+#       due zset, run-key hash, counters hash,
 #       then, only when the tick reports asset events: the events stream,
 #       then per asset event: its asset stream, its asset's partitions hash,
 #       then each dynamic partitions zset the tick changes
 # A: sensor, tick, holder, store_cursor (bool), cursor, record, size,
-#    next_due ("" for none), started, requests ({{run key or "", entry}, ...}),
+#    next_due ("" for none), started, status (the record's, for the counters),
+#    requests ({{run key or "", entry}, ...}),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),
 #    partitions ({{"add" or "del", index in KEYS of the definition's zset,
 #    {partition key, ...}}, ...}, in order)
@@ -464,7 +467,7 @@ if A.next_due ~= '' and running(state[2], state[3]) then
 end
 -- [asset events] each with its asset index entries (append_asset_event).
 for i, ev in ipairs(A.events or {}) do
-  append_asset_event(KEYS[8], KEYS[7 + 2 * i], KEYS[8 + 2 * i], ev[1], ev[2])
+  append_asset_event(KEYS[9], KEYS[8 + 2 * i], KEYS[9 + 2 * i], ev[1], ev[2])
 end
 -- [end asset events]
 -- [dynamic partitions]
@@ -480,6 +483,15 @@ for _, change in ipairs(A.partitions or {}) do
   end
 end
 -- [end dynamic partitions]
+-- [counters] Only grows the counters hash (KEYS[8], keys.py ``counters``):
+-- committed ticks by sensor and status, requests given, requests dropped.
+redis.call('HINCRBY', KEYS[8], 'ticks:' .. A.sensor .. ':' .. A.status, 1)
+if #A.requests > 0 then
+  local _, dropped = string.gsub(flags, '0', '')
+  redis.call('HINCRBY', KEYS[8], 'requests:' .. A.sensor, #A.requests)
+  redis.call('HINCRBY', KEYS[8], 'dropped:' .. A.sensor, dropped)
+end
+-- [end counters]
 return {1, flags}
 """
 )

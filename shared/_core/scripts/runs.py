@@ -8,7 +8,9 @@ from lookout._core.scripts.asset_index import APPEND_ASSET_EVENT
 # its indexes and its first status event appear together or not at all; a
 # second call for the same run id (a re-claimed launch entry) changes nothing
 # and says where the existing run stands, so the caller can still enqueue it.
-# KEYS: run hash, runs zset, status zset, sensor zset, events stream
+# Each run reaching a status counts once in the counters hash (``runs:<status>``),
+# and each run created once (``created``, as RUN_RETRY's runs do).
+# KEYS: run hash, runs zset, status zset, sensor zset, events stream, counters
 # ARGV: run id, created_at, status, record, event, has sensor ("1"/"0"),
 #       error ("" for none)
 # Returns {1, status, ""} when created, {0, status, enqueued} when it existed.
@@ -27,6 +29,8 @@ if ARGV[6] == '1' then
   redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 end
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[5])
+redis.call('HINCRBY', KEYS[6], 'runs:' .. ARGV[3], 1)
+redis.call('HINCRBY', KEYS[6], 'created', 1)
 return {1, ARGV[3], ''}
 """
 
@@ -35,7 +39,7 @@ return {1, ARGV[3], ''}
 # Safe to run twice for one owner: redis-py sends the script again when the
 # reply to the first call was lost, and the owner that started the run must
 # still be told so (else nobody runs it and its lease lapses).
-# KEYS: run hash, lease, queued zset, started zset, events stream
+# KEYS: run hash, lease, queued zset, started zset, events stream, counters
 # ARGV: run id, now, owner token, lease ms, event
 # Returns the status found: "QUEUED" means this caller started the run.
 RUN_START = """
@@ -53,6 +57,7 @@ redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[4], created, ARGV[1])
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[5])
+redis.call('HINCRBY', KEYS[6], 'runs:STARTED', 1)
 return 'QUEUED'
 """
 
@@ -64,11 +69,13 @@ return 'QUEUED'
 # records whether it will be retried (Dagster's dagster/will_retry) with the
 # move, and one that will is put on the retry list in the same step, so a
 # failure is never left without its retry nor retried without failing.
+# The run's log lines, when given, are kept with the move (its logs key).
 # KEYS: run hash, lease, from-status zset, to-status zset, events stream,
-#       retry zset
+#       retry zset, logs, counters
 # ARGV: run id, from status, to status, now, error ("" for none), event,
 #       only if the lease lapsed ("1"/"0"), will retry ("1"/"0", "" unsaid),
-#       the steps that succeeded (msgpack list, "" unknown; kept for a retry)
+#       the steps that succeeded (msgpack list, "" unknown; kept for a retry),
+#       log lines (msgpack list, "" for none)
 # Returns the status found ("LEASED" when the lease is alive): equal to the
 # from status when this call made the change.
 RUN_FINISH = """
@@ -88,6 +95,10 @@ redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[4], created, ARGV[1])
 redis.call('XADD', KEYS[5], '*', 'd', ARGV[6])
+redis.call('HINCRBY', KEYS[8], 'runs:' .. ARGV[3], 1)
+if ARGV[10] ~= '' then
+  redis.call('SET', KEYS[7], ARGV[10])
+end
 if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[1], 'will_retry', ARGV[8])
   if ARGV[8] == '1' then
@@ -109,7 +120,7 @@ return ARGV[2]
 # it.  A failed run that gets no retry (it is gone, or not to be retried)
 # leaves the retry list here; one that got it leaves once it is enqueued.
 # KEYS: failed run hash, retry run hash, runs zset, QUEUED zset, sensor zset,
-#       events stream, retry zset
+#       events stream, retry zset, counters
 # ARGV: failed run id, retry run id, created_at, retry record, QUEUED event,
 #       has sensor ("1"/"0")
 # Returns {1, "QUEUED", ""} when created, {0, status, enqueued} when it
@@ -132,6 +143,8 @@ if ARGV[6] == '1' then
   redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
 end
 redis.call('XADD', KEYS[6], '*', 'd', ARGV[5])
+redis.call('HINCRBY', KEYS[8], 'runs:QUEUED', 1)
+redis.call('HINCRBY', KEYS[8], 'created', 1)
 return {1, 'QUEUED', ''}
 """
 
@@ -163,13 +176,18 @@ return 0
 """
 )
 
-# RUN_RENEW: extend the executor's lease while it still owns the STARTED run.
-# KEYS: run hash, lease
-# ARGV: owner token, lease ms
+# RUN_RENEW: extend the executor's lease while it still owns the STARTED run,
+# and keep its log lines so far (when given), so a running run's logs can be
+# read; once the run ended (RUN_FINISH keeps the last lines) nothing is written.
+# KEYS: run hash, lease, logs
+# ARGV: owner token, lease ms, log lines (msgpack list; "" or absent: unchanged)
 RUN_RENEW = """
 local run = redis.call('HMGET', KEYS[1], 'status', 'worker')
 if run[1] == 'STARTED' and run[2] == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  if ARGV[3] and ARGV[3] ~= '' then
+    redis.call('SET', KEYS[3], ARGV[3])
+  end
   return 1
 end
 return 0
@@ -179,7 +197,7 @@ return 0
 # together, so no index ever names a run that is gone.  Only a run still in
 # the finished status the caller found it in, created at or before the cutoff,
 # is deleted; a second call finds nothing and changes nothing.
-# KEYS: run hash, lease, runs zset, its status zset, its sensor zset
+# KEYS: run hash, lease, runs zset, its status zset, its sensor zset, its logs
 # ARGV: run id, status, cutoff (created_at)
 # Returns 1 when this call deleted the run.
 RUN_DELETE = """
@@ -192,7 +210,7 @@ end
 if run[1] ~= ARGV[2] or tonumber(run[2]) > tonumber(ARGV[3]) then
   return 0
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[6])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])

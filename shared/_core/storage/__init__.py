@@ -42,7 +42,7 @@ from lookout._core.storage.events import EventStream
 from lookout._core.storage.history import decode_entry
 from lookout._core.storage.launches import LaunchStream
 from lookout._core.storage.leader import LeaderStore
-from lookout._core.storage.metrics import MetricsView, SensorCounts, StreamBacklog
+from lookout._core.storage.metrics import Counters, MetricsView, SensorCounts, StreamBacklog
 from lookout._core.storage.partitions import DynamicPartitionStore
 from lookout._core.storage.processes import ProcessInfo, ProcessStore
 from lookout._core.storage.runs import Created, RunStore
@@ -133,6 +133,7 @@ __all__ = [
     "BRIEF",
     "ClaimRound",
     "ClaimedTick",
+    "Counters",
     "Created",
     "DeadLetterStore",
     "Death",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from lookout._core.storage._base import Repository
-from lookout._core.storage._replies import as_bytes, maybe_bytes
+from lookout._core.storage._replies import as_bytes, fields_of, maybe_bytes
 from lookout._core.storage.runs import RUN_STATUSES
 from lookout._core.streams import text as _text
 
@@ -47,6 +47,29 @@ class SensorCounts:
     overdue: int  # due now or earlier and not yet published
     in_flight: int  # a tick queued or running
     deferred: int = 0  # due ticks put back so far: the launch stream was over its limit
+
+
+@dataclass(frozen=True)
+class Counters:
+    """The counters hash (``Keys.counters``): totals since the deployment began."""
+
+    ticks: dict[tuple[str, str], int]  # (sensor, status) -> committed ticks
+    requests: dict[str, int]  # sensor -> run requests its ticks gave
+    dropped: dict[str, int]  # sensor -> of those, dropped for a used run key
+    runs: dict[str, int]  # status -> runs that reached it
+    created: int  # runs created (by the launchers: requested, or retries)
+
+    @classmethod
+    def of_hash(cls, fields: Mapping[bytes, bytes]) -> Counters:
+        counters = cls({}, {}, {}, {}, int(fields.get(b"created", 0)))
+        for raw, count in fields.items():
+            kind, _, rest = _text(raw).partition(":")
+            if kind == "ticks":
+                sensor, _, status = rest.rpartition(":")
+                counters.ticks[(sensor, status)] = int(count)
+            elif kind in ("requests", "dropped", "runs"):
+                getattr(counters, kind)[rest] = int(count)
+        return counters
 
 
 def ping_once(url: str, timeout: float = 2.0) -> str | None:
@@ -196,6 +219,10 @@ class MetricsView(Repository):
     def runs_total(self) -> int:
         """Every run ever created (the launcher's count of launched runs)."""
         return int(self.client.zcard(self.keys.runs))
+
+    def counters(self) -> Counters:
+        """The counters the tick commits and run status moves keep (one HGETALL)."""
+        return Counters.of_hash(fields_of(self.client.hgetall(self.keys.counters)))
 
     def run_counts(self) -> dict[str, int]:
         """How many runs are in each status."""

@@ -71,6 +71,7 @@ class RunStore(Repository):
                 self.keys.runs_by_status(record.status),
                 self.keys.runs_by_sensor(record.sensor or ""),
                 self.keys.events,
+                self.keys.counters,
             ]
             args: list[Any] = [
                 record.run_id,
@@ -143,6 +144,7 @@ class RunStore(Repository):
                 self.keys.runs,
                 self.keys.runs_by_status(status),
                 self.keys.runs_by_sensor(sensor or ""),
+                self.keys.run_logs(run_id),
             ]
             self._delete(keys=keys, args=[run_id, status, repr(cutoff)], client=pipe)
         return sum(int(n) for n in pipe.execute())
@@ -150,7 +152,15 @@ class RunStore(Repository):
     # -- reading -------------------------------------------------------------
 
     def get(self, run_id: str) -> RunRecord | None:
-        return self._record(fields_of(self.client.hgetall(self.keys.run(run_id))))
+        """One run, with its log lines (which listings leave out: they can be long)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(self.keys.run(run_id))
+        pipe.get(self.keys.run_logs(run_id))
+        fields, logs = pipe.execute()
+        record = self._record(fields_of(fields))
+        if record is None or not logs:
+            return record
+        return replace(record, logs=[str(line) for line in decode_value(logs)])
 
     def get_many(self, run_ids: Sequence[str]) -> list[RunRecord]:
         pipe = self.client.pipeline(transaction=False)
@@ -229,6 +239,7 @@ class RunStore(Repository):
             self.keys.runs_by_status("QUEUED"),
             self.keys.runs_by_status("STARTED"),
             self.keys.events,
+            self.keys.counters,
         ]
         args: list[Any] = [run_id, repr(now), owner, str(int(lease * 1000)), encode(event)]
         return _text(self._start(keys=keys, args=args))
@@ -244,12 +255,14 @@ class RunStore(Repository):
         only_if_lapsed: bool = False,
         will_retry: bool | None = None,
         succeeded_steps: Sequence[str] | None = None,
+        logs: Sequence[str] | None = None,
     ) -> str:
         """Move a run ``(from, to)`` with its event; returns the status found.
 
         ``will_retry`` (for a move to FAILURE) is recorded with the move, and
         a run that will be retried joins the retry list (``to_retry``) with it,
-        and keeps ``succeeded_steps`` for its retry.
+        and keeps ``succeeded_steps`` for its retry.  ``logs``, the run's log
+        lines, are kept with the move.
         """
         before, after = moves
         keys = [
@@ -259,6 +272,8 @@ class RunStore(Repository):
             self.keys.runs_by_status(after),
             self.keys.events,
             self.keys.runs_to_retry,
+            self.keys.run_logs(run_id),
+            self.keys.counters,
         ]
         args: list[Any] = [
             run_id,
@@ -270,6 +285,7 @@ class RunStore(Repository):
             "1" if only_if_lapsed else "0",
             "" if will_retry is None else "1" if will_retry else "0",
             b"" if succeeded_steps is None else encode_value(list(succeeded_steps)),
+            b"" if not logs else encode_value(list(logs)),
         ]
         return _text(self._finish(keys=keys, args=args))
 
@@ -295,6 +311,7 @@ class RunStore(Repository):
                 self.keys.runs_by_sensor(record.sensor or ""),
                 self.keys.events,
                 self.keys.runs_to_retry,
+                self.keys.counters,
             ]
             args: list[Any] = [
                 failed_id,
@@ -329,9 +346,13 @@ class RunStore(Repository):
             args.append(partition)
         return bool(self._emit(keys=keys, args=args))
 
-    def renew_lease(self, run_id: str, owner: str, lease: float) -> bool:
-        keys = [self.keys.run(run_id), self.keys.run_lease(run_id)]
-        return bool(self._renew(keys=keys, args=[owner, str(int(lease * 1000))]))
+    def renew_lease(
+        self, run_id: str, owner: str, lease: float, logs: Sequence[str] | None = None
+    ) -> bool:
+        """Extend ``owner``'s lease of the STARTED run, keeping ``logs`` (its lines so far)."""
+        keys = [self.keys.run(run_id), self.keys.run_lease(run_id), self.keys.run_logs(run_id)]
+        lines = b"" if not logs else encode_value(list(logs))
+        return bool(self._renew(keys=keys, args=[owner, str(int(lease * 1000)), lines]))
 
     def lease_alive(self, run_id: str) -> bool:
         return bool(self.client.exists(self.keys.run_lease(run_id)))

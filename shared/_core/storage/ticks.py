@@ -361,6 +361,7 @@ class TickLedger(Repository):
             self.keys.launch,
             self.keys.due,
             self.keys.run_keys(name),
+            self.keys.counters,  # KEYS[7], for the script's [counters] block
         ]
         args = {
             "sensor": name,
@@ -372,6 +373,7 @@ class TickLedger(Repository):
             "size": self.history_size,
             "next_due": "" if commit.next_due is None else repr(commit.next_due),
             "started": repr(record.started_at),
+            "status": record.status,  # counted by the [counters] block
             "requests": [[key or "", payload] for key, payload in commit.launches],
             "events": self._asset_event_call(commit.asset_events, keys),
             "partitions": self._partition_call(commit.partition_changes, keys),

@@ -176,6 +176,9 @@ def tick_detail(t: TickRecord, *, preview: bool = False) -> str:
         )
     if t.traceback:
         lines.append("  " + t.traceback.rstrip().replace("\n", "\n  "))
+    if t.logs:
+        lines.append("  logs:")
+        lines += [f"    {line}" for line in t.logs]
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from lookout._tools.cli._options import (
     reports_errors,
     settings_from,
 )
+from lookout._tools.location import load_definitions
 from lookout._tools.monitor import serve_monitor
 from lookout._tools.monitor.flower import run_flower
 from lookout._tools.monitor.report import show_queues
@@ -94,14 +95,23 @@ def queues_command(
     type=click.IntRange(0, 65535),
     help="Port Flower listens on. [env LOOKOUT_FLOWER_PORT]",
 )
+@location_options
 @redis_options
 @reports_errors
 @click.pass_context
 def flower_command(
-    ctx: click.Context, address: str, port: int, redis_url: str | None, prefix: str | None
+    ctx: click.Context,
+    address: str,
+    port: int,
+    module: str | None,
+    file: str | None,
+    redis_url: str | None,
+    prefix: str | None,
 ) -> None:
     """Run Celery's Flower dashboard on lookout's broker (needs the flower extra).
 
+    With the code location (-m/-f), Flower lists lookout's tasks as registered.
     Other arguments go to Flower as they are, e.g. --basic-auth=user:password.
     """
-    run_flower(settings_from(redis_url, prefix), address, port, ctx.args)
+    definitions = load_definitions(module=module, file=file) if module or file else None
+    run_flower(settings_from(redis_url, prefix), address, port, ctx.args, definitions)

@@ -21,6 +21,9 @@ from lookout._tools.cli._options import (
     settings_from,
 )
 
+# ``runs show`` prints at most this many of a run's log lines, the last ones.
+SHOWN_LOG_LINES = 20
+
 
 def _took(run: RunRecord) -> str:
     if run.started_at is None or run.ended_at is None:
@@ -73,6 +76,13 @@ def run_detail(run: RunRecord) -> str:
     ]
     if run.error:
         lines.append("  error      " + run.error.rstrip().replace("\n", "\n             "))
+    if run.logs:
+        # The tail: where a run's story ends; ``runs logs`` prints them all.
+        shown = run.logs[-SHOWN_LOG_LINES:]
+        cut = len(run.logs) - len(shown)
+        more = f", the last {len(shown)} here; all: lookout runs logs {run.run_id}" if cut else ""
+        lines.append(f"  logs       {len(run.logs)} lines{more}")
+        lines += [f"    {line}" for line in shown]
     return "\n".join(lines)
 
 
@@ -135,3 +145,20 @@ def show_command(run_id: str, as_json: bool, redis_url: str | None, prefix: str 
     """One run (RUN_ID or any unique start of it): its request, status, times, worker and error."""
     run = find_run(open_storage(settings_from(redis_url, prefix)), run_id)
     click.echo(dumps(run_json(run)) if as_json else run_detail(run))
+
+
+@runs_group.command("logs")
+@click.argument("run_id")
+@json_option
+@redis_options
+@reports_errors
+def logs_command(run_id: str, as_json: bool, redis_url: str | None, prefix: str | None) -> None:
+    """The log lines and events of a run (RUN_ID or any unique start of it), kept when it ended."""
+    run = find_run(open_storage(settings_from(redis_url, prefix)), run_id)
+    if as_json:
+        click.echo(dumps({"run_id": run.run_id, "status": run.status, "logs": run.logs}))
+    elif run.logs:
+        click.echo("\n".join(run.logs))
+    else:
+        state = "it has not ended yet" if run.status in ("QUEUED", "STARTED") else "none were kept"
+        click.echo(f"run {run.run_id} ({run.status}): no log lines ({state})")

@@ -134,7 +134,7 @@ def reset_run_keys_command(
 @sensor_group.command("ticks")
 @click.argument("name")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option("-v", "--verbose", is_flag=True, help="Show requests, cursors and tracebacks.")
+@click.option("-v", "--verbose", is_flag=True, help="Show requests, cursors, tracebacks, logs.")
 @json_option
 @location_options
 @redis_options

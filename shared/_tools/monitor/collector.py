@@ -1,8 +1,11 @@
 """The Prometheus collector: reads Redis when scraped, never in the background.
 
-Gauges come from one ``read_figures`` call; tick counters and histograms from
-the ``TickTracker``'s incremental read of the tick histories.  Scrapes are
-serialised by a lock, so two scrapers at once cannot count a tick twice.
+Gauges come from one ``read_figures`` call; the counters (ticks, run requests,
+run status moves) from the counters hash the commits keep in Redis, so every
+monitor replica reports the same totals and a restarted monitor resets none;
+the tick histograms from the ``TickTracker``'s incremental read of the tick
+histories.  Scrapes are serialised by a lock, so two scrapers at once cannot
+count a tick twice in the histograms.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from lookout._core.settings import Settings
-from lookout._core.storage import MetricsView, ProcessStore
+from lookout._core.storage import Counters, MetricsView, ProcessStore
+from lookout._core.storage.runs import RUN_STATUSES
 from lookout._tools.monitor.figures import Figures, read_figures, roles
 from lookout._tools.monitor.ticks import TickTracker
 
@@ -53,6 +57,7 @@ class LookoutCollector(Collector):
             try:
                 figures = read_figures(self.metrics, self.processes, self.settings)
                 self.tracker.update(self.metrics, self.sensors)
+                counters = self.metrics.counters()
             except redis.RedisError as exc:
                 log.warning("scrape: Redis did not answer: %s", exc)
                 up.add_metric([], 0)
@@ -63,6 +68,7 @@ class LookoutCollector(Collector):
             yield from queue_metrics(figures)
             yield from state_metrics(figures)
             yield from tick_metrics(self.tracker)
+            yield from counter_metrics(counters, self.sensors)
 
 
 def queue_metrics(figures: Figures) -> Iterator[Metric]:
@@ -111,21 +117,25 @@ def state_metrics(figures: Figures) -> Iterator[Metric]:
     for status, count in figures.runs.items():
         runs.add_metric([status], count)
     yield runs
-    yield CounterMetricFamily(
-        "lookout_runs_launched", "Runs the launchers created.", value=figures.runs_total
-    )
     live = GaugeMetricFamily(
         "lookout_processes", "Processes with a live heartbeat, by role.", labels=["role"]
     )
     for role in roles(figures.processes):
         live.add_metric([role], figures.live(role))
     yield live
-    leader = GaugeMetricFamily(
+    current = figures.leader
+    # One stable series (no process label to churn at each failover); which
+    # process leads is in the _info metric's labels, as Prometheus' info idiom.
+    yield GaugeMetricFamily(
         "lookout_scheduler_leader",
+        "1 when a scheduler holds the leader lock, 0 when none does.",
+        value=0 if current is None else 1,
+    )
+    leader = GaugeMetricFamily(
+        "lookout_scheduler_leader_info",
         "1 for the scheduler that holds the leader lock (none: no series).",
         labels=["process", "host", "pid"],
     )
-    current = figures.leader
     if current is not None:
         leader.add_metric([current.id, current.host, str(current.pid)], 1)
     yield leader
@@ -151,10 +161,14 @@ def tick_metrics(tracker: TickTracker) -> Iterator[Metric]:
     for sensor, histogram in sorted(tracker.durations.items()):
         duration.add_metric([sensor], histogram.cumulative(), histogram.total)
     yield duration
+
+
+def counter_metrics(counters: Counters, sensors: Sequence[str]) -> Iterator[Metric]:
+    """The counters hash, Redis' own totals; the location's sensors count from 0."""
     ticks = CounterMetricFamily(
         "lookout_ticks", "Committed ticks by sensor and status.", labels=["sensor", "status"]
     )
-    for (sensor, status), count in sorted(tracker.ticks.items()):
+    for (sensor, status), count in sorted(counters.ticks.items()):
         ticks.add_metric([sensor, status], count)
     yield ticks
     requests = CounterMetricFamily(
@@ -165,8 +179,19 @@ def tick_metrics(tracker: TickTracker) -> Iterator[Metric]:
         "Run requests dropped because their run key was already used.",
         labels=["sensor"],
     )
-    for sensor in sorted(tracker.requests):
-        requests.add_metric([sensor], tracker.requests[sensor])
-        dropped.add_metric([sensor], tracker.dropped[sensor])
+    for sensor in sorted({*counters.requests, *sensors}):
+        requests.add_metric([sensor], counters.requests.get(sensor, 0))
+        dropped.add_metric([sensor], counters.dropped.get(sensor, 0))
     yield requests
     yield dropped
+    moves = CounterMetricFamily(
+        "lookout_run_status_changes",
+        "Runs that reached each status (a run counts once per status it reaches).",
+        labels=["status"],
+    )
+    for status in RUN_STATUSES:
+        moves.add_metric([status], counters.runs.get(status, 0))
+    yield moves
+    yield CounterMetricFamily(
+        "lookout_runs_launched", "Runs the launchers created.", value=counters.created
+    )

@@ -4,15 +4,15 @@ The commit script writes every tick into its sensor's history list; the
 monitor keeps, per sensor, the id of the newest tick it has counted (its
 high-water mark) and at each scrape reads only the entries above it.  A
 sensor whose newest entry did not change costs one HGET in a pipeline and no
-decoding.  The counters therefore count the ticks this monitor has seen since
-it started (Prometheus' ``rate()`` handles the reset of a restart).
+decoding.  The histograms therefore cover the ticks this monitor has seen
+since it started (Prometheus' ``rate()`` handles the reset of a restart); the
+tick counters come from Redis' counters hash instead (``collector``).
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -64,7 +64,7 @@ class _Mark:
 
 
 class TickTracker:
-    """Counts and histograms of the ticks committed since the monitor started."""
+    """Histograms of the ticks committed since the monitor started."""
 
     def __init__(self, max_per_sensor: int = 200) -> None:
         # At most this many new entries are read per sensor per scrape; a
@@ -72,9 +72,6 @@ class TickTracker:
         self.max_per_sensor = max_per_sensor
         self.lateness = Histogram(LATENESS_BUCKETS)
         self.durations: dict[str, Histogram] = {}
-        self.ticks: Counter[tuple[str, str]] = Counter()  # (sensor, status)
-        self.requests: Counter[str] = Counter()
-        self.dropped: Counter[str] = Counter()
         self._marks: dict[str, _Mark] = {}
 
     def update(self, metrics: MetricsView, also: Iterable[str] = ()) -> int:
@@ -125,11 +122,8 @@ class TickTracker:
 
     def observe(self, record: TickRecord) -> None:
         """Count one committed tick."""
-        self.ticks[(record.sensor, record.status)] += 1
         if record.due_at is not None:
             self.lateness.observe(max(0.0, record.started_at - record.due_at))
         if record.duration is not None:
             histogram = self.durations.setdefault(record.sensor, Histogram(DURATION_BUCKETS))
             histogram.observe(max(0.0, record.duration))
-        self.requests[record.sensor] += len(record.requests)
-        self.dropped[record.sensor] += record.accepted.count("0")
