@@ -15,7 +15,9 @@ lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
                                         minimum interval counts from), interval,
                                         trigger (due by a trigger, not by status),
                                         evaluator ("{tick id}|{process}": who
-                                        evaluates the tick in flight)
+                                        evaluates the tick in flight), payload
+                                        (a trigger's packed payload, waiting for
+                                        the next tick to read it)
 lookout:sensors                 set     names of every sensor ever synced
 lookout:ticks:{name}            list    tick history entries, newest first, trimmed
                                         to ``Settings.tick_history``; an entry is a
@@ -25,6 +27,9 @@ lookout:ticks:{name}            list    tick history entries, newest first, trim
 lookout:runkeys:{name}          hash    run key -> "1" for every run key the sensor
                                         has used; the commit script sets a key only
                                         if absent: the global dedupe (invariant 3)
+lookout:runkeys:push:{source}   hash    run key -> request id of its launch, for
+                                        runs pushed through the API by a push
+                                        source (a pseudo-sensor; default "api")
 lookout:due                     zset    sensor name -> next due time (unix s), for
                                         RUNNING sensors with no tick in flight, and
                                         STOPPED ones a trigger made due
@@ -82,7 +87,8 @@ sensors' hashes (sync_sensors, unschedule, claim_due, unclaim, trigger), the
 leader's changes fenced by ``scheduler:leader``, which ``LeaderStore`` holds;
 ``RunStore`` ``run:*`` and ``runs*``, each status move with its ``events``
 entry (run_*); ``LaunchStream`` the launchers' group on ``launch``;
-``EventStream`` ``events``; ``ProcessStore`` ``process:*`` and ``processes``;
+``EventStream`` ``events``; ``PushStore`` pushed launches to ``runkeys:push:*``
+and ``launch`` (push_launch); ``ProcessStore`` ``process:*`` and ``processes``;
 ``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads, kombu's keys too.
 """
 

@@ -38,6 +38,7 @@ from lookout._core.storage import (
     TickLedger,
 )
 from lookout._core.storage.history import with_flags
+from lookout._process.payload import unpack_payload
 from lookout._process.timeout import EvaluationTimer
 
 Clock = Callable[[], float]
@@ -141,6 +142,7 @@ class TickRunner:
                 # Decoding the last tick record is left to the few sensors that ask.
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
                 resources=self.definitions.resources,
+                trigger_payload=unpack_payload(state.payload),
             )
             outcome = self.timer.call(
                 lambda: self._evaluate_kind(sensor, context),
@@ -186,6 +188,7 @@ class TickRunner:
             store_cursor=outcome.cursor_updated,
             cursor=new_cursor,
             next_due=self._next_due(sensor, started, ended),
+            payload=state.payload,
         )
 
     def _evaluate_kind(
@@ -261,7 +264,8 @@ class TickRunner:
             worker=self.worker,
         )
         # A failed tick leaves the cursor where it was and is scheduled again.
-        return TickCommit(record, [], False, None, self._next_due(sensor, started, ended))
+        next_due = self._next_due(sensor, started, ended)
+        return TickCommit(record, [], False, None, next_due, payload=state.payload)
 
     def _next_due(self, sensor: SensorDefinition[Any, Any], started: float, ended: float) -> float:
         # A slow evaluation pushes the next one back (invariant 1).

@@ -1,7 +1,7 @@
 """Lua scripts: each is one atomic change to several keys, with a comment on what it guarantees.
 
-Split by what they serve: a tick's life (``ticks``), a run's life (``runs``)
-and the scheduler (``scheduling``).  Each storage repository registers, by
+Split by what they serve: a tick's life (``ticks``), a run's life (``runs``),
+the scheduler (``scheduling``) and the push API (``push``).  Each storage repository registers, by
 name, only the scripts of ``SCRIPTS`` it calls.
 """
 
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from lookout._core.scripts.push import PUSH_SCRIPTS
 from lookout._core.scripts.runs import RUN_SCRIPTS
 from lookout._core.scripts.scheduling import SCHEDULER_SCRIPTS
 from lookout._core.scripts.ticks import TICK_SCRIPTS
 
 # Every script, by the name the storage calls it with (read only).
-SCRIPTS = MappingProxyType({**TICK_SCRIPTS, **RUN_SCRIPTS, **SCHEDULER_SCRIPTS})
+SCRIPTS = MappingProxyType({**TICK_SCRIPTS, **RUN_SCRIPTS, **SCHEDULER_SCRIPTS, **PUSH_SCRIPTS})
 
 __all__ = ["SCRIPTS"]

@@ -17,6 +17,7 @@ repository          owns
 ``RunStore``        run records, their indexes, status moves, the executor's lease
 ``LaunchStream``    the launchers' consumer group on the launch stream
 ``EventStream``     run and asset events: append, read by cursor, trim
+``PushStore``       runs pushed through the API, deduplicated by run key
 ``ProcessStore``    process heartbeats
 ``DeadLetterStore`` messages no consumer could read
 ``MetricsView``     the monitor's read-only counts
@@ -41,6 +42,7 @@ from lookout._core.storage.launches import LaunchStream
 from lookout._core.storage.leader import LeaderStore
 from lookout._core.storage.metrics import MetricsView, SensorCounts, StreamBacklog
 from lookout._core.storage.processes import ProcessInfo, ProcessStore
+from lookout._core.storage.push import PushedLaunch, PushStore, push_sensor
 from lookout._core.storage.runs import Created, RunStore
 from lookout._core.storage.schedule import (
     ClaimedTick,
@@ -72,6 +74,7 @@ class Repositories:
     dead_letters: DeadLetterStore
     metrics: MetricsView
     server: ServerChecks
+    push: PushStore
 
     @classmethod
     def on(cls, client: redis.Redis, keys: Keys, history_size: int = 1000) -> Repositories:
@@ -90,6 +93,7 @@ class Repositories:
             dead_letters=DeadLetterStore(client, keys),
             metrics=MetricsView(client, keys),
             server=ServerChecks(client, keys),
+            push=PushStore(client, keys),
         )
 
     @classmethod
@@ -121,6 +125,8 @@ __all__ = [
     "Patience",
     "ProcessInfo",
     "ProcessStore",
+    "PushStore",
+    "PushedLaunch",
     "Repositories",
     "RunStore",
     "ScheduleStore",
@@ -136,5 +142,6 @@ __all__ = [
     "TriggerOutcome",
     "Wakeup",
     "decode_entry",
+    "push_sensor",
     "redis_client",
 ]

@@ -24,6 +24,8 @@ class SensorState:
     cursor: bytes | None
     inflight: str | None
     last_entry: bytes | None  # decoded only when asked for: most ticks never look
+    # A trigger's payload waiting for this tick (``TriggerPayload`` bytes), else None.
+    payload: bytes | None = None
 
     @property
     def last(self) -> TickRecord | None:
@@ -31,18 +33,19 @@ class SensorState:
 
 
 # The sensor hash's fields a SensorState is read from, in its order.
-STATE_FIELDS = ("status", "default", "cursor", "inflight", "last")
+STATE_FIELDS = ("status", "default", "cursor", "inflight", "last", "payload")
 
 
 def read_state(fields: Sequence[object]) -> SensorState:
     """A SensorState from an HMGET of ``STATE_FIELDS``."""
-    status, default, cursor, inflight, last = (maybe_bytes(f) for f in fields)
+    status, default, cursor, inflight, last, payload = (maybe_bytes(f) for f in fields)
     return SensorState(
         status=text(status) if status else None,
         default=text(default) if default else None,
         cursor=cursor,
         inflight=text(inflight) if inflight else None,
         last_entry=last,
+        payload=payload,
     )
 
 

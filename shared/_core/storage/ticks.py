@@ -33,6 +33,8 @@ class TickCommit:
     store_cursor: bool
     cursor: bytes | None
     next_due: float | None
+    # The trigger payload the evaluation read (packed), removed once committed.
+    payload: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class TickLedger(Repository):
         self._give_back = self._script("give_back")
         self._begin_eval = self._script("begin_eval")
         self._commit = self._script("commit")
+        self._clear_payload = self._script("clear_payload")
 
     # -- the in-flight mark ----------------------------------------------------
 
@@ -135,7 +138,9 @@ class TickLedger(Repository):
     def commit(self, commit: TickCommit) -> TickRecord | None:
         """Commit a tick atomically; ``None`` when it was already committed or superseded."""
         keys, args = self._commit_call(commit)
-        return _committed(commit, self._commit(keys=keys, args=args))
+        record = _committed(commit, self._commit(keys=keys, args=args))
+        self._clear_payloads([commit], [record])
+        return record
 
     def commit_many(self, commits: Sequence[TickCommit]) -> list[TickRecord | None]:
         """Commit several ticks in one round trip; each is still atomic on its own."""
@@ -158,7 +163,29 @@ class TickLedger(Repository):
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
-        return [_committed(c, reply) for c, reply in zip(commits, replies, strict=True)]
+        records = [_committed(c, reply) for c, reply in zip(commits, replies, strict=True)]
+        self._clear_payloads(commits, records)
+        return records
+
+    def _clear_payloads(
+        self, commits: Sequence[TickCommit], records: Sequence[TickRecord | None]
+    ) -> None:
+        """Remove the trigger payloads committed ticks read (a round trip only if any did).
+
+        After the commit, not in it: a process that dies in between leaves the
+        payload for the next tick, read at least once rather than lost.
+        """
+        read = [
+            (c.record.sensor, c.payload)
+            for c, r in zip(commits, records, strict=True)
+            if r is not None and c.payload is not None
+        ]
+        if not read:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for name, payload in read:
+            self._clear_payload(keys=[self.keys.sensor(name)], args=[payload], client=pipe)
+        pipe.execute()
 
     def _commit_call(self, commit: TickCommit) -> tuple[list[str], list[Any]]:
         record = commit.record
