@@ -128,7 +128,7 @@ class PushClient:
         return AssetEventResult(**self._post("/api/v1/asset-events", body))
 
     def trigger_sensor(self, name: str, *, payload: Any = None) -> TriggerResult:
-        """Ask for a tick of sensor ``name`` now, reading ``payload`` as ``context.trigger_payload``."""
+        """Ask for a tick of sensor ``name`` now; its ``context.trigger_payload`` is ``payload``."""
         path = f"/api/v1/sensors/{urllib.parse.quote(name, safe='')}/trigger"
         return TriggerResult(**self._post(path, {"payload": payload}))
 
