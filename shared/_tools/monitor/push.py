@@ -114,7 +114,7 @@ class PushCalls:
         launch = LaunchRequest(
             request_id=request_id,
             sensor=sensor,
-            tick_id="",
+            tick_id=request_id,  # no tick: the push itself stands for one
             job_name=body.job_name,
             run_key=request.run_key,
             run_config=dict(request.run_config),
