@@ -8,6 +8,8 @@ and refused (nothing stored) when too large.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from lookout import Settings
 from lookout._process.payload import PAYLOAD_LIMIT, PayloadError
 from lookout.scheduler import trigger_sensor
 from lookout.testing import Repositories, load_definitions, sync_definitions, tick_runner
+from tests.conftest import process_env
 
 LOCATION = Path(__file__).resolve().parent / "locations" / "push_api.py"
 
@@ -89,3 +92,20 @@ def test_a_payload_too_large_is_refused_and_stores_nothing(
 def test_trigger_payload_is_none_in_a_built_context_unless_given() -> None:
     assert dg.build_sensor_context().trigger_payload is None
     assert dg.build_sensor_context(trigger_payload={"k": 1}).trigger_payload == {"k": 1}
+
+
+def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, env=env, capture_output=True, text=True, check=False, timeout=60)
+
+
+def test_the_trigger_command_carries_a_json_payload_and_refuses_malformed_json(
+    storage: Repositories, defs: dg.Definitions, settings: Settings
+) -> None:
+    argv = [sys.executable, "-m", "lookout", "sensor", "trigger", "on_push"]
+    env = process_env(settings)
+    bad = _run([*argv, "--payload", "{nope"], env)
+    assert bad.returncode != 0 and "not valid JSON" in bad.stderr
+    assert storage.sensors.state("on_push").payload is None
+    good = _run([*argv, "--payload", '{"a": 1}'], env)
+    assert good.returncode == 0, good.stderr
+    assert _reason(storage, defs, settings) == 'payload {"a": 1}'
