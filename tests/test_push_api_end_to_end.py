@@ -8,6 +8,7 @@ trigger with a payload reaches its sensor within a second.
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,9 @@ def test_a_run_pushed_twice_with_one_run_key_is_one_run(deployment: Deployment) 
     (run,) = _runs(storage, "ingest_job")
     assert run.run_id == first.run_id and run.run_key == "batch-17"
     assert run.run_config == config and run.tags["lookout/push_source"] == "api"
+    with urllib.request.urlopen(f"{client.url}/runs/{run.run_id}", timeout=10) as page:
+        html = page.read().decode()
+    assert "pushed through the API by source" in html and "/sensors/push" not in html
 
 
 def test_an_external_materialization_pushed_once_launches_one_downstream_run(
