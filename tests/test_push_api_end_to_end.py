@@ -119,4 +119,5 @@ def test_a_trigger_with_a_payload_reaches_its_sensor_within_a_second(
     client.trigger_sensor("on_push")
     wait_for(lambda: reasons()[:1] == ["no payload"], 5, 0.01, what="a tick without payload")
     assert reasons() == ["no payload", *(f'payload {{"n": {n}}}' for n in (2, 1, 0))]
+    print("trigger-to-tick latencies (s):", [round(x, 3) for x in latencies])
     assert max(latencies) < 1.0, latencies
