@@ -7,7 +7,7 @@ from typing import Any
 
 from lookout._base.errors import LookoutError
 from lookout._core.storage import ScheduleStore, Trigger, TriggerOutcome
-from lookout._process.payload import pack_payload
+from lookout._core.payload import pack_payload
 
 
 def trigger_sensor(

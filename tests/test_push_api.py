@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from lookout import Settings
-from lookout._process.payload import PAYLOAD_LIMIT
+from lookout._core.payload import PAYLOAD_LIMIT
 from lookout._tools.monitor.api import MAX_BODY_BYTES
 from lookout.client import PushApiError, PushClient
 from lookout.testing import EventKind, Repositories, load_definitions, sync_definitions

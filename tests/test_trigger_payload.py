@@ -16,7 +16,7 @@ import pytest
 
 import lookout as dg
 from lookout import Settings
-from lookout._process.payload import PAYLOAD_LIMIT, PayloadError
+from lookout._core.payload import PAYLOAD_LIMIT, PayloadError
 from lookout.scheduler import trigger_sensor
 from lookout.testing import Repositories, load_definitions, sync_definitions, tick_runner
 from tests.conftest import process_env

@@ -76,6 +76,10 @@ lookout:celery:unacked          hash    kombu: messages delivered to a worker an
                                         not yet acknowledged, with their queue
 ==============================  ======  ==========================================
 
+The push API's ``PushStore`` claims a pushed run key in ``runkeys:push:*`` and
+appends its request to ``launch`` in one step (push_launch); a tick's commit
+is followed by removing the trigger ``payload`` it read (clear_payload).
+
 Which repository of ``lookout._core.storage`` changes them (scripts in brackets):
 ``SensorStore`` the sensor hash's code defaults and cursor, ``sensors``, a
 started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
@@ -87,8 +91,7 @@ sensors' hashes (sync_sensors, unschedule, claim_due, unclaim, trigger), the
 leader's changes fenced by ``scheduler:leader``, which ``LeaderStore`` holds;
 ``RunStore`` ``run:*`` and ``runs*``, each status move with its ``events``
 entry (run_*); ``LaunchStream`` the launchers' group on ``launch``;
-``EventStream`` ``events``; ``PushStore`` pushed launches to ``runkeys:push:*``
-and ``launch`` (push_launch); ``ProcessStore`` ``process:*`` and ``processes``;
+``EventStream`` ``events``; ``ProcessStore`` ``process:*`` and ``processes``;
 ``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads, kombu's keys too.
 """
 

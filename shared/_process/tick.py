@@ -38,7 +38,6 @@ from lookout._core.storage import (
     TickLedger,
 )
 from lookout._core.storage.history import with_flags
-from lookout._process.payload import unpack_payload
 from lookout._process.timeout import EvaluationTimer
 
 Clock = Callable[[], float]
@@ -139,10 +138,10 @@ class TickRunner:
             context = SensorEvaluationContext(
                 sensor_name=sensor.name,
                 cursor=cursor,
+                trigger_payload=state.trigger_payload,
                 # Decoding the last tick record is left to the few sensors that ask.
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
                 resources=self.definitions.resources,
-                trigger_payload=unpack_payload(state.payload),
             )
             outcome = self.timer.call(
                 lambda: self._evaluate_kind(sensor, context),
@@ -184,11 +183,11 @@ class TickRunner:
         )
         return TickCommit(
             record=record,
+            payload=state.payload,
             launches=[(r.run_key, payload) for r, payload in launches],
             store_cursor=outcome.cursor_updated,
             cursor=new_cursor,
             next_due=self._next_due(sensor, started, ended),
-            payload=state.payload,
         )
 
     def _evaluate_kind(

@@ -17,11 +17,11 @@ repository          owns
 ``RunStore``        run records, their indexes, status moves, the executor's lease
 ``LaunchStream``    the launchers' consumer group on the launch stream
 ``EventStream``     run and asset events: append, read by cursor, trim
-``PushStore``       runs pushed through the API, deduplicated by run key
 ``ProcessStore``    process heartbeats
 ``DeadLetterStore`` messages no consumer could read
 ``MetricsView``     the monitor's read-only counts
 ``ServerChecks``    whether Redis answers and whether it may evict keys
+``PushStore``       runs pushed through the API, deduplicated by run key
 ==================  ==============================================================
 """
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from lookout._base.wire import DefaultSensorStatus, TickRecord
 from lookout._core.keys import Keys
+from lookout._core.payload import unpack_payload
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import maybe_bytes
 from lookout._core.storage.history import decode_entry
@@ -30,6 +32,11 @@ class SensorState:
     @property
     def last(self) -> TickRecord | None:
         return decode_entry(self.last_entry) if self.last_entry else None
+
+    @property
+    def trigger_payload(self) -> Any:
+        """The value of the payload waiting for this tick (``None``: none)."""
+        return unpack_payload(self.payload)
 
 
 # The sensor hash's fields a SensorState is read from, in its order.

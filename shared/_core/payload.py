@@ -1,9 +1,9 @@
 """A trigger's payload: a small JSON value carried from a push trigger to the tick it asks for.
 
 A lookout extension (Dagster has no such thing): ``trigger_sensor(...,
-payload=...)`` stores it on the sensor's hash, the next tick's evaluation
-reads it as ``context.trigger_payload`` and the tick's commit is followed by
-its removal.  Each payload is packed with an id of its own, so that removing
+payload=...)`` stores it packed on the sensor's hash, the next tick reads it
+(``SensorState.trigger_payload``) as ``context.trigger_payload`` and the
+tick's commit is followed by its removal.  Each payload is packed with an id of its own, so that removing
 the one a tick read never removes a newer one sent meanwhile.
 """
 
