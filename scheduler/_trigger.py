@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from lookout._base.errors import LookoutError
-from lookout._core.storage import ScheduleStore, Trigger, TriggerOutcome
 from lookout._core.payload import pack_payload
+from lookout._core.storage import ScheduleStore, Trigger, TriggerOutcome
 
 
 def trigger_sensor(

@@ -3,8 +3,9 @@
 A lookout extension (Dagster has no such thing): ``trigger_sensor(...,
 payload=...)`` stores it packed on the sensor's hash, the next tick reads it
 (``SensorState.trigger_payload``) as ``context.trigger_payload`` and the
-tick's commit is followed by its removal.  Each payload is packed with an id of its own, so that removing
-the one a tick read never removes a newer one sent meanwhile.
+tick's commit is followed by its removal.  Each payload is packed with an id
+of its own, so that removing the one a tick read never removes a newer one
+sent meanwhile.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from lookout._author.requests import PARTITION_TAG, RUN_KEY_TAG, RunRequest
 from lookout._base.codec import encode
 from lookout._base.errors import DefinitionError, LookoutError
 from lookout._base.wire import EventKind, LaunchRequest, RunEvent
-from lookout._core.storage import Repositories, push_sensor
 from lookout._core.payload import PayloadError
+from lookout._core.storage import Repositories, push_sensor
 from lookout.scheduler import trigger_sensor
 from lookout.workers.runs import run_id_for
 
