@@ -207,3 +207,14 @@ def test_with_no_operator_token_configured_every_push_is_refused_with_403(
         PushClient(base, "anything").launch_run("ingest_job", run_key="k")
     assert refused.value.status == 403 and "LOOKOUT_ADMIN_TOKEN" in refused.value.message
     assert snapshot(storage) == before
+
+
+def test_a_trigger_of_a_sensor_no_scheduler_recorded_yet_is_409_and_changes_nothing(
+    spawn: Spawn, settings: Settings, storage: Repositories
+) -> None:
+    base = start_monitor(spawn, settings, TOKEN, LOCATION)
+    before = snapshot(storage)
+    with pytest.raises(PushApiError) as refused:
+        PushClient(base, TOKEN).trigger_sensor("on_push", payload={"early": True})
+    assert refused.value.status == 409 and "no sensor named 'on_push'" in refused.value.message
+    assert snapshot(storage) == before
