@@ -12,6 +12,7 @@ import json
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,13 @@ from lookout import Settings
 from lookout._core.payload import PAYLOAD_LIMIT
 from lookout._tools.monitor.api import MAX_BODY_BYTES
 from lookout.client import PushApiError, PushClient
-from lookout.testing import EventKind, Repositories, load_definitions, sync_definitions
+from lookout.testing import (
+    EmbeddedRedis,
+    EventKind,
+    Repositories,
+    load_definitions,
+    sync_definitions,
+)
 from tests.conftest import Spawn
 from tests.test_status_page_auth import TOKEN, start_monitor
 
@@ -218,3 +225,15 @@ def test_a_trigger_of_a_sensor_no_scheduler_recorded_yet_is_409_and_changes_noth
         PushClient(base, TOKEN).trigger_sensor("on_push", payload={"early": True})
     assert refused.value.status == 409 and "no sensor named 'on_push'" in refused.value.message
     assert snapshot(storage) == before
+
+
+def test_a_push_while_redis_does_not_answer_is_a_503_in_json(
+    spawn: Spawn, settings: Settings
+) -> None:
+    with EmbeddedRedis() as own:
+        base = start_monitor(spawn, replace(settings, redis_url=own.url), TOKEN, LOCATION)
+    # That redis-server is gone now; the monitor is still up.
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    status, reply = post(base + "/api/v1/runs", b'{"job_name": "ingest_job"}', headers)
+    assert (status, reply["status"]) == (503, 503)
+    assert reply["error"].startswith("Redis did not answer")

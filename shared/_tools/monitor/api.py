@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import redis
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -107,6 +108,9 @@ class PushApi:
             except PushError as exc:
                 log.info("push API: %s %s refused: %s", request.method, request.url.path, exc)
                 return error(exc.status, str(exc))
+            except redis.RedisError as exc:
+                log.warning("push API: %s %s: Redis: %s", request.method, request.url.path, exc)
+                return error(503, f"Redis did not answer: {exc}")
 
         return guarded
 

@@ -34,8 +34,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
         409: "The sensor is not known to Redis yet (no scheduler recorded it).",
         413: "The body, or the trigger payload, is too large.",
         422: "The body's fields are wrong, or name an unknown job or asset.",
+        503: "Redis did not answer; whether the call took effect is unknown: repeat it.",
     }
-    return {str(s): _json("Error", reasons[s]) for s in (400, 401, 403, *statuses, 413, 422)}
+    shown = (400, 401, 403, *statuses, 413, 422, 503)
+    return {str(s): _json("Error", reasons[s]) for s in shown}
 
 
 RESULTS: dict[str, Any] = {
