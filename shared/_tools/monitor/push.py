@@ -26,7 +26,6 @@ from lookout._base.errors import DefinitionError, LookoutError
 from lookout._base.wire import EventKind, LaunchRequest, RunEvent
 from lookout._core.payload import PayloadError
 from lookout._core.storage import Repositories, push_sensor
-from lookout.scheduler import trigger_sensor
 from lookout.workers.runs import run_id_for
 
 # The tag every pushed run carries: which push source launched it.
@@ -183,6 +182,10 @@ class PushCalls:
 
     def trigger(self, name: str, body: TriggerBody) -> dict[str, Any]:
         """Ask for a tick of sensor ``name`` now, carrying the payload to it."""
+        # Imported here: the scheduler package brings Celery, and every CLI
+        # command imports the monitor; only a trigger needs it.
+        from lookout.scheduler import trigger_sensor
+
         try:
             self.definitions.get_sensor(name)
         except DefinitionError as exc:
