@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from lookout import Settings
+from lookout._base.wire import RunRecord
 from lookout.client import PushClient
-from lookout.testing import Repositories, RunRecord
+from lookout.testing import Repositories
 from tests.conftest import Spawn, process_env, wait_for
 from tests.locations.work_support import start_launcher, start_worker
 from tests.test_status_page_auth import TOKEN, start_monitor
