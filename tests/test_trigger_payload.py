@@ -8,8 +8,10 @@ and refused (nothing stored) when too large.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from lookout import Settings
 from lookout._core.payload import PAYLOAD_LIMIT, PayloadError
 from lookout.scheduler import trigger_sensor
 from lookout.testing import Repositories, load_definitions, sync_definitions, tick_runner
-from tests.conftest import process_env
+from tests.conftest import process_env, wait_for
 
 LOCATION = Path(__file__).resolve().parent / "locations" / "push_api.py"
 
@@ -62,20 +64,20 @@ def test_the_newest_payload_sent_before_a_tick_is_the_one_it_reads(
 
 
 def test_a_payload_sent_while_a_tick_evaluates_waits_for_the_next_tick(
-    storage: Repositories, defs: dg.Definitions, settings: Settings
+    storage: Repositories, defs: dg.Definitions, settings: Settings, tmp_path: Path
 ) -> None:
-    runner = tick_runner(defs, storage, settings)
-    trigger_sensor(storage.schedule, "on_push", payload="read by this tick")
-    sensor = defs.get_sensor("on_push")
-    tick_id = "t-payload-race"
-    storage.ticks.claim("on_push", tick_id, 0.0, 1e12)
-    commit = runner.evaluate(sensor, storage.sensors.state("on_push"), tick_id=tick_id, due_at=None)
-    # The same value again, sent after the evaluation read the first: a new payload.
-    trigger_sensor(storage.schedule, "on_push", payload="read by this tick")
-    record = storage.ticks.commit(commit)
-    assert record is not None and record.skip_reason == 'payload "read by this tick"'
+    hold = tmp_path / "hold"
+    first = {"hold": str(hold)}
+    trigger_sensor(storage.schedule, "on_push", payload=first)
+    with ThreadPoolExecutor(1) as pool:
+        ticking = pool.submit(_reason, storage, defs, settings)
+        wait_for(hold.with_suffix(".started").exists, 10, 0.01, "the tick to evaluate")
+        # Sent while the tick evaluates, after it read the first: a new payload.
+        trigger_sensor(storage.schedule, "on_push", payload=first)
+        hold.with_suffix(".go").touch()
+        assert ticking.result(30) == "payload " + json.dumps(first)
     assert storage.sensors.state("on_push").payload is not None
-    assert _reason(storage, defs, settings) == 'payload "read by this tick"'
+    assert _reason(storage, defs, settings) == "payload " + json.dumps(first)
     assert _reason(storage, defs, settings) == "no payload"
 
 

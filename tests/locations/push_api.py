@@ -5,10 +5,14 @@ asset that only the push API reports, and ``on_vendor_feed`` asks for one
 ``refresh_job`` run per materialization of it, with no run key: an event
 seen twice would show as a second run.  ``on_push`` only ticks when
 triggered (STOPPED, so the scheduler never ticks it by itself) and says in
-its skip reason what trigger payload it read.
+its skip reason what trigger payload it read; a payload ``{"hold": path}``
+makes it write ``path.started`` once it runs and wait for ``path.go``, so
+that a test can act while a tick evaluates.
 """
 
 import json
+import time
+from pathlib import Path
 
 import lookout as dg
 
@@ -52,11 +56,20 @@ def on_vendor_feed(
     return dg.RunRequest(tags={"vendor_event": asset_event.run_id or "runless"})
 
 
+def _hold(path: Path) -> None:
+    path.with_suffix(".started").touch()
+    deadline = time.monotonic() + 10
+    while not path.with_suffix(".go").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 @dg.sensor(job=ingest_job, minimum_interval_seconds=1)
 def on_push(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     payload = context.trigger_payload
     if payload is None:
         return dg.SkipReason("no payload")
+    if isinstance(payload, dict) and "hold" in payload:
+        _hold(Path(payload["hold"]))
     return dg.SkipReason("payload " + json.dumps(payload, sort_keys=True))
 
 
