@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from lookout._base.errors import LookoutError
+from lookout._core.payload import pack_payload
 from lookout._core.storage import ScheduleStore, Trigger, TriggerOutcome
 
 
-def trigger_sensor(schedule: ScheduleStore, name: str, *, now: float | None = None) -> Trigger:
+def trigger_sensor(
+    schedule: ScheduleStore, name: str, *, now: float | None = None, payload: Any = None
+) -> Trigger:
     """Ask for an immediate tick of sensor ``name`` and wake the leading scheduler.
 
     Invariant 1 holds: with a tick in flight, nothing more happens than one
@@ -16,9 +20,15 @@ def trigger_sensor(schedule: ScheduleStore, name: str, *, now: float | None = No
     the sensor is due now, or when its minimum interval since the last tick's
     start allows (``DUE``, with that time).  Repeated triggers coalesce into
     one tick.  A STOPPED sensor gets this one tick and stays STOPPED.
+
+    ``payload`` (a lookout extension: a small msgpack-able value, ``None`` for
+    none) is what the next tick reads as ``context.trigger_payload``; one sent
+    before a tick read the previous one replaces it.  ``PayloadError`` when it
+    is too large (``lookout._process.payload.PAYLOAD_LIMIT``).
     """
     now = time.time() if now is None else now
-    result = schedule.trigger(name, now)
+    packed = None if payload is None else pack_payload(payload)
+    result = schedule.trigger(name, now, packed)
     if result.outcome is TriggerOutcome.UNKNOWN:
         raise LookoutError(
             f"no sensor named '{name}' is known to Redis (a scheduler of its code location "

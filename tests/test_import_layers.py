@@ -5,6 +5,7 @@ this test whether or not it would ever run, including imports inside functions
 and under ``TYPE_CHECKING``.  The layers, top to bottom:
 
     tools       lookout._tools, lookout.testing     (CLI, monitor, dev; testing helpers)
+                lookout.client                      (the push API's Python client)
                 and lookout.__main__                (``python -m lookout``)
     processes   lookout.scheduler, lookout.workers, lookout._process
     author API  lookout._author      core  lookout._core   (side by side)
@@ -39,6 +40,7 @@ LAYER_OF_PREFIX = {
     "lookout.workers": "processes",
     "lookout._tools": "tools",
     "lookout.testing": "tools",
+    "lookout.client": "tools",
     "lookout.__main__": "tools",
 }
 MAY_IMPORT = {

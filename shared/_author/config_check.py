@@ -83,7 +83,7 @@ def required(schema: Any) -> bool:
     if isinstance(schema, Noneable):
         return False
     if is_config_class(schema):
-        return any(f.isrequired() for f in schema.model_fields.values())
+        return any(f.is_required() for f in schema.model_fields.values())
     if isinstance(schema, Mapping | Shape | Permissive):
         fields = schema.fields if isinstance(schema, Shape | Permissive) else schema
         return any(required(s) for s in fields.values())

@@ -28,8 +28,10 @@ class SensorEvaluationContext:
         instance: Any = None,
         log: logging.Logger | None = None,
         definitions: Any = None,
+        trigger_payload: Any = None,
     ) -> None:
         self._sensor_name = sensor_name
+        self._trigger_payload = trigger_payload
         self._cursor = cursor
         self._cursor_updated = False
         self._last_completion = last_tick_completion_time
@@ -55,6 +57,16 @@ class SensorEvaluationContext:
     @property
     def cursor(self) -> Any:
         return self._cursor
+
+    @property
+    def trigger_payload(self) -> Any:
+        """The JSON value a push trigger sent with this tick (a lookout extension).
+
+        ``None`` in a tick no trigger with a payload asked for, and in every
+        Dagster code path (Dagster has no such thing).  A tick reads the newest
+        payload sent since the previous tick read one.
+        """
+        return self._trigger_payload
 
     @property
     def cursor_updated(self) -> bool:
@@ -92,8 +104,12 @@ def build_sensor_context(
     last_tick_completion_time: float | None = None,
     last_sensor_start_time: float | None = None,
     definitions: Any = None,
+    trigger_payload: Any = None,
 ) -> SensorEvaluationContext:
-    """A context to call a sensor as a plain function in a test."""
+    """A context to call a sensor as a plain function in a test.
+
+    ``trigger_payload`` is a lookout extension: what a push trigger would carry.
+    """
     del repository_name, last_sensor_start_time  # accepted for Dagster compatibility
     return SensorEvaluationContext(
         sensor_name=sensor_name,
@@ -102,4 +118,5 @@ def build_sensor_context(
         resources=resources,
         instance=instance,
         definitions=definitions,
+        trigger_payload=trigger_payload,
     )

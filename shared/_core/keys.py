@@ -18,7 +18,9 @@ lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
                                         by_trigger, deaths, death; and
                                         last_commit, last_flags (the last commit,
                                         answered again to a resend), kills (process
-                                        deaths in a row: the quarantine)
+                                        deaths in a row: the quarantine),
+                                        payload (a trigger's packed payload,
+                                        waiting for the next tick to read it)
 lookout:sensors                 set     names of every sensor ever synced
 lookout:schedules               set     names of every schedule ever synced; a
                                         schedule's state lives in the same
@@ -45,6 +47,9 @@ lookout:partitions:{def name}   zset    a DynamicPartitionsDefinition's keys ->
                                         score + 1); changed by a tick's commit
                                         (SensorResult.dynamic_partitions_requests)
                                         or ``instance.add_dynamic_partitions``
+lookout:runkeys:push:{source}   hash    run key -> request id of its launch, for
+                                        runs pushed through the API by a push
+                                        source (a pseudo-sensor; default "api")
 lookout:due                     zset    sensor name -> next due time (unix s), for
                                         RUNNING sensors with no tick in flight, and
                                         STOPPED ones a trigger made due
@@ -137,6 +142,10 @@ lookout:celery:{queue}          list    Celery's (kombu's) messages waiting in a
 lookout:celery:unacked          hash    kombu: messages delivered to a worker and
                                         not yet acknowledged, with their queue
 ==============================  ======  ==========================================
+
+The push API's ``PushStore`` claims a pushed run key in ``runkeys:push:*`` and
+appends its request to ``launch`` in one step (push_launch); a tick's commit
+is followed by removing the trigger ``payload`` it read (clear_payload).
 
 Which repository of ``lookout._core.storage`` changes them (scripts in brackets):
 ``SensorStore`` the sensor hash's code defaults and cursor, ``sensors``, a

@@ -216,6 +216,7 @@ class TickRunner:
             context = SensorEvaluationContext(
                 sensor_name=sensor.name,
                 cursor=cursor,
+                trigger_payload=state.trigger_payload,
                 # Decoding the last tick record is left to the few sensors that ask.
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
                 resources=self.definitions.resources,
@@ -276,6 +277,7 @@ class TickRunner:
         )
         return TickCommit(
             record=record,
+            payload=state.payload,
             launches=[(r.run_key, payload) for r, payload in launches],
             store_cursor=outcome.cursor_updated,
             cursor=new_cursor,
@@ -378,7 +380,8 @@ class TickRunner:
             logs=failure.logs,
         )
         # A failed tick leaves the cursor where it was and is scheduled again.
-        return TickCommit(record, [], False, None, self._next_due(sensor, started, ended))
+        next_due = self._next_due(sensor, started, ended)
+        return TickCommit(record, [], False, None, next_due, payload=state.payload)
 
     def _next_due(self, sensor: SensorDefinition[Any, Any], started: float, ended: float) -> float:
         # A slow evaluation pushes the next one back (invariant 1).

@@ -28,3 +28,17 @@ local function append_asset_event(events, stream, partitions, payload, partition
   return id
 end
 """
+
+# APPEND_ASSET: one asset event appended outside a tick or a run (reported
+# through the push API, for one), indexed under its asset as those are.
+# KEYS: events stream, the asset's stream, the asset's partitions hash
+# ARGV: the event (msgpack RunEvent), its partition ("" for none)
+# Returns the entry id.
+APPEND_ASSET = (
+    APPEND_ASSET_EVENT
+    + """
+return append_asset_event(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])
+"""
+)
+
+ASSET_SCRIPTS = {"append_asset": APPEND_ASSET}

@@ -13,15 +13,21 @@ from lookout._core.scripts.lease import EARLIEST
 # with a tick in flight gets no second one: the request waits in the
 # triggered zset until that tick is over.  Otherwise the sensor becomes due at
 # the earliest time its interval allows (now, or its last start plus its
-# interval), never later than it already was, and the leader is woken.
+# interval), never later than it already was, and the leader is woken.  A
+# payload (optional ARGV[3], opaque bytes) is stored on the sensor hash for
+# the next tick to read, the newest replacing one not yet read; the tick that
+# read it removes it once committed (``TickLedger.commit``).
 # KEYS: sensor hash, due zset, triggered zset, wake list
-# ARGV: sensor name, now
+# ARGV: sensor name, now[, payload]
 # Returns {"unknown", ""}, {"inflight", tick id} or {"due", due time}.
 TRIGGER = (
     EARLIEST
     + """
 if redis.call('HEXISTS', KEYS[1], 'default') == 0 then
   return {'unknown', ''}
+end
+if ARGV[3] then
+  redis.call('HSET', KEYS[1], 'payload', ARGV[3])
 end
 local inflight = redis.call('HGET', KEYS[1], 'inflight')
 if inflight then

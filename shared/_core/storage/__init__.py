@@ -7,24 +7,7 @@ components are handed the repositories they use and nothing more.
 ``Repositories`` builds them all on one connection pool, for a process's
 ``run()`` or a command's body to hand out.
 
-=========================  ==============================================================
-repository                 owns
-=========================  ==============================================================
-``SensorStore``            a sensor's status, cursor and run keys (operators, ticks)
-``TickLedger``             the tick lease (claim to commit), tick history
-``ScheduleStore``          the due index, triggers, the wake-up list
-``LeaderStore``            the schedulers' leader lock
-``RunStore``               run records, their indexes, status moves, the executor's lease
-``LaunchStream``           the launchers' consumer group on the launch stream
-``EventStream``            run and asset events: append, read by cursor, trim
-``AssetEventLog``          one asset's events, by entry id, from its own stream
-``ProcessStore``           process heartbeats
-``DeadLetterStore``        messages no consumer could read
-``DynamicPartitionStore``  dynamic partitions' keys outside a tick's commit
-``MetricsView``            the monitor's read-only counts
-``ServerChecks``           whether Redis answers and whether it may evict keys
-=========================  ==============================================================
-"""
+=========================  ======================================================="""
 
 from __future__ import annotations
 
@@ -45,6 +28,7 @@ from lookout._core.storage.leader import LeaderStore
 from lookout._core.storage.metrics import Counters, MetricsView, SensorCounts, StreamBacklog
 from lookout._core.storage.partitions import DynamicPartitionStore
 from lookout._core.storage.processes import ProcessInfo, ProcessStore
+from lookout._core.storage.push import PushedLaunch, PushStore, push_sensor
 from lookout._core.storage.runs import Created, RunStore
 from lookout._core.storage.schedule import (
     ScheduleStore,
@@ -85,6 +69,7 @@ class Repositories:
     partitions: DynamicPartitionStore
     metrics: MetricsView
     server: ServerChecks
+    push: PushStore
 
     @classmethod
     def on(cls, client: redis.Redis, keys: Keys, history_size: int = 1000) -> Repositories:
@@ -105,6 +90,7 @@ class Repositories:
             partitions=DynamicPartitionStore(client, keys),
             metrics=MetricsView(client, keys),
             server=ServerChecks(client, keys),
+            push=PushStore(client, keys),
         )
 
     @classmethod
@@ -146,6 +132,8 @@ __all__ = [
     "Patience",
     "ProcessInfo",
     "ProcessStore",
+    "PushStore",
+    "PushedLaunch",
     "Quarantine",
     "Repositories",
     "RunStore",
@@ -162,5 +150,6 @@ __all__ = [
     "TriggerOutcome",
     "Wakeup",
     "decode_entry",
+    "push_sensor",
     "redis_client",
 ]

@@ -18,6 +18,7 @@ from lookout._base.wire import DeadLetter, RunEvent
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import StreamEntry, entries_of, read_reply
+from lookout._core.storage.assets import index_call
 from lookout._core.streams import text
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class EventStream(Repository):
         super().__init__(client, keys)
         self.dead_letter_max = dead_letter_max
         self._bury_event = self._script("bury_event")
+        self._append_asset = self._script("append_asset")
 
     def _events(self, entries: list[StreamEntry]) -> list[tuple[str, RunEvent]]:
         events = []
@@ -60,8 +62,17 @@ class EventStream(Repository):
             log.error("dead-lettered event %s: %s", eid, letter.reason)
 
     def append(self, event: RunEvent) -> str:
-        """Add a run event to the event stream; returns its id."""
-        return text(self.client.xadd(self.keys.events, {"d": encode(event)}))
+        """Add an event to the event stream; returns its id.
+
+        An asset event also goes to its asset's own stream under the same id
+        (``append_asset``), as a tick's and a run's do, so per-asset readers
+        (multi-asset sensors, instance queries) see it too.
+        """
+        if event.asset_key is None:
+            return text(self.client.xadd(self.keys.events, {"d": encode(event)}))
+        streams, partition = index_call(self.keys, event)
+        keys = [self.keys.events, *streams]
+        return text(self._append_asset(keys=keys, args=[encode(event), partition]))
 
     def read(self, after: str, count: int) -> list[tuple[str, RunEvent]]:
         """Up to ``count`` events strictly after id ``after`` ("0-0": from the start)."""

@@ -146,10 +146,16 @@ class ScheduleStore(Repository):
         """Block up to ``timeout`` s for a wake-up (a trigger); ``True`` if one came."""
         return self.client.blpop([self.keys.wake], timeout=timeout) is not None
 
-    def trigger(self, name: str, now: float) -> Trigger:
-        """Ask for a tick of ``name`` as soon as invariant 1 allows, and wake the leader."""
+    def trigger(self, name: str, now: float, payload: bytes | None = None) -> Trigger:
+        """Ask for a tick of ``name`` as soon as invariant 1 allows, and wake the leader.
+
+        ``payload`` (packed) waits on the sensor's hash for the next tick to read.
+        """
         keys = [self.keys.sensor(name), self.keys.due, self.keys.triggered, self.keys.wake]
-        kind, value = self._trigger(keys=keys, args=[name, repr(now)])
+        args: list[str | bytes] = [name, repr(now)]
+        if payload is not None:
+            args.append(payload)
+        kind, value = self._trigger(keys=keys, args=args)
         outcome = TriggerOutcome(text(kind))
         if outcome is TriggerOutcome.DUE:
             return Trigger(outcome, due_at=float(value))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from lookout._base.wire import DefaultSensorStatus, TickRecord
 from lookout._core.keys import Keys
+from lookout._core.payload import unpack_payload
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import maybe_bytes
 from lookout._core.storage.history import decode_entry
@@ -24,25 +26,33 @@ class SensorState:
     cursor: bytes | None
     inflight: str | None
     last_entry: bytes | None  # decoded only when asked for: most ticks never look
+    # A trigger's payload waiting for this tick (``TriggerPayload`` bytes), else None.
+    payload: bytes | None = None
 
     @property
     def last(self) -> TickRecord | None:
         return decode_entry(self.last_entry) if self.last_entry else None
 
+    @property
+    def trigger_payload(self) -> Any:
+        """The value of the payload waiting for this tick (``None``: none)."""
+        return unpack_payload(self.payload)
+
 
 # The sensor hash's fields a SensorState is read from, in its order.
-STATE_FIELDS = ("status", "default", "cursor", "inflight", "last")
+STATE_FIELDS = ("status", "default", "cursor", "inflight", "last", "payload")
 
 
 def read_state(fields: Sequence[object]) -> SensorState:
     """A SensorState from an HMGET of ``STATE_FIELDS``."""
-    status, default, cursor, inflight, last = (maybe_bytes(f) for f in fields)
+    status, default, cursor, inflight, last, payload = (maybe_bytes(f) for f in fields)
     return SensorState(
         status=text(status) if status else None,
         default=text(default) if default else None,
         cursor=cursor,
         inflight=text(inflight) if inflight else None,
         last_entry=last,
+        payload=payload,
     )
 
 

@@ -55,6 +55,8 @@ class TickCommit:
     # ("add" or "del", dynamic partitions definition name, partition keys), in
     # order: applied by the commit script's DYNAMIC PARTITIONS block.
     partition_changes: Sequence[tuple[str, str, Sequence[str]]] = ()
+    # The trigger payload the evaluation read (packed), removed once committed.
+    payload: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class TickLedger(Repository):
         self._give_back = self._script("lease_give_back")
         self._release = self._script("lease_release")
         self._abandon = self._script("lease_abandon")
+        self._clear_payload = self._script("clear_payload")
 
     def _call(self, script: Script, keys: list[str], args: dict[str, Any]) -> Any:
         # Every lease script's first LEASE_KEYS keys: the leases' expiries, the unpublished.
@@ -327,7 +330,9 @@ class TickLedger(Repository):
     def commit(self, commit: TickCommit) -> TickRecord | None:
         """Commit a tick atomically; ``None`` when another tick holds the lease."""
         keys, args = self._commit_call(commit)
-        return _committed(commit, self._call(self._commit, keys, args))
+        record = _committed(commit, self._call(self._commit, keys, args))
+        self._clear_payloads([commit], [record])
+        return record
 
     def commit_many(self, commits: Sequence[TickCommit]) -> list[TickRecord | None]:
         """Commit several ticks in one round trip; each is still atomic on its own."""
@@ -350,7 +355,29 @@ class TickLedger(Repository):
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
-        return [_committed(c, reply) for c, reply in zip(commits, replies, strict=True)]
+        records = [_committed(c, reply) for c, reply in zip(commits, replies, strict=True)]
+        self._clear_payloads(commits, records)
+        return records
+
+    def _clear_payloads(
+        self, commits: Sequence[TickCommit], records: Sequence[TickRecord | None]
+    ) -> None:
+        """Remove the trigger payloads committed ticks read (a round trip only if any did).
+
+        After the commit, not in it: a process that dies in between leaves the
+        payload for the next tick, read at least once rather than lost.
+        """
+        read = [
+            (c.record.sensor, c.payload)
+            for c, r in zip(commits, records, strict=True)
+            if r is not None and c.payload is not None
+        ]
+        if not read:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for name, payload in read:
+            self._clear_payload(keys=[self.keys.sensor(name)], args=[payload], client=pipe)
+        pipe.execute()
 
     def _commit_call(self, commit: TickCommit) -> tuple[list[str], dict[str, Any]]:
         record = commit.record

@@ -194,16 +194,29 @@ def tick_command(
 
 @sensor_group.command("trigger")
 @click.argument("name")
+@click.option(
+    "--payload",
+    metavar="JSON",
+    help="A JSON value the tick reads as context.trigger_payload (a lookout extension).",
+)
 @redis_options
 @reports_errors
-def trigger_command(name: str, redis_url: str | None, prefix: str | None) -> None:
+def trigger_command(
+    name: str, payload: str | None, redis_url: str | None, prefix: str | None
+) -> None:
     """Ask for a tick of a sensor now: push instead of poll.
 
     Never two ticks at once: with a tick in flight, one more follows it.  The
     sensor's minimum interval still holds; a STOPPED sensor ticks once and
     stays STOPPED.  Needs no code location, only Redis.
     """
+    import json
+
     from lookout.scheduler import describe_trigger, trigger_sensor
 
+    try:
+        value = None if payload is None else json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--payload") from None
     storage = open_storage(settings_from(redis_url, prefix))
-    click.echo(describe_trigger(name, trigger_sensor(storage.schedule, name)))
+    click.echo(describe_trigger(name, trigger_sensor(storage.schedule, name, payload=value)))

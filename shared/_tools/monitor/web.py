@@ -1,4 +1,4 @@
-"""The monitor's web app (Starlette): pages, ``/metrics``, ``/healthz`` and operator actions.
+"""The monitor's web app (Starlette): pages, ``/metrics``, ``/healthz``, operator actions, push API.
 
 Pages are Jinja2 templates with autoescaping on, rendered on the server; a
 few lines of script only carry the operator's token into the forms and
@@ -32,9 +32,11 @@ from lookout._core.settings import Settings
 from lookout._core.storage import Repositories
 from lookout._core.storage.metrics import ping_once
 from lookout._tools.monitor import timeline
+from lookout._tools.monitor.api import PushApi
 from lookout._tools.monitor.auth import refusal, supplied_token
 from lookout._tools.monitor.collector import LookoutCollector
 from lookout._tools.monitor.pages import Pages, sensor_path
+from lookout._tools.monitor.push import PushCalls
 from lookout._tools.monitor.state import CursorError, MonitorState, cursor_text, stored_cursor
 
 log = logging.getLogger(__name__)
@@ -67,8 +69,11 @@ class MonitorWeb:
             "stop": lambda name: self.state.set_status(name, running=False),
             "reset-cursor": self.state.reset_cursor,
         }
+        # The push API: JSON calls under /api/v1, each needing the token.
+        self.api = PushApi(PushCalls(definitions, repos), settings)
         self.app = Starlette(
             routes=[
+                *self.api.routes,
                 Route("/healthz", self.healthz),
                 Route("/metrics", self.metrics),
                 Route("/api/figures", self.api_figures),
