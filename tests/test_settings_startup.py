@@ -94,6 +94,10 @@ def test_loglevel_is_honoured_by_the_launcher_and_the_monitor(
         30,
         what="the launcher and the monitor to run",
     )
+    # The monitor heartbeats as it starts; its server listens a moment later.
+    wait_for(
+        lambda: "lookout monitor on http" in log_text(monitor), 30, what="the monitor to listen"
+    )
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
         assert answer.status == 200
     # DEBUG: the monitor logs each request; WARNING: the launcher keeps its INFO lines to itself.
