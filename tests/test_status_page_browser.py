@@ -3,7 +3,7 @@
 A real scheduler, worker, launcher and monitor run on the test's Redis with
 the code location ``tests/locations/webui_sensors.py``.  The browser clicks
 as a person would: the one toggle each sensor offers, with and without the
-operator's token; a FAILURE bar of the tick timeline to its traceback; a
+operator's token; a FAILURE bar of the tick timeline to its traceback and logs; a
 failed run's page; Test sensor; a cursor edit, malformed and then right.
 Each check reads Redis afterwards: what the page says happened did, and
 what it says was refused changed nothing.
@@ -232,6 +232,8 @@ def test_the_timeline_leads_to_a_failure_traceback_and_requests_to_their_runs(
     assert by_css(browser, "#error-line").text == "RuntimeError: the bucket 'landing' is gone"
     traceback = by_css(browser, "pre#traceback").text
     assert "in list_bucket" in traceback and "webui_sensors.py" in traceback
+    # The sensor's context.log lines of that tick, kept on its record.
+    assert "listing bucket 'landing'" in by_css(browser, "#logs").text
     shots.take("tick-failure")
 
     # The orders sensor: a timeline of SUCCESS ticks, each request linked to its run.

@@ -64,8 +64,9 @@ def list_bucket(name: str) -> list[str]:
 @dg.sensor(
     job=load_orders, minimum_interval_seconds=1, default_status=dg.DefaultSensorStatus.RUNNING
 )
-def bucket_watch() -> list[dg.RunRequest]:
+def bucket_watch(context: dg.SensorEvaluationContext) -> list[dg.RunRequest]:
     """Files landing in the bucket."""
+    context.log.info("listing bucket 'landing'")
     return [dg.RunRequest(run_key=key) for key in list_bucket("landing")]
 
 
