@@ -199,7 +199,7 @@ def test_a_runs_op_logs_and_events_are_in_runs_logs_runs_show_and_its_page(
 
 
 def test_an_assets_materialization_is_an_event_line_of_its_runs_log(
-    definitions: Definitions, storage: Repositories, settings: Settings
+    definitions: Definitions, storage: Repositories, settings: Settings, client: TestClient
 ) -> None:
     launch = LaunchRequest(
         request_id="assets-1",
@@ -219,9 +219,12 @@ def test_an_assets_materialization_is_an_event_line_of_its_runs_log(
     assert run is not None and run.status == "SUCCESS"
     assert [line.split(" ", 1)[1].strip() for line in run.logs[1:]] == [
         "INFO    summing the meters",
-        "EVENT   ASSET_MATERIALIZATION meter_total",
+        "EVENT   ASSET_MATERIALIZATION meter_total meters=3",
         "EVENT   RUN_SUCCESS",
     ]
+    # The materialization's metadata, on the run page's events too.
+    page = client.get(f"/runs/{record.run_id}")
+    assert page.status_code == 200 and "meters=3" in page.text
 
 
 def test_a_failed_runs_error_starts_at_the_users_frame_and_its_logs_say_why(

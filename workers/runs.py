@@ -27,7 +27,7 @@ from lookout._author.execute import ExecuteInProcessResult, execute_plan, run_lo
 from lookout._author.runs import DagsterRunStatus, MaterializationRecord
 from lookout._author.selection import select_steps
 from lookout._base.errors import DefinitionError
-from lookout._base.wire import LaunchRequest, RunEvent, RunRecord
+from lookout._base.wire import LaunchRequest, RunEvent, RunRecord, metadata_text
 from lookout._core.settings import Settings
 from lookout._core.storage import RunStore
 from lookout._process.log_capture import RUN_MAX_LINES, LogCapture
@@ -263,4 +263,4 @@ class RunExecutor:
 def _event_line(event: RunEvent) -> str:
     """A run event as a line of the run's log."""
     where = f" partition {event.partition}" if event.partition else ""
-    return f"{event.kind} {event.asset_key or ''}{where}".rstrip()
+    return f"{event.kind} {event.asset_key or ''}{where}{metadata_text(event.metadata)}".rstrip()

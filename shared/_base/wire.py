@@ -8,6 +8,7 @@ their defaults, so records written by an older version still read.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
@@ -152,6 +153,11 @@ class RunEvent(_Wire):
     # An asset event's metadata, as ``{key: [type, value]}`` (lookout._author.metadata).
     metadata: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
+
+
+def metadata_text(metadata: Mapping[str, Any]) -> str:
+    """An asset event's metadata as one line, `` key=value`` each (values cut at 40)."""
+    return "".join(f" {key}={pair[1]!r:.40}" for key, pair in metadata.items())
 
 
 @dataclass(frozen=True)

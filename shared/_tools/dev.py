@@ -30,7 +30,7 @@ from types import FrameType
 
 from lookout._author.definitions import Definitions
 from lookout._base.errors import LookoutError
-from lookout._base.wire import DefaultSensorStatus, RunEvent, TickRecord
+from lookout._base.wire import DefaultSensorStatus, RunEvent, TickRecord, metadata_text
 from lookout._core.redis_url import masked_url
 from lookout._core.settings import Settings
 from lookout._core.storage import BRIEF, Repositories
@@ -340,7 +340,7 @@ def describe_event(event: RunEvent) -> str:
     part = f" partition={event.partition}" if event.partition else ""
     if event.asset_key is not None:  # an asset event, with its metadata values
         verb = "observed" if event.kind == "ASSET_OBSERVATION" else "materialized"
-        meta = "".join(f" {k}={pair[1]!r:.40}" for k, pair in event.metadata.items())
+        meta = metadata_text(event.metadata)
         who = run if event.run_id else f"sensor {event.sensor}"
         return f"{who} {verb} {event.asset_key}{part}{meta}"
     why = f": {event.message.splitlines()[0][:120]}" if event.message else ""

@@ -95,9 +95,9 @@ def gated_meters() -> None:
 
 
 @dg.asset
-def meter_total(context: dg.AssetExecutionContext) -> int:
+def meter_total(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     context.log.info("summing the meters")
-    return 3
+    return dg.MaterializeResult(metadata={"meters": 3})
 
 
 meter_assets = dg.define_asset_job("meter_assets", selection=[meter_total])

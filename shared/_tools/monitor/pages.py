@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from lookout._base.wire import metadata_text
 from lookout._tools.monitor.timeline import short
 
 # Pages change with every read, carry forms that change state, and are never
@@ -89,6 +90,7 @@ def environment() -> jinja2.Environment:
         json=pretty_json,
         json_line=json_line,
         first_line=first_line,
+        metadata=metadata_text,
         urlpart=lambda value: quote(str(value), safe=""),
     )
     env.globals.update(sensor_path=sensor_path)
