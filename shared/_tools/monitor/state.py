@@ -31,9 +31,12 @@ from lookout._core.storage.metrics import entry_time
 from lookout._process.tick import TickRunner, new_tick_id
 from lookout._tools.monitor.figures import Figures, read_figures
 from lookout._tools.operator import (
+    ScheduleRow,
     effective_status,
     get_cursor,
+    list_schedules,
     set_cursor,
+    set_schedule_status,
     set_sensor_status,
     tick_history,
 )
@@ -324,6 +327,14 @@ class MonitorState:
     def set_status(self, name: str, running: bool) -> None:
         status = DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED
         set_sensor_status(self.definitions, self.repos.sensors, name, status)
+
+    def schedules(self) -> list[ScheduleRow]:
+        """Every schedule of the code location, with its state and next fire time."""
+        return list_schedules(self.definitions, self.repos.sensors, self.repos.schedule)
+
+    def set_schedule_status(self, name: str, running: bool) -> None:
+        status = DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED
+        set_schedule_status(self.definitions, self.repos.sensors, name, status)
 
     def reset_cursor(self, name: str) -> None:
         set_cursor(self.definitions, self.repos.sensors, name, None)

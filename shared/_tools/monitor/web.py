@@ -86,6 +86,7 @@ class MonitorWeb:
                 Route("/sensors/{name}/cursor", self.edit_cursor, methods=["POST"]),
                 Route("/sensors/{name}/test", self.test_sensor, methods=["POST"]),
                 Route("/sensors/{name}/{action}", self.act, methods=["POST"]),
+                Route("/schedules/{name}/{action}", self.act_on_schedule, methods=["POST"]),
             ],
             exception_handlers={
                 redis.RedisError: self._redis_down,
@@ -122,6 +123,7 @@ class MonitorWeb:
             return {
                 "figures": self.state.figures(),
                 "list": self.state.sensors(query, page, SENSORS_PER_PAGE),
+                "schedules": self.state.schedules(),
                 "query": query,
                 "runs": self.state.runs(limit=10),
             }
@@ -206,6 +208,18 @@ class MonitorWeb:
         if back not in ("/", sensor_path(name)):
             back = "/"  # never an open redirect
         return RedirectResponse(back, 303)
+
+    async def act_on_schedule(self, request: Request) -> Response:
+        """``POST /schedules/{name}/{start|stop}``: then back to the list."""
+        name, action = request.path_params["name"], request.path_params["action"]
+        if action not in ("start", "stop"):
+            raise HTTPException(404, f"no action at {request.url.path}")
+        _, refused = await self._authorised(request)
+        if refused is not None:
+            return refused
+        await run_in_threadpool(self.state.set_schedule_status, name, action == "start")
+        log.info("operator: %s schedule %r", action, name)
+        return RedirectResponse("/", 303)
 
     async def edit_cursor(self, request: Request) -> Response:
         """Store a cursor typed as JSON; a malformed one is a 400 that changes nothing."""
