@@ -3,12 +3,13 @@
 A request becomes a ``LaunchRequest`` the same way whoever asked for it; only
 the tags that say who did differ (a sensor's name, a schedule's time).  The
 launch is encoded here, so a request that cannot be stored fails its tick,
-naming the request.
+naming the request; ``listed`` is what a tick record keeps of each launch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from lookout._author.definitions import Definitions
 from lookout._author.requests import PARTITION_TAG, RUN_KEY_TAG, RunRequest
@@ -56,3 +57,10 @@ def launch_of(
         return launch, encode(launch)
     except CodecError as exc:
         raise CodecError(f"{what}: run request {index} cannot be stored: {exc}") from exc
+
+
+def listed(launches: Iterable[LaunchRequest]) -> list[dict[str, Any]]:
+    """What a tick record says of each launch (``TickRecord.requests``)."""
+    return [
+        {"request_id": r.request_id, "run_key": r.run_key, "job_name": r.job_name} for r in launches
+    ]

@@ -30,7 +30,7 @@ from lookout._author.schedules import ScheduleDefinition, ScheduleEvaluationCont
 from lookout._base.wire import LaunchRequest, TickRecord, TickStatus
 from lookout._core.settings import Settings
 from lookout._core.storage import SensorState, TickCommit
-from lookout._process.launches import launch_of, run_tags
+from lookout._process.launches import launch_of, listed, run_tags
 from lookout._process.timeout import EvaluationTimer
 
 # Dagster's tag of a schedule's run: the time it was scheduled for, in UTC.
@@ -168,10 +168,7 @@ class ScheduleTicks:
             status=(TickStatus.SUCCESS if launches else TickStatus.SKIPPED).value,
             ended_at=self.clock(),
             skip_reason=done.skip,
-            requests=[
-                {"request_id": r.request_id, "run_key": r.run_key, "job_name": r.job_name}
-                for r, _, _ in launches
-            ],
+            requests=listed([r for r, _, _ in launches]),
         )
         launched = [(k, p) for _, k, p in launches]
         return TickCommit(record, launched, False, None, following, holder=holder)

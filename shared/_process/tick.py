@@ -46,7 +46,7 @@ from lookout._core.storage import (
 )
 from lookout._core.storage.history import with_flags
 from lookout._process.instance import RuntimeInstance
-from lookout._process.launches import launch_of, run_tags
+from lookout._process.launches import launch_of, listed, run_tags
 from lookout._process.limits import (
     RECORD_ERROR_CHARS,
     RECORD_REQUESTS,
@@ -249,7 +249,7 @@ class TickRunner:
         after, after_digest = recorded_cursor(
             new_cursor if outcome.cursor_updated else state.cursor
         )
-        listed = launches[:RECORD_REQUESTS]
+        shown = launches[:RECORD_REQUESTS]
         record = TickRecord(
             tick_id=tick_id,
             sensor=sensor.name,
@@ -258,16 +258,13 @@ class TickRunner:
             ended_at=ended,
             due_at=due_at,
             skip_reason=cut(outcome.skip_message, RECORD_ERROR_CHARS),
-            requests=[
-                {"request_id": r.request_id, "run_key": r.run_key, "job_name": r.job_name}
-                for r, _ in listed
-            ],
+            requests=listed([r for r, _ in shown]),
             cursor_before=before,
             cursor_after=after,
             worker=self.worker,
             cursor_before_digest=before_digest,
             cursor_after_digest=after_digest,
-            requests_total=len(launches) if len(listed) < len(launches) else None,
+            requests_total=len(launches) if len(shown) < len(launches) else None,
             logs=logs.lines(),
         )
         return TickCommit(
