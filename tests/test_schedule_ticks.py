@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+import lookout as dg
 from lookout._base.wire import DefaultSensorStatus
 from lookout._core.settings import Settings
 from lookout._process.tick import TickRunner, tick_runner
@@ -204,3 +205,28 @@ def test_a_failed_tick_adds_no_dynamic_partition(
     # Adding a key again keeps its place.
     storage.partitions.add_dynamic_partitions("docks", ["d3", "d4"])
     assert storage.partitions.get_dynamic_partitions("docks") == ["d0", "d3", "d4"]
+
+
+def test_a_schedule_request_that_cannot_be_stored_fails_the_tick_naming_the_request(
+    storage: Repositories, settings: Settings, clock: Clock
+) -> None:
+    @dg.op
+    def weigh() -> int:
+        return 1
+
+    @dg.job
+    def weigh_job() -> None:
+        weigh()
+
+    @dg.schedule(job=weigh_job, cron_schedule="* * * * *")
+    def unstorable(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        # A value the codec refuses: the tick fails before anything is committed.
+        return dg.RunRequest(run_config={"ops": {"weigh": {"config": {"at": object()}}}})
+
+    defs = dg.Definitions(jobs=[weigh_job], schedules=[unstorable])
+    set_schedule_status(defs, storage.sensors, "unstorable", DefaultSensorStatus.RUNNING)
+    scheduled_tick(tick_runner(defs, storage, settings, clock=clock), "unstorable", "t1", MONDAY)
+    (record,) = storage.ticks.history("unstorable")
+    assert record.status == "FAILURE" and record.error is not None
+    assert "schedule 'unstorable': run request 0 cannot be stored" in record.error
+    assert storage.launches.requests() == []

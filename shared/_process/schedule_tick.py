@@ -25,13 +25,12 @@ from typing import Any
 from lookout._author.cron import cron_iter, next_fire_times, zone
 from lookout._author.definitions import Definitions
 from lookout._author.launch_checks import checked_requests
-from lookout._author.requests import PARTITION_TAG, RUN_KEY_TAG, RunRequest
+from lookout._author.requests import RunRequest
 from lookout._author.schedules import ScheduleDefinition, ScheduleEvaluationContext
-from lookout._author.selection import selection_keys
-from lookout._base.codec import encode
 from lookout._base.wire import LaunchRequest, TickRecord, TickStatus
 from lookout._core.settings import Settings
 from lookout._core.storage import SensorState, TickCommit
+from lookout._process.launches import launch_of, listed, run_tags
 from lookout._process.timeout import EvaluationTimer
 
 # Dagster's tag of a schedule's run: the time it was scheduled for, in UTC.
@@ -74,12 +73,7 @@ def run_key_for(scheduled: dt.datetime, run_key: str | None) -> str:
 
 def schedule_tags(scheduled: dt.datetime, request: RunRequest) -> dict[str, str]:
     """The request's tags (with ``dagster/schedule_name``) plus those Dagster adds at launch."""
-    tags = {**request.tags, SCHEDULED_TIME_TAG: _iso(scheduled)}
-    if request.run_key is not None:
-        tags[RUN_KEY_TAG] = request.run_key
-    if request.partition_key is not None:
-        tags[PARTITION_TAG] = request.partition_key
-    return tags
+    return run_tags(request, {SCHEDULED_TIME_TAG: _iso(scheduled)})
 
 
 def _named(name: str, exc: BaseException) -> str:
@@ -174,10 +168,7 @@ class ScheduleTicks:
             status=(TickStatus.SUCCESS if launches else TickStatus.SKIPPED).value,
             ended_at=self.clock(),
             skip_reason=done.skip,
-            requests=[
-                {"request_id": r.request_id, "run_key": r.run_key, "job_name": r.job_name}
-                for r, _, _ in launches
-            ],
+            requests=listed([r for r, _, _ in launches]),
         )
         launched = [(k, p) for _, k, p in launches]
         return TickCommit(record, launched, False, None, following, holder=holder)
@@ -208,18 +199,10 @@ class ScheduleTicks:
     ) -> list[tuple[LaunchRequest, str, bytes]]:
         out = []
         for i, request in enumerate(requests):
-            assert request.job_name is not None  # filled in by _run
-            launch = LaunchRequest(
-                request_id=f"{tick_id}-{i}",
-                sensor=name,
-                tick_id=tick_id,
-                job_name=request.job_name,
-                run_key=request.run_key,
-                run_config=dict(request.run_config),
-                tags=schedule_tags(scheduled, request),
-                partition_key=request.partition_key,
-                created_at=now,
-                asset_selection=selection_keys(self.definitions, name, request),
+            tags = schedule_tags(scheduled, request)
+            what = f"schedule '{name}'"
+            launch, payload = launch_of(
+                self.definitions, what, name, tick_id, i, request, tags, now
             )
-            out.append((launch, run_key_for(scheduled, request.run_key), encode(launch)))
+            out.append((launch, run_key_for(scheduled, request.run_key), payload))
         return out

@@ -28,9 +28,8 @@ from lookout._author.evaluate import SensorOutcome, evaluate
 from lookout._author.instance_queries import runless_event
 from lookout._author.launch_checks import checked_requests
 from lookout._author.partitions import AddDynamicPartitionsRequest
-from lookout._author.requests import PARTITION_TAG, RUN_KEY_TAG, SENSOR_NAME_TAG, RunRequest
+from lookout._author.requests import SENSOR_NAME_TAG, RunRequest
 from lookout._author.schedules import ScheduleDefinition
-from lookout._author.selection import selection_keys
 from lookout._author.sensors import SensorDefinition, SensorKind
 from lookout._base.codec import decode_value, encode, encode_value
 from lookout._base.errors import CodecError, LookoutError
@@ -47,6 +46,7 @@ from lookout._core.storage import (
 )
 from lookout._core.storage.history import with_flags
 from lookout._process.instance import RuntimeInstance
+from lookout._process.launches import launch_of, listed, run_tags
 from lookout._process.limits import (
     RECORD_ERROR_CHARS,
     RECORD_REQUESTS,
@@ -78,12 +78,7 @@ def new_tick_id() -> str:
 
 def launch_tags(sensor: str, request: RunRequest) -> dict[str, str]:
     """The request's tags plus the ones Dagster puts on every sensor-launched run."""
-    tags = {**request.tags, SENSOR_NAME_TAG: sensor}
-    if request.run_key is not None:
-        tags[RUN_KEY_TAG] = request.run_key
-    if request.partition_key is not None:
-        tags[PARTITION_TAG] = request.partition_key
-    return tags
+    return run_tags(request, {SENSOR_NAME_TAG: sensor})
 
 
 @dataclass(frozen=True)
@@ -254,7 +249,7 @@ class TickRunner:
         after, after_digest = recorded_cursor(
             new_cursor if outcome.cursor_updated else state.cursor
         )
-        listed = launches[:RECORD_REQUESTS]
+        shown = launches[:RECORD_REQUESTS]
         record = TickRecord(
             tick_id=tick_id,
             sensor=sensor.name,
@@ -263,16 +258,13 @@ class TickRunner:
             ended_at=ended,
             due_at=due_at,
             skip_reason=cut(outcome.skip_message, RECORD_ERROR_CHARS),
-            requests=[
-                {"request_id": r.request_id, "run_key": r.run_key, "job_name": r.job_name}
-                for r, _ in listed
-            ],
+            requests=listed([r for r, _ in shown]),
             cursor_before=before,
             cursor_after=after,
             worker=self.worker,
             cursor_before_digest=before_digest,
             cursor_after_digest=after_digest,
-            requests_total=len(launches) if len(listed) < len(launches) else None,
+            requests_total=len(launches) if len(shown) < len(launches) else None,
             logs=logs.lines(),
         )
         return TickCommit(
@@ -328,29 +320,19 @@ class TickRunner:
     def _launches(
         self, sensor: str, tick_id: str, outcome: SensorOutcome, now: float
     ) -> list[tuple[LaunchRequest, bytes]]:
-        launches = []
-        for i, request in enumerate(outcome.run_requests):
-            assert request.job_name is not None  # resolved by evaluate()
-            launch = LaunchRequest(
-                request_id=f"{tick_id}-{i}",
-                sensor=sensor,
-                tick_id=tick_id,
-                job_name=request.job_name,
-                run_key=request.run_key,
-                run_config=dict(request.run_config),
-                tags=launch_tags(sensor, request),
-                partition_key=request.partition_key,
-                created_at=now,
-                asset_selection=selection_keys(self.definitions, sensor, request),
+        return [
+            launch_of(
+                self.definitions,
+                f"sensor '{sensor}'",
+                sensor,
+                tick_id,
+                i,
+                request,
+                launch_tags(sensor, request),
+                now,
             )
-            try:
-                payload = encode(launch)
-            except CodecError as exc:
-                raise CodecError(
-                    f"sensor '{sensor}': run request {i} cannot be stored: {exc}"
-                ) from exc
-            launches.append((launch, payload))
-        return launches
+            for i, request in enumerate(outcome.run_requests)
+        ]
 
     def _failed(
         self,

@@ -9,7 +9,6 @@ import datetime as dt
 
 import click
 
-from lookout._base.wire import DefaultSensorStatus
 from lookout._tools.cli._json import dumps
 from lookout._tools.cli._options import (
     json_option,
@@ -19,6 +18,7 @@ from lookout._tools.cli._options import (
     reports_errors,
     settings_from,
 )
+from lookout._tools.cli._status import add_status_commands
 from lookout._tools.operator import ScheduleRow, list_schedules, set_schedule_status
 
 
@@ -81,20 +81,4 @@ def list_command(
     click.echo(dumps([_row_json(r) for r in rows]) if as_json else _table(rows))
 
 
-def _status_command(status: DefaultSensorStatus, verb: str) -> click.Command:
-    @location_options
-    @redis_options
-    @reports_errors
-    def command(
-        name: str, module: str | None, file: str | None, redis_url: str | None, prefix: str | None
-    ) -> None:
-        defs, storage = open_location(module, file, settings_from(redis_url, prefix))
-        set_schedule_status(defs, storage.sensors, name, status)
-        click.echo(f"schedule '{name}' is {status.value}")
-
-    command.__doc__ = f"{verb} a schedule (kept until an operator changes it)."
-    return click.command(verb.lower())(click.argument("name")(command))
-
-
-schedule_group.add_command(_status_command(DefaultSensorStatus.RUNNING, "Start"))
-schedule_group.add_command(_status_command(DefaultSensorStatus.STOPPED, "Stop"))
+add_status_commands(schedule_group, "schedule", set_schedule_status)

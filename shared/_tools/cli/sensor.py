@@ -7,7 +7,6 @@ import json
 import click
 
 from lookout._base.errors import LookoutError
-from lookout._base.wire import DefaultSensorStatus
 from lookout._process.tick import tick_runner
 from lookout._tools.cli._format import sensors_table, tick_detail, ticks_table
 from lookout._tools.cli._json import dumps, sensor_json, tick_json
@@ -20,6 +19,7 @@ from lookout._tools.cli._options import (
     reports_errors,
     settings_from,
 )
+from lookout._tools.cli._status import add_status_commands
 from lookout._tools.operator import (
     get_cursor,
     list_sensors,
@@ -49,23 +49,7 @@ def list_command(
     click.echo(dumps([sensor_json(r) for r in rows]) if as_json else sensors_table(rows))
 
 
-def _status_command(status: DefaultSensorStatus, verb: str) -> click.Command:
-    @location_options
-    @redis_options
-    @reports_errors
-    def command(
-        name: str, module: str | None, file: str | None, redis_url: str | None, prefix: str | None
-    ) -> None:
-        defs, storage = open_location(module, file, settings_from(redis_url, prefix))
-        set_sensor_status(defs, storage.sensors, name, status)
-        click.echo(f"sensor '{name}' is {status.value}")
-
-    command.__doc__ = f"{verb} a sensor (kept until an operator changes it)."
-    return click.command(verb.lower())(click.argument("name")(command))
-
-
-sensor_group.add_command(_status_command(DefaultSensorStatus.RUNNING, "Start"))
-sensor_group.add_command(_status_command(DefaultSensorStatus.STOPPED, "Stop"))
+add_status_commands(sensor_group, "sensor", set_sensor_status)
 
 
 @sensor_group.command("cursor")
