@@ -40,6 +40,21 @@ def user_frames(tb: TracebackType | None) -> TracebackType | None:
     return found if found is not None else tb
 
 
+def _only_machinery(tb: TracebackType | None) -> bool:
+    while tb is not None:
+        if not _machinery(tb):
+            return False
+        tb = tb.tb_next
+    return True
+
+
 def user_traceback(exc: BaseException) -> str:
-    """The formatted traceback of ``exc`` and its chain, from the user's first frame."""
+    """The formatted traceback of ``exc`` and its chain, from the user's first frame.
+
+    An error lookout raised from the user's (``raise ... from``, as a
+    schedule's evaluation wraps what the function raised) holds no frame of
+    the user's: then the user's error, with its own chain, is the traceback.
+    """
+    if exc.__cause__ is not None and _only_machinery(exc.__traceback__):
+        exc = exc.__cause__
     return "".join(traceback.format_exception(type(exc), exc, user_frames(exc.__traceback__)))

@@ -17,7 +17,6 @@ given), and the commit happens at most once per tick id.
 from __future__ import annotations
 
 import datetime as dt
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,10 +26,19 @@ from lookout._author.definitions import Definitions
 from lookout._author.launch_checks import checked_requests
 from lookout._author.requests import RunRequest
 from lookout._author.schedules import ScheduleDefinition, ScheduleEvaluationContext
+from lookout._base.tracebacks import user_traceback
 from lookout._base.wire import LaunchRequest, TickRecord, TickStatus
 from lookout._core.settings import Settings
 from lookout._core.storage import SensorState, TickCommit
 from lookout._process.launches import launch_of, listed, run_tags
+from lookout._process.limits import (
+    RECORD_ERROR_CHARS,
+    RECORD_TRACEBACK_CHARS,
+    check_requests,
+    cut,
+)
+from lookout._process.log_capture import LogCapture
+from lookout._process.memory import MemoryLimit
 from lookout._process.timeout import EvaluationTimer
 
 # Dagster's tag of a schedule's run: the time it was scheduled for, in UTC.
@@ -110,6 +118,7 @@ class ScheduleTicks:
         clock: Callable[[], float],
         worker: str,
         instance: Any,
+        memory: MemoryLimit,
     ) -> None:
         self.definitions = definitions
         self.settings = settings
@@ -117,6 +126,8 @@ class ScheduleTicks:
         self.clock = clock
         self.worker = worker
         self.instance = instance
+        # The sensors' limit: a schedule's evaluation is user code like theirs.
+        self.memory = memory
 
     def evaluate(
         self,
@@ -145,13 +156,16 @@ class ScheduleTicks:
             worker=self.worker,
         )
         following = next_due(schedule, max(started, scheduled.timestamp()))
+        logs = LogCapture()  # the schedule's context.log lines, kept on the record
         try:
-            done = self.timer.call(
-                lambda: self._run(schedule, scheduled),
-                self.settings.tick_timeout,
-                f"schedule '{schedule.name}'",
-                hard_after=self.settings.hard_exit_after,
-            )
+            with self.memory.applied(f"schedule '{schedule.name}'"):
+                done = self.timer.call(
+                    lambda: self._run(schedule, scheduled, logs),
+                    self.settings.tick_timeout,
+                    f"schedule '{schedule.name}'",
+                    hard_after=self.settings.hard_exit_after,
+                )
+            check_requests(schedule.name, done.requests, self.settings.max_run_requests)
             launches = self._launches(schedule.name, tick_id, scheduled, done.requests, started)
         # BaseException: as for a sensor, a schedule's sys.exit() fails its own tick only.
         except BaseException as exc:
@@ -159,8 +173,9 @@ class ScheduleTicks:
                 record,
                 status=TickStatus.FAILURE.value,
                 ended_at=self.clock(),
-                error=_named(schedule.name, exc),
-                traceback=traceback.format_exc(),
+                error=cut(_named(schedule.name, exc), RECORD_ERROR_CHARS),
+                traceback=cut(user_traceback(exc), RECORD_TRACEBACK_CHARS),
+                logs=logs.lines(),
             )
             return TickCommit(failed, [], False, None, following, holder=holder)
         record = replace(
@@ -169,18 +184,22 @@ class ScheduleTicks:
             ended_at=self.clock(),
             skip_reason=done.skip,
             requests=listed([r for r, _, _ in launches]),
+            logs=logs.lines(),
         )
         launched = [(k, p) for _, k, p in launches]
         return TickCommit(record, launched, False, None, following, holder=holder)
 
-    def _run(self, schedule: ScheduleDefinition, scheduled: dt.datetime) -> _Evaluated:
+    def _run(
+        self, schedule: ScheduleDefinition, scheduled: dt.datetime, logs: LogCapture
+    ) -> _Evaluated:
         context = ScheduleEvaluationContext(
             instance=self.instance,
             scheduled_execution_time=scheduled,
             resources=self.definitions.resources,
             schedule_name=schedule.name,
         )
-        with context:  # tears down the resources the evaluation built
+        # The context tears down the resources the evaluation built.
+        with context, logs.on(context.log):
             data = schedule.evaluate_tick(context)
         requests = [
             r if r.job_name is not None else replace(r, job_name=schedule.job_name)

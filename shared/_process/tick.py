@@ -133,7 +133,7 @@ class TickRunner:
         self.memory = MemoryLimit(settings.sensor_memory_mb)
         self._schedules = {s.name: s for s in definitions.schedules}
         self.schedules = ScheduleTicks(
-            definitions, settings, self.timer, clock, self.worker, self.instance
+            definitions, settings, self.timer, clock, self.worker, self.instance, self.memory
         )
 
     def instigator(self, name: str) -> Instigator:
