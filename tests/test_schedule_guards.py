@@ -1,4 +1,4 @@
-"""A schedule's tick is guarded as a sensor's is: its logs kept, its traceback from the user's code."""
+"""A schedule's tick is guarded as a sensor's: its logs kept, its traceback from the user's code."""
 
 from __future__ import annotations
 
