@@ -5,8 +5,8 @@ command but the ``@dangerous`` ones).  Before, the worker exited at start-up
 with ``NoPermissionError``: kombu listens on its remote-control channel with
 PSUBSCRIBE, and Redis checks a PSUBSCRIBE pattern literally against the
 user's channel patterns.  Here a scheduler, a worker, a launcher, the monitor,
-the CLI, ``lookout dev`` on that Redis and Celery's remote control all work as
-that user, a file becomes a successful run, and Redis's ACL log shows no
+the CLI, ``lookout dev`` on that Redis, Flower and Celery's remote control all
+work as that user, a file becomes a successful run, and Redis's ACL log shows no
 refusal but the one the eviction guard expects (``CONFIG GET`` is
 ``@dangerous``; the guard then trusts the server with a warning).
 """
@@ -31,7 +31,8 @@ from tests.locations.work_support import start_launcher, start_worker
 LOCATION = "tests.locations.fault_load"
 # The README's line, word for word (section "Redis": least privilege).
 ACL_LINE = (
-    "ACL SETUSER lookout on >lookout-pw resetchannels ~lookout:* &lookout:* +@all -@dangerous"
+    "ACL SETUSER lookout on >lookout-pw resetchannels ~lookout:* &lookout:* "
+    "&lookout:celery:/0.celeryev/* +@all -@dangerous"
 )
 PASSWORD = "lookout-pw"
 # The one refusal expected: the eviction guard's CONFIG GET, which it survives.
@@ -106,6 +107,8 @@ def test_every_process_works_as_an_acl_user_limited_to_the_key_and_channel_prefi
         "monitor",
     )
     procs.append(monitor)
+    # Flower listens to Celery's events with the one pattern the line names.
+    procs.append(spawn(["lookout", "flower", "--port", str(free_port())], env, "flower"))
     (watched / "a.txt").write_text("one\n")
     storage = Repositories.from_settings(settings)
     try:
