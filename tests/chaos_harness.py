@@ -92,6 +92,9 @@ class Figures:
     dead_letters: int = 0
     deaths_after_redis_restart: Counter[str] = field(default_factory=Counter)
     other_deaths: Counter[str] = field(default_factory=Counter)
+    # What each such process said last before it died (its "Unrecoverable error"
+    # line, else its last line), counted.
+    death_causes: Counter[str] = field(default_factory=Counter)
     failure_ticks: int = 0
     failure_ticks_without_cause: int = 0
     # The first words of each FAILURE tick's and failed run's error, counted.
@@ -117,6 +120,7 @@ class Figures:
             f"{self.failure_ticks_without_cause}",
             f"processes not running at the end: {self.not_running or 0}",
             *(f"  {n} x {cause}" for cause, n in self.failure_causes.most_common(12)),
+            *(f"  died: {n} x {cause}" for cause, n in self.death_causes.most_common(12)),
         ]
 
 
@@ -132,6 +136,7 @@ class Supervised:
         self.starts = 0
         self.killed = False  # the harness killed it: its death is expected
         self.paused_until: float | None = None
+        self.log: Path | None = None
 
     @property
     def name(self) -> str:
@@ -139,7 +144,7 @@ class Supervised:
 
     def start(self) -> None:
         self.starts += 1
-        log = self.logs / f"{self.name}.{self.starts}.log"
+        log = self.log = self.logs / f"{self.name}.{self.starts}.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "lookout", *self.argv[:-1]],
             env=self.env,
@@ -150,6 +155,13 @@ class Supervised:
         )
         self.killed = False
         self.paused_until = None
+
+    def last_words(self) -> str:
+        """Why it died, as far as its output says."""
+        lines = self.log.read_text(errors="replace").splitlines() if self.log else []
+        fatal = [line for line in lines if "Unrecoverable error" in line]
+        last = (fatal or [line for line in lines if line.strip()] or ["(no output)"])[-1]
+        return f"{self.kind}: {last.split(' ', 2)[-1][:100]}"
 
     def dead(self) -> bool:
         return self.proc is None or self.proc.poll() is not None
@@ -254,6 +266,7 @@ class Chaos:
     def _count_death(self, proc: Supervised, now: float) -> None:
         if proc.killed:
             return
+        self.figures.death_causes[proc.last_words()] += 1
         if any(now - at < RESTART_BLAME for at in self.redis_restarts):
             self.figures.deaths_after_redis_restart[proc.kind] += 1
         else:
