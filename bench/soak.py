@@ -36,6 +36,14 @@ def failed(figures: Figures) -> bool:
     )
 
 
+def _plain(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 @click.command()
 @click.option(
     "--minutes", type=float, default=15.0, show_default=True, help="Faults for this long."
@@ -48,12 +56,27 @@ def failed(figures: Figures) -> bool:
     show_default=True,
     help="Mean seconds between two faults (plus the time a Redis restart takes).",
 )
+@click.option(
+    "--settle",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait afterwards for every file's run.",
+)
 @click.option("--workers", type=int, default=3, show_default=True)
 @click.option("--sensors", type=int, default=6, show_default=True)
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("bench/soak.json"), show_default=True
 )
-def main(minutes: float, seed: int, interval: float, workers: int, sensors: int, out: Path) -> None:
+def main(
+    minutes: float,
+    seed: int,
+    interval: float,
+    settle: float,
+    workers: int,
+    sensors: int,
+    out: Path,
+) -> None:
     """Run the soak and report what it found."""
     with tempfile.TemporaryDirectory(prefix="lookout-soak-") as work:
         config = ChaosConfig(
@@ -61,7 +84,7 @@ def main(minutes: float, seed: int, interval: float, workers: int, sensors: int,
             seed=seed,
             fault_seconds=minutes * 60,
             fault_interval=interval,
-            settle_seconds=300.0,
+            settle_seconds=settle,
             sensors=sensors,
             workers=workers,
             # Every kind as often as every other, Redis restarts included (about
@@ -76,7 +99,8 @@ def main(minutes: float, seed: int, interval: float, workers: int, sensors: int,
     document = {
         "config": {"minutes": minutes, "seed": seed, "interval": interval, "workers": workers},
         "machine": {"cpus": os.cpu_count()},
-        "figures": dataclasses.asdict(figures),
+        # By hand: dataclasses.asdict turns a Counter into a Counter of pairs.
+        "figures": {f.name: _plain(getattr(figures, f.name)) for f in dataclasses.fields(figures)},
     }
     out.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
     sys.exit(1 if failed(figures) else 0)
