@@ -9,7 +9,11 @@ random from ``seed``:
 
 - ``kill_scheduler``, ``kill_worker``, ``kill_launcher``: kill -9 of a
   process's whole group (its container, as it were); ``kill_pool``: kill -9
-  of one of a worker's pool processes;
+  of one of a worker's pool processes, once the worker has been up for
+  ``POOL_READY`` seconds (Celery ends a worker whose pool process dies while
+  it starts, "Could not start worker processes": the soak found it, a
+  supervisor restarts the worker, and the test's count of worker deaths is
+  kept for Redis restarts);
 - ``pause``: SIGSTOP of a process, SIGCONT after ``pause_max`` seconds at most;
 - ``redis_restart``: redis-server stopped and started on the same port, AOF
   kept;
@@ -47,6 +51,8 @@ TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 KILLS = ("kill_scheduler", "kill_worker", "kill_pool", "kill_launcher")
 POISONS = ("poison_ticks", "poison_runs", "poison_launch", "poison_events")
 FAULT_KINDS = (*KILLS, "pause", "redis_restart", *POISONS)
+# A worker's pool processes are killed only once it has been up this long.
+POOL_READY = 10.0
 # A process that dies this soon after a Redis restart counts as killed by it.
 RESTART_BLAME = 15.0
 
@@ -137,6 +143,7 @@ class Supervised:
         self.killed = False  # the harness killed it: its death is expected
         self.paused_until: float | None = None
         self.log: Path | None = None
+        self.started_at = 0.0
 
     @property
     def name(self) -> str:
@@ -155,6 +162,7 @@ class Supervised:
         )
         self.killed = False
         self.paused_until = None
+        self.started_at = time.time()
 
     def last_words(self) -> str:
         """Why it died, as far as its output says."""
@@ -316,7 +324,8 @@ class Chaos:
         return True
 
     def _kill_pool(self) -> bool:
-        pools = [(p, pid) for p in self._running("worker") for pid in p.pool()]
+        ready = [p for p in self._running("worker") if time.time() - p.started_at >= POOL_READY]
+        pools = [(p, pid) for p in ready for pid in p.pool()]
         if not pools:
             return False
         _, pid = self.rng.choice(pools)
