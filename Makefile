@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo dev test lint typecheck pytest browser promtool screenshots bench compose-test clean
+.PHONY: demo dev test lint typecheck pytest browser promtool screenshots bench soak compose-test clean
 
 # The package's folders (shared/, scheduler/, workers/) are installed as one
 # package, `lookout`, by an editable install in strict mode: a tree of links
@@ -75,6 +75,14 @@ screenshots: $(BIN)/lookout browser
 BENCH_ARGS ?=
 bench: $(BIN)/lookout
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The chaos test's faults for longer (tests/chaos_harness.py): kill -9 of every kind of
+# process, pauses, Redis restarts and poison for SOAK_MINUTES, then the figures
+# (also written to bench/soak.json).  Kept out of make test; figures in the README.
+SOAK_MINUTES ?= 15
+SOAK_ARGS ?=
+soak: $(BIN)/lookout
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 # docker-compose.yml on a real Docker engine (README, "Deploy"): installs Debian's
 # docker.io, docker-compose and debootstrap where apt-get runs as root, starts

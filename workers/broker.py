@@ -24,6 +24,15 @@ Two faults of kombu's Redis channel killed a worker's main process:
   to lookout's dead-letter stream with the reason, and the poll goes on as if
   the queue had been empty.  (A well-formed envelope whose body Celery cannot
   read is dead-lettered by ``lookout.workers.consumer``.)
+
+And one fault under a Redis ACL user limited to lookout's channels
+(``&lookout:*``): kombu listens on its fanout channels (the workers' remote
+control, ``celery.pidbox``; Celery's events for Flower) with PSUBSCRIBE, and
+Redis checks a PSUBSCRIBE pattern *literally* against the user's channel
+patterns, so ``lookout:celery:/0.celery.pidbox`` was refused
+(``NoPermissionError``) and the worker exited.  A topic without glob
+characters matches only itself, so here it is listened to with SUBSCRIBE,
+which the ACL checks as a channel name: the same messages, and permitted.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import binascii
 import functools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from queue import Empty
@@ -47,6 +57,9 @@ from lookout._core.storage import DeadLetterStore
 from lookout._core.transient import TRANSIENT_ERRORS
 
 log = logging.getLogger(__name__)
+
+# What makes a Redis channel pattern more than one channel's name.
+_GLOB = re.compile(r"[*?\[\\]")
 
 
 def envelope_problem(item: bytes) -> str | None:
@@ -164,6 +177,36 @@ class Channel(kombu_redis.Channel):
             except TRANSIENT_ERRORS as exc:
                 log.info("closing a broker channel whose Redis went away: %s", exc)
         self._kombu().close()
+
+    def _subscribe(self) -> None:
+        topics = [
+            topic
+            for queue in self.active_fanout_queues
+            for topic in self._kombu()._get_subscribe_topics(queue)
+        ]
+        if not topics:
+            return
+        client = self.subclient
+        if client.connection._sock is None:
+            client.connection.connect()
+        self._in_listen = client.connection
+        plain = [topic for topic in topics if not _GLOB.search(topic)]
+        patterns = [topic for topic in topics if _GLOB.search(topic)]
+        if plain:
+            client.subscribe(plain)
+        if patterns:
+            client.psubscribe(patterns)
+
+    def _unsubscribe_from(self, queue: str) -> None:
+        topics = self._kombu()._get_subscribe_topics(queue)
+        client = self.subclient
+        if client.connection and client.connection._sock:
+            plain = [topic for topic in topics if not _GLOB.search(topic)]
+            patterns = [topic for topic in topics if _GLOB.search(topic)]
+            if plain:
+                client.unsubscribe(plain)
+            if patterns:
+                client.punsubscribe(patterns)
 
     def _connparams(self, asynchronous: bool = False) -> Any:
         transport = self.connection

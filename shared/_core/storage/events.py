@@ -2,6 +2,11 @@
 
 Run status moves append their event inside the run's own script
 (``RunStore``); event sensors and ``lookout dev`` read the stream here.
+
+An entry that is not an event (written by hand, or by another program) is
+moved to the dead-letter stream by the first reader that meets it and left
+out of what it reads: before, one such entry made every run-status and asset
+sensor fail on every tick, its cursor never passing it.
 """
 
 from __future__ import annotations
