@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, cast
@@ -16,28 +15,37 @@ from lookout._author.assets import (
     define_asset_job,
 )
 from lookout._author.context import SensorEvaluationContext
+from lookout._author.evaluate import call_sensor
 from lookout._author.ops import JobDefinition
+from lookout._author.sensor_kind import SensorKind
 from lookout._author.sensor_resources import call_with_resources
+from lookout._author.sensor_tick import SensorExecutionData, tick_data
 from lookout._author.signature import positional_params, takes_context
 from lookout._base.errors import DefinitionError
 from lookout._base.wire import DefaultSensorStatus
+
+# SensorKind lives in its own module so that evaluation can name it; it is
+# still imported from here by the runtime and the tools.
+__all__ = [
+    "DEFAULT_INTERVAL_SECONDS",
+    "AssetSensorDefinition",
+    "Common",
+    "JobLike",
+    "SensorDefinition",
+    "SensorExecutionData",
+    "SensorKind",
+    "Targets",
+    "asset_sensor_options",
+    "collect_targets",
+    "make_sensor",
+    "sensor",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_INTERVAL_SECONDS = 30
 JobLike = JobDefinition | UnresolvedAssetJobDefinition
-
-
-class SensorKind(enum.Enum):
-    """How a sensor is fed: polled as it is, or handed events from the event stream."""
-
-    STANDARD = "standard"
-    ASSET = "asset"
-    RUN_STATUS = "run_status"
-    # Reads the materializations of several assets through per-asset cursors
-    # (lookout._author.multi_asset_context); the runtime does not feed it yet.
-    MULTI_ASSET = "multi_asset"
 
 
 class SensorDefinition(Generic[P, R]):
@@ -99,6 +107,35 @@ class SensorDefinition(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<SensorDefinition {self.name!r} jobs={list(self.job_names)}>"
+
+    @property
+    def job_name(self) -> str:
+        """The one job this sensor launches; an error when it has none or several, as in Dagster."""
+        if not self.job_names:
+            raise DefinitionError(f"sensor '{self.name}': no job was provided to it")
+        if len(self.job_names) > 1:
+            raise DefinitionError(
+                f"sensor '{self.name}' targets several jobs {list(self.job_names)}: "
+                "job_name is not available"
+            )
+        return self.job_names[0]
+
+    def evaluate_tick(self, context: SensorEvaluationContext) -> SensorExecutionData:
+        """Evaluate the sensor once with ``context``, as Dagster's ``evaluate_tick`` does.
+
+        The run requests come back tagged with the sensor's name, with the
+        skip message and the cursor after the call (``lookout._author.sensor_tick``).
+        """
+        return tick_data(self, context, self.tick_output(context))
+
+    def tick_output(self, context: SensorEvaluationContext) -> Any:
+        """What the sensor gives back when one tick evaluates it with ``context``."""
+        if self.kind is not SensorKind.STANDARD:
+            raise DefinitionError(
+                f"sensor '{self.name}': evaluate_tick is not available for a "
+                f"{self.kind.value} sensor; call the sensor with its context instead"
+            )
+        return call_sensor(self, context)
 
 
 @dataclass(frozen=True)
@@ -251,3 +288,7 @@ class AssetSensorDefinition(SensorDefinition[P, R]):
             evaluation = evaluate_on_instance(self.name, self.asset_key, self.fn, args[0])
             return cast(R, evaluation)
         return self.raw_fn(*args, **kwargs)
+
+    def tick_output(self, context: SensorEvaluationContext) -> Any:
+        """The newest materialization after the cursor, handed to the function (see __call__)."""
+        return evaluate_on_instance(self.name, self.asset_key, self.fn, context)
