@@ -28,6 +28,8 @@ class SensorEvaluationContext:
         instance: Any = None,
         log: logging.Logger | None = None,
         definitions: Any = None,
+        repository_name: str | None = None,
+        last_sensor_start_time: float | None = None,
     ) -> None:
         self._sensor_name = sensor_name
         self._cursor = cursor
@@ -38,6 +40,8 @@ class SensorEvaluationContext:
         self.resources = self._scope.namespace() if self._scope is not None else resources
         self.instance = instance
         self.definitions = definitions  # the code location's, when a test passes them
+        self.repository_name = repository_name
+        self.last_sensor_start_time = last_sensor_start_time
         self.log = log or logging.getLogger(f"lookout.sensor.{sensor_name or 'unnamed'}")
 
     def __enter__(self) -> SensorEvaluationContext:
@@ -70,6 +74,18 @@ class SensorEvaluationContext:
     def last_completion_time(self) -> float | None:
         return self.last_tick_completion_time
 
+    @property
+    def is_first_tick_since_sensor_start(self) -> bool:
+        """No tick has ended yet, or none since the sensor was last started (Dagster's rule)."""
+        ended = self.last_tick_completion_time
+        started = self.last_sensor_start_time
+        return not ended or (started is not None and started > ended)
+
+    @property
+    def repository_def(self) -> Any:
+        """The ``Definitions`` a test passed as ``repository_def=`` or ``definitions=``."""
+        return self.definitions
+
     def update_cursor(self, cursor: Any) -> None:
         """Set the cursor this tick stores when it succeeds or skips."""
         try:
@@ -92,14 +108,22 @@ def build_sensor_context(
     last_tick_completion_time: float | None = None,
     last_sensor_start_time: float | None = None,
     definitions: Any = None,
+    repository_def: Any = None,
+    instance_ref: Any = None,
 ) -> SensorEvaluationContext:
-    """A context to call a sensor as a plain function in a test."""
-    del repository_name, last_sensor_start_time  # accepted for Dagster compatibility
+    """A context to call a sensor as a plain function in a test.
+
+    ``repository_def=`` is Dagster's older name for ``definitions=``; in
+    lookout ``@repository`` gives a ``Definitions``.
+    """
+    del instance_ref  # accepted for Dagster compatibility: lookout has no instance refs
     return SensorEvaluationContext(
         sensor_name=sensor_name,
         cursor=cursor,
         last_tick_completion_time=last_tick_completion_time,
         resources=resources,
         instance=instance,
-        definitions=definitions,
+        definitions=definitions if definitions is not None else repository_def,
+        repository_name=repository_name,
+        last_sensor_start_time=last_sensor_start_time,
     )

@@ -236,3 +236,31 @@ class Definitions:
             schedules=[s for d in defs for s in d.schedules],
             resources=resources,
         )
+
+    # Dagster's RepositoryDefinition lookups: ``@repository`` gives a Definitions,
+    # and Dagster's tests ask a repository these.
+    def get_repository_def(self) -> Definitions:
+        """Itself: a lookout ``Definitions`` answers the lookups of Dagster's repository."""
+        return self
+
+    def has_sensor_def(self, name: str) -> bool:
+        return name in self._sensors
+
+    def has_schedule_def(self, name: str) -> bool:
+        return any(s.name == name for s in self.schedules)
+
+    @property
+    def sensor_defs(self) -> list[SensorDefinition[Any, Any]]:
+        return list(self.sensors)
+
+    @property
+    def schedule_defs(self) -> list[ScheduleDefinition]:
+        return list(self.schedules)
+
+    @property
+    def job_names(self) -> list[str]:
+        """The jobs' names, then Dagster's ``__ASSET_JOB`` when there are computed assets."""
+        return [*self._jobs, *(["__ASSET_JOB"] if self.assets else [])]
+
+    def get_all_jobs(self) -> list[JobDefinition]:
+        return self.resolve_all_job_defs()
