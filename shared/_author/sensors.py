@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, cast
 
@@ -48,6 +48,28 @@ DEFAULT_INTERVAL_SECONDS = 30
 JobLike = JobDefinition | UnresolvedAssetJobDefinition
 
 
+def _function_and_name(
+    fn: Callable[P, R] | str | None, evaluation_fn: Callable[P, R] | None, name: str | None
+) -> tuple[Callable[P, R], str]:
+    """The sensor's function and name, given either way (see ``SensorDefinition``)."""
+    if isinstance(fn, str):
+        name, fn = name or fn, None
+    func = fn if fn is not None else evaluation_fn
+    if func is None:
+        raise DefinitionError(f"sensor '{name or 'unnamed'}': give it an evaluation_fn")
+    return func, name or func.__name__
+
+
+def _interval(sensor_name: str, given: int | float | None) -> int | float:
+    interval = DEFAULT_INTERVAL_SECONDS if given is None else given
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+        raise DefinitionError(
+            f"sensor '{sensor_name}': minimum_interval_seconds must be a positive number, "
+            f"got {given!r}"
+        )
+    return interval
+
+
 class SensorDefinition(Generic[P, R]):
     """A sensor: a function polled at an interval that asks for runs or says why not.
 
@@ -57,46 +79,51 @@ class SensorDefinition(Generic[P, R]):
 
     def __init__(
         self,
-        fn: Callable[P, R],
+        fn: Callable[P, R] | str | None = None,
         *,
+        evaluation_fn: Callable[P, R] | None = None,
         name: str | None = None,
         minimum_interval_seconds: int | float | None = None,
         description: str | None = None,
-        jobs: Sequence[JobLike] = (),
+        job: JobLike | None = None,
+        jobs: Sequence[JobLike] | None = None,
+        job_name: str | None = None,
         job_names: Sequence[str] = (),
+        target: Any = None,
+        asset_selection: Any = None,
         default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
         tags: Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        required_resource_keys: Iterable[str] | None = None,
+        owners: Sequence[str] | None = None,
         kind: SensorKind = SensorKind.STANDARD,
         options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.fn = fn
-        self.name = name or fn.__name__
-        interval = (
-            DEFAULT_INTERVAL_SECONDS
-            if minimum_interval_seconds is None
-            else minimum_interval_seconds
-        )
-        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
-            raise DefinitionError(
-                f"sensor '{self.name}': minimum_interval_seconds must be a positive number, "
-                f"got {minimum_interval_seconds!r}"
-            )
+        # Dagster's constructor: SensorDefinition(name, evaluation_fn=..., job=...);
+        # the decorators here pass the function first.
+        self.fn, self.name = _function_and_name(fn, evaluation_fn, name)
+        self.minimum_interval_seconds = _interval(self.name, minimum_interval_seconds)
         if not isinstance(default_status, DefaultSensorStatus):
             raise DefinitionError(
                 f"sensor '{self.name}': default_status must be a DefaultSensorStatus, "
                 f"got {default_status!r}"
             )
-        self.minimum_interval_seconds = interval
-        self.description = description or fn.__doc__
-        self.jobs: tuple[JobLike, ...] = tuple(jobs)
+        self.description = description or self.fn.__doc__
+        found, named = collect_targets(
+            self.name, Targets(job, jobs, target, asset_selection, job_name)
+        )
+        self.jobs: tuple[JobLike, ...] = tuple(found)
         self.job_names: tuple[str, ...] = tuple(
-            dict.fromkeys([*job_names, *(j.name for j in self.jobs)])
+            dict.fromkeys([*job_names, *named, *(j.name for j in self.jobs)])
         )
         self.default_status = default_status
         self.tags = dict(tags or {})
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.required_resource_keys: set[str] = set(required_resource_keys or ())
+        self.owners: list[str] | None = list(owners) if owners is not None else None
         self.kind = kind
         self.options: Mapping[str, Any] = dict(options or {})
-        self.takes_context = takes_context(fn)
+        self.takes_context = takes_context(self.fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         context = args[0] if self.takes_context and args else None
@@ -119,6 +146,19 @@ class SensorDefinition(Generic[P, R]):
                 "job_name is not available"
             )
         return self.job_names[0]
+
+    @property
+    def job(self) -> JobLike:
+        """The one job object this sensor launches, as Dagster's ``SensorDefinition.job``."""
+        if len(self.job_names) > 1:
+            raise DefinitionError(
+                f"sensor '{self.name}' targets several jobs {list(self.job_names)}: "
+                "job is not available"
+            )
+        if not self.jobs:
+            given = "a job by name only" if self.job_names else "no job"
+            raise DefinitionError(f"sensor '{self.name}' has {given}: job is not available")
+        return self.jobs[0]
 
     def evaluate_tick(self, context: SensorEvaluationContext) -> SensorExecutionData:
         """Evaluate the sensor once with ``context``, as Dagster's ``evaluate_tick`` does.
@@ -233,14 +273,14 @@ def sensor(
     ``asset_key=`` makes it an asset sensor, as one example in Dagster's sensor
     guide writes it.
     """
-    del required_resource_keys, metadata  # accepted for Dagster compatibility
+    extra = {"metadata": metadata, "required_resource_keys": required_resource_keys}
 
     def wrap(fn: Callable[P, R]) -> SensorDefinition[P, R]:
         common = Common(name, minimum_interval_seconds, description, default_status, tags)
         targets = Targets(job, jobs, target, asset_selection, job_name)
         if asset_key is None:
-            return make_sensor(fn, common, targets)
-        return make_sensor(fn, common, targets, AssetSensorDefinition, asset_key=asset_key)
+            return make_sensor(fn, common, targets, **extra)
+        return make_sensor(fn, common, targets, AssetSensorDefinition, asset_key=asset_key, **extra)
 
     return wrap
 
