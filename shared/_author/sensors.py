@@ -267,13 +267,18 @@ def sensor(
     asset_key: Any = None,
     required_resource_keys: Any = None,
     metadata: Any = None,
+    owners: Sequence[str] | None = None,
 ) -> Callable[[Callable[P, R]], SensorDefinition[P, R]]:
     """Define a sensor, as Dagster's ``@sensor`` does.
 
     ``asset_key=`` makes it an asset sensor, as one example in Dagster's sensor
     guide writes it.
     """
-    extra = {"metadata": metadata, "required_resource_keys": required_resource_keys}
+    extra = {
+        "metadata": metadata,
+        "required_resource_keys": required_resource_keys,
+        "owners": owners,
+    }
 
     def wrap(fn: Callable[P, R]) -> SensorDefinition[P, R]:
         common = Common(name, minimum_interval_seconds, description, default_status, tags)
