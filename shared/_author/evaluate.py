@@ -7,6 +7,7 @@ message.
 
 from __future__ import annotations
 
+import enum
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -16,13 +17,26 @@ from lookout._author.asset_event_check import checked_asset_events
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.partition_requests import DynamicRequest, dynamic_requests
 from lookout._author.requests import RunRequest, SensorResult, SkipReason
-from lookout._author.sensor_kind import SensorKind
 from lookout._author.sensor_resources import call_with_resources
 from lookout._base.errors import SensorEvaluationError
 
 
+class SensorKind(enum.Enum):
+    """How a sensor is fed: polled as it is, or handed events from the event stream."""
+
+    STANDARD = "standard"
+    ASSET = "asset"
+    RUN_STATUS = "run_status"
+    # Reads the materializations of several assets through per-asset cursors
+    # (lookout._author.multi_asset_context); the runtime does not feed it yet.
+    MULTI_ASSET = "multi_asset"
+
+
 class Evaluable(Protocol):
-    """What evaluation reads of a sensor (a ``SensorDefinition``, which imports this module)."""
+    """What evaluation reads of a sensor (a ``SensorDefinition``, which imports this module).
+
+    ``SensorKind`` is defined here for the same reason: the sensors name it.
+    """
 
     @property
     def name(self) -> str: ...
@@ -38,6 +52,9 @@ class Evaluable(Protocol):
 
     @property
     def job_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def resource_keys(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)

@@ -15,17 +15,16 @@ from lookout._author.assets import (
     define_asset_job,
 )
 from lookout._author.context import SensorEvaluationContext
-from lookout._author.evaluate import call_sensor
+from lookout._author.evaluate import SensorKind, call_sensor
+from lookout._author.execution_data import SensorExecutionData, tick_data
 from lookout._author.ops import JobDefinition
-from lookout._author.sensor_kind import SensorKind
-from lookout._author.sensor_resources import call_with_resources
-from lookout._author.sensor_tick import SensorExecutionData, tick_data
+from lookout._author.sensor_resources import call_with_resources, resource_names
 from lookout._author.signature import positional_params, takes_context
 from lookout._base.errors import DefinitionError
 from lookout._base.wire import DefaultSensorStatus
 
-# SensorKind lives in its own module so that evaluation can name it; it is
-# still imported from here by the runtime and the tools.
+# SensorKind lives in evaluate.py so that evaluation can name it; it is still
+# imported from here by the runtime and the tools.
 __all__ = [
     "DEFAULT_INTERVAL_SECONDS",
     "AssetSensorDefinition",
@@ -101,14 +100,15 @@ class SensorDefinition(Generic[P, R]):
     ) -> None:
         # Dagster's constructor: SensorDefinition(name, evaluation_fn=..., job=...);
         # the decorators here pass the function first.
-        self.fn, self.name = _function_and_name(fn, evaluation_fn, name)
+        fn, self.name = _function_and_name(fn, evaluation_fn, name)
+        self.fn = fn
         self.minimum_interval_seconds = _interval(self.name, minimum_interval_seconds)
         if not isinstance(default_status, DefaultSensorStatus):
             raise DefinitionError(
                 f"sensor '{self.name}': default_status must be a DefaultSensorStatus, "
                 f"got {default_status!r}"
             )
-        self.description = description or self.fn.__doc__
+        self.description = description or fn.__doc__
         found, named = collect_targets(
             self.name, Targets(job, jobs, target, asset_selection, job_name)
         )
@@ -123,7 +123,11 @@ class SensorDefinition(Generic[P, R]):
         self.owners: list[str] | None = list(owners) if owners is not None else None
         self.kind = kind
         self.options: Mapping[str, Any] = dict(options or {})
-        self.takes_context = takes_context(self.fn)
+        self.takes_context = takes_context(fn)
+        # The resources the function takes by parameter name (a standard sensor's only).
+        self.resource_keys = (
+            resource_names(fn, self.takes_context) if kind is SensorKind.STANDARD else ()
+        )
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         context = args[0] if self.takes_context and args else None
@@ -164,7 +168,7 @@ class SensorDefinition(Generic[P, R]):
         """Evaluate the sensor once with ``context``, as Dagster's ``evaluate_tick`` does.
 
         The run requests come back tagged with the sensor's name, with the
-        skip message and the cursor after the call (``lookout._author.sensor_tick``).
+        skip message and the cursor after the call (``lookout._author.execution_data``).
         """
         return tick_data(self, context, self.tick_output(context))
 
