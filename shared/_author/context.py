@@ -26,10 +26,10 @@ class SensorEvaluationContext:
         last_run_key: str | None = None,
         resources: Any = None,
         instance: Any = None,
-        log: logging.Logger | None = None,
-        definitions: Any = None,
         repository_name: str | None = None,
         last_sensor_start_time: float | None = None,
+        log: logging.Logger | None = None,
+        definitions: Any = None,
     ) -> None:
         self._sensor_name = sensor_name
         self._cursor = cursor
@@ -105,11 +105,11 @@ def build_sensor_context(
     repository_name: str | None = None,
     sensor_name: str | None = None,
     resources: Any = None,
+    instance_ref: Any = None,
+    repository_def: Any = None,
     last_tick_completion_time: float | None = None,
     last_sensor_start_time: float | None = None,
     definitions: Any = None,
-    repository_def: Any = None,
-    instance_ref: Any = None,
 ) -> SensorEvaluationContext:
     """A context to call a sensor as a plain function in a test.
 
