@@ -47,6 +47,7 @@ from lookout._author.event_records import (
     RunsFilter,
 )
 from lookout._author.event_sensors import (
+    RunStatusSensorDefinition,
     asset_sensor,
     run_failure_sensor,
     run_status_sensor,
@@ -176,6 +177,7 @@ __all__ = [
     "EventLogEntry",
     "RunFailureSensorContext",
     "RunStatusSensorContext",
+    "RunStatusSensorDefinition",
     "asset_sensor",
     "build_run_status_sensor_context",
     "run_failure_sensor",

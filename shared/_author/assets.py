@@ -24,8 +24,9 @@ from lookout._author.signature import input_names, takes_context
 from lookout._author.step_params import config_class, direct_call
 from lookout._base.errors import DefinitionError
 
-# The name of the job a sensor that targets assets launches (``@sensor(target=...)``).
-IMPLICIT_JOB_PREFIX = "__asset_job_"
+# The name of the job a sensor that targets assets launches (``@sensor(target=...)``):
+# Dagster's name for it, which its runs, tags and ``sensor.job_name`` show.
+IMPLICIT_JOB_PREFIX = "__anonymous_asset_job_"
 P = ParamSpec("P")
 R = TypeVar("R")
 CoercibleKey = AssetKey | str | Sequence[str]

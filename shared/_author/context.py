@@ -26,6 +26,8 @@ class SensorEvaluationContext:
         last_run_key: str | None = None,
         resources: Any = None,
         instance: Any = None,
+        repository_name: str | None = None,
+        last_sensor_start_time: float | None = None,
         log: logging.Logger | None = None,
         definitions: Any = None,
         trigger_payload: Any = None,
@@ -40,6 +42,8 @@ class SensorEvaluationContext:
         self.resources = self._scope.namespace() if self._scope is not None else resources
         self.instance = instance
         self.definitions = definitions  # the code location's, when a test passes them
+        self.repository_name = repository_name
+        self.last_sensor_start_time = last_sensor_start_time
         self.log = log or logging.getLogger(f"lookout.sensor.{sensor_name or 'unnamed'}")
 
     def __enter__(self) -> SensorEvaluationContext:
@@ -82,6 +86,18 @@ class SensorEvaluationContext:
     def last_completion_time(self) -> float | None:
         return self.last_tick_completion_time
 
+    @property
+    def is_first_tick_since_sensor_start(self) -> bool:
+        """No tick has ended yet, or none since the sensor was last started (Dagster's rule)."""
+        ended = self.last_tick_completion_time
+        started = self.last_sensor_start_time
+        return not ended or (started is not None and started > ended)
+
+    @property
+    def repository_def(self) -> Any:
+        """The ``Definitions`` a test passed as ``repository_def=`` or ``definitions=``."""
+        return self.definitions
+
     def update_cursor(self, cursor: Any) -> None:
         """Set the cursor this tick stores when it succeeds or skips."""
         try:
@@ -101,6 +117,8 @@ def build_sensor_context(
     repository_name: str | None = None,
     sensor_name: str | None = None,
     resources: Any = None,
+    instance_ref: Any = None,
+    repository_def: Any = None,
     last_tick_completion_time: float | None = None,
     last_sensor_start_time: float | None = None,
     definitions: Any = None,
@@ -109,14 +127,18 @@ def build_sensor_context(
     """A context to call a sensor as a plain function in a test.
 
     ``trigger_payload`` is a lookout extension: what a push trigger would carry.
+    ``repository_def=`` is Dagster's older name for ``definitions=``; in
+    lookout ``@repository`` gives a ``Definitions``.
     """
-    del repository_name, last_sensor_start_time  # accepted for Dagster compatibility
+    del instance_ref  # accepted for Dagster compatibility: lookout has no instance refs
     return SensorEvaluationContext(
         sensor_name=sensor_name,
         cursor=cursor,
         last_tick_completion_time=last_tick_completion_time,
         resources=resources,
         instance=instance,
-        definitions=definitions,
+        definitions=definitions if definitions is not None else repository_def,
+        repository_name=repository_name,
+        last_sensor_start_time=last_sensor_start_time,
         trigger_payload=trigger_payload,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from lookout._author.asset_key import AssetKey
 from lookout._author.asset_selection import coerce_key
@@ -16,10 +16,17 @@ from lookout._author.schedules import ScheduleDefinition
 from lookout._author.sensors import SensorDefinition
 from lookout._base.errors import DefinitionError
 
+T = TypeVar("T")
+
 
 def definitions(fn: Callable[[], Definitions]) -> Callable[[], Definitions]:
     """Mark a function that builds a code location's ``Definitions`` (``@dg.definitions``)."""
     return fn
+
+
+def _distinct(items: Iterable[T] | None) -> list[T]:
+    """The items in order, each object once: Dagster accepts the very same definition twice."""
+    return list({id(item): item for item in items or ()}.values())
 
 
 def _unique(kind: str, names: Iterable[str]) -> None:
@@ -54,7 +61,7 @@ class Definitions:
         # An AssetsDefinition(specs=[...]) stands for its specs.
         given = tuple(
             item
-            for a in assets or ()
+            for a in _distinct(assets)
             for item in (a.specs if isinstance(a, AssetsDefinition) and a.specs else (a,))
         )
         self.assets: tuple[AssetsDefinition[Any, Any], ...] = tuple(
@@ -69,16 +76,20 @@ class Definitions:
             raise DefinitionError(
                 f"Definitions(assets=...) takes assets and AssetSpecs, got {strays[0]!r:.80}"
             )
-        sensor_list = tuple(sensors or ())
+        sensor_list = tuple(_distinct(sensors))
         _unique("sensor", (s.name for s in sensor_list))
         _unique("asset", (a.key.to_user_string() for a in given))
-        declared = list(jobs or ())
+        declared = _distinct(jobs)
         _unique("job", (j.name for j in declared))
+        # The jobs as given (``jobs=``), before resolution: what ``merge`` passes on.
+        self.declared_jobs: tuple[JobDefinition | UnresolvedAssetJobDefinition, ...] = tuple(
+            declared
+        )
         # A sensor's target may be the very object in ``jobs``: add it only once.
         by_name: dict[str, JobDefinition | UnresolvedAssetJobDefinition] = {
             j.name: j for j in declared
         }
-        self.schedules = tuple(schedules or ())
+        self.schedules = tuple(_distinct(schedules))
         _unique("schedule", (s.name for s in self.schedules))
         _no_clash((s.name for s in sensor_list), (s.name for s in self.schedules))
         for sched in self.schedules:
@@ -176,3 +187,86 @@ class Definitions:
     def resolve_implicit_global_asset_job_def(self) -> JobDefinition:
         """A job over every computed asset (Dagster's ``__ASSET_JOB``)."""
         return define_asset_job("__ASSET_JOB").resolve(self.assets)
+
+    # Dagster 1.13's ``resolve_*`` names for the same lookups.
+    def resolve_sensor_def(self, name: str) -> SensorDefinition[Any, Any]:
+        return self.get_sensor(name)
+
+    def resolve_job_def(self, name: str) -> JobDefinition:
+        return self.get_job(name)
+
+    def resolve_schedule_def(self, name: str) -> Any:
+        return self.get_schedule_def(name)
+
+    def resolve_all_job_defs(self) -> list[JobDefinition]:
+        """Every job, Dagster's implicit ``__ASSET_JOB`` first when there are computed assets."""
+        implicit = [self.resolve_implicit_global_asset_job_def()] if self.assets else []
+        return [*implicit, *self.jobs]
+
+    @staticmethod
+    def validate_loadable(defs: Definitions) -> None:
+        """Raise if ``defs`` would not load, as Dagster's ``Definitions.validate_loadable``.
+
+        Sensors, jobs and schedules are checked when a ``Definitions`` is built;
+        what is left is the job over every asset, resolved here.
+        """
+        if not isinstance(defs, Definitions):
+            raise DefinitionError(f"validate_loadable takes a Definitions, got {defs!r:.80}")
+        defs.resolve_all_job_defs()
+
+    @staticmethod
+    def merge(*defs: Definitions) -> Definitions:
+        """One ``Definitions`` with everything of ``defs``, as Dagster's ``Definitions.merge``.
+
+        Two of them may not give different resources under one key.
+        """
+        resources: dict[str, Any] = {}
+        owner: dict[str, int] = {}
+        for index, d in enumerate(defs):
+            for key, value in d.resources.items():
+                known = resources.get(key, value)
+                if known is not value and known != value:
+                    raise DefinitionError(
+                        f"Definitions objects {owner[key]} and {index} have different resources "
+                        f"with same key '{key}'"
+                    )
+                resources[key] = value
+                owner[key] = index
+        assets: list[AssetsDefinition[Any, Any] | AssetSpec] = []
+        for d in defs:
+            assets += [*d.assets, *d.asset_specs]
+        return Definitions(
+            assets=assets,
+            jobs=[j for d in defs for j in d.declared_jobs],
+            sensors=[s for d in defs for s in d.sensors],
+            schedules=[s for d in defs for s in d.schedules],
+            resources=resources,
+        )
+
+    # Dagster's RepositoryDefinition lookups: ``@repository`` gives a Definitions,
+    # and Dagster's tests ask a repository these.
+    def get_repository_def(self) -> Definitions:
+        """Itself: a lookout ``Definitions`` answers the lookups of Dagster's repository."""
+        return self
+
+    def has_sensor_def(self, name: str) -> bool:
+        return name in self._sensors
+
+    def has_schedule_def(self, name: str) -> bool:
+        return any(s.name == name for s in self.schedules)
+
+    @property
+    def sensor_defs(self) -> list[SensorDefinition[Any, Any]]:
+        return list(self.sensors)
+
+    @property
+    def schedule_defs(self) -> list[ScheduleDefinition]:
+        return list(self.schedules)
+
+    @property
+    def job_names(self) -> list[str]:
+        """The jobs' names, then Dagster's ``__ASSET_JOB`` when there are computed assets."""
+        return [*self._jobs, *(["__ASSET_JOB"] if self.assets else [])]
+
+    def get_all_jobs(self) -> list[JobDefinition]:
+        return self.resolve_all_job_defs()

@@ -7,18 +7,54 @@ message.
 
 from __future__ import annotations
 
+import enum
 import inspect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from lookout._author.asset_event_check import checked_asset_events
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.partition_requests import DynamicRequest, dynamic_requests
 from lookout._author.requests import RunRequest, SensorResult, SkipReason
 from lookout._author.sensor_resources import call_with_resources
-from lookout._author.sensors import SensorDefinition, SensorKind
 from lookout._base.errors import SensorEvaluationError
+
+
+class SensorKind(enum.Enum):
+    """How a sensor is fed: polled as it is, or handed events from the event stream."""
+
+    STANDARD = "standard"
+    ASSET = "asset"
+    RUN_STATUS = "run_status"
+    # Reads the materializations of several assets through per-asset cursors
+    # (lookout._author.multi_asset_context); the runtime does not feed it yet.
+    MULTI_ASSET = "multi_asset"
+
+
+class Evaluable(Protocol):
+    """What evaluation reads of a sensor (a ``SensorDefinition``, which imports this module).
+
+    ``SensorKind`` is defined here for the same reason: the sensors name it.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> SensorKind: ...
+
+    @property
+    def takes_context(self) -> bool: ...
+
+    @property
+    def fn(self) -> Callable[..., Any]: ...
+
+    @property
+    def job_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def resource_keys(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -37,9 +73,7 @@ class SensorOutcome:
     dynamic_partitions_requests: tuple[DynamicRequest, ...] = ()
 
 
-def call_sensor(
-    sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, *extra: Any
-) -> Any:
+def call_sensor(sensor: Evaluable, context: SensorEvaluationContext, *extra: Any) -> Any:
     """Call the user's function with the context when it takes one, and its resources."""
     if sensor.takes_context:
         if not extra and sensor.kind is SensorKind.STANDARD:
@@ -73,7 +107,7 @@ def _iterate(items: Iterable[Any]) -> Iterable[Any]:
 
 
 def normalize(
-    sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, items: list[Any]
+    sensor: Evaluable, context: SensorEvaluationContext, items: list[Any]
 ) -> SensorOutcome:
     """Check the items a sensor gave back and resolve each request's job."""
     name = sensor.name
@@ -116,7 +150,7 @@ def normalize(
 
 
 def _checked(
-    sensor: SensorDefinition[Any, Any],
+    sensor: Evaluable,
     requests: list[RunRequest],
     skips: list[SkipReason],
     cursor: Any,
@@ -134,7 +168,7 @@ def _checked(
     return SensorOutcome(resolved, message, cursor, cursor_updated)
 
 
-def resolve_job(sensor: SensorDefinition[Any, Any], request: RunRequest) -> RunRequest:
+def resolve_job(sensor: Evaluable, request: RunRequest) -> RunRequest:
     """Fill in the request's job from the sensor's targets, or refuse a foreign job."""
     targets = sensor.job_names
     if request.job_name is not None:
@@ -157,9 +191,7 @@ def resolve_job(sensor: SensorDefinition[Any, Any], request: RunRequest) -> RunR
     )
 
 
-def evaluate(
-    sensor: SensorDefinition[Any, Any], context: SensorEvaluationContext, *extra: Any
-) -> SensorOutcome:
+def evaluate(sensor: Evaluable, context: SensorEvaluationContext, *extra: Any) -> SensorOutcome:
     """Call a sensor once and normalize what it gave back."""
     items = collect_items(sensor.name, call_sensor(sensor, context, *extra))
     return normalize(sensor, context, items)

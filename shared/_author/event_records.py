@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from lookout._author.asset_events import AssetMaterialization
+from lookout._author.asset_events import AssetMaterialization, AssetObservation
 from lookout._author.asset_key import AssetKey
 from lookout._author.events import DagsterRun, EventLogEntry
 from lookout._author.runs import DagsterRunStatus
@@ -67,6 +67,16 @@ class EventLogRecord:
     @property
     def asset_materialization(self) -> AssetMaterialization | None:
         return self.event_log_entry.asset_materialization
+
+    @property
+    def asset_event(self) -> AssetMaterialization | AssetObservation | None:
+        """The materialization or observation this record holds (None for run events)."""
+        entry = self.event_log_entry
+        return entry.asset_materialization or entry.asset_observation
+
+    @property
+    def event_type(self) -> DagsterEventType:
+        return DagsterEventType(self.event_log_entry.dagster_event_type)
 
 
 @dataclass(frozen=True)

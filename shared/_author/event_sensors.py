@@ -40,16 +40,31 @@ def asset_sensor(
     default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
     tags: Mapping[str, str] | None = None,
     required_resource_keys: Any = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[P, R]], SensorDefinition[P, R]]:
     """A sensor called as ``fn(context, asset_event)`` once per materialization of a key."""
-    del required_resource_keys
 
     def wrap(fn: Callable[P, R]) -> SensorDefinition[P, R]:
         common = Common(name, minimum_interval_seconds, description, default_status, tags)
         targets = Targets(job, jobs, target, None, job_name)
-        return make_sensor(fn, common, targets, AssetSensorDefinition, asset_key=asset_key)
+        return make_sensor(
+            fn,
+            common,
+            targets,
+            AssetSensorDefinition,
+            asset_key=asset_key,
+            metadata=metadata,
+            required_resource_keys=required_resource_keys,
+        )
 
     return wrap
+
+
+class RunStatusSensorDefinition(SensorDefinition[P, R]):
+    """A run-status (or run-failure) sensor: Dagster's class, for ``isinstance`` checks.
+
+    Its tick hands it one run event at a time (``lookout._process.event_ticks``).
+    """
 
 
 def _run_status_options(
@@ -83,6 +98,7 @@ def run_status_sensor(
     request_jobs: Sequence[JobLike] | None = None,
     default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
     tags: Mapping[str, str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[P, R]], SensorDefinition[P, R]]:
     """A sensor called once per run that reaches ``run_status``."""
     monitored = monitored_jobs or job_selection
@@ -93,7 +109,9 @@ def run_status_sensor(
             fn,
             common,
             Targets(request_job, request_jobs),
+            RunStatusSensorDefinition,
             kind=SensorKind.RUN_STATUS,
+            metadata=metadata,
             options=_run_status_options(
                 run_status, monitored, monitor_all_code_locations or monitor_all_repositories
             ),
@@ -120,6 +138,7 @@ def run_failure_sensor(
     request_jobs: Sequence[JobLike] | None = None,
     default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
     tags: Mapping[str, str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[P, R]], SensorDefinition[P, R]]: ...
 
 
@@ -138,6 +157,7 @@ def run_failure_sensor(
     request_jobs: Sequence[JobLike] | None = None,
     default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
     tags: Mapping[str, str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> SensorDefinition[P, R] | Callable[[Callable[P, R]], SensorDefinition[P, R]]:
     """A sensor called once per run that fails: ``@run_failure_sensor`` or with arguments."""
     decorator: Callable[[Callable[P, R]], SensorDefinition[P, R]] = run_status_sensor(
@@ -153,5 +173,6 @@ def run_failure_sensor(
         request_jobs=request_jobs,
         default_status=default_status,
         tags=tags,
+        metadata=metadata,
     )
     return decorator(fn) if fn is not None else decorator

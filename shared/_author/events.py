@@ -64,6 +64,11 @@ class EventLogEntry:
         return True
 
     @property
+    def job_name(self) -> str | None:
+        """The job of the run that logged this event."""
+        return self.dagster_event.job_name
+
+    @property
     def asset_materialization(self) -> AssetMaterialization | None:
         """The materialization this entry records, with its metadata (None for other events)."""
         data = self.dagster_event.event_specific_data
@@ -73,6 +78,9 @@ class EventLogEntry:
     def asset_observation(self) -> AssetObservation | None:
         data = self.dagster_event.event_specific_data
         return data.observation if isinstance(data, StepMaterializationData) else None
+
+
+_FINISHED = (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,23 @@ class DagsterRun:
         if isinstance(run, DagsterRun):
             return run
         return cls(run.run_id, run.job_name, DagsterRunStatus(run.status), dict(run.tags))
+
+    # Dagster's status questions about a run.
+    @property
+    def is_finished(self) -> bool:
+        return self.status in _FINISHED
+
+    @property
+    def is_success(self) -> bool:
+        return self.status == DagsterRunStatus.SUCCESS
+
+    @property
+    def is_failure(self) -> bool:
+        return self.status == DagsterRunStatus.FAILURE
+
+    @property
+    def is_failure_or_canceled(self) -> bool:
+        return self.status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 
 
 def _specific_data(event: RunEvent) -> StepMaterializationData | None:

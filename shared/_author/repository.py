@@ -1,7 +1,8 @@
 """``@repository``: Dagster's older way to gather definitions, kept for its tests' shapes.
 
-The decorated function returns a list of assets, asset specs, jobs and
-sensors; the decorator gives the ``Definitions`` they make.
+The decorated function returns a list of assets, asset specs, jobs, sensors
+and schedules; the decorator gives the ``Definitions`` they make, which
+answers Dagster's repository lookups (``has_sensor_def``, ``get_job``...).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from lookout._author.asset_spec import AssetSpec
 from lookout._author.assets import AssetsDefinition, UnresolvedAssetJobDefinition
 from lookout._author.definitions import Definitions
 from lookout._author.ops import JobDefinition
+from lookout._author.schedules import ScheduleDefinition
 from lookout._author.sensors import SensorDefinition
 from lookout._base.errors import DefinitionError
 
@@ -22,6 +24,7 @@ def repository(fn: Callable[[], Iterable[Any]]) -> Definitions:
     assets: list[Any] = []
     jobs: list[Any] = []
     sensors: list[Any] = []
+    schedules: list[Any] = []
     for item in fn():
         if isinstance(item, AssetsDefinition | AssetSpec):
             assets.append(item)
@@ -29,6 +32,8 @@ def repository(fn: Callable[[], Iterable[Any]]) -> Definitions:
             jobs.append(item)
         elif isinstance(item, SensorDefinition):
             sensors.append(item)
+        elif isinstance(item, ScheduleDefinition):
+            schedules.append(item)
         else:
             raise DefinitionError(f"repository '{fn.__name__}' returned {item!r:.80}")
-    return Definitions(assets=assets, jobs=jobs, sensors=sensors)
+    return Definitions(assets=assets, jobs=jobs, sensors=sensors, schedules=schedules)

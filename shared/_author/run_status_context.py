@@ -48,6 +48,7 @@ class RunStatusSensorContext(SensorEvaluationContext):
             instance=self.instance,
             resources=self.resources,
             log=self.log,
+            definitions=self.definitions,
         )
 
 
@@ -63,12 +64,15 @@ def build_run_status_sensor_context(
     context: SensorEvaluationContext | None = None,
     resources: Any = None,
     partition_key: str | None = None,
+    *,
+    repository_def: Any = None,
 ) -> RunStatusSensorContext:
     """A context to call a run-status sensor as a plain function in a test.
 
     The arguments are Dagster's, in Dagster's order; ``dagster_run`` may be
     ``execute_in_process(...).dagster_run`` as it is.  Without
-    ``partition_key`` the context reads the partition from the run's tags.
+    ``partition_key`` the context reads the partition from the run's tags;
+    ``repository_def`` is the code location's ``Definitions`` (``@repository``).
     """
     return RunStatusSensorContext(
         sensor_name=sensor_name,
@@ -78,4 +82,5 @@ def build_run_status_sensor_context(
         instance=dagster_instance,
         resources=resources,
         log=context.log if context is not None else None,
+        definitions=repository_def,
     )

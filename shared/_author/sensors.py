@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, cast
 
@@ -16,11 +15,30 @@ from lookout._author.assets import (
     define_asset_job,
 )
 from lookout._author.context import SensorEvaluationContext
+from lookout._author.evaluate import SensorKind, call_sensor
+from lookout._author.execution_data import SensorExecutionData, tick_data
 from lookout._author.ops import JobDefinition
 from lookout._author.sensor_resources import call_with_resources, resource_names
 from lookout._author.signature import positional_params, takes_context
 from lookout._base.errors import DefinitionError
 from lookout._base.wire import DefaultSensorStatus
+
+# SensorKind lives in evaluate.py so that evaluation can name it; it is still
+# imported from here by the runtime and the tools.
+__all__ = [
+    "DEFAULT_INTERVAL_SECONDS",
+    "AssetSensorDefinition",
+    "Common",
+    "JobLike",
+    "SensorDefinition",
+    "SensorExecutionData",
+    "SensorKind",
+    "Targets",
+    "asset_sensor_options",
+    "collect_targets",
+    "make_sensor",
+    "sensor",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,15 +47,26 @@ DEFAULT_INTERVAL_SECONDS = 30
 JobLike = JobDefinition | UnresolvedAssetJobDefinition
 
 
-class SensorKind(enum.Enum):
-    """How a sensor is fed: polled as it is, or handed events from the event stream."""
+def _function_and_name(
+    fn: Callable[P, R] | str | None, evaluation_fn: Callable[P, R] | None, name: str | None
+) -> tuple[Callable[P, R], str]:
+    """The sensor's function and name, given either way (see ``SensorDefinition``)."""
+    if isinstance(fn, str):
+        name, fn = name or fn, None
+    func = fn if fn is not None else evaluation_fn
+    if func is None:
+        raise DefinitionError(f"sensor '{name or 'unnamed'}': give it an evaluation_fn")
+    return func, name or func.__name__
 
-    STANDARD = "standard"
-    ASSET = "asset"
-    RUN_STATUS = "run_status"
-    # Reads the materializations of several assets through per-asset cursors
-    # (lookout._author.multi_asset_context); the runtime does not feed it yet.
-    MULTI_ASSET = "multi_asset"
+
+def _interval(sensor_name: str, given: int | float | None) -> int | float:
+    interval = DEFAULT_INTERVAL_SECONDS if given is None else given
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+        raise DefinitionError(
+            f"sensor '{sensor_name}': minimum_interval_seconds must be a positive number, "
+            f"got {given!r}"
+        )
+    return interval
 
 
 class SensorDefinition(Generic[P, R]):
@@ -49,43 +78,49 @@ class SensorDefinition(Generic[P, R]):
 
     def __init__(
         self,
-        fn: Callable[P, R],
+        fn: Callable[P, R] | str | None = None,
         *,
+        evaluation_fn: Callable[P, R] | None = None,
         name: str | None = None,
         minimum_interval_seconds: int | float | None = None,
         description: str | None = None,
-        jobs: Sequence[JobLike] = (),
+        job: JobLike | None = None,
+        jobs: Sequence[JobLike] | None = None,
+        job_name: str | None = None,
         job_names: Sequence[str] = (),
+        target: Any = None,
+        asset_selection: Any = None,
         default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
         tags: Mapping[str, str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        required_resource_keys: Iterable[str] | None = None,
+        owners: Sequence[str] | None = None,
         kind: SensorKind = SensorKind.STANDARD,
         options: Mapping[str, Any] | None = None,
     ) -> None:
+        # Dagster's constructor: SensorDefinition(name, evaluation_fn=..., job=...);
+        # the decorators here pass the function first.
+        fn, self.name = _function_and_name(fn, evaluation_fn, name)
         self.fn = fn
-        self.name = name or fn.__name__
-        interval = (
-            DEFAULT_INTERVAL_SECONDS
-            if minimum_interval_seconds is None
-            else minimum_interval_seconds
-        )
-        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
-            raise DefinitionError(
-                f"sensor '{self.name}': minimum_interval_seconds must be a positive number, "
-                f"got {minimum_interval_seconds!r}"
-            )
+        self.minimum_interval_seconds = _interval(self.name, minimum_interval_seconds)
         if not isinstance(default_status, DefaultSensorStatus):
             raise DefinitionError(
                 f"sensor '{self.name}': default_status must be a DefaultSensorStatus, "
                 f"got {default_status!r}"
             )
-        self.minimum_interval_seconds = interval
         self.description = description or fn.__doc__
-        self.jobs: tuple[JobLike, ...] = tuple(jobs)
+        found, named = collect_targets(
+            self.name, Targets(job, jobs, target, asset_selection, job_name)
+        )
+        self.jobs: tuple[JobLike, ...] = tuple(found)
         self.job_names: tuple[str, ...] = tuple(
-            dict.fromkeys([*job_names, *(j.name for j in self.jobs)])
+            dict.fromkeys([*job_names, *named, *(j.name for j in self.jobs)])
         )
         self.default_status = default_status
         self.tags = dict(tags or {})
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.required_resource_keys: set[str] = set(required_resource_keys or ())
+        self.owners: list[str] | None = list(owners) if owners is not None else None
         self.kind = kind
         self.options: Mapping[str, Any] = dict(options or {})
         self.takes_context = takes_context(fn)
@@ -103,6 +138,48 @@ class SensorDefinition(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<SensorDefinition {self.name!r} jobs={list(self.job_names)}>"
+
+    @property
+    def job_name(self) -> str:
+        """The one job this sensor launches; an error when it has none or several, as in Dagster."""
+        if not self.job_names:
+            raise DefinitionError(f"sensor '{self.name}': no job was provided to it")
+        if len(self.job_names) > 1:
+            raise DefinitionError(
+                f"sensor '{self.name}' targets several jobs {list(self.job_names)}: "
+                "job_name is not available"
+            )
+        return self.job_names[0]
+
+    @property
+    def job(self) -> JobLike:
+        """The one job object this sensor launches, as Dagster's ``SensorDefinition.job``."""
+        if len(self.job_names) > 1:
+            raise DefinitionError(
+                f"sensor '{self.name}' targets several jobs {list(self.job_names)}: "
+                "job is not available"
+            )
+        if not self.jobs:
+            given = "a job by name only" if self.job_names else "no job"
+            raise DefinitionError(f"sensor '{self.name}' has {given}: job is not available")
+        return self.jobs[0]
+
+    def evaluate_tick(self, context: SensorEvaluationContext) -> SensorExecutionData:
+        """Evaluate the sensor once with ``context``, as Dagster's ``evaluate_tick`` does.
+
+        The run requests come back tagged with the sensor's name, with the
+        skip message and the cursor after the call (``lookout._author.execution_data``).
+        """
+        return tick_data(self, context, self.tick_output(context))
+
+    def tick_output(self, context: SensorEvaluationContext) -> Any:
+        """What the sensor gives back when one tick evaluates it with ``context``."""
+        if self.kind is not SensorKind.STANDARD:
+            raise DefinitionError(
+                f"sensor '{self.name}': evaluate_tick is not available for a "
+                f"{self.kind.value} sensor; call the sensor with its context instead"
+            )
+        return call_sensor(self, context)
 
 
 @dataclass(frozen=True)
@@ -194,20 +271,25 @@ def sensor(
     asset_key: Any = None,
     required_resource_keys: Any = None,
     metadata: Any = None,
+    owners: Sequence[str] | None = None,
 ) -> Callable[[Callable[P, R]], SensorDefinition[P, R]]:
     """Define a sensor, as Dagster's ``@sensor`` does.
 
     ``asset_key=`` makes it an asset sensor, as one example in Dagster's sensor
     guide writes it.
     """
-    del required_resource_keys, metadata  # accepted for Dagster compatibility
+    extra = {
+        "metadata": metadata,
+        "required_resource_keys": required_resource_keys,
+        "owners": owners,
+    }
 
     def wrap(fn: Callable[P, R]) -> SensorDefinition[P, R]:
         common = Common(name, minimum_interval_seconds, description, default_status, tags)
         targets = Targets(job, jobs, target, asset_selection, job_name)
         if asset_key is None:
-            return make_sensor(fn, common, targets)
-        return make_sensor(fn, common, targets, AssetSensorDefinition, asset_key=asset_key)
+            return make_sensor(fn, common, targets, **extra)
+        return make_sensor(fn, common, targets, AssetSensorDefinition, asset_key=asset_key, **extra)
 
     return wrap
 
@@ -255,3 +337,7 @@ class AssetSensorDefinition(SensorDefinition[P, R]):
             evaluation = evaluate_on_instance(self.name, self.asset_key, self.fn, args[0])
             return cast(R, evaluation)
         return self.raw_fn(*args, **kwargs)
+
+    def tick_output(self, context: SensorEvaluationContext) -> Any:
+        """The newest materialization after the cursor, handed to the function (see __call__)."""
+        return evaluate_on_instance(self.name, self.asset_key, self.fn, context)
