@@ -143,6 +143,7 @@ class Launcher:
         self._ready = False
         self._own_pending = False  # entries read before an error wait in our name
         self._sweep_from = 0
+        self._orphans_from = 0
         self.retrier = Retrier(definitions, runs, submit, self._batch)
 
     def run(self, stop: threading.Event, block: float = 1.0) -> None:
@@ -207,21 +208,32 @@ class Launcher:
         self.resubmit_lost(now)
 
     def resubmit_lost(self, now: float) -> int:
-        """Hand again to the run queue the runs still QUEUED long after they were; how many."""
-        stale, self._sweep_from = self.runs.stale_queued(
-            now - self.settings.run_resubmit_after, HOUSEKEEPING_BATCH, self._sweep_from
+        """Hand again to the run queue the runs whose message was lost; how many.
+
+        Those still QUEUED long after they were handed out, and those left
+        STARTED by an executor whose lease lapsed (a delivery ends them as
+        FAILURE): each at most once per ``run_resubmit_after``.
+        """
+        cutoff = now - self.settings.run_resubmit_after
+        queued, self._sweep_from = self.runs.stale_queued(
+            cutoff, HOUSEKEEPING_BATCH, self._sweep_from
         )
-        if stale:
+        orphaned, self._orphans_from = self.runs.stale_started(
+            cutoff, HOUSEKEEPING_BATCH, self._orphans_from
+        )
+        lost = queued + orphaned
+        if lost:
             log.warning(
-                "%d runs still QUEUED %.0f s after they were handed to the run queue "
-                "(message lost?): handing them again",
-                len(stale),
+                "%d runs still QUEUED and %d left STARTED by a vanished executor %.0f s after "
+                "they were handed to the run queue (message lost?): handing them again",
+                len(queued),
+                len(orphaned),
                 self.settings.run_resubmit_after,
             )
-            self.submit(stale)
-            self.runs.mark_enqueued(stale, now)
-            self.resubmitted += len(stale)
-        return len(stale)
+            self.submit(lost)
+            self.runs.mark_enqueued(lost, now)
+            self.resubmitted += len(lost)
+        return len(lost)
 
     def claim_pending(self) -> int:
         """Launch the entries other launchers left pending too long; returns how many."""

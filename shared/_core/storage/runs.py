@@ -120,6 +120,36 @@ class RunStore(Repository):
                 stale.append(run_id)
         return stale, (offset + len(ids) if len(ids) == count else 0)
 
+    def stale_started(self, cutoff: float, count: int, offset: int = 0) -> tuple[list[str], int]:
+        """STARTED runs whose executor's lease lapsed, last handed out at or before ``cutoff``.
+
+        Their executor died and their message is gone (a redelivery would have
+        settled them): handed out again, a delivery ends them.  Reads at most
+        ``count`` STARTED runs created by then, from ``offset``; returns those
+        found orphaned and the offset to go on from (0: start over).
+        """
+        ids = [
+            _text(i)
+            for i in self.client.zrangebyscore(
+                self.keys.runs_by_status("STARTED"), "-inf", repr(cutoff), start=offset, num=count
+            )
+        ]
+        if not ids:
+            return [], 0
+        pipe = self.client.pipeline(transaction=False)
+        for run_id in ids:
+            pipe.hmget(self.keys.run(run_id), ["status", "enqueued"])
+            pipe.exists(self.keys.run_lease(run_id))
+        replies = pipe.execute()
+        orphaned = []
+        for run_id, (status, enqueued), leased in zip(
+            ids, replies[::2], replies[1::2], strict=True
+        ):
+            at = _enqueued_at(enqueued)
+            if status == b"STARTED" and not leased and at is not None and at <= cutoff:
+                orphaned.append(run_id)
+        return orphaned, (offset + len(ids) if len(ids) == count else 0)
+
     def delete_finished(self, cutoff: float, count: int) -> int:
         """Delete up to ``count`` runs of each finished status created at or before ``cutoff``.
 
