@@ -8,6 +8,7 @@ dimensions' keys with ``|`` in the order of the dimension names.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import contextvars
 import datetime as dt
@@ -71,15 +72,16 @@ class TimeWindow(NamedTuple):
     end: dt.datetime
 
 
-class PartitionsDefinition:
+class PartitionsDefinition(abc.ABC):
     """The partitions a job or asset is split into, each named by a string key."""
 
+    @abc.abstractmethod
     def get_partition_keys(
         self,
         current_time: dt.datetime | None = None,
         dynamic_partitions_store: DynamicPartitionsStore | None = None,
     ) -> list[str]:
-        raise NotImplementedError
+        """Every partition key, in order (as of ``current_time``, from the store if dynamic)."""
 
     def has_partition_key(
         self,

@@ -9,6 +9,7 @@ per run); a sensor tick owns one too.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import inspect
 import logging
@@ -56,8 +57,9 @@ def build_init_resource_context(
 class ConfigurableResourceFactory(Config, Generic[T]):
     """Config fields that build some other value, the resource (``create_resource``)."""
 
+    @abc.abstractmethod
     def create_resource(self, context: InitResourceContext) -> T:
-        raise NotImplementedError(f"{type(self).__name__} must define create_resource")
+        """The resource these config fields build (each subclass defines it)."""
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         """Called once per run (or tick), before the resource is first used."""
