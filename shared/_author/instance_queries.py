@@ -54,6 +54,13 @@ def _in_range(value: float, after: float | None, before: float | None) -> bool:
     return (after is None or value > after) and (before is None or value < before)
 
 
+def asset_records_filter(records_filter: AssetKey | AssetRecordsFilter) -> AssetRecordsFilter:
+    """What ``fetch_materializations`` / ``fetch_observations`` take: a key means all its events."""
+    if isinstance(records_filter, AssetKey):
+        return AssetRecordsFilter(records_filter)
+    return records_filter
+
+
 def asset_filter(kind: str, flt: AssetRecordsFilter) -> Callable[[Stored], bool]:
     key = flt.asset_key.to_user_string()
 
@@ -216,11 +223,7 @@ class InstanceLog:
         ascending: bool = False,
     ) -> EventRecordsResult:
         """Materializations of one asset, newest first unless ``ascending``; one page."""
-        flt = (
-            AssetRecordsFilter(records_filter)
-            if isinstance(records_filter, AssetKey)
-            else records_filter
-        )
+        flt = asset_records_filter(records_filter)
         kind = EventKind.ASSET_MATERIALIZATION.value
         return self._page(asset_filter(kind, flt), limit, cursor, ascending)
 
@@ -231,11 +234,7 @@ class InstanceLog:
         cursor: str | None = None,
         ascending: bool = False,
     ) -> EventRecordsResult:
-        flt = (
-            AssetRecordsFilter(records_filter)
-            if isinstance(records_filter, AssetKey)
-            else records_filter
-        )
+        flt = asset_records_filter(records_filter)
         kind = EventKind.ASSET_OBSERVATION.value
         return self._page(asset_filter(kind, flt), limit, cursor, ascending)
 

@@ -45,6 +45,7 @@ from lookout._author.events import DagsterRun, EventLogEntry
 from lookout._author.instance_queries import (
     Stored,
     asset_filter,
+    asset_records_filter,
     record_of,
     run_filter,
     type_filter,
@@ -214,11 +215,7 @@ class RuntimeInstance(RedisDynamicPartitions):
         cursor: str | None,
         ascending: bool,
     ) -> EventRecordsResult:
-        flt = (
-            AssetRecordsFilter(records_filter)
-            if isinstance(records_filter, AssetKey)
-            else records_filter
-        )
+        flt = asset_records_filter(records_filter)
         found, more = self._asset_records(flt, observed, limit, cursor, ascending)
         next_cursor = str(found[-1][0]) if found else (cursor or "")
         return EventRecordsResult([record_of(s) for s in found], next_cursor, more)
