@@ -231,6 +231,10 @@ class TickBatch:
         """
         if not held:
             return
+        with self.runner.evaluating():
+            self._evaluate_all(held)
+
+    def _evaluate_all(self, held: Sequence[tuple[TickMessage, SensorState]]) -> None:
         pending = _Pending()
         began = self.keeper.monotonic()
         needed = self.settings.tick_timeout + self.settings.hard_exit_after

@@ -10,12 +10,13 @@ sensor reports commit with its tick.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -135,6 +136,14 @@ class TickRunner:
         self.schedules = ScheduleTicks(
             definitions, settings, self.timer, clock, self.worker, self.instance, self.memory
         )
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Evaluations in a row (a worker's message): the timeout's timers and the
+        memory limit stay set between them, rather than set and put back for each.
+        """
+        with self.timer.session(), self.memory.session():
+            yield
 
     def instigator(self, name: str) -> Instigator:
         """The sensor, or else the schedule, of that name (an error naming it if neither)."""
