@@ -9,7 +9,7 @@ round trips per tick.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -138,7 +138,8 @@ def test_a_whole_message_costs_one_round_trip_to_take_up_and_one_per_flush(
 
     # Every request written to Redis, as the client's connections send them.
     sent: list[bytes] = []
-    send = redis.connection.AbstractConnection.send_packed_command
+    # redis-py leaves the method untyped: named as a plain callable here.
+    send: Callable[..., None] = redis.connection.AbstractConnection.send_packed_command
 
     def counted(self: Any, command: Any, *args: Any, **kwargs: Any) -> None:
         sent.append(b"".join(command) if isinstance(command, list) else command)
