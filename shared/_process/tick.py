@@ -10,12 +10,13 @@ sensor reports commit with its tick.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -132,9 +133,26 @@ class TickRunner:
         self.timer = EvaluationTimer()
         self.memory = MemoryLimit(settings.sensor_memory_mb)
         self._schedules = {s.name: s for s in definitions.schedules}
+        self._loggers: dict[str, logging.Logger] = {}
         self.schedules = ScheduleTicks(
             definitions, settings, self.timer, clock, self.worker, self.instance, self.memory
         )
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Evaluations in a row (a worker's message): the timeout's timers and the
+        memory limit stay set between them, rather than set and put back for each.
+        """
+        with self.timer.session(), self.memory.session():
+            yield
+
+    def _logger(self, sensor: str) -> logging.Logger:
+        # context.log, the logger the context would look up by name: looked up
+        # once per sensor, as logging.getLogger takes the module's lock each call.
+        logger = self._loggers.get(sensor)
+        if logger is None:
+            logger = self._loggers[sensor] = logging.getLogger(f"lookout.sensor.{sensor}")
+        return logger
 
     def instigator(self, name: str) -> Instigator:
         """The sensor, or else the schedule, of that name (an error naming it if neither)."""
@@ -160,10 +178,10 @@ class TickRunner:
             if held != tick_id:
                 raise TickInFlightError(f"sensor '{name}' has tick {held} in flight")
         holder = f"{self.worker}:{tick_id}"
-        if self.ticks.begin([(name, tick_id)], holder, self.settings.inflight_ttl) != [""]:
+        [(_, state)] = self.ticks.take_up([(name, tick_id)], holder, self.settings.inflight_ttl)
+        if state is None:
             return None  # committed already, superseded, or another process has it
         try:
-            state = self.sensors.state(name)
             commit = self.evaluate(sensor, state, tick_id=tick_id, due_at=due_at, holder=holder)
             return self.ticks.commit(commit)
         except BaseException:
@@ -217,6 +235,7 @@ class TickRunner:
                 resources=self.definitions.resources,
                 instance=self.instance.for_tick() if self.instance else None,
                 definitions=self.definitions,
+                log=self._logger(sensor.name),
             )
             with self.memory.applied(f"sensor '{sensor.name}'"):
                 outcome, more = self.timer.call(

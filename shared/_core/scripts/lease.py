@@ -12,8 +12,8 @@ The transitions::
 
     claim_due           -> claimed     (the leader's round; in ``claimed``)
     publish / claim     -> published   (its message is on the queue; by hand)
-    begin               -> held        (a process evaluates it; renewed)
-    commit              -> gone        (its effects, once)
+    begin / take_up     -> held        (a process evaluates it; renewed)
+    commit / commit_many-> gone        (its effects, once)
     give_back / release -> gone        (not evaluated; due again / parked)
     abandon             -> gone        (its process died: a FAILURE with why)
     expire              -> gone        (the sweep: lease lapsed; FAILURE
@@ -315,35 +315,71 @@ end
 return done
 """)
 
-# BEGIN: a process takes up ticks to evaluate.  One tick is evaluated by one
-# process at a time (invariant 1) even when its message was delivered twice:
-# the first to begin becomes the holder, and a second delivery finds it there
-# and leaves the tick alone (the holder renews the lease, or the sweep
-# expires it).  The lease then runs ``ttl`` s from now.
+# begin_tick: one tick taken up by ``holder`` (BEGIN and TAKE_UP).  One tick
+# is evaluated by one process at a time (invariant 1) even when its message
+# was delivered twice: the first to begin becomes the holder, and a second
+# delivery finds it there and leaves the tick alone (the holder renews the
+# lease, or the sweep expires it).  The lease then runs ``ttl`` s from ``now``.
+# Returns "" when the caller holds it, "-" when the tick no longer holds the
+# lease, else the holder that does.
+BEGIN_TICK = """
+local function begin_tick(hash, name, tick, holder, ttl, now)
+  local f = redis.call('HMGET', hash, 'inflight', 'holder')
+  if f[1] ~= tick then
+    return '-'
+  elseif f[2] and f[2] ~= holder then
+    return f[2]
+  end
+  redis.call('HSET', hash, 'holder', holder, 'began', fmt(now))
+  set_expiry(name, now + ttl)
+  -- Begun is published, even if the leader could not say so.
+  redis.call('ZREM', CLAIMED, name)
+  return ''
+end
+"""
+
+# BEGIN: a process takes up ticks to evaluate (begin_tick for each).
 # KEYS: inflight zset, claimed zset
 # A: hash_prefix, holder, ttl, ticks ({{name, tick id}, ...})
-# Returns per tick: "" when the caller holds it, "-" when the tick no longer
-# holds the lease, else the holder that does.
-BEGIN = _script("""
+# Returns per tick what begin_tick says.
+BEGIN = _script(
+    BEGIN_TICK
+    + """
+local now = clock()
+local out = {}
+for i, t in ipairs(A.ticks) do
+  out[i] = begin_tick(A.hash_prefix .. t[1], t[1], t[2], A.holder, A.ttl, now)
+end
+return out
+"""
+)
+
+# TAKE_UP: a worker's whole message in one step: each tick begun as BEGIN
+# does, and the state of each sensor it now holds read in the same atomic
+# step (what the evaluation starts from: no commit can come in between).
+# KEYS: inflight zset, claimed zset
+# A: hash_prefix, holder, ttl, ticks ({{name, tick id}, ...}), fields (the
+#    sensor hash's fields to read)
+# Returns per tick {answer}, or {"", field values...} when the caller holds it.
+TAKE_UP = _script(
+    BEGIN_TICK
+    + """
 local now = clock()
 local out = {}
 for i, t in ipairs(A.ticks) do
   local hash = A.hash_prefix .. t[1]
-  local f = redis.call('HMGET', hash, 'inflight', 'holder')
-  if f[1] ~= t[2] then
-    out[i] = '-'
-  elseif f[2] and f[2] ~= A.holder then
-    out[i] = f[2]
+  local answer = begin_tick(hash, t[1], t[2], A.holder, A.ttl, now)
+  if answer == '' then
+    local row = redis.call('HMGET', hash, unpack(A.fields))
+    table.insert(row, 1, '')
+    out[i] = row
   else
-    redis.call('HSET', hash, 'holder', A.holder, 'began', fmt(now))
-    set_expiry(t[1], now + A.ttl)
-    -- Begun is published, even if the leader could not say so.
-    redis.call('ZREM', CLAIMED, t[1])
-    out[i] = ''
+    out[i] = {answer}
   end
 end
 return out
-""")
+"""
+)
 
 # RENEW: the holder extends its leases to ``ttl`` s from now (never shortens
 # one); ``restart`` also moves ``began`` to now (an evaluation starts: what a
@@ -407,9 +443,12 @@ return out
 # + 1; re-adding a present key keeps its place).
 # Returns {1, mask} when committed (now or before), {0, ""} when the tick does
 # not hold the lease.
-COMMIT = _script(
+COMMIT_TICK = (
     APPEND_ASSET_EVENT
     + """
+-- The body reads its keys from the parameter KEYS (left unindented, as the
+-- script it was): in COMMIT the script's own, in COMMIT_MANY the tick's.
+local function commit_tick(KEYS, A)
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags')
 if state[1] ~= A.tick or state[4] ~= A.holder then
@@ -493,6 +532,37 @@ if #A.requests > 0 then
 end
 -- [end counters]
 return {1, flags}
+end
+"""
+)
+
+COMMIT = _script(
+    COMMIT_TICK
+    + """
+return commit_tick(KEYS, A)
+"""
+)
+
+# COMMIT_MANY: the ticks of one flush, each committed by commit_tick as
+# COMMIT commits it: atomic and at most once on its own (a tick whose lease
+# was lost is refused, the others still commit; the same flush sent again
+# finds each tick committed and changes nothing), in one round trip.
+# KEYS: inflight zset, claimed zset, then every key the ticks name, each once
+# A: commits ({{k = {index in KEYS of its COMMIT KEYS[3], KEYS[4], ...},
+#    and COMMIT's named arguments}, ...}, in order)
+# Returns per tick what COMMIT returns.
+COMMIT_MANY = _script(
+    COMMIT_TICK
+    + """
+local out = {}
+for i, c in ipairs(A.commits) do
+  local K = {LEASES, CLAIMED}
+  for j, at in ipairs(c.k) do
+    K[j + 2] = KEYS[at]
+  end
+  out[i] = commit_tick(K, c)
+end
+return out
 """
 )
 
@@ -622,8 +692,10 @@ LEASE_SCRIPTS = {
     "lease_claim_due": CLAIM_DUE,
     "lease_publish": PUBLISH,
     "lease_begin": BEGIN,
+    "lease_take_up": TAKE_UP,
     "lease_renew": RENEW,
     "lease_commit": COMMIT,
+    "lease_commit_many": COMMIT_MANY,
     "lease_give_back": GIVE_BACK,
     "lease_release": RELEASE,
     "lease_abandon": ABANDON,

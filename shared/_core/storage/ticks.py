@@ -27,6 +27,7 @@ from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
 from lookout._core.storage.assets import index_call
 from lookout._core.storage.history import decode_entry, with_flags
+from lookout._core.storage.sensors import STATE_FIELDS, SensorState, read_state
 from lookout._core.streams import text
 
 # The keys every lease script takes first (``_call``): the leases' expiries
@@ -132,8 +133,10 @@ class TickLedger(Repository):
         self._claim_due = self._script("lease_claim_due")
         self._publish = self._script("lease_publish")
         self._begin = self._script("lease_begin")
+        self._take_up = self._script("lease_take_up")
         self._renew = self._script("lease_renew")
         self._commit = self._script("lease_commit")
+        self._commit_many = self._script("lease_commit_many")
         self._give_back = self._script("lease_give_back")
         self._release = self._script("lease_release")
         self._abandon = self._script("lease_abandon")
@@ -241,6 +244,27 @@ class TickLedger(Repository):
         }
         return [text(r) for r in self._call(self._begin, [], args)]
 
+    def take_up(
+        self, ticks: Sequence[TickRef], holder: str, ttl: float
+    ) -> list[tuple[str, SensorState | None]]:
+        """Begin ``ticks`` as ``begin`` does and read the state of each sensor now held,
+        all in one round trip.
+
+        Per tick: what ``begin`` answers, with the sensor's state when
+        ``holder`` holds it (else ``None``).
+        """
+        if not ticks:
+            return []
+        args = {
+            "hash_prefix": self.keys.sensor(""),
+            "holder": holder,
+            "ttl": float(ttl),
+            "ticks": [list(t) for t in ticks],
+            "fields": list(STATE_FIELDS),
+        }
+        rows = self._call(self._take_up, [], args)
+        return [(text(row[0]), read_state(row[1:]) if len(row) > 1 else None) for row in rows]
+
     def renew(
         self, ticks: Sequence[TickRef], holder: str, ttl: float, *, restart: bool = False
     ) -> list[bool]:
@@ -335,26 +359,21 @@ class TickLedger(Repository):
         return record
 
     def commit_many(self, commits: Sequence[TickCommit]) -> list[TickRecord | None]:
-        """Commit several ticks in one round trip; each is still atomic on its own."""
+        """Commit several ticks in one script call; each is still atomic and at most
+        once on its own (one whose lease was lost is refused, the others commit).
+        """
         if not commits:
             return []
-        # EVALSHA straight into the pipeline: a script called through the
-        # pipeline makes redis-py ask SCRIPT EXISTS first, one more round trip
-        # per flush.  A server that lost the script (a restart) answers NOSCRIPT
-        # and ran nothing for that commit: it is loaded and those commits retried.
-        script = self._commit
-        calls = [self._commit_call(c) for c in commits]
-        leases = [self.keys.inflight, self.keys.claimed]
-        pipe = self.client.pipeline(transaction=False)
-        for keys, args in calls:
-            pipe.evalsha(script.sha, len(keys) + 2, *leases, *keys, encode_script_args(args))
-        replies = pipe.execute(raise_on_error=False)
-        for i, reply in enumerate(replies):
-            if isinstance(reply, redis.exceptions.NoScriptError):
-                replies[i] = self._call(script, *calls[i])
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
+        # KEYS: every key the ticks name, once (the launch stream, the due
+        # index and the counters are shared); each tick's ``k`` lists where
+        # its own COMMIT keys are, in COMMIT's order.
+        index: dict[str, int] = {}
+        calls = []
+        for commit in commits:
+            keys, args = self._commit_call(commit)
+            args["k"] = [index.setdefault(k, LEASE_KEYS + len(index) + 1) for k in keys]
+            calls.append(args)
+        replies = self._call(self._commit_many, list(index), {"commits": calls})
         records = [_committed(c, reply) for c, reply in zip(commits, replies, strict=True)]
         self._clear_payloads(commits, records)
         return records
