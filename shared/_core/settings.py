@@ -33,7 +33,7 @@ class Settings:
     inflight_margin: float = 30.0
     # Each sensor's tick history keeps at most this many records (a run of
     # SKIPPED ticks with one reason is one record) ...
-    tick_history: int = 16
+    tick_history: int = 12
     # ... and none that ended more than this many seconds before the newest
     # started (0: no bound by age).
     tick_history_age: float = 86400.0

@@ -93,53 +93,47 @@ end
 local function set_expiry(name, at)
   redis.call('ZADD', LEASES, at, name)
 end
--- A history entry (storage.history): for a run of skips {count, first
--- start, first tick id}, then the compact record (text only: Lua's cmsgpack
--- reads no binary), then its cursors if any, then the commit's
--- accepted/dropped flags.  The record of an entry, and its run if any; nil
--- for an entry Lua cannot read (one from before the compact form).
+-- A history entry (storage.history): the compact record (text and numbers
+-- only: Lua's cmsgpack reads no binary), then its cursors if any, then the
+-- commit's accepted/dropped flags.  The record of an entry, and where the
+-- rest starts; nil for one Lua cannot read (from before the compact form).
 local function record_of(entry)
-  local ok, at, v = pcall(cmsgpack.unpack_one, entry)
-  if not ok or type(v) ~= 'table' then
+  local ok, at, rec = pcall(cmsgpack.unpack_one, entry)
+  if not ok or type(rec) ~= 'table' or not rec.i then
     return nil
   end
-  if v[1] == nil then
-    return v, nil
-  end
-  local ok2, _, rec = pcall(cmsgpack.unpack_one, entry, at)
-  if not ok2 then
-    return nil
-  end
-  return rec, v
+  return rec, at
 end
 -- A SKIPPED tick with the same skip reason (or none, as the other) as the
--- newest entry, a skip too, takes that entry's place, counted: a quiet
--- sensor's skips are one entry.  Retention: at most ``size`` entries, and
--- none that ended more than ``max_age`` s before this tick started (0 or
--- nil: no bound by age); the oldest go first.  ``last`` on the hash is the
--- newest entry.
+-- newest entry, a skip too, takes that entry's place, counting the run: k
+-- ticks, the first one started at f with id I.  A quiet sensor's skips are
+-- one entry.  Retention: at most ``size`` entries, and none that ended more
+-- than ``max_age`` s before this tick started (0 or nil: no bound by age),
+-- the oldest first.  ``last`` on the hash is the newest entry.
 local function write_record(hash, ticks, entry, size, started, max_age)
-  local rec = record_of(entry) or {}
-  local h, run
-  if rec.s == 'K' then
+  local rec, rest = record_of(entry)
+  local h
+  if rec and rec.s == 'K' then
     local head = redis.call('LINDEX', ticks, 0)
     if head then
-      h, run = record_of(head)
+      h = record_of(head)
     end
   end
   if h and h.s == 'K' and h.r == rec.r then
-    run = run or {1, h.t, h.i}
-    entry = cmsgpack.pack({run[1] + 1, run[2], run[3]}) .. entry
+    rec.k = (h.k or 1) + 1
+    rec.f = h.f or h.started_at
+    rec.I = h.I or h.i
+    entry = cmsgpack.pack(rec) .. (rest > 0 and string.sub(entry, rest + 1) or '')
     redis.call('LSET', ticks, 0, entry)
   elseif redis.call('LPUSH', ticks, entry) > size then
     redis.call('LTRIM', ticks, 0, size - 1)
   end
-  if max_age and max_age > 0 and rec.t then
-    local oldest = rec.t - max_age
+  if rec and max_age and max_age > 0 then
+    local oldest = rec.started_at - max_age
     local n = redis.call('LLEN', ticks)
     while n > 1 do
       local t = record_of(redis.call('LINDEX', ticks, -1))
-      if not t or not t.t or t.t + (t.d or 0) / 1000000 >= oldest then
+      if not t or (t.ended_at or t.started_at) >= oldest then
         break
       end
       redis.call('RPOP', ticks)
@@ -149,8 +143,7 @@ local function write_record(hash, ticks, entry, size, started, max_age)
   redis.call('HSET', hash, 'last', entry, 'last_started', started)
 end
 local function failure_entry(tick, name, started, ended, holder, error)
-  local record = {i = tick, s = 'F', t = started,
-    d = math.floor((ended - started) * 1000000 + 0.5), e = error}
+  local record = {i = tick, s = 'F', started_at = started, ended_at = ended, e = error}
   if holder then
     record.w = holder
   end
