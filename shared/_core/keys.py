@@ -34,12 +34,12 @@ lookout:schedules               set     names of every schedule ever synced; a
 lookout:ticks:{name}            list    tick history entries, newest first, kept to
                                         ``Settings.tick_history`` entries and
                                         ``tick_history_age`` s; an entry is a compact
-                                        msgpack record (storage.history), a msgpack
+                                        msgpack record (storage.history; a run of
+                                        like SKIPPED ticks is one record with its
+                                        count), its cursors if any, and a msgpack
                                         string of '1'/'0' per request (accepted or
-                                        dropped) and, for a run of like SKIPPED
-                                        ticks coalesced into one entry, [count,
-                                        first start, first tick id]; written by the
-                                        lease scripts' write_record
+                                        dropped); written by the lease scripts'
+                                        write_record
 lookout:runkeys:{name}          hash    run key -> "1" for every run key the sensor
                                         has used; the commit script sets a key only
                                         if absent: the global dedupe (invariant 3).
