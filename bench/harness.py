@@ -19,6 +19,7 @@ from typing import Any
 
 from bench import micro
 from bench.launch import run_launch
+from bench.memory import MEMORY_SENSORS, history_memory, memory_targets
 from bench.noop import CONFIGS
 from bench.noop import rate as celery_rate
 from bench.phases import PhaseResult, PhaseSpec, run_phase
@@ -113,11 +114,14 @@ class Bench:
             capacity = out["throughput"]["committed_ticks_per_s"]
             out["lateness"] = self._lateness(redis, workdir, capacity)
             out["scale"] = self._scale(redis, workdir)
+            out["memory"] = history_memory(
+                redis.url, min(o.sensors, MEMORY_SENSORS), None, self.echo
+            )
             self.echo(f"run launch: {o.runs} run requests ...")
             out["launch"], peak = run_launch(redis, workdir, o.runs, o.workers)
             self._peak(peak)
         out["peak_memory_kib"] = self.peak
-        out["targets"] = targets(out)
+        out["targets"] = targets(out) + memory_targets(out["memory"])
         return out
 
     def _throughput(

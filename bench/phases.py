@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ from lookout._tools.redis_server import EmbeddedRedis
 # Due times written before the stack starts, so that the scheduler's sync
 # keeps them (it never moves an existing due time) until the harness spreads them.
 PARKED = 10 * 365 * 86400.0
+# Tick history entries kept per sensor in a phase: more than a phase ticks.
+MEASURED_HISTORY = 1000
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,11 @@ def run_phase(redis: EmbeddedRedis, workdir: Path, spec: PhaseSpec) -> PhaseResu
     logs.mkdir(parents=True, exist_ok=True)
     location = write_location(logs, spec.sensors, spec.interval)
     assert redis.process is not None
-    with Stack(location, redis.url, logs, spec.workers, spec.settings) as stack:
+    # Every tick of the window in the history, which the harness reads them from.
+    history = int(str(spec.settings.get("tick_history", MEASURED_HISTORY)))
+    settings = replace(settings, tick_history=history)
+    stack_settings = {"tick_history": history, **spec.settings}
+    with Stack(location, redis.url, logs, spec.workers, stack_settings) as stack:
         stack.wait_ready(storage.processes, storage.leader)
         spread_due(storage, names, spec.interval)
         time.sleep(spec.warmup)

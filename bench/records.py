@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from lookout._base.codec import decode_values
-from lookout._core.storage import MetricsView
+from lookout._core.storage import MetricsView, decode_entry
 
 
 @dataclass(frozen=True)
@@ -22,15 +20,14 @@ class TickTimes:
 
 
 def _times(entry: bytes) -> TickTimes:
-    # An entry is the msgpack record followed by the commit's flags.
-    record: dict[str, Any] = decode_values(entry)[0]
-    started = float(record["started_at"])
-    ended = record.get("ended_at")
+    # The phases' sensors skip with a new reason each tick: no entry stands
+    # for more than one tick (a run of like skips would keep only its latest).
+    record = decode_entry(entry)
     return TickTimes(
-        started_at=started,
-        ended_at=started if ended is None else float(ended),
-        due_at=record.get("due_at"),
-        status=str(record["status"]),
+        started_at=record.started_at,
+        ended_at=record.started_at if record.ended_at is None else record.ended_at,
+        due_at=record.due_at,
+        status=record.status,
     )
 
 

@@ -76,5 +76,8 @@ def test_bench_command_writes_every_figure_at_tiny_sizes(tmp_path: Path) -> None
     kinds = {"scheduler", "worker_main", "worker_pool_child", "launcher", "redis"}
     assert set(doc["peak_memory_kib"]) == kinds
     assert all(_number(doc, "peak_memory_kib", k) > 1000 for k in kinds)
-    assert len(doc["targets"]) == 9
+    for kind in ("quiet", "alternating"):
+        assert _number(doc, "memory", kind, "bytes_per_sensor") > 0
+    assert _number(doc, "memory", "quiet", "history_entries") == 1
+    assert len(doc["targets"]) == 11
     assert all(isinstance(t["met"], bool) for t in doc["targets"])

@@ -81,7 +81,8 @@ def test_two_processes_ticking_one_sensor_launch_each_run_key_once(
     settings: Settings, storage: Repositories, spawn: Spawn
 ) -> None:
     keys = ",".join(f"key{i}" for i in range(40))
-    env = process_env(settings, CORE_KEYS=keys)
+    # A history long enough to hold every commit of both racers.
+    env = process_env(settings, CORE_KEYS=keys, LOOKOUT_TICK_HISTORY="100")
     racers = [
         spawn(
             [sys.executable, "-m", "tests.locations.core_racer", "keyed_a", "25"], env, f"racer{i}"
@@ -189,8 +190,9 @@ def test_tick_history_is_bounded(storage: Repositories, settings: Settings) -> N
     small = Repositories.on(storage.client, storage.keys, history_size=5)
     runner = tick_runner(load_definitions(module=LOCATION), small, settings)
     for _ in range(8):
-        runner.tick("skipper")
-    assert len(small.ticks.history("skipper", 100)) == 5
+        runner.tick("nested_cursor")  # a new skip reason each tick: none coalesce
+    kept = small.ticks.history("nested_cursor", 100)
+    assert [t.skip_reason for t in kept] == [f"tick {n}" for n in range(8, 3, -1)]
 
 
 def test_a_tick_whose_every_run_key_was_used_reads_skipped_as_returned_and_stored(

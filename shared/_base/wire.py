@@ -88,10 +88,26 @@ class TickRecord(_Wire):
     # The evaluation's context.log lines, bounded (lookout._process.log_capture):
     # the last line says how many were left out when there were too many.
     logs: list[str] = field(default_factory=list)
+    # Consecutive SKIPPED ticks of one reason are kept as one record (as
+    # Dagster's UI groups them): how many it stands for, and the first one's
+    # start and id.  The other fields are the latest tick's.
+    count: int = 1
+    first_started_at: float | None = None
+    first_tick_id: str | None = None
 
     @property
     def tick_status(self) -> TickStatus:
         return TickStatus(self.status)
+
+    @property
+    def range_started_at(self) -> float:
+        """When the first tick this record stands for started."""
+        return self.started_at if self.first_started_at is None else self.first_started_at
+
+    @property
+    def series_id(self) -> str:
+        """The id of the first tick this record stands for: stays while it grows."""
+        return self.first_tick_id or self.tick_id
 
     @property
     def duration(self) -> float | None:

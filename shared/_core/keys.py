@@ -31,11 +31,15 @@ lookout:schedules               set     names of every schedule ever synced; a
                                         time zone, as last synced): its due
                                         time is its next cron fire time,
                                         computed in Python
-lookout:ticks:{name}            list    tick history entries, newest first, trimmed
-                                        to ``Settings.tick_history``; an entry is a
-                                        msgpack TickRecord followed by a msgpack
+lookout:ticks:{name}            list    tick history entries, newest first, kept to
+                                        ``Settings.tick_history`` entries and
+                                        ``tick_history_age`` s; an entry is a compact
+                                        msgpack record (storage.history; a run of
+                                        like SKIPPED ticks is one record with its
+                                        count), its cursors if any, and a msgpack
                                         string of '1'/'0' per request (accepted or
-                                        dropped), written by the commit script
+                                        dropped); written by the lease scripts'
+                                        write_record
 lookout:runkeys:{name}          hash    run key -> "1" for every run key the sensor
                                         has used; the commit script sets a key only
                                         if absent: the global dedupe (invariant 3).

@@ -31,8 +31,12 @@ class Settings:
     # A tick lease outlives the timeout by this much past its last renewal
     # (renewed every third of it) before the sweep counts the tick as lost.
     inflight_margin: float = 30.0
-    # Tick records kept per sensor.
-    tick_history: int = 1000
+    # Each sensor's tick history keeps at most this many records (a run of
+    # SKIPPED ticks with one reason is one record) ...
+    tick_history: int = 12
+    # ... and none that ended more than this many seconds before the newest
+    # started (0: no bound by age).
+    tick_history_age: float = 86400.0
     tick_queue: str = "ticks"
     run_queue: str = "runs"
     # Scheduler: due ticks claimed per round, and ticks carried per Celery
@@ -170,6 +174,7 @@ _MAY_BE_ZERO = (
     "max_run_requests",
     "launch_backlog_limit",
     "sensor_memory_mb",
+    "tick_history_age",
 )
 # The longest a process blocks on Redis on purpose (the launcher's and kombu's
 # 1 s reads; the scheduler blocks for at most half the socket timeout); a

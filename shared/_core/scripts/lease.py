@@ -93,19 +93,59 @@ end
 local function set_expiry(name, at)
   redis.call('ZADD', LEASES, at, name)
 end
--- A history entry: the record, then its accepted/dropped flags; the history
--- is trimmed only once it outgrows its size.
-local function write_record(hash, ticks, entry, size, started)
-  if redis.call('LPUSH', ticks, entry) > size then
+-- A history entry (storage.history): the compact record (text and numbers
+-- only: Lua's cmsgpack reads no binary), then its cursors if any, then the
+-- commit's accepted/dropped flags.  The record of an entry, and where the
+-- rest starts; nil for one Lua cannot read (from before the compact form).
+local function record_of(entry)
+  local ok, at, rec = pcall(cmsgpack.unpack_one, entry)
+  if not ok or type(rec) ~= 'table' or not rec.i then
+    return nil
+  end
+  return rec, at
+end
+-- A SKIPPED tick with the same skip reason (or none, as the other) as the
+-- newest entry, a skip too, takes that entry's place, counting the run: k
+-- ticks, the first one started at f with id I.  A quiet sensor's skips are
+-- one entry.  Retention: at most ``size`` entries, and none that ended more
+-- than ``max_age`` s before this tick started (0 or nil: no bound by age),
+-- the oldest first.  ``last`` on the hash is the newest entry.
+local function write_record(hash, ticks, entry, size, started, max_age)
+  local rec, rest = record_of(entry)
+  local h
+  if rec and rec.s == 'K' then
+    local head = redis.call('LINDEX', ticks, 0)
+    if head then
+      h = record_of(head)
+    end
+  end
+  if h and h.s == 'K' and h.r == rec.r then
+    rec.k = (h.k or 1) + 1
+    rec.f = h.f or h.started_at
+    rec.I = h.I or h.i
+    entry = cmsgpack.pack(rec) .. (rest > 0 and string.sub(entry, rest + 1) or '')
+    redis.call('LSET', ticks, 0, entry)
+  elseif redis.call('LPUSH', ticks, entry) > size then
     redis.call('LTRIM', ticks, 0, size - 1)
+  end
+  if rec and max_age and max_age > 0 then
+    local oldest = rec.started_at - max_age
+    local n = redis.call('LLEN', ticks)
+    while n > 1 do
+      local t = record_of(redis.call('LINDEX', ticks, -1))
+      if not t or (t.ended_at or t.started_at) >= oldest then
+        break
+      end
+      redis.call('RPOP', ticks)
+      n = n - 1
+    end
   end
   redis.call('HSET', hash, 'last', entry, 'last_started', started)
 end
 local function failure_entry(tick, name, started, ended, holder, error)
-  local record = {tick_id = tick, sensor = name, status = 'FAILURE',
-    started_at = started, ended_at = ended, error = error}
+  local record = {i = tick, s = 'F', started_at = started, ended_at = ended, e = error}
   if holder then
-    record.worker = holder
+    record.w = holder
   end
   return cmsgpack.pack(record) .. cmsgpack.pack('')
 end
@@ -128,7 +168,7 @@ end
 -- The sweep's one transition: a lease whose expiry passed.  A tick never
 -- published (the leader failed between claim and publish) is given back
 -- without a record; one published or held is a FAILURE saying which.
-local function expire(hash, due, ticks, name, now_due, size)
+local function expire(hash, due, ticks, name, now_due, size, max_age)
   local f = redis.call('HMGET', hash, 'inflight', 'holder', 'began', 'by_trigger',
     'claimed_at', 'interval', 'death')
   local tick = f[1]
@@ -155,7 +195,7 @@ local function expire(hash, due, ticks, name, now_due, size)
       ' backed up, no worker listens, or its message was lost); ticked again'
   end
   local entry = failure_entry(tick, name, started, now, f[2], error)
-  write_record(hash, ticks, entry, size, fmt(started))
+  write_record(hash, ticks, entry, size, fmt(started), max_age)
   local t = now_due
   local interval = tonumber(f[6])
   if interval and started + interval > t then t = started + interval end
@@ -174,8 +214,9 @@ def _script(body: str) -> str:
 # the lease is published from the start.  A lapsed lease is expired first (the
 # sweep's transition), a live one is left alone.
 # KEYS: inflight zset, claimed zset, sensor hash, due zset, ticks list
-# A: sensor, tick, ttl (s), size (history), now (the caller's clock: the claim
-#    time shown for the tick, and where a lapsed lease's sensor becomes due)
+# A: sensor, tick, ttl (s), size and max_age (the history's retention), now
+#    (the caller's clock: the claim time shown for the tick, and where a
+#    lapsed lease's sensor becomes due)
 # Returns the tick id now in flight: A.tick when claimed, another when busy.
 CLAIM = _script("""
 local current = redis.call('HGET', KEYS[3], 'inflight')
@@ -184,7 +225,7 @@ if current then
   if expiry and tonumber(expiry) > clock() then
     return current
   end
-  expire(KEYS[3], KEYS[4], KEYS[5], A.sensor, A.now, A.size)
+  expire(KEYS[3], KEYS[4], KEYS[5], A.sensor, A.now, A.size, A.max_age)
 end
 redis.call('HSET', KEYS[3], 'inflight', A.tick, 'claimed_at', fmt(A.now))
 set_expiry(A.sensor, clock() + A.ttl)
@@ -210,7 +251,7 @@ return A.tick
 # KEYS: inflight zset, claimed zset, leader lock, due zset, triggered zset,
 #       round key, launch stream, deferred counter
 # A: token, now (due clock), limit, round (tick id prefix), hash_prefix,
-#    ticks_prefix, size, publish_within, round_ttl, launch_limit (0: none),
+#    ticks_prefix, size, max_age, publish_within, round_ttl, launch_limit (0: none),
 #    defer (s)
 # Returns nil when not leader, else {expired, promoted, deferred, name, tick
 # id, due at, ...}.
@@ -230,7 +271,7 @@ local lapsed = redis.call('ZRANGEBYSCORE', LEASES, '-inf', now, 'LIMIT', 0, A.li
 local expired = 0
 for _, name in ipairs(lapsed) do
   expired = expired + expire(A.hash_prefix .. name, KEYS[4], A.ticks_prefix .. name,
-    name, A.now, A.size)
+    name, A.now, A.size, A.max_age)
 end
 local promoted = 0
 local pending = redis.call('ZRANGE', KEYS[5], 0, A.limit - 1)
@@ -430,7 +471,7 @@ return out
 #       then, only when the tick reports asset events: the events stream,
 #       then per asset event: its asset stream, its asset's partitions hash,
 #       then each dynamic partitions zset the tick changes
-# A: sensor, tick, holder, store_cursor (bool), cursor, record, size,
+# A: sensor, tick, holder, store_cursor (bool), cursor, record, size, max_age,
 #    next_due ("" for none), started, status (the record's, for the counters),
 #    requests ({{run key or "", entry}, ...}),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),
@@ -494,7 +535,7 @@ for i, r in ipairs(A.requests) do
   end
 end
 local flags = table.concat(mask)
-write_record(KEYS[3], KEYS[4], A.record .. cmsgpack.pack(flags), A.size, A.started)
+write_record(KEYS[3], KEYS[4], A.record .. cmsgpack.pack(flags), A.size, A.started, A.max_age)
 if A.store_cursor then
   redis.call('HSET', KEYS[3], 'cursor', A.cursor)
 end
@@ -631,7 +672,7 @@ return 0
 # waits a backoff that doubles with each (capped), so a sensor that kills
 # its process cannot crash-loop the pool.
 # KEYS: inflight zset, claimed zset, due zset
-# A: hash_prefix, ticks_prefix, size, holder, cause,
+# A: hash_prefix, ticks_prefix, size, max_age, holder, cause,
 #    retry (bool), ttl (s, for the next delivery), now (due clock),
 #    quarantine_after, backoff_cap, ticks ({{name, tick id}, ...})
 # Returns {sensor whose tick was being evaluated or "", "failed"/"retry"/""}.
@@ -682,7 +723,7 @@ end
 redis.call('HSET', hash, 'kills', tostring(kills))
 clear_lease(hash, name)
 local entry = failure_entry(culprit[2], name, latest, now, nil, error)
-write_record(hash, A.ticks_prefix .. name, entry, A.size, fmt(latest))
+write_record(hash, A.ticks_prefix .. name, entry, A.size, fmt(latest), A.max_age)
 due_again(hash, KEYS[3], name, at, f[1])
 return {name, 'failed'}
 """)

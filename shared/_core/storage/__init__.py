@@ -22,7 +22,11 @@ from lookout._core.storage._replies import StreamEntry
 from lookout._core.storage.assets import AssetEventLog
 from lookout._core.storage.dead_letters import DeadLetterStore
 from lookout._core.storage.events import EventStream
-from lookout._core.storage.history import decode_entry
+from lookout._core.storage.history import (
+    DEFAULT_HISTORY_AGE,
+    DEFAULT_HISTORY_SIZE,
+    decode_entry,
+)
 from lookout._core.storage.launches import LaunchStream
 from lookout._core.storage.leader import LeaderStore
 from lookout._core.storage.metrics import Counters, MetricsView, SensorCounts, StreamBacklog
@@ -72,13 +76,22 @@ class Repositories:
     push: PushStore
 
     @classmethod
-    def on(cls, client: redis.Redis, keys: Keys, history_size: int = 1000) -> Repositories:
-        """The repositories over ``client`` (registering their scripts does no I/O)."""
+    def on(
+        cls,
+        client: redis.Redis,
+        keys: Keys,
+        history_size: int = DEFAULT_HISTORY_SIZE,
+        history_age: float = DEFAULT_HISTORY_AGE,
+    ) -> Repositories:
+        """The repositories over ``client`` (registering their scripts does no I/O).
+
+        ``history_size`` and ``history_age``: the tick history's retention.
+        """
         return cls(
             client=client,
             keys=keys,
             sensors=SensorStore(client, keys),
-            ticks=TickLedger(client, keys, history_size),
+            ticks=TickLedger(client, keys, history_size, history_age),
             schedule=ScheduleStore(client, keys),
             leader=LeaderStore(client, keys),
             runs=RunStore(client, keys),
@@ -106,6 +119,7 @@ class Repositories:
             redis_client(settings.redis_url, patience),
             Keys(settings.key_prefix),
             settings.tick_history,
+            settings.tick_history_age,
         )
 
     def close(self) -> None:

@@ -1,27 +1,179 @@
-"""Tick history entries: how a committed tick reads back, in the history and as a sensor's last."""
+"""Tick history entries: how a tick is kept in its sensor's history, and how it reads back.
+
+An entry is up to three msgpack values one after the other:
+
+1. the record, as a compact map (``encode_record``): short names, only the
+   fields that are set, no sensor name (the history is the sensor's), a
+   request's id left out when it is the tick's own numbering; text and
+   numbers only, so that Lua's cmsgpack (which reads no binary) can read
+   and rewrite it.  A run of like SKIPPED ticks folded into one entry by the
+   Lua helper ``write_record`` (``scripts.lease``) has ``k`` (how many), ``f``
+   (the first one's start) and ``I`` (its id);
+2. only when the tick had a cursor: a map of the cursors (binary) or their
+   digests, a cursor the tick did not change kept once;
+3. the commit's accepted/dropped flags (``"1"``/``"0"`` per request).
+
+The times keep their long names, ``started_at`` and ``ended_at``: the Lua
+helpers trim by them, and a worker reads them from a sensor's ``last`` entry
+without decoding the rest (``entry_duration``).  Lua reads ``s``, ``r``,
+``i`` and the run's letters, and writes FAILURE records in this form too.
+Entries written before the compact form (full field names, with the sensor)
+still read.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
-from lookout._base.codec import decode_from, decode_values
+from lookout._base.codec import decode_first, decode_from, decode_values, encode_value
 from lookout._base.errors import CodecError
 from lookout._base.wire import TickRecord, TickStatus
 
+# The default retention (``Settings.tick_history``, ``tick_history_age``): a
+# compact entry is ~110-170 bytes (a worker's skip or run request with a small
+# cursor; bench/memory.py), so 12 of them stay within ~2 KB of Redis per
+# sensor even when no two ticks in a row fold; a quiet sensor's day is one.
+DEFAULT_HISTORY_SIZE = 12
+DEFAULT_HISTORY_AGE = 86400.0
+
 ALL_DROPPED = "every run request had a run key this sensor already used"
 
+# Status letters of the compact record; ``K`` (skipped) is what coalesces.
+STATUS_LETTERS = {
+    TickStatus.STARTED.value: "T",
+    TickStatus.SUCCESS.value: "S",
+    TickStatus.SKIPPED.value: "K",
+    TickStatus.FAILURE.value: "F",
+}
+_STATUSES = {letter: status for status, letter in STATUS_LETTERS.items()}
 
-def decode_entry(entry: bytes) -> TickRecord:
-    """Read a history entry: the record, then the commit's accepted/dropped flags.
+# Optional text and number fields: record attribute -> compact name.
+_PLAIN = (
+    ("skip_reason", "r"),
+    ("error", "e"),
+    ("traceback", "b"),
+    ("worker", "w"),
+    ("requests_total", "n"),
+)
+
+
+def _micros(seconds: float) -> int:
+    return round(seconds * 1_000_000)
+
+
+def encode_record(record: TickRecord) -> bytes:
+    """A tick record as its history entry holds it: the compact map, then its cursors if any."""
+    m: dict[str, Any] = {
+        "i": record.tick_id,
+        "s": STATUS_LETTERS[record.status],
+        "started_at": float(record.started_at),
+    }
+    if record.ended_at is not None:
+        m["ended_at"] = float(record.ended_at)
+    if record.due_at is not None:
+        m["l"] = _micros(record.started_at - record.due_at)
+    for attribute, name in _PLAIN:
+        value = getattr(record, attribute)
+        if value is not None:
+            m[name] = value
+    if record.requests:
+        m["q"] = [_request(record.tick_id, i, r) for i, r in enumerate(record.requests)]
+    if record.logs:
+        m["g"] = record.logs
+    cursors: dict[str, Any] = {}
+    _put_pair(cursors, ("c", "C"), record.cursor_before, record.cursor_after)
+    _put_pair(cursors, ("h", "H"), record.cursor_before_digest, record.cursor_after_digest)
+    return encode_value(m) + (encode_value(cursors) if cursors else b"")
+
+
+def _request(tick_id: str, index: int, request: dict[str, Any]) -> list[Any]:
+    # [run key, job], and the request's id only when it is not the tick's numbering.
+    kept = [request["run_key"], request["job_name"]]
+    if request["request_id"] != f"{tick_id}-{index}":
+        kept.append(request["request_id"])
+    return kept
+
+
+def _put_pair(m: dict[str, Any], names: tuple[str, str], before: Any, after: Any) -> None:
+    # A cursor the tick did not change is kept once: "before" only when it differs.
+    if after is not None:
+        m[names[1]] = after
+    if before != after:
+        m[names[0]] = before
+
+
+def _pair(m: dict[str, Any], names: tuple[str, str]) -> tuple[Any, Any]:
+    after = m.get(names[1])
+    return m.get(names[0], after), after
+
+
+def _from_compact(m: dict[str, Any], cursors: dict[str, Any], sensor: str) -> TickRecord:
+    started = float(m["started_at"])
+    tick_id = str(m["i"])
+    cursor_before, cursor_after = _pair(cursors, ("c", "C"))
+    digest_before, digest_after = _pair(cursors, ("h", "H"))
+    plain: dict[str, Any] = {attribute: m.get(name) for attribute, name in _PLAIN}
+    return TickRecord(
+        tick_id=tick_id,
+        sensor=sensor,
+        status=_STATUSES[m["s"]],
+        started_at=started,
+        ended_at=float(m["ended_at"]) if "ended_at" in m else None,
+        due_at=started - m["l"] / 1_000_000 if "l" in m else None,
+        requests=[
+            {
+                "request_id": r[2] if len(r) > 2 else f"{tick_id}-{i}",
+                "run_key": r[0],
+                "job_name": r[1],
+            }
+            for i, r in enumerate(m.get("q", ()))
+        ],
+        logs=list(m.get("g", ())),
+        cursor_before=cursor_before,
+        cursor_after=cursor_after,
+        cursor_before_digest=digest_before,
+        cursor_after_digest=digest_after,
+        count=int(m.get("k", 1)),
+        first_started_at=float(m["f"]) if "f" in m else None,
+        first_tick_id=str(m["I"]) if "I" in m else None,
+        **plain,
+    )
+
+
+def decode_entry(entry: bytes, sensor: str = "") -> TickRecord:
+    """Read a history entry of the sensor ``sensor``: the record as committed.
 
     A tick that asked for runs but had every one dropped as a duplicate reads
-    as SKIPPED, as Dagster reports it.
+    as SKIPPED, as Dagster reports it.  A run of like skips reads as one
+    record with its ``count`` and the first tick's start and id.
     """
     values = decode_values(entry)
-    if not values:
-        raise CodecError("empty tick history entry")
-    flags = values[1] if len(values) > 1 else ""
-    return with_flags(decode_from(TickRecord, values[0]), flags if isinstance(flags, str) else "")
+    maps = [v for v in values if isinstance(v, dict)]
+    flags = next((v for v in values if isinstance(v, str)), "")
+    if not maps:
+        raise CodecError("empty or malformed tick history entry")
+    try:
+        if "i" in maps[0]:
+            record = _from_compact(maps[0], maps[1] if len(maps) > 1 else {}, sensor)
+        else:  # an entry from before the compact form
+            record = decode_from(TickRecord, maps[0])
+            if sensor and record.sensor != sensor:
+                record = replace(record, sensor=sensor)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise CodecError(f"malformed tick history entry: {exc!r}") from exc
+    return with_flags(record, flags)
+
+
+def entry_duration(entry: bytes | None) -> float | None:
+    """How long the tick of a history entry took, without decoding all of it (``None``: unknown)."""
+    if not entry:
+        return None
+    try:
+        record = decode_first(entry)
+        return float(record["ended_at"]) - float(record["started_at"])
+    except (CodecError, TypeError, KeyError, ValueError):
+        return None
 
 
 def with_flags(record: TickRecord, accepted: str) -> TickRecord:

@@ -28,10 +28,12 @@ class SensorState:
     last_entry: bytes | None  # decoded only when asked for: most ticks never look
     # A trigger's payload waiting for this tick (``TriggerPayload`` bytes), else None.
     payload: bytes | None = None
+    # The sensor's name: its history's records do not repeat it.
+    name: str = ""
 
     @property
     def last(self) -> TickRecord | None:
-        return decode_entry(self.last_entry) if self.last_entry else None
+        return decode_entry(self.last_entry, self.name) if self.last_entry else None
 
     @property
     def trigger_payload(self) -> Any:
@@ -43,8 +45,8 @@ class SensorState:
 STATE_FIELDS = ("status", "default", "cursor", "inflight", "last", "payload")
 
 
-def read_state(fields: Sequence[object]) -> SensorState:
-    """A SensorState from an HMGET of ``STATE_FIELDS``."""
+def read_state(fields: Sequence[object], name: str = "") -> SensorState:
+    """The SensorState of sensor ``name`` from an HMGET of ``STATE_FIELDS``."""
     status, default, cursor, inflight, last, payload = (maybe_bytes(f) for f in fields)
     return SensorState(
         status=text(status) if status else None,
@@ -53,6 +55,7 @@ def read_state(fields: Sequence[object]) -> SensorState:
         inflight=text(inflight) if inflight else None,
         last_entry=last,
         payload=payload,
+        name=name,
     )
 
 
@@ -77,14 +80,16 @@ class SensorStore(Repository):
         pipe.execute()
 
     def state(self, name: str) -> SensorState:
-        return read_state(self.client.hmget(self.keys.sensor(name), STATE_FIELDS))
+        return read_state(self.client.hmget(self.keys.sensor(name), STATE_FIELDS), name)
 
     def states(self, names: Sequence[str]) -> list[SensorState]:
         """The state of several sensors in one round trip."""
         pipe = self.client.pipeline(transaction=False)
         for name in names:
             pipe.hmget(self.keys.sensor(name), STATE_FIELDS)
-        return [read_state(fields) for fields in pipe.execute()]
+        return [
+            read_state(fields, name) for fields, name in zip(pipe.execute(), names, strict=True)
+        ]
 
     def set_status(
         self, name: str, status: DefaultSensorStatus, due_at: float, *, schedule: bool = False

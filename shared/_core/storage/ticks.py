@@ -26,7 +26,13 @@ from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
 from lookout._core.storage.assets import index_call
-from lookout._core.storage.history import decode_entry, with_flags
+from lookout._core.storage.history import (
+    DEFAULT_HISTORY_AGE,
+    DEFAULT_HISTORY_SIZE,
+    decode_entry,
+    encode_record,
+    with_flags,
+)
 from lookout._core.storage.sensors import STATE_FIELDS, SensorState, read_state
 from lookout._core.streams import text
 
@@ -126,9 +132,17 @@ def _committed(commit: TickCommit, reply: Sequence[Any]) -> TickRecord | None:
 class TickLedger(Repository):
     """The tick lease's transitions, the commit of a tick, and each sensor's tick history."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, history_size: int = 1000) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        history_size: int = DEFAULT_HISTORY_SIZE,
+        history_age: float = DEFAULT_HISTORY_AGE,
+    ) -> None:
         super().__init__(client, keys)
+        # Retention of each sensor's history: entries, and seconds (0: no bound).
         self.history_size = history_size
+        self.history_age = history_age
         self._claim = self._script("lease_claim")
         self._claim_due = self._script("lease_claim_due")
         self._publish = self._script("lease_publish")
@@ -161,6 +175,7 @@ class TickLedger(Repository):
             "tick": tick_id,
             "ttl": float(ttl),
             "size": self.history_size,
+            "max_age": float(self.history_age),
             "now": float(now),
         }
         return text(self._call(self._claim, keys, args))
@@ -203,6 +218,7 @@ class TickLedger(Repository):
             "hash_prefix": self.keys.sensor(""),
             "ticks_prefix": self.keys.ticks(""),
             "size": self.history_size,
+            "max_age": float(self.history_age),
             "publish_within": float(publish_within),
             "round_ttl": float(ttl),
             "launch_limit": int(launch_limit),
@@ -337,6 +353,7 @@ class TickLedger(Repository):
             "hash_prefix": self.keys.sensor(""),
             "ticks_prefix": self.keys.ticks(""),
             "size": self.history_size,
+            "max_age": float(self.history_age),
             "holder": holder,
             "cause": death.cause,
             "retry": death.by_chance,
@@ -415,8 +432,9 @@ class TickLedger(Repository):
             "holder": commit.holder,
             "store_cursor": commit.store_cursor,
             "cursor": commit.cursor if commit.cursor is not None else b"",
-            "record": encode(record),
+            "record": encode_record(record),
             "size": self.history_size,
+            "max_age": float(self.history_age),
             "next_due": "" if commit.next_due is None else repr(commit.next_due),
             "started": repr(record.started_at),
             "status": record.status,  # counted by the [counters] block
@@ -474,6 +492,6 @@ class TickLedger(Repository):
         return None if raw is None else text(raw)
 
     def history(self, name: str, limit: int = 20) -> list[TickRecord]:
-        """A sensor's tick history, newest first."""
+        """A sensor's tick history, newest first (a run of like skips as one record)."""
         entries = self.client.lrange(self.keys.ticks(name), 0, limit - 1)
-        return [decode_entry(as_bytes(e)) for e in entries]
+        return [decode_entry(as_bytes(e), name) for e in entries]

@@ -135,7 +135,14 @@ def tick_line(t: TickRecord) -> str:
             + (f"; {detail}" if detail else "")
         )
     took = f"{t.duration * 1000:.1f} ms" if t.duration is not None else "-"
-    return f"{when(t.started_at)}  {t.sensor}  {t.status}  {took}  {detail}".rstrip()
+    return f"{when(t.started_at)}  {t.sensor}  {t.status}{times(t)}  {took}  {detail}".rstrip()
+
+
+def times(t: TickRecord) -> str:
+    """`` x1000 (from .. to ..)`` for a record that stands for a run of like skips."""
+    if t.count <= 1:
+        return ""
+    return f" x{t.count} ({when(t.range_started_at)} to {when(t.ended_at)})"
 
 
 def ticks_table(ticks: Sequence[TickRecord]) -> str:
@@ -146,7 +153,7 @@ def ticks_table(ticks: Sequence[TickRecord]) -> str:
         if t.dropped_run_keys:
             requests += f" (+{len(t.dropped_run_keys)} dup)"
         took = f"{t.duration * 1000:.1f} ms" if t.duration is not None else "-"
-        rows.append([when(t.started_at), t.tick_id, t.status, took, requests, reason])
+        rows.append([when(t.started_at), t.tick_id, t.status + times(t), took, requests, reason])
     headers = ["AT", "TICK", "STATUS", "TOOK", "RUNS", "REASON"]
     return table(headers, rows, shrink=(1, 5), drop=(1, 3))
 

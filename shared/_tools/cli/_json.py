@@ -38,6 +38,7 @@ def tick_json(tick: TickRecord) -> dict[str, Any]:
         raw = data[name]
         data[name] = None if raw is None else decode_value(raw)
     data["duration"] = tick.duration
+    data["range_started_at"] = tick.range_started_at
     data["run_request_ids"] = tick.run_request_ids
     data["dropped_run_keys"] = tick.dropped_run_keys
     return data

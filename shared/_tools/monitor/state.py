@@ -253,9 +253,12 @@ class MonitorState:
         return tick_history(self.definitions, self.repos.ticks, name, limit)
 
     def tick(self, name: str, tick_id: str) -> TickRecord | None:
-        """One tick of the sensor's kept history (``None``: never, or trimmed away)."""
+        """One tick of the sensor's kept history (``None``: never, or trimmed away).
+
+        A run of skips kept as one record is found by its latest or its first tick.
+        """
         history = tick_history(self.definitions, self.repos.ticks, name, self.settings.tick_history)
-        return next((t for t in history if t.tick_id == tick_id), None)
+        return next((t for t in history if tick_id in (t.tick_id, t.first_tick_id)), None)
 
     def tick_runs(self, tick: TickRecord) -> list[RunLink]:
         """Each request of the tick with the run it became, if the launcher made it yet."""

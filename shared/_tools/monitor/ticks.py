@@ -6,7 +6,10 @@ high-water mark) and at each scrape reads only the entries above it.  A
 sensor whose newest entry did not change costs one HGET in a pipeline and no
 decoding.  The histograms therefore cover the ticks this monitor has seen
 since it started (Prometheus' ``rate()`` handles the reset of a restart); the
-tick counters come from Redis' counters hash instead (``collector``).
+tick counters come from Redis' counters hash instead (``collector``).  A run of
+like SKIPPED ticks is one entry that grows (``count``): each tick it gained
+since the last scrape is counted with the times of its latest, the only ones
+kept.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lookout._base.errors import CodecError
 from lookout._base.wire import TickRecord
@@ -38,10 +41,10 @@ class Histogram:
         self.counts = [0] * (len(self.bounds) + 1)  # the last one: above every bound
         self.total = 0.0
 
-    def observe(self, value: float) -> None:
+    def observe(self, value: float, times: int = 1) -> None:
         # Bucket "le" is inclusive: the first bound >= value.
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.total += value
+        self.counts[bisect.bisect_left(self.bounds, value)] += times
+        self.total += value * times
 
     @property
     def count(self) -> int:
@@ -61,6 +64,8 @@ class Histogram:
 class _Mark:
     last_raw: bytes  # the sensor's ``last`` entry when we last read its history
     tick_id: str  # the newest tick counted
+    series_id: str = ""  # its record's first tick (a run of skips keeps it while it grows)
+    count: int = 0  # how many ticks its record stood for
 
 
 class TickTracker:
@@ -97,33 +102,45 @@ class TickTracker:
         histories = metrics.tick_entries([n for n, _ in changed], self.max_per_sensor)
         counted = 0
         for (name, raw), entries in zip(changed, histories, strict=True):
+            mark = self._marks.get(name)
             fresh = self._above_mark(name, entries)
             for record in reversed(fresh):  # oldest first
-                self.observe(record)
-            counted += len(fresh)
-            mark = self._marks.get(name)
-            newest = fresh[0].tick_id if fresh else (mark.tick_id if mark else "")
-            self._marks[name] = _Mark(raw, newest)
+                new = record.count
+                if mark is not None and record.series_id == mark.series_id:
+                    new -= mark.count  # a run of skips that grew: those counted before
+                self.observe(record, max(new, 0))
+                counted += max(new, 0)
+            if fresh:
+                newest = fresh[0]
+                self._marks[name] = _Mark(raw, newest.tick_id, newest.series_id, newest.count)
+            elif mark is not None:
+                self._marks[name] = replace(mark, last_raw=raw)
+            else:
+                self._marks[name] = _Mark(raw, "")
         return counted
 
     def _above_mark(self, name: str, entries: Iterable[bytes]) -> list[TickRecord]:
         mark = self._marks.get(name)
-        fresh = []
+        fresh: list[TickRecord] = []
         for entry in entries:
             try:
-                record = decode_entry(entry)
+                record = decode_entry(entry, name)
             except CodecError as exc:
                 log.warning("unreadable tick history entry of sensor %r: %s", name, exc)
                 continue
             if mark is not None and record.tick_id == mark.tick_id:
                 break
             fresh.append(record)
+            if mark is not None and record.series_id == mark.series_id:
+                # The run of skips counted last time grew: its latest tick is
+                # new, the ones before it were counted (or are not kept).
+                break
         return fresh
 
-    def observe(self, record: TickRecord) -> None:
-        """Count one committed tick."""
+    def observe(self, record: TickRecord, times: int = 1) -> None:
+        """Count a committed tick ``times`` times (a run of like skips: its latest, per tick)."""
         if record.due_at is not None:
-            self.lateness.observe(max(0.0, record.started_at - record.due_at))
+            self.lateness.observe(max(0.0, record.started_at - record.due_at), times)
         if record.duration is not None:
             histogram = self.durations.setdefault(record.sensor, Histogram(DURATION_BUCKETS))
-            histogram.observe(max(0.0, record.duration))
+            histogram.observe(max(0.0, record.duration), times)

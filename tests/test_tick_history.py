@@ -1,0 +1,255 @@
+"""The tick history: compact records, runs of like skips kept as one, retention by count and age.
+
+Every tick is evaluated by the workers' ``TickRunner`` and committed by the
+real commit script on a real redis-server; the readers (``lookout.testing``,
+the CLI as a process, the web UI over HTTP) read what the script wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+
+import msgpack
+import pytest
+from starlette.testclient import TestClient
+
+from lookout import Settings
+from lookout._base.codec import encode
+from lookout._core.storage.ticks import TickCommit
+from lookout._tools.cli._json import dumps, tick_json
+from lookout._tools.monitor import create_app
+from lookout._tools.monitor.ticks import TickTracker
+from lookout._tools.operator import sync_definitions
+from lookout.testing import (
+    Repositories,
+    TickRecord,
+    TickRunner,
+    load_definitions,
+    tick_runner,
+)
+from tests.conftest import ROOT, process_env
+
+LOCATION = "tests.locations.history_sensors"
+Steer = Callable[[str], None]
+
+
+@pytest.fixture
+def steer(monkeypatch: pytest.MonkeyPatch) -> Steer:
+    """``steer(do)``: what the ``steered`` sensor does on its next ticks (``HISTORY_DO``)."""
+
+    def set_to(do: str) -> None:
+        monkeypatch.setenv("HISTORY_DO", do)
+
+    return set_to
+
+
+def runner_on(
+    storage: Repositories, settings: Settings, *, size: int = 16, age: float = 86400.0
+) -> TickRunner:
+    repos = Repositories.on(storage.client, storage.keys, history_size=size, history_age=age)
+    return tick_runner(load_definitions(module=LOCATION), repos, settings)
+
+
+def ticks(runner: TickRunner, n: int) -> list[TickRecord]:
+    done = [runner.tick("steered") for _ in range(n)]
+    assert all(t is not None for t in done)
+    return [t for t in done if t is not None]
+
+
+def shape(history: list[TickRecord]) -> list[tuple[str, str | None, int]]:
+    return [(t.status, t.skip_reason, t.count) for t in history]
+
+
+def committed_skips(storage: Repositories, n: int, reason: str) -> list[TickRecord]:
+    """``n`` SKIPPED ticks of ``steered``, each claimed, begun and committed by the scripts."""
+    ledger, done = storage.ticks, []
+    for _ in range(n):
+        tick_id = uuid.uuid4().hex
+        ledger.claim("steered", tick_id, ttl=30.0)
+        assert ledger.begin([("steered", tick_id)], "tester", ttl=30.0) == [""]
+        started = time.time()
+        record = TickRecord(
+            tick_id=tick_id,
+            sensor="steered",
+            status="SKIPPED",
+            started_at=started,
+            ended_at=started + 0.000_25,
+            due_at=started - 0.002,
+            skip_reason=reason,
+            cursor_before=b"\x92\xc4\x02\x00\xff",
+            cursor_after=b"\x92\xc4\x02\x00\xff",
+            worker="tester",
+        )
+        assert ledger.commit(
+            TickCommit(record, [], True, record.cursor_after, None, holder="tester")
+        )
+        done.append(record)
+    return done
+
+
+def test_a_thousand_like_skips_are_one_record_with_their_count_and_time_range(
+    storage: Repositories,
+) -> None:
+    done = committed_skips(storage, 1000, "nothing new")
+    (kept,) = storage.ticks.history("steered", 100)
+    assert (kept.status, kept.skip_reason, kept.count) == ("SKIPPED", "nothing new", 1000)
+    assert kept.first_tick_id == done[0].tick_id and kept.tick_id == done[-1].tick_id
+    assert kept.range_started_at == done[0].started_at
+    assert kept.ended_at == pytest.approx(done[-1].ended_at, abs=2e-6)
+    assert kept.due_at == pytest.approx(done[-1].due_at, abs=2e-6)
+    assert kept.cursor_before == kept.cursor_after == done[-1].cursor_after
+    # The counters by status stay exact: one per tick, not per record.
+    counted = storage.client.hget(storage.keys.counters, "ticks:steered:SKIPPED")
+    assert counted == b"1000"
+    # The sensor's last tick is the run too.
+    last = storage.sensors.state("steered").last
+    assert last is not None and last.count == 1000 and last.sensor == "steered"
+
+
+def test_a_skip_with_another_reason_or_none_or_after_another_status_starts_a_new_record(
+    storage: Repositories, settings: Settings, steer: Steer
+) -> None:
+    runner = runner_on(storage, settings)
+    for do, n in [("skip:a", 3), ("skip:b", 2), ("skip", 2), ("run", 1), ("skip", 2)]:
+        steer(do)
+        ticks(runner, n)
+    assert shape(storage.ticks.history("steered", 100)) == [
+        ("SKIPPED", None, 2),
+        ("SUCCESS", None, 1),
+        ("SKIPPED", None, 2),
+        ("SKIPPED", "b", 2),
+        ("SKIPPED", "a", 3),
+    ]
+
+
+def test_history_keeps_the_newest_count_of_records_when_statuses_alternate(
+    storage: Repositories, settings: Settings, steer: Steer
+) -> None:
+    runner = runner_on(storage, settings, size=4)
+    last: list[TickRecord] = []
+    for _ in range(5):
+        for do in ("skip:quiet", "run"):
+            steer(do)
+            last = ticks(runner, 1)
+    history = storage.ticks.history("steered", 100)
+    assert shape(history) == [("SUCCESS", None, 1), ("SKIPPED", "quiet", 1)] * 2
+    assert history[0].tick_id == last[0].tick_id
+    assert storage.client.llen(storage.keys.ticks("steered")) == 4
+
+
+def test_records_that_ended_longer_ago_than_the_age_bound_go_on_the_next_write(
+    storage: Repositories, settings: Settings, steer: Steer
+) -> None:
+    runner = runner_on(storage, settings, age=1.0)
+    steer("fail")
+    ticks(runner, 1)
+    steer("skip:old")
+    ticks(runner, 1)
+    time.sleep(1.3)
+    steer("skip:new")
+    ticks(runner, 1)
+    assert shape(storage.ticks.history("steered", 100)) == [("SKIPPED", "new", 1)]
+    # A run that keeps growing is as young as its latest tick: it stays.
+    for _ in range(2):
+        time.sleep(0.6)
+        ticks(runner, 1)
+    assert shape(storage.ticks.history("steered", 100)) == [("SKIPPED", "new", 3)]
+
+
+def test_a_record_keeps_an_unchanged_cursor_once_and_no_sensor_name(
+    storage: Repositories, settings: Settings, steer: Steer
+) -> None:
+    runner = runner_on(storage, settings)
+    steer("skip:a")
+    ticks(runner, 1)  # the cursor changes: before (none) and after
+    steer("skip:b")
+    ticks(runner, 2)  # the second: the same after as before (the sensor sets it again)
+    entry = storage.client.lindex(storage.keys.ticks("steered"), 0)
+    assert isinstance(entry, bytes)
+    assert entry.count(b"\x00\xff") == 1 and b"steered" not in entry
+    assert len(entry) < 200  # the record with its run of two, and the cursor once
+    (newest, oldest) = storage.ticks.history("steered", 100)
+    assert newest.cursor_before == newest.cursor_after
+    assert oldest.cursor_before is None and oldest.cursor_after is not None
+
+
+def test_an_entry_from_before_the_compact_form_reads_and_the_next_skip_commits_after_it(
+    storage: Repositories, settings: Settings, steer: Steer
+) -> None:
+    old = TickRecord(
+        tick_id="old-1",
+        sensor="steered",
+        status="SKIPPED",
+        started_at=1000.0,
+        ended_at=1000.5,
+        skip_reason="same",
+        cursor_before=b"\x92\xc4\x02\x00\xff",  # binary: Lua's cmsgpack cannot read it
+        cursor_after=b"\x92\xc4\x02\x00\xff",
+    )
+    storage.client.lpush(storage.keys.ticks("steered"), encode(old) + msgpack.packb(""))
+    steer("skip:same")
+    ticks(runner_on(storage, settings), 2)
+    history = storage.ticks.history("steered", 100)
+    assert shape(history) == [("SKIPPED", "same", 2), ("SKIPPED", "same", 1)]
+    assert history[1].tick_id == "old-1" and history[1].cursor_before == old.cursor_before
+
+
+def lookout_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lookout", *args, "-m", LOCATION],
+        env=process_env(settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_cli_shows_a_run_of_skips_with_its_count_and_time_range(
+    storage: Repositories, settings: Settings, steer: Steer
+) -> None:
+    steer("skip:nothing new")
+    done = ticks(runner_on(storage, settings), 3)
+    out = lookout_cli(settings, "sensor", "ticks", "steered")
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if done[-1].tick_id in x)
+    first = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(done[0].started_at))
+    assert "SKIPPED x3 (" + first in line and "nothing new" in line
+    # --json (the same reading, in process: each CLI start costs seconds).
+    as_json = json.loads(dumps(tick_json(storage.ticks.history("steered", 1)[0])))
+    assert as_json["count"] == 3 and as_json["first_tick_id"] == done[0].tick_id
+    assert as_json["range_started_at"] == done[0].started_at
+
+
+def test_the_sensor_and_tick_pages_show_a_run_of_skips_with_its_count_and_range(
+    storage: Repositories, settings: Settings, steer: Steer
+) -> None:
+    defs = load_definitions(module=LOCATION)
+    sync_definitions(defs, storage.sensors)
+    steer("skip:nothing new")
+    done = ticks(runner_on(storage, settings), 4)
+    client = TestClient(create_app(defs, storage, settings))
+    page = client.get("/sensors/steered")
+    assert page.status_code == 200
+    assert "&times;4 ticks" in page.text
+    # The run is found by its first tick's id as by its latest's.
+    for tick_id in (done[0].tick_id, done[-1].tick_id):
+        tick = client.get(f"/sensors/steered/ticks/{tick_id}")
+        assert tick.status_code == 200
+        assert "4 SKIPPED ticks in a row" in tick.text and done[0].tick_id in tick.text
+
+
+def test_the_monitor_counts_each_tick_a_run_of_skips_gains_once(storage: Repositories) -> None:
+    tracker = TickTracker()
+    committed_skips(storage, 3, "quiet")
+    assert tracker.update(storage.metrics, ["steered"]) == 3
+    assert tracker.update(storage.metrics, ["steered"]) == 0
+    committed_skips(storage, 2, "quiet")
+    assert tracker.update(storage.metrics, ["steered"]) == 2
+    assert tracker.lateness.count == 5 and tracker.durations["steered"].count == 5
