@@ -8,6 +8,7 @@ their defaults, so records written by an older version still read.
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
@@ -110,6 +111,20 @@ class TickRecord(_Wire):
         return [
             r["run_key"] for r, ok in zip(self.requests, self.accepted, strict=False) if ok == "0"
         ]
+
+
+# Run ids are derived from launch request ids, so creating a run is
+# idempotent, and a tick's commit knows the run each request will create.
+RUN_NAMESPACE = uuid.UUID("6c6f6f6b-6f75-7452-756e-4e616d657370")
+
+
+def launch_run_id(request_id: str) -> str:
+    """The run id of a launch request: the same request always gives the same run.
+
+    The same derivation as ``lookout.workers.runs.run_id_for`` (a test holds
+    them equal); the commit of a run-key lifecycle names the run it expects.
+    """
+    return str(uuid.uuid5(RUN_NAMESPACE, request_id))
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,14 @@ lookout:ticks:{name}            list    tick history entries, newest first, trim
 lookout:runkeys:{name}          hash    run key -> "1" for every run key the sensor
                                         has used; the commit script sets a key only
                                         if absent: the global dedupe (invariant 3).
+                                        A sensor with a run-key lifecycle (lookout's
+                                        rerun_failed_run_keys, run_key_ttl_seconds)
+                                        stores the run id the key launched instead,
+                                        and takes the key again once that run failed
+                                        (scripts/run_keys.py)
+lookout:runkeytimes:{name}      zset    run key -> when it was taken (Redis time),
+                                        for a sensor with run_key_ttl_seconds only:
+                                        older keys are forgotten by its commits
                                         A schedule's keys are "{scheduled time,
                                         UTC ISO}" or "{that time}|{user's run
                                         key}": one run per scheduled time and key
@@ -153,7 +161,7 @@ started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 ``TickLedger`` the tick lease, the only writer of its fields, of
 ``inflight`` and of ``claimed`` (lease_*: claim, claim_due with its sweep,
 publish, begin, renew, commit, give_back, release, abandon), a tick's commit
-to ``ticks``, ``runkeys``, ``launch``, ``due``, ``counters`` and
+to ``ticks``, ``runkeys``, ``runkeytimes``, ``launch``, ``due``, ``counters`` and
 ``partitions:*`` and, for the asset events a sensor reports, ``events`` and
 ``asset:*``, ``scheduler:round`` and ``deferred``;
 ``DynamicPartitionStore`` reads ``partitions:*`` and adds or deletes
@@ -200,6 +208,9 @@ class Keys:
 
     def run_keys(self, sensor: str) -> str:
         return f"{self.prefix}runkeys:{sensor}"
+
+    def run_key_times(self, sensor: str) -> str:
+        return f"{self.prefix}runkeytimes:{sensor}"
 
     @property
     def due(self) -> str:

@@ -30,6 +30,7 @@ yet published).
 from __future__ import annotations
 
 from lookout._core.scripts.asset_index import APPEND_ASSET_EVENT
+from lookout._core.scripts.run_keys import TAKE_RUN_KEYS
 
 # Named arguments, then the helpers every transition shares.
 PRELUDE = """
@@ -375,10 +376,9 @@ return out
 # superseded tick changes nothing.  The same commit sent again after its
 # reply was lost finds itself as the sensor's last commit and answers as the
 # first time (the same tick by another holder is refused).  Run keys live in
-# the sensor's run-key hash (a field per key): the used ones are read with
-# one HMGET per 1000 keys and the new ones claimed with one HSET, which
-# inside this atomic script is the same as an HSETNX per key; a key repeated
-# within the tick counts as used after its first request.  A request whose
+# the sensor's run-key hash (a field per key), taken by take_run_keys
+# (scripts/run_keys.py: the dedupe and, for a lookout sensor that asks, a
+# key's rerun after a failed run and its retention).  A request whose
 # key is taken is dropped, the others go to the launch stream, in order.
 # The cursor is stored unless the tick failed.  The sensor goes back into
 # the due index at ``next_due`` if it is RUNNING.  A commit means its
@@ -396,7 +396,8 @@ return out
 #       then each dynamic partitions zset the tick changes
 # A: sensor, tick, holder, store_cursor (bool), cursor, record, size,
 #    next_due ("" for none), started, status (the record's, for the counters),
-#    requests ({{run key or "", entry}, ...}),
+#    requests ({{run key or "", entry[, rerun, run id]}, ...}),
+#    run_keys (nil, or take_run_keys' opts: a run-key lifecycle),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),
 #    partitions ({{"add" or "del", index in KEYS of the definition's zset,
 #    {partition key, ...}}, ...}, in order)
@@ -409,6 +410,7 @@ return out
 # not hold the lease.
 COMMIT = _script(
     APPEND_ASSET_EVENT
+    + TAKE_RUN_KEYS
     + """
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags')
@@ -418,36 +420,8 @@ if state[1] ~= A.tick or state[4] ~= A.holder then
   end
   return {0, ''}
 end
-local mask = {}
-local keyed = {}
-for i, r in ipairs(A.requests) do
-  if r[1] ~= '' then
-    keyed[#keyed + 1] = i
-  end
-end
-local seen = {}
-for first = 1, #keyed, 1000 do
-  local last = math.min(first + 999, #keyed)
-  local names = {}
-  for j = first, last do
-    names[#names + 1] = A.requests[keyed[j]][1]
-  end
-  local used = redis.call('HMGET', KEYS[7], unpack(names))
-  local fresh = {}
-  for j = first, last do
-    local key = names[j - first + 1]
-    if used[j - first + 1] or seen[key] then
-      mask[keyed[j]] = '0'
-    else
-      seen[key] = true
-      fresh[#fresh + 1] = key
-      fresh[#fresh + 1] = '1'
-    end
-  end
-  if #fresh > 0 then
-    redis.call('HSET', KEYS[7], unpack(fresh))
-  end
-end
+-- [run keys] take_run_keys (scripts/run_keys.py): the dedupe, and a lifecycle's.
+local mask = take_run_keys(KEYS[7], A.requests, A.run_keys)
 for i, r in ipairs(A.requests) do
   if mask[i] ~= '0' then
     redis.call('XADD', KEYS[5], '*', 'd', r[2])

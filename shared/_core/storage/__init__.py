@@ -29,6 +29,7 @@ from lookout._core.storage.metrics import Counters, MetricsView, SensorCounts, S
 from lookout._core.storage.partitions import DynamicPartitionStore
 from lookout._core.storage.processes import ProcessInfo, ProcessStore
 from lookout._core.storage.push import PushedLaunch, PushStore, push_sensor
+from lookout._core.storage.run_keys import RunKeyLookup, RunKeyPolicy
 from lookout._core.storage.runs import Created, RunStore
 from lookout._core.storage.schedule import (
     ScheduleStore,
@@ -70,6 +71,7 @@ class Repositories:
     metrics: MetricsView
     server: ServerChecks
     push: PushStore
+    run_keys: RunKeyLookup
 
     @classmethod
     def on(cls, client: redis.Redis, keys: Keys, history_size: int = 1000) -> Repositories:
@@ -91,6 +93,7 @@ class Repositories:
             metrics=MetricsView(client, keys),
             server=ServerChecks(client, keys),
             push=PushStore(client, keys),
+            run_keys=RunKeyLookup(client, keys),
         )
 
     @classmethod
@@ -136,6 +139,8 @@ __all__ = [
     "PushedLaunch",
     "Quarantine",
     "Repositories",
+    "RunKeyLookup",
+    "RunKeyPolicy",
     "RunStore",
     "ScheduleStore",
     "SensorCounts",

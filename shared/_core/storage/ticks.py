@@ -27,6 +27,7 @@ from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
 from lookout._core.storage.assets import index_call
 from lookout._core.storage.history import decode_entry, with_flags
+from lookout._core.storage.run_keys import RunKeyPolicy, request_opts
 from lookout._core.streams import text
 
 # The keys every lease script takes first (``_call``): the leases' expiries
@@ -57,6 +58,9 @@ class TickCommit:
     partition_changes: Sequence[tuple[str, str, Sequence[str]]] = ()
     # The trigger payload the evaluation read (packed), removed once committed.
     payload: bytes | None = None
+    # A lookout sensor's run-key lifecycle (rerun after a failed run, a
+    # retention); None: Dagster's run keys, used once and kept forever.
+    run_keys: RunKeyPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -401,10 +405,12 @@ class TickLedger(Repository):
             "next_due": "" if commit.next_due is None else repr(commit.next_due),
             "started": repr(record.started_at),
             "status": record.status,  # counted by the [counters] block
-            "requests": [[key or "", payload] for key, payload in commit.launches],
+            "requests": request_opts(commit.run_keys, commit.launches),
             "events": self._asset_event_call(commit.asset_events, keys),
             "partitions": self._partition_call(commit.partition_changes, keys),
         }
+        if commit.run_keys is not None:
+            args["run_keys"] = commit.run_keys.script_opts(self.keys, name)
         return keys, args
 
     def _partition_call(
