@@ -69,6 +69,28 @@ def _interval(sensor_name: str, given: int | float | None) -> int | float:
     return interval
 
 
+# A lookout extension, absent in Dagster: how many seconds later than its
+# interval a sensor's tick may come, to spread the ticks of many sensors
+# (lookout._process.jitter; LOOKOUT_SENSOR_JITTER sets it for all).
+JITTER_TAG = "lookout/jitter_seconds"
+
+
+def _jitter(sensor_name: str, tags: Mapping[str, str]) -> float | None:
+    raw = tags.get(JITTER_TAG)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise DefinitionError(
+            f"sensor '{sensor_name}': tag {JITTER_TAG} must be a number of seconds (0 or "
+            f"more), got {raw!r}"
+        )
+    return value
+
+
 def _flag(sensor_name: str, given: Any) -> bool:
     if not isinstance(given, bool):
         raise DefinitionError(
@@ -147,6 +169,7 @@ class SensorDefinition(Generic[P, R]):
         # Lookout extensions, absent in Dagster (README: run keys that can
         # run again): a run key whose run failed runs again when requested
         # again; keys are forgotten ``run_key_ttl_seconds`` after they were taken.
+        self.jitter_seconds = _jitter(self.name, self.tags)
         self.rerun_failed_run_keys = _flag(self.name, rerun_failed_run_keys)
         self.run_key_ttl_seconds = _ttl(self.name, run_key_ttl_seconds)
         self.takes_context = takes_context(fn)

@@ -48,6 +48,7 @@ from lookout._core.storage import (
 )
 from lookout._core.storage.history import with_flags
 from lookout._process.instance import RuntimeInstance
+from lookout._process.jitter import jitter_window, tick_delay
 from lookout._process.launches import launch_of, listed, run_tags
 from lookout._process.limits import (
     RECORD_ERROR_CHARS,
@@ -279,7 +280,7 @@ class TickRunner:
             store_cursor=outcome.cursor_updated,
             cursor=new_cursor,
             # An event backlog left to read: due again at once.
-            next_due=ended if more else self._next_due(sensor, started, ended),
+            next_due=ended if more else self._next_due(sensor, started, ended, tick_id),
             asset_events=asset_events,
             holder=holder,
             partition_changes=partition_changes(outcome),
@@ -380,12 +381,17 @@ class TickRunner:
             logs=failure.logs,
         )
         # A failed tick leaves the cursor where it was and is scheduled again.
-        next_due = self._next_due(sensor, started, ended)
+        next_due = self._next_due(sensor, started, ended, tick_id)
         return TickCommit(record, [], False, None, next_due, payload=state.payload)
 
-    def _next_due(self, sensor: SensorDefinition[Any, Any], started: float, ended: float) -> float:
-        # A slow evaluation pushes the next one back (invariant 1).
-        return max(started + float(sensor.minimum_interval_seconds), ended)
+    def _next_due(
+        self, sensor: SensorDefinition[Any, Any], started: float, ended: float, tick_id: str
+    ) -> float:
+        # A slow evaluation pushes the next one back (invariant 1); jitter
+        # (lookout._process.jitter) only ever pushes it further.
+        window = jitter_window(sensor, self.settings.sensor_jitter)
+        due = max(started + float(sensor.minimum_interval_seconds), ended)
+        return due + tick_delay(sensor.name, tick_id, window)
 
 
 def run_key_policy(
