@@ -148,11 +148,17 @@ class EventKind(enum.Enum):
     RUN_STATUS = "RUN_STATUS"
     ASSET_MATERIALIZATION = "ASSET_MATERIALIZATION"
     ASSET_OBSERVATION = "ASSET_OBSERVATION"
+    # A sensor's (or schedule's) tick that FAILED (a lookout extension, so
+    # that a sensor can react to another's failure: ``sensor_failure_sensor``);
+    # ``sensor`` names it, ``tick_id`` the tick, ``message`` the error.
+    SENSOR_TICK_FAILURE = "SENSOR_TICK_FAILURE"
 
 
 @dataclass(frozen=True)
 class RunEvent(_Wire):
-    """A run changed status, or a run materialized an asset: one entry of the event stream."""
+    """A run changed status, a run materialized an asset, or a sensor's tick failed:
+    one entry of the event stream.
+    """
 
     kind: str
     run_id: str
@@ -168,6 +174,7 @@ class RunEvent(_Wire):
     # An asset event's metadata, as ``{key: [type, value]}`` (lookout._author.metadata).
     metadata: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
+    tick_id: str | None = None  # SENSOR_TICK_FAILURE events: the tick that failed
 
 
 def metadata_text(metadata: Mapping[str, Any]) -> str:

@@ -102,6 +102,14 @@ local function write_record(hash, ticks, entry, size, started)
   end
   redis.call('HSET', hash, 'last', entry, 'last_started', started)
 end
+-- A FAILURE tick told on the event stream, so that another sensor can react
+-- to it (a lookout extension: ``sensor_failure_sensor``): a RunEvent of kind
+-- SENSOR_TICK_FAILURE naming the sensor, the tick and the error.
+local function tick_failure_event(events, name, tick, at, error)
+  redis.call('XADD', events, '*', 'd', cmsgpack.pack({kind = 'SENSOR_TICK_FAILURE',
+    run_id = '', job_name = '', timestamp = at, sensor = name, tick_id = tick,
+    message = error}))
+end
 local function failure_entry(tick, name, started, ended, holder, error)
   local record = {tick_id = tick, sensor = name, status = 'FAILURE',
     started_at = started, ended_at = ended, error = error}
@@ -129,7 +137,7 @@ end
 -- The sweep's one transition: a lease whose expiry passed.  A tick never
 -- published (the leader failed between claim and publish) is given back
 -- without a record; one published or held is a FAILURE saying which.
-local function expire(hash, due, ticks, name, now_due, size)
+local function expire(hash, due, ticks, name, now_due, size, events)
   local f = redis.call('HMGET', hash, 'inflight', 'holder', 'began', 'by_trigger',
     'claimed_at', 'interval', 'death')
   local tick = f[1]
@@ -157,6 +165,7 @@ local function expire(hash, due, ticks, name, now_due, size)
   end
   local entry = failure_entry(tick, name, started, now, f[2], error)
   write_record(hash, ticks, entry, size, fmt(started))
+  tick_failure_event(events, name, tick, now, error)
   local t = now_due
   local interval = tonumber(f[6])
   if interval and started + interval > t then t = started + interval end
@@ -174,7 +183,8 @@ def _script(body: str) -> str:
 # CLAIM: a tick by hand (the CLI, tests): the caller evaluates it at once, so
 # the lease is published from the start.  A lapsed lease is expired first (the
 # sweep's transition), a live one is left alone.
-# KEYS: inflight zset, claimed zset, sensor hash, due zset, ticks list
+# KEYS: inflight zset, claimed zset, sensor hash, due zset, ticks list, events
+#       stream (a lapsed lease's FAILURE is told there)
 # A: sensor, tick, ttl (s), size (history), now (the caller's clock: the claim
 #    time shown for the tick, and where a lapsed lease's sensor becomes due)
 # Returns the tick id now in flight: A.tick when claimed, another when busy.
@@ -185,7 +195,7 @@ if current then
   if expiry and tonumber(expiry) > clock() then
     return current
   end
-  expire(KEYS[3], KEYS[4], KEYS[5], A.sensor, A.now, A.size)
+  expire(KEYS[3], KEYS[4], KEYS[5], A.sensor, A.now, A.size, KEYS[6])
 end
 redis.call('HSET', KEYS[3], 'inflight', A.tick, 'claimed_at', fmt(A.now))
 set_expiry(A.sensor, clock() + A.ttl)
@@ -209,7 +219,8 @@ return A.tick
 #    with a lease of ``publish_within`` s for the leader to publish it.
 # Only sensors that are due, lapsed or triggered are read: O(log n) per tick.
 # KEYS: inflight zset, claimed zset, leader lock, due zset, triggered zset,
-#       round key, launch stream, deferred counter
+#       round key, launch stream, deferred counter, events stream (the
+#       sweep's FAILURE ticks are told there)
 # A: token, now (due clock), limit, round (tick id prefix), hash_prefix,
 #    ticks_prefix, size, publish_within, round_ttl, launch_limit (0: none),
 #    defer (s)
@@ -231,7 +242,7 @@ local lapsed = redis.call('ZRANGEBYSCORE', LEASES, '-inf', now, 'LIMIT', 0, A.li
 local expired = 0
 for _, name in ipairs(lapsed) do
   expired = expired + expire(A.hash_prefix .. name, KEYS[4], A.ticks_prefix .. name,
-    name, A.now, A.size)
+    name, A.now, A.size, KEYS[9])
 end
 local promoted = 0
 local pending = redis.call('ZRANGE', KEYS[5], 0, A.limit - 1)
@@ -391,7 +402,7 @@ return out
 # sensor and status, its requests and those dropped for a used run key.
 # KEYS: inflight zset, claimed zset, sensor hash, ticks list, launch stream,
 #       due zset, run-key hash, counters hash,
-#       then, only when the tick reports asset events: the events stream,
+#       then, only when the tick reports asset events or failed: the events stream,
 #       then per asset event: its asset stream, its asset's partitions hash,
 #       then each dynamic partitions zset the tick changes
 # A: sensor, tick, holder, store_cursor (bool), cursor, record, size,
@@ -399,6 +410,8 @@ return out
 #    requests ({{run key or "", entry[, rerun, run id]}, ...}),
 #    run_keys (nil, or take_run_keys' opts: a run-key lifecycle),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),
+#    failure (a FAILURE tick's error, nil otherwise; told on the events
+#    stream, KEYS[9], by the [failure event] block),
 #    partitions ({{"add" or "del", index in KEYS of the definition's zset,
 #    {partition key, ...}}, ...}, in order)
 # The [dynamic partitions] block applies the tick's
@@ -444,6 +457,11 @@ for i, ev in ipairs(A.events or {}) do
   append_asset_event(KEYS[9], KEYS[8 + 2 * i], KEYS[9 + 2 * i], ev[1], ev[2])
 end
 -- [end asset events]
+-- [failure event] a FAILURE tick on the event stream (tick_failure_event).
+if A.failure then
+  tick_failure_event(KEYS[9], A.sensor, A.tick, clock(), A.failure)
+end
+-- [end failure event]
 -- [dynamic partitions]
 for _, change in ipairs(A.partitions or {}) do
   local zkey = KEYS[change[2]]
@@ -534,7 +552,8 @@ return 0
 # death of the sensor; after ``quarantine_after`` in a row its next tick
 # waits a backoff that doubles with each (capped), so a sensor that kills
 # its process cannot crash-loop the pool.
-# KEYS: inflight zset, claimed zset, due zset
+# KEYS: inflight zset, claimed zset, due zset, events stream (a FAILURE is
+#       told there)
 # A: hash_prefix, ticks_prefix, size, holder, cause,
 #    retry (bool), ttl (s, for the next delivery), now (due clock),
 #    quarantine_after, backoff_cap, ticks ({{name, tick id}, ...})
@@ -587,6 +606,7 @@ redis.call('HSET', hash, 'kills', tostring(kills))
 clear_lease(hash, name)
 local entry = failure_entry(culprit[2], name, latest, now, nil, error)
 write_record(hash, A.ticks_prefix .. name, entry, A.size, fmt(latest))
+tick_failure_event(KEYS[4], name, culprit[2], now, error)
 due_again(hash, KEYS[3], name, at, f[1])
 return {name, 'failed'}
 """)

@@ -21,7 +21,7 @@ import redis
 from redis.commands.core import Script
 
 from lookout._base.codec import encode, encode_script_args
-from lookout._base.wire import RunEvent, TickRecord
+from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
@@ -156,7 +156,7 @@ class TickLedger(Repository):
         Returns the tick id that holds the lease: another one when busy.
         ``now`` (the due clock) is where a lapsed lease it expires puts the sensor.
         """
-        keys = [self.keys.sensor(name), self.keys.due, self.keys.ticks(name)]
+        keys = [self.keys.sensor(name), self.keys.due, self.keys.ticks(name), self.keys.events]
         args = {
             "sensor": name,
             "tick": tick_id,
@@ -195,6 +195,7 @@ class TickLedger(Repository):
             self.keys.claim_round(token),
             self.keys.launch,
             self.keys.deferred,
+            self.keys.events,
         ]
         args = {
             "token": token,
@@ -326,7 +327,7 @@ class TickLedger(Repository):
             "backoff_cap": float(quarantine.backoff_cap),
             "ticks": [list(t) for t in ticks],
         }
-        sensor, outcome = self._call(self._abandon, [self.keys.due], args)
+        sensor, outcome = self._call(self._abandon, [self.keys.due, self.keys.events], args)
         return Abandoned(text(sensor), text(outcome))
 
     # -- committing --------------------------------------------------------------
@@ -411,6 +412,12 @@ class TickLedger(Repository):
         }
         if commit.run_keys is not None:
             args["run_keys"] = commit.run_keys.script_opts(self.keys, name)
+        if record.status == TickStatus.FAILURE.value:
+            # The [failure event] block: a failed tick reports no asset events,
+            # so the events stream is KEYS[9] here too.
+            if self.keys.events not in keys:
+                keys.append(self.keys.events)
+            args["failure"] = record.error or ""
         return keys, args
 
     def _partition_call(
