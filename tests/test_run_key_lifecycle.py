@@ -192,6 +192,12 @@ def test_has_run_key_in_a_test_answers_from_the_instances_runs_or_says_it_cannot
     instance = dg.DagsterInstance.ephemeral()
     context = dg.build_sensor_context(instance=instance, sensor_name="asks")
     assert context.has_run_key("nightly") is False
+    tags = {"dagster/run_key": "nightly", "dagster/sensor_name": "asks"}
+    run = dg.DagsterRun("r1", "flaky_job", dg.DagsterRunStatus.FAILURE, tags)
+    instance.store_run(run, 1.0, 2.0)
+    assert context.has_run_key("nightly") is True
+    other = dg.build_sensor_context(instance=instance, sensor_name="once")
+    assert other.has_run_key("nightly") is False  # another sensor's key
     with pytest.raises(dg.DefinitionError, match="needs the sensor's run keys"):
         dg.build_sensor_context().has_run_key("nightly")
 

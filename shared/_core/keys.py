@@ -73,7 +73,9 @@ lookout:deferred                string  how many due ticks the leader put back
 lookout:launch                  stream  committed RunRequests, field ``d`` = msgpack
                                         LaunchRequest
 lookout:events                  stream  run status changes and asset events (of
-                                        runs, and reported by sensors' ticks),
+                                        runs, and reported by sensors' ticks), and
+                                        sensors' FAILURE ticks (SENSOR_TICK_FAILURE,
+                                        appended by the lease script that fails it),
                                         field ``d`` = msgpack RunEvent; event
                                         sensors read it by cursor.  Trimmed, never
                                         deleted: the asset streams reuse its ids,
@@ -163,7 +165,7 @@ started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 publish, begin, renew, commit, give_back, release, abandon), a tick's commit
 to ``ticks``, ``runkeys``, ``runkeytimes``, ``launch``, ``due``, ``counters`` and
 ``partitions:*`` and, for the asset events a sensor reports, ``events`` and
-``asset:*``, ``scheduler:round`` and ``deferred``;
+``asset:*``, ``events`` for each FAILURE tick (commit, expire, abandon), ``scheduler:round`` and ``deferred``;
 ``DynamicPartitionStore`` reads ``partitions:*`` and adds or deletes
 outside ticks; ``ScheduleStore`` ``due``, ``triggered``, ``schedules``,
 ``scheduler:wake`` (sync_sensors, sync_schedules, unschedule, trigger), the
