@@ -8,6 +8,7 @@ deployment's first ticks over one interval.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -146,16 +147,23 @@ def test_a_jitter_setting_over_one_interval_is_refused() -> None:
 # -- acceptance: a herd on real processes ----------------------------------------
 
 WINDOW = 60.0
+SETTLE = 6.0
+JITTER = 0.5
 
 
 def test_a_thousand_sensors_with_jitter_spread_their_ticks_over_every_second(
     spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:
-    """1,000 sensors of a 10 s interval, a new deployment with jitter 0.2: over a
-    minute of ticks on a real scheduler and worker, no second carries more than
-    twice the mean, and no sensor ticks sooner than its interval.
+    """1,000 sensors of a 10 s interval, a new deployment with jitter 0.5, on a real
+    scheduler and worker: over a minute, no second carries more than twice the
+    mean of the ticks made due, and no sensor ticks sooner than its interval.
+
+    Without jitter the first second carries all 1,000 and the herd stays.  The
+    due times are what jitter decides; the start times add the machine's
+    lateness (a starved scheduler claims what came due meanwhile at once), so
+    their bound is looser: a herd would still break it several times over.
     """
-    env = sched_env(settings, LOOKOUT_SENSOR_JITTER="0.2", HERD_SIZE="1000")
+    env = sched_env(settings, LOOKOUT_SENSOR_JITTER=str(JITTER), HERD_SIZE="1000")
     start_ready(
         spawn,
         ["lookout", "worker", "-m", "tests.locations.herd", "-c", "2", "-Q", "ticks"],
@@ -173,27 +181,37 @@ def test_a_thousand_sensors_with_jitter_spread_their_ticks_over_every_second(
         "scheduler",
     )
     names = [f"herd_{i:04d}" for i in range(1000)]
-    wait_for(lambda: bool(_starts(storage, names[:50])), 30, what="the first ticks")
+    wait_for(lambda: bool(_ticks(storage, names[:50])), 30, what="the first ticks")
     begin = time.time()
-    time.sleep(WINDOW + 2)
-    starts = _starts(storage, names)
-    ticks = [t for each in starts.values() for t in each if begin <= t < begin + WINDOW]
-    per_second = Counter(int(t - begin) for t in ticks)
-    mean = len(ticks) / WINDOW
-    busiest = max(per_second[s] for s in range(int(WINDOW)))
-    print(f"{len(ticks)} ticks in {WINDOW:g} s: mean {mean:.1f}/s, busiest second {busiest}")
-    print("per second:", [per_second[s] for s in range(int(WINDOW))])
-    # About 1,000 / (10 s + a mean jitter of 1 s) per second, when the machine keeps up.
-    assert len(ticks) > 0.5 * WINDOW * 1000 / 11
-    assert busiest <= 2 * mean
-    for name, each in starts.items():
-        gaps = [b - a for a, b in zip(sorted(each), sorted(each)[1:], strict=False)]
+    # The last second's ticks committed, even by a worker running late.
+    time.sleep(WINDOW + SETTLE)
+    ticks = _ticks(storage, names)
+    due = _per_second([d for each in ticks.values() for _, d in each], begin)
+    started = _per_second([t for each in ticks.values() for t, _ in each], begin)
+    for what, counts in (("due", due), ("started", started)):
+        print(f"{what}: {sum(counts)} in {WINDOW:g} s, busiest second {max(counts)}: {counts}")
+    # About 1,000 / (10 s + a mean jitter of 2.5 s) per second, when the machine keeps up.
+    assert sum(started) > 0.5 * WINDOW * 1000 / (INTERVAL * (1 + JITTER / 2))
+    assert max(due) <= 2 * sum(due) / WINDOW
+    assert max(started) <= 3 * sum(started) / WINDOW
+    for name, each in ticks.items():
+        starts = sorted(t for t, _ in each)
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert all(g >= INTERVAL - 1e-3 for g in gaps), (name, gaps)
 
 
-def _starts(storage: Repositories, names: list[str]) -> dict[str, list[float]]:
-    """Each sensor's tick start times, from its tick history."""
-    out: dict[str, list[float]] = {}
+def _per_second(times: list[float], begin: float) -> list[int]:
+    """How many of ``times`` fall in each second of the window from ``begin``."""
+    counts = Counter(int(t - begin) for t in times if begin <= t < begin + WINDOW)
+    return [counts[s] for s in range(int(WINDOW))]
+
+
+def _ticks(storage: Repositories, names: list[str]) -> dict[str, list[tuple[float, float]]]:
+    """Each sensor's ticks (start, due time), from its tick history."""
+    out: dict[str, list[tuple[float, float]]] = {}
     for name in names:
-        out[name] = [t.started_at for t in storage.ticks.history(name, 100)]
+        out[name] = [
+            (t.started_at, t.due_at if t.due_at is not None else t.started_at)
+            for t in storage.ticks.history(name, 100)
+        ]
     return {n: s for n, s in out.items() if s}

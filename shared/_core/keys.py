@@ -165,7 +165,8 @@ started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 publish, begin, renew, commit, give_back, release, abandon), a tick's commit
 to ``ticks``, ``runkeys``, ``runkeytimes``, ``launch``, ``due``, ``counters`` and
 ``partitions:*`` and, for the asset events a sensor reports, ``events`` and
-``asset:*``, ``events`` for each FAILURE tick (commit, expire, abandon), ``scheduler:round`` and ``deferred``;
+``asset:*``, ``events`` for each FAILURE tick (commit, expire, abandon),
+``scheduler:round`` and ``deferred``;
 ``DynamicPartitionStore`` reads ``partitions:*`` and adds or deletes
 outside ticks; ``ScheduleStore`` ``due``, ``triggered``, ``schedules``,
 ``scheduler:wake`` (sync_sensors, sync_schedules, unschedule, trigger), the
