@@ -21,7 +21,7 @@ import redis
 from redis.commands.core import Script
 
 from lookout._base.codec import encode, encode_script_args
-from lookout._base.wire import RunEvent, TickRecord
+from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
@@ -33,6 +33,7 @@ from lookout._core.storage.history import (
     encode_record,
     with_flags,
 )
+from lookout._core.storage.run_keys import RunKeyPolicy, request_opts
 from lookout._core.storage.sensors import STATE_FIELDS, SensorState, read_state
 from lookout._core.streams import text
 
@@ -64,6 +65,9 @@ class TickCommit:
     partition_changes: Sequence[tuple[str, str, Sequence[str]]] = ()
     # The trigger payload the evaluation read (packed), removed once committed.
     payload: bytes | None = None
+    # A lookout sensor's run-key lifecycle (rerun after a failed run, a
+    # retention); None: Dagster's run keys, used once and kept forever.
+    run_keys: RunKeyPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,7 @@ class TickLedger(Repository):
         Returns the tick id that holds the lease: another one when busy.
         ``now`` (the due clock) is where a lapsed lease it expires puts the sensor.
         """
-        keys = [self.keys.sensor(name), self.keys.due, self.keys.ticks(name)]
+        keys = [self.keys.sensor(name), self.keys.due, self.keys.ticks(name), self.keys.events]
         args = {
             "sensor": name,
             "tick": tick_id,
@@ -209,6 +213,7 @@ class TickLedger(Repository):
             self.keys.claim_round(token),
             self.keys.launch,
             self.keys.deferred,
+            self.keys.events,
         ]
         args = {
             "token": token,
@@ -363,7 +368,7 @@ class TickLedger(Repository):
             "backoff_cap": float(quarantine.backoff_cap),
             "ticks": [list(t) for t in ticks],
         }
-        sensor, outcome = self._call(self._abandon, [self.keys.due], args)
+        sensor, outcome = self._call(self._abandon, [self.keys.due, self.keys.events], args)
         return Abandoned(text(sensor), text(outcome))
 
     # -- committing --------------------------------------------------------------
@@ -438,10 +443,18 @@ class TickLedger(Repository):
             "next_due": "" if commit.next_due is None else repr(commit.next_due),
             "started": repr(record.started_at),
             "status": record.status,  # counted by the [counters] block
-            "requests": [[key or "", payload] for key, payload in commit.launches],
+            "requests": request_opts(commit.run_keys, commit.launches),
             "events": self._asset_event_call(commit.asset_events, keys),
             "partitions": self._partition_call(commit.partition_changes, keys),
         }
+        if commit.run_keys is not None:
+            args["run_keys"] = commit.run_keys.script_opts(self.keys, name)
+        if record.status == TickStatus.FAILURE.value:
+            # The [failure event] block: a failed tick reports no asset events,
+            # so the events stream is KEYS[9] here too.
+            if self.keys.events not in keys:
+                keys.append(self.keys.events)
+            args["failure"] = record.error or ""
         return keys, args
 
     def _partition_call(
