@@ -19,7 +19,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lookout import Settings
+from lookout._core.settings import SettingsError
 from lookout._tools.monitor.collector import state_metrics
 from lookout._tools.monitor.figures import read_figures
 from lookout.testing import LaunchRequest, Repositories, load_definitions, tick_runner
@@ -67,6 +70,18 @@ def test_packs_cut_runs_into_few_even_messages_in_order() -> None:
     assert packs(ids, 1) == [[i] for i in ids]
     assert packs(ids[:3], 10) == [ids[:3]]
     assert packs([], 10) == []
+
+
+def test_the_pack_size_and_the_run_queue_bound_are_validated_settings() -> None:
+    env = {"LOOKOUT_RUN_PACK_SIZE": "25", "LOOKOUT_RUN_QUEUE_LIMIT": "0"}
+    settings = Settings.from_env(env)
+    assert (settings.run_pack_size, settings.run_queue_limit) == (25, 0)
+    with pytest.raises(SettingsError, match="LOOKOUT_RUN_PACK_SIZE=0 must be 1 or more"):
+        Settings.from_env({"LOOKOUT_RUN_PACK_SIZE": "0"})
+    with pytest.raises(SettingsError, match="LOOKOUT_RUN_QUEUE_LIMIT=-5 must be 0 or more"):
+        Settings.from_env({"LOOKOUT_RUN_QUEUE_LIMIT": "-5"})
+    with pytest.raises(SettingsError, match="LOOKOUT_RUN_QUEUE_LIMIT='many'"):
+        Settings.from_env({"LOOKOUT_RUN_QUEUE_LIMIT": "many"})
 
 
 def test_runs_packed_by_the_launcher_all_reach_success_exactly_once(
