@@ -88,6 +88,8 @@ TRANSIENT = TRANSIENT_ERRORS
 HOUSEKEEPING_BATCH = 500
 # While paused by back-pressure, the run queue is looked at this often (s).
 PAUSE_POLL = 0.05
+# Pausing is logged at most this often (s).
+PAUSED_LOG_EVERY = 60.0
 
 
 class MalformedLaunchError(LookoutError):
@@ -167,6 +169,7 @@ class Launcher:
         self._orphans_from = 0
         self.paused = False  # the run queue is at its bound: no entry is read
         self.pauses = 0
+        self._said_paused = -PAUSED_LOG_EVERY
         self._queued = 0  # runs QUEUED when last looked at
         self.retrier = Retrier(definitions, runs, submit, self._batch)
 
@@ -205,12 +208,16 @@ class Launcher:
     def launch_round(self, block: float) -> int:
         """Read new entries, as many as the run queue has room for, and launch them.
 
-        Reads nothing while the run queue is at its bound (``paused``);
-        returns how many entries it handled.
+        Reads nothing while the run queue is at its bound (``paused``), and
+        once paused, until there is room for a whole read again (at most
+        half the bound): an overload then reads full batches, not one entry
+        at a time.  Returns how many entries it handled.
         """
         room = self._room()
-        self._set_paused(room == 0)
-        if room == 0:
+        limit = self.settings.run_queue_limit
+        wanted = min(self._batch, max(1, limit // 2)) if self.paused else 1
+        self._set_paused(room < wanted)
+        if self.paused:
             return 0
         count = min(self._batch, room)
         return self.handle(
@@ -228,14 +235,17 @@ class Launcher:
     def _set_paused(self, paused: bool) -> None:
         if paused and not self.paused:
             self.pauses += 1
-            log.warning(
-                "%d runs are QUEUED, at the bound LOOKOUT_RUN_QUEUE_LIMIT=%d: not reading "
-                "launch requests until executors take some (they wait on the launch stream)",
-                self._queued,
-                self.settings.run_queue_limit,
-            )
-        elif self.paused and not paused:
-            log.info("the run queue is below its bound again (%d QUEUED): reading", self._queued)
+            # Under a sustained overload it pauses many times a minute: said once a minute.
+            now = time.monotonic()
+            if now - self._said_paused >= PAUSED_LOG_EVERY:
+                self._said_paused = now
+                log.warning(
+                    "%d runs are QUEUED, at the bound LOOKOUT_RUN_QUEUE_LIMIT=%d: launch requests "
+                    "wait on the launch stream until executors take some (paused %d times)",
+                    self._queued,
+                    self.settings.run_queue_limit,
+                    self.pauses,
+                )
         self.paused = paused
 
     def _pack(self) -> int:
