@@ -101,7 +101,7 @@ class Settings:
     # Back-pressure: while this many runs or more are QUEUED (handed out, not
     # started), launchers read no launch requests; they wait on the launch
     # stream, and past its own limit sensors' ticks are deferred (0: no limit).
-    run_queue_limit: int = 10_000
+    run_queue_limit: int = 1000
     # An asset or run-status sensor stops taking new events once it has used
     # this share of its timeout, commits its cursor there, and is due again
     # at once (a backlog moves on instead of timing out again and again).
