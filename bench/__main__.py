@@ -108,6 +108,20 @@ def _clean(value: Any) -> Any:
     help="Run requests in the launch phase. [env LOOKOUT_BENCH_RUNS]",
 )
 @click.option(
+    "--overload-factor",
+    default=5.0,
+    show_default=True,
+    envvar="LOOKOUT_BENCH_OVERLOAD_FACTOR",
+    help="Runs/s offered, over the burst's, when overloaded. [env LOOKOUT_BENCH_OVERLOAD_FACTOR]",
+)
+@click.option(
+    "--overload-duration",
+    default=60.0,
+    show_default=True,
+    envvar="LOOKOUT_BENCH_OVERLOAD_DURATION",
+    help="Seconds of the overload phase (0: none). [env LOOKOUT_BENCH_OVERLOAD_DURATION]",
+)
+@click.option(
     "--dedupe-keys",
     default=300_000,
     show_default=True,
@@ -141,6 +155,8 @@ def main(
     scale_sizes: str,
     scale_rate: float,
     runs: int,
+    overload_factor: float,
+    overload_duration: float,
     dedupe_keys: int,
     batch_size: int,
     output: Path,
@@ -157,6 +173,8 @@ def main(
         scale_sizes=_ints(scale_sizes),
         scale_rate=scale_rate,
         runs=runs,
+        overload_factor=overload_factor,
+        overload_duration=overload_duration,
         dedupe_keys=dedupe_keys,
         batch_size=batch_size,
     )

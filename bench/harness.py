@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import micro
-from bench.launch import run_launch
+from bench.launch import launch_figures
 from bench.memory import MEMORY_SENSORS, history_memory, memory_targets
 from bench.noop import CONFIGS
 from bench.noop import rate as celery_rate
@@ -42,6 +42,8 @@ class BenchOptions:
     scale_sizes: Sequence[int] = (1000, 10_000, 100_000)
     scale_rate: float = 1000.0  # ticks due per second in the scale phases
     runs: int = 1000
+    overload_factor: float = 5.0  # offered runs/s over the burst's SUCCESS rate
+    overload_duration: float = 60.0  # s; 0: no overload phase
     dedupe_keys: int = 300_000
     batch_size: int = Settings().tick_batch_size
     extra: dict[str, str] = field(default_factory=dict)  # more LOOKOUT_* settings
@@ -117,8 +119,16 @@ class Bench:
             out["memory"] = history_memory(
                 redis.url, min(o.sensors, MEMORY_SENSORS), None, self.echo
             )
-            self.echo(f"run launch: {o.runs} run requests ...")
-            out["launch"], peak = run_launch(redis, workdir, o.runs, o.workers)
+            out["launch"], peak = launch_figures(
+                redis,
+                workdir,
+                runs=o.runs,
+                workers=o.workers,
+                celery_tasks_per_s=out["celery"]["defaults"]["tasks_per_s"],
+                overload_factor=o.overload_factor,
+                overload_duration=o.overload_duration,
+                echo=self.echo,
+            )
             self._peak(peak)
         out["peak_memory_kib"] = self.peak
         out["targets"] = targets(out) + memory_targets(out["memory"])

@@ -1,4 +1,5 @@
-"""The benchmark's code location: S trivial sensors, a no-op job and a burst sensor.
+"""The benchmark's code location: S trivial sensors, a no-op job, a burst sensor,
+and (for the overload phase) run sensors asking for K runs of the no-op job each tick.
 
 It is written as a file, so the scheduler, the workers and the launcher load
 it as any user's code location (``-f``).
@@ -22,6 +23,8 @@ import lookout as dg
 SENSORS = {sensors}
 INTERVAL = {interval!r}
 BURST = {burst}
+RUN_SENSORS = {run_sensors}
+RUNS_PER_TICK = {runs_per_tick}
 
 
 @dg.op
@@ -51,6 +54,13 @@ def burst(context):
     context.update_cursor(str(start + BURST))
 
 
+def asks_for_runs(context):
+    start = int(context.cursor or 0)
+    for i in range(start, start + RUNS_PER_TICK):
+        yield dg.RunRequest(run_key=f"r-{{i}}")
+    context.update_cursor(str(start + RUNS_PER_TICK))
+
+
 RUNNING = dg.DefaultSensorStatus.RUNNING
 defs = dg.Definitions(
     jobs=[{job}],
@@ -60,7 +70,13 @@ defs = dg.Definitions(
         )
         for i in range(SENSORS)
     ]
-    + [dg.sensor(name="{burst_name}", job={job}, minimum_interval_seconds=1)(burst)],
+    + [dg.sensor(name="{burst_name}", job={job}, minimum_interval_seconds=1)(burst)]
+    + [
+        dg.sensor(
+            name=f"runs{{i:03d}}", job={job}, minimum_interval_seconds=1, default_status=RUNNING
+        )(asks_for_runs)
+        for i in range(RUN_SENSORS)
+    ],
 )
 '''
 
@@ -71,12 +87,28 @@ def sensor_name(i: int) -> str:
 
 
 def write_location(
-    directory: Path, sensors: int, interval: float, burst: int = 1000, tag: str = "bench"
+    directory: Path,
+    sensors: int,
+    interval: float,
+    burst: int = 1000,
+    tag: str = "bench",
+    *,
+    run_sensors: int = 0,
+    runs_per_tick: int = 1,
 ) -> Path:
-    """Write the code location file; returns its path."""
+    """Write the code location file; returns its path.
+
+    ``run_sensors`` sensors (RUNNING, every 1 s) ask for ``runs_per_tick`` runs each tick.
+    """
     path = directory / f"{tag}_location.py"
     text = _TEMPLATE.format(
-        sensors=sensors, interval=interval, burst=burst, job=NOOP_JOB, burst_name=BURST_SENSOR
+        sensors=sensors,
+        interval=interval,
+        burst=burst,
+        job=NOOP_JOB,
+        burst_name=BURST_SENSOR,
+        run_sensors=run_sensors,
+        runs_per_tick=runs_per_tick,
     )
     path.write_text(text)
     return path

@@ -68,7 +68,25 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     rows += [
         ("RunRequests/s, commit -> run record", f"{launch['to_run_record_per_s']:.0f}"),
         ("RunRequests/s, commit -> SUCCESS", f"{launch['to_success_per_s']:.0f}"),
+        (
+            "  over raw Celery no-op tasks/s (defaults)",
+            f"{launch['vs_celery']:.2f}x",
+        ),
+        (
+            "  one run per message (no packing)",
+            f"{launch['one_run_per_message_to_success_per_s']:.0f}",
+        ),
     ]
+    for key, label in (("overload", "bounded"), ("overload_unbounded", "no pack, no bound")):
+        if key in launch:
+            o = launch[key]
+            rows.append(
+                (
+                    f"SUCCESS/s at {o['factor']:g}x overload, {o['window_s']:.0f} s ({label})",
+                    f"{o['success_per_s']:.0f} ({o['of_capacity']:.2f}x capacity; "
+                    f"QUEUED max {o['queued_max']:.0f})",
+                )
+            )
     for kind, kib in result["peak_memory_kib"].items():
         rows.append((f"peak memory (VmHWM) {kind}", f"{kib / 1024:.1f} MiB"))
     return rows

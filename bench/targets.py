@@ -43,6 +43,26 @@ def _interval_held(scale: dict[str, Any]) -> dict[str, Any]:
     return _target(name, float(phase["lateness_ms"]["p99"]), 100, False)
 
 
+def _run_targets(launch: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 14: runs to SUCCESS at least as fast as raw Celery, and no collapse under overload."""
+    overload = launch.get("overload", {})
+    factor = overload.get("factor", 5.0)
+    return [
+        _target(
+            "RunRequests to SUCCESS/s >= 1x raw Celery no-op tasks/s (same run)",
+            float(launch.get("vs_celery", math.nan)),
+            1,
+            True,
+        ),
+        _target(
+            f"SUCCESS/s under {factor:g}x overload >= 90% of the burst's (same run)",
+            float(overload.get("of_capacity", math.nan)),
+            0.9,
+            True,
+        ),
+    ]
+
+
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with its measured value and whether it is met."""
     throughput = result["throughput"]
@@ -73,4 +93,5 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             False,
         ),
         _interval_held(result["scale"]),
+        *_run_targets(result["launch"]),
     ]

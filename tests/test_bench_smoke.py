@@ -25,6 +25,7 @@ TINY = [
     "--scale-sizes", "50,150",
     "--scale-rate", "50",
     "--runs", "20",
+    "--overload-duration", "2",
     "--dedupe-keys", "2000",
 ]  # fmt: skip
 
@@ -73,6 +74,11 @@ def test_bench_command_writes_every_figure_at_tiny_sizes(tmp_path: Path) -> None
     assert _number(doc, "cursor", "msgpack_bytes") < _number(doc, "cursor", "json_bytes")
     assert _number(doc, "launch", "to_run_record_per_s") > 0
     assert _number(doc, "launch", "to_success_per_s") > 0
+    assert _number(doc, "launch", "vs_celery") > 0
+    assert _number(doc, "launch", "one_run_per_message_to_success_per_s") > 0
+    for phase in ("overload", "overload_unbounded"):
+        assert _number(doc, "launch", phase, "success_per_s") >= 0
+        assert _number(doc, "launch", phase, "offered_runs_per_s") > 0
     kinds = {"scheduler", "worker_main", "worker_pool_child", "launcher", "redis"}
     assert set(doc["peak_memory_kib"]) == kinds
     assert all(_number(doc, "peak_memory_kib", k) > 1000 for k in kinds)

@@ -207,10 +207,10 @@ def test_a_launcher_waits_out_a_broker_it_cannot_reach_and_then_launches_each_en
     broker = make_celery(settings)
     calls: list[int] = []
 
-    def submit(run_ids: Sequence[str]) -> None:
+    def submit(run_ids: Sequence[str], /, pack: int = 1) -> None:
         calls.append(len(run_ids))
         # kombu raises its own OperationalError for a broker it cannot reach.
-        run_submitter(dead_broker if len(calls) <= 2 else broker, settings)(run_ids)
+        run_submitter(dead_broker if len(calls) <= 2 else broker, settings)(run_ids, pack)
 
     launcher = Launcher(
         load_definitions(module=LOCATION),

@@ -45,7 +45,7 @@ def test_a_started_run_whose_executor_vanished_is_handed_out_again_and_fails_say
 
     handed: list[str] = []
 
-    def submit(run_ids: Sequence[str]) -> None:
+    def submit(run_ids: Sequence[str], /, pack: int = 1) -> None:
         handed.extend(run_ids)
 
     quick = replace(settings, run_resubmit_after=0.1)

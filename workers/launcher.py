@@ -18,6 +18,19 @@ once.  When Redis or the broker is away for a moment, the launcher waits with
 backoff (invariant 7) and then finishes the entries it had read, its own
 pending ones, before reading new ones.
 
+Runs go to the run queue alone while few are waiting there, so idle
+executors take them in parallel; once ``Settings.run_pack_size`` runs are
+QUEUED, several go in one message (a Celery message costs more than a short
+run), executed one after another by the worker that takes it.
+
+Back-pressure: while ``Settings.run_queue_limit`` runs or more are QUEUED
+(handed out, not started) the launcher reads no new entries, and reads no
+more than the room left below the bound: requests wait on the launch stream,
+nothing is lost, and when that stream is over its own limit the scheduler
+defers ticks, so an overload slows the sensors instead of burying the
+executors.  The launcher says it is paused in its heartbeat; the monitor shows
+the bound against the QUEUED runs (``lookout_launch_paused``).
+
 Failed runs to be retried (``lookout.workers.retries``) are taken off their
 list every round, their retries created once per attempt and enqueued the
 same way.  Housekeeping rides on the claim timer: both streams are trimmed, finished
@@ -30,14 +43,16 @@ only from QUEUED, once.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import os
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -59,14 +74,22 @@ from lookout.workers.runs import QUEUED, new_run, status_event
 
 log = logging.getLogger(__name__)
 
-# Hands run ids to the run queue.
-Submit = Callable[[Sequence[str]], None]
+
+class Submit(Protocol):
+    """Hands run ids to the run queue, up to ``pack`` of them per message."""
+
+    def __call__(self, run_ids: Sequence[str], /, pack: int = 1) -> None: ...
+
 
 # Redis or the broker (kombu raises its own error for a broker it cannot
 # reach) briefly away: wait and carry on (invariant 7).
 TRANSIENT = TRANSIENT_ERRORS
 # Runs deleted, or looked at for re-submission, per status per housekeeping round.
 HOUSEKEEPING_BATCH = 500
+# While paused by back-pressure, the run queue is looked at this often (s).
+PAUSE_POLL = 0.05
+# Pausing is logged at most this often (s).
+PAUSED_LOG_EVERY = 60.0
 
 
 class MalformedLaunchError(LookoutError):
@@ -144,6 +167,10 @@ class Launcher:
         self._own_pending = False  # entries read before an error wait in our name
         self._sweep_from = 0
         self._orphans_from = 0
+        self.paused = False  # the run queue is at its bound: no entry is read
+        self.pauses = 0
+        self._said_paused = -PAUSED_LOG_EVERY
+        self._queued = 0  # runs QUEUED when last looked at
         self.retrier = Retrier(definitions, runs, submit, self._batch)
 
     def run(self, stop: threading.Event, block: float = 1.0) -> None:
@@ -158,11 +185,8 @@ class Launcher:
                     self.housekeeping()
                     next_claim = time.monotonic() + claim_every
                 self.retrier.round(self.clock())
-                self.handle(
-                    self.launches.read(
-                        self.settings.launch_group, self.consumer, self._batch, block
-                    )
-                )
+                if self.launch_round(block) == 0 and self.paused:
+                    stop.wait(PAUSE_POLL)
                 backoff = 0.1
             except redis.ResponseError as exc:
                 if "NOGROUP" not in str(exc):
@@ -180,6 +204,54 @@ class Launcher:
     @property
     def _batch(self) -> int:
         return max(1, self.settings.launch_batch)
+
+    def launch_round(self, block: float) -> int:
+        """Read new entries, as many as the run queue has room for, and launch them.
+
+        Reads nothing while the run queue is at its bound (``paused``), and
+        once paused, until there is room for a whole read again (at most
+        half the bound): an overload then reads full batches, not one entry
+        at a time.  Returns how many entries it handled.
+        """
+        room = self._room()
+        limit = self.settings.run_queue_limit
+        wanted = min(self._batch, max(1, limit // 2)) if self.paused else 1
+        self._set_paused(room < wanted)
+        if self.paused:
+            return 0
+        count = min(self._batch, room)
+        return self.handle(
+            self.launches.read(self.settings.launch_group, self.consumer, count, block)
+        )
+
+    def _room(self) -> int:
+        """How many more runs the run queue takes below its bound (a batch: no bound)."""
+        self._queued = self.runs.queued_count()
+        limit = self.settings.run_queue_limit
+        if limit <= 0:
+            return self._batch
+        return max(0, limit - self._queued)
+
+    def _set_paused(self, paused: bool) -> None:
+        if paused and not self.paused:
+            self.pauses += 1
+            # Under a sustained overload it pauses many times a minute: said once a minute.
+            now = time.monotonic()
+            if now - self._said_paused >= PAUSED_LOG_EVERY:
+                self._said_paused = now
+                log.warning(
+                    "%d runs are QUEUED, at the bound LOOKOUT_RUN_QUEUE_LIMIT=%d: launch requests "
+                    "wait on the launch stream until executors take some (paused %d times)",
+                    self._queued,
+                    self.settings.run_queue_limit,
+                    self.pauses,
+                )
+        self.paused = paused
+
+    def _pack(self) -> int:
+        """Runs per message: several once enough wait that no executor is left idle by it."""
+        size = max(1, self.settings.run_pack_size)
+        return size if self._queued >= size else 1
 
     def _prepare(self) -> None:
         """Join the group, and finish what this launcher read before an error."""
@@ -230,6 +302,7 @@ class Launcher:
                 len(orphaned),
                 self.settings.run_resubmit_after,
             )
+            # One per message: a rare path, and each lost run gets its own executor.
             self.submit(lost)
             self.runs.mark_enqueued(lost, now)
             self.resubmitted += len(lost)
@@ -252,7 +325,12 @@ class Launcher:
                 return total
 
     def handle(self, entries: Sequence[StreamEntry]) -> int:
-        """Create, enqueue and acknowledge a batch of entries; returns how many it handled."""
+        """Create, enqueue and acknowledge a batch of entries; returns how many it handled.
+
+        One round trip creates every run of the batch, then their messages
+        go out (packed, see ``_pack``), then one round trip marks them
+        enqueued and one acknowledges the whole batch.
+        """
         if not entries:
             return 0
         now = self.clock()
@@ -270,8 +348,9 @@ class Launcher:
                 log.warning("run %s failed at launch: %s", record.run_id, record.error)
         to_submit = [c.run_id for c in created if c.status == QUEUED and not c.enqueued]
         if to_submit:
-            self.submit(to_submit)
+            self.submit(to_submit, pack=self._pack())
             self.runs.mark_enqueued(to_submit, now)
+            self._queued += len(to_submit)
         self.launches.ack(self.settings.launch_group, [eid for eid, _ in entries])
         self.launched += sum(c.created for c in created)
         return len(entries)
@@ -283,16 +362,30 @@ class Launcher:
         self.dead_letters.add(letter, self.settings.dead_letter_max)
 
 
-def run_submitter(app: Any, settings: Settings) -> Submit:
-    """Submit run ids to the run queue through ``app`` (the task id is the run id)."""
+def packs(run_ids: Sequence[str], size: int) -> list[list[str]]:
+    """``run_ids`` in order, cut into as few messages of at most ``size`` as can be, evenly."""
+    if not run_ids:
+        return []
+    count = math.ceil(len(run_ids) / max(1, size))
+    cuts = [round(i * len(run_ids) / count) for i in range(count + 1)]
+    return [list(run_ids[a:b]) for a, b in itertools.pairwise(cuts)]
 
-    def submit(run_ids: Sequence[str]) -> None:
+
+def run_submitter(app: Any, settings: Settings) -> Submit:
+    """Submit run ids to the run queue through ``app``.
+
+    A run alone is the message's one argument and its task id; a pack of
+    runs is one argument, the list of their ids, under a task id of its own.
+    """
+
+    def submit(run_ids: Sequence[str], /, pack: int = 1) -> None:
         with app.producer_or_acquire() as producer:
-            for run_id in run_ids:
+            for ids in packs(run_ids, pack):
+                one = len(ids) == 1
                 app.send_task(
                     RUN_TASK,
-                    args=[run_id],
-                    task_id=run_id,
+                    args=[ids[0] if one else ids],
+                    task_id=ids[0] if one else str(uuid.uuid4()),
                     queue=settings.run_queue,
                     producer=producer,
                 )

@@ -104,6 +104,8 @@ def run_launcher(definitions: Definitions, settings: Settings, loglevel: str = "
             "consumer": launcher.consumer,
             "launched": str(launcher.launched),
             "retried": retried,
+            # Back-pressure: the run queue is at LOOKOUT_RUN_QUEUE_LIMIT.
+            "paused": "1" if launcher.paused else "0",
         }
 
     log.info("launcher %s reading %s", launcher.consumer, repos.keys.launch)

@@ -14,6 +14,7 @@ import re
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -164,23 +165,76 @@ class WorkerTasks:
             )
         return done.sensor
 
-    def run(self, task_id: str | None, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Delivery:
-        """Handle one delivery of a run: execute it, or see that it needs nothing more."""
-        if kwargs or len(args) != 1 or not isinstance(args[0], str):
-            reason = f"a run message takes one argument, the run id; got {list(args)!r:.200}"
+    def run(
+        self, task_id: str | None, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> RunMessage:
+        """Handle one delivery of a run message: each of its runs, one after another.
+
+        Every run's delivery is idempotent (a run starts only from QUEUED), so
+        a message given back after this process died, or Redis went away,
+        mid-way runs only the runs not started yet and settles the others.  A
+        run whose executor raised has ended as a FAILURE: the runs after it in
+        the message still run.
+        """
+        run_ids = _run_ids(args, kwargs)
+        if run_ids is None:
+            reason = (
+                "a run message takes one argument, a run id or a list of run ids; "
+                f"got {list(args)!r:.200}"
+            )
             payload = payload_bytes({"args": list(args), "kwargs": dict(kwargs)})
             self.dead_letter(f"queue:{self.settings.run_queue}", reason, payload, task_id)
-            return Delivery.MISSING
-        try:
-            delivery = self._process().runs.deliver(args[0])
-        except _TRANSIENT as exc:
-            raise Reject(f"Redis unavailable: {exc}", requeue=True) from exc
-        if delivery is Delivery.MISSING:
-            reason = f"no run with id {args[0]!r}"
-            self.dead_letter(
-                f"queue:{self.settings.run_queue}", reason, payload_bytes(args[0]), task_id
-            )
-        return delivery
+            return RunMessage((), ())
+        executor = self._process().runs
+        deliveries: list[tuple[str, Delivery]] = []
+        errors: list[Exception] = []
+        for run_id in run_ids:
+            try:
+                delivery = executor.deliver(run_id)
+            except _TRANSIENT as exc:
+                raise Reject(f"Redis unavailable: {exc}", requeue=True) from exc
+            except Exception as exc:
+                log.exception("run %s ended abnormally; the message's other runs go on", run_id)
+                errors.append(exc)
+                continue
+            if delivery is Delivery.MISSING:
+                reason = f"no run with id {run_id!r}"
+                self.dead_letter(
+                    f"queue:{self.settings.run_queue}", reason, payload_bytes(run_id), task_id
+                )
+            deliveries.append((run_id, delivery))
+        return RunMessage(tuple(deliveries), tuple(errors))
+
+
+@dataclass(frozen=True)
+class RunMessage:
+    """What the deliveries of one run message's runs came to, and the errors raised."""
+
+    deliveries: tuple[tuple[str, Delivery], ...]
+    errors: tuple[Exception, ...]
+
+    def busy(self) -> list[str]:
+        """The runs another live executor still holds: to look at again later."""
+        return [run_id for run_id, d in self.deliveries if d is Delivery.BUSY]
+
+    def summary(self) -> str:
+        """One delivery's value, or the count of each for a pack."""
+        if len(self.deliveries) == 1 and not self.errors:
+            return str(self.deliveries[0][1].value)
+        counts = Counter(d.value for _, d in self.deliveries)
+        return ", ".join(f"{n} {value}" for value, n in sorted(counts.items()))
+
+
+def _run_ids(args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[str] | None:
+    """The run ids a run message names (one, or a non-empty list); None: malformed."""
+    if kwargs or len(args) != 1:
+        return None
+    arg = args[0]
+    if isinstance(arg, str):
+        return [arg]
+    if isinstance(arg, list | tuple) and arg and all(isinstance(i, str) for i in arg):
+        return list(arg)
+    return None
 
 
 def _tick_request(tasks: WorkerTasks) -> type[Any]:
@@ -217,11 +271,16 @@ def register_tasks(app: Any, definitions: Definitions, settings: Settings) -> Wo
         return tasks.tick_batch(task.request.id, args, kwargs)
 
     def run(task: Any, *args: Any, **kwargs: Any) -> str:
-        delivery = tasks.run(task.request.id, args, kwargs)
-        if delivery is Delivery.BUSY:
-            # Another executor holds the run's lease: look again once it could have lapsed.
-            raise task.retry(countdown=settings.run_lease)
-        return str(delivery.value)
+        message = tasks.run(task.request.id, args, kwargs)
+        busy = message.busy()
+        if busy:
+            # Another executor holds these runs' leases: look again once they
+            # could have lapsed (only at them: the message's others are done).
+            again = busy[0] if len(busy) == 1 else busy
+            raise task.retry(args=[again], kwargs={}, countdown=settings.run_lease)
+        if message.errors:
+            raise message.errors[0]
+        return message.summary()
 
     app.task(name=TICK_TASK, bind=True, typing=False, Request=_tick_request(tasks))(tick_batch)
     app.task(name=RUN_TASK, bind=True, typing=False, max_retries=None)(run)

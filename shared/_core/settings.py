@@ -97,6 +97,15 @@ class Settings:
     # more (the launchers are behind), the leader claims no tick; due sensors
     # wait and are counted as deferred (0: no limit).
     launch_backlog_limit: int = 100_000
+    # Runs carried per run-queue message at most: while the run queue already
+    # holds this many runs, a launcher packs the runs it hands out together
+    # (one Celery message costs more than a short run); with fewer waiting,
+    # each run goes alone, so idle executors take them in parallel.
+    run_pack_size: int = 10
+    # Back-pressure: while this many runs or more are QUEUED (handed out, not
+    # started), launchers read no launch requests; they wait on the launch
+    # stream, and past its own limit sensors' ticks are deferred (0: no limit).
+    run_queue_limit: int = 1000
     # An asset or run-status sensor stops taking new events once it has used
     # this share of its timeout, commits its cursor there, and is due again
     # at once (a backlog moves on instead of timing out again and again).
@@ -170,6 +179,7 @@ _COUNTS = (
     "schedule_limit",
     "tick_batch_size",
     "launch_batch",
+    "run_pack_size",
     "dead_letter_max",
     "stream_max_entries",
     "quarantine_after",
@@ -183,6 +193,7 @@ _MAY_BE_ZERO = (
     "max_cursor_bytes",
     "max_run_requests",
     "launch_backlog_limit",
+    "run_queue_limit",
     "sensor_memory_mb",
     "tick_history_age",
     "sensor_jitter",

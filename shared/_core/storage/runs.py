@@ -96,6 +96,10 @@ class RunStore(Repository):
             pipe.hset(self.keys.run(run_id), "enqueued", repr(now))
         pipe.execute()
 
+    def queued_count(self) -> int:
+        """Runs QUEUED now: handed (or about to be handed) to the run queue, not started."""
+        return int(self.client.zcard(self.keys.runs_by_status("QUEUED")))
+
     def stale_queued(self, cutoff: float, count: int, offset: int = 0) -> tuple[list[str], int]:
         """QUEUED runs last handed to the run queue at or before ``cutoff``.
 

@@ -117,6 +117,17 @@ def state_metrics(figures: Figures) -> Iterator[Metric]:
     for status, count in figures.runs.items():
         runs.add_metric([status], count)
     yield runs
+    yield GaugeMetricFamily(
+        "lookout_launch_paused",
+        "1 while launchers read no launch request because the QUEUED runs are at "
+        "LOOKOUT_RUN_QUEUE_LIMIT (back-pressure: requests wait on the launch stream).",
+        value=1 if figures.launch_paused else 0,
+    )
+    yield GaugeMetricFamily(
+        "lookout_run_queue_limit",
+        "LOOKOUT_RUN_QUEUE_LIMIT: the QUEUED runs at which launchers pause (0: no bound).",
+        value=figures.run_queue_limit,
+    )
     live = GaugeMetricFamily(
         "lookout_processes", "Processes with a live heartbeat, by role.", labels=["role"]
     )

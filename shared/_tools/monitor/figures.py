@@ -47,6 +47,15 @@ class Figures:
     runs: dict[str, int]
     runs_total: int
     processes: list[ProcessInfo]
+    # LOOKOUT_RUN_QUEUE_LIMIT: launchers read no request while this many runs
+    # are QUEUED (0: no bound).
+    run_queue_limit: int = 0
+
+    @property
+    def launch_paused(self) -> bool:
+        """Back-pressure: the QUEUED runs are at the bound, so launchers read no request."""
+        limit = self.run_queue_limit
+        return limit > 0 and self.runs.get("QUEUED", 0) >= limit
 
     @property
     def leader(self) -> ProcessInfo | None:
@@ -68,6 +77,8 @@ class Figures:
             "sensors": asdict(self.sensors),
             "runs": dict(self.runs),
             "runs_total": self.runs_total,
+            "run_queue_limit": self.run_queue_limit,
+            "launch_paused": self.launch_paused,
             "live": {role: self.live(role) for role in roles(self.processes)},
             "leader": None if leader is None else leader.id,
             "processes": [asdict(p) for p in self.processes],
@@ -103,4 +114,5 @@ def read_figures(
         runs=metrics.run_counts(),
         runs_total=metrics.runs_total(),
         processes=processes.heartbeats(),
+        run_queue_limit=settings.run_queue_limit,
     )

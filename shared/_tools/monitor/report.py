@@ -33,10 +33,25 @@ def queues_text(figures: Figures) -> str:
         f"sensors    known {s.known}  scheduled {s.scheduled}  overdue {s.overdue}  "
         f"in flight {s.in_flight}",
         f"runs       {'  '.join(runs)}  (launched {figures.runs_total})",
+        f"launch     {launch_state(figures)}",
         f"processes  {'  '.join(live)}",
         f"leader     {f'{leader.host} pid {leader.pid} ({leader.id})' if leader else 'none'}",
     ]
     return "\n".join(lines)
+
+
+def launch_state(figures: Figures) -> str:
+    """Whether launchers read requests, against the run queue's bound (back-pressure)."""
+    queued = figures.runs.get("QUEUED", 0)
+    limit = figures.run_queue_limit
+    if limit <= 0:
+        return f"reading (runs QUEUED {queued}, no bound)"
+    if figures.launch_paused:
+        return (
+            f"PAUSED: runs QUEUED {queued} >= bound {limit} (LOOKOUT_RUN_QUEUE_LIMIT); "
+            "requests wait on the launch stream"
+        )
+    return f"reading (runs QUEUED {queued} of bound {limit})"
 
 
 def show_queues(
