@@ -37,6 +37,7 @@ from lookout._core.storage import (
 from lookout._core.transient import TRANSIENT_ERRORS
 from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
+from lookout._process.jitter import first_delay
 from lookout._process.schedule_tick import next_due
 from lookout.scheduler._leader import LeaderLock
 from lookout.scheduler._publish import PublishError, TickPublisher
@@ -185,8 +186,11 @@ class Scheduler:
             (s.name, s.default_status, float(s.minimum_interval_seconds))
             for s in self.definitions.sensors
         ]
+        # With jitter, a sensor that never ticked is first due within one interval.
+        jitter = self.settings.sensor_jitter
+        first = {s.name: first_delay(s, jitter) for s in self.definitions.sensors}
         now = self.clock()
-        added = self.schedule.sync_sensors(self.lock.token, sensors, now)
+        added = self.schedule.sync_sensors(self.lock.token, sensors, now, first_delays=first)
         gone = (
             None if added is None else self.schedule.unschedule_unknown(self.lock.token, self.known)
         )

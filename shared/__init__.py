@@ -62,6 +62,12 @@ from lookout._author.execute import (
     ExecuteInProcessResult,
     OpExecutionContext,
 )
+from lookout._author.failure_sensors import (
+    SensorFailureContext,
+    SensorFailureSensorDefinition,
+    build_sensor_failure_context,
+    sensor_failure_sensor,
+)
 from lookout._author.instance import DagsterInstance
 from lookout._author.metadata import MetadataValue
 from lookout._author.multi_asset_context import (
@@ -176,6 +182,10 @@ __all__ = [
     "DagsterRunStatus",
     "EventLogEntry",
     "RunFailureSensorContext",
+    "SensorFailureContext",
+    "SensorFailureSensorDefinition",
+    "build_sensor_failure_context",
+    "sensor_failure_sensor",
     "RunStatusSensorContext",
     "RunStatusSensorDefinition",
     "asset_sensor",

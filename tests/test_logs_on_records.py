@@ -8,6 +8,7 @@ process and the web UI's pages are called in-process on the same Redis.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from lookout import Settings
 from lookout._author.definitions import Definitions
 from lookout._base.wire import RUN_TASK, LaunchRequest, TickRecord
 from lookout._core.storage import Repositories
-from lookout._process.log_capture import TICK_MAX_LINES
+from lookout._process.log_capture import TICK_MAX_LINES, LogCapture
 from lookout._process.tick import TickRunner, tick_runner
 from lookout._tools.location import load_definitions
 from lookout._tools.monitor import create_app
@@ -301,3 +302,32 @@ def test_a_running_runs_log_lines_can_be_read_before_it_ends(
         ]
     finally:
         app.close()
+
+
+def test_capturing_many_sensors_lines_sets_a_level_once_for_their_family_not_per_sensor() -> None:
+    # Each setLevel clears every logger's cache: once per sensor made the
+    # first ticks of N sensors cost N squared.  A family name of its own keeps
+    # this test apart from the process's other loggers.
+    family = f"lookout.sensor-family-{time.monotonic_ns()}"
+    loggers = [logging.getLogger(f"{family}.s{i:03d}") for i in range(50)]
+    captured = []
+    for i, logger in enumerate(loggers):
+        capture = LogCapture()
+        with capture.on(logger):
+            logger.info("tick of sensor %d", i)
+        captured.append(capture.lines())
+    assert all(
+        len(lines) == 1 and lines[0].endswith(f"tick of sensor {i}")
+        for i, lines in enumerate(captured)
+    )
+    assert logging.getLogger(family).level == logging.INFO
+    assert {logger.level for logger in loggers} == {logging.NOTSET}
+
+
+def test_a_sensor_logger_with_its_own_higher_level_still_has_its_info_lines_captured() -> None:
+    logger = logging.getLogger(f"lookout.sensor-own-{time.monotonic_ns()}.quiet")
+    logger.setLevel(logging.ERROR)
+    capture = LogCapture()
+    with capture.on(logger):
+        logger.info("still kept")
+    assert [line.split(" ", 1)[1] for line in capture.lines()] == ["INFO    still kept"]

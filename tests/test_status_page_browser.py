@@ -145,6 +145,21 @@ def by_css(driver: Any, selector: str) -> Any:
     return driver.find_element(By.CSS_SELECTOR, selector)
 
 
+def text_of(driver: Any, selector: str) -> str:
+    """The element's text now, or "" while the page is replacing it.
+
+    The page swaps a result element for a new one after each request, so an
+    element found a moment ago can be gone when its text is read: a poll reads
+    again rather than failing on the swap.
+    """
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    try:
+        return str(by_css(driver, selector).text)
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
 def all_css(driver: Any, selector: str) -> list[Any]:
     from selenium.webdriver.common.by import By
 
@@ -285,13 +300,13 @@ def test_test_sensor_and_a_cursor_edit_change_only_what_they_say(
     # Test with an old cursor: the request's run key was used, a real tick would drop it.
     replace_text(by_css(browser, "#test-cursor"), '"1"')
     by_css(browser, "#test-run").click()
-    wait_for(lambda: bool(all_css(browser, "#test-result")), 10, what="the test's result")
-    result = by_css(browser, "#test-result").text
+    wait_for(lambda: "SUCCESS" in text_of(browser, "#test-result"), 10, what="the test's result")
+    result = text_of(browser, "#test-result")
     assert "SUCCESS" in result and "batch-2" in result and "dropped: run key used" in result
     # With a new cursor: the request would launch a run.
     replace_text(by_css(browser, "#test-cursor"), '"1000"')
     by_css(browser, "#test-run").click()
-    wait_for(lambda: "batch-1001" in by_css(browser, "#test-result").text, 10, what="batch-1001")
+    wait_for(lambda: "batch-1001" in text_of(browser, "#test-result"), 10, what="batch-1001")
     assert "launch a run" in by_css(browser, "#test-result").text
     assert '"1001"' in by_css(browser, "#test-cursor-after").text
     shots.take("test-sensor")

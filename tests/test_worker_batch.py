@@ -178,4 +178,4 @@ def test_fast_ticks_beside_fast_ones_still_share_one_commit_round_trip(
 
     monkeypatch.setattr(storage.ticks, "commit_many", counting)
     assert run_batch(runner, ticks) == BatchOutcome(committed=4)
-    assert sent == [4]  # one pipeline for the four
+    assert sent == [4]  # one script call for the four

@@ -1,17 +1,18 @@
 """One tick message, top to bottom: parse, begin, evaluate, commit, give back.
 
-A message carries many ticks; a worker process takes their leases in one
-round trip (``begin``: a tick another process already holds, a second
-delivery, is left to it) and evaluates them one after another while its
-``LeaseKeeper`` renews the leases.  Before each evaluation it checks that
-the lease surely outlasts it (timeout and hard exit): a process cut off from
-Redis stops there.  Commits are pipelined: what is pending is sent once the
-oldest is ``flush_every`` old, and before an evaluation that may be slow
-(the sensor's last tick took ``flush_every`` or more), so a slow sensor does
-not hold back the commits of the fast ones before it.  Whatever it held and
-did not commit, because it stopped or failed, it gives back (owes, when
-Redis is away) so that the sensors are ticked again without a FAILURE: they
-did not fail.
+A message carries many ticks; a worker process takes their leases and reads
+their sensors' state in one round trip (``take_up``: a tick another process
+already holds, a second delivery, is left to it) and evaluates them one
+after another while its ``LeaseKeeper`` renews the leases.  Before each
+evaluation it checks that the lease surely outlasts it (timeout and hard
+exit): a process cut off from Redis stops there.  Commits are gathered:
+what is pending is sent, in one script call that commits each tick on its
+own (``commit_many``), once the oldest is ``flush_every`` old, and before
+an evaluation that may be slow (the sensor's last tick took ``flush_every``
+or more), so a slow sensor does not hold back the commits of the fast ones
+before it.  Whatever it held and did not commit, because it stopped or
+failed, it gives back (owes, when Redis is away) so that the sensors are
+ticked again without a FAILURE: they did not fail.
 """
 
 from __future__ import annotations
@@ -143,8 +144,8 @@ class TickBatch:
         try:
             self.evaluate(held)
         finally:
-            self.keeper.drop([(t.sensor, t.tick_id) for t in held])
-            self.give_back([t for t in held if (t.sensor, t.tick_id) not in self.results])
+            self.keeper.drop([(t.sensor, t.tick_id) for t, _ in held])
+            self.give_back([t for t, _ in held if (t.sensor, t.tick_id) not in self.results])
         return self.tally.outcome()
 
     # -- parse -------------------------------------------------------------------
@@ -199,15 +200,21 @@ class TickBatch:
 
     # -- begin -------------------------------------------------------------------
 
-    def begin(self, ticks: Sequence[TickMessage]) -> list[TickMessage]:
-        """Take the leases of ``ticks``; returns the ones this process holds."""
+    def begin(self, ticks: Sequence[TickMessage]) -> list[tuple[TickMessage, SensorState]]:
+        """Take the leases of ``ticks`` and read their sensors' state, in one round trip;
+        returns the ticks this process holds, each with its sensor's state.
+        """
         refs = [(t.sensor, t.tick_id) for t in ticks]
         sent = self.keeper.monotonic()
-        answers = self.ledger.begin(refs, self.holder, self.settings.inflight_ttl)
-        held = [t for t, a in zip(ticks, answers, strict=True) if a == ""]
-        self.keeper.hold([(t.sensor, t.tick_id) for t in held], self.holder, sent)
-        self.tally.already_done = sum(a == "-" for a in answers)
-        busy = [t.sensor for t, a in zip(ticks, answers, strict=True) if a not in ("", "-")]
+        answers = self.ledger.take_up(refs, self.holder, self.settings.inflight_ttl)
+        held = [
+            (t, state)
+            for t, (answer, state) in zip(ticks, answers, strict=True)
+            if answer == "" and state is not None
+        ]
+        self.keeper.hold([(t.sensor, t.tick_id) for t, _ in held], self.holder, sent)
+        self.tally.already_done = sum(a == "-" for a, _ in answers)
+        busy = [t.sensor for t, (a, _) in zip(ticks, answers, strict=True) if a not in ("", "-")]
         if busy:
             self.tally.already_done += len(busy)
             log.info(
@@ -218,17 +225,20 @@ class TickBatch:
 
     # -- evaluate and commit -----------------------------------------------------
 
-    def evaluate(self, held: Sequence[TickMessage]) -> None:
+    def evaluate(self, held: Sequence[tuple[TickMessage, SensorState]]) -> None:
         """Evaluate ``held`` in turn, committing as it goes; stops early when a lease
         could lapse mid-evaluation (Redis unreachable).
         """
         if not held:
             return
-        states = self.runner.sensors.states([t.sensor for t in held])
+        with self.runner.evaluating():
+            self._evaluate_all(held)
+
+    def _evaluate_all(self, held: Sequence[tuple[TickMessage, SensorState]]) -> None:
         pending = _Pending()
         began = self.keeper.monotonic()
         needed = self.settings.tick_timeout + self.settings.hard_exit_after
-        for tick, state in zip(held, states, strict=True):
+        for tick, state in held:
             ref = (tick.sensor, tick.tick_id)
             if self.keeper.surely_held(ref) < needed:
                 log.warning(

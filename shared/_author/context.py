@@ -6,9 +6,46 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from lookout._author.event_records import RunsFilter
+from lookout._author.requests import RUN_KEY_TAG, SENSOR_NAME_TAG
 from lookout._author.resources import resource_scope
 from lookout._base.codec import encode_value
 from lookout._base.errors import CodecError, DefinitionError
+
+# Answers whether the sensor used a run key (``has_run_key``).
+HasRunKey = Callable[[str], bool]
+
+
+def bounded_lookup(sensor_name: str, lookup: HasRunKey, cap: int) -> HasRunKey:
+    """``lookup``, answering at most ``cap`` times; past that a clear error."""
+    left = [cap]
+
+    def has(run_key: str) -> bool:
+        if left[0] <= 0:
+            raise DefinitionError(
+                f"sensor '{sensor_name}': more than {cap} context.has_run_key look-ups in "
+                "one tick (LOOKOUT_MAX_RUN_KEY_LOOKUPS); give the keys as run requests "
+                "instead: the commit drops the used ones"
+            )
+        left[0] -= 1
+        return lookup(run_key)
+
+    return has
+
+
+def instance_lookup(instance: Any, sensor_name: str | None) -> HasRunKey | None:
+    """A test's look-up: the runs of an in-process instance tagged with the key."""
+    count = getattr(instance, "get_runs_count", None)
+    if count is None:
+        return None
+
+    def has(run_key: str) -> bool:
+        tags = {RUN_KEY_TAG: run_key}
+        if sensor_name is not None:
+            tags[SENSOR_NAME_TAG] = sensor_name
+        return bool(count(RunsFilter(tags=tags)) > 0)
+
+    return has
 
 
 class SensorEvaluationContext:
@@ -31,8 +68,10 @@ class SensorEvaluationContext:
         log: logging.Logger | None = None,
         definitions: Any = None,
         trigger_payload: Any = None,
+        run_key_lookup: HasRunKey | None = None,
     ) -> None:
         self._sensor_name = sensor_name
+        self._run_key_lookup = run_key_lookup
         self._trigger_payload = trigger_payload
         self._cursor = cursor
         self._cursor_updated = False
@@ -71,6 +110,26 @@ class SensorEvaluationContext:
         payload sent since the previous tick read one.
         """
         return self._trigger_payload
+
+    def has_run_key(self, run_key: str) -> bool:
+        """Whether this sensor already used ``run_key`` (a lookout extension).
+
+        Dagster has no such look-up.  In a deployment each call is one read of
+        the sensor's run keys, at most ``LOOKOUT_MAX_RUN_KEY_LOOKUPS`` per tick
+        (past that it raises, failing the tick).  A key it says is used drops
+        the request that gives it, unless the request may run again after a
+        failed run (``rerun_failed_run_keys``).  In a test, a context from
+        ``build_sensor_context`` answers from the runs of its ``instance``
+        tagged with the key; without an instance it raises.
+        """
+        if not isinstance(run_key, str):
+            raise DefinitionError(f"has_run_key takes a run key (str), got {run_key!r}")
+        if self._run_key_lookup is None:
+            raise DefinitionError(
+                f"sensor '{self._sensor_name or 'unnamed'}': context.has_run_key needs the "
+                "sensor's run keys: in a test, pass build_sensor_context(instance=...)"
+            )
+        return self._run_key_lookup(run_key)
 
     @property
     def cursor_updated(self) -> bool:
@@ -141,4 +200,5 @@ def build_sensor_context(
         repository_name=repository_name,
         last_sensor_start_time=last_sensor_start_time,
         trigger_payload=trigger_payload,
+        run_key_lookup=instance_lookup(instance, sensor_name),
     )

@@ -27,6 +27,8 @@ class SensorKind(enum.Enum):
     STANDARD = "standard"
     ASSET = "asset"
     RUN_STATUS = "run_status"
+    # Handed other sensors' FAILURE ticks (lookout._author.failure_sensors).
+    SENSOR_FAILURE = "sensor_failure"
     # Reads the materializations of several assets through per-asset cursors
     # (lookout._author.multi_asset_context); the runtime does not feed it yet.
     MULTI_ASSET = "multi_asset"

@@ -37,8 +37,16 @@ class RunRequest:
     job_name: str | None = None
     asset_selection: Sequence[Any] | None = None
     partition_key: str | None = None
+    # A lookout extension, absent in Dagster: may this request take its run key
+    # again once the run that key launched FAILED?  None: the sensor's
+    # ``rerun_failed_run_keys`` decides (README: run keys that can run again).
+    rerun_if_failed: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.rerun_if_failed is not None and not isinstance(self.rerun_if_failed, bool):
+            raise DefinitionError(
+                f"RunRequest rerun_if_failed must be a bool or None, got {self.rerun_if_failed!r}"
+            )
         if self.run_key is not None and not isinstance(self.run_key, str):
             raise DefinitionError(f"RunRequest run_key must be a str or None, got {self.run_key!r}")
         config = {} if self.run_config is None else self.run_config

@@ -69,6 +69,47 @@ def _interval(sensor_name: str, given: int | float | None) -> int | float:
     return interval
 
 
+# A lookout extension, absent in Dagster: how many seconds later than its
+# interval a sensor's tick may come, to spread the ticks of many sensors
+# (lookout._process.jitter; LOOKOUT_SENSOR_JITTER sets it for all).
+JITTER_TAG = "lookout/jitter_seconds"
+
+
+def _jitter(sensor_name: str, tags: Mapping[str, str]) -> float | None:
+    raw = tags.get(JITTER_TAG)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise DefinitionError(
+            f"sensor '{sensor_name}': tag {JITTER_TAG} must be a number of seconds (0 or "
+            f"more), got {raw!r}"
+        )
+    return value
+
+
+def _flag(sensor_name: str, given: Any) -> bool:
+    if not isinstance(given, bool):
+        raise DefinitionError(
+            f"sensor '{sensor_name}': rerun_failed_run_keys must be a bool, got {given!r}"
+        )
+    return given
+
+
+def _ttl(sensor_name: str, given: Any) -> float | None:
+    if given is None:
+        return None
+    if isinstance(given, bool) or not isinstance(given, int | float) or given <= 0:
+        raise DefinitionError(
+            f"sensor '{sensor_name}': run_key_ttl_seconds must be a positive number or None, "
+            f"got {given!r}"
+        )
+    return float(given)
+
+
 class SensorDefinition(Generic[P, R]):
     """A sensor: a function polled at an interval that asks for runs or says why not.
 
@@ -97,6 +138,8 @@ class SensorDefinition(Generic[P, R]):
         owners: Sequence[str] | None = None,
         kind: SensorKind = SensorKind.STANDARD,
         options: Mapping[str, Any] | None = None,
+        rerun_failed_run_keys: bool = False,
+        run_key_ttl_seconds: int | float | None = None,
     ) -> None:
         # Dagster's constructor: SensorDefinition(name, evaluation_fn=..., job=...);
         # the decorators here pass the function first.
@@ -123,6 +166,12 @@ class SensorDefinition(Generic[P, R]):
         self.owners: list[str] | None = list(owners) if owners is not None else None
         self.kind = kind
         self.options: Mapping[str, Any] = dict(options or {})
+        # Lookout extensions, absent in Dagster (README: run keys that can
+        # run again): a run key whose run failed runs again when requested
+        # again; keys are forgotten ``run_key_ttl_seconds`` after they were taken.
+        self.jitter_seconds = _jitter(self.name, self.tags)
+        self.rerun_failed_run_keys = _flag(self.name, rerun_failed_run_keys)
+        self.run_key_ttl_seconds = _ttl(self.name, run_key_ttl_seconds)
         self.takes_context = takes_context(fn)
         # The resources the function takes by parameter name (a standard sensor's only).
         self.resource_keys = (
@@ -272,16 +321,21 @@ def sensor(
     required_resource_keys: Any = None,
     metadata: Any = None,
     owners: Sequence[str] | None = None,
+    rerun_failed_run_keys: bool = False,
+    run_key_ttl_seconds: int | float | None = None,
 ) -> Callable[[Callable[P, R]], SensorDefinition[P, R]]:
     """Define a sensor, as Dagster's ``@sensor`` does.
 
     ``asset_key=`` makes it an asset sensor, as one example in Dagster's sensor
-    guide writes it.
+    guide writes it.  ``rerun_failed_run_keys`` and ``run_key_ttl_seconds``
+    are lookout extensions (README: run keys that can run again).
     """
     extra = {
         "metadata": metadata,
         "required_resource_keys": required_resource_keys,
         "owners": owners,
+        "rerun_failed_run_keys": rerun_failed_run_keys,
+        "run_key_ttl_seconds": run_key_ttl_seconds,
     }
 
     def wrap(fn: Callable[P, R]) -> SensorDefinition[P, R]:

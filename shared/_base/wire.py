@@ -8,6 +8,7 @@ their defaults, so records written by an older version still read.
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
@@ -128,6 +129,20 @@ class TickRecord(_Wire):
         ]
 
 
+# Run ids are derived from launch request ids, so creating a run is
+# idempotent, and a tick's commit knows the run each request will create.
+RUN_NAMESPACE = uuid.UUID("6c6f6f6b-6f75-7452-756e-4e616d657370")
+
+
+def launch_run_id(request_id: str) -> str:
+    """The run id of a launch request: the same request always gives the same run.
+
+    The same derivation as ``lookout.workers.runs.run_id_for`` (a test holds
+    them equal); the commit of a run-key lifecycle names the run it expects.
+    """
+    return str(uuid.uuid5(RUN_NAMESPACE, request_id))
+
+
 @dataclass(frozen=True)
 class LaunchRequest(_Wire):
     """A committed RunRequest on the launch stream; ``request_id`` makes launching idempotent."""
@@ -149,11 +164,17 @@ class EventKind(enum.Enum):
     RUN_STATUS = "RUN_STATUS"
     ASSET_MATERIALIZATION = "ASSET_MATERIALIZATION"
     ASSET_OBSERVATION = "ASSET_OBSERVATION"
+    # A sensor's (or schedule's) tick that FAILED (a lookout extension, so
+    # that a sensor can react to another's failure: ``sensor_failure_sensor``);
+    # ``sensor`` names it, ``tick_id`` the tick, ``message`` the error.
+    SENSOR_TICK_FAILURE = "SENSOR_TICK_FAILURE"
 
 
 @dataclass(frozen=True)
 class RunEvent(_Wire):
-    """A run changed status, or a run materialized an asset: one entry of the event stream."""
+    """A run changed status, a run materialized an asset, or a sensor's tick failed:
+    one entry of the event stream.
+    """
 
     kind: str
     run_id: str
@@ -169,6 +190,7 @@ class RunEvent(_Wire):
     # An asset event's metadata, as ``{key: [type, value]}`` (lookout._author.metadata).
     metadata: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
+    tick_id: str | None = None  # SENSOR_TICK_FAILURE events: the tick that failed
 
 
 def metadata_text(metadata: Mapping[str, Any]) -> str:

@@ -43,6 +43,14 @@ lookout:ticks:{name}            list    tick history entries, newest first, kept
 lookout:runkeys:{name}          hash    run key -> "1" for every run key the sensor
                                         has used; the commit script sets a key only
                                         if absent: the global dedupe (invariant 3).
+                                        A sensor with a run-key lifecycle (lookout's
+                                        rerun_failed_run_keys, run_key_ttl_seconds)
+                                        stores the run id the key launched instead,
+                                        and takes the key again once that run failed
+                                        (scripts/run_keys.py)
+lookout:runkeytimes:{name}      zset    run key -> when it was taken (Redis time),
+                                        for a sensor with run_key_ttl_seconds only:
+                                        older keys are forgotten by its commits
                                         A schedule's keys are "{scheduled time,
                                         UTC ISO}" or "{that time}|{user's run
                                         key}": one run per scheduled time and key
@@ -69,7 +77,9 @@ lookout:deferred                string  how many due ticks the leader put back
 lookout:launch                  stream  committed RunRequests, field ``d`` = msgpack
                                         LaunchRequest
 lookout:events                  stream  run status changes and asset events (of
-                                        runs, and reported by sensors' ticks),
+                                        runs, and reported by sensors' ticks), and
+                                        sensors' FAILURE ticks (SENSOR_TICK_FAILURE,
+                                        appended by the lease script that fails it),
                                         field ``d`` = msgpack RunEvent; event
                                         sensors read it by cursor.  Trimmed, never
                                         deleted: the asset streams reuse its ids,
@@ -157,9 +167,10 @@ started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 ``TickLedger`` the tick lease, the only writer of its fields, of
 ``inflight`` and of ``claimed`` (lease_*: claim, claim_due with its sweep,
 publish, begin, renew, commit, give_back, release, abandon), a tick's commit
-to ``ticks``, ``runkeys``, ``launch``, ``due``, ``counters`` and
+to ``ticks``, ``runkeys``, ``runkeytimes``, ``launch``, ``due``, ``counters`` and
 ``partitions:*`` and, for the asset events a sensor reports, ``events`` and
-``asset:*``, ``scheduler:round`` and ``deferred``;
+``asset:*``, ``events`` for each FAILURE tick (commit, expire, abandon),
+``scheduler:round`` and ``deferred``;
 ``DynamicPartitionStore`` reads ``partitions:*`` and adds or deletes
 outside ticks; ``ScheduleStore`` ``due``, ``triggered``, ``schedules``,
 ``scheduler:wake`` (sync_sensors, sync_schedules, unschedule, trigger), the
@@ -204,6 +215,9 @@ class Keys:
 
     def run_keys(self, sensor: str) -> str:
         return f"{self.prefix}runkeys:{sensor}"
+
+    def run_key_times(self, sensor: str) -> str:
+        return f"{self.prefix}runkeytimes:{sensor}"
 
     @property
     def due(self) -> str:

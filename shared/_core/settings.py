@@ -110,6 +110,15 @@ class Settings:
     # each further death, up to ``quarantine_backoff_cap`` seconds.
     quarantine_after: int = 3
     quarantine_backoff_cap: float = 3600.0
+    # How many ``context.has_run_key`` look-ups one tick may make (a lookout
+    # extension): each is a read of Redis, so a sensor cannot loop over them.
+    max_run_key_lookups: int = 100
+    # Jitter, as a share of each sensor's interval (0 to 1; 0: none): a
+    # sensor's ticks come up to that much later than its interval alone says,
+    # by a fixed offset per sensor (its name's hash), so the sensors of one
+    # interval spread out; a sensor's ``lookout/jitter_seconds`` tag overrides
+    # it.  Jitter only delays: never more often than the interval.
+    sensor_jitter: float = 0.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -164,6 +173,7 @@ _COUNTS = (
     "dead_letter_max",
     "stream_max_entries",
     "quarantine_after",
+    "max_run_key_lookups",
 )
 # Settings that may be zero (no pause, no margin, no retry, no limit).
 _MAY_BE_ZERO = (
@@ -175,6 +185,7 @@ _MAY_BE_ZERO = (
     "launch_backlog_limit",
     "sensor_memory_mb",
     "tick_history_age",
+    "sensor_jitter",
 )
 # The longest a process blocks on Redis on purpose (the launcher's and kombu's
 # 1 s reads; the scheduler blocks for at most half the socket timeout); a
@@ -234,6 +245,11 @@ def _check_redis_url(url: str) -> None:
 
 
 def _check_relations(s: Settings) -> None:
+    if s.sensor_jitter > 1:
+        raise SettingsError(
+            f"LOOKOUT_SENSOR_JITTER={s.sensor_jitter:g} must be at most 1 (a share of a "
+            "sensor's interval)"
+        )
     if s.leader_renew * 2 > s.leader_ttl:
         raise SettingsError(
             f"LOOKOUT_LEADER_TTL={s.leader_ttl:g} must be at least twice "

@@ -1,4 +1,4 @@
-"""Evaluating asset and run-status sensors against the event stream.
+"""Evaluating asset, run-status and sensor-failure sensors against the event stream.
 
 The cursor of such a sensor is the id of the last stream entry it has seen
 (a string, as Dagster's asset sensors keep a storage id).  A tick reads the
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from lookout._author.context import SensorEvaluationContext
 from lookout._author.evaluate import SensorOutcome, call_sensor, collect_items, normalize
 from lookout._author.events import DagsterRun, entry_from_event
+from lookout._author.failure_sensors import SensorFailureContext
 from lookout._author.requests import SkipReason
 from lookout._author.run_status_context import RunStatusSensorContext
 from lookout._author.runs import DagsterRunStatus
@@ -43,6 +44,12 @@ def _matches(sensor: SensorDefinition[Any, Any], event: RunEvent) -> bool:
         return (
             event.kind == EventKind.ASSET_MATERIALIZATION.value
             and event.asset_key == opts["asset_key"]
+        )
+    if sensor.kind is SensorKind.SENSOR_FAILURE:
+        return (
+            event.kind == EventKind.SENSOR_TICK_FAILURE.value
+            and event.sensor != sensor.name
+            and (bool(opts["monitor_all"]) or event.sensor in opts["monitored_sensors"])
         )
     if event.kind != EventKind.RUN_STATUS.value or event.status != opts["run_status"]:
         return False
@@ -102,6 +109,19 @@ def _call(
         return collect_items(
             sensor.name, call_sensor(sensor, context, entry_from_event(event_id, event))
         )
+    if sensor.kind is SensorKind.SENSOR_FAILURE:
+        failure = SensorFailureContext(
+            failed_sensor_name=event.sensor or "",
+            tick_id=event.tick_id or "",
+            error=event.message or "",
+            failure_time=event.timestamp,
+            sensor_name=sensor.name,
+            cursor=event_id,
+            log=context.log,
+            instance=context.instance,
+            definitions=context.definitions,
+        )
+        return collect_items(sensor.name, call_sensor(sensor, failure))
     entry = entry_from_event(event_id, event)
     run_context = RunStatusSensorContext(
         sensor_name=sensor.name,

@@ -26,6 +26,28 @@ def _clock_text(at: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}"
 
 
+def let_info_through(logger: logging.Logger) -> None:
+    """Make ``logger`` pass INFO lines, setting the level on its family where it can.
+
+    Each ``setLevel`` clears the level cache of every logger in the process,
+    so it costs as much as there are loggers: one per sensor, ten thousand
+    on a big worker.  Setting it on each sensor's own logger at its first
+    tick made the first ticks of N sensors cost N squared.  Setting it once
+    on their family (``lookout.sensor``, the name up to the last dot), which
+    every sensor's logger inherits from, costs one clear per process; a
+    logger that has a level of its own above INFO still gets INFO itself.
+    """
+    if logger.getEffectiveLevel() <= logging.INFO:
+        return
+    family, _, _ = logger.name.rpartition(".")
+    if family:
+        parent = logging.getLogger(family)
+        if parent.getEffectiveLevel() > logging.INFO:
+            parent.setLevel(logging.INFO)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
 class LogCapture(logging.Handler):
     """A bounded list of log lines (and event lines) of one evaluation or run."""
 
@@ -71,12 +93,10 @@ class LogCapture(logging.Handler):
         """Capture what ``logger`` logs at INFO and above while the block runs.
 
         The logger is made to let INFO through (Dagster keeps context.log's
-        info lines) unless it lets through more already, and is left so: it is
-        lookout's own logger of one sensor or job, and each ``setLevel`` clears
-        every logger's level cache, a cost to pay once, not on every tick.
+        info lines) unless it lets through more already, and is left so (see
+        ``let_info_through``).
         """
-        if logger.getEffectiveLevel() > logging.INFO:
-            logger.setLevel(logging.INFO)
+        let_info_through(logger)
         logger.addHandler(self)
         try:
             yield

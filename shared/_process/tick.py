@@ -10,19 +10,20 @@ sensor reports commit with its tick.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
 
 from lookout._author.asset_event_check import check_known_assets
-from lookout._author.context import SensorEvaluationContext
+from lookout._author.context import HasRunKey, SensorEvaluationContext, bounded_lookup
 from lookout._author.definitions import Definitions
 from lookout._author.evaluate import SensorOutcome, evaluate
 from lookout._author.instance_queries import runless_event
@@ -34,11 +35,13 @@ from lookout._author.sensors import SensorDefinition, SensorKind
 from lookout._base.codec import decode_value, encode, encode_value
 from lookout._base.errors import CodecError, LookoutError
 from lookout._base.tracebacks import user_traceback
-from lookout._base.wire import LaunchRequest, RunEvent, TickRecord, TickStatus
+from lookout._base.wire import LaunchRequest, RunEvent, TickRecord, TickStatus, launch_run_id
 from lookout._core.settings import Settings
 from lookout._core.storage import (
     EventStream,
     Repositories,
+    RunKeyLookup,
+    RunKeyPolicy,
     SensorState,
     SensorStore,
     TickCommit,
@@ -46,6 +49,7 @@ from lookout._core.storage import (
 )
 from lookout._core.storage.history import with_flags
 from lookout._process.instance import RuntimeInstance
+from lookout._process.jitter import jitter_window, tick_delay
 from lookout._process.launches import launch_of, listed, run_tags
 from lookout._process.limits import (
     RECORD_ERROR_CHARS,
@@ -120,8 +124,10 @@ class TickRunner:
         clock: Clock = time.time,
         worker: str | None = None,
         instance: RuntimeInstance | None = None,
+        run_keys: RunKeyLookup | None = None,
     ) -> None:
         self.definitions = definitions
+        self.run_keys = run_keys  # context.has_run_key's reads (None: not available)
         self.instance = instance
         self.sensors = sensors
         self.ticks = ticks
@@ -132,9 +138,26 @@ class TickRunner:
         self.timer = EvaluationTimer()
         self.memory = MemoryLimit(settings.sensor_memory_mb)
         self._schedules = {s.name: s for s in definitions.schedules}
+        self._loggers: dict[str, logging.Logger] = {}
         self.schedules = ScheduleTicks(
             definitions, settings, self.timer, clock, self.worker, self.instance, self.memory
         )
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Evaluations in a row (a worker's message): the timeout's timers and the
+        memory limit stay set between them, rather than set and put back for each.
+        """
+        with self.timer.session(), self.memory.session():
+            yield
+
+    def _logger(self, sensor: str) -> logging.Logger:
+        # context.log, the logger the context would look up by name: looked up
+        # once per sensor, as logging.getLogger takes the module's lock each call.
+        logger = self._loggers.get(sensor)
+        if logger is None:
+            logger = self._loggers[sensor] = logging.getLogger(f"lookout.sensor.{sensor}")
+        return logger
 
     def instigator(self, name: str) -> Instigator:
         """The sensor, or else the schedule, of that name (an error naming it if neither)."""
@@ -160,10 +183,10 @@ class TickRunner:
             if held != tick_id:
                 raise TickInFlightError(f"sensor '{name}' has tick {held} in flight")
         holder = f"{self.worker}:{tick_id}"
-        if self.ticks.begin([(name, tick_id)], holder, self.settings.inflight_ttl) != [""]:
+        [(_, state)] = self.ticks.take_up([(name, tick_id)], holder, self.settings.inflight_ttl)
+        if state is None:
             return None  # committed already, superseded, or another process has it
         try:
-            state = self.sensors.state(name)
             commit = self.evaluate(sensor, state, tick_id=tick_id, due_at=due_at, holder=holder)
             return self.ticks.commit(commit)
         except BaseException:
@@ -217,6 +240,8 @@ class TickRunner:
                 resources=self.definitions.resources,
                 instance=self.instance.for_tick() if self.instance else None,
                 definitions=self.definitions,
+                log=self._logger(sensor.name),
+                run_key_lookup=self._run_key_lookup(sensor),
             )
             with self.memory.applied(f"sensor '{sensor.name}'"):
                 outcome, more = self.timer.call(
@@ -274,10 +299,23 @@ class TickRunner:
             store_cursor=outcome.cursor_updated,
             cursor=new_cursor,
             # An event backlog left to read: due again at once.
-            next_due=ended if more else self._next_due(sensor, started, ended),
+            next_due=ended if more else self._next_due(sensor, started, ended, tick_id),
             asset_events=asset_events,
             holder=holder,
             partition_changes=partition_changes(outcome),
+            run_keys=run_key_policy(sensor, outcome.run_requests, [r for r, _ in launches]),
+        )
+
+    def _run_key_lookup(self, sensor: SensorDefinition[Any, Any]) -> HasRunKey | None:
+        """``context.has_run_key`` for one tick: bounded reads of the sensor's run keys."""
+        store = self.run_keys
+        if store is None:
+            return None
+        ttl = sensor.run_key_ttl_seconds
+        return bounded_lookup(
+            sensor.name,
+            lambda key: store.has(sensor.name, key, ttl),
+            self.settings.max_run_key_lookups,
         )
 
     def _evaluate_kind(
@@ -362,12 +400,38 @@ class TickRunner:
             logs=failure.logs,
         )
         # A failed tick leaves the cursor where it was and is scheduled again.
-        next_due = self._next_due(sensor, started, ended)
+        next_due = self._next_due(sensor, started, ended, tick_id)
         return TickCommit(record, [], False, None, next_due, payload=state.payload)
 
-    def _next_due(self, sensor: SensorDefinition[Any, Any], started: float, ended: float) -> float:
-        # A slow evaluation pushes the next one back (invariant 1).
-        return max(started + float(sensor.minimum_interval_seconds), ended)
+    def _next_due(
+        self, sensor: SensorDefinition[Any, Any], started: float, ended: float, tick_id: str
+    ) -> float:
+        # A slow evaluation pushes the next one back (invariant 1); jitter
+        # (lookout._process.jitter) only ever pushes it further.
+        window = jitter_window(sensor, self.settings.sensor_jitter)
+        due = max(started + float(sensor.minimum_interval_seconds), ended)
+        return due + tick_delay(sensor.name, tick_id, window)
+
+
+def run_key_policy(
+    sensor: SensorDefinition[Any, Any],
+    requests: Sequence[RunRequest],
+    launches: Sequence[LaunchRequest],
+) -> RunKeyPolicy | None:
+    """The run-key lifecycle a tick commits with; ``None`` (Dagster's) unless one is asked for.
+
+    Asked for by the sensor's ``rerun_failed_run_keys`` or ``run_key_ttl_seconds``,
+    or by a request's ``rerun_if_failed=True``; a request's own flag wins
+    over the sensor's.
+    """
+    rerun = [
+        sensor.rerun_failed_run_keys if r.rerun_if_failed is None else r.rerun_if_failed
+        for r in requests
+    ]
+    if not any(rerun) and sensor.run_key_ttl_seconds is None:
+        return None
+    run_ids = [launch_run_id(launch.request_id) for launch in launches]
+    return RunKeyPolicy(rerun, run_ids, sensor.run_key_ttl_seconds)
 
 
 def _asset_events(sensor: str, outcome: SensorOutcome, now: float) -> list[RunEvent]:
@@ -394,4 +458,5 @@ def tick_runner(
         repos.events,
         clock=clock,
         instance=instance,
+        run_keys=repos.run_keys,
     )

@@ -336,6 +336,9 @@ class DevStack:
 
 def describe_event(event: RunEvent) -> str:
     """One line per run event: a status change, or an asset event (a run's or a sensor's)."""
+    if event.kind == "SENSOR_TICK_FAILURE":
+        why = (event.message or "").splitlines()[0][:120] if event.message else ""
+        return f"sensor {event.sensor} tick {(event.tick_id or '')[:12]} FAILED: {why}"
     run = f"run {event.run_id[:12]} {event.job_name}"
     part = f" partition={event.partition}" if event.partition else ""
     if event.asset_key is not None:  # an asset event, with its metadata values

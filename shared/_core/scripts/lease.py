@@ -12,8 +12,8 @@ The transitions::
 
     claim_due           -> claimed     (the leader's round; in ``claimed``)
     publish / claim     -> published   (its message is on the queue; by hand)
-    begin               -> held        (a process evaluates it; renewed)
-    commit              -> gone        (its effects, once)
+    begin / take_up     -> held        (a process evaluates it; renewed)
+    commit / commit_many-> gone        (its effects, once)
     give_back / release -> gone        (not evaluated; due again / parked)
     abandon             -> gone        (its process died: a FAILURE with why)
     expire              -> gone        (the sweep: lease lapsed; FAILURE
@@ -30,6 +30,7 @@ yet published).
 from __future__ import annotations
 
 from lookout._core.scripts.asset_index import APPEND_ASSET_EVENT
+from lookout._core.scripts.run_keys import TAKE_RUN_KEYS
 
 # Named arguments, then the helpers every transition shares.
 PRELUDE = """
@@ -145,6 +146,14 @@ local function write_record(hash, ticks, entry, size, started, max_age)
   end
   redis.call('HSET', hash, 'last', entry, 'last_started', started)
 end
+-- A FAILURE tick told on the event stream, so that another sensor can react
+-- to it (a lookout extension: ``sensor_failure_sensor``): a RunEvent of kind
+-- SENSOR_TICK_FAILURE naming the sensor, the tick and the error.
+local function tick_failure_event(events, name, tick, at, error)
+  redis.call('XADD', events, '*', 'd', cmsgpack.pack({kind = 'SENSOR_TICK_FAILURE',
+    run_id = '', job_name = '', timestamp = at, sensor = name, tick_id = tick,
+    message = error}))
+end
 local function failure_entry(tick, name, started, ended, holder, error)
   local record = {i = tick, s = 'F', started_at = started, ended_at = ended, e = error}
   if holder then
@@ -171,7 +180,7 @@ end
 -- The sweep's one transition: a lease whose expiry passed.  A tick never
 -- published (the leader failed between claim and publish) is given back
 -- without a record; one published or held is a FAILURE saying which.
-local function expire(hash, due, ticks, name, now_due, size, max_age)
+local function expire(hash, due, ticks, name, now_due, size, max_age, events)
   local f = redis.call('HMGET', hash, 'inflight', 'holder', 'began', 'by_trigger',
     'claimed_at', 'interval', 'death')
   local tick = f[1]
@@ -199,6 +208,7 @@ local function expire(hash, due, ticks, name, now_due, size, max_age)
   end
   local entry = failure_entry(tick, name, started, now, f[2], error)
   write_record(hash, ticks, entry, size, fmt(started), max_age)
+  tick_failure_event(events, name, tick, now, error)
   local t = now_due
   local interval = tonumber(f[6])
   if interval and started + interval > t then t = started + interval end
@@ -216,7 +226,8 @@ def _script(body: str) -> str:
 # CLAIM: a tick by hand (the CLI, tests): the caller evaluates it at once, so
 # the lease is published from the start.  A lapsed lease is expired first (the
 # sweep's transition), a live one is left alone.
-# KEYS: inflight zset, claimed zset, sensor hash, due zset, ticks list
+# KEYS: inflight zset, claimed zset, sensor hash, due zset, ticks list, events
+#       stream (a lapsed lease's FAILURE is told there)
 # A: sensor, tick, ttl (s), size and max_age (the history's retention), now
 #    (the caller's clock: the claim time shown for the tick, and where a
 #    lapsed lease's sensor becomes due)
@@ -228,7 +239,7 @@ if current then
   if expiry and tonumber(expiry) > clock() then
     return current
   end
-  expire(KEYS[3], KEYS[4], KEYS[5], A.sensor, A.now, A.size, A.max_age)
+  expire(KEYS[3], KEYS[4], KEYS[5], A.sensor, A.now, A.size, A.max_age, KEYS[6])
 end
 redis.call('HSET', KEYS[3], 'inflight', A.tick, 'claimed_at', fmt(A.now))
 set_expiry(A.sensor, clock() + A.ttl)
@@ -252,7 +263,8 @@ return A.tick
 #    with a lease of ``publish_within`` s for the leader to publish it.
 # Only sensors that are due, lapsed or triggered are read: O(log n) per tick.
 # KEYS: inflight zset, claimed zset, leader lock, due zset, triggered zset,
-#       round key, launch stream, deferred counter
+#       round key, launch stream, deferred counter, events stream (the
+#       sweep's FAILURE ticks are told there)
 # A: token, now (due clock), limit, round (tick id prefix), hash_prefix,
 #    ticks_prefix, size, max_age, publish_within, round_ttl, launch_limit (0: none),
 #    defer (s)
@@ -274,7 +286,7 @@ local lapsed = redis.call('ZRANGEBYSCORE', LEASES, '-inf', now, 'LIMIT', 0, A.li
 local expired = 0
 for _, name in ipairs(lapsed) do
   expired = expired + expire(A.hash_prefix .. name, KEYS[4], A.ticks_prefix .. name,
-    name, A.now, A.size, A.max_age)
+    name, A.now, A.size, A.max_age, KEYS[9])
 end
 local promoted = 0
 local pending = redis.call('ZRANGE', KEYS[5], 0, A.limit - 1)
@@ -359,35 +371,71 @@ end
 return done
 """)
 
-# BEGIN: a process takes up ticks to evaluate.  One tick is evaluated by one
-# process at a time (invariant 1) even when its message was delivered twice:
-# the first to begin becomes the holder, and a second delivery finds it there
-# and leaves the tick alone (the holder renews the lease, or the sweep
-# expires it).  The lease then runs ``ttl`` s from now.
+# begin_tick: one tick taken up by ``holder`` (BEGIN and TAKE_UP).  One tick
+# is evaluated by one process at a time (invariant 1) even when its message
+# was delivered twice: the first to begin becomes the holder, and a second
+# delivery finds it there and leaves the tick alone (the holder renews the
+# lease, or the sweep expires it).  The lease then runs ``ttl`` s from ``now``.
+# Returns "" when the caller holds it, "-" when the tick no longer holds the
+# lease, else the holder that does.
+BEGIN_TICK = """
+local function begin_tick(hash, name, tick, holder, ttl, now)
+  local f = redis.call('HMGET', hash, 'inflight', 'holder')
+  if f[1] ~= tick then
+    return '-'
+  elseif f[2] and f[2] ~= holder then
+    return f[2]
+  end
+  redis.call('HSET', hash, 'holder', holder, 'began', fmt(now))
+  set_expiry(name, now + ttl)
+  -- Begun is published, even if the leader could not say so.
+  redis.call('ZREM', CLAIMED, name)
+  return ''
+end
+"""
+
+# BEGIN: a process takes up ticks to evaluate (begin_tick for each).
 # KEYS: inflight zset, claimed zset
 # A: hash_prefix, holder, ttl, ticks ({{name, tick id}, ...})
-# Returns per tick: "" when the caller holds it, "-" when the tick no longer
-# holds the lease, else the holder that does.
-BEGIN = _script("""
+# Returns per tick what begin_tick says.
+BEGIN = _script(
+    BEGIN_TICK
+    + """
+local now = clock()
+local out = {}
+for i, t in ipairs(A.ticks) do
+  out[i] = begin_tick(A.hash_prefix .. t[1], t[1], t[2], A.holder, A.ttl, now)
+end
+return out
+"""
+)
+
+# TAKE_UP: a worker's whole message in one step: each tick begun as BEGIN
+# does, and the state of each sensor it now holds read in the same atomic
+# step (what the evaluation starts from: no commit can come in between).
+# KEYS: inflight zset, claimed zset
+# A: hash_prefix, holder, ttl, ticks ({{name, tick id}, ...}), fields (the
+#    sensor hash's fields to read)
+# Returns per tick {answer}, or {"", field values...} when the caller holds it.
+TAKE_UP = _script(
+    BEGIN_TICK
+    + """
 local now = clock()
 local out = {}
 for i, t in ipairs(A.ticks) do
   local hash = A.hash_prefix .. t[1]
-  local f = redis.call('HMGET', hash, 'inflight', 'holder')
-  if f[1] ~= t[2] then
-    out[i] = '-'
-  elseif f[2] and f[2] ~= A.holder then
-    out[i] = f[2]
+  local answer = begin_tick(hash, t[1], t[2], A.holder, A.ttl, now)
+  if answer == '' then
+    local row = redis.call('HMGET', hash, unpack(A.fields))
+    table.insert(row, 1, '')
+    out[i] = row
   else
-    redis.call('HSET', hash, 'holder', A.holder, 'began', fmt(now))
-    set_expiry(t[1], now + A.ttl)
-    -- Begun is published, even if the leader could not say so.
-    redis.call('ZREM', CLAIMED, t[1])
-    out[i] = ''
+    out[i] = {answer}
   end
 end
 return out
-""")
+"""
+)
 
 # RENEW: the holder extends its leases to ``ttl`` s from now (never shortens
 # one); ``restart`` also moves ``began`` to now (an evaluation starts: what a
@@ -419,10 +467,9 @@ return out
 # superseded tick changes nothing.  The same commit sent again after its
 # reply was lost finds itself as the sensor's last commit and answers as the
 # first time (the same tick by another holder is refused).  Run keys live in
-# the sensor's run-key hash (a field per key): the used ones are read with
-# one HMGET per 1000 keys and the new ones claimed with one HSET, which
-# inside this atomic script is the same as an HSETNX per key; a key repeated
-# within the tick counts as used after its first request.  A request whose
+# the sensor's run-key hash (a field per key), taken by take_run_keys
+# (scripts/run_keys.py: the dedupe and, for a lookout sensor that asks, a
+# key's rerun after a failed run and its retention).  A request whose
 # key is taken is dropped, the others go to the launch stream, in order.
 # The cursor is stored unless the tick failed.  The sensor goes back into
 # the due index at ``next_due`` if it is RUNNING.  A commit means its
@@ -435,13 +482,16 @@ return out
 # sensor and status, its requests and those dropped for a used run key.
 # KEYS: inflight zset, claimed zset, sensor hash, ticks list, launch stream,
 #       due zset, run-key hash, counters hash,
-#       then, only when the tick reports asset events: the events stream,
+#       then, only when the tick reports asset events or failed: the events stream,
 #       then per asset event: its asset stream, its asset's partitions hash,
 #       then each dynamic partitions zset the tick changes
 # A: sensor, tick, holder, store_cursor (bool), cursor, record, size, max_age,
 #    next_due ("" for none), started, status (the record's, for the counters),
-#    requests ({{run key or "", entry}, ...}),
+#    requests ({{run key or "", entry[, rerun, run id]}, ...}),
+#    run_keys (nil, or take_run_keys' opts: a run-key lifecycle),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),
+#    failure (a FAILURE tick's error, nil otherwise; told on the events
+#    stream, KEYS[9], by the [failure event] block),
 #    partitions ({{"add" or "del", index in KEYS of the definition's zset,
 #    {partition key, ...}}, ...}, in order)
 # The [dynamic partitions] block applies the tick's
@@ -451,9 +501,13 @@ return out
 # + 1; re-adding a present key keeps its place).
 # Returns {1, mask} when committed (now or before), {0, ""} when the tick does
 # not hold the lease.
-COMMIT = _script(
+COMMIT_TICK = (
     APPEND_ASSET_EVENT
+    + TAKE_RUN_KEYS
     + """
+-- The body reads its keys from the parameter KEYS (left unindented, as the
+-- script it was): in COMMIT the script's own, in COMMIT_MANY the tick's.
+local function commit_tick(KEYS, A)
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags')
 if state[1] ~= A.tick or state[4] ~= A.holder then
@@ -462,36 +516,8 @@ if state[1] ~= A.tick or state[4] ~= A.holder then
   end
   return {0, ''}
 end
-local mask = {}
-local keyed = {}
-for i, r in ipairs(A.requests) do
-  if r[1] ~= '' then
-    keyed[#keyed + 1] = i
-  end
-end
-local seen = {}
-for first = 1, #keyed, 1000 do
-  local last = math.min(first + 999, #keyed)
-  local names = {}
-  for j = first, last do
-    names[#names + 1] = A.requests[keyed[j]][1]
-  end
-  local used = redis.call('HMGET', KEYS[7], unpack(names))
-  local fresh = {}
-  for j = first, last do
-    local key = names[j - first + 1]
-    if used[j - first + 1] or seen[key] then
-      mask[keyed[j]] = '0'
-    else
-      seen[key] = true
-      fresh[#fresh + 1] = key
-      fresh[#fresh + 1] = '1'
-    end
-  end
-  if #fresh > 0 then
-    redis.call('HSET', KEYS[7], unpack(fresh))
-  end
-end
+-- [run keys] take_run_keys (scripts/run_keys.py): the dedupe, and a lifecycle's.
+local mask = take_run_keys(KEYS[7], A.requests, A.run_keys)
 for i, r in ipairs(A.requests) do
   if mask[i] ~= '0' then
     redis.call('XADD', KEYS[5], '*', 'd', r[2])
@@ -514,6 +540,11 @@ for i, ev in ipairs(A.events or {}) do
   append_asset_event(KEYS[9], KEYS[8 + 2 * i], KEYS[9 + 2 * i], ev[1], ev[2])
 end
 -- [end asset events]
+-- [failure event] a FAILURE tick on the event stream (tick_failure_event).
+if A.failure then
+  tick_failure_event(KEYS[9], A.sensor, A.tick, clock(), A.failure)
+end
+-- [end failure event]
 -- [dynamic partitions]
 for _, change in ipairs(A.partitions or {}) do
   local zkey = KEYS[change[2]]
@@ -537,6 +568,37 @@ if #A.requests > 0 then
 end
 -- [end counters]
 return {1, flags}
+end
+"""
+)
+
+COMMIT = _script(
+    COMMIT_TICK
+    + """
+return commit_tick(KEYS, A)
+"""
+)
+
+# COMMIT_MANY: the ticks of one flush, each committed by commit_tick as
+# COMMIT commits it: atomic and at most once on its own (a tick whose lease
+# was lost is refused, the others still commit; the same flush sent again
+# finds each tick committed and changes nothing), in one round trip.
+# KEYS: inflight zset, claimed zset, then every key the ticks name, each once
+# A: commits ({{k = {index in KEYS of its COMMIT KEYS[3], KEYS[4], ...},
+#    and COMMIT's named arguments}, ...}, in order)
+# Returns per tick what COMMIT returns.
+COMMIT_MANY = _script(
+    COMMIT_TICK
+    + """
+local out = {}
+for i, c in ipairs(A.commits) do
+  local K = {LEASES, CLAIMED}
+  for j, at in ipairs(c.k) do
+    K[j + 2] = KEYS[at]
+  end
+  out[i] = commit_tick(K, c)
+end
+return out
 """
 )
 
@@ -604,7 +666,8 @@ return 0
 # death of the sensor; after ``quarantine_after`` in a row its next tick
 # waits a backoff that doubles with each (capped), so a sensor that kills
 # its process cannot crash-loop the pool.
-# KEYS: inflight zset, claimed zset, due zset
+# KEYS: inflight zset, claimed zset, due zset, events stream (a FAILURE is
+#       told there)
 # A: hash_prefix, ticks_prefix, size, max_age, holder, cause,
 #    retry (bool), ttl (s, for the next delivery), now (due clock),
 #    quarantine_after, backoff_cap, ticks ({{name, tick id}, ...})
@@ -657,6 +720,7 @@ redis.call('HSET', hash, 'kills', tostring(kills))
 clear_lease(hash, name)
 local entry = failure_entry(culprit[2], name, latest, now, nil, error)
 write_record(hash, A.ticks_prefix .. name, entry, A.size, fmt(latest), A.max_age)
+tick_failure_event(KEYS[4], name, culprit[2], now, error)
 due_again(hash, KEYS[3], name, at, f[1])
 return {name, 'failed'}
 """)
@@ -666,8 +730,10 @@ LEASE_SCRIPTS = {
     "lease_claim_due": CLAIM_DUE,
     "lease_publish": PUBLISH,
     "lease_begin": BEGIN,
+    "lease_take_up": TAKE_UP,
     "lease_renew": RENEW,
     "lease_commit": COMMIT,
+    "lease_commit_many": COMMIT_MANY,
     "lease_give_back": GIVE_BACK,
     "lease_release": RELEASE,
     "lease_abandon": ABANDON,

@@ -43,13 +43,15 @@ return {'due', string.format('%.6f', t)}
 
 # SYNC_SENSORS: record the code's sensors (default status, interval) and make
 # each RUNNING one due unless it is in flight or due already (an existing due
-# time is never pushed back, nor brought before its interval allows).  A
-# sensor that is not RUNNING leaves the index, unless it was triggered.
+# time is never pushed back, nor brought before its interval allows).  One
+# that never ticked (no ``last_started``) is due ``first delay`` s after now
+# (jitter spreads a new deployment's first ticks; 0 without).  A sensor that
+# is not RUNNING leaves the index, unless it was triggered.
 # Fenced like CLAIM_DUE: only the leader's code decides what is scheduled, so
 # a standby running other code (a rolling deploy) changes nothing.
 # KEYS: leader lock, sensors set, due zset
 # ARGV: token, now, sensor hash key prefix, then per sensor: name, default,
-#       interval
+#       interval, first delay
 # Returns how many sensors became due, or -1 when the caller does not lead.
 SYNC_SENSORS = (
     EARLIEST
@@ -59,18 +61,22 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
 end
 local now = tonumber(ARGV[2])
 local added = 0
-for i = 4, #ARGV, 3 do
+for i = 4, #ARGV, 4 do
   local name = ARGV[i]
   local hash = ARGV[3] .. name
   redis.call('HSET', hash, 'default', ARGV[i + 1], 'interval', ARGV[i + 2])
   redis.call('SADD', KEYS[2], name)
-  local f = redis.call('HMGET', hash, 'status', 'inflight', 'trigger')
+  local f = redis.call('HMGET', hash, 'status', 'inflight', 'trigger', 'last_started')
   local status = f[1] or ARGV[i + 1]
   if f[2] then
     -- in flight: its commit puts it back in the index
   elseif status == 'RUNNING' then
     if not redis.call('ZSCORE', KEYS[3], name) then
-      redis.call('ZADD', KEYS[3], earliest(hash, now), name)
+      local at = earliest(hash, now)
+      if not f[4] then
+        at = now + tonumber(ARGV[i + 3])
+      end
+      redis.call('ZADD', KEYS[3], at, name)
       added = added + 1
     end
   elseif not f[3] then

@@ -33,6 +33,7 @@ from lookout._core.storage.metrics import Counters, MetricsView, SensorCounts, S
 from lookout._core.storage.partitions import DynamicPartitionStore
 from lookout._core.storage.processes import ProcessInfo, ProcessStore
 from lookout._core.storage.push import PushedLaunch, PushStore, push_sensor
+from lookout._core.storage.run_keys import RunKeyLookup, RunKeyPolicy
 from lookout._core.storage.runs import Created, RunStore
 from lookout._core.storage.schedule import (
     ScheduleStore,
@@ -74,6 +75,7 @@ class Repositories:
     metrics: MetricsView
     server: ServerChecks
     push: PushStore
+    run_keys: RunKeyLookup
 
     @classmethod
     def on(
@@ -104,6 +106,7 @@ class Repositories:
             metrics=MetricsView(client, keys),
             server=ServerChecks(client, keys),
             push=PushStore(client, keys),
+            run_keys=RunKeyLookup(client, keys),
         )
 
     @classmethod
@@ -150,6 +153,8 @@ __all__ = [
     "PushedLaunch",
     "Quarantine",
     "Repositories",
+    "RunKeyLookup",
+    "RunKeyPolicy",
     "RunStore",
     "ScheduleStore",
     "SensorCounts",

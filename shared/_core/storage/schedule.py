@@ -10,7 +10,7 @@ changes nothing.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 import redis
@@ -60,19 +60,27 @@ class ScheduleStore(Repository):
     # -- sync (fenced: only the leader's code decides what is scheduled) ------
 
     def sync_sensors(
-        self, token: str, sensors: Iterable[tuple[str, DefaultSensorStatus, float]], now: float
+        self,
+        token: str,
+        sensors: Iterable[tuple[str, DefaultSensorStatus, float]],
+        now: float,
+        *,
+        first_delays: Mapping[str, float] | None = None,
     ) -> int | None:
         """Record the code's sensors and put the RUNNING ones that are idle in the due index.
 
         An existing due time is kept; returns how many sensors became due, or
         ``None`` when ``token`` does not hold the leader lock (a chunk done
-        before the lock was lost stays done: it was the leader's).
+        before the lock was lost stays done: it was the leader's).  A sensor
+        that never ticked is first due ``first_delays[name]`` s after ``now``
+        (jitter: the sensors of a new deployment spread over an interval).
         """
+        delays = first_delays or {}
         chunk: list[str] = []
         added = 0
         for name, default, interval in sensors:
-            chunk += [name, default.value, repr(float(interval))]
-            if len(chunk) >= 3000:
+            chunk += [name, default.value, repr(float(interval)), repr(delays.get(name, 0.0))]
+            if len(chunk) >= 4000:
                 done = self._sync_chunk(token, chunk, now)
                 if done < 0:
                     return None

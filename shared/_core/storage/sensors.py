@@ -123,6 +123,6 @@ class SensorStore(Repository):
         """Forget every run key of a sensor (an operator's explicit act); returns how many."""
         pipe = self.client.pipeline(transaction=True)
         pipe.hlen(self.keys.run_keys(name))
-        pipe.unlink(self.keys.run_keys(name))
+        pipe.unlink(self.keys.run_keys(name), self.keys.run_key_times(name))
         count, _ = pipe.execute()
         return int(count)

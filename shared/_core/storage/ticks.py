@@ -21,7 +21,7 @@ import redis
 from redis.commands.core import Script
 
 from lookout._base.codec import encode, encode_script_args
-from lookout._base.wire import RunEvent, TickRecord
+from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
@@ -33,6 +33,8 @@ from lookout._core.storage.history import (
     encode_record,
     with_flags,
 )
+from lookout._core.storage.run_keys import RunKeyPolicy, request_opts
+from lookout._core.storage.sensors import STATE_FIELDS, SensorState, read_state
 from lookout._core.streams import text
 
 # The keys every lease script takes first (``_call``): the leases' expiries
@@ -63,6 +65,9 @@ class TickCommit:
     partition_changes: Sequence[tuple[str, str, Sequence[str]]] = ()
     # The trigger payload the evaluation read (packed), removed once committed.
     payload: bytes | None = None
+    # A lookout sensor's run-key lifecycle (rerun after a failed run, a
+    # retention); None: Dagster's run keys, used once and kept forever.
+    run_keys: RunKeyPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -146,8 +151,10 @@ class TickLedger(Repository):
         self._claim_due = self._script("lease_claim_due")
         self._publish = self._script("lease_publish")
         self._begin = self._script("lease_begin")
+        self._take_up = self._script("lease_take_up")
         self._renew = self._script("lease_renew")
         self._commit = self._script("lease_commit")
+        self._commit_many = self._script("lease_commit_many")
         self._give_back = self._script("lease_give_back")
         self._release = self._script("lease_release")
         self._abandon = self._script("lease_abandon")
@@ -166,7 +173,7 @@ class TickLedger(Repository):
         Returns the tick id that holds the lease: another one when busy.
         ``now`` (the due clock) is where a lapsed lease it expires puts the sensor.
         """
-        keys = [self.keys.sensor(name), self.keys.due, self.keys.ticks(name)]
+        keys = [self.keys.sensor(name), self.keys.due, self.keys.ticks(name), self.keys.events]
         args = {
             "sensor": name,
             "tick": tick_id,
@@ -206,6 +213,7 @@ class TickLedger(Repository):
             self.keys.claim_round(token),
             self.keys.launch,
             self.keys.deferred,
+            self.keys.events,
         ]
         args = {
             "token": token,
@@ -256,6 +264,27 @@ class TickLedger(Repository):
             "ticks": [list(t) for t in ticks],
         }
         return [text(r) for r in self._call(self._begin, [], args)]
+
+    def take_up(
+        self, ticks: Sequence[TickRef], holder: str, ttl: float
+    ) -> list[tuple[str, SensorState | None]]:
+        """Begin ``ticks`` as ``begin`` does and read the state of each sensor now held,
+        all in one round trip.
+
+        Per tick: what ``begin`` answers, with the sensor's state when
+        ``holder`` holds it (else ``None``).
+        """
+        if not ticks:
+            return []
+        args = {
+            "hash_prefix": self.keys.sensor(""),
+            "holder": holder,
+            "ttl": float(ttl),
+            "ticks": [list(t) for t in ticks],
+            "fields": list(STATE_FIELDS),
+        }
+        rows = self._call(self._take_up, [], args)
+        return [(text(row[0]), read_state(row[1:]) if len(row) > 1 else None) for row in rows]
 
     def renew(
         self, ticks: Sequence[TickRef], holder: str, ttl: float, *, restart: bool = False
@@ -339,7 +368,7 @@ class TickLedger(Repository):
             "backoff_cap": float(quarantine.backoff_cap),
             "ticks": [list(t) for t in ticks],
         }
-        sensor, outcome = self._call(self._abandon, [self.keys.due], args)
+        sensor, outcome = self._call(self._abandon, [self.keys.due, self.keys.events], args)
         return Abandoned(text(sensor), text(outcome))
 
     # -- committing --------------------------------------------------------------
@@ -352,26 +381,21 @@ class TickLedger(Repository):
         return record
 
     def commit_many(self, commits: Sequence[TickCommit]) -> list[TickRecord | None]:
-        """Commit several ticks in one round trip; each is still atomic on its own."""
+        """Commit several ticks in one script call; each is still atomic and at most
+        once on its own (one whose lease was lost is refused, the others commit).
+        """
         if not commits:
             return []
-        # EVALSHA straight into the pipeline: a script called through the
-        # pipeline makes redis-py ask SCRIPT EXISTS first, one more round trip
-        # per flush.  A server that lost the script (a restart) answers NOSCRIPT
-        # and ran nothing for that commit: it is loaded and those commits retried.
-        script = self._commit
-        calls = [self._commit_call(c) for c in commits]
-        leases = [self.keys.inflight, self.keys.claimed]
-        pipe = self.client.pipeline(transaction=False)
-        for keys, args in calls:
-            pipe.evalsha(script.sha, len(keys) + 2, *leases, *keys, encode_script_args(args))
-        replies = pipe.execute(raise_on_error=False)
-        for i, reply in enumerate(replies):
-            if isinstance(reply, redis.exceptions.NoScriptError):
-                replies[i] = self._call(script, *calls[i])
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
+        # KEYS: every key the ticks name, once (the launch stream, the due
+        # index and the counters are shared); each tick's ``k`` lists where
+        # its own COMMIT keys are, in COMMIT's order.
+        index: dict[str, int] = {}
+        calls = []
+        for commit in commits:
+            keys, args = self._commit_call(commit)
+            args["k"] = [index.setdefault(k, LEASE_KEYS + len(index) + 1) for k in keys]
+            calls.append(args)
+        replies = self._call(self._commit_many, list(index), {"commits": calls})
         records = [_committed(c, reply) for c, reply in zip(commits, replies, strict=True)]
         self._clear_payloads(commits, records)
         return records
@@ -419,10 +443,18 @@ class TickLedger(Repository):
             "next_due": "" if commit.next_due is None else repr(commit.next_due),
             "started": repr(record.started_at),
             "status": record.status,  # counted by the [counters] block
-            "requests": [[key or "", payload] for key, payload in commit.launches],
+            "requests": request_opts(commit.run_keys, commit.launches),
             "events": self._asset_event_call(commit.asset_events, keys),
             "partitions": self._partition_call(commit.partition_changes, keys),
         }
+        if commit.run_keys is not None:
+            args["run_keys"] = commit.run_keys.script_opts(self.keys, name)
+        if record.status == TickStatus.FAILURE.value:
+            # The [failure event] block: a failed tick reports no asset events,
+            # so the events stream is KEYS[9] here too.
+            if self.keys.events not in keys:
+                keys.append(self.keys.events)
+            args["failure"] = record.error or ""
         return keys, args
 
     def _partition_call(

@@ -1,0 +1,153 @@
+"""A message's ticks taken up in one script call and each flush committed in one.
+
+Against the real Redis: the batched scripts keep every tick atomic and at
+most once on its own (invariant 2): a tick whose lease was lost in a flush
+is refused while the others in it commit, and the same flush sent again
+commits nothing twice.  A whole message costs two script calls, not three
+round trips per tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import redis
+
+from lookout import Settings
+from lookout._core.storage import TickCommit
+from lookout._process.tick import TickRunner
+from lookout.testing import Repositories, TickMessage, load_definitions, tick_runner
+from lookout.workers.batch import TickBatch
+from lookout.workers.keeper import LeaseKeeper
+from tests.locations.work_support import claim_ticks, committed
+
+LOCATION = "tests.locations.work_basic"
+HOLDER = "host-a:1:job-1"
+COUNTERS = ["counter", "counter_b", "counter_c"]
+
+
+def evaluated(
+    runner: TickRunner, storage: Repositories, ticks: Sequence[TickMessage], holder: str
+) -> list[TickCommit]:
+    """Take ``ticks`` up as ``holder`` and evaluate each: the commits of one flush."""
+    taken = storage.ticks.take_up([(t.sensor, t.tick_id) for t in ticks], holder, 60)
+    assert [answer for answer, _ in taken] == [""] * len(ticks)
+    commits = []
+    for tick, (_, state) in zip(ticks, taken, strict=True):
+        assert state is not None
+        sensor = runner.instigator(tick.sensor)
+        commits.append(
+            runner.evaluate(sensor, state, tick_id=tick.tick_id, due_at=None, holder=holder)
+        )
+    return commits
+
+
+def launches(storage: Repositories) -> int:
+    return int(storage.client.xlen(storage.keys.launch))
+
+
+def test_a_flush_commits_its_other_ticks_when_one_of_them_lost_its_lease(
+    storage: Repositories, settings: Settings
+) -> None:
+    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
+    ticks = claim_ticks(storage, settings, COUNTERS)
+    commits = evaluated(runner, storage, ticks, HOLDER)
+    # The middle tick's lease moves on (its holder was taken for dead) before the flush.
+    lost = ticks[1]
+    assert storage.ticks.give_back([(lost.sensor, lost.tick_id, None)], 0.0, holder=HOLDER) == 1
+    assert storage.ticks.claim(lost.sensor, "the next tick", 60) == "the next tick"
+
+    records = storage.ticks.commit_many(commits)
+
+    assert [r is not None for r in records] == [True, False, True]
+    assert [committed(storage, t) for t in ticks] == [True, False, True]
+    assert storage.ticks.inflight_tick(lost.sensor) is not None  # the next tick's, untouched
+    assert storage.client.hget(storage.keys.sensor(lost.sensor), "cursor") is None
+    assert launches(storage) == 2
+
+
+def test_a_flush_sent_again_commits_nothing_twice_and_answers_as_the_first_time(
+    storage: Repositories, settings: Settings
+) -> None:
+    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
+    ticks = claim_ticks(storage, settings, COUNTERS)
+    commits = evaluated(runner, storage, ticks, HOLDER)
+    first = storage.ticks.commit_many(commits)
+    histories = [len(storage.ticks.history(t.sensor)) for t in ticks]
+    counters = storage.client.hgetall(storage.keys.counters)
+
+    # Its reply lost, the flush is sent again (redis-py resends, or the message comes back).
+    again = storage.ticks.commit_many(commits)
+
+    assert all(r is not None for r in first)
+    assert again == first
+    assert [len(storage.ticks.history(t.sensor)) for t in ticks] == histories
+    assert storage.client.hgetall(storage.keys.counters) == counters
+    assert launches(storage) == 3
+
+
+def test_a_flush_by_another_holder_of_the_same_ticks_is_refused_whole(
+    storage: Repositories, settings: Settings
+) -> None:
+    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
+    ticks = claim_ticks(storage, settings, COUNTERS)
+    commits = evaluated(runner, storage, ticks, HOLDER)
+    assert all(r is not None for r in storage.ticks.commit_many(commits))
+    impostor = [replace(c, holder="host-b:2:job-1") for c in commits]
+    assert storage.ticks.commit_many(impostor) == [None, None, None]
+    assert launches(storage) == 3
+
+
+def test_taking_up_reads_each_held_sensors_state_and_leaves_the_others_alone(
+    storage: Repositories, settings: Settings
+) -> None:
+    ticks = claim_ticks(storage, settings, COUNTERS)
+    storage.sensors.set_cursor("counter", b"\xa27")
+    other = storage.ticks.take_up([(ticks[1].sensor, ticks[1].tick_id)], "host-b:1:job-9", 60)
+    assert other[0][0] == ""
+
+    taken = storage.ticks.take_up(
+        [(t.sensor, t.tick_id) for t in ticks] + [("counter_d", "no such tick")], HOLDER, 60
+    )
+
+    assert [answer for answer, _ in taken] == ["", "host-b:1:job-9", "", "-"]
+    first = taken[0][1]
+    assert first is not None and first.cursor == b"\xa27" and first.inflight == ticks[0].tick_id
+    assert taken[1][1] is None and taken[3][1] is None
+    assert storage.ticks.holder("counter") == HOLDER
+    assert storage.ticks.holder("counter_b") == "host-b:1:job-9"
+
+
+def test_a_whole_message_costs_one_round_trip_to_take_up_and_one_per_flush(
+    storage: Repositories, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Leases renewed only every 20 s: the keeper's thread stays out of the count.
+    patient = replace(settings, inflight_margin=60.0)
+    runner = tick_runner(load_definitions(module=LOCATION), storage, patient)
+    names = [*COUNTERS, "counter_d"]
+
+    def one_message() -> int:
+        ticks = claim_ticks(storage, patient, names)
+        keeper = LeaseKeeper(runner.ticks, patient)
+        batch = TickBatch(runner, keeper, lambda *_: None, "job-1", flush_every=60)
+        sent.clear()
+        return batch.handle([[t.to_wire() for t in ticks]], {}).committed
+
+    # Every request written to Redis, as the client's connections send them.
+    sent: list[bytes] = []
+    # redis-py leaves the method untyped: named as a plain callable here.
+    send: Callable[..., None] = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self: Any, command: Any, *args: Any, **kwargs: Any) -> None:
+        sent.append(b"".join(command) if isinstance(command, list) else command)
+        send(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    assert one_message() == 4  # the scripts are loaded now
+    assert one_message() == 4
+    # take_up, then the one flush: nothing is read or written per tick besides.
+    assert len(sent) == 2
+    assert all(b"EVALSHA" in request for request in sent)
