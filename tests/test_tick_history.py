@@ -279,3 +279,13 @@ def test_with_no_age_bound_a_record_of_any_age_stays(storage: Repositories) -> N
     ]
     committed_skips(storage, 1, "later")  # the default bound, a day: the old one goes
     assert [t.skip_reason for t in storage.ticks.history("steered", 100)] == ["later", "now"]
+
+
+def test_a_worker_taking_up_a_tick_reads_the_last_record_as_its_sensors(
+    storage: Repositories,
+) -> None:
+    committed_skips(storage, 3, "quiet")
+    storage.ticks.claim("steered", "next", ttl=30.0)
+    ((answer, state),) = storage.ticks.take_up([("steered", "next")], "tester", ttl=30.0)
+    assert answer == "" and state is not None and state.last is not None
+    assert (state.last.sensor, state.last.count, state.last.skip_reason) == ("steered", 3, "quiet")
