@@ -276,6 +276,30 @@ defs = dg.Definitions(
 '''
 
 
+def _sampled_keys(storage: Repositories, sensors: int, sample: int = 200) -> dict[str, float]:
+    """MEMORY USAGE of a sensor's own keys (hash, history), averaged over a sample of them."""
+    step = max(1, sensors // sample)
+    names = [f"q{i:07d}" for i in range(0, sensors, step)][:sample]
+    pipe = storage.client.pipeline(transaction=False)
+    for name in names:
+        pipe.memory_usage(storage.keys.sensor(name))
+        pipe.memory_usage(storage.keys.ticks(name))
+    sizes = [int(v or 0) for v in pipe.execute()]
+    entries = sum(int(n) for n in _lengths(storage, names))
+    return {
+        "sensor_hash": sum(sizes[0::2]) / len(names),
+        "ticks_list": sum(sizes[1::2]) / len(names),
+        "history_entries": entries / len(names),
+    }
+
+
+def _lengths(storage: Repositories, names: list[str]) -> list[int]:
+    pipe = storage.client.pipeline(transaction=False)
+    for name in names:
+        pipe.llen(storage.keys.ticks(name))
+    return [int(n) for n in pipe.execute()]
+
+
 def stack_memory(
     redis: EmbeddedRedis,
     workdir: Path,
@@ -317,8 +341,10 @@ def stack_memory(
                     f"  {sample['at_s']:.0f} s: {sample['committed_ticks']:.0f} ticks, "
                     f"{sample['bytes_per_sensor']:.0f} B per sensor"
                 )
+            keys = _sampled_keys(storage, sensors)
         one = storage.ticks.history("q0000000", 100)
         return {
+            "keys_bytes_per_sensor": keys,
             "sensors": sensors,
             "interval_s": interval,
             "duration_s": duration,

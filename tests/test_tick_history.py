@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 
 from lookout import Settings
 from lookout._base.codec import encode
+from lookout._core.settings import SettingsError
 from lookout._core.storage.ticks import TickCommit
 from lookout._tools.cli._json import dumps, tick_json
 from lookout._tools.monitor import create_app
@@ -65,14 +66,20 @@ def shape(history: list[TickRecord]) -> list[tuple[str, str | None, int]]:
     return [(t.status, t.skip_reason, t.count) for t in history]
 
 
-def committed_skips(storage: Repositories, n: int, reason: str) -> list[TickRecord]:
-    """``n`` SKIPPED ticks of ``steered``, each claimed, begun and committed by the scripts."""
-    ledger, done = storage.ticks, []
+def committed_skips(
+    storage: Repositories, n: int, reason: str, ago: float = 0.0, age: float = 86400.0
+) -> list[TickRecord]:
+    """``n`` SKIPPED ticks of ``steered``, each claimed, begun and committed by the scripts.
+
+    ``ago``: their records say they started that long ago; ``age``: the retention's.
+    """
+    ledger = Repositories.on(storage.client, storage.keys, history_age=age).ticks
+    done = []
     for _ in range(n):
         tick_id = uuid.uuid4().hex
         ledger.claim("steered", tick_id, ttl=30.0)
         assert ledger.begin([("steered", tick_id)], "tester", ttl=30.0) == [""]
-        started = time.time()
+        started = time.time() - ago
         record = TickRecord(
             tick_id=tick_id,
             sensor="steered",
@@ -253,3 +260,32 @@ def test_the_monitor_counts_each_tick_a_run_of_skips_gains_once(storage: Reposit
     committed_skips(storage, 2, "quiet")
     assert tracker.update(storage.metrics, ["steered"]) == 2
     assert tracker.lateness.count == 5 and tracker.durations["steered"].count == 5
+
+
+def test_the_retention_settings_are_checked_and_age_zero_means_no_bound() -> None:
+    assert Settings.from_env({"LOOKOUT_TICK_HISTORY_AGE": "0"}).tick_history_age == 0
+    with pytest.raises(SettingsError, match="LOOKOUT_TICK_HISTORY_AGE=-1 must be 0 or more"):
+        Settings.from_env({"LOOKOUT_TICK_HISTORY_AGE": "-1"})
+    with pytest.raises(SettingsError, match="LOOKOUT_TICK_HISTORY=0 must be 1 or more"):
+        Settings.from_env({"LOOKOUT_TICK_HISTORY": "0"})
+
+
+def test_with_no_age_bound_a_record_of_any_age_stays(storage: Repositories) -> None:
+    committed_skips(storage, 1, "ten days ago", ago=10 * 86400.0)
+    committed_skips(storage, 1, "now", age=0.0)
+    assert [t.skip_reason for t in storage.ticks.history("steered", 100)] == [
+        "now",
+        "ten days ago",
+    ]
+    committed_skips(storage, 1, "later")  # the default bound, a day: the old one goes
+    assert [t.skip_reason for t in storage.ticks.history("steered", 100)] == ["later", "now"]
+
+
+def test_a_worker_taking_up_a_tick_reads_the_last_record_as_its_sensors(
+    storage: Repositories,
+) -> None:
+    committed_skips(storage, 3, "quiet")
+    storage.ticks.claim("steered", "next", ttl=30.0)
+    ((answer, state),) = storage.ticks.take_up([("steered", "next")], "tester", ttl=30.0)
+    assert answer == "" and state is not None and state.last is not None
+    assert (state.last.sensor, state.last.count, state.last.skip_reason) == ("steered", 3, "quiet")

@@ -110,7 +110,8 @@ end
 -- ticks, the first one started at f with id I.  A quiet sensor's skips are
 -- one entry.  Retention: at most ``size`` entries, and none that ended more
 -- than ``max_age`` s before this tick started (0 or nil: no bound by age),
--- the oldest first.  ``last`` on the hash is the newest entry.
+-- the oldest first, checked when an entry is added.  ``last`` on the hash is
+-- the newest entry.
 local function write_record(hash, ticks, entry, size, started, max_age)
   local rec, rest = record_of(entry)
   local h
@@ -126,13 +127,15 @@ local function write_record(hash, ticks, entry, size, started, max_age)
     rec.I = h.I or h.i
     entry = cmsgpack.pack(rec) .. (rest > 0 and string.sub(entry, rest + 1) or '')
     redis.call('LSET', ticks, 0, entry)
-  elseif redis.call('LPUSH', ticks, entry) > size then
-    redis.call('LTRIM', ticks, 0, size - 1)
-  end
-  if rec and max_age and max_age > 0 then
-    local oldest = rec.started_at - max_age
-    local n = redis.call('LLEN', ticks)
-    while n > 1 do
+  else
+    local n = redis.call('LPUSH', ticks, entry)
+    if n > size then
+      redis.call('LTRIM', ticks, 0, size - 1)
+      n = size
+    end
+    -- By age only when an entry was added: a run that grows ages nothing.
+    local oldest = rec and max_age and max_age > 0 and rec.started_at - max_age
+    while oldest and n > 1 do
       local t = record_of(redis.call('LINDEX', ticks, -1))
       if not t or (t.ended_at or t.started_at) >= oldest then
         break

@@ -14,9 +14,10 @@ An entry is up to three msgpack values one after the other:
 3. the commit's accepted/dropped flags (``"1"``/``"0"`` per request).
 
 The times keep their long names, ``started_at`` and ``ended_at``: the Lua
-helpers trim by them, and a worker reads them from a sensor's ``last`` entry
-without decoding the rest (``entry_duration``).  Lua reads ``s``, ``r``,
-``i`` and the run's letters, and writes FAILURE records in this form too.
+helpers trim by them, and a worker reads them from a sensor's ``last``
+entry without decoding the rest (``workers.batch.last_duration``).  Lua
+reads ``s``, ``r``, ``i`` and the run's letters, and writes FAILURE records
+in this form too.
 Entries written before the compact form (full field names, with the sensor)
 still read.
 """
@@ -26,7 +27,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from lookout._base.codec import decode_first, decode_from, decode_values, encode_value
+from lookout._base.codec import decode_from, decode_values, encode_value
 from lookout._base.errors import CodecError
 from lookout._base.wire import TickRecord, TickStatus
 
@@ -163,17 +164,6 @@ def decode_entry(entry: bytes, sensor: str = "") -> TickRecord:
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise CodecError(f"malformed tick history entry: {exc!r}") from exc
     return with_flags(record, flags)
-
-
-def entry_duration(entry: bytes | None) -> float | None:
-    """How long the tick of a history entry took, without decoding all of it (``None``: unknown)."""
-    if not entry:
-        return None
-    try:
-        record = decode_first(entry)
-        return float(record["ended_at"]) - float(record["started_at"])
-    except (CodecError, TypeError, KeyError, ValueError):
-        return None
 
 
 def with_flags(record: TickRecord, accepted: str) -> TickRecord:

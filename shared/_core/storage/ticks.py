@@ -284,7 +284,10 @@ class TickLedger(Repository):
             "fields": list(STATE_FIELDS),
         }
         rows = self._call(self._take_up, [], args)
-        return [(text(row[0]), read_state(row[1:]) if len(row) > 1 else None) for row in rows]
+        return [
+            (text(row[0]), read_state(row[1:], ref[0]) if len(row) > 1 else None)
+            for row, ref in zip(rows, ticks, strict=True)
+        ]
 
     def renew(
         self, ticks: Sequence[TickRef], holder: str, ttl: float, *, restart: bool = False
