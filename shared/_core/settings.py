@@ -51,6 +51,11 @@ class Settings:
     leader_renew: float = 1.0
     # Processes write their heartbeat this often; it expires after 3 of them.
     heartbeat_interval: float = 2.0
+    # Celery's task events (what Flower shows of each task): off, as each
+    # message then costs the worker and the scheduler an event publish more.
+    # Flower switches the workers' events on at run time as it starts
+    # (``celery control enable_events``); on here, they are sent from the start.
+    task_events: bool = False
     # The operator's token for the status page's state changes (start, stop,
     # cursor reset); empty: the page is read only.  Kept out of repr and logs.
     admin_token: str = field(default="", repr=False)
@@ -142,7 +147,29 @@ class Settings:
         return self.inflight_margin / 2
 
 
+# Words a flag's variable may be set to, and what they mean.
+_FLAGS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
 def _parse(name: str, raw: str, kind: type) -> Any:
+    if kind is bool:
+        # bool("false") is True: a flag is read from its words instead.
+        flag = _FLAGS.get(raw.strip().lower())
+        if flag is None:
+            raise SettingsError(
+                f"LOOKOUT_{name.upper()}={raw!r} is not a flag: 1, true, yes or on; "
+                "0, false, no or off"
+            )
+        return flag
     try:
         return kind(raw.strip())
     except ValueError:
