@@ -41,7 +41,8 @@ class TaskEvents:
     def _listen(self) -> None:
         with self.app.connection() as conn:
             self._receiver = self.app.events.Receiver(
-                conn, handlers={
+                conn,
+                handlers={
                     "task-succeeded": self.succeeded.append,
                     "task-received": self.received.append,
                 },
