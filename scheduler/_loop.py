@@ -9,13 +9,17 @@ surely never reached the broker when publishing fails; the ticks sent are
 marked published, and any the leader could not mark (it failed or died) are
 given back by the sweep unless a worker began them.
 Between rounds the leader sleeps until the head of the due index, capped,
-and wakes early on a trigger.  Each round reads only the sensors it claims,
-so its cost per tick is O(log n) in the number of sensors.
+and wakes early on a trigger; when few are due, the head waits a little
+(``scheduler_batch_wait``) for enough others to fill a message per worker
+process, so that a low tick rate does not pay a round and messages per tick.
+Each round reads only the sensors it claims, so its cost per tick is
+O(log n) in the number of sensors.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -280,8 +284,12 @@ class Scheduler:
         if len(ticks) < len(claim.ticks):
             self._park([t for t in claim.ticks if t.sensor not in self.known])
         if ticks:
+            # A full round: more are due behind it, and large messages cost least.
+            backlog = len(claim.ticks) >= self.settings.schedule_limit
             try:
-                self.stats.messages += self.publisher.publish(ticks, self._worker_slots())
+                self.stats.messages += self.publisher.publish(
+                    ticks, self._worker_slots(), backlog=backlog
+                )
             except PublishError as failed:
                 self._give_back(failed, len(ticks))
                 # A transient error ends the round as any other would: tried again soon.
@@ -350,16 +358,25 @@ class Scheduler:
         )
 
     def _idle_time(self) -> float:
-        wakeup = self.schedule.next_wakeup()
-        cap = min(self.settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
+        """Until the next round: the next due time (or lease expiry), gathered, bounded."""
+        settings = self.settings
+        slots = self._worker_slots()
+        wakeup = self.schedule.next_wakeup(slots * settings.tick_batch_min)
+        cap = min(settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
         if wakeup.triggers_waiting:
             cap = min(cap, TRIGGER_POLL)
         if wakeup.at is None:
             return cap
+        at = wakeup.at
+        if settings.scheduler_batch_wait > 0:
+            # Few due: the first waits (at most the batch wait past its due
+            # time) until a message of the least size per worker process is due.
+            gathered = math.inf if wakeup.gathered is None else wakeup.gathered
+            at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         # Ticks coming due a few ms apart wait for each other a little, so that
         # they share a round and a message instead of one round each.
-        floor = min(cap, self.settings.scheduler_min_pause)
-        return max(floor, min(cap, wakeup.at - self.clock()))
+        floor = min(cap, settings.scheduler_min_pause)
+        return max(floor, min(cap, at - self.clock()))
 
     def _pause(self, seconds: float) -> None:
         if seconds <= 0 or self._stop.is_set():

@@ -35,16 +35,24 @@ class Settings:
     tick_history: int = 1000
     tick_queue: str = "ticks"
     run_queue: str = "runs"
-    # Scheduler: due ticks claimed per round, and ticks carried per Celery
-    # message (one message per tick cannot go past Celery's own rate).
+    # Scheduler: due ticks claimed per round, and the most ticks one Celery
+    # message carries (one message per tick cannot go past Celery's own
+    # rate; a full round, a backlog, is sent in messages this large).
     schedule_limit: int = 1000
-    tick_batch_size: int = 100
+    tick_batch_size: int = 500
+    # A round that is not full is spread over the workers' processes, but
+    # no message carries fewer than this while more are due.
+    tick_batch_min: int = 8
     # The scheduler sleeps at most this long between rounds (a trigger or
     # the next due time wakes it earlier).
     scheduler_max_sleep: float = 0.5
     # ... and at least this long after a round that was not full, so that ticks
     # coming due a few ms apart share a round and a message (their lateness).
     scheduler_min_pause: float = 0.02
+    # A due tick waits at most this long for others, until a round has a
+    # message of ``tick_batch_min`` for each worker process: at a low due
+    # rate a round then costs less per tick (0: rounds every min pause).
+    scheduler_batch_wait: float = 0.05
     # The leader lock's TTL and how often the leader renews it; a standby
     # takes over within about leader_ttl of the leader's death.
     leader_ttl: float = 5.0
@@ -183,6 +191,7 @@ _COUNTS = (
     "tick_history",
     "schedule_limit",
     "tick_batch_size",
+    "tick_batch_min",
     "launch_batch",
     "dead_letter_max",
     "stream_max_entries",
@@ -191,6 +200,7 @@ _COUNTS = (
 # Settings that may be zero (no pause, no margin, no retry, no limit).
 _MAY_BE_ZERO = (
     "scheduler_min_pause",
+    "scheduler_batch_wait",
     "inflight_margin",
     "run_max_retries",
     "max_cursor_bytes",

@@ -30,6 +30,9 @@ class Wakeup:
     # Triggers wait for in-flight ticks: a commit announces nothing, so the
     # scheduler looks again soon.
     triggers_waiting: bool
+    # When the index holds the number of due ticks asked for (the due time
+    # of that many-th sensor); None: it holds fewer sensors.
+    gathered: float | None = None
 
 
 class TriggerOutcome(enum.Enum):
@@ -132,15 +135,24 @@ class ScheduleStore(Repository):
 
     # -- waking the leader ----------------------------------------------------
 
-    def next_wakeup(self) -> Wakeup:
-        """The next due time and lease expiry, by peeking at each index's head."""
+    def next_wakeup(self, gather: int = 1) -> Wakeup:
+        """The next due time and lease expiry, by peeking at each index's head, and
+        when ``gather`` sensors will be due (the index's ``gather``-th entry); one round trip.
+        """
         pipe = self.client.pipeline(transaction=False)
         pipe.zrange(self.keys.due, 0, 0, withscores=True)
         pipe.zrange(self.keys.inflight, 0, 0, withscores=True)
         pipe.exists(self.keys.triggered)
-        due, inflight, triggered = pipe.execute()
+        if gather > 1:
+            pipe.zrange(self.keys.due, gather - 1, gather - 1, withscores=True)
+        due, inflight, triggered, *nth = pipe.execute()
         times = [float(s) for _, s in (*due, *inflight)]
-        return Wakeup(at=min(times) if times else None, triggers_waiting=bool(triggered))
+        gathered = [float(s) for _, s in nth[0]] if nth else [float(s) for _, s in due]
+        return Wakeup(
+            at=min(times) if times else None,
+            triggers_waiting=bool(triggered),
+            gathered=gathered[0] if gathered else None,
+        )
 
     def wait_wake(self, timeout: float) -> bool:
         """Block up to ``timeout`` s for a wake-up (a trigger); ``True`` if one came."""
