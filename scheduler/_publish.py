@@ -100,8 +100,16 @@ class TickPublisher:
                 for batch in batches:
                     payload = [TickMessage(t.sensor, t.tick_id, t.due_at).to_wire() for t in batch]
                     sending = True
+                    # The argument's repr, for Flower and the worker's log,
+                    # written here: Celery's own (saferepr of every tick) was
+                    # ~30% of the scheduler's CPU.
                     self.app.send_task(
-                        TICK_TASK, args=[payload], queue=self.settings.tick_queue, producer=producer
+                        TICK_TASK,
+                        args=[payload],
+                        queue=self.settings.tick_queue,
+                        producer=producer,
+                        argsrepr=f"[{len(batch)} ticks: {batch[0].sensor}, ...]",
+                        kwargsrepr="{}",
                     )
                     sent, sending = sent + 1, False
         except Exception as exc:

@@ -55,6 +55,9 @@ def queued_batches(storage: Repositories, settings: Settings) -> list[list[dict[
         assert envelope["content-type"] == "application/x-msgpack"
         args, kwargs, _ = msgpack.unpackb(base64.b64decode(envelope["body"]), raw=False)
         assert kwargs == {} and len(args) == 1
+        # What Flower and the worker's log show of it, written by the scheduler.
+        first = args[0][0]["sensor"]
+        assert envelope["headers"]["argsrepr"] == f"[{len(args[0])} ticks: {first}, ...]"
         batches.append(args[0])
     return batches
 
