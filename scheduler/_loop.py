@@ -117,6 +117,8 @@ class Scheduler:
         self._slots_read = float("-inf")
         # Whether this scheduler has recorded its sensors since it last became leader.
         self._synced = False
+        # Tick messages waiting for a worker when the last round ended.
+        self._queued = 0
 
     @classmethod
     def on(
@@ -284,8 +286,10 @@ class Scheduler:
         if len(ticks) < len(claim.ticks):
             self._park([t for t in claim.ticks if t.sensor not in self.known])
         if ticks:
-            # A full round: more are due behind it, and large messages cost least.
-            backlog = len(claim.ticks) >= self.settings.schedule_limit
+            # A full round (more are due behind it), or messages already wait
+            # for the workers (each process has one): the workers are behind,
+            # spreading gains nothing and large messages cost least.
+            backlog = len(claim.ticks) >= self.settings.schedule_limit or self._queued > 0
             try:
                 self.stats.messages += self.publisher.publish(
                     ticks, self._worker_slots(), backlog=backlog
@@ -360,8 +364,15 @@ class Scheduler:
     def _idle_time(self) -> float:
         """Until the next round: the next due time (or lease expiry), gathered, bounded."""
         settings = self.settings
-        slots = self._worker_slots()
-        wakeup = self.schedule.next_wakeup(slots * settings.tick_batch_min)
+        # A round gathers a message of the least size for each worker process;
+        # while messages wait for the workers (as the last round saw), one of
+        # the largest size.
+        if self._queued:
+            gather = settings.tick_batch_size
+        else:
+            gather = self._worker_slots() * settings.tick_batch_min
+        wakeup = self.schedule.next_wakeup(gather, settings.tick_queue)
+        self._queued = wakeup.queued
         cap = min(settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
         if wakeup.triggers_waiting:
             cap = min(cap, TRIGGER_POLL)
@@ -370,7 +381,7 @@ class Scheduler:
         at = wakeup.at
         if settings.scheduler_batch_wait > 0:
             # Few due: the first waits (at most the batch wait past its due
-            # time) until a message of the least size per worker process is due.
+            # time) until the round has gathered that many.
             gathered = math.inf if wakeup.gathered is None else wakeup.gathered
             at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         # Ticks coming due a few ms apart wait for each other a little, so that

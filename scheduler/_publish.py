@@ -18,13 +18,14 @@ def batch_sizes(
     """How many of ``due`` claimed ticks each message carries: near-equal sizes, at most ``cap``.
 
     The due load decides.  With a ``backlog`` (the round was full: more are
-    due right behind it, the workers are busy) messages are as large as
-    ``cap`` allows, as each message costs the broker, the worker and the
-    scheduler the same whatever it carries.  Otherwise the round is spread
-    over the ``slots`` worker processes, so that they evaluate side by side
-    (one slow sensor holds back only its own message's), but no message
-    carries fewer than ``least`` while more than ``least`` are due: a few
-    ticks in many messages would cost more than they gain.
+    due right behind it; or messages already wait in the queue: every worker
+    process is busy) messages are as large as ``cap`` allows, as each message
+    costs the broker, the worker and the scheduler the same whatever it
+    carries.  Otherwise the round is spread over the ``slots`` worker
+    processes, so that they evaluate side by side (one slow sensor holds back
+    only its own message's), but no message carries fewer than ``least``
+    while more than ``least`` are due: a few ticks in many messages would
+    cost more than they gain.
     """
     if due <= 0:
         return []

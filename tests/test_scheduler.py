@@ -21,7 +21,7 @@ import pytest
 import lookout as dg
 from lookout import Settings
 from lookout.scheduler import Scheduler, batch_sizes
-from lookout.testing import TICK_TASK, Repositories, tick_runner
+from lookout.testing import TICK_TASK, Heartbeat, Repositories, tick_runner
 
 
 class Clock:
@@ -325,6 +325,27 @@ def test_a_few_due_ticks_wait_a_little_for_enough_to_fill_a_message_for_each_wor
     # Overdue by more than the wait: the next round comes after the least pause.
     storage.client.zadd(storage.keys.due, {"s0": clock.now - 1})
     assert s._idle_time() == pytest.approx(s.settings.scheduler_min_pause)
+
+
+def test_rounds_spread_over_idle_workers_and_go_out_whole_while_messages_wait_for_them(
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
+) -> None:
+    names = [f"s{i:02d}" for i in range(32)]
+    s = schedulers([make_sensor(n) for n in names], tick_batch_min=4, tick_batch_size=100)
+    # A worker of 4 processes on the tick queue (its heartbeat is what the scheduler reads).
+    details = {"queues": settings.tick_queue, "concurrency": "4"}
+    with Heartbeat(storage.processes, "worker", details=lambda: details):
+        lead(s)
+        storage.client.zadd(storage.keys.due, dict.fromkeys(names, time.time() + 3600))
+        storage.client.zadd(storage.keys.due, dict.fromkeys(names[:16], time.time() - 1))
+        s.run_once()
+        # The queue was empty: one message for each of the 4 processes.
+        assert [len(b) for b in queued_batches(storage, settings)] == [4, 4, 4, 4]
+        # No worker took them: they wait, so the next round goes out as one message.
+        storage.client.zadd(storage.keys.due, dict.fromkeys(names[16:], time.time() - 1))
+        s.run_once()
+        assert [len(b) for b in queued_batches(storage, settings)] == [4, 4, 4, 4, 16]
+    assert sorted(published(storage, settings)) == names
 
 
 def test_a_trigger_wakes_the_leader_before_its_sleep_ends(

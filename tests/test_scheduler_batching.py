@@ -4,9 +4,9 @@ A real ``lookout scheduler`` and a real ``lookout worker -c 2``.  When the
 scheduler starts, every ``bulk`` sensor is due at once, more than a round
 claims: those rounds go out in messages as large as the cap.  After that a
 few ``steady`` sensors are due at a time: their rounds go out in small
-messages, one per pool process but none under the least size.  What each
-message carried is what the worker logs as the tick task's result; which
-round claimed a tick is the first part of its id.
+messages, one per idle pool process but none under the least size.  What
+each message carried is what the worker logs as the tick task's result;
+which round claimed a tick is the first part of its id.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import signal
 from collections import Counter
 
 from lookout import Settings
-from lookout.scheduler import batch_sizes
 from lookout.testing import Repositories
 from tests.conftest import Process, Spawn, process_env, start_ready, wait_for
 
@@ -73,16 +72,15 @@ def test_a_backlog_goes_out_in_full_messages_and_a_few_due_in_small_ones_over_th
     )
     claimed = rounds(storage)
     sizes = Counter(message_sizes(worker))
-    # Each round's ticks went out as batch_sizes said for the worker's 2 processes.
-    expected = Counter(
-        size
-        for count in claimed.values()
-        for size in batch_sizes(count, cap=CAP, slots=SLOTS, least=LEAST, backlog=count >= LIMIT)
-    )
-    assert sizes == expected, (sorted(claimed.values()), sizes)
-    # The burst: full rounds in messages of the cap; after it, small messages only.
-    assert sizes[CAP] == BULK // CAP and max(sizes) == CAP
-    assert max(s for s in sizes if s != CAP) <= STEADY
-    # Few due, spread: some rounds went to both processes, in messages of 4 or more.
-    small = [c for c in claimed.values() if c <= STEADY]
-    assert any(c >= SLOTS * LEAST for c in small), sorted(claimed.values())
+    # The burst: its full rounds went out in messages of the cap.
+    assert sizes[CAP] == BULK // CAP and max(sizes) == CAP, sizes
+    assert sum(count for count in claimed.values() if count >= LIMIT) == BULK
+    # After it, a few at a time: small messages (a round of the steady ones
+    # at most) ...
+    small = {size: n for size, n in sizes.items() if size != CAP}
+    assert max(small) <= STEADY, sizes
+    # ... and idle processes to spread them over: more messages than rounds.
+    few = [count for count in claimed.values() if count < LIMIT]
+    assert sum(small.values()) > len(few), (sorted(few), sizes)
+    # Never split under the least size: a round of c in at most c // LEAST messages.
+    assert sum(small.values()) <= sum(max(1, min(SLOTS, c // LEAST)) for c in few), sizes

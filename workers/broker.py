@@ -180,7 +180,7 @@ class Channel(kombu_redis.Channel):
             return
         cached = self._lookout_client
         if cached is None or cached.connection_pool is not self.pool:
-            cached = self._lookout_client = self._create_client()
+            cached = self._lookout_client = self._kombu()._create_client()
         yield cached
 
     def close(self) -> None:

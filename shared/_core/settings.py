@@ -37,7 +37,8 @@ class Settings:
     run_queue: str = "runs"
     # Scheduler: due ticks claimed per round, and the most ticks one Celery
     # message carries (one message per tick cannot go past Celery's own
-    # rate; a full round, a backlog, is sent in messages this large).
+    # rate; a full round, or one while messages wait for the workers, is
+    # sent in messages this large).
     schedule_limit: int = 1000
     tick_batch_size: int = 500
     # A round that is not full is spread over the workers' processes, but

@@ -33,6 +33,8 @@ class Wakeup:
     # When the index holds the number of due ticks asked for (the due time
     # of that many-th sensor); None: it holds fewer sensors.
     gathered: float | None = None
+    # Tick messages waiting in the tick queue, taken by no worker yet.
+    queued: int = 0
 
 
 class TriggerOutcome(enum.Enum):
@@ -135,23 +137,27 @@ class ScheduleStore(Repository):
 
     # -- waking the leader ----------------------------------------------------
 
-    def next_wakeup(self, gather: int = 1) -> Wakeup:
-        """The next due time and lease expiry, by peeking at each index's head, and
-        when ``gather`` sensors will be due (the index's ``gather``-th entry); one round trip.
+    def next_wakeup(self, gather: int = 1, tick_queue: str = "") -> Wakeup:
+        """The next due time and lease expiry, by peeking at each index's head, when
+        ``gather`` sensors will be due (the index's ``gather``-th entry) and how many
+        messages wait in ``tick_queue`` (kombu's list; the scheduler sends no
+        priorities); one round trip.
         """
         pipe = self.client.pipeline(transaction=False)
         pipe.zrange(self.keys.due, 0, 0, withscores=True)
         pipe.zrange(self.keys.inflight, 0, 0, withscores=True)
         pipe.exists(self.keys.triggered)
-        if gather > 1:
-            pipe.zrange(self.keys.due, gather - 1, gather - 1, withscores=True)
-        due, inflight, triggered, *nth = pipe.execute()
+        nth = max(0, gather - 1)
+        pipe.zrange(self.keys.due, nth, nth, withscores=True)
+        if tick_queue:
+            pipe.llen(self.keys.celery_queue(tick_queue))
+        due, inflight, triggered, gathered, *queued = pipe.execute()
         times = [float(s) for _, s in (*due, *inflight)]
-        gathered = [float(s) for _, s in nth[0]] if nth else [float(s) for _, s in due]
         return Wakeup(
             at=min(times) if times else None,
             triggers_waiting=bool(triggered),
-            gathered=gathered[0] if gathered else None,
+            gathered=float(gathered[0][1]) if gathered else None,
+            queued=int(queued[0]) if queued else 0,
         )
 
     def wait_wake(self, timeout: float) -> bool:
