@@ -172,6 +172,12 @@ def rate(
         for i in range(processes)
     ]
     try:
+        # The window opens once the loops commit (an interpreter starts
+        # slowly on a busy machine) and have warmed up.
+        deadline = time.monotonic() + 120
+        while _committed(client) < processes * BATCH and time.monotonic() < deadline:
+            _check(procs)
+            time.sleep(0.05)
         time.sleep(warmup)
         _check(procs)
         trees = [TreeSample.take(p.pid) for p in procs]
