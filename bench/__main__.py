@@ -55,7 +55,29 @@ def _clean(value: Any) -> Any:
     default=1.0,
     show_default=True,
     envvar="LOOKOUT_BENCH_INTERVAL",
-    help="Sensor interval, s, in the capacity and lateness phases. [env LOOKOUT_BENCH_INTERVAL]",
+    help="Sensor interval, s, in the lateness phases. [env LOOKOUT_BENCH_INTERVAL]",
+)
+@click.option(
+    "--capacity-interval",
+    default=BenchOptions.capacity_interval,
+    show_default=True,
+    envvar="LOOKOUT_BENCH_CAPACITY_INTERVAL",
+    help="Sensor interval, s, in the capacity phases (offered load: sensors / interval). "
+    "[env LOOKOUT_BENCH_CAPACITY_INTERVAL]",
+)
+@click.option(
+    "--low-sensors",
+    default=BenchOptions.low_sensors,
+    show_default=True,
+    envvar="LOOKOUT_BENCH_LOW_SENSORS",
+    help="Sensors in the low-load phase. [env LOOKOUT_BENCH_LOW_SENSORS]",
+)
+@click.option(
+    "--low-interval",
+    default=BenchOptions.low_interval,
+    show_default=True,
+    envvar="LOOKOUT_BENCH_LOW_INTERVAL",
+    help="Sensor interval, s, in the low-load phase. [env LOOKOUT_BENCH_LOW_INTERVAL]",
 )
 @click.option(
     "-d",
@@ -148,6 +170,9 @@ def main(
     workers: int,
     sensors: int,
     interval: float,
+    capacity_interval: float,
+    low_sensors: int,
+    low_interval: float,
     duration: float,
     warmup: float,
     celery_tasks: int,
@@ -166,6 +191,9 @@ def main(
         workers=workers,
         sensors=sensors,
         interval=interval,
+        capacity_interval=capacity_interval,
+        low_sensors=low_sensors,
+        low_interval=low_interval,
         duration=duration,
         warmup=warmup,
         celery_tasks=celery_tasks,

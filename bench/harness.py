@@ -1,9 +1,11 @@
 """The whole benchmark: every phase on one embedded redis-server, one result document.
 
-Order: the micro-benchmarks, the raw Celery baseline, the tick capacity
-(default batch size, then one tick per message), lateness at fractions of the
-capacity just measured, scheduler scale, run launch.  Ratios are always taken
-against a baseline measured in the same run.
+Order: the micro-benchmarks, the raw Celery baseline, the limit (a minimal
+batched claim/commit loop on the same Redis, ``bench.limit``), the tick
+capacity (default batch size, then one tick per message), lateness at
+fractions of the capacity just measured, the low load (200 sensors at 1 s:
+what a tick costs when fixed costs dominate), scheduler scale, run launch.
+Ratios are always taken against a baseline measured in the same run.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import micro
+from bench import limit, micro
 from bench.launch import launch_figures
 from bench.memory import MEMORY_SENSORS, history_memory, memory_targets
 from bench.noop import CONFIGS
@@ -34,7 +36,12 @@ Echo = Callable[[str], None]
 class BenchOptions:
     workers: int = 2  # pool processes of the one lookout worker
     sensors: int = 10_000  # the capacity phases: offered load well above capacity
-    interval: float = 1.0
+    interval: float = 1.0  # the lateness phases' interval
+    # The capacity phases' interval: 10,000 sensors at 0.25 s offer 40,000
+    # ticks/s, above what lookout can do (at 1 s they would cap it at 10,000).
+    capacity_interval: float = 0.25
+    low_sensors: int = 200  # the low-load phase: sensors at ``low_interval``
+    low_interval: float = 1.0
     duration: float = 10.0  # measured window of each phase, s
     warmup: float = 3.0
     celery_tasks: int = 3000
@@ -112,9 +119,20 @@ class Bench:
             for config in CONFIGS:
                 self.echo(f"raw Celery no-op tasks ({config}) ...")
                 out["celery"][config] = celery_rate(redis.url, config, o.celery_tasks, workdir)
-            out["throughput"] = self._throughput(redis, workdir, out["celery"])
+            self.echo(f"the limit: a minimal batched claim/commit loop, {o.workers} processes ...")
+            out["limit"] = limit.rate(
+                redis.url,
+                o.workers,
+                workdir,
+                sensors=o.sensors,
+                duration=o.duration,
+                warmup=min(o.warmup, 2.0),
+            )
+            self.echo(f"  {out['limit']['ticks_per_s']:.0f} ticks/s")
+            out["throughput"] = self._throughput(redis, workdir, out["celery"], out["limit"])
             capacity = out["throughput"]["committed_ticks_per_s"]
             out["lateness"] = self._lateness(redis, workdir, capacity)
+            out["low_load"] = self._low_load(redis, workdir)
             out["scale"] = self._scale(redis, workdir)
             out["memory"] = history_memory(
                 redis.url, min(o.sensors, MEMORY_SENSORS), None, self.echo
@@ -135,16 +153,21 @@ class Bench:
         return out
 
     def _throughput(
-        self, redis: EmbeddedRedis, workdir: Path, celery: dict[str, Any]
+        self,
+        redis: EmbeddedRedis,
+        workdir: Path,
+        celery: dict[str, Any],
+        limit: dict[str, Any],
     ) -> dict[str, Any]:
         o = self.options
+        every = o.capacity_interval
         batched = self.phase(
             redis,
             workdir,
-            self._spec("capacity", o.sensors, o.interval, tick_batch_size=o.batch_size),
+            self._spec("capacity", o.sensors, every, tick_batch_size=o.batch_size),
         )
         single = self.phase(
-            redis, workdir, self._spec("capacity-batch1", o.sensors, o.interval, tick_batch_size=1)
+            redis, workdir, self._spec("capacity-batch1", o.sensors, every, tick_batch_size=1)
         )
         rate = batched.window.ticks_per_s
         return {
@@ -154,8 +177,15 @@ class Bench:
             "one_tick_per_message": single.to_json(),
             "batch_gain": rate / max(single.window.ticks_per_s, 1e-9),
             "vs_celery": {c: rate / celery[c]["tasks_per_s"] for c in celery},
+            "vs_limit": rate / max(limit["ticks_per_s"], 1e-9),
             "cpu_ms_per_tick": batched.cpu_ms_per_tick,
         }
+
+    def _low_load(self, redis: EmbeddedRedis, workdir: Path) -> dict[str, Any]:
+        """Few sensors: every tick is offered and done; what it costs is mostly fixed costs."""
+        o = self.options
+        spec = self._spec(f"low-{o.low_sensors}", o.low_sensors, o.low_interval)
+        return self.phase(redis, workdir, spec).to_json()
 
     def _lateness(self, redis: EmbeddedRedis, workdir: Path, capacity: float) -> dict[str, Any]:
         o = self.options

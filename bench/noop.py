@@ -1,7 +1,7 @@
 """The raw Celery baseline: no-op tasks on the same Redis, 2 prefork processes, end to end.
 
 Two configurations: Celery's own defaults, and Celery as lookout configures
-it (``lookout.workers.app.make_celery``: msgpack, late acks, prefetch 1, events).
+it (``lookout.workers.app.make_celery``: msgpack, late acks, prefetch 1, no task events).
 Each task only increments a counter, so the figure is the engine's own rate:
 publish N tasks, time until the counter reaches N.
 

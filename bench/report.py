@@ -26,6 +26,15 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     for config, figures in celery.items():
         rows.append((f"raw Celery no-op tasks/s ({config})", f"{figures['tasks_per_s']:.0f}"))
         rows.append((f"  committed ticks/s over it ({config})", f"{t['vs_celery'][config]:.2f}x"))
+    if "limit" in result:
+        lim = result["limit"]
+        rows.append(
+            (
+                f"the limit: minimal batched loop ticks/s ({lim['processes']} processes)",
+                f"{lim['ticks_per_s']:.0f}  [{lim['cpu_ms_per_tick']:.3f} CPU-ms/tick]",
+            )
+        )
+        rows.append(("  committed ticks/s as a fraction of it", f"{100 * t['vs_limit']:.1f}%"))
     rows.append(("CPU-ms per tick, all processes + Redis", f"{t['cpu_ms_per_tick']:.3f}"))
     rows.append(
         (
@@ -39,6 +48,16 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
             (
                 f"lateness p50/p99/max ms at {label} ({phase['sensors']} sensors)",
                 _ms(phase["lateness_ms"]) + f"  [{phase['cpu_ms_per_tick']:.3f} CPU-ms/tick]",
+            )
+        )
+    if "low_load" in result:
+        low = result["low_load"]
+        roles = " / ".join(f"{k} {v:.2f}" for k, v in low["cpu_s"].items())
+        rows.append(
+            (
+                f"low load: {low['sensors']} sensors at {low['interval_s']:g} s, CPU-ms per tick",
+                f"{low['cpu_ms_per_tick']:.3f}  ({low['committed_ticks_per_s']:.0f} ticks/s,"
+                f" p99 {low['lateness_ms']['p99']:.1f} ms; CPU-s {roles})",
             )
         )
     for size, phase in result["scale"].items():

@@ -67,6 +67,8 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with its measured value and whether it is met."""
     throughput = result["throughput"]
     vs_celery = throughput["vs_celery"]["defaults"]
+    vs_limit = throughput.get("vs_limit", math.nan)
+    low = result.get("low_load", {}).get("cpu_ms_per_tick", math.nan)
     half = result["lateness"].get("50%", {}).get("lateness_ms", {}).get("p99", math.nan)
     dedupe = result["dedupe"]
     return [
@@ -94,4 +96,21 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         _interval_held(result["scale"]),
         *_run_targets(result["launch"]),
+        # Issue 14's targets, each against its baseline in the same run.
+        _target(
+            "committed ticks/s >= 40% of the minimal batched loop (same run; issue 14)",
+            vs_limit,
+            0.4,
+            True,
+        ),
+        _target(
+            "committed ticks/s >= 30x raw Celery no-op tasks/s (issue 14)", vs_celery, 30, True
+        ),
+        _target(
+            "CPU-ms per tick at capacity, all processes and Redis, <= 0.06 (issue 14)",
+            throughput["cpu_ms_per_tick"],
+            0.06,
+            False,
+        ),
+        _target("CPU-ms per tick at 200 sensors on 1 s <= 0.3 (issue 14)", low, 0.3, False),
     ]

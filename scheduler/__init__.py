@@ -6,7 +6,7 @@ for an immediate tick from any Python process.
 
 from lookout.scheduler._leader import LeaderLock
 from lookout.scheduler._loop import Scheduler, SchedulerStats
-from lookout.scheduler._publish import TickPublisher, split_evenly
+from lookout.scheduler._publish import TickPublisher, batch_sizes
 from lookout.scheduler._run import run_scheduler
 from lookout.scheduler._trigger import describe_trigger, trigger_sensor
 
@@ -15,8 +15,8 @@ __all__ = [
     "Scheduler",
     "SchedulerStats",
     "TickPublisher",
+    "batch_sizes",
     "describe_trigger",
     "run_scheduler",
-    "split_evenly",
     "trigger_sensor",
 ]

@@ -9,13 +9,17 @@ surely never reached the broker when publishing fails; the ticks sent are
 marked published, and any the leader could not mark (it failed or died) are
 given back by the sweep unless a worker began them.
 Between rounds the leader sleeps until the head of the due index, capped,
-and wakes early on a trigger.  Each round reads only the sensors it claims,
-so its cost per tick is O(log n) in the number of sensors.
+and wakes early on a trigger; when few are due, the head waits a little
+(``scheduler_batch_wait``) for enough others to fill a message per worker
+process, so that a low tick rate does not pay a round and messages per tick.
+Each round reads only the sensors it claims, so its cost per tick is
+O(log n) in the number of sensors.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -114,6 +118,8 @@ class Scheduler:
         self._slots_read = float("-inf")
         # Whether this scheduler has recorded its sensors since it last became leader.
         self._synced = False
+        # Tick messages waiting for a worker when the last round ended.
+        self._queued = 0
 
     @classmethod
     def on(
@@ -284,8 +290,14 @@ class Scheduler:
         if len(ticks) < len(claim.ticks):
             self._park([t for t in claim.ticks if t.sensor not in self.known])
         if ticks:
+            # A full round (more are due behind it), or messages already wait
+            # for the workers (each process has one): the workers are behind,
+            # spreading gains nothing and large messages cost least.
+            backlog = len(claim.ticks) >= self.settings.schedule_limit or self._queued > 0
             try:
-                self.stats.messages += self.publisher.publish(ticks, self._worker_slots())
+                self.stats.messages += self.publisher.publish(
+                    ticks, self._worker_slots(), backlog=backlog
+                )
             except PublishError as failed:
                 self._give_back(failed, len(ticks))
                 # A transient error ends the round as any other would: tried again soon.
@@ -354,16 +366,32 @@ class Scheduler:
         )
 
     def _idle_time(self) -> float:
-        wakeup = self.schedule.next_wakeup()
-        cap = min(self.settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
+        """Until the next round: the next due time (or lease expiry), gathered, bounded."""
+        settings = self.settings
+        # A round gathers a message of the least size for each worker process;
+        # while messages wait for the workers (as the last round saw), one of
+        # the largest size.
+        if self._queued:
+            gather = settings.tick_batch_size
+        else:
+            gather = self._worker_slots() * settings.tick_batch_min
+        wakeup = self.schedule.next_wakeup(gather, settings.tick_queue)
+        self._queued = wakeup.queued
+        cap = min(settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
         if wakeup.triggers_waiting:
             cap = min(cap, TRIGGER_POLL)
         if wakeup.at is None:
             return cap
+        at = wakeup.at
+        if settings.scheduler_batch_wait > 0:
+            # Few due: the first waits (at most the batch wait past its due
+            # time) until the round has gathered that many.
+            gathered = math.inf if wakeup.gathered is None else wakeup.gathered
+            at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         # Ticks coming due a few ms apart wait for each other a little, so that
         # they share a round and a message instead of one round each.
-        floor = min(cap, self.settings.scheduler_min_pause)
-        return max(floor, min(cap, wakeup.at - self.clock()))
+        floor = min(cap, settings.scheduler_min_pause)
+        return max(floor, min(cap, at - self.clock()))
 
     def _pause(self, seconds: float) -> None:
         if seconds <= 0 or self._stop.is_set():

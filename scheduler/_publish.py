@@ -12,21 +12,36 @@ from lookout._core.storage import ClaimedTick
 from lookout.workers.app import make_celery
 
 
-def split_evenly(
-    ticks: Sequence[ClaimedTick], max_size: int, min_count: int = 1
-) -> list[Sequence[ClaimedTick]]:
-    """Batches of near-equal sizes: at least ``min_count`` (one per free worker
-    process, so that they evaluate side by side), else as few as ``max_size`` allows.
+def batch_sizes(
+    due: int, *, cap: int, slots: int = 1, least: int = 1, backlog: bool = False
+) -> list[int]:
+    """How many of ``due`` claimed ticks each message carries: near-equal sizes, at most ``cap``.
+
+    The due load decides.  With a ``backlog`` (the round was full: more are
+    due right behind it; or messages already wait in the queue: every worker
+    process is busy) messages are as large as ``cap`` allows, as each message
+    costs the broker, the worker and the scheduler the same whatever it
+    carries.  Otherwise the round is spread over the ``slots`` worker
+    processes, so that they evaluate side by side (one slow sensor holds back
+    only its own message's), but no message carries fewer than ``least``
+    while more than ``least`` are due: a few ticks in many messages would
+    cost more than they gain.
     """
-    if not ticks:
+    if due <= 0:
         return []
-    count = max(math.ceil(len(ticks) / max(1, max_size)), min(len(ticks), min_count))
-    base, extra = divmod(len(ticks), count)
+    count = math.ceil(due / max(1, cap))
+    if not backlog:
+        count = max(count, min(slots, due // max(1, least)))
+    base, extra = divmod(due, max(1, count))
+    return [base + (1 if i < extra else 0) for i in range(count)]
+
+
+def split(ticks: Sequence[ClaimedTick], sizes: Sequence[int]) -> list[Sequence[ClaimedTick]]:
+    """``ticks`` cut into consecutive batches of ``sizes``."""
     batches, start = [], 0
-    for i in range(count):
-        end = start + base + (1 if i < extra else 0)
-        batches.append(ticks[start:end])
-        start = end
+    for size in sizes:
+        batches.append(ticks[start : start + size])
+        start += size
     return batches
 
 
@@ -61,12 +76,22 @@ class TickPublisher:
         # Building the app does no I/O: the broker connection opens on first send.
         self.app = app if app is not None else make_celery(settings)
 
-    def publish(self, ticks: Sequence[ClaimedTick], spread: int = 1) -> int:
-        """Publish ``ticks`` in at least ``spread`` messages; returns the number sent.
+    def publish(
+        self, ticks: Sequence[ClaimedTick], slots: int = 1, *, backlog: bool = False
+    ) -> int:
+        """Publish ``ticks`` in messages sized by ``batch_sizes`` for ``slots`` worker
+        processes; returns the number sent.
 
         Raises ``PublishError`` when a message could not be sent.
         """
-        batches = split_evenly(ticks, self.settings.tick_batch_size, spread)
+        sizes = batch_sizes(
+            len(ticks),
+            cap=self.settings.tick_batch_size,
+            slots=slots,
+            least=self.settings.tick_batch_min,
+            backlog=backlog,
+        )
+        batches = split(ticks, sizes)
         sent, sending = 0, False
         try:
             with self.app.producer_or_acquire() as producer:
@@ -76,8 +101,16 @@ class TickPublisher:
                 for batch in batches:
                     payload = [TickMessage(t.sensor, t.tick_id, t.due_at).to_wire() for t in batch]
                     sending = True
+                    # The argument's repr, for Flower and the worker's log,
+                    # written here: Celery's own (saferepr of every tick) was
+                    # ~30% of the scheduler's CPU.
                     self.app.send_task(
-                        TICK_TASK, args=[payload], queue=self.settings.tick_queue, producer=producer
+                        TICK_TASK,
+                        args=[payload],
+                        queue=self.settings.tick_queue,
+                        producer=producer,
+                        argsrepr=f"[{len(batch)} ticks: {batch[0].sensor}, ...]",
+                        kwargsrepr="{}",
                     )
                     sent, sending = sent + 1, False
         except Exception as exc:

@@ -2,8 +2,10 @@
 
 A real ``lookout worker`` evaluates a batch in which one sensor fails; the
 task's ``task-succeeded`` event (the one Flower reads) carries a result that
-counts the FAILURE tick.  A real ``lookout flower`` given the code location
-lists lookout's tasks among its registered ones.
+counts the FAILURE tick.  Task events are off unless ``LOOKOUT_TASK_EVENTS``
+says otherwise, and ``enable_events`` (what Flower sends as it starts) turns
+them on in a running worker.  A real ``lookout flower`` given the code
+location lists lookout's tasks among its registered ones.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class TaskEvents:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.succeeded: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []
         self.ready = threading.Event()
         self._receiver: Any = None
         self._thread = threading.Thread(target=self._listen, daemon=True)
@@ -38,7 +41,11 @@ class TaskEvents:
     def _listen(self) -> None:
         with self.app.connection() as conn:
             self._receiver = self.app.events.Receiver(
-                conn, handlers={"task-succeeded": self.succeeded.append}
+                conn,
+                handlers={
+                    "task-succeeded": self.succeeded.append,
+                    "task-received": self.received.append,
+                },
             )
             subscribed = self._receiver.on_consume_ready
 
@@ -69,7 +76,7 @@ def app(settings: Settings) -> Iterator[Any]:
 def test_a_batch_with_a_failing_sensor_reports_the_failure_in_its_task_result(
     spawn: Spawn, settings: Settings, storage: Repositories, app: Any
 ) -> None:
-    start_worker(spawn, settings, LOCATION)
+    start_worker(spawn, settings, LOCATION, env={"LOOKOUT_TASK_EVENTS": "true"})
     with TaskEvents(app) as events:
         ticks = claim_ticks(storage, settings, ["meter_reader", "gauge_check"])
         publish(app, ticks)
@@ -80,6 +87,25 @@ def test_a_batch_with_a_failing_sensor_reports_the_failure_in_its_task_result(
     assert result["committed"] == 2
     assert result["failed"] == 1
     assert storage.ticks.history("gauge_check", 1)[0].status == "FAILURE"
+
+
+def test_task_events_are_off_until_enable_events_turns_them_on_at_run_time(
+    spawn: Spawn, settings: Settings, storage: Repositories, app: Any
+) -> None:
+    start_worker(spawn, settings, LOCATION)
+    with TaskEvents(app) as events:
+        quiet = claim_ticks(storage, settings, ["meter_reader"])
+        app.send_task(TICK_TASK, args=[[t.to_wire() for t in quiet]])
+        # Committed, so received (and its task-received event sent, were events on).
+        wait_committed(storage, quiet)
+        replies = app.control.enable_events(reply=True, timeout=10)
+        assert replies and all("ok" in next(iter(r.values())) for r in replies), replies
+        watched = claim_ticks(storage, settings, ["meter_reader"])
+        sent = app.send_task(TICK_TASK, args=[[t.to_wire() for t in watched]])
+        wait_committed(storage, watched)
+        wait_for(lambda: bool(events.received), 15, what="the task-received event")
+    # One channel, in order: the first message's event would have come first.
+    assert [e["uuid"] for e in events.received] == [sent.id]
 
 
 def test_flower_lists_lookouts_tasks_as_registered(spawn: Spawn, settings: Settings) -> None:

@@ -20,9 +20,8 @@ import pytest
 
 import lookout as dg
 from lookout import Settings
-from lookout._core.storage import ClaimedTick
-from lookout.scheduler import Scheduler, split_evenly
-from lookout.testing import TICK_TASK, Repositories, tick_runner
+from lookout.scheduler import Scheduler, batch_sizes
+from lookout.testing import TICK_TASK, Heartbeat, Repositories, tick_runner
 
 
 class Clock:
@@ -56,6 +55,9 @@ def queued_batches(storage: Repositories, settings: Settings) -> list[list[dict[
         assert envelope["content-type"] == "application/x-msgpack"
         args, kwargs, _ = msgpack.unpackb(base64.b64decode(envelope["body"]), raw=False)
         assert kwargs == {} and len(args) == 1
+        # What Flower and the worker's log show of it, written by the scheduler.
+        first = args[0][0]["sensor"]
+        assert envelope["headers"]["argsrepr"] == f"[{len(args[0])} ticks: {first}, ...]"
         batches.append(args[0])
     return batches
 
@@ -115,14 +117,25 @@ def test_due_sensors_are_published_once_each_in_batches(
     assert s.stats.ticks == 25 and s.stats.messages == 3
 
 
-def test_split_evenly_uses_as_few_batches_as_the_size_allows() -> None:
-    ticks = [ClaimedTick(f"s{i}", str(i), 0.0) for i in range(7)]
-    assert [len(b) for b in split_evenly(ticks, 3)] == [3, 2, 2]
-    assert [len(b) for b in split_evenly(ticks, 100)] == [7]
-    assert [len(b) for b in split_evenly(ticks[:4], 3)] == [2, 2]
-    assert [len(b) for b in split_evenly(ticks, 100, min_count=3)] == [3, 2, 2]
-    assert [len(b) for b in split_evenly(ticks[:2], 100, min_count=4)] == [1, 1]
-    assert split_evenly([], 10) == []
+def test_batch_sizes_are_large_under_a_backlog_and_spread_over_the_workers_when_few_are_due() -> (
+    None
+):
+    # Many due (a full round): as few messages as the cap allows, whatever the workers.
+    assert batch_sizes(1000, cap=500, slots=2, backlog=True) == [500, 500]
+    assert batch_sizes(1000, cap=500, slots=16, least=8, backlog=True) == [500, 500]
+    assert batch_sizes(1200, cap=500, slots=16, backlog=True) == [400, 400, 400]
+    # Not a backlog: one message per worker process, evaluated side by side ...
+    assert batch_sizes(1000, cap=500, slots=16, least=8) == [63] * 8 + [62] * 8
+    assert batch_sizes(7, cap=500, slots=3) == [3, 2, 2]
+    # ... but none under the least size while more than that are due.
+    assert batch_sizes(20, cap=500, slots=4, least=8) == [10, 10]
+    assert batch_sizes(5, cap=500, slots=4, least=8) == [5]
+    assert batch_sizes(2, cap=500, slots=4) == [1, 1]
+    # The cap holds in every regime; nothing due, no message.
+    assert batch_sizes(7, cap=3) == [3, 2, 2]
+    assert batch_sizes(25, cap=10, slots=1, least=8) == [9, 8, 8]
+    assert batch_sizes(9, cap=1, slots=2, least=8, backlog=True) == [1] * 9
+    assert batch_sizes(0, cap=10, slots=4) == []
 
 
 def test_sync_keeps_due_times_and_leaves_in_flight_and_stopped_sensors_out(
@@ -284,12 +297,55 @@ def test_the_scheduler_sleeps_until_the_next_due_time_capped(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
     clock = Clock()
-    s = schedulers([make_sensor("soon")], clock=clock, scheduler_max_sleep=1.0)
+    s = schedulers(
+        [make_sensor("soon")], clock=clock, scheduler_max_sleep=1.0, scheduler_batch_wait=0
+    )
     lead(s)
     storage.client.zadd(storage.keys.due, {"soon": clock.now + 0.25})
     assert s.run_once() == pytest.approx(0.25)
     storage.client.zadd(storage.keys.due, {"soon": clock.now + 60})
     assert 0.9 < s.run_once() <= 1.0  # capped (and by the next lock renewal)
+
+
+def test_a_few_due_ticks_wait_a_little_for_enough_to_fill_a_message_for_each_worker(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    clock = Clock()
+    sensors = [make_sensor(f"s{i}") for i in range(8)]
+    s = schedulers(sensors, clock=clock, scheduler_batch_wait=0.05, tick_batch_min=4)
+    lead(s)
+    assert s._worker_slots() == 1  # no worker heartbeats: one process assumed
+    spaced = {f"s{i}": clock.now + 0.1 + i * 0.01 for i in range(8)}
+    storage.client.zadd(storage.keys.due, spaced)
+    # The fourth comes due 30 ms after the first: the round waits for it.
+    assert s.run_once() == pytest.approx(0.13)
+    # Sparse: the first waits no longer than the batch wait past its due time.
+    storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i for i in range(8)})
+    assert s.run_once() == pytest.approx(0.15)
+    # Overdue by more than the wait: the next round comes after the least pause.
+    storage.client.zadd(storage.keys.due, {"s0": clock.now - 1})
+    assert s._idle_time() == pytest.approx(s.settings.scheduler_min_pause)
+
+
+def test_rounds_spread_over_idle_workers_and_go_out_whole_while_messages_wait_for_them(
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
+) -> None:
+    names = [f"s{i:02d}" for i in range(32)]
+    s = schedulers([make_sensor(n) for n in names], tick_batch_min=4, tick_batch_size=100)
+    # A worker of 4 processes on the tick queue (its heartbeat is what the scheduler reads).
+    details = {"queues": settings.tick_queue, "concurrency": "4"}
+    with Heartbeat(storage.processes, "worker", details=lambda: details):
+        lead(s)
+        storage.client.zadd(storage.keys.due, dict.fromkeys(names, time.time() + 3600))
+        storage.client.zadd(storage.keys.due, dict.fromkeys(names[:16], time.time() - 1))
+        s.run_once()
+        # The queue was empty: one message for each of the 4 processes.
+        assert [len(b) for b in queued_batches(storage, settings)] == [4, 4, 4, 4]
+        # No worker took them: they wait, so the next round goes out as one message.
+        storage.client.zadd(storage.keys.due, dict.fromkeys(names[16:], time.time() - 1))
+        s.run_once()
+        assert [len(b) for b in queued_batches(storage, settings)] == [4, 4, 4, 4, 16]
+    assert sorted(published(storage, settings)) == names
 
 
 def test_a_trigger_wakes_the_leader_before_its_sleep_ends(

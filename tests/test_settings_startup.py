@@ -79,6 +79,15 @@ def test_settings_built_from_the_environment_are_checked() -> None:
         Settings.from_env({}, leader_renew=3.0)
 
 
+def test_a_flag_is_read_from_its_words_and_task_events_are_off_by_default() -> None:
+    assert Settings().task_events is False
+    for word, flag in (("1", True), ("True", True), ("on", True), ("no", False), ("0", False)):
+        assert Settings.from_env({"LOOKOUT_TASK_EVENTS": word}).task_events is flag
+    # bool("false") would be True: a word that is no flag is refused, naming the variable.
+    with pytest.raises(SettingsError, match="LOOKOUT_TASK_EVENTS='maybe' is not a flag"):
+        Settings.from_env({"LOOKOUT_TASK_EVENTS": "maybe"})
+
+
 def test_loglevel_is_honoured_by_the_launcher_and_the_monitor(
     spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:

@@ -85,9 +85,12 @@ def make_celery(settings: Settings, name: str = "lookout") -> Any:
             RUN_TASK: {"queue": settings.run_queue},
         },
         task_default_queue=settings.tick_queue,
-        # Events for Flower.
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        # Task events for Flower, off unless LOOKOUT_TASK_EVENTS: they cost a
+        # publish per message in the worker and in the scheduler.  Flower turns
+        # the workers' events on itself (``celery control enable_events``);
+        # the worker's own heartbeat events stay on, so Flower sees it alive.
+        worker_send_task_events=settings.task_events,
+        task_send_sent_event=settings.task_events,
     )
     return app
 

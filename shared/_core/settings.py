@@ -39,22 +39,36 @@ class Settings:
     tick_history_age: float = 86400.0
     tick_queue: str = "ticks"
     run_queue: str = "runs"
-    # Scheduler: due ticks claimed per round, and ticks carried per Celery
-    # message (one message per tick cannot go past Celery's own rate).
+    # Scheduler: due ticks claimed per round, and the most ticks one Celery
+    # message carries (one message per tick cannot go past Celery's own
+    # rate; a full round, or one while messages wait for the workers, is
+    # sent in messages this large).
     schedule_limit: int = 1000
-    tick_batch_size: int = 100
+    tick_batch_size: int = 500
+    # A round that is not full is spread over the workers' processes, but
+    # no message carries fewer than this while more are due.
+    tick_batch_min: int = 8
     # The scheduler sleeps at most this long between rounds (a trigger or
     # the next due time wakes it earlier).
     scheduler_max_sleep: float = 0.5
     # ... and at least this long after a round that was not full, so that ticks
     # coming due a few ms apart share a round and a message (their lateness).
     scheduler_min_pause: float = 0.02
+    # A due tick waits at most this long for others, until a round has a
+    # message of ``tick_batch_min`` for each worker process: at a low due
+    # rate a round then costs less per tick (0: rounds every min pause).
+    scheduler_batch_wait: float = 0.05
     # The leader lock's TTL and how often the leader renews it; a standby
     # takes over within about leader_ttl of the leader's death.
     leader_ttl: float = 5.0
     leader_renew: float = 1.0
     # Processes write their heartbeat this often; it expires after 3 of them.
     heartbeat_interval: float = 2.0
+    # Celery's task events (what Flower shows of each task): off, as each
+    # message then costs the worker and the scheduler an event publish more.
+    # Flower switches the workers' events on at run time as it starts
+    # (``celery control enable_events``); on here, they are sent from the start.
+    task_events: bool = False
     # The operator's token for the status page's state changes (start, stop,
     # cursor reset); empty: the page is read only.  Kept out of repr and logs.
     admin_token: str = field(default="", repr=False)
@@ -164,7 +178,29 @@ class Settings:
         return self.inflight_margin / 2
 
 
+# Words a flag's variable may be set to, and what they mean.
+_FLAGS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
+
+
 def _parse(name: str, raw: str, kind: type) -> Any:
+    if kind is bool:
+        # bool("false") is True: a flag is read from its words instead.
+        flag = _FLAGS.get(raw.strip().lower())
+        if flag is None:
+            raise SettingsError(
+                f"LOOKOUT_{name.upper()}={raw!r} is not a flag: 1, true, yes or on; "
+                "0, false, no or off"
+            )
+        return flag
     try:
         return kind(raw.strip())
     except ValueError:
@@ -178,6 +214,7 @@ _COUNTS = (
     "tick_history",
     "schedule_limit",
     "tick_batch_size",
+    "tick_batch_min",
     "launch_batch",
     "run_pack_size",
     "dead_letter_max",
@@ -188,6 +225,7 @@ _COUNTS = (
 # Settings that may be zero (no pause, no margin, no retry, no limit).
 _MAY_BE_ZERO = (
     "scheduler_min_pause",
+    "scheduler_batch_wait",
     "inflight_margin",
     "run_max_retries",
     "max_cursor_bytes",

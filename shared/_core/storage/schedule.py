@@ -30,6 +30,11 @@ class Wakeup:
     # Triggers wait for in-flight ticks: a commit announces nothing, so the
     # scheduler looks again soon.
     triggers_waiting: bool
+    # When the index holds the number of due ticks asked for (the due time
+    # of that many-th sensor); None: it holds fewer sensors.
+    gathered: float | None = None
+    # Tick messages waiting in the tick queue, taken by no worker yet.
+    queued: int = 0
 
 
 class TriggerOutcome(enum.Enum):
@@ -140,15 +145,28 @@ class ScheduleStore(Repository):
 
     # -- waking the leader ----------------------------------------------------
 
-    def next_wakeup(self) -> Wakeup:
-        """The next due time and lease expiry, by peeking at each index's head."""
+    def next_wakeup(self, gather: int = 1, tick_queue: str = "") -> Wakeup:
+        """The next due time and lease expiry, by peeking at each index's head, when
+        ``gather`` sensors will be due (the index's ``gather``-th entry) and how many
+        messages wait in ``tick_queue`` (kombu's list; the scheduler sends no
+        priorities); one round trip.
+        """
         pipe = self.client.pipeline(transaction=False)
         pipe.zrange(self.keys.due, 0, 0, withscores=True)
         pipe.zrange(self.keys.inflight, 0, 0, withscores=True)
         pipe.exists(self.keys.triggered)
-        due, inflight, triggered = pipe.execute()
+        nth = max(0, gather - 1)
+        pipe.zrange(self.keys.due, nth, nth, withscores=True)
+        if tick_queue:
+            pipe.llen(self.keys.celery_queue(tick_queue))
+        due, inflight, triggered, gathered, *queued = pipe.execute()
         times = [float(s) for _, s in (*due, *inflight)]
-        return Wakeup(at=min(times) if times else None, triggers_waiting=bool(triggered))
+        return Wakeup(
+            at=min(times) if times else None,
+            triggers_waiting=bool(triggered),
+            gathered=float(gathered[0][1]) if gathered else None,
+            queued=int(queued[0]) if queued else 0,
+        )
 
     def wait_wake(self, timeout: float) -> bool:
         """Block up to ``timeout`` s for a wake-up (a trigger); ``True`` if one came."""

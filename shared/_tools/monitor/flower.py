@@ -3,8 +3,11 @@
 Flower must see the app's broker transport options (the ``global_keyprefix``
 under which kombu keeps lookout's queues and event channels), which a bare
 ``celery --broker=URL flower`` would not have; so the app comes from the same
-factory the workers use.  Workers send task events (``lookout.workers.app``), so the
-dashboard fills as soon as it starts.  Given the code location, Flower's app
+factory the workers use.  Workers send no task events unless
+``LOOKOUT_TASK_EVENTS`` says so (``lookout.workers.app``): Flower turns them on
+in every worker as it starts and every few seconds after (its
+``enable_events`` option, on by default), so the dashboard fills within
+seconds.  Given the code location, Flower's app
 registers lookout's tasks as the workers do (``register_tasks``: nothing runs
 until a task does, and Flower runs none), so its registered-task list and its
 per-task controls (rate and time limits, apply) know ``lookout.tick_batch``
