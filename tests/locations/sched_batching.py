@@ -3,12 +3,14 @@
 ``bulk_<i>`` (``SCHED_BULK`` of them, 1 hour interval): all due at once when
 the scheduler starts, a backlog of more than a round; ``steady_<i>``
 (``SCHED_STEADY`` of them, 1 s interval): a few due each second after that.
-Every evaluation skips.
+Every evaluation skips, each with a reason of its own: the history folds a
+run of like skips into one record, and the tests count every tick.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import lookout as dg
@@ -17,7 +19,7 @@ RUNNING = dg.DefaultSensorStatus.RUNNING
 
 
 def nothing_new() -> dg.SkipReason:
-    return dg.SkipReason("nothing new")
+    return dg.SkipReason(f"nothing new at {time.time_ns()}")
 
 
 def group(prefix: str, count: int, interval: int) -> list[dg.SensorDefinition[Any, Any]]:
