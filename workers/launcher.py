@@ -255,6 +255,11 @@ class Launcher:
         """Create, enqueue and acknowledge a batch of entries; returns how many it handled."""
         if not entries:
             return 0
+        # With LOOKOUT_REDIS_MIN_REPLICAS: launch only entries (and so run keys)
+        # the replicas hold, else raise a transient error: they stay pending.
+        self.launches.confirm_replicas(
+            self.settings.redis_min_replicas, self.settings.redis_replica_wait
+        )
         now = self.clock()
         records: list[RunRecord] = []
         for entry_id, fields in entries:

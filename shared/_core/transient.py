@@ -16,6 +16,8 @@ import redis
 from kombu.exceptions import OperationalError
 from redis.exceptions import MasterDownError, OutOfMemoryError, ReadOnlyError, TryAgainError
 
+from lookout._base.errors import ReplicasBehindError
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     # Refused, reset, closed, or a reply that did not come within the socket
     # timeout; includes BusyLoadingError (Redis loading its AOF after a restart).
@@ -27,6 +29,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TryAgainError,
     # maxmemory reached under noeviction: retried until memory is freed.
     OutOfMemoryError,
+    # Fewer replicas than LOOKOUT_REDIS_MIN_REPLICAS confirmed the writes: they
+    # catch up (a launcher launches nothing it read until they do).
+    ReplicasBehindError,
     # kombu's wrapper for a broker it cannot reach (publishing).
     OperationalError,
     # A socket error neither library wrapped (refused, reset, broken pipe, a

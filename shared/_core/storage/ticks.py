@@ -14,14 +14,14 @@ holds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
 from redis.commands.core import Script
 
-from lookout._base.codec import encode, encode_script_args
-from lookout._base.wire import RunEvent, TickRecord
+from lookout._base.codec import decode_from, decode_values, encode, encode_script_args, encode_value
+from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
@@ -138,6 +138,7 @@ class TickLedger(Repository):
         self._release = self._script("lease_release")
         self._abandon = self._script("lease_abandon")
         self._clear_payload = self._script("clear_payload")
+        self._unconfirmed = self._script("tick_unconfirmed")
 
     def _call(self, script: Script, keys: list[str], args: dict[str, Any]) -> Any:
         # Every lease script's first LEASE_KEYS keys: the leases' expiries, the unpublished.
@@ -433,6 +434,32 @@ class TickLedger(Repository):
             keys += streams
             values.append([encode(event), partition])
         return values
+
+    def mark_unconfirmed(self, records: Sequence[TickRecord], cause: str, depth: int = 50) -> int:
+        """Report committed ticks whose commit the replicas did not confirm as FAILURE.
+
+        Each one's history entry (among its sensor's newest ``depth``) gets
+        status FAILURE and ``cause`` as its error; the commit's effects stay.
+        Returns how many were found and marked.
+        """
+        marked = 0
+        for record in records:
+            entries = self.client.lrange(self.keys.ticks(record.sensor), 0, depth - 1)
+            for raw in entries:
+                old = as_bytes(raw)
+                values = decode_values(old)
+                if not values or not isinstance(values[0], dict):
+                    continue
+                if values[0].get("tick_id") != record.tick_id:
+                    continue
+                stored = decode_from(TickRecord, values[0])
+                failed = replace(stored, status=TickStatus.FAILURE.value, error=cause)
+                new = encode(failed) + b"".join(encode_value(v) for v in values[1:])
+                keys = [self.keys.sensor(record.sensor), self.keys.ticks(record.sensor)]
+                args = {"old": old, "new": new, "depth": depth}
+                marked += int(self._unconfirmed(keys=keys, args=[encode_script_args(args)]))
+                break
+        return marked
 
     # -- reading -----------------------------------------------------------------
 
