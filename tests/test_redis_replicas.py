@@ -15,6 +15,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,3 +205,35 @@ def test_a_failover_to_a_replica_without_the_newest_commits_launches_no_key_twic
     assert {k: len(v) for k, v in both.items()} == {f"file-{i:04d}.txt": 1 for i in range(6)}
     promoted.close()
     on_new.close()
+
+
+def test_a_launcher_on_a_replica_waits_for_its_promotion_instead_of_dying(
+    primary: EmbeddedRedis, replica: EmbeddedRedis, spawn: Spawn, tmp_path: Path
+) -> None:
+    # Pointed at a replica (a failover in progress), every write is refused
+    # as READONLY: a ResponseError, which the launcher used to re-raise and die of.
+    assert replica.port is not None
+    on_replica = Settings(redis_url=f"redis://127.0.0.1:{replica.port}/0")
+    launcher = spawn(
+        ["lookout", "launcher", "-m", LOCATION],
+        process_env(on_replica, E2E_DIR=str(tmp_path)),
+        log_name="launcher",
+    )
+    wait_for(lambda: "read only replica" in launcher.log_text(), 30, what="a refused write")
+    time.sleep(1)
+    assert launcher.poll() is None, launcher.log_text()[-3000:]
+    promoted = redis.Redis(port=replica.port, socket_timeout=2)
+    promoted.replicaof("NO", "ONE")
+    promoted.close()
+    storage = open_repositories(on_replica)
+    wait_for(
+        lambda: (
+            storage.launches.pending(on_replica.launch_group) == 0
+            and launcher.poll() is None
+            and bool(storage.client.exists(storage.keys.launch))
+        ),
+        30,
+        what="the launcher's group on the promoted replica",
+    )
+    assert launcher.poll() is None, launcher.log_text()[-3000:]
+    storage.close()

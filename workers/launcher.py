@@ -164,11 +164,8 @@ class Launcher:
                     )
                 )
                 backoff = 0.1
-            except redis.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-                log.warning("the launchers' group is gone (Redis lost its data?); recreating it")
-                self._ready = False
+            # Transient first: some are ResponseErrors too (a read-only replica
+            # mid-failover, a script a restarted Redis forgot).
             except TRANSIENT as exc:
                 log.warning(
                     "Redis or the broker unavailable (%s); retrying in %.1f s", exc, backoff
@@ -176,6 +173,11 @@ class Launcher:
                 self._own_pending = True
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning("the launchers' group is gone (Redis lost its data?); recreating it")
+                self._ready = False
 
     @property
     def _batch(self) -> int:
