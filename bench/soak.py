@@ -52,7 +52,7 @@ def _plain(value: object) -> object:
 @click.option(
     "--interval",
     type=float,
-    default=0.15,
+    default=0.1,
     show_default=True,
     help="Mean seconds between two faults (plus the time a Redis restart takes).",
 )
@@ -87,10 +87,11 @@ def main(
             settle_seconds=settle,
             sensors=sensors,
             workers=workers,
-            # Every kind as often as every other, Redis restarts included (about
-            # 300 of each in 15 minutes at the default interval), each down
-            # for at most a second.
-            weights=dict.fromkeys(FAULT_KINDS, 1.0),
+            # Every kind about as often as every other, Redis restarts included
+            # (each down for at most a second): over 300 of each in 15 minutes
+            # at the default interval.  Pool kills are drawn more often: a
+            # draw finds no pool process to kill while every worker restarts.
+            weights=dict.fromkeys(FAULT_KINDS, 1.0) | {"kill_pool": 1.5},
             redis_down_max=1.0,
         )
         figures = Chaos(config).run()

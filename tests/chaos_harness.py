@@ -9,11 +9,8 @@ random from ``seed``:
 
 - ``kill_scheduler``, ``kill_worker``, ``kill_launcher``: kill -9 of a
   process's whole group (its container, as it were); ``kill_pool``: kill -9
-  of one of a worker's pool processes, once the worker has been up for
-  ``POOL_READY`` seconds (Celery ends a worker whose pool process dies while
-  it starts, "Could not start worker processes": the soak found it, a
-  supervisor restarts the worker, and the test's count of worker deaths is
-  kept for Redis restarts);
+  of one of a worker's pool processes, at any moment of the worker's life,
+  its start included (``lookout.workers.pool``);
 - ``pause``: SIGSTOP of a process, SIGCONT after ``pause_max`` seconds at most;
 - ``redis_restart``: redis-server stopped and started on the same port, AOF
   kept;
@@ -51,8 +48,6 @@ TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 KILLS = ("kill_scheduler", "kill_worker", "kill_pool", "kill_launcher")
 POISONS = ("poison_ticks", "poison_runs", "poison_launch", "poison_events")
 FAULT_KINDS = (*KILLS, "pause", "redis_restart", *POISONS)
-# A worker's pool processes are killed only once it has been up this long.
-POOL_READY = 10.0
 # A process that dies this soon after a Redis restart counts as killed by it.
 RESTART_BLAME = 15.0
 
@@ -324,8 +319,7 @@ class Chaos:
         return True
 
     def _kill_pool(self) -> bool:
-        ready = [p for p in self._running("worker") if time.time() - p.started_at >= POOL_READY]
-        pools = [(p, pid) for p in ready for pid in p.pool()]
+        pools = [(p, pid) for p in self._running("worker") for pid in p.pool()]
         if not pools:
             return False
         _, pid = self.rng.choice(pools)

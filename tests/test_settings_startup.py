@@ -40,6 +40,11 @@ BAD = [
         {"LOOKOUT_REDIS_SOCKET_TIMEOUT": "1"},
         "LOOKOUT_REDIS_SOCKET_TIMEOUT=1 must be longer than the longest blocking read",
     ),
+    ({"LOOKOUT_REDIS_MIN_REPLICAS": "-1"}, "LOOKOUT_REDIS_MIN_REPLICAS=-1 must be 0 or more"),
+    (
+        {"LOOKOUT_REDIS_REPLICA_WAIT": "5", "LOOKOUT_REDIS_MIN_REPLICAS": "1"},
+        "LOOKOUT_REDIS_REPLICA_WAIT=5 must be shorter than LOOKOUT_REDIS_SOCKET_TIMEOUT=5",
+    ),
 ]
 
 

@@ -52,3 +52,19 @@ def test_errors_that_waiting_cures_are_transient_and_faults_are_not(
     limited.close()
     assert isinstance(forbidden, redis.exceptions.NoPermissionError)
     assert not is_transient(forbidden)
+
+
+def test_a_script_a_redis_restart_forgot_is_transient_and_the_next_call_loads_it(
+    client: redis.Redis,
+) -> None:
+    # A pipeline checks its scripts (SCRIPT EXISTS) before it sends them; a
+    # Redis restarted in between (the script cache is not persisted) answers
+    # the EVALSHA with NoScriptError, which killed the launcher in the soak.
+    script = client.register_script("return 1")
+    pipe = client.pipeline(transaction=False)
+    pipe.evalsha(script.sha, 0)  # as a pipeline whose check came before the restart
+    forgot = _error_of(pipe.execute)
+    assert isinstance(forgot, redis.exceptions.NoScriptError) and is_transient(forgot)
+    again = client.pipeline(transaction=False)
+    script(client=again)  # the next call checks again, loads it, and runs
+    assert again.execute() == [1]

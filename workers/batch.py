@@ -32,6 +32,7 @@ from lookout._core.storage import SensorState, TickCommit
 from lookout._core.storage.ticks import TickRef
 from lookout._process.tick import Instigator, TickRunner
 from lookout.workers.keeper import LeaseKeeper
+from lookout.workers.replicas import confirm_commits
 from lookout.workers.ticks import (
     BatchOutcome,
     DeadLetterSink,
@@ -289,6 +290,8 @@ class TickBatch:
                 self.tally.committed += 1
                 # FAILURE ticks counted in the task's result, so Flower shows them.
                 self.tally.failed += record.status == TickStatus.FAILURE.value
+        # With LOOKOUT_REDIS_MIN_REPLICAS: a commit the replicas lack is a FAILURE.
+        self.tally.failed += confirm_commits(self.ledger, self.settings, records)
         self.keeper.drop(refs)
         pending.commits.clear()
 

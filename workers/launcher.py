@@ -188,11 +188,8 @@ class Launcher:
                 if self.launch_round(block) == 0 and self.paused:
                     stop.wait(PAUSE_POLL)
                 backoff = 0.1
-            except redis.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-                log.warning("the launchers' group is gone (Redis lost its data?); recreating it")
-                self._ready = False
+            # Transient first: some are ResponseErrors too (a read-only replica
+            # mid-failover, a script a restarted Redis forgot).
             except TRANSIENT as exc:
                 log.warning(
                     "Redis or the broker unavailable (%s); retrying in %.1f s", exc, backoff
@@ -200,6 +197,11 @@ class Launcher:
                 self._own_pending = True
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning("the launchers' group is gone (Redis lost its data?); recreating it")
+                self._ready = False
 
     @property
     def _batch(self) -> int:
@@ -333,6 +335,11 @@ class Launcher:
         """
         if not entries:
             return 0
+        # With LOOKOUT_REDIS_MIN_REPLICAS: launch only entries (and so run keys)
+        # the replicas hold, else raise a transient error: they stay pending.
+        self.launches.confirm_replicas(
+            self.settings.redis_min_replicas, self.settings.redis_replica_wait
+        )
         now = self.clock()
         records: list[RunRecord] = []
         for entry_id, fields in entries:

@@ -23,6 +23,7 @@ from lookout._process.heartbeat import Heartbeat
 from lookout.workers.app import make_celery
 from lookout.workers.consumer import dead_letter_consumer
 from lookout.workers.launcher import Launcher, run_submitter
+from lookout.workers.pool import SturdyTaskPool
 from lookout.workers.tasks import register_tasks
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ def run_worker(
     size = concurrency or os.cpu_count() or 1
     worker = app.Worker(
         hostname=f"lookout-{os.getpid()}@{socket.gethostname()}",
-        pool_cls="prefork",
+        # Celery's prefork pool, surviving pool processes killed at awkward moments.
+        pool_cls=SturdyTaskPool,
         concurrency=size,
         queues=queues,
         loglevel=loglevel,

@@ -27,3 +27,10 @@ class CodecError(LookoutError):
 
 class StorageError(LookoutError):
     """Redis could not be reached or answered something lookout does not expect."""
+
+
+class ReplicasBehindError(StorageError):
+    """Fewer replicas than ``LOOKOUT_REDIS_MIN_REPLICAS`` confirmed the writes so far.
+
+    Transient: the replicas catch up (or an operator lowers the setting).
+    """

@@ -134,6 +134,9 @@ lookout:counters                hash    counters that only grow, kept in Redis s
 lookout:deadletter              stream  messages no consumer could read, field
                                         ``d`` = msgpack DeadLetter (source,
                                         reason, raw payload); capped
+lookout:replicas:probe          string  a counter every wait for replicas increments:
+                                        the write whose replication WAIT awaits
+                                        (its offset follows every write before it)
 lookout:triggered               zset    sensor name -> time of a trigger that
                                         arrived while a tick was in flight; the
                                         scheduler makes it due once that tick ends
@@ -181,7 +184,8 @@ entry and its ``counters`` field (run_*), a run's asset events with their ``asse
 ``EventStream`` ``events`` (an entry no reader can decode it moves to
 ``deadletter``: bury_event); ``ProcessStore`` ``process:*`` and
 ``processes``;
-``DeadLetterStore`` ``deadletter``.  ``MetricsView`` only reads, kombu's keys
+``DeadLetterStore`` ``deadletter``; any repository that waits for
+replicas increments ``replicas:probe``.  ``MetricsView`` only reads, kombu's keys
 too, and ``AssetEventLog`` only reads ``asset:*``.
 """
 
@@ -280,6 +284,11 @@ class Keys:
     @property
     def dead_letters(self) -> str:
         return f"{self.prefix}deadletter"
+
+    @property
+    def replica_probe(self) -> str:
+        """The counter a wait for replicas writes before it waits (see ``Repository``)."""
+        return f"{self.prefix}replicas:probe"
 
     @property
     def triggered(self) -> str:

@@ -142,6 +142,14 @@ class Settings:
     # interval spread out; a sensor's ``lookout/jitter_seconds`` tag overrides
     # it.  Jitter only delays: never more often than the interval.
     sensor_jitter: float = 0.0
+    # On a primary with replicas: a tick commit is confirmed, and a launcher
+    # launches what it read, only once this many replicas have it (Redis's
+    # WAIT), so that a failover to a replica cannot forget a run key whose run
+    # was launched.  A commit not confirmed within ``redis_replica_wait``
+    # seconds is a FAILURE tick saying so, and its runs wait (0: no waiting,
+    # a failover may lose the newest commits; README "Redis with replicas").
+    redis_min_replicas: int = 0
+    redis_replica_wait: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -235,6 +243,7 @@ _MAY_BE_ZERO = (
     "sensor_memory_mb",
     "tick_history_age",
     "sensor_jitter",
+    "redis_min_replicas",
 )
 # The longest a process blocks on Redis on purpose (the launcher's and kombu's
 # 1 s reads; the scheduler blocks for at most half the socket timeout); a
@@ -309,4 +318,10 @@ def _check_relations(s: Settings) -> None:
         raise SettingsError(
             f"LOOKOUT_REDIS_SOCKET_TIMEOUT={s.redis_socket_timeout:g} must be longer than "
             f"the longest blocking read on Redis ({_LONGEST_BLOCKING_READ:g} s)"
+        )
+    if s.redis_min_replicas and s.redis_replica_wait >= s.redis_socket_timeout:
+        raise SettingsError(
+            f"LOOKOUT_REDIS_REPLICA_WAIT={s.redis_replica_wait:g} must be shorter than "
+            f"LOOKOUT_REDIS_SOCKET_TIMEOUT={s.redis_socket_timeout:g}: the wait for replicas "
+            "is one blocking command on Redis"
         )

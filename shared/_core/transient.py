@@ -1,8 +1,9 @@
 """Which Redis and broker errors are transient: the one list every retry loop uses.
 
 A transient error is one that waiting cures: Redis restarting, unreachable,
-stalled past the socket timeout, still loading its data, a replica not yet
-promoted, or full until something is freed.  Every process's retry loop (the
+stalled past the socket timeout, still loading its data, restarted without
+the scripts it had, a replica not yet promoted, or full until something is
+freed.  Every process's retry loop (the
 scheduler's round, the launcher's read, a worker's tick and run tasks, the
 broker's restore of unacknowledged messages) catches exactly these, waits and
 tries again (invariant 7).  Anything else (a script error, a key of the wrong
@@ -14,7 +15,15 @@ from __future__ import annotations
 
 import redis
 from kombu.exceptions import OperationalError
-from redis.exceptions import MasterDownError, OutOfMemoryError, ReadOnlyError, TryAgainError
+from redis.exceptions import (
+    MasterDownError,
+    NoScriptError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    TryAgainError,
+)
+
+from lookout._base.errors import ReplicasBehindError
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     # Refused, reset, closed, or a reply that did not come within the socket
@@ -25,8 +34,14 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ReadOnlyError,
     MasterDownError,
     TryAgainError,
+    # A script a restarted Redis no longer has, sent by a pipeline that had
+    # checked it before the restart: the next call checks again and loads it.
+    NoScriptError,
     # maxmemory reached under noeviction: retried until memory is freed.
     OutOfMemoryError,
+    # Fewer replicas than LOOKOUT_REDIS_MIN_REPLICAS confirmed the writes: they
+    # catch up (a launcher launches nothing it read until they do).
+    ReplicasBehindError,
     # kombu's wrapper for a broker it cannot reach (publishing).
     OperationalError,
     # A socket error neither library wrapped (refused, reset, broken pipe, a

@@ -2,7 +2,8 @@
 
 Split by what they serve: a tick's lease, its whole life (``lease``), a run's life
 (``runs``), the scheduler (``scheduling``), dynamic partitions changed
-outside a tick (``partitions``) and the push API (``push``).  Each storage
+outside a tick (``partitions``), the push API (``push``) and a commit the
+replicas did not confirm (``replicas``).  Each storage
 repository registers, by name, only the scripts of ``SCRIPTS`` it calls.
 """
 
@@ -14,6 +15,7 @@ from lookout._core.scripts.asset_index import ASSET_SCRIPTS
 from lookout._core.scripts.lease import LEASE_SCRIPTS
 from lookout._core.scripts.partitions import PARTITION_SCRIPTS
 from lookout._core.scripts.push import PUSH_SCRIPTS
+from lookout._core.scripts.replicas import REPLICA_SCRIPTS
 from lookout._core.scripts.runs import RUN_SCRIPTS
 from lookout._core.scripts.scheduling import SCHEDULER_SCRIPTS
 
@@ -26,6 +28,7 @@ SCRIPTS = MappingProxyType(
         **PARTITION_SCRIPTS,
         **PUSH_SCRIPTS,
         **ASSET_SCRIPTS,
+        **REPLICA_SCRIPTS,
     }
 )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import redis
 from redis.commands.core import Script
 
+from lookout._base.errors import ReplicasBehindError
 from lookout._core.keys import Keys
 from lookout._core.scripts import SCRIPTS
 
@@ -70,3 +71,30 @@ class Repository:
 
     def _script(self, name: str) -> Script:
         return self.client.register_script(SCRIPTS[name])
+
+    def replicas_confirming(self, replicas: int, timeout: float) -> int:
+        """How many replicas (up to ``replicas``) hold every write Redis ran so far.
+
+        Redis's ``WAIT`` counts the replicas that acknowledged its client's
+        last write; a pooled connection may not be the one that wrote, so
+        this writes first (``replicas:probe``) and waits on that, on one
+        connection: the probe's replication offset follows every write the
+        server ran before it, this process's commits and launches included.
+        Blocks at most ``timeout`` s; ``replicas`` 0 sends nothing.
+        """
+        if replicas <= 0:
+            return 0
+        pipe = self.client.pipeline(transaction=False)
+        pipe.incr(self.keys.replica_probe)
+        pipe.wait(replicas, max(1, round(timeout * 1000)))
+        _, confirmed = pipe.execute()
+        return int(confirmed)
+
+    def confirm_replicas(self, replicas: int, timeout: float) -> None:
+        """Raise ``ReplicasBehindError`` unless ``replicas`` replicas hold every write so far."""
+        confirmed = self.replicas_confirming(replicas, timeout)
+        if confirmed < replicas:
+            raise ReplicasBehindError(
+                f"{confirmed} of {replicas} required replicas confirmed the writes "
+                f"within {timeout:g} s (LOOKOUT_REDIS_MIN_REPLICAS)"
+            )

@@ -14,13 +14,14 @@ holds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
 from redis.commands.core import Script
 
-from lookout._base.codec import encode, encode_script_args
+from lookout._base.codec import decode_values, encode, encode_script_args, encode_value
+from lookout._base.errors import CodecError
 from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
@@ -159,6 +160,7 @@ class TickLedger(Repository):
         self._release = self._script("lease_release")
         self._abandon = self._script("lease_abandon")
         self._clear_payload = self._script("clear_payload")
+        self._unconfirmed = self._script("tick_unconfirmed")
 
     def _call(self, script: Script, keys: list[str], args: dict[str, Any]) -> Any:
         # Every lease script's first LEASE_KEYS keys: the leases' expiries, the unpublished.
@@ -486,6 +488,34 @@ class TickLedger(Repository):
             keys += streams
             values.append([encode(event), partition])
         return values
+
+    def mark_unconfirmed(self, records: Sequence[TickRecord], cause: str, depth: int = 50) -> int:
+        """Report committed ticks whose commit the replicas did not confirm as FAILURE.
+
+        Each one's history entry (among its sensor's newest ``depth``) gets
+        status FAILURE and ``cause`` as its error; the commit's effects stay.
+        Returns how many were found and marked.
+        """
+        marked = 0
+        for record in records:
+            entries = self.client.lrange(self.keys.ticks(record.sensor), 0, depth - 1)
+            for raw in entries:
+                old = as_bytes(raw)
+                try:
+                    stored = decode_entry(old, record.sensor)
+                except CodecError:
+                    continue
+                if stored.tick_id != record.tick_id:
+                    continue
+                # The entry is the compact record, then its accepted flags.
+                flags = next((v for v in decode_values(old) if isinstance(v, str)), "")
+                failed = replace(stored, status=TickStatus.FAILURE.value, error=cause)
+                new = encode_record(failed) + encode_value(flags)
+                keys = [self.keys.sensor(record.sensor), self.keys.ticks(record.sensor)]
+                args = {"old": old, "new": new, "depth": depth}
+                marked += int(self._unconfirmed(keys=keys, args=[encode_script_args(args)]))
+                break
+        return marked
 
     # -- reading -----------------------------------------------------------------
 
