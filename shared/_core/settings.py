@@ -109,8 +109,12 @@ class Settings:
     max_run_requests: int = 10_000
     # Back-pressure: while the launch stream holds this many run requests or
     # more (the launchers are behind), the leader claims no tick; due sensors
-    # wait and are counted as deferred (0: no limit).
-    launch_backlog_limit: int = 100_000
+    # wait and are counted as deferred (0: no limit).  5,000: five times the
+    # launchers' own bound of queued runs, so that under a sustained overload
+    # the sensors slow down within seconds and the executors keep their
+    # capacity (bench/RESULTS.md: 0.98x of capacity at 5x overload, against
+    # 0.72-0.85x with 100,000, which took minutes to fill).
+    launch_backlog_limit: int = 5_000
     # Runs carried per run-queue message at most: while the run queue already
     # holds this many runs, a launcher packs the runs it hands out together
     # (one Celery message costs more than a short run); with fewer waiting,
