@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 from lookout import Settings
 from lookout._base.codec import encode
 from lookout._core.settings import SettingsError
+from lookout._core.storage.history import decode_entry, encode_record
 from lookout._core.storage.ticks import TickCommit
 from lookout._tools.cli._json import dumps, tick_json
 from lookout._tools.monitor import create_app
@@ -30,6 +31,7 @@ from lookout.testing import (
     Repositories,
     TickRecord,
     TickRunner,
+    TickStatus,
     load_definitions,
     tick_runner,
 )
@@ -289,3 +291,18 @@ def test_a_worker_taking_up_a_tick_reads_the_last_record_as_its_sensors(
     ((answer, state),) = storage.ticks.take_up([("steered", "next")], "tester", ttl=30.0)
     assert answer == "" and state is not None and state.last is not None
     assert (state.last.sensor, state.last.count, state.last.skip_reason) == ("steered", 3, "quiet")
+
+
+def test_a_due_time_on_a_whole_minute_reads_back_as_that_minute() -> None:
+    # A schedule's runs are tagged and compared by their due minute: the
+    # compact entry keeps the lateness in microseconds, not the due time.
+    due = 1_795_992_780.0
+    record = TickRecord(
+        tick_id="t" * 32,
+        sensor="every_minute",
+        status=TickStatus.SUCCESS.value,
+        started_at=due + 0.0123457,
+        ended_at=due + 0.05,
+        due_at=due,
+    )
+    assert decode_entry(encode_record(record), "every_minute").due_at == due

@@ -121,7 +121,9 @@ def _from_compact(m: dict[str, Any], cursors: dict[str, Any], sensor: str) -> Ti
         status=_STATUSES[m["s"]],
         started_at=started,
         ended_at=float(m["ended_at"]) if "ended_at" in m else None,
-        due_at=started - m["l"] / 1_000_000 if "l" in m else None,
+        # Rounded to the microsecond the lateness is kept in: a schedule's
+        # due time on a whole minute reads back as that minute exactly.
+        due_at=round(started - m["l"] / 1_000_000, 6) if "l" in m else None,
         requests=[
             {
                 "request_id": r[2] if len(r) > 2 else f"{tick_id}-{i}",
