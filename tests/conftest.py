@@ -23,6 +23,9 @@ from lookout.testing import EmbeddedRedis, Repositories, open_repositories
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The tick records the tests' deployments keep per sensor.
+TEST_HISTORY = 1000
+
 # The Dagster docs tests' fixtures (inbox, outbox), shared through a plugin.
 pytest_plugins = ["tests.docs_support"]
 
@@ -45,8 +48,14 @@ def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
 
 @pytest.fixture
 def settings(redis_url: str) -> Settings:
-    """Short timeouts so that failure paths run in test time."""
-    return Settings(redis_url=redis_url, tick_timeout=5.0, inflight_margin=2.0)
+    """Short timeouts so that failure paths run in test time.
+
+    A long tick history: many tests read every tick a sensor had from it
+    (the default keeps 12 records; the retention has tests of its own).
+    """
+    return Settings(
+        redis_url=redis_url, tick_timeout=5.0, inflight_margin=2.0, tick_history=TEST_HISTORY
+    )
 
 
 @pytest.fixture
@@ -70,6 +79,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         LOOKOUT_KEY_PREFIX=settings.key_prefix,
         LOOKOUT_TICK_TIMEOUT=str(settings.tick_timeout),
         LOOKOUT_INFLIGHT_MARGIN=str(settings.inflight_margin),
+        LOOKOUT_TICK_HISTORY=str(settings.tick_history),
         PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
         PYTHONUNBUFFERED="1",
     )

@@ -51,7 +51,8 @@ def _stop(storage: Repositories, name: str) -> None:
 
 
 def _ticks(storage: Repositories, name: str, status: str) -> int:
-    return sum(t.status == status for t in storage.ticks.history(name, 1000))
+    # A record of a run of like skips counts each of its ticks.
+    return sum(t.count for t in storage.ticks.history(name, 1000) if t.status == status)
 
 
 def _materialized(storage: Repositories, asset: str) -> list[tuple[str, RunEvent]]:
