@@ -46,8 +46,11 @@ class Settings:
     schedule_limit: int = 1000
     tick_batch_size: int = 500
     # A round that is not full is spread over the workers' processes, but
-    # no message carries fewer than this while more are due.
-    tick_batch_min: int = 8
+    # no message carries fewer than this while more are due.  1 by default:
+    # a message's ticks are evaluated one after another, so a slow or hanging
+    # sensor delays the healthy ones that share its message (invariant 5);
+    # spread over the processes, it holds back only its own.
+    tick_batch_min: int = 1
     # The scheduler sleeps at most this long between rounds (a trigger or
     # the next due time wakes it earlier).
     scheduler_max_sleep: float = 0.5
