@@ -41,6 +41,7 @@ from redis.typing import EncodableT, FieldT
 
 from lookout import Settings
 from lookout.testing import EmbeddedRedis, Keys, Repositories, free_port
+from tests.conftest import TEST_HISTORY
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCATION = "tests.locations.chaos_load"
@@ -206,7 +207,7 @@ class Chaos:
         self.logs = config.work_dir / "logs"
         self.inbox = config.work_dir / "in"
         self.redis = EmbeddedRedis(self.port, appendonly=True, directory=str(self.redis_dir))
-        self.settings = Settings(redis_url=self.redis.url)
+        self.settings = Settings(redis_url=self.redis.url, tick_history=TEST_HISTORY)
         self.keys = Keys(self.settings.key_prefix)
         self.sensors = [f"chaos_{i}" for i in range(config.sensors)]
         self.dropped: dict[str, int] = dict.fromkeys(self.sensors, 0)

@@ -31,7 +31,7 @@ from lookout.testing import (
     open_repositories,
     redis_server_binary,
 )
-from tests.conftest import Process, Spawn, process_env, wait_for
+from tests.conftest import TEST_HISTORY, Process, Spawn, process_env, wait_for
 from tests.locations.work_support import start_launcher, start_worker
 
 LOCATION = "tests.locations.e2e_files"
@@ -136,7 +136,9 @@ def _failed_asking(storage: Repositories) -> list[TickRecord]:
 def test_a_tick_the_replica_does_not_confirm_fails_and_its_run_waits_for_the_replica(
     primary: EmbeddedRedis, replica: EmbeddedRedis, spawn: Spawn, tmp_path: Path
 ) -> None:
-    settings = Settings(redis_url=primary.url, tick_timeout=5.0, inflight_margin=2.0)
+    settings = Settings(
+        redis_url=primary.url, tick_timeout=5.0, inflight_margin=2.0, tick_history=TEST_HISTORY
+    )
     storage = open_repositories(settings)
     _stack(spawn, settings, tmp_path, replicas=1)
     wait_for(lambda: bool(storage.ticks.history(SENSOR, 1)), 30, what="a first tick")
@@ -161,7 +163,9 @@ def test_a_tick_the_replica_does_not_confirm_fails_and_its_run_waits_for_the_rep
 def test_a_failover_to_a_replica_without_the_newest_commits_launches_no_key_twice(
     primary: EmbeddedRedis, replica: EmbeddedRedis, spawn: Spawn, tmp_path: Path
 ) -> None:
-    old = Settings(redis_url=primary.url, tick_timeout=5.0, inflight_margin=2.0)
+    old = Settings(
+        redis_url=primary.url, tick_timeout=5.0, inflight_margin=2.0, tick_history=TEST_HISTORY
+    )
     on_old = open_repositories(old)
     procs = _stack(spawn, old, tmp_path, replicas=1)
     _drop(tmp_path, range(3))

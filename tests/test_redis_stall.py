@@ -21,7 +21,7 @@ from lookout._base.errors import StorageError
 from lookout._core.settings import Settings
 from lookout._tools.redis_server import EmbeddedRedis
 from lookout.testing import Repositories
-from tests.conftest import Process, Spawn, process_env, wait_for
+from tests.conftest import TEST_HISTORY, Process, Spawn, process_env, wait_for
 from tests.locations.work_support import log_text, start_launcher, start_worker
 
 LOCATION = "tests.locations.fault_load"
@@ -54,7 +54,9 @@ class Stalled:
 def test_a_call_on_a_stalled_redis_fails_after_the_socket_timeout(
     own_redis: EmbeddedRedis,
 ) -> None:
-    settings = Settings(redis_url=own_redis.url, redis_socket_timeout=TIMEOUT)
+    settings = Settings(
+        redis_url=own_redis.url, redis_socket_timeout=TIMEOUT, tick_history=TEST_HISTORY
+    )
     storage = Repositories.from_settings(settings)
     storage.server.ping()  # connected before the stall
     outcome: list[BaseException | None] = []
