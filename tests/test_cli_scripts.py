@@ -41,6 +41,10 @@ def on_terminal(settings: Settings, columns: int, *args: str) -> str:
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     env = process_env(settings)
     env.pop("NO_COLOR", None)
+    # The terminal's own size decides: a COLUMNS or LINES inherited from the
+    # test runner (pytest-xdist's workers have COLUMNS=80) would override it.
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "lookout._tools.cli", *args],
         env=env,
