@@ -110,7 +110,9 @@ class Scheduler:
             "scheduler",
             interval=settings.heartbeat_interval,
             leader=lambda: self.lock.leading,
-            details=lambda: {"sensors": str(len(self.known))},
+            # "synced": this leader has recorded its code's sensors (a new
+            # leader's first round; a benchmark waits for it before measuring).
+            details=lambda: {"sensors": str(len(self.known)), "synced": str(int(self._synced))},
         )
         self.stats = SchedulerStats()
         self._stop = threading.Event()
@@ -253,6 +255,8 @@ class Scheduler:
                 self.lock.lost()
                 return self.lock.seconds_to_renewal()
             self._synced = True
+            if self.heartbeat.started_at is not None:
+                self.heartbeat.beat()  # synced: the monitor sees it at once
         messages = self.stats.messages
         claimed = self.publish_due(self.clock())
         if claimed >= self.settings.schedule_limit:

@@ -421,3 +421,30 @@ def test_a_new_leader_schedules_the_sensors_its_code_defines_after_a_rolling_dep
     new.run_once()
     assert new.lock.leading
     assert "added" in published(storage, settings)
+
+
+def test_the_leaders_heartbeat_says_at_once_when_it_has_recorded_its_sensors(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # Beats every minute: only the beat right after the sync can tell in time.
+    s = schedulers([make_sensor("a")], heartbeat_interval=60.0)
+    thread = threading.Thread(target=s.run)
+    thread.start()
+
+    def synced() -> bool:
+        return any(
+            p.role == "scheduler" and p.leader and p.details.get("synced") == "1"
+            for p in storage.processes.heartbeats()
+        )
+
+    try:
+        deadline = time.monotonic() + 5
+        while not synced() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert synced()
+        # Recorded: due, or already claimed by the first round after the sync.
+        keys = storage.keys
+        assert any(storage.client.zscore(k, "a") is not None for k in (keys.due, keys.inflight))
+    finally:
+        s.stop()
+        thread.join(10)
