@@ -314,7 +314,7 @@ def test_a_few_due_ticks_wait_a_little_for_enough_to_fill_a_message_for_each_wor
 ) -> None:
     clock = Clock()
     sensors = [make_sensor(f"s{i}") for i in range(8)]
-    s = schedulers(sensors, clock=clock, scheduler_batch_wait=0.05, tick_batch_min=4)
+    s = schedulers(sensors, clock=clock, scheduler_batch_wait=0.05, tick_batch_gather=4)
     lead(s)
     assert s._worker_slots() == 1  # no worker heartbeats: one process assumed
     spaced = {f"s{i}": clock.now + 0.1 + i * 0.01 for i in range(8)}
@@ -329,25 +329,51 @@ def test_a_few_due_ticks_wait_a_little_for_enough_to_fill_a_message_for_each_wor
     assert s._idle_time() == pytest.approx(s.settings.scheduler_min_pause)
 
 
-def test_rounds_spread_over_idle_workers_and_go_out_whole_while_messages_wait_for_them(
+def test_rounds_spread_over_idle_workers_and_go_out_whole_once_older_messages_wait(
     schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
     names = [f"s{i:02d}" for i in range(32)]
     s = schedulers([make_sensor(n) for n in names], tick_batch_min=4, tick_batch_size=100)
     # A worker of 4 processes on the tick queue (its heartbeat is what the scheduler reads).
     details = {"queues": settings.tick_queue, "concurrency": "4"}
+
+    def due(part: list[str]) -> None:
+        storage.client.zadd(storage.keys.due, dict.fromkeys(part, time.time() - 1))
+
     with Heartbeat(storage.processes, "worker", details=lambda: details):
         lead(s)
         storage.client.zadd(storage.keys.due, dict.fromkeys(names, time.time() + 3600))
-        storage.client.zadd(storage.keys.due, dict.fromkeys(names[:16], time.time() - 1))
+        due(names[:16])
         s.run_once()
         # The queue was empty: one message for each of the 4 processes.
         assert [len(b) for b in queued_batches(storage, settings)] == [4, 4, 4, 4]
-        # No worker took them: they wait, so the next round goes out as one message.
-        storage.client.zadd(storage.keys.due, dict.fromkeys(names[16:], time.time() - 1))
+        # Right after that round the queue held only its own messages, which
+        # no worker could have taken yet: not a sign of busy workers, so the
+        # next round is spread too (none under the least size).
+        due(names[16:24])
         s.run_once()
-        assert [len(b) for b in queued_batches(storage, settings)] == [4, 4, 4, 4, 16]
+        assert [len(b) for b in queued_batches(storage, settings)] == [4, 4, 4, 4, 4, 4]
+        # No worker took the first round's: older messages than its own wait
+        # behind the second, so the third goes out as one message.
+        due(names[24:])
+        s.run_once()
+        assert [len(b) for b in queued_batches(storage, settings)] == [4, 4, 4, 4, 4, 4, 8]
     assert sorted(published(storage, settings)) == names
+
+
+def test_a_low_tick_rate_gathers_several_ticks_per_worker_process_into_a_round(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    clock = Clock()
+    sensors = [make_sensor(f"s{i}") for i in range(12)]
+    # The least message size stays 1 (a slow sensor delays no other): the
+    # round gathers all the same.
+    s = schedulers(sensors, clock=clock, scheduler_batch_wait=0.05, tick_batch_min=1)
+    lead(s)
+    assert s._worker_slots() == 1 and s.settings.tick_batch_gather == 8
+    # One due every 5 ms: the round waits for the eighth, 35 ms after the first.
+    storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i * 0.005 for i in range(12)})
+    assert s.run_once() == pytest.approx(0.135)
 
 
 def test_a_trigger_wakes_the_leader_before_its_sleep_ends(
@@ -395,3 +421,30 @@ def test_a_new_leader_schedules_the_sensors_its_code_defines_after_a_rolling_dep
     new.run_once()
     assert new.lock.leading
     assert "added" in published(storage, settings)
+
+
+def test_the_leaders_heartbeat_says_at_once_when_it_has_recorded_its_sensors(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # Beats every minute: only the beat right after the sync can tell in time.
+    s = schedulers([make_sensor("a")], heartbeat_interval=60.0)
+    thread = threading.Thread(target=s.run)
+    thread.start()
+
+    def synced() -> bool:
+        return any(
+            p.role == "scheduler" and p.leader and p.details.get("synced") == "1"
+            for p in storage.processes.heartbeats()
+        )
+
+    try:
+        deadline = time.monotonic() + 5
+        while not synced() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert synced()
+        # Recorded: due, or already claimed by the first round after the sync.
+        keys = storage.keys
+        assert any(storage.client.zscore(k, "a") is not None for k in (keys.due, keys.inflight))
+    finally:
+        s.stop()
+        thread.join(10)

@@ -57,10 +57,16 @@ class Settings:
     # ... and at least this long after a round that was not full, so that ticks
     # coming due a few ms apart share a round and a message (their lateness).
     scheduler_min_pause: float = 0.02
-    # A due tick waits at most this long for others, until a round has a
-    # message of ``tick_batch_min`` for each worker process: at a low due
-    # rate a round then costs less per tick (0: rounds every min pause).
+    # A due tick waits at most this long for others, until a round has
+    # ``tick_batch_gather`` ticks (or ``tick_batch_min``, if more) for each
+    # worker process: at a low due rate a round then costs less per tick
+    # (0: rounds every min pause).
     scheduler_batch_wait: float = 0.05
+    # Apart from the least message size: spreading a round over the
+    # processes keeps a slow sensor from delaying the others, gathering
+    # rounds keeps a low tick rate from paying a round and a message or two
+    # every min pause for a tick or two.
+    tick_batch_gather: int = 8
     # The leader lock's TTL and how often the leader renews it; a standby
     # takes over within about leader_ttl of the leader's death.
     leader_ttl: float = 5.0
@@ -230,6 +236,7 @@ _COUNTS = (
     "schedule_limit",
     "tick_batch_size",
     "tick_batch_min",
+    "tick_batch_gather",
     "launch_batch",
     "run_pack_size",
     "dead_letter_max",
