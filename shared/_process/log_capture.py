@@ -60,6 +60,15 @@ class LogCapture(logging.Handler):
         # No formatter of its own: logging's default one gives the message
         # (and the traceback of a context.log.exception), and costs nothing per tick.
         self._guard = threading.Lock()
+        # Handed to an evaluation and not yet off its logger (``on`` ended):
+        # not to be reused (TickRunner), as an abandoned evaluation may still log.
+        self.in_use = False
+
+    def clear(self) -> None:
+        """Forget the lines kept: the handler is reused for the next evaluation."""
+        with self._guard:
+            self._lines = []
+            self._dropped = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -98,7 +107,9 @@ class LogCapture(logging.Handler):
         """
         let_info_through(logger)
         logger.addHandler(self)
+        self.in_use = True
         try:
             yield
         finally:
             logger.removeHandler(self)
+            self.in_use = False
