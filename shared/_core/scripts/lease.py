@@ -328,11 +328,13 @@ for i = 1, #due, 2 do
   names[#names + 1] = name
   -- A sensor already in flight (ticked by hand) is back in the index when
   -- that tick ends; it is never claimed twice.
-  if redis.call('HEXISTS', hash, 'inflight') == 0 then
+  local f = redis.call('HMGET', hash, 'inflight', 'trigger')
+  if not f[1] then
     n = n + 1
     local id = A.round .. string.format('%08x', n)
-    -- Claimed because of a trigger: HDEL says whether it was there.
-    if redis.call('HDEL', hash, 'trigger') == 1 then
+    -- Claimed because of a trigger: one call reads both, HDEL only when triggered.
+    if f[2] then
+      redis.call('HDEL', hash, 'trigger')
       redis.call('HSET', hash, 'inflight', id, 'claimed_at', claimed_at, 'by_trigger', '1')
     else
       redis.call('HSET', hash, 'inflight', id, 'claimed_at', claimed_at)
