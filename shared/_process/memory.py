@@ -16,6 +16,8 @@ import resource
 import time
 from collections.abc import Iterator
 
+from lookout._process.pid import current_pid
+
 MIB = 1024 * 1024
 
 
@@ -59,8 +61,8 @@ class MemoryLimit:
 
     def _baseline(self) -> int | None:
         now = time.monotonic()
-        if self._pid != os.getpid() or now - self._read_at >= self.refresh:
-            self._base, self._read_at, self._pid = _address_space(), now, os.getpid()
+        if self._pid != current_pid() or now - self._read_at >= self.refresh:
+            self._base, self._read_at, self._pid = _address_space(), now, current_pid()
         return self._base
 
     @contextlib.contextmanager
