@@ -357,8 +357,10 @@ class TickRunner:
             # Reported through context.instance: committed with the tick, first.
             events = (*instance.reported, *outcome.asset_events)
             outcome = replace(outcome, asset_events=events)
-        # Events for assets this location does not know fail the tick, naming them.
-        check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
+        # Events for assets this location does not know fail the tick, naming
+        # them (the location's keys listed only for a tick that reports some).
+        if outcome.asset_events:
+            check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
         requests = checked_requests(
             sensor.name,
             outcome.run_requests,
