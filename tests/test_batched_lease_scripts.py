@@ -9,6 +9,7 @@ round trips per tick.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 import pytest
 import redis
 
-from lookout import Settings
+from lookout import DefaultSensorStatus, Settings
+from lookout._base.wire import TickRecord, TickStatus
 from lookout._core.storage import TickCommit
 from lookout._process.tick import TickRunner
 from lookout.testing import Repositories, TickMessage, load_definitions, tick_runner
@@ -151,3 +153,69 @@ def test_a_whole_message_costs_one_round_trip_to_take_up_and_one_per_flush(
     # take_up, then the one flush: nothing is read or written per tick besides.
     assert len(sent) == 2
     assert all(b"EVALSHA" in request for request in sent)
+
+
+def test_a_flush_mixing_a_failed_tick_with_committed_runs_gives_each_its_own_effects(
+    storage: Repositories, settings: Settings
+) -> None:
+    # A flush sends what its ticks share once and each tick only what it has:
+    # the failed tick's event stream key, the others' cursors and requests.
+    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
+    ticks = claim_ticks(storage, settings, COUNTERS)
+    commits = evaluated(runner, storage, ticks, HOLDER)
+    failed_record = replace(commits[1].record, status=TickStatus.FAILURE.value, error="it broke")
+    failed = replace(commits[1], record=failed_record, launches=[], store_cursor=False, cursor=None)
+
+    records = storage.ticks.commit_many([commits[0], failed, commits[2]])
+
+    assert [r.status if r else None for r in records] == ["SUCCESS", "FAILURE", "SUCCESS"]
+    cursors = [storage.client.hget(storage.keys.sensor(n), "cursor") for n in COUNTERS]
+    assert cursors == [commits[0].cursor, None, commits[2].cursor]
+    assert launches(storage) == 2
+    told = [e for _, e in storage.events.read("0", 10) if e.kind == "SENSOR_TICK_FAILURE"]
+    assert [(e.sensor, e.message) for e in told] == [("counter_b", "it broke")]
+    assert storage.client.zcard(storage.keys.inflight) == 0
+
+
+def test_a_round_of_thousands_of_ticks_is_claimed_taken_up_and_committed_each_once(
+    storage: Repositories, settings: Settings
+) -> None:
+    # The scripts write a round's index changes a call per 1,000 ticks: every
+    # tick, across those chunks, is claimed, held and committed once.
+    names = [f"s{i:05d}" for i in range(2500)]
+    token = "leader-1"
+    assert storage.leader.acquire(token, 60)
+    now = time.time()
+    sensors = [(n, DefaultSensorStatus.RUNNING, 1.0) for n in names]
+    assert storage.schedule.sync_sensors(token, sensors, now) == len(names)
+    round_ = storage.ticks.claim_due(token, now + 5, limit=5000, ttl=60, tick_prefix="r1-")
+    assert round_ is not None and sorted(t.sensor for t in round_.ticks) == names
+    assert storage.client.zcard(storage.keys.due) == 0
+    assert storage.client.zcard(storage.keys.claimed) == len(names)
+    assert storage.client.zcard(storage.keys.inflight) == len(names)
+
+    refs = [(t.sensor, t.tick_id) for t in round_.ticks]
+    taken = storage.ticks.take_up(refs, HOLDER, 60)
+    assert [a for a, state in taken if state is not None] == [""] * len(names)
+    assert storage.client.zcard(storage.keys.claimed) == 0
+    expiries = storage.ticks.inflight_deadlines(names)
+    assert all(e is not None and e > now + 30 for e in expiries)
+
+    started = time.time()
+    commits = [
+        TickCommit(
+            TickRecord(t.tick_id, t.sensor, TickStatus.SKIPPED.value, started, started),
+            [],
+            False,
+            None,
+            started + 1 + i,
+            holder=HOLDER,
+        )
+        for i, t in enumerate(round_.ticks)
+    ]
+    assert all(r is not None for r in storage.ticks.commit_many(commits))
+    assert storage.client.zcard(storage.keys.inflight) == 0
+    next_due = {c.record.sensor: c.next_due for c in commits}
+    assert storage.client.zcard(storage.keys.due) == len(names)
+    assert storage.client.zmscore(storage.keys.due, names) == [next_due[n] for n in names]
+    assert all(storage.ticks.inflight_tick(n) is None for n in names)

@@ -12,12 +12,15 @@ import logging
 import re
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
+import lookout as dg
 from lookout import Settings
 from lookout._author.definitions import Definitions
 from lookout._base.wire import RUN_TASK, LaunchRequest, TickRecord
@@ -331,3 +334,55 @@ def test_a_sensor_logger_with_its_own_higher_level_still_has_its_info_lines_capt
     with capture.on(logger):
         logger.info("still kept")
     assert [line.split(" ", 1)[1] for line in capture.lines()] == ["INFO    still kept"]
+
+
+def test_ticks_in_a_row_each_keep_only_their_own_sensors_lines(runner: TickRunner) -> None:
+    # One runner evaluates them all, as a worker's pool process does a message.
+    flooded = ticked(runner, "flood")
+    meter = ticked(runner, "meter_reader")
+    gauge = ticked(runner, "gauge_check")
+    again = ticked(runner, "meter_reader")
+
+    assert len(flooded.logs) == TICK_MAX_LINES + 1
+    assert [line.split(None, 2)[2] for line in meter.logs] == ["polled the meter feed, batch 1"]
+    assert gauge.status == "FAILURE"
+    assert [line.split(None, 2)[2] for line in gauge.logs] == ["checking gauge E42"]
+    assert [line.split(None, 2)[2] for line in again.logs] == ["polled the meter feed, batch 2"]
+
+
+def test_an_evaluation_abandoned_at_its_timeout_puts_no_lines_on_the_next_tick(
+    storage: Repositories, settings: Settings
+) -> None:
+    # Off the main thread an evaluation that times out is left running in its
+    # thread, still logging: the next tick's lines must be its own only.
+    stop = threading.Event()
+
+    @dg.sensor(minimum_interval_seconds=1)
+    def chatterbox(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        while not stop.wait(0.01):
+            context.log.info("still talking")
+        return dg.SkipReason("done")
+
+    @dg.sensor(minimum_interval_seconds=1)
+    def quiet(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        time.sleep(0.3)
+        context.log.info("one line of my own")
+        return dg.SkipReason("nothing new")
+
+    defs = dg.Definitions(sensors=[chatterbox, quiet])
+    sync_definitions(defs, storage.sensors)
+    runner = tick_runner(defs, storage, replace(settings, tick_timeout=0.5))
+    records: list[TickRecord | None] = []
+
+    def tick_both() -> None:
+        records.append(runner.tick("chatterbox"))
+        records.append(runner.tick("quiet"))
+
+    thread = threading.Thread(target=tick_both)
+    thread.start()
+    thread.join(10)
+    stop.set()
+    talked, heard = records
+    assert talked is not None and talked.status == "FAILURE"
+    assert heard is not None and heard.status == "SKIPPED"
+    assert [line.split(None, 2)[2] for line in heard.logs] == ["one line of my own"]

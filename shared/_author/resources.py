@@ -198,7 +198,15 @@ class ResourceScope:
         self._config = dict((run_config or {}).get("resources") or {})
         self._instance = instance
         self._built: dict[str, Any] = {}
-        self._stack = contextlib.ExitStack()
+        # Made when a resource first needs tearing down: a scope is opened for
+        # every sensor tick, and most ticks build no resource at all.
+        self._exits: contextlib.ExitStack | None = None
+
+    @property
+    def _stack(self) -> contextlib.ExitStack:
+        if self._exits is None:
+            self._exits = contextlib.ExitStack()
+        return self._exits
 
     def __contains__(self, key: str) -> bool:
         return key in self.defs
@@ -291,7 +299,9 @@ class ResourceScope:
         return Resources(self)
 
     def close(self) -> None:
-        self._stack.close()
+        exits, self._exits = self._exits, None
+        if exits is not None:
+            exits.close()
         self._built.clear()
 
 

@@ -53,6 +53,8 @@ def call_with_resources(
     ``names`` is read from the signature once, when the sensor is defined:
     ``inspect.signature`` on every tick would cost a good part of the tick.
     """
+    if not names:  # most sensors take no resources: nothing to look up per tick
+        return fn(*args, **kwargs)
     given = len(args) - (1 if takes_context else 0)
     wanted = tuple(n for n in names if n not in kwargs)
     if wanted and context is not None and given <= 0:

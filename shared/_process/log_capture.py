@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 # A tick record is written on every evaluation: it keeps less than a run's.
 TICK_MAX_LINES = 100
@@ -60,6 +58,15 @@ class LogCapture(logging.Handler):
         # No formatter of its own: logging's default one gives the message
         # (and the traceback of a context.log.exception), and costs nothing per tick.
         self._guard = threading.Lock()
+        # Handed to an evaluation and not yet off its logger (``on`` ended):
+        # not to be reused (TickRunner), as an abandoned evaluation may still log.
+        self.in_use = False
+
+    def clear(self) -> None:
+        """Forget the lines kept: the handler is reused for the next evaluation."""
+        with self._guard:
+            self._lines = []
+            self._dropped = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -88,17 +95,30 @@ class LogCapture(logging.Handler):
             kept.append(f"... {dropped} more log lines not kept (at most {self.max_lines})")
         return kept
 
-    @contextmanager
-    def on(self, logger: logging.Logger) -> Iterator[None]:
-        """Capture what ``logger`` logs at INFO and above while the block runs.
+    def on(self, logger: logging.Logger) -> _On:
+        """A context that captures what ``logger`` logs at INFO and above while it runs.
 
         The logger is made to let INFO through (Dagster keeps context.log's
         info lines) unless it lets through more already, and is left so (see
-        ``let_info_through``).
+        ``let_info_through``).  (A class, not a generator: it is entered on every tick.)
         """
-        let_info_through(logger)
-        logger.addHandler(self)
-        try:
-            yield
-        finally:
-            logger.removeHandler(self)
+        return _On(self, logger)
+
+
+class _On:
+    """``LogCapture.on``: the handler on ``logger`` from entry to exit."""
+
+    __slots__ = ("capture", "logger")
+
+    def __init__(self, capture: LogCapture, logger: logging.Logger) -> None:
+        self.capture = capture
+        self.logger = logger
+
+    def __enter__(self) -> None:
+        let_info_through(self.logger)
+        self.logger.addHandler(self.capture)
+        self.capture.in_use = True
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self.capture)
+        self.capture.in_use = False

@@ -16,6 +16,8 @@ import resource
 import time
 from collections.abc import Iterator
 
+from lookout._process.pid import current_pid
+
 MIB = 1024 * 1024
 
 
@@ -59,8 +61,8 @@ class MemoryLimit:
 
     def _baseline(self) -> int | None:
         now = time.monotonic()
-        if self._pid != os.getpid() or now - self._read_at >= self.refresh:
-            self._base, self._read_at, self._pid = _address_space(), now, os.getpid()
+        if self._pid != current_pid() or now - self._read_at >= self.refresh:
+            self._base, self._read_at, self._pid = _address_space(), now, current_pid()
         return self._base
 
     @contextlib.contextmanager
@@ -74,17 +76,20 @@ class MemoryLimit:
             if not self._sessions:
                 self._put_back()
 
-    @contextlib.contextmanager
-    def applied(self, what: str) -> Iterator[None]:
-        """Run the body with at most ``mib`` MiB more address space (0: no limit).
+    def applied(self, what: str) -> _Applied:
+        """A context that runs its body with at most ``mib`` MiB more address space
+        (0: no limit).
 
         A ``MemoryError`` inside becomes a ``MemoryLimitError`` naming ``what``
-        and the limit.
+        and the limit.  (A class, not a generator: it is entered on every tick.)
         """
+        return _Applied(self, what)
+
+    def _enter(self) -> bool:
+        """Set the limit for an evaluation; whether one is set."""
         size = self._baseline() if self.mib > 0 else None
         if size is None:
-            yield
-            return
+            return False
         if self._before is None:
             self._before = resource.getrlimit(resource.RLIMIT_AS)
         hard = self._before[1]
@@ -94,18 +99,36 @@ class MemoryLimit:
         if limit != self._in_force:
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
             self._in_force = limit
-        try:
-            yield
-        except MemoryError as exc:
-            raise MemoryLimitError(
-                f"{what} went over its memory limit of {self.mib} MiB "
-                f"(LOOKOUT_SENSOR_MEMORY_MB): {exc or 'allocation failed'}"
-            ) from None
-        finally:
-            if not self._sessions:
-                self._put_back()
+        return True
 
     def _put_back(self) -> None:
         if self._before is not None:
             resource.setrlimit(resource.RLIMIT_AS, self._before)
             self._before, self._in_force = None, None
+
+
+class _Applied:
+    """``MemoryLimit.applied``: the limit set on entry, put back on exit outside a session."""
+
+    __slots__ = ("limit", "set", "what")
+
+    def __init__(self, limit: MemoryLimit, what: str) -> None:
+        self.limit = limit
+        self.what = what
+        self.set = False
+
+    def __enter__(self) -> None:
+        self.set = self.limit._enter()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if not self.set:
+            return
+        if not self.limit._sessions:
+            self.limit._put_back()
+        if isinstance(exc, MemoryError):
+            raise MemoryLimitError(
+                f"{self.what} went over its memory limit of {self.limit.mib} MiB "
+                f"(LOOKOUT_SENSOR_MEMORY_MB): {exc or 'allocation failed'}"
+            ) from None

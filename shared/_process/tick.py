@@ -139,6 +139,7 @@ class TickRunner:
         self.memory = MemoryLimit(settings.sensor_memory_mb)
         self._schedules = {s.name: s for s in definitions.schedules}
         self._loggers: dict[str, logging.Logger] = {}
+        self._capture: LogCapture | None = None
         self.schedules = ScheduleTicks(
             definitions, settings, self.timer, clock, self.worker, self.instance, self.memory
         )
@@ -158,6 +159,18 @@ class TickRunner:
         if logger is None:
             logger = self._loggers[sensor] = logging.getLogger(f"lookout.sensor.{sensor}")
         return logger
+
+    def _log_capture(self) -> LogCapture:
+        # One handler for the evaluations in a row, emptied for each: building a
+        # logging handler registers it with the logging module, per tick.  One
+        # an evaluation did not give back (abandoned in its thread at its
+        # timeout, or it failed before logging began) is left to it: a new one.
+        capture = self._capture
+        if capture is None or capture.in_use:
+            capture = self._capture = LogCapture()
+        capture.clear()
+        capture.in_use = True
+        return capture
 
     def instigator(self, name: str) -> Instigator:
         """The sensor, or else the schedule, of that name (an error naming it if neither)."""
@@ -228,7 +241,7 @@ class TickRunner:
                 sensor, state, tick_id=tick_id, due_at=due_at, holder=holder
             )
         started = self.clock()
-        logs = LogCapture()  # [tick logs] context.log lines, kept on the record
+        logs = self._log_capture()  # [tick logs] context.log lines, kept on the record
         try:
             cursor = decode_value(state.cursor) if state.cursor is not None else None
             context = SensorEvaluationContext(
@@ -344,8 +357,10 @@ class TickRunner:
             # Reported through context.instance: committed with the tick, first.
             events = (*instance.reported, *outcome.asset_events)
             outcome = replace(outcome, asset_events=events)
-        # Events for assets this location does not know fail the tick, naming them.
-        check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
+        # Events for assets this location does not know fail the tick, naming
+        # them (the location's keys listed only for a tick that reports some).
+        if outcome.asset_events:
+            check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
         requests = checked_requests(
             sensor.name,
             outcome.run_requests,
@@ -353,6 +368,8 @@ class TickRunner:
             self.instance,  # None (not checked) only where no store was given
             outcome.dynamic_partitions_requests,
         )
+        if not requests and not outcome.run_requests:
+            return outcome, more  # most ticks: nothing asked for, nothing to rebuild
         return replace(outcome, run_requests=requests), more
 
     def _launches(

@@ -34,6 +34,7 @@ from types import FrameType
 from typing import TypeVar
 
 from lookout._base.errors import SensorTimeoutError
+from lookout._process.pid import current_pid
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -115,10 +116,10 @@ class EvaluationTimer:
             signal.setitimer(signal.ITIMER_REAL, seconds, REARM)
             self._fires_at = self._deadline
         hard = hard_after is not None and hasattr(signal, "ITIMER_PROF")
-        if hard and self._prof_pid != os.getpid():
+        if hard and self._prof_pid != current_pid():
             # Once per process: SIGPROF's default action (death) is the limit.
             signal.signal(signal.SIGPROF, signal.SIG_DFL)
-            self._prof_pid = os.getpid()
+            self._prof_pid = current_pid()
         if hard:
             # Later than the hard exit can come (REARM after it at most), so
             # Python code that swallows its timeout ends by the exit status.
@@ -136,9 +137,9 @@ class EvaluationTimer:
 
     def _in_main_thread(self) -> bool:
         # Checked on every call, cheaply: the main thread's id only changes with the process.
-        pid = os.getpid()
-        if self._main[0] != pid:
-            self._main = (pid, threading.main_thread().ident or 0)
+        here = current_pid()
+        if self._main[0] != here:
+            self._main = (here, threading.main_thread().ident or 0)
         return threading.get_ident() == self._main[1] and hasattr(signal, "setitimer")
 
     def _stop(self) -> None:

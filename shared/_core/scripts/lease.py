@@ -86,8 +86,11 @@ local function fmt(t)
   return string.format('%.6f', t)
 end
 -- The lease's fields, in one place.
-local function clear_lease(hash, name)
+local function clear_lease_fields(hash)
   redis.call('HDEL', hash, 'inflight', 'holder', 'began', 'by_trigger', 'deaths', 'death')
+end
+local function clear_lease(hash, name)
+  clear_lease_fields(hash)
   redis.call('ZREM', LEASES, name)
   redis.call('ZREM', CLAIMED, name)
 end
@@ -314,32 +317,46 @@ if A.launch_limit > 0 and #due > 0 and redis.call('XLEN', KEYS[7]) >= A.launch_l
 end
 local out = {expired, promoted, 0}
 local claimed = {}
+local expiries = {}
+local names = {}
 local n = 0
+local claimed_at = fmt(A.now)
+local expiry = now + A.publish_within
 for i = 1, #due, 2 do
   local name = due[i]
   local hash = A.hash_prefix .. name
-  redis.call('ZREM', KEYS[4], name)
+  names[#names + 1] = name
   -- A sensor already in flight (ticked by hand) is back in the index when
   -- that tick ends; it is never claimed twice.
-  if redis.call('HEXISTS', hash, 'inflight') == 0 then
+  local f = redis.call('HMGET', hash, 'inflight', 'trigger')
+  if not f[1] then
     n = n + 1
     local id = A.round .. string.format('%08x', n)
-    -- Claimed because of a trigger: HDEL says whether it was there.
-    if redis.call('HDEL', hash, 'trigger') == 1 then
-      redis.call('HSET', hash, 'inflight', id, 'claimed_at', fmt(A.now), 'by_trigger', '1')
+    -- Claimed because of a trigger: one call reads both, HDEL only when triggered.
+    if f[2] then
+      redis.call('HDEL', hash, 'trigger')
+      redis.call('HSET', hash, 'inflight', id, 'claimed_at', claimed_at, 'by_trigger', '1')
     else
-      redis.call('HSET', hash, 'inflight', id, 'claimed_at', fmt(A.now))
+      redis.call('HSET', hash, 'inflight', id, 'claimed_at', claimed_at)
     end
-    set_expiry(name, now + A.publish_within)
     claimed[#claimed + 1] = now
     claimed[#claimed + 1] = name
+    expiries[#expiries + 1] = expiry
+    expiries[#expiries + 1] = name
     out[#out + 1] = name
     out[#out + 1] = id
     out[#out + 1] = due[i + 1]
   end
 end
-if #claimed > 0 then
-  redis.call('ZADD', CLAIMED, unpack(claimed))
+-- The round's due index removals, lease expiries (set_expiry's) and claims,
+-- a call each per 1,000 ticks rather than one per tick (the script is atomic).
+for first = 1, #names, 1000 do
+  redis.call('ZREM', KEYS[4], unpack(names, first, math.min(first + 999, #names)))
+end
+for first = 1, #claimed, 2000 do
+  local last = math.min(first + 1999, #claimed)
+  redis.call('ZADD', LEASES, unpack(expiries, first, last))
+  redis.call('ZADD', CLAIMED, unpack(claimed, first, last))
 end
 redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX', math.floor(A.round_ttl * 1000) + 1)
 return out
@@ -417,25 +434,43 @@ return out
 # A: hash_prefix, holder, ttl, ticks ({{name, tick id}, ...}), fields (the
 #    sensor hash's fields to read)
 # Returns per tick {answer}, or {"", field values...} when the caller holds it.
-TAKE_UP = _script(
-    BEGIN_TICK
-    + """
+TAKE_UP = _script("""
 local now = clock()
+local began = fmt(now)
+local expiry = now + A.ttl
 local out = {}
+local expiries = {}
+local names = {}
+local n = #A.fields
 for i, t in ipairs(A.ticks) do
   local hash = A.hash_prefix .. t[1]
-  local answer = begin_tick(hash, t[1], t[2], A.holder, A.ttl, now)
-  if answer == '' then
-    local row = redis.call('HMGET', hash, unpack(A.fields))
-    table.insert(row, 1, '')
-    out[i] = row
+  -- begin_tick's checks, with the state read in the same call.
+  local f = redis.call('HMGET', hash, 'inflight', 'holder', unpack(A.fields))
+  if f[1] ~= t[2] then
+    out[i] = {'-'}
+  elseif f[2] and f[2] ~= A.holder then
+    out[i] = {f[2]}
   else
-    out[i] = {answer}
+    redis.call('HSET', hash, 'holder', A.holder, 'began', began)
+    expiries[#expiries + 1] = expiry
+    expiries[#expiries + 1] = t[1]
+    names[#names + 1] = t[1]
+    local row = {''}
+    for j = 1, n do
+      row[j + 1] = f[j + 2]
+    end
+    out[i] = row
   end
 end
+-- begin_tick's lease expiries and removals from the claimed, a call each per
+-- 1,000 ticks (the script is atomic: nothing sees them apart).
+for first = 1, #names, 1000 do
+  local last = math.min(first + 999, #names)
+  redis.call('ZADD', LEASES, unpack(expiries, 2 * first - 1, 2 * last))
+  redis.call('ZREM', CLAIMED, unpack(names, first, last))
+end
 return out
-"""
-)
+""")
 
 # RENEW: the holder extends its leases to ``ttl`` s from now (never shortens
 # one); ``restart`` also moves ``began`` to now (an evaluation starts: what a
@@ -507,7 +542,18 @@ COMMIT_TICK = (
     + """
 -- The body reads its keys from the parameter KEYS (left unindented, as the
 -- script it was): in COMMIT the script's own, in COMMIT_MANY the tick's.
-local function commit_tick(KEYS, A)
+-- ``later`` gathers the lease's removal from the expiries and the sensor's
+-- next due time, for one ZREM and one ZADD after the flush's last tick
+-- (``flush_later``): the script is atomic, nothing sees them apart.
+local function flush_later(later, due)
+  for first = 1, #later.names, 1000 do
+    redis.call('ZREM', LEASES, unpack(later.names, first, math.min(first + 999, #later.names)))
+  end
+  for first = 1, #later.due, 2000 do
+    redis.call('ZADD', due, unpack(later.due, first, math.min(first + 1999, #later.due)))
+  end
+end
+local function commit_tick(KEYS, A, later)
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags')
 if state[1] ~= A.tick or state[4] ~= A.holder then
@@ -531,9 +577,12 @@ if A.store_cursor then
 end
 redis.call('HSET', KEYS[3], 'last_commit', A.tick .. ' ' .. A.holder, 'last_flags', flags,
   'kills', '0')
-clear_lease(KEYS[3], A.sensor)
+-- clear_lease, its expiry later, and not CLAIMED: begin_tick (a holder) took it out.
+clear_lease_fields(KEYS[3])
+later.names[#later.names + 1] = A.sensor
 if A.next_due ~= '' and running(state[2], state[3]) then
-  redis.call('ZADD', KEYS[6], A.next_due, A.sensor)
+  later.due[#later.due + 1] = A.next_due
+  later.due[#later.due + 1] = A.sensor
 end
 -- [asset events] each with its asset index entries (append_asset_event).
 for i, ev in ipairs(A.events or {}) do
@@ -575,29 +624,50 @@ end
 COMMIT = _script(
     COMMIT_TICK
     + """
-return commit_tick(KEYS, A)
+local later = {names = {}, due = {}}
+local reply = commit_tick(KEYS, A, later)
+flush_later(later, KEYS[6])
+return reply
 """
 )
 
 # COMMIT_MANY: the ticks of one flush, each committed by commit_tick as
 # COMMIT commits it: atomic and at most once on its own (a tick whose lease
 # was lost is refused, the others still commit; the same flush sent again
-# finds each tick committed and changes nothing), in one round trip.
-# KEYS: inflight zset, claimed zset, then every key the ticks name, each once
-# A: commits ({{k = {index in KEYS of its COMMIT KEYS[3], KEYS[4], ...},
-#    and COMMIT's named arguments}, ...}, in order)
+# finds each tick committed and changes nothing), in one round trip.  What
+# every tick of a flush shares is sent once: the history's retention, the
+# holder, the shared keys; a tick's own keys (its hash, its history, its
+# run-key hash) are named from the prefixes and its sensor, as TAKE_UP names
+# the hashes; only the keys some ticks add (events, asset streams,
+# partitions) are listed per tick.
+# KEYS: inflight zset, claimed zset, launch stream, due zset, counters hash,
+#       then every other key the ticks name, each once
+# A: hash_prefix, ticks_prefix, run_keys_prefix, holder, size, max_age,
+#    commits ({{k = {index in KEYS of its COMMIT KEYS[9], KEYS[10], ...} or
+#    nil, and COMMIT's named arguments but size and max_age; holder only
+#    when not A.holder, requests only when any, cursor only when stored},
+#    ...}, in order)
 # Returns per tick what COMMIT returns.
 COMMIT_MANY = _script(
     COMMIT_TICK
     + """
+local NONE = {}
+local later = {names = {}, due = {}}
 local out = {}
 for i, c in ipairs(A.commits) do
-  local K = {LEASES, CLAIMED}
-  for j, at in ipairs(c.k) do
-    K[j + 2] = KEYS[at]
+  local name = c.sensor
+  local K = {LEASES, CLAIMED, A.hash_prefix .. name, A.ticks_prefix .. name, KEYS[3], KEYS[4],
+    A.run_keys_prefix .. name, KEYS[5]}
+  for j, at in ipairs(c.k or NONE) do
+    K[j + 8] = KEYS[at]
   end
-  out[i] = commit_tick(K, c)
+  c.holder = c.holder or A.holder
+  c.size, c.max_age = A.size, A.max_age
+  c.requests = c.requests or NONE
+  c.cursor = c.cursor or ''
+  out[i] = commit_tick(K, c, later)
 end
+flush_later(later, KEYS[4])
 return out
 """
 )

@@ -42,6 +42,10 @@ from lookout._core.streams import text
 # and the unpublished claims.
 LEASE_KEYS = 2
 
+# The six keys of every commit (COMMIT's KEYS[3] to KEYS[8]), which COMMIT_MANY
+# names itself: placeholders where a commit's further keys are counted from.
+_OWN_KEYS = ("",) * 6
+
 # How long the leader has to publish the ticks it claimed before the sweep
 # gives them back (without a record: they never reached a worker).
 PUBLISH_WITHIN = 10.0
@@ -391,16 +395,33 @@ class TickLedger(Repository):
         """
         if not commits:
             return []
-        # KEYS: every key the ticks name, once (the launch stream, the due
-        # index and the counters are shared); each tick's ``k`` lists where
-        # its own COMMIT keys are, in COMMIT's order.
-        index: dict[str, int] = {}
+        # KEYS: the shared keys, then every other key the ticks name, once; a
+        # tick's own three keys the script names from the prefixes.  Each
+        # tick's ``k`` lists where its further COMMIT keys (KEYS[9] on) are.
+        shared = [self.keys.launch, self.keys.due, self.keys.counters]
+        index = {k: LEASE_KEYS + i + 1 for i, k in enumerate(shared)}
+        holder = commits[0].holder
         calls = []
         for commit in commits:
-            keys, args = self._commit_call(commit)
-            args["k"] = [index.setdefault(k, LEASE_KEYS + len(index) + 1) for k in keys]
+            keys = list(_OWN_KEYS)
+            args = self._commit_args(commit, keys, lean=True)
+            if len(keys) > len(_OWN_KEYS):
+                args["k"] = [
+                    index.setdefault(k, LEASE_KEYS + len(index) + 1) for k in keys[len(_OWN_KEYS) :]
+                ]
+            if commit.holder != holder:
+                args["holder"] = commit.holder
             calls.append(args)
-        replies = self._call(self._commit_many, list(index), {"commits": calls})
+        args = {
+            "hash_prefix": self.keys.sensor(""),
+            "ticks_prefix": self.keys.ticks(""),
+            "run_keys_prefix": self.keys.run_keys(""),
+            "holder": holder,
+            "size": self.history_size,
+            "max_age": float(self.history_age),
+            "commits": calls,
+        }
+        replies = self._call(self._commit_many, list(index), args)
         records = [_committed(c, reply) for c, reply in zip(commits, replies, strict=True)]
         self._clear_payloads(commits, records)
         return records
@@ -426,32 +447,47 @@ class TickLedger(Repository):
         pipe.execute()
 
     def _commit_call(self, commit: TickCommit) -> tuple[list[str], dict[str, Any]]:
-        record = commit.record
-        name = record.sensor
+        name = commit.record.sensor
         keys = [
             self.keys.sensor(name),
             self.keys.ticks(name),
             self.keys.launch,
             self.keys.due,
             self.keys.run_keys(name),
-            self.keys.counters,  # KEYS[7], for the script's [counters] block
+            self.keys.counters,  # KEYS[8], for the script's [counters] block
         ]
-        args = {
+        args = self._commit_args(commit, keys, lean=False)
+        args.update(
+            holder=commit.holder,
+            size=self.history_size,
+            max_age=float(self.history_age),
+        )
+        return keys, args
+
+    def _commit_args(self, commit: TickCommit, keys: list[str], *, lean: bool) -> dict[str, Any]:
+        """COMMIT's named arguments but holder, size and max_age; ``keys`` (the six
+        of every commit) gains the keys this tick adds.  ``lean`` (COMMIT_MANY)
+        leaves out what the script fills in: no requests, no cursor to store.
+        """
+        record = commit.record
+        name = record.sensor
+        args: dict[str, Any] = {
             "sensor": name,
             "tick": record.tick_id,
-            "holder": commit.holder,
-            "store_cursor": commit.store_cursor,
-            "cursor": commit.cursor if commit.cursor is not None else b"",
             "record": encode_record(record),
-            "size": self.history_size,
-            "max_age": float(self.history_age),
             "next_due": "" if commit.next_due is None else repr(commit.next_due),
             "started": repr(record.started_at),
             "status": record.status,  # counted by the [counters] block
-            "requests": request_opts(commit.run_keys, commit.launches),
-            "events": self._asset_event_call(commit.asset_events, keys),
-            "partitions": self._partition_call(commit.partition_changes, keys),
         }
+        if commit.store_cursor or not lean:
+            args["store_cursor"] = commit.store_cursor
+            args["cursor"] = commit.cursor if commit.cursor is not None else b""
+        if commit.launches or not lean:
+            args["requests"] = request_opts(commit.run_keys, commit.launches)
+        if commit.asset_events or not lean:
+            args["events"] = self._asset_event_call(commit.asset_events, keys)
+        if commit.partition_changes or not lean:
+            args["partitions"] = self._partition_call(commit.partition_changes, keys)
         if commit.run_keys is not None:
             args["run_keys"] = commit.run_keys.script_opts(self.keys, name)
         if record.status == TickStatus.FAILURE.value:
@@ -460,7 +496,7 @@ class TickLedger(Repository):
             if self.keys.events not in keys:
                 keys.append(self.keys.events)
             args["failure"] = record.error or ""
-        return keys, args
+        return args
 
     def _partition_call(
         self, changes: Sequence[tuple[str, str, Sequence[str]]], keys: list[str]
