@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lookout._author.definitions import Definitions
-from lookout._base.codec import CodecError, decode_first
 from lookout._base.wire import TickMessage, TickRecord, TickStatus
 from lookout._core.storage import SensorState, TickCommit
+from lookout._core.storage.history import entry_duration
 from lookout._core.storage.ticks import TickRef
 from lookout._process.tick import Instigator, TickRunner
 from lookout.workers.keeper import LeaseKeeper
@@ -67,13 +67,7 @@ def last_duration(entry: bytes | None) -> float | None:
     Reads the record's two times without building a ``TickRecord``: this
     runs for most ticks of a message.
     """
-    if not entry:
-        return None
-    try:
-        record = decode_first(entry)
-        return float(record["ended_at"]) - float(record["started_at"])
-    except (CodecError, TypeError, KeyError, ValueError):
-        return None
+    return entry_duration(entry) if entry else None
 
 
 @dataclass

@@ -85,9 +85,10 @@ end
 local function fmt(t)
   return string.format('%.6f', t)
 end
--- The lease's fields, in one place.
+-- The lease's fields, in one place.  (And ``last``, the copy of the newest
+-- history entry versions before kept: nothing reads it, its bytes go.)
 local function clear_lease(hash, name)
-  redis.call('HDEL', hash, 'inflight', 'holder', 'began', 'by_trigger', 'deaths', 'death')
+  redis.call('HDEL', hash, 'inflight', 'holder', 'began', 'by_trigger', 'deaths', 'death', 'last')
   redis.call('ZREM', LEASES, name)
   redis.call('ZREM', CLAIMED, name)
 end
@@ -100,18 +101,29 @@ end
 -- rest starts; nil for one Lua cannot read (from before the compact form).
 local function record_of(entry)
   local ok, at, rec = pcall(cmsgpack.unpack_one, entry)
-  if not ok or type(rec) ~= 'table' or not rec.i then
+  if not ok or type(rec) ~= 'table' or not rec.s then
     return nil
   end
   return rec, at
 end
+-- A record's start and end, unix s: ``t`` and ``d`` (microseconds after
+-- it), or, in a record of the first compact form, ``started_at`` and ``ended_at``.
+local function started_of(rec)
+  return rec.t or rec.started_at
+end
+local function ended_of(rec)
+  if rec.t then
+    return rec.t + (rec.d or 0) / 1000000
+  end
+  return rec.ended_at or rec.started_at
+end
 -- A SKIPPED tick with the same skip reason (or none, as the other) as the
 -- newest entry, a skip too, takes that entry's place, counting the run: k
--- ticks, the first one started at f with id I.  A quiet sensor's skips are
--- one entry.  Retention: at most ``size`` entries, and none that ended more
--- than ``max_age`` s before this tick started (0 or nil: no bound by age),
--- the oldest first, checked when an entry is added.  ``last`` on the hash is
--- the newest entry.
+-- ticks, the first one started at f with id I (or J: packed as j is).  A
+-- quiet sensor's skips are one entry.  Retention: at most ``size`` entries,
+-- and none that ended more than ``max_age`` s before this tick started (0 or
+-- nil: no bound by age), the oldest first, checked when an entry is added.
+-- The newest entry is the list's head: the hash keeps only its start.
 local function write_record(hash, ticks, entry, size, started, max_age)
   local rec, rest = record_of(entry)
   local h
@@ -123,8 +135,12 @@ local function write_record(hash, ticks, entry, size, started, max_age)
   end
   if h and h.s == 'K' and h.r == rec.r then
     rec.k = (h.k or 1) + 1
-    rec.f = h.f or h.started_at
-    rec.I = h.I or h.i
+    rec.f = h.f or started_of(h)
+    if h.I or h.J then
+      rec.I, rec.J = h.I, h.J
+    else
+      rec.I, rec.J = h.i, h.j
+    end
     entry = cmsgpack.pack(rec) .. (rest > 0 and string.sub(entry, rest + 1) or '')
     redis.call('LSET', ticks, 0, entry)
   else
@@ -134,17 +150,17 @@ local function write_record(hash, ticks, entry, size, started, max_age)
       n = size
     end
     -- By age only when an entry was added: a run that grows ages nothing.
-    local oldest = rec and max_age and max_age > 0 and rec.started_at - max_age
+    local oldest = rec and max_age and max_age > 0 and started_of(rec) - max_age
     while oldest and n > 1 do
       local t = record_of(redis.call('LINDEX', ticks, -1))
-      if not t or (t.ended_at or t.started_at) >= oldest then
+      if not t or ended_of(t) >= oldest then
         break
       end
       redis.call('RPOP', ticks)
       n = n - 1
     end
   end
-  redis.call('HSET', hash, 'last', entry, 'last_started', started)
+  redis.call('HSET', hash, 'last_started', started)
 end
 -- A FAILURE tick told on the event stream, so that another sensor can react
 -- to it (a lookout extension: ``sensor_failure_sensor``): a RunEvent of kind
@@ -155,7 +171,8 @@ local function tick_failure_event(events, name, tick, at, error)
     message = error}))
 end
 local function failure_entry(tick, name, started, ended, holder, error)
-  local record = {i = tick, s = 'F', started_at = started, ended_at = ended, e = error}
+  local took = math.max(0, math.floor((ended - started) * 1000000))
+  local record = {i = tick, s = 'F', t = started, d = took, e = error}
   if holder then
     record.w = holder
   end
@@ -414,9 +431,10 @@ return out
 # does, and the state of each sensor it now holds read in the same atomic
 # step (what the evaluation starts from: no commit can come in between).
 # KEYS: inflight zset, claimed zset
-# A: hash_prefix, holder, ttl, ticks ({{name, tick id}, ...}), fields (the
-#    sensor hash's fields to read)
-# Returns per tick {answer}, or {"", field values...} when the caller holds it.
+# A: hash_prefix, ticks_prefix, holder, ttl, ticks ({{name, tick id}, ...}),
+#    fields (the sensor hash's fields to read)
+# Returns per tick {answer}, or {"", field values..., newest history entry
+# or false} when the caller holds it.
 TAKE_UP = _script(
     BEGIN_TICK
     + """
@@ -428,6 +446,7 @@ for i, t in ipairs(A.ticks) do
   if answer == '' then
     local row = redis.call('HMGET', hash, unpack(A.fields))
     table.insert(row, 1, '')
+    row[#row + 1] = redis.call('LINDEX', A.ticks_prefix .. t[1], 0)
     out[i] = row
   else
     out[i] = {answer}
@@ -510,8 +529,13 @@ COMMIT_TICK = (
 local function commit_tick(KEYS, A)
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags')
+-- ``last_commit`` names the commit by 16 hex digits of the SHA-1 of "tick
+-- holder": short enough (with every other field) to keep the sensor's hash
+-- a listpack under Redis's default hash-max-listpack-value (64); 64 bits
+-- tell one sensor's commits apart.  Versions before kept "tick holder" itself.
+local done = string.sub(redis.sha1hex(A.tick .. ' ' .. A.holder), 1, 16)
 if state[1] ~= A.tick or state[4] ~= A.holder then
-  if state[5] == A.tick .. ' ' .. A.holder then
+  if state[5] == done or state[5] == A.tick .. ' ' .. A.holder then
     return {1, state[6] or ''}
   end
   return {0, ''}
@@ -529,8 +553,7 @@ write_record(KEYS[3], KEYS[4], A.record .. cmsgpack.pack(flags), A.size, A.start
 if A.store_cursor then
   redis.call('HSET', KEYS[3], 'cursor', A.cursor)
 end
-redis.call('HSET', KEYS[3], 'last_commit', A.tick .. ' ' .. A.holder, 'last_flags', flags,
-  'kills', '0')
+redis.call('HSET', KEYS[3], 'last_commit', done, 'last_flags', flags, 'kills', '0')
 clear_lease(KEYS[3], A.sensor)
 if A.next_due ~= '' and running(state[2], state[3]) then
   redis.call('ZADD', KEYS[6], A.next_due, A.sensor)
@@ -564,7 +587,11 @@ redis.call('HINCRBY', KEYS[8], 'ticks:' .. A.sensor .. ':' .. A.status, 1)
 if #A.requests > 0 then
   local _, dropped = string.gsub(flags, '0', '')
   redis.call('HINCRBY', KEYS[8], 'requests:' .. A.sensor, #A.requests)
-  redis.call('HINCRBY', KEYS[8], 'dropped:' .. A.sensor, dropped)
+  -- A field only once a request was dropped (readers count an absent one as
+  -- 0): most sensors never drop one, and each field is ~75 bytes of Redis.
+  if dropped > 0 then
+    redis.call('HINCRBY', KEYS[8], 'dropped:' .. A.sensor, dropped)
+  end
 end
 -- [end counters]
 return {1, flags}

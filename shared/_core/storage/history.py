@@ -8,26 +8,35 @@ An entry is up to three msgpack values one after the other:
    numbers only, so that Lua's cmsgpack (which reads no binary) can read
    and rewrite it.  A run of like SKIPPED ticks folded into one entry by the
    Lua helper ``write_record`` (``scripts.lease``) has ``k`` (how many), ``f``
-   (the first one's start) and ``I`` (its id);
+   (the first one's start) and ``I`` or ``J`` (its id, as ``i`` or ``j``);
 2. only when the tick had a cursor: a map of the cursors (binary) or their
    digests, a cursor the tick did not change kept once;
 3. the commit's accepted/dropped flags (``"1"``/``"0"`` per request).
 
-The times keep their long names, ``started_at`` and ``ended_at``: the Lua
-helpers trim by them, and a worker reads them from a sensor's ``last``
-entry without decoding the rest (``workers.batch.last_duration``).  Lua
-reads ``s``, ``r``, ``i`` and the run's letters, and writes FAILURE records
-in this form too.
-Entries written before the compact form (full field names, with the sensor)
-still read.
+Every byte of an entry is kept ``LOOKOUT_TICK_HISTORY`` times per sensor
+(bench/memory.py), so the record spends few: a tick id as the scheduler
+makes them (32 lowercase hex digits) is ``j``, its 128 bits as 19 ASCII
+characters of 7 bits each (Lua's cmsgpack reads no binary, and 7-bit text
+is valid UTF-8); any other id (a tick by hand) is ``i`` as given.  The
+start is ``t`` (unix s) and the end ``d``, microseconds after it (rounded
+down: an end never reads back later than it was).  Lua reads ``s``, ``r``,
+``t``, ``d`` and the run's letters, and writes FAILURE records with ``i``.
+The newest entry is the head of the list: the sensor's hash keeps no copy.
+
+Entries written by earlier versions still read, and Lua still folds and
+trims after them: the first compact form (``i`` always, ``started_at`` and
+``ended_at`` as floats) and the form before it (full field names, with the
+sensor).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import replace
 from typing import Any
 
-from lookout._base.codec import decode_from, decode_values, encode_value
+from lookout._base.codec import decode_first, decode_from, decode_values, encode_value
 from lookout._base.errors import CodecError
 from lookout._base.wire import TickRecord, TickStatus
 
@@ -59,19 +68,71 @@ _PLAIN = (
 )
 
 
+_HEX_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def _micros(seconds: float) -> int:
     return round(seconds * 1_000_000)
 
 
+def pack_tick_id(tick_id: str) -> tuple[str, str]:
+    """The record's (name, value) for a tick id: ``j`` and 19 characters for a
+    scheduler's 32 hex digits, else ``i`` and the id as given."""
+    if len(tick_id) != 32 or not _HEX_ID.fullmatch(tick_id):
+        return "i", tick_id
+    n = int(tick_id, 16)
+    return "j", bytes((n >> (7 * k)) & 0x7F for k in range(18, -1, -1)).decode("ascii")
+
+
+def unpack_tick_id(packed: str) -> str:
+    """The tick id ``pack_tick_id`` packed as ``j``."""
+    n = 0
+    for c in packed.encode("ascii"):
+        n = (n << 7) | c
+    return f"{n:032x}"
+
+
+def _tick_id(m: dict[str, Any], text_name: str, packed_name: str) -> str | None:
+    if packed_name in m:
+        return unpack_tick_id(m[packed_name])
+    return str(m[text_name]) if text_name in m else None
+
+
+def _started(m: dict[str, Any]) -> float:
+    return float(m["t"] if "t" in m else m["started_at"])
+
+
+def _ended(m: dict[str, Any], started: float) -> float | None:
+    if "d" in m:
+        return started + int(m["d"]) / 1_000_000
+    return float(m["ended_at"]) if "ended_at" in m else None
+
+
+def entry_duration(entry: bytes) -> float | None:
+    """How long an entry's tick took, read from its record alone (``None``: unknown).
+
+    The cheap way to it: a worker asks for most ticks of a message.
+    """
+    try:
+        m = decode_first(entry)
+        if "d" in m:
+            return float(m["d"]) / 1_000_000
+        return float(m["ended_at"]) - float(m["started_at"])
+    except (CodecError, TypeError, KeyError, ValueError):
+        return None
+
+
 def encode_record(record: TickRecord) -> bytes:
     """A tick record as its history entry holds it: the compact map, then its cursors if any."""
+    id_name, packed = pack_tick_id(record.tick_id)
     m: dict[str, Any] = {
-        "i": record.tick_id,
+        id_name: packed,
         "s": STATUS_LETTERS[record.status],
-        "started_at": float(record.started_at),
+        "t": float(record.started_at),
     }
     if record.ended_at is not None:
-        m["ended_at"] = float(record.ended_at)
+        # Rounded down and never negative: the end reads back no later than it was.
+        m["d"] = max(0, math.floor((record.ended_at - record.started_at) * 1_000_000))
     if record.due_at is not None:
         m["l"] = _micros(record.started_at - record.due_at)
     for attribute, name in _PLAIN:
@@ -110,8 +171,10 @@ def _pair(m: dict[str, Any], names: tuple[str, str]) -> tuple[Any, Any]:
 
 
 def _from_compact(m: dict[str, Any], cursors: dict[str, Any], sensor: str) -> TickRecord:
-    started = float(m["started_at"])
-    tick_id = str(m["i"])
+    started = _started(m)
+    tick_id = _tick_id(m, "i", "j")
+    if tick_id is None:
+        raise KeyError("i")
     cursor_before, cursor_after = _pair(cursors, ("c", "C"))
     digest_before, digest_after = _pair(cursors, ("h", "H"))
     plain: dict[str, Any] = {attribute: m.get(name) for attribute, name in _PLAIN}
@@ -120,7 +183,7 @@ def _from_compact(m: dict[str, Any], cursors: dict[str, Any], sensor: str) -> Ti
         sensor=sensor,
         status=_STATUSES[m["s"]],
         started_at=started,
-        ended_at=float(m["ended_at"]) if "ended_at" in m else None,
+        ended_at=_ended(m, started),
         # Rounded to the microsecond the lateness is kept in: a schedule's
         # due time on a whole minute reads back as that minute exactly.
         due_at=round(started - m["l"] / 1_000_000, 6) if "l" in m else None,
@@ -139,7 +202,7 @@ def _from_compact(m: dict[str, Any], cursors: dict[str, Any], sensor: str) -> Ti
         cursor_after_digest=digest_after,
         count=int(m.get("k", 1)),
         first_started_at=float(m["f"]) if "f" in m else None,
-        first_tick_id=str(m["I"]) if "I" in m else None,
+        first_tick_id=_tick_id(m, "I", "J"),
         **plain,
     )
 
@@ -157,7 +220,7 @@ def decode_entry(entry: bytes, sensor: str = "") -> TickRecord:
     if not maps:
         raise CodecError("empty or malformed tick history entry")
     try:
-        if "i" in maps[0]:
+        if "s" in maps[0]:
             record = _from_compact(maps[0], maps[1] if len(maps) > 1 else {}, sensor)
         else:  # an entry from before the compact form
             record = decode_from(TickRecord, maps[0])

@@ -204,7 +204,7 @@ class MetricsView(Repository):
         """Each sensor's newest raw tick history entry (one round trip)."""
         pipe = self.client.pipeline(transaction=False)
         for name in names:
-            pipe.hget(self.keys.sensor(name), "last")
+            pipe.lindex(self.keys.ticks(name), 0)
         return [maybe_bytes(e) for e in pipe.execute()]
 
     def tick_entries(self, names: Sequence[str], limit: int) -> list[list[bytes]]:

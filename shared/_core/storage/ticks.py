@@ -280,6 +280,7 @@ class TickLedger(Repository):
             return []
         args = {
             "hash_prefix": self.keys.sensor(""),
+            "ticks_prefix": self.keys.ticks(""),
             "holder": holder,
             "ttl": float(ttl),
             "ticks": [list(t) for t in ticks],
@@ -511,7 +512,7 @@ class TickLedger(Repository):
                 flags = next((v for v in decode_values(old) if isinstance(v, str)), "")
                 failed = replace(stored, status=TickStatus.FAILURE.value, error=cause)
                 new = encode_record(failed) + encode_value(flags)
-                keys = [self.keys.sensor(record.sensor), self.keys.ticks(record.sensor)]
+                keys = [self.keys.ticks(record.sensor)]
                 args = {"old": old, "new": new, "depth": depth}
                 marked += int(self._unconfirmed(keys=keys, args=[encode_script_args(args)]))
                 break
