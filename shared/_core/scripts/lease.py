@@ -95,52 +95,77 @@ end
 local function set_expiry(name, at)
   redis.call('ZADD', LEASES, at, name)
 end
--- A history entry (storage.history): the compact record (text and numbers
--- only: Lua's cmsgpack reads no binary), then its cursors if any, then the
--- commit's accepted/dropped flags.  The record of an entry, and where the
--- rest starts; nil for one Lua cannot read (from before the compact form).
+-- A history entry (storage.history): the record (text and numbers only:
+-- Lua's cmsgpack reads no binary), then its cursors if any, then the
+-- commit's accepted/dropped flags if it asked for runs.  The record is an
+-- array {status, tick id or false, start, duration (us) or false, lateness,
+-- worker, skip reason, {the rest}}; one of the first compact form, a map
+-- with s, i, started_at, ended_at, r, k, f and I, still reads.  The record of
+-- an entry, and where the rest starts; nil for one Lua cannot read (from
+-- before the compact form).
 local function record_of(entry)
   local ok, at, rec = pcall(cmsgpack.unpack_one, entry)
-  if not ok or type(rec) ~= 'table' or not rec.s then
+  if not ok or type(rec) ~= 'table' or not (rec[1] or rec.s) then
     return nil
   end
   return rec, at
 end
--- A record's start and end, unix s: ``t`` and ``d`` (microseconds after
--- it), or, in a record of the first compact form, ``started_at`` and ``ended_at``.
+local function status_of(rec)
+  return rec[1] or rec.s
+end
+-- The skip reason, nil for none (false in the array).
+local function reason_of(rec)
+  if rec[1] then
+    return rec[7] or nil
+  end
+  return rec.r
+end
 local function started_of(rec)
-  return rec.t or rec.started_at
+  return rec[3] or rec.started_at
 end
 local function ended_of(rec)
-  if rec.t then
-    return rec.t + (rec.d or 0) / 1000000
+  if rec[1] then
+    return rec[3] + (rec[4] or 0) / 1000000
   end
   return rec.ended_at or rec.started_at
 end
+-- The run's fields: k (how many), f (the first start), J or I (the first
+-- tick's id: packed as the array's second field, or as text).
+local function run_of(rec)
+  if not rec[1] then
+    return rec
+  end
+  return rec[8] or {}
+end
 -- A SKIPPED tick with the same skip reason (or none, as the other) as the
 -- newest entry, a skip too, takes that entry's place, counting the run: k
--- ticks, the first one started at f with id I (or J: packed as j is).  A
--- quiet sensor's skips are one entry.  Retention: at most ``size`` entries,
--- and none that ended more than ``max_age`` s before this tick started (0 or
--- nil: no bound by age), the oldest first, checked when an entry is added.
--- The newest entry is the list's head: the hash keeps only its start.
+-- ticks, the first one started at f with id J or I.  A quiet sensor's skips
+-- are one entry.  Retention: at most ``size`` entries, and none that ended
+-- more than ``max_age`` s before this tick started (0 or nil: no bound by
+-- age), the oldest first, checked when an entry is added.  The newest entry
+-- is the list's head: the hash keeps only its start.
 local function write_record(hash, ticks, entry, size, started, max_age)
   local rec, rest = record_of(entry)
   local h
-  if rec and rec.s == 'K' then
+  if rec and status_of(rec) == 'K' then
     local head = redis.call('LINDEX', ticks, 0)
     if head then
       h = record_of(head)
     end
   end
-  if h and h.s == 'K' and h.r == rec.r then
-    rec.k = (h.k or 1) + 1
-    rec.f = h.f or started_of(h)
-    if h.I or h.J then
-      rec.I, rec.J = h.I, h.J
+  if h and status_of(h) == 'K' and reason_of(h) == reason_of(rec) then
+    local hr = run_of(h)
+    local run = run_of(rec)
+    run.k = (hr.k or 1) + 1
+    run.f = hr.f or started_of(h)
+    if hr.I or hr.J then
+      run.I, run.J = hr.I, hr.J
+    elseif h[1] then
+      run.I, run.J = (h[8] or {}).i, h[2] or nil
     else
-      rec.I, rec.J = h.i, h.j
+      run.I = h.i
     end
+    rec[8] = run
     entry = cmsgpack.pack(rec) .. (rest > 0 and string.sub(entry, rest + 1) or '')
     redis.call('LSET', ticks, 0, entry)
   else
@@ -172,11 +197,8 @@ local function tick_failure_event(events, name, tick, at, error)
 end
 local function failure_entry(tick, name, started, ended, holder, error)
   local took = math.max(0, math.floor((ended - started) * 1000000))
-  local record = {i = tick, s = 'F', t = started, d = took, e = error}
-  if holder then
-    record.w = holder
-  end
-  return cmsgpack.pack(record) .. cmsgpack.pack('')
+  return cmsgpack.pack({'F', false, started, took, false, holder or false, false,
+    {i = tick, e = error}})
 end
 -- Due again after a tick that was not committed: a RUNNING sensor (or one a
 -- trigger claimed) at ``t`` or earlier if it is due earlier already.
@@ -549,7 +571,11 @@ for i, r in ipairs(A.requests) do
   end
 end
 local flags = table.concat(mask)
-write_record(KEYS[3], KEYS[4], A.record .. cmsgpack.pack(flags), A.size, A.started, A.max_age)
+local entry = A.record
+if flags ~= '' then
+  entry = entry .. cmsgpack.pack(flags)
+end
+write_record(KEYS[3], KEYS[4], entry, A.size, A.started, A.max_age)
 if A.store_cursor then
   redis.call('HSET', KEYS[3], 'cursor', A.cursor)
 end

@@ -20,7 +20,7 @@ from typing import Any
 import redis
 from redis.commands.core import Script
 
-from lookout._base.codec import decode_values, encode, encode_script_args, encode_value
+from lookout._base.codec import encode, encode_script_args, encode_value
 from lookout._base.errors import CodecError
 from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
@@ -32,6 +32,7 @@ from lookout._core.storage.history import (
     DEFAULT_HISTORY_SIZE,
     decode_entry,
     encode_record,
+    entry_flags,
     with_flags,
 )
 from lookout._core.storage.run_keys import RunKeyPolicy, request_opts
@@ -508,10 +509,10 @@ class TickLedger(Repository):
                     continue
                 if stored.tick_id != record.tick_id:
                     continue
-                # The entry is the compact record, then its accepted flags.
-                flags = next((v for v in decode_values(old) if isinstance(v, str)), "")
+                # The entry is the record, then its accepted flags if it asked for runs.
+                flags = entry_flags(old)
                 failed = replace(stored, status=TickStatus.FAILURE.value, error=cause)
-                new = encode_record(failed) + encode_value(flags)
+                new = encode_record(failed) + (encode_value(flags) if flags else b"")
                 keys = [self.keys.ticks(record.sensor)]
                 args = {"old": old, "new": new, "depth": depth}
                 marked += int(self._unconfirmed(keys=keys, args=[encode_script_args(args)]))
