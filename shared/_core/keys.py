@@ -127,11 +127,15 @@ lookout:runs:retry              zset    failed run id -> when it failed, for eac
 lookout:counters                hash    counters that only grow, kept in Redis so
                                         every monitor reports the same figures
                                         and a restart resets none:
-                                        ``ticks:{sensor}:{status}`` committed
-                                        ticks, ``requests:{sensor}`` run requests
-                                        given, ``dropped:{sensor}`` those dropped
-                                        for a used run key (tick commit; absent
-                                        until one is);
+                                        ``s:{sensor}`` a sensor's counts (tick
+                                        commit), "{letter}{count}" pairs:
+                                        committed ticks by status letter
+                                        (storage.history), ``q`` run requests
+                                        given, ``d`` those dropped for a used
+                                        run key (absent until one is); versions
+                                        before kept ``ticks:{sensor}:{status}``,
+                                        ``requests:{sensor}``, ``dropped:{sensor}``
+                                        (still read, added);
                                         ``runs:{status}`` runs that reached the
                                         status (run_create/start/finish/retry),
                                         ``created`` runs created (run_create,

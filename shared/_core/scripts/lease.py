@@ -527,7 +527,7 @@ return out
 #       then per asset event: its asset stream, its asset's partitions hash,
 #       then each dynamic partitions zset the tick changes
 # A: sensor, tick, holder, store_cursor (bool), cursor, record, size, max_age,
-#    next_due ("" for none), started, status (the record's, for the counters),
+#    next_due ("" for none), started, status (the record's letter, for the counters),
 #    requests ({{run key or "", entry[, rerun, run id]}, ...}),
 #    run_keys (nil, or take_run_keys' opts: a run-key lifecycle),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),
@@ -608,17 +608,34 @@ for _, change in ipairs(A.partitions or {}) do
 end
 -- [end dynamic partitions]
 -- [counters] Only grows the counters hash (KEYS[8], keys.py ``counters``):
--- committed ticks by sensor and status, requests given, requests dropped.
-redis.call('HINCRBY', KEYS[8], 'ticks:' .. A.sensor .. ':' .. A.status, 1)
+-- one field per sensor, ``s:{sensor}``, its counts as "{letter}{count}"
+-- pairs: committed ticks by status letter (A.status), ``q`` requests given,
+-- ``d`` requests dropped (only once one was).  One field, not one per count:
+-- each field of a large hash costs ~70 bytes of Redis.
+local field = 's:' .. A.sensor
+local counts, order = {}, {}
+local function count(letter, n)
+  if not counts[letter] then
+    counts[letter] = 0
+    order[#order + 1] = letter
+  end
+  counts[letter] = counts[letter] + n
+end
+for letter, n in string.gmatch(redis.call('HGET', KEYS[8], field) or '', '(%a)(%d+)') do
+  count(letter, tonumber(n))
+end
+count(A.status, 1)
 if #A.requests > 0 then
   local _, dropped = string.gsub(flags, '0', '')
-  redis.call('HINCRBY', KEYS[8], 'requests:' .. A.sensor, #A.requests)
-  -- A field only once a request was dropped (readers count an absent one as
-  -- 0): most sensors never drop one, and each field is ~75 bytes of Redis.
+  count('q', #A.requests)
   if dropped > 0 then
-    redis.call('HINCRBY', KEYS[8], 'dropped:' .. A.sensor, dropped)
+    count('d', dropped)
   end
 end
+for i, letter in ipairs(order) do
+  order[i] = letter .. string.format('%d', counts[letter])
+end
+redis.call('HSET', KEYS[8], field, table.concat(order, ' '))
 -- [end counters]
 return {1, flags}
 end

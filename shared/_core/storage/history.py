@@ -13,7 +13,8 @@ An entry is up to three msgpack values one after the other:
    ``k`` (how many), ``f`` (the first one's start) and ``J`` or ``I`` (its
    id, as the record's own) in the map;
 2. only when the tick had a cursor: the cursor (binary) when the tick did
-   not change it, else a map of the cursors or their digests;
+   not change it, ``[before, after]`` when it did, else (a cursor set to
+   or from none, or kept as digests) a map of the cursors or their digests;
 3. only when the tick asked for runs: the commit's accepted/dropped flags
    (``"1"``/``"0"`` per request).
 
@@ -66,7 +67,7 @@ STATUS_LETTERS = {
     TickStatus.SKIPPED.value: "K",
     TickStatus.FAILURE.value: "F",
 }
-_STATUSES = {letter: status for status, letter in STATUS_LETTERS.items()}
+STATUSES_BY_LETTER = {letter: status for status, letter in STATUS_LETTERS.items()}
 
 # Optional text and number fields of the map: record attribute -> name.
 _PLAIN = (
@@ -134,6 +135,8 @@ def _cursors(record: TickRecord) -> bytes:
             return b""
         if after is not None and before == after:  # unchanged: the cursor alone
             return encode_value(after)
+        if after is not None and before is not None:  # changed: [before, after]
+            return encode_value([before, after])
     cursors: dict[str, Any] = {}
     _put_pair(cursors, ("c", "C"), before, after)
     _put_pair(cursors, ("h", "H"), record.cursor_before_digest, record.cursor_after_digest)
@@ -183,7 +186,7 @@ def _from_array(fields: list[Any], cursors: Any, sensor: str) -> TickRecord:
         cursors,
         sensor,
         tick_id=tick_id,
-        status=_STATUSES[fields[0]],
+        status=STATUSES_BY_LETTER[fields[0]],
         started_at=started,
         ended_at=None if took is None else started + int(took) / 1_000_000,
         due_at=None if late is None else _due(started, late),
@@ -201,7 +204,7 @@ def _from_map(m: dict[str, Any], cursors: Any, sensor: str) -> TickRecord:
         cursors,
         sensor,
         tick_id=str(m["i"]),
-        status=_STATUSES[m["s"]],
+        status=STATUSES_BY_LETTER[m["s"]],
         started_at=started,
         ended_at=float(m["ended_at"]) if "ended_at" in m else None,
         due_at=_due(started, m["l"]) if "l" in m else None,
@@ -218,7 +221,9 @@ def _due(started: float, late_micros: int) -> float:
 def _record(rest: dict[str, Any], cursors: Any, sensor: str, **fields: Any) -> TickRecord:
     # The fields both compact forms keep alike: requests, logs, cursors, the run's.
     tick_id = fields["tick_id"]
-    if not isinstance(cursors, dict):  # the cursor alone: the tick did not change it
+    if isinstance(cursors, list):  # [before, after]: the tick changed it
+        cursors = {"c": cursors[0], "C": cursors[1]}
+    elif not isinstance(cursors, dict):  # the cursor alone: the tick did not change it
         cursors = {} if cursors is None else {"C": cursors}
     cursor_before, cursor_after = _pair(cursors, ("c", "C"))
     digest_before, digest_after = _pair(cursors, ("h", "H"))
@@ -249,7 +254,7 @@ def _split(entry: bytes) -> tuple[Any, Any, str]:
     values = decode_values(entry, lenient=True)
     if not values or not isinstance(values[0], (list, dict)):
         raise CodecError("empty or malformed tick history entry")
-    cursors = values[1] if len(values) > 1 and isinstance(values[1], (bytes, dict)) else None
+    cursors = values[1] if len(values) > 1 and not isinstance(values[1], str) else None
     flags = next((v for v in values[1:] if isinstance(v, str)), "")
     return values[0], cursors, flags
 

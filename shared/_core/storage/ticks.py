@@ -30,6 +30,7 @@ from lookout._core.storage.assets import index_call
 from lookout._core.storage.history import (
     DEFAULT_HISTORY_AGE,
     DEFAULT_HISTORY_SIZE,
+    STATUS_LETTERS,
     decode_entry,
     encode_record,
     entry_flags,
@@ -449,7 +450,7 @@ class TickLedger(Repository):
             "max_age": float(self.history_age),
             "next_due": "" if commit.next_due is None else repr(commit.next_due),
             "started": repr(record.started_at),
-            "status": record.status,  # counted by the [counters] block
+            "status": STATUS_LETTERS[record.status],  # counted by the [counters] block
             "requests": request_opts(commit.run_keys, commit.launches),
             "events": self._asset_event_call(commit.asset_events, keys),
             "partitions": self._partition_call(commit.partition_changes, keys),
