@@ -29,8 +29,15 @@ from lookout._core.storage.history import (
 )
 from lookout._core.storage.ticks import TickCommit
 from lookout.testing import Repositories, TickRecord
+from lookout.workers.batch import holder_name
 
 NAME = "upgraded"
+
+
+def now_ms() -> float:
+    # Times on a whole millisecond: the lateness is kept in microseconds, and
+    # a due time on one reads back exactly (as it did before the upgrade).
+    return round(time.time(), 3)
 
 
 def first_compact_entry(record: TickRecord, flags: str = "") -> bytes:
@@ -129,7 +136,7 @@ def comparable(record: TickRecord) -> tuple[Any, ...]:
 
 
 def test_entries_the_version_before_wrote_read_as_they_did(storage: Repositories) -> None:
-    now = time.time()
+    now = now_ms()
     success = tick("old-1", now - 3, status="SUCCESS")
     run = tick("old-2", now - 2, count=4)
     write_as_before(storage, first_compact_entry(success, "1"), first_compact_entry(run))
@@ -146,7 +153,7 @@ def test_entries_the_version_before_wrote_read_as_they_did(storage: Repositories
 def test_a_skip_after_an_entry_of_the_version_before_folds_into_its_run(
     storage: Repositories,
 ) -> None:
-    now = time.time()
+    now = now_ms()
     write_as_before(storage, first_compact_entry(tick("old-2", now - 2, count=4)))
     new = tick(uuid.uuid4().hex, now)
     assert commit(storage, new) is not None
@@ -164,7 +171,7 @@ def test_a_skip_after_an_entry_of_the_version_before_folds_into_its_run(
 def test_an_entry_of_the_version_before_older_than_the_age_bound_goes_on_the_next_write(
     storage: Repositories,
 ) -> None:
-    now = time.time()
+    now = now_ms()
     write_as_before(
         storage,
         first_compact_entry(tick("two-days-ago", now - 2 * 86400)),
@@ -180,7 +187,7 @@ def test_a_commit_sent_again_finds_the_last_commit_the_version_before_wrote(
 ) -> None:
     # The commit went through before the upgrade, its reply was lost: the
     # worker's retry meets the new script.
-    record = tick("t-before", time.time(), status="SUCCESS")
+    record = tick("t-before", now_ms(), status="SUCCESS")
     hash_key = storage.keys.sensor(NAME)
     storage.client.hset(hash_key, mapping={"last_commit": "t-before w:1:job", "last_flags": "1"})
     again = storage.ticks.commit(
@@ -195,8 +202,8 @@ def test_a_commit_sent_again_finds_the_last_commit_the_version_before_wrote(
 
 
 def test_the_copy_of_the_newest_entry_goes_with_the_next_commit(storage: Repositories) -> None:
-    write_as_before(storage, first_compact_entry(tick("old-1", time.time() - 1, reason="x")))
-    assert commit(storage, tick(uuid.uuid4().hex, time.time())) is not None
+    write_as_before(storage, first_compact_entry(tick("old-1", now_ms() - 1, reason="x")))
+    assert commit(storage, tick(uuid.uuid4().hex, now_ms())) is not None
     assert storage.client.hget(storage.keys.sensor(NAME), "last") is None
 
 
@@ -205,7 +212,7 @@ def test_the_counters_of_the_version_before_add_to_the_new_ones(storage: Reposit
         storage.keys.counters,
         mapping={f"ticks:{NAME}:SKIPPED": 5, f"requests:{NAME}": 2, f"dropped:{NAME}": 1},
     )
-    now = time.time()
+    now = now_ms()
     commit(storage, tick(uuid.uuid4().hex, now))
     commit(storage, tick(uuid.uuid4().hex, now + 1, status="SUCCESS", run_key="k"))
     commit(storage, tick(uuid.uuid4().hex, now + 2, status="SUCCESS", run_key="k"))  # dropped
@@ -221,12 +228,24 @@ def test_a_sensor_alternating_skips_and_runs_keeps_its_hash_a_listpack(
     # the hash into a hash table (~1 KB) for good.  The default retention.
     storage.client.config_set("hash-max-listpack-value", 64)
     defaults = Repositories.on(storage.client, storage.keys)
-    now = time.time()
+    now = now_ms()
     for k in range(30):
         record = tick(uuid.uuid4().hex, now + k, status="SUCCESS" if k % 2 else "SKIPPED")
-        assert commit(defaults, record, f"host:1:{uuid.uuid4()}") is not None
+        # As a pool process names itself, on a host with a long name (a pod's).
+        holder = holder_name("lookout-worker-" + "x" * 60, 4_194_303, str(uuid.uuid4()))
+        assert commit(defaults, record, holder) is not None
     assert storage.client.object("encoding", storage.keys.sensor(NAME)) == b"listpack"
     assert storage.client.llen(storage.keys.ticks(NAME)) == defaults.ticks.history_size
+
+
+def test_a_lease_holders_name_tells_jobs_apart_within_a_listpack_value() -> None:
+    host = "lookout-worker-" + "x" * 60
+    job = str(uuid.uuid4())
+    name = holder_name(host, 4_194_303, job)
+    assert len(name.encode()) <= 64 and name.startswith(host[:32] + ":4194303:")
+    # The parent names a dead process's job as the process named itself.
+    assert holder_name(host, 4_194_303, job) == name
+    assert len({holder_name(host, 1, str(uuid.uuid4())) for _ in range(1000)}) == 1000
 
 
 @pytest.mark.parametrize(
