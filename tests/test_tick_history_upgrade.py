@@ -27,7 +27,7 @@ from lookout._core.storage.history import (
     encode_record,
     entry_duration,
 )
-from lookout._core.storage.ticks import TickCommit
+from lookout._core.storage.ticks import Death, Quarantine, TickCommit
 from lookout.testing import Repositories, TickRecord
 from lookout.workers.batch import holder_name
 
@@ -236,6 +236,27 @@ def test_a_sensor_alternating_skips_and_runs_keeps_its_hash_a_listpack(
         assert commit(defaults, record, holder) is not None
     assert storage.client.object("encoding", storage.keys.sensor(NAME)) == b"listpack"
     assert storage.client.llen(storage.keys.ticks(NAME)) == defaults.ticks.history_size
+
+
+def test_a_commit_between_two_deaths_counts_them_from_none_again_and_keeps_no_count(
+    storage: Repositories,
+) -> None:
+    # The count of deaths in a row (``kills``) is no field once a commit reset it.
+    def die(tick_id: str) -> str:
+        storage.ticks.claim(NAME, tick_id, ttl=30.0)
+        assert storage.ticks.begin([(NAME, tick_id)], "h", ttl=30.0) == [""]
+        death = Death("killed", by_chance=False, redelivery_ttl=5.0)
+        assert storage.ticks.abandon([(NAME, tick_id)], "h", death, now_ms(), Quarantine(after=2))
+        error = storage.ticks.history(NAME, 1)[0].error
+        assert error is not None
+        return error
+
+    assert "quarantined" not in die("d1")
+    assert storage.client.hget(storage.keys.sensor(NAME), "kills") == b"1"
+    assert commit(storage, tick(uuid.uuid4().hex, now_ms())) is not None
+    assert storage.client.hget(storage.keys.sensor(NAME), "kills") is None
+    assert "quarantined" not in die("d2")
+    assert "quarantined" in die("d3")  # two in a row
 
 
 def test_a_lease_holders_name_tells_jobs_apart_within_a_listpack_value() -> None:

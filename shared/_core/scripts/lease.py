@@ -550,7 +550,7 @@ COMMIT_TICK = (
 -- script it was): in COMMIT the script's own, in COMMIT_MANY the tick's.
 local function commit_tick(KEYS, A)
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
-  'last_commit', 'last_flags')
+  'last_commit', 'last_flags', 'kills')
 -- ``last_commit`` names the commit by 16 hex digits of the SHA-1 of "tick
 -- holder": short enough (with every other field) to keep the sensor's hash
 -- a listpack under Redis's default hash-max-listpack-value (64); 64 bits
@@ -579,7 +579,15 @@ write_record(KEYS[3], KEYS[4], entry, A.size, A.started, A.max_age)
 if A.store_cursor then
   redis.call('HSET', KEYS[3], 'cursor', A.cursor)
 end
-redis.call('HSET', KEYS[3], 'last_commit', done, 'last_flags', flags, 'kills', '0')
+-- An empty last_flags and a count of kills of 0 are no field at all (both
+-- read so): a few bytes less of every sensor's hash.
+redis.call('HSET', KEYS[3], 'last_commit', done)
+if flags ~= '' then
+  redis.call('HSET', KEYS[3], 'last_flags', flags)
+end
+if state[7] or (state[6] and flags == '') then
+  redis.call('HDEL', KEYS[3], 'kills', flags == '' and 'last_flags' or 'kills')
+end
 clear_lease(KEYS[3], A.sensor)
 if A.next_due ~= '' and running(state[2], state[3]) then
   redis.call('ZADD', KEYS[6], A.next_due, A.sensor)
