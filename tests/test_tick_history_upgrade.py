@@ -235,6 +235,9 @@ def test_a_sensor_alternating_skips_and_runs_keeps_its_hash_a_listpack(
         holder = holder_name("lookout-worker-" + "x" * 60, 4_194_303, str(uuid.uuid4()))
         assert commit(defaults, record, holder) is not None
     assert storage.client.object("encoding", storage.keys.sensor(NAME)) == b"listpack"
+    # Between two ticks it keeps what outlives a tick, nothing of the lease.
+    fields = set(storage.client.hkeys(storage.keys.sensor(NAME)))
+    assert fields == {b"last_started", b"cursor", b"last_commit", b"last_flags"}
     assert storage.client.llen(storage.keys.ticks(NAME)) == defaults.ticks.history_size
 
 

@@ -85,10 +85,12 @@ end
 local function fmt(t)
   return string.format('%.6f', t)
 end
--- The lease's fields, in one place.  (And ``last``, the copy of the newest
--- history entry versions before kept: nothing reads it, its bytes go.)
+-- The lease's fields, in one place (claimed_at too: only read with inflight,
+-- its bytes go with it).  And ``last``, the copy of the newest history entry
+-- versions before kept: nothing reads it either.
 local function clear_lease(hash, name)
-  redis.call('HDEL', hash, 'inflight', 'holder', 'began', 'by_trigger', 'deaths', 'death', 'last')
+  redis.call('HDEL', hash, 'inflight', 'claimed_at', 'holder', 'began', 'by_trigger', 'deaths',
+    'death', 'last')
   redis.call('ZREM', LEASES, name)
   redis.call('ZREM', CLAIMED, name)
 end
