@@ -14,7 +14,8 @@ lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
                                         trigger (due by a trigger, not by
                                         status); the tick lease:
                                         inflight (tick id), holder ("{host}:{pid}:
-                                        {job}" once begun), began (Redis time),
+                                        {job}" once begun, at most 64 bytes:
+                                        workers.batch.holder_name), began (Redis time),
                                         claimed_at (the claimer's clock, shown),
                                         by_trigger, deaths, death; and
                                         last_commit (16 hex digits of the SHA-1 of

@@ -587,8 +587,15 @@ redis.call('HSET', KEYS[3], 'last_commit', done)
 if flags ~= '' then
   redis.call('HSET', KEYS[3], 'last_flags', flags)
 end
-if state[7] or (state[6] and flags == '') then
-  redis.call('HDEL', KEYS[3], 'kills', flags == '' and 'last_flags' or 'kills')
+local gone = {}
+if state[7] then
+  gone[#gone + 1] = 'kills'
+end
+if state[6] and flags == '' then
+  gone[#gone + 1] = 'last_flags'
+end
+if #gone > 0 then
+  redis.call('HDEL', KEYS[3], unpack(gone))
 end
 clear_lease(KEYS[3], A.sensor)
 if A.next_due ~= '' and running(state[2], state[3]) then
