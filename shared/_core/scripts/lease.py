@@ -583,9 +583,10 @@ if A.store_cursor then
 end
 -- An empty last_flags and a count of kills of 0 are no field at all (both
 -- read so): a few bytes less of every sensor's hash.
-redis.call('HSET', KEYS[3], 'last_commit', done)
 if flags ~= '' then
-  redis.call('HSET', KEYS[3], 'last_flags', flags)
+  redis.call('HSET', KEYS[3], 'last_commit', done, 'last_flags', flags)
+else
+  redis.call('HSET', KEYS[3], 'last_commit', done)
 end
 local gone = {}
 if state[7] then
