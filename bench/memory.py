@@ -38,6 +38,7 @@ from lookout._base.wire import LaunchRequest, TickRecord
 from lookout._core.settings import Settings
 from lookout._core.storage import Repositories, TickCommit
 from lookout._tools.redis_server import EmbeddedRedis
+from lookout.workers.batch import holder_name
 
 KINDS = ("quiet", "alternating")
 CHUNK = 1000
@@ -164,8 +165,8 @@ def measure_kind(
         token = uuid.uuid4().hex
         assert storage.leader.acquire(token, 3600.0)
         worker = f"{socket.gethostname()}:{os.getpid()}"
-        # As a worker's pool process names itself: host, pid and its Celery job's id.
-        holder = f"{worker}:{uuid.uuid4()}"
+        # As a worker's pool process names itself: host, pid and its Celery job.
+        holder = holder_name(socket.gethostname(), os.getpid(), str(uuid.uuid4()))
         t0 = time.time() - rounds
         started = time.perf_counter()
         for k in range(rounds):

@@ -136,5 +136,6 @@ def test_a_redelivered_tick_commit_counts_once(settings: Settings, storage: Repo
     assert storage.ticks.commit(commit) is not None
     # Sent again (a lost reply), it is answered as committed and counted once.
     assert storage.ticks.commit(commit) is not None
-    fields = storage.client.hgetall(storage.keys.counters)
-    assert fields == {b"ticks:quiet:SKIPPED": b"1"}
+    counters = storage.metrics.counters()
+    assert counters.ticks == {("quiet", "SKIPPED"): 1}
+    assert counters.requests == counters.dropped == {}

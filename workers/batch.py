@@ -17,6 +17,7 @@ ticked again without a FAILURE: they did not fail.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -26,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lookout._author.definitions import Definitions
-from lookout._base.codec import CodecError, decode_first
 from lookout._base.wire import TickMessage, TickRecord, TickStatus
 from lookout._core.storage import SensorState, TickCommit
+from lookout._core.storage.history import entry_duration
 from lookout._core.storage.ticks import TickRef
 from lookout._process.tick import Instigator, TickRunner
 from lookout.workers.keeper import LeaseKeeper
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 # An evaluation that starts more than this long after its message's begin
 # moves its lease's ``began`` to now, so that a death is timed from its start.
 RESTART_AFTER = 1.0
+# The host's name in a lease holder's name (``holder_name``).
+HOLDER_HOST_CHARS = 32
 
 
 def defined_names(definitions: Definitions) -> frozenset[str]:
@@ -57,8 +60,17 @@ def defined_names(definitions: Definitions) -> frozenset[str]:
 
 
 def holder_name(host: str, pid: int, job: str) -> str:
-    """The lease holder of a pool process's job: its parent can name it after its death."""
-    return f"{host}:{pid}:{job}"
+    """The lease holder of a pool process's job: its parent can name it after its death.
+
+    ``{host}:{pid}:{job}``, within 64 bytes: it is a value of the sensor's
+    hash while the tick is held, and a value longer than Redis's default
+    hash-max-listpack-value (64) turns the hash into a hash table (~1 KB
+    instead of ~260 bytes) for good.  So the host's name is cut to 32
+    characters and the job (a Celery task id, of any form) is 12 hex digits
+    of its digest: 48 bits tell one process's jobs apart.
+    """
+    digest = hashlib.blake2s(job.encode(), digest_size=6).hexdigest()
+    return f"{host[:HOLDER_HOST_CHARS]}:{pid}:{digest}"
 
 
 def last_duration(entry: bytes | None) -> float | None:
@@ -67,13 +79,7 @@ def last_duration(entry: bytes | None) -> float | None:
     Reads the record's two times without building a ``TickRecord``: this
     runs for most ticks of a message.
     """
-    if not entry:
-        return None
-    try:
-        record = decode_first(entry)
-        return float(record["ended_at"]) - float(record["started_at"])
-    except (CodecError, TypeError, KeyError, ValueError):
-        return None
+    return entry_duration(entry) if entry else None
 
 
 @dataclass

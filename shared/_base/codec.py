@@ -24,6 +24,7 @@ __all__ = [
     "decode_values",
     "encode",
     "encode_script_args",
+    "encode_text_bytes",
     "encode_value",
 ]
 
@@ -67,12 +68,36 @@ def decode_value(data: bytes) -> Any:
         raise CodecError(f"cannot decode msgpack payload ({len(data)} bytes): {exc}") from exc
 
 
-def decode_values(data: bytes) -> list[Any]:
-    """Decode bytes that hold several msgpack values one after the other."""
+def encode_text_bytes(value: object) -> bytes:
+    """Encode a plain value whose bytes go as msgpack strings (Lua's cmsgpack
+    reads no bin type); read back with ``lenient=True``, they are ``str`` whose
+    ``encode("utf-8", "surrogateescape")`` gives the bytes back.
+    """
+    try:
+        packed: bytes = msgpack.packb(value, use_bin_type=False, datetime=False)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CodecError(f"cannot encode a {type(value).__name__} as msgpack: {exc}") from exc
+    return packed
+
+
+def _unpacker(size: int, lenient: bool) -> msgpack.Unpacker:
     # The buffer fits the data whatever its size: reading never fails on a big value.
-    unpacker = msgpack.Unpacker(
-        raw=False, strict_map_key=False, use_list=True, max_buffer_size=max(len(data), 1)
+    return msgpack.Unpacker(
+        raw=False,
+        strict_map_key=False,
+        use_list=True,
+        max_buffer_size=max(size, 1),
+        unicode_errors="surrogateescape" if lenient else "strict",
     )
+
+
+def decode_values(data: bytes, *, lenient: bool = False) -> list[Any]:
+    """Decode bytes that hold several msgpack values one after the other.
+
+    ``lenient``: a string that is not UTF-8 (bytes written by
+    ``encode_text_bytes``) reads with its bytes kept as surrogates.
+    """
+    unpacker = _unpacker(len(data), lenient)
     unpacker.feed(data)
     try:
         values = list(unpacker)
@@ -91,11 +116,9 @@ def _nested(value: object) -> Any:
     raise TypeError(f"can not serialize {type(value).__name__!r} object")
 
 
-def decode_first(data: bytes) -> Any:
+def decode_first(data: bytes, *, lenient: bool = False) -> Any:
     """Decode only the first of several msgpack values (the rest is not read)."""
-    unpacker = msgpack.Unpacker(
-        raw=False, strict_map_key=False, use_list=True, max_buffer_size=max(len(data), 1)
-    )
+    unpacker = _unpacker(len(data), lenient)
     unpacker.feed(data)
     try:
         return next(unpacker)

@@ -7,17 +7,21 @@ key                             type    holds
 ==============================  ======  ==========================================
 lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
                                         default (the code's default_status),
-                                        cursor (msgpack), last (the last tick's
-                                        history entry), last_started (that tick's
-                                        start, unix s: what the minimum interval
-                                        counts from), interval, trigger (due by a
-                                        trigger, not by status); the tick lease:
+                                        cursor (msgpack), last_started (the last
+                                        tick's start, unix s: what the minimum
+                                        interval counts from; the tick itself is
+                                        the head of ``ticks:{name}``), interval,
+                                        trigger (due by a trigger, not by
+                                        status); the tick lease:
                                         inflight (tick id), holder ("{host}:{pid}:
-                                        {job}" once begun), began (Redis time),
+                                        {job}" once begun, at most 64 bytes:
+                                        workers.batch.holder_name), began (Redis time),
                                         claimed_at (the claimer's clock, shown),
                                         by_trigger, deaths, death; and
-                                        last_commit, last_flags (the last commit,
-                                        answered again to a resend), kills (process
+                                        last_commit (16 hex digits of the SHA-1 of
+                                        "{tick id} {holder}"), last_flags (the last
+                                        commit, answered again to a resend; short,
+                                        so the hash stays a listpack), kills (process
                                         deaths in a row: the quarantine),
                                         payload (a trigger's packed payload,
                                         waiting for the next tick to read it)
@@ -31,7 +35,8 @@ lookout:schedules               set     names of every schedule ever synced; a
                                         time zone, as last synced): its due
                                         time is its next cron fire time,
                                         computed in Python
-lookout:ticks:{name}            list    tick history entries, newest first, kept to
+lookout:ticks:{name}            list    tick history entries, newest first (the
+                                        head is the last tick), kept to
                                         ``Settings.tick_history`` entries and
                                         ``tick_history_age`` s; an entry is a compact
                                         msgpack record (storage.history; a run of
@@ -123,10 +128,15 @@ lookout:runs:retry              zset    failed run id -> when it failed, for eac
 lookout:counters                hash    counters that only grow, kept in Redis so
                                         every monitor reports the same figures
                                         and a restart resets none:
-                                        ``ticks:{sensor}:{status}`` committed
-                                        ticks, ``requests:{sensor}`` run requests
-                                        given, ``dropped:{sensor}`` those dropped
-                                        for a used run key (tick commit);
+                                        ``s:{sensor}`` a sensor's counts (tick
+                                        commit), "{letter}{count}" pairs:
+                                        committed ticks by status letter
+                                        (storage.history), ``q`` run requests
+                                        given, ``d`` those dropped for a used
+                                        run key (absent until one is); versions
+                                        before kept ``ticks:{sensor}:{status}``,
+                                        ``requests:{sensor}``, ``dropped:{sensor}``
+                                        (still read, added);
                                         ``runs:{status}`` runs that reached the
                                         status (run_create/start/finish/retry),
                                         ``created`` runs created (run_create,

@@ -85,9 +85,12 @@ end
 local function fmt(t)
   return string.format('%.6f', t)
 end
--- The lease's fields, in one place.
+-- The lease's fields, in one place (claimed_at too: only read with inflight,
+-- its bytes go with it).  And ``last``, the copy of the newest history entry
+-- versions before kept: nothing reads it either.
 local function clear_lease_fields(hash)
-  redis.call('HDEL', hash, 'inflight', 'holder', 'began', 'by_trigger', 'deaths', 'death')
+  redis.call('HDEL', hash, 'inflight', 'claimed_at', 'holder', 'began', 'by_trigger', 'deaths',
+    'death', 'last')
 end
 local function clear_lease(hash, name)
   clear_lease_fields(hash)
@@ -97,37 +100,77 @@ end
 local function set_expiry(name, at)
   redis.call('ZADD', LEASES, at, name)
 end
--- A history entry (storage.history): the compact record (text and numbers
--- only: Lua's cmsgpack reads no binary), then its cursors if any, then the
--- commit's accepted/dropped flags.  The record of an entry, and where the
--- rest starts; nil for one Lua cannot read (from before the compact form).
+-- A history entry (storage.history): the record (text and numbers only:
+-- Lua's cmsgpack reads no binary), then its cursors if any, then the
+-- commit's accepted/dropped flags if it asked for runs.  The record is an
+-- array {status, tick id or false, start, duration (us) or false, lateness,
+-- worker, skip reason, {the rest}}; one of the first compact form, a map
+-- with s, i, started_at, ended_at, r, k, f and I, still reads.  The record of
+-- an entry, and where the rest starts; nil for one Lua cannot read (from
+-- before the compact form).
 local function record_of(entry)
   local ok, at, rec = pcall(cmsgpack.unpack_one, entry)
-  if not ok or type(rec) ~= 'table' or not rec.i then
+  if not ok or type(rec) ~= 'table' or not (rec[1] or rec.s) then
     return nil
   end
   return rec, at
 end
+local function status_of(rec)
+  return rec[1] or rec.s
+end
+-- The skip reason, nil for none (false in the array).
+local function reason_of(rec)
+  if rec[1] then
+    return rec[7] or nil
+  end
+  return rec.r
+end
+local function started_of(rec)
+  return rec[3] or rec.started_at
+end
+local function ended_of(rec)
+  if rec[1] then
+    return rec[3] + (rec[4] or 0) / 1000000
+  end
+  return rec.ended_at or rec.started_at
+end
+-- The run's fields: k (how many), f (the first start), J or I (the first
+-- tick's id: packed as the array's second field, or as text).
+local function run_of(rec)
+  if not rec[1] then
+    return rec
+  end
+  return rec[8] or {}
+end
 -- A SKIPPED tick with the same skip reason (or none, as the other) as the
 -- newest entry, a skip too, takes that entry's place, counting the run: k
--- ticks, the first one started at f with id I.  A quiet sensor's skips are
--- one entry.  Retention: at most ``size`` entries, and none that ended more
--- than ``max_age`` s before this tick started (0 or nil: no bound by age),
--- the oldest first, checked when an entry is added.  ``last`` on the hash is
--- the newest entry.
+-- ticks, the first one started at f with id J or I.  A quiet sensor's skips
+-- are one entry.  Retention: at most ``size`` entries, and none that ended
+-- more than ``max_age`` s before this tick started (0 or nil: no bound by
+-- age), the oldest first, checked when an entry is added.  The newest entry
+-- is the list's head: the hash keeps only its start.
 local function write_record(hash, ticks, entry, size, started, max_age)
   local rec, rest = record_of(entry)
   local h
-  if rec and rec.s == 'K' then
+  if rec and status_of(rec) == 'K' then
     local head = redis.call('LINDEX', ticks, 0)
     if head then
       h = record_of(head)
     end
   end
-  if h and h.s == 'K' and h.r == rec.r then
-    rec.k = (h.k or 1) + 1
-    rec.f = h.f or h.started_at
-    rec.I = h.I or h.i
+  if h and status_of(h) == 'K' and reason_of(h) == reason_of(rec) then
+    local hr = run_of(h)
+    local run = run_of(rec)
+    run.k = (hr.k or 1) + 1
+    run.f = hr.f or started_of(h)
+    if hr.I or hr.J then
+      run.I, run.J = hr.I, hr.J
+    elseif h[1] then
+      run.I, run.J = (h[8] or {}).i, h[2] or nil
+    else
+      run.I = h.i
+    end
+    rec[8] = run
     entry = cmsgpack.pack(rec) .. (rest > 0 and string.sub(entry, rest + 1) or '')
     redis.call('LSET', ticks, 0, entry)
   else
@@ -137,17 +180,17 @@ local function write_record(hash, ticks, entry, size, started, max_age)
       n = size
     end
     -- By age only when an entry was added: a run that grows ages nothing.
-    local oldest = rec and max_age and max_age > 0 and rec.started_at - max_age
+    local oldest = rec and max_age and max_age > 0 and started_of(rec) - max_age
     while oldest and n > 1 do
       local t = record_of(redis.call('LINDEX', ticks, -1))
-      if not t or (t.ended_at or t.started_at) >= oldest then
+      if not t or ended_of(t) >= oldest then
         break
       end
       redis.call('RPOP', ticks)
       n = n - 1
     end
   end
-  redis.call('HSET', hash, 'last', entry, 'last_started', started)
+  redis.call('HSET', hash, 'last_started', started)
 end
 -- A FAILURE tick told on the event stream, so that another sensor can react
 -- to it (a lookout extension: ``sensor_failure_sensor``): a RunEvent of kind
@@ -158,11 +201,9 @@ local function tick_failure_event(events, name, tick, at, error)
     message = error}))
 end
 local function failure_entry(tick, name, started, ended, holder, error)
-  local record = {i = tick, s = 'F', started_at = started, ended_at = ended, e = error}
-  if holder then
-    record.w = holder
-  end
-  return cmsgpack.pack(record) .. cmsgpack.pack('')
+  local took = math.max(0, math.floor((ended - started) * 1000000))
+  return cmsgpack.pack({'F', false, started, took, false, holder or false, false,
+    {i = tick, e = error}})
 end
 -- Due again after a tick that was not committed: a RUNNING sensor (or one a
 -- trigger claimed) at ``t`` or earlier if it is due earlier already.
@@ -431,9 +472,10 @@ return out
 # does, and the state of each sensor it now holds read in the same atomic
 # step (what the evaluation starts from: no commit can come in between).
 # KEYS: inflight zset, claimed zset
-# A: hash_prefix, holder, ttl, ticks ({{name, tick id}, ...}), fields (the
-#    sensor hash's fields to read)
-# Returns per tick {answer}, or {"", field values...} when the caller holds it.
+# A: hash_prefix, ticks_prefix, holder, ttl, ticks ({{name, tick id}, ...}),
+#    fields (the sensor hash's fields to read)
+# Returns per tick {answer}, or {"", field values..., newest history entry
+# or false} when the caller holds it.
 TAKE_UP = _script("""
 local now = clock()
 local began = fmt(now)
@@ -459,6 +501,7 @@ for i, t in ipairs(A.ticks) do
     for j = 1, n do
       row[j + 1] = f[j + 2]
     end
+    row[n + 2] = redis.call('LINDEX', A.ticks_prefix .. t[1], 0)
     out[i] = row
   end
 end
@@ -521,7 +564,7 @@ return out
 #       then per asset event: its asset stream, its asset's partitions hash,
 #       then each dynamic partitions zset the tick changes
 # A: sensor, tick, holder, store_cursor (bool), cursor, record, size, max_age,
-#    next_due ("" for none), started, status (the record's, for the counters),
+#    next_due ("" for none), started, status (the record's letter, for the counters),
 #    requests ({{run key or "", entry[, rerun, run id]}, ...}),
 #    run_keys (nil, or take_run_keys' opts: a run-key lifecycle),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),
@@ -555,9 +598,14 @@ local function flush_later(later, due)
 end
 local function commit_tick(KEYS, A, later)
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
-  'last_commit', 'last_flags')
+  'last_commit', 'last_flags', 'kills')
+-- ``last_commit`` names the commit by 16 hex digits of the SHA-1 of "tick
+-- holder": short enough (with every other field) to keep the sensor's hash
+-- a listpack under Redis's default hash-max-listpack-value (64); 64 bits
+-- tell one sensor's commits apart.  Versions before kept "tick holder" itself.
+local done = string.sub(redis.sha1hex(A.tick .. ' ' .. A.holder), 1, 16)
 if state[1] ~= A.tick or state[4] ~= A.holder then
-  if state[5] == A.tick .. ' ' .. A.holder then
+  if state[5] == done or state[5] == A.tick .. ' ' .. A.holder then
     return {1, state[6] or ''}
   end
   return {0, ''}
@@ -571,12 +619,31 @@ for i, r in ipairs(A.requests) do
   end
 end
 local flags = table.concat(mask)
-write_record(KEYS[3], KEYS[4], A.record .. cmsgpack.pack(flags), A.size, A.started, A.max_age)
+local entry = A.record
+if flags ~= '' then
+  entry = entry .. cmsgpack.pack(flags)
+end
+write_record(KEYS[3], KEYS[4], entry, A.size, A.started, A.max_age)
 if A.store_cursor then
   redis.call('HSET', KEYS[3], 'cursor', A.cursor)
 end
-redis.call('HSET', KEYS[3], 'last_commit', A.tick .. ' ' .. A.holder, 'last_flags', flags,
-  'kills', '0')
+-- An empty last_flags and a count of kills of 0 are no field at all (both
+-- read so): a few bytes less of every sensor's hash.
+if flags ~= '' then
+  redis.call('HSET', KEYS[3], 'last_commit', done, 'last_flags', flags)
+else
+  redis.call('HSET', KEYS[3], 'last_commit', done)
+end
+local gone = {}
+if state[7] then
+  gone[#gone + 1] = 'kills'
+end
+if state[6] and flags == '' then
+  gone[#gone + 1] = 'last_flags'
+end
+if #gone > 0 then
+  redis.call('HDEL', KEYS[3], unpack(gone))
+end
 -- clear_lease, its expiry later, and not CLAIMED: begin_tick (a holder) took it out.
 clear_lease_fields(KEYS[3])
 later.names[#later.names + 1] = A.sensor
@@ -608,13 +675,34 @@ for _, change in ipairs(A.partitions or {}) do
 end
 -- [end dynamic partitions]
 -- [counters] Only grows the counters hash (KEYS[8], keys.py ``counters``):
--- committed ticks by sensor and status, requests given, requests dropped.
-redis.call('HINCRBY', KEYS[8], 'ticks:' .. A.sensor .. ':' .. A.status, 1)
+-- one field per sensor, ``s:{sensor}``, its counts as "{letter}{count}"
+-- pairs: committed ticks by status letter (A.status), ``q`` requests given,
+-- ``d`` requests dropped (only once one was).  One field, not one per count:
+-- each field of a large hash costs ~70 bytes of Redis.
+local field = 's:' .. A.sensor
+local counts, order = {}, {}
+local function count(letter, n)
+  if not counts[letter] then
+    counts[letter] = 0
+    order[#order + 1] = letter
+  end
+  counts[letter] = counts[letter] + n
+end
+for letter, n in string.gmatch(redis.call('HGET', KEYS[8], field) or '', '(%a)(%d+)') do
+  count(letter, tonumber(n))
+end
+count(A.status, 1)
 if #A.requests > 0 then
   local _, dropped = string.gsub(flags, '0', '')
-  redis.call('HINCRBY', KEYS[8], 'requests:' .. A.sensor, #A.requests)
-  redis.call('HINCRBY', KEYS[8], 'dropped:' .. A.sensor, dropped)
+  count('q', #A.requests)
+  if dropped > 0 then
+    count('d', dropped)
+  end
 end
+for i, letter in ipairs(order) do
+  order[i] = letter .. string.format('%d', counts[letter])
+end
+redis.call('HSET', KEYS[8], field, table.concat(order, ' '))
 -- [end counters]
 return {1, flags}
 end

@@ -18,6 +18,7 @@ from redis.retry import Retry
 
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, fields_of, maybe_bytes
+from lookout._core.storage.history import STATUSES_BY_LETTER
 from lookout._core.storage.runs import RUN_STATUSES
 from lookout._core.streams import text as _text
 
@@ -64,12 +65,31 @@ class Counters:
         counters = cls({}, {}, {}, {}, int(fields.get(b"created", 0)))
         for raw, count in fields.items():
             kind, _, rest = _text(raw).partition(":")
-            if kind == "ticks":
+            if kind == "s":
+                counters._add_sensor(rest, _text(count))
+            # A field per count: a sensor's, as versions before kept them
+            # (added to its own field's), and the runs'.
+            elif kind == "ticks":
                 sensor, _, status = rest.rpartition(":")
-                counters.ticks[(sensor, status)] = int(count)
+                _add(counters.ticks, (sensor, status), int(count))
             elif kind in ("requests", "dropped", "runs"):
-                getattr(counters, kind)[rest] = int(count)
+                _add(getattr(counters, kind), rest, int(count))
         return counters
+
+    def _add_sensor(self, sensor: str, counts: str) -> None:
+        # "{letter}{count}" pairs (the commit script's [counters] block).
+        for pair in counts.split():
+            letter, n = pair[0], int(pair[1:])
+            if letter == "q":
+                _add(self.requests, sensor, n)
+            elif letter == "d":
+                _add(self.dropped, sensor, n)
+            elif letter in STATUSES_BY_LETTER:
+                _add(self.ticks, (sensor, STATUSES_BY_LETTER[letter]), n)
+
+
+def _add(counts: dict[Any, int], key: Any, n: int) -> None:
+    counts[key] = counts.get(key, 0) + n
 
 
 def ping_once(url: str, timeout: float = 2.0) -> str | None:
@@ -204,7 +224,7 @@ class MetricsView(Repository):
         """Each sensor's newest raw tick history entry (one round trip)."""
         pipe = self.client.pipeline(transaction=False)
         for name in names:
-            pipe.hget(self.keys.sensor(name), "last")
+            pipe.lindex(self.keys.ticks(name), 0)
         return [maybe_bytes(e) for e in pipe.execute()]
 
     def tick_entries(self, names: Sequence[str], limit: int) -> list[list[bytes]]:

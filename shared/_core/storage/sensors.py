@@ -41,13 +41,16 @@ class SensorState:
         return unpack_payload(self.payload)
 
 
-# The sensor hash's fields a SensorState is read from, in its order.
-STATE_FIELDS = ("status", "default", "cursor", "inflight", "last", "payload")
+# The sensor hash's fields a SensorState is read from, in its order; then
+# the head of its history (the newest entry: the hash keeps no copy of it).
+STATE_FIELDS = ("status", "default", "cursor", "inflight", "payload")
 
 
 def read_state(fields: Sequence[object], name: str = "") -> SensorState:
-    """The SensorState of sensor ``name`` from an HMGET of ``STATE_FIELDS``."""
-    status, default, cursor, inflight, last, payload = (maybe_bytes(f) for f in fields)
+    """The SensorState of sensor ``name`` from an HMGET of ``STATE_FIELDS`` and the
+    newest entry of its history (LINDEX 0), in that order.
+    """
+    status, default, cursor, inflight, payload, last = (maybe_bytes(f) for f in fields)
     return SensorState(
         status=text(status) if status else None,
         default=text(default) if default else None,
@@ -80,15 +83,17 @@ class SensorStore(Repository):
         pipe.execute()
 
     def state(self, name: str) -> SensorState:
-        return read_state(self.client.hmget(self.keys.sensor(name), STATE_FIELDS), name)
+        return self.states([name])[0]
 
     def states(self, names: Sequence[str]) -> list[SensorState]:
         """The state of several sensors in one round trip."""
         pipe = self.client.pipeline(transaction=False)
         for name in names:
             pipe.hmget(self.keys.sensor(name), STATE_FIELDS)
+            pipe.lindex(self.keys.ticks(name), 0)
+        replies = pipe.execute()
         return [
-            read_state(fields, name) for fields, name in zip(pipe.execute(), names, strict=True)
+            read_state([*replies[2 * i], replies[2 * i + 1]], name) for i, name in enumerate(names)
         ]
 
     def set_status(

@@ -20,7 +20,7 @@ from typing import Any
 import redis
 from redis.commands.core import Script
 
-from lookout._base.codec import decode_values, encode, encode_script_args, encode_value
+from lookout._base.codec import encode, encode_script_args, encode_value
 from lookout._base.errors import CodecError
 from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
@@ -30,8 +30,10 @@ from lookout._core.storage.assets import index_call
 from lookout._core.storage.history import (
     DEFAULT_HISTORY_AGE,
     DEFAULT_HISTORY_SIZE,
+    STATUS_LETTERS,
     decode_entry,
     encode_record,
+    entry_flags,
     with_flags,
 )
 from lookout._core.storage.run_keys import RunKeyPolicy, request_opts
@@ -284,6 +286,7 @@ class TickLedger(Repository):
             return []
         args = {
             "hash_prefix": self.keys.sensor(""),
+            "ticks_prefix": self.keys.ticks(""),
             "holder": holder,
             "ttl": float(ttl),
             "ticks": [list(t) for t in ticks],
@@ -477,7 +480,7 @@ class TickLedger(Repository):
             "record": encode_record(record),
             "next_due": "" if commit.next_due is None else repr(commit.next_due),
             "started": repr(record.started_at),
-            "status": record.status,  # counted by the [counters] block
+            "status": STATUS_LETTERS[record.status],  # counted by the [counters] block
         }
         if commit.store_cursor or not lean:
             args["store_cursor"] = commit.store_cursor
@@ -543,11 +546,11 @@ class TickLedger(Repository):
                     continue
                 if stored.tick_id != record.tick_id:
                     continue
-                # The entry is the compact record, then its accepted flags.
-                flags = next((v for v in decode_values(old) if isinstance(v, str)), "")
+                # The entry is the record, then its accepted flags if it asked for runs.
+                flags = entry_flags(old)
                 failed = replace(stored, status=TickStatus.FAILURE.value, error=cause)
-                new = encode_record(failed) + encode_value(flags)
-                keys = [self.keys.sensor(record.sensor), self.keys.ticks(record.sensor)]
+                new = encode_record(failed) + (encode_value(flags) if flags else b"")
+                keys = [self.keys.ticks(record.sensor)]
                 args = {"old": old, "new": new, "depth": depth}
                 marked += int(self._unconfirmed(keys=keys, args=[encode_script_args(args)]))
                 break
