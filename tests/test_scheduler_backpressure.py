@@ -1,4 +1,4 @@
-"""Back-pressure: while the launch stream is over its limit, due sensors wait.
+"""Back-pressure: while too many run requests wait on the launch stream, due sensors wait.
 
 The leader claims no tick while the launchers are behind: the due sensors
 are put back and counted as deferred (a metric), and ticking resumes once
