@@ -11,7 +11,8 @@ Overload: run sensors, ticked by the scheduler every second, ask for
 same run) for ``duration`` seconds; the figure is the SUCCESS rate over that
 window as a fraction of the capacity, with the depth of the run queue and of
 the launch stream sampled each second (back-pressure keeps the first at its
-bound and lets the second grow).
+bound and lets the second grow), and how often the launchers had nothing to
+launch (never, unless back-pressure throttles harder than it must).
 """
 
 from __future__ import annotations
@@ -125,12 +126,15 @@ def run_overload(
         while time.perf_counter() - start < duration:
             _pause(stack, 1.0)
             counts = storage.metrics.run_counts()
+            stream = storage.metrics.launch_backlog(base.launch_group)
             samples.append(
                 {
                     "at_s": time.perf_counter() - start,
                     "success": counts["SUCCESS"] - done0,
                     "queued": counts["QUEUED"],
-                    "launch_stream": storage.metrics.launch_backlog(base.launch_group).length,
+                    "launch_stream": stream.length,
+                    # Not yet launched: unread by the launchers, or read and not acknowledged.
+                    "launch_waiting": stream.undelivered + stream.pending,
                 }
             )
         elapsed = time.perf_counter() - start
@@ -151,6 +155,13 @@ def run_overload(
         "of_capacity": rate / capacity if capacity > 0 else math.nan,
         "queued_max": max(queued, default=0),
         "queued_end": queued[-1] if queued else 0,
+        "queued_min": min(queued, default=0),
+        # The share of seconds the launchers had nothing to launch while the
+        # sensors asked for five times what runs: the executors about to run
+        # dry (back-pressure that throttles too hard shows here).
+        "nothing_to_launch_share": (
+            sum(s["launch_waiting"] == 0 for s in samples) / len(samples) if samples else 0.0
+        ),
         "paused_share": sum(q >= limit for q in queued) / len(queued) if limit and queued else 0.0,
         "launch_stream_end": samples[-1]["launch_stream"] if samples else 0,
         "ticks_deferred": deferred,
@@ -220,7 +231,9 @@ def launch_figures(
             echo(
                 f"  {found['success_per_s']:.0f} SUCCESS/s ({found['of_capacity']:.2f}x; "
                 f"per CPU-s {found['of_capacity_per_cpu']:.2f}x; "
-                f"other processes {found['other_cpu_s']:.0f} CPU-s)"
+                f"other processes {found['other_cpu_s']:.0f} CPU-s; nothing to launch "
+                f"{found['nothing_to_launch_share']:.0%} of the time, QUEUED min "
+                f"{found['queued_min']:.0f})"
             )
             out[name.replace("-", "_")] = found
     return out, peak

@@ -272,6 +272,7 @@ class Scheduler:
             ttl=self.settings.inflight_ttl,
             tick_prefix=uuid.uuid4().hex[:24],
             launch_limit=self.settings.launch_backlog_limit,
+            launch_group=self.settings.launch_group,
         )
         if claim is None:
             self.lock.lost()
@@ -280,7 +281,7 @@ class Scheduler:
         if claim.deferred:
             self.stats.deferred += claim.deferred
             log.warning(
-                "%d due ticks deferred: the launch stream holds %d run requests or more "
+                "%d due ticks deferred: %d run requests or more wait on the launch stream "
                 "(LOOKOUT_LAUNCH_BACKLOG_LIMIT); the launchers are behind",
                 claim.deferred,
                 self.settings.launch_backlog_limit,

@@ -118,6 +118,19 @@ def test_a_launcher_that_died_between_its_steps_leaves_runs_that_still_run_once(
     assert all(created[r.run_id] == pytest.approx(now) for r in records[10:])
 
 
+def test_a_launcher_trims_the_entries_it_launched_within_seconds_not_at_housekeeping(
+    spawn: Spawn, settings: Settings, storage: Repositories
+) -> None:
+    # Housekeeping every 10 s (half the claim idle, at most 10 s): launched
+    # entries left that long fill Redis at a thousand runs a second.
+    start_launcher(spawn, settings, LOCATION, env={"LOOKOUT_LAUNCH_CLAIM_IDLE": "60"})
+    _wait_blocked_reader(storage)
+    _commit_bursts(storage, settings, ticks=1, size=50)
+    wait_for(lambda: storage.client.zcard(storage.keys.runs) == 50, 10, what="50 runs")
+    wait_for(lambda: storage.client.xlen(storage.keys.launch) == 0, 3, what="the stream trimmed")
+    assert storage.launches.pending(settings.launch_group) == 0
+
+
 def _launches(entries: list[tuple[str, dict[bytes, bytes]]]) -> list[LaunchRequest]:
     from lookout.workers.launcher import parse_launch
 

@@ -1,4 +1,4 @@
-"""Back-pressure: while the launch stream is over its limit, due sensors wait.
+"""Back-pressure: while too many run requests wait on the launch stream, due sensors wait.
 
 The leader claims no tick while the launchers are behind: the due sensors
 are put back and counted as deferred (a metric), and ticking resumes once
@@ -42,6 +42,59 @@ def test_sensors_are_deferred_while_the_launch_stream_is_over_its_limit(
         assert all(d is not None and d > time.time() for d in due)
         # The launchers catch up: ticking resumes.
         storage.client.xtrim(storage.keys.launch, maxlen=4, approximate=False)
+        time.sleep(1.1)
+        scheduler.run_once()
+        assert scheduler.stats.ticks == 2 and scheduler.stats.deferred == 2
+    finally:
+        scheduler.publisher.close()
+
+
+def _launch_entries(storage: Repositories, count: int) -> None:
+    for i in range(count):
+        storage.client.xadd(storage.keys.launch, {"d": f"request {i}".encode()})
+
+
+def test_run_requests_already_launched_do_not_hold_the_sensors_back(
+    storage: Repositories, settings: Settings
+) -> None:
+    # A fast launcher leaves launched entries in the stream until its next
+    # trim: counted, they deferred every tick while the executors ran dry.
+    defs = dg.Definitions(sensors=[make_sensor("a"), make_sensor("b")])
+    scheduler = Scheduler.on(defs, replace(settings, launch_backlog_limit=5), storage)
+    try:
+        group = settings.launch_group
+        storage.launches.ensure_group(group)
+        _launch_entries(storage, 6)
+        read = storage.launches.read(group, "launcher-1", 6, 0.1)
+        storage.launches.ack(group, [entry_id for entry_id, _ in read])
+        assert storage.client.xlen(storage.keys.launch) == 6
+        scheduler.run_once()
+        assert scheduler.lock.leading
+        assert scheduler.stats.ticks == 2 and scheduler.stats.deferred == 0
+    finally:
+        scheduler.publisher.close()
+
+
+def test_run_requests_unread_or_unacknowledged_by_the_launchers_defer_the_sensors(
+    storage: Repositories, settings: Settings
+) -> None:
+    defs = dg.Definitions(sensors=[make_sensor("a"), make_sensor("b")])
+    scheduler = Scheduler.on(defs, replace(settings, launch_backlog_limit=5), storage)
+    try:
+        group = settings.launch_group
+        storage.launches.ensure_group(group)
+        _launch_entries(storage, 5)
+        # Two launched, three read by a launcher not done with them, two
+        # unread: five wait, at the limit.
+        done = storage.launches.read(group, "launcher-1", 2, 0.1)
+        storage.launches.ack(group, [entry_id for entry_id, _ in done])
+        reading = storage.launches.read(group, "launcher-1", 3, 0.1)
+        _launch_entries(storage, 2)
+        scheduler.run_once()
+        assert scheduler.lock.leading
+        assert scheduler.stats.ticks == 0 and scheduler.stats.deferred == 2
+        # The launcher finishes the three: two wait, and ticking resumes.
+        storage.launches.ack(group, [entry_id for entry_id, _ in reading])
         time.sleep(1.1)
         scheduler.run_once()
         assert scheduler.stats.ticks == 2 and scheduler.stats.deferred == 2

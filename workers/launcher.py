@@ -33,9 +33,10 @@ the bound against the QUEUED runs (``lookout_launch_paused``).
 
 Failed runs to be retried (``lookout.workers.retries``) are taken off their
 list every round, their retries created once per attempt and enqueued the
-same way.  Housekeeping rides on the claim timer: both streams are trimmed, finished
-runs older than ``Settings.run_retention_seconds`` are deleted (a bounded
-batch each time), and a run still QUEUED ``Settings.run_resubmit_after``
+same way.  Housekeeping rides on the claim timer: both streams are trimmed
+(the launch stream every second besides, while entries are launched),
+finished runs older than ``Settings.run_retention_seconds`` are deleted (a
+bounded batch each time), and a run still QUEUED ``Settings.run_resubmit_after``
 after it was handed to the run queue is handed to it again: its message was
 lost (a broker that lost data, say).  That cannot run it twice: a run starts
 only from QUEUED, once.
@@ -90,6 +91,10 @@ HOUSEKEEPING_BATCH = 500
 PAUSE_POLL = 0.05
 # Pausing is logged at most this often (s).
 PAUSED_LOG_EVERY = 60.0
+# The launch stream is trimmed of launched entries this often (s), between
+# housekeeping rounds too: at a thousand runs a second, the claim timer's ten
+# seconds would leave ten thousand done entries in Redis.
+TRIM_EVERY = 1.0
 
 
 class MalformedLaunchError(LookoutError):
@@ -171,12 +176,13 @@ class Launcher:
         self.pauses = 0
         self._said_paused = -PAUSED_LOG_EVERY
         self._queued = 0  # runs QUEUED when last looked at
+        self._untrimmed = 0  # entries handled since the launch stream was last trimmed
         self.retrier = Retrier(definitions, runs, submit, self._batch)
 
     def run(self, stop: threading.Event, block: float = 1.0) -> None:
         """Launch until ``stop`` is set; Redis and broker errors are waited out with backoff."""
         claim_every = max(0.1, min(self.settings.launch_claim_idle / 2, 10.0))
-        next_claim = 0.0
+        next_claim = next_trim = 0.0
         backoff = 0.1
         while not stop.is_set():
             try:
@@ -184,6 +190,10 @@ class Launcher:
                 if time.monotonic() >= next_claim:
                     self.housekeeping()
                     next_claim = time.monotonic() + claim_every
+                    next_trim = time.monotonic() + TRIM_EVERY
+                elif self._untrimmed and time.monotonic() >= next_trim:
+                    self._trim_launches()
+                    next_trim = time.monotonic() + TRIM_EVERY
                 self.retrier.round(self.clock())
                 if self.launch_round(block) == 0 and self.paused:
                     stop.wait(PAUSE_POLL)
@@ -270,7 +280,7 @@ class Launcher:
     def housekeeping(self) -> None:
         """Claim dead launchers' entries, trim the streams, delete old runs, re-submit lost ones."""
         self.claim_pending()
-        self.launches.trim(self.settings.launch_group)
+        self._trim_launches()
         self.events.trim(self.settings.stream_max_entries)
         now = self.clock()
         deleted = self.runs.delete_finished(
@@ -280,6 +290,10 @@ class Launcher:
             log.info("deleted %d finished runs older than the retention", deleted)
             self.deleted += deleted
         self.resubmit_lost(now)
+
+    def _trim_launches(self) -> None:
+        self._untrimmed = 0
+        self.launches.trim(self.settings.launch_group)
 
     def resubmit_lost(self, now: float) -> int:
         """Hand again to the run queue the runs whose message was lost; how many.
@@ -359,6 +373,7 @@ class Launcher:
             self.runs.mark_enqueued(to_submit, now)
             self._queued += len(to_submit)
         self.launches.ack(self.settings.launch_group, [eid for eid, _ in entries])
+        self._untrimmed += len(entries)
         self.launched += sum(c.created for c in created)
         return len(entries)
 

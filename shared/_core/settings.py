@@ -116,9 +116,10 @@ class Settings:
     # requests than this, fails the tick (0: no limit).
     max_cursor_bytes: int = 256 * 1024
     max_run_requests: int = 10_000
-    # Back-pressure: while the launch stream holds this many run requests or
-    # more (the launchers are behind), the leader claims no tick; due sensors
-    # wait and are counted as deferred (0: no limit).  5,000: five times the
+    # Back-pressure: while this many run requests or more wait on the launch
+    # stream, unread or unacknowledged (the launchers are behind; launched
+    # entries awaiting the trim do not count), the leader claims no tick; due
+    # sensors wait and are counted as deferred (0: no limit).  5,000: five times the
     # launchers' own bound of queued runs, so that under a sustained overload
     # the sensors slow down within seconds and the executors keep their
     # capacity (bench/RESULTS.md: 0.98x of capacity at 5x overload, against

@@ -300,18 +300,23 @@ return A.tick
 # 1. the sweep: leases past their expiry (Redis time) are expired;
 # 2. triggers that waited for an in-flight tick become due once it is over;
 #    those still waiting go to the back of the line;
-# 3. unless the launch stream holds ``launch_limit`` entries or more (the
-#    launchers are behind: the due sensors are put back ``defer`` s and
-#    counted as deferred, so that sensors slow down instead of filling Redis),
-#    up to ``limit`` due sensors are claimed: a new tick id each, unpublished,
-#    with a lease of ``publish_within`` s for the leader to publish it.
+# 3. unless ``launch_limit`` run requests or more wait on the launch stream,
+#    not yet launched (the launchers are behind: the due sensors are put back
+#    ``defer`` s and counted as deferred, so that sensors slow down instead of
+#    filling Redis), up to ``limit`` due sensors are claimed: a new tick id
+#    each, unpublished, with a lease of ``publish_within`` s for the leader to
+#    publish it.  Waiting means unread by the launchers' group (its lag) or
+#    read and not acknowledged (pending); entries already launched stay in the
+#    stream until a launcher trims it and are not counted, else the sensors
+#    would wait on work that is done while the executors run dry.  Without a
+#    lag (no group yet, Redis < 7, or one it cannot tell), the whole length.
 # Only sensors that are due, lapsed or triggered are read: O(log n) per tick.
 # KEYS: inflight zset, claimed zset, leader lock, due zset, triggered zset,
 #       round key, launch stream, deferred counter, events stream (the
 #       sweep's FAILURE ticks are told there)
 # A: token, now (due clock), limit, round (tick id prefix), hash_prefix,
 #    ticks_prefix, size, max_age, publish_within, round_ttl, launch_limit (0: none),
-#    defer (s)
+#    launch_group (the launchers' consumer group), defer (s)
 # Returns nil when not leader, else {expired, promoted, deferred, name, tick
 # id, due at, ...}.
 CLAIM_DUE = _script("""
@@ -345,7 +350,28 @@ for _, name in ipairs(pending) do
   end
 end
 local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', A.now, 'WITHSCORES', 'LIMIT', 0, A.limit)
-if A.launch_limit > 0 and #due > 0 and redis.call('XLEN', KEYS[7]) >= A.launch_limit then
+-- The run requests not yet launched (step 3); the length when the group
+-- cannot tell, and no XINFO while the length alone is below the limit.
+local function launch_waiting()
+  local length = redis.call('XLEN', KEYS[7])
+  if length < A.launch_limit then
+    return length
+  end
+  for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[7])) do
+    local info = {}
+    for i = 1, #group, 2 do
+      info[group[i]] = group[i + 1]
+    end
+    if info['name'] == A.launch_group then
+      if info['lag'] then
+        return info['lag'] + info['pending']
+      end
+      return length
+    end
+  end
+  return length
+end
+if A.launch_limit > 0 and #due > 0 and launch_waiting() >= A.launch_limit then
   -- Back-pressure: the launchers are behind; the due ticks wait, counted.
   for i = 1, #due, 2 do
     redis.call('ZADD', KEYS[4], A.now + A.defer, due[i])

@@ -202,6 +202,7 @@ class TickLedger(Repository):
         tick_prefix: str,
         publish_within: float = PUBLISH_WITHIN,
         launch_limit: int = 0,
+        launch_group: str = "",
         defer: float = 1.0,
     ) -> ClaimRound | None:
         """Sweep lapsed leases, then claim up to ``limit`` due sensors, fenced by the lock.
@@ -211,8 +212,11 @@ class TickLedger(Repository):
         (a lost reply) answers what it claimed the first time and claims
         nothing more.  The claimed ticks must be published within
         ``publish_within`` s; ``ttl`` bounds how long the round's reply is kept.
-        With ``launch_limit`` entries or more in the launch stream nothing is
-        claimed: the due sensors wait ``defer`` s (back-pressure).
+        With ``launch_limit`` run requests or more waiting on the launch
+        stream, unread or unacknowledged by ``launch_group``, nothing is
+        claimed: the due sensors wait ``defer`` s (back-pressure).  Requests
+        already launched, left until the launchers trim the stream, do not
+        count (without ``launch_group``, every entry does).
         """
         keys = [
             self.keys.leader,
@@ -235,6 +239,7 @@ class TickLedger(Repository):
             "publish_within": float(publish_within),
             "round_ttl": float(ttl),
             "launch_limit": int(launch_limit),
+            "launch_group": launch_group,
             "defer": float(defer),
         }
         reply = self._call(self._claim_due, keys, args)

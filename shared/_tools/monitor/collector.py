@@ -100,7 +100,7 @@ def queue_metrics(figures: Figures) -> Iterator[Metric]:
     )
 
 
-DEFERRED_DOC = "Due ticks deferred because the launch stream was over its limit."
+DEFERRED_DOC = "Due ticks deferred: too many run requests waited on the launch stream."
 
 
 def state_metrics(figures: Figures) -> Iterator[Metric]:
