@@ -301,6 +301,23 @@ def _lengths(storage: Repositories, names: list[str]) -> list[int]:
     return [int(n) for n in pipe.execute()]
 
 
+def _stack_sample(storage: Repositories, tick_queue: str) -> dict[str, float]:
+    """What the stack did so far: committed ticks (the counters hash: exact, whatever
+    the history folds), FAILURE ticks (the event stream's entries: the quiet sensors
+    request no run, so each is a FAILURE tick told there), ticks lapsed in the queue,
+    the tick queue's messages and whether the leader holds back for its bound.
+    """
+    counters = storage.metrics.counters()
+    leader = next((p for p in storage.processes.heartbeats() if p.leader), None)
+    return {
+        "committed_ticks": float(sum(counters.ticks.values())),
+        "failure_ticks": float(storage.client.xlen(storage.keys.events)),
+        "lapsed_ticks": float(storage.metrics.sensor_counts().lapsed),
+        "queued_messages": float(storage.client.llen(storage.keys.celery_queue(tick_queue))),
+        "held_back": float(leader is not None and leader.details.get("held_back") == "1"),
+    }
+
+
 def stack_memory(
     redis: EmbeddedRedis,
     workdir: Path,
@@ -309,11 +326,13 @@ def stack_memory(
     duration: float,
     echo: Callable[[str], None],
     workers: int = 2,
+    every: float = 60.0,
 ) -> dict[str, Any]:
     """The real stack (scheduler, worker, launcher) on ``sensors`` quiet sensors for ``duration`` s.
 
-    Redis's ``used_memory`` per sensor is sampled every minute; the committed
-    ticks come from the counters hash (exact, whatever the history folds).
+    Every ``every`` s: Redis's ``used_memory`` per sensor, the ticks committed
+    (and per second since the last sample), FAILURE ticks, ticks lapsed in the
+    queue, the tick queue's length and whether the leader holds back.
     """
     storage = Repositories.from_settings(Settings(redis_url=redis.url))
     try:
@@ -327,20 +346,26 @@ def stack_memory(
         samples: list[dict[str, float]] = []
         with Stack(location, redis.url, logs, workers) as stack:
             stack.wait_ready(storage.processes, storage.leader, timeout=1800.0)
+            # The stack's processes read LOOKOUT_* from this environment too.
+            queue = Settings.from_env().tick_queue
             start = time.monotonic()
+            last = (0.0, 0.0)
             while (elapsed := time.monotonic() - start) < duration:
-                time.sleep(min(60.0, duration - elapsed))
+                time.sleep(min(every, duration - elapsed))
                 stack.check_alive()
-                counters = storage.metrics.counters()
-                sample = {
-                    "at_s": round(time.monotonic() - start, 1),
-                    "committed_ticks": float(sum(counters.ticks.values())),
-                    "bytes_per_sensor": (_used_memory(storage) - empty) / sensors,
-                }
+                at = time.monotonic() - start
+                sample = {"at_s": round(at, 1), **_stack_sample(storage, queue)}
+                done = sample["committed_ticks"]
+                sample["ticks_per_s"] = round((done - last[1]) / max(1e-9, at - last[0]), 1)
+                sample["bytes_per_sensor"] = (_used_memory(storage) - empty) / sensors
+                last = (at, done)
                 samples.append(sample)
                 echo(
-                    f"  {sample['at_s']:.0f} s: {sample['committed_ticks']:.0f} ticks, "
-                    f"{sample['bytes_per_sensor']:.0f} B per sensor"
+                    f"  {sample['at_s']:.0f} s: {done:.0f} ticks ({sample['ticks_per_s']:.0f}/s), "
+                    f"{sample['failure_ticks']:.0f} FAILURE, {sample['lapsed_ticks']:.0f} lapsed, "
+                    f"queue {sample['queued_messages']:.0f} messages"
+                    f"{' (held back)' if sample['held_back'] else ''}, "
+                    f"{sample['bytes_per_sensor']:.0f} B per sensor, load {os.getloadavg()[0]:.1f}"
                 )
             keys = _sampled_keys(storage, sensors)
         one = storage.ticks.history("q0000000", 100)
@@ -364,8 +389,14 @@ def stack_memory(
 @click.option("--stack-sensors", default=0, help="Also run the real stack on this many sensors.")
 @click.option("--stack-interval", default=60.0, show_default=True, help="Their interval, s.")
 @click.option("--stack-duration", default=600.0, show_default=True, help="How long, s.")
+@click.option("--stack-sample", default=60.0, show_default=True, help="Sampled every, s.")
 def main(
-    sensors: int, rounds: int, stack_sensors: int, stack_interval: float, stack_duration: float
+    sensors: int,
+    rounds: int,
+    stack_sensors: int,
+    stack_interval: float,
+    stack_duration: float,
+    stack_sample: float,
 ) -> None:
     """Redis bytes per sensor with a full tick history, on an embedded redis-server."""
     import json
@@ -376,7 +407,13 @@ def main(
             result["scripts"] = history_memory(redis.url, sensors, rounds or None, click.echo)
         if stack_sensors:
             result["stack"] = stack_memory(
-                redis, Path(tmp), stack_sensors, stack_interval, stack_duration, click.echo
+                redis,
+                Path(tmp),
+                stack_sensors,
+                stack_interval,
+                stack_duration,
+                click.echo,
+                every=stack_sample,
             )
     click.echo(json.dumps(result, indent=2))
 

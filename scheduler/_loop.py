@@ -8,6 +8,10 @@ triggers) and publish the claimed ticks in batches, giving back those that
 surely never reached the broker when publishing fails; the ticks sent are
 marked published, and any the leader could not mark (it failed or died) are
 given back by the sweep unless a worker began them.
+While the tick queue holds ``LOOKOUT_TICK_QUEUE_LIMIT`` messages per worker
+process or more, the workers are behind: the round claims nothing (the due
+sensors stay due, and tick late) and the leader looks again soon, so that
+no tick waits in the queue until its lease lapses (back-pressure).
 Between rounds the leader sleeps until the head of the due index, capped,
 and wakes early on a trigger; when few are due, the head waits a little
 (``scheduler_batch_wait``) for enough others to fill a message per worker
@@ -37,6 +41,7 @@ from lookout._core.storage import (
     ScheduleStore,
     ServerChecks,
     TickLedger,
+    tick_processes,
 )
 from lookout._core.transient import TRANSIENT_ERRORS
 from lookout._process.guards import check_eviction_policy
@@ -56,6 +61,12 @@ TRIGGER_POLL = 0.1
 REDIS_TIMER = 0.1
 # How often the leader re-reads how many worker processes evaluate ticks.
 SLOTS_REFRESH = 5.0
+# While the tick queue is at its bound, the leader looks at it this often (s).
+HELD_BACK_POLL = 0.05
+# Holding back for the tick queue's bound is logged at most this often (s).
+HELD_BACK_LOG_EVERY = 60.0
+# A hold this long (s) is a stall, and its end is logged.
+HELD_BACK_STALL = 5.0
 
 
 @dataclass
@@ -69,6 +80,9 @@ class SchedulerStats:
     parked: int = 0
     given_back: int = 0  # claimed ticks not published (the broker failed), due again
     deferred: int = 0  # due ticks put back: the launch stream was over its limit
+    lapsed: int = 0  # published ticks no worker began before their leases lapsed
+    held_back: int = 0  # rounds that claimed nothing: the tick queue was at its bound
+    most_queued: int = 0  # the most messages a round saw in the tick queue
 
 
 class Scheduler:
@@ -110,9 +124,14 @@ class Scheduler:
             "scheduler",
             interval=settings.heartbeat_interval,
             leader=lambda: self.lock.leading,
-            # "synced": this leader has recorded its code's sensors (a new
-            # leader's first round; a benchmark waits for it before measuring).
-            details=lambda: {"sensors": str(len(self.known)), "synced": str(int(self._synced))},
+            details=lambda: {
+                "sensors": str(len(self.known)),
+                # "synced": this leader has recorded its code's sensors (a new
+                # leader's first round; a benchmark waits for it before measuring).
+                "synced": str(int(self._synced)),
+                # Back-pressure: the tick queue is at its bound, no tick is claimed.
+                "held_back": "1" if self.held_back else "0",
+            },
         )
         self.stats = SchedulerStats()
         self._stop = threading.Event()
@@ -122,6 +141,10 @@ class Scheduler:
         self._synced = False
         # Tick messages waiting for a worker when the last round ended.
         self._queued = 0
+        # The tick queue was at its bound in the last round: nothing claimed.
+        self.held_back = False
+        self._held_since = 0.0
+        self._said_held_back = -HELD_BACK_LOG_EVERY
 
     @classmethod
     def on(
@@ -261,6 +284,9 @@ class Scheduler:
         claimed = self.publish_due(self.clock())
         if claimed >= self.settings.schedule_limit:
             return 0.0  # more are due: go round at once
+        if self.held_back:
+            # The due sensors wait for the queue, not for a due time: look again soon.
+            return min(HELD_BACK_POLL, self.lock.seconds_to_renewal())
         return self._idle_time(self.stats.messages - messages)
 
     def publish_due(self, now: float) -> int:
@@ -273,11 +299,23 @@ class Scheduler:
             tick_prefix=uuid.uuid4().hex[:24],
             launch_limit=self.settings.launch_backlog_limit,
             launch_group=self.settings.launch_group,
+            queue=self.settings.tick_queue,
+            queue_limit=self._queue_bound(),
         )
         if claim is None:
             self.lock.lost()
             return 0
         self.stats.rounds += 1
+        self.stats.most_queued = max(self.stats.most_queued, claim.queued)
+        self._hold_back(claim.held_back, claim.queued)
+        if claim.lapsed:
+            self.stats.lapsed += claim.lapsed
+            log.warning(
+                "%d published ticks lapsed before any worker began them (the tick queue was "
+                "backed up, no worker took them, or their messages were lost): due again, "
+                "no tick record",
+                claim.lapsed,
+            )
         if claim.deferred:
             self.stats.deferred += claim.deferred
             log.warning(
@@ -289,7 +327,8 @@ class Scheduler:
         if claim.requeued:
             self.stats.requeued += claim.requeued
             log.warning(
-                "%d tick leases lapsed uncommitted (a worker lost?): ticking again",
+                "%d tick leases lapsed while a process held them (a worker lost?): "
+                "FAILURE ticks, ticking again",
                 claim.requeued,
             )
         ticks = [t for t in claim.ticks if t.sensor in self.known]
@@ -314,6 +353,48 @@ class Scheduler:
             self.stats.ticks += len(ticks)
             log.debug("published %d ticks", len(ticks))
         return len(claim.ticks)
+
+    def _queue_bound(self) -> int:
+        """The tick queue's bound in messages: LOOKOUT_TICK_QUEUE_LIMIT per tick-evaluating
+        worker process (0: none).
+        """
+        per_process = self.settings.tick_queue_limit
+        return per_process * self._worker_slots() if per_process > 0 else 0
+
+    def _hold_back(self, held: bool, queued: int) -> None:
+        """Note (and log, at most once a minute) when claiming stops or resumes for the
+        tick queue's bound.
+        """
+        if held:
+            self.stats.held_back += 1
+        if held == self.held_back:
+            return
+        self.held_back = held
+        now = time.monotonic()
+        if not held:
+            # A long hold (a worker stopped, or far behind) is worth saying it ended;
+            # a sustained overload holds back and resumes many times a second.
+            if now - self._held_since >= HELD_BACK_STALL:
+                log.warning(
+                    "the tick queue is below its bound again (%d messages): claiming ticks "
+                    "after %.1f s held back",
+                    queued,
+                    now - self._held_since,
+                )
+            return
+        self._held_since = now
+        if now - self._said_held_back >= HELD_BACK_LOG_EVERY:
+            self._said_held_back = now
+            log.warning(
+                "the tick queue holds %d messages, at its bound (LOOKOUT_TICK_QUEUE_LIMIT=%d "
+                "per worker process, %d processes): the workers are behind; no tick is "
+                "claimed until they take some, due sensors wait and tick late "
+                "(held back in %d rounds so far)",
+                queued,
+                self.settings.tick_queue_limit,
+                self._worker_slots(),
+                self.stats.held_back,
+            )
 
     def _give_back(self, failed: PublishError, claimed: int) -> None:
         """Claimed ticks that surely never reached the broker are due again at once.
@@ -352,11 +433,7 @@ class Scheduler:
         if now - self._slots_read < SLOTS_REFRESH:
             return self._slots
         self._slots_read = now
-        slots = 0
-        for p in self.processes.heartbeats():
-            queues = p.details.get("queues", self.settings.tick_queue).split(",")
-            if p.role == "worker" and self.settings.tick_queue in queues:
-                slots += int(p.details.get("concurrency", "1") or 1)
+        slots = tick_processes(self.processes.heartbeats(), self.settings.tick_queue)
         self._slots = max(1, slots)
         return self._slots
 

@@ -1,8 +1,13 @@
-"""Back-pressure: while too many run requests wait on the launch stream, due sensors wait.
+"""Back-pressure: while too many run requests wait on the launch stream, or the
+tick queue is at its bound, due sensors wait.
 
 The leader claims no tick while the launchers are behind: the due sensors
 are put back and counted as deferred (a metric), and ticking resumes once
 the stream is below its limit, instead of Redis filling with run requests.
+While the workers are behind (the tick queue holds its bound's messages) it
+claims nothing either, and the due sensors stay due as they are: they tick
+late once the queue drains.  ``test_tick_backpressure.py`` runs the latter
+with real workers.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from typing import Any
 
 import lookout as dg
 from lookout import Settings
+from lookout._tools.monitor.collector import state_metrics
+from lookout._tools.monitor.figures import read_figures
 from lookout.scheduler import Scheduler
 from lookout.testing import Repositories
 
@@ -98,5 +105,48 @@ def test_run_requests_unread_or_unacknowledged_by_the_launchers_defer_the_sensor
         time.sleep(1.1)
         scheduler.run_once()
         assert scheduler.stats.ticks == 2 and scheduler.stats.deferred == 2
+    finally:
+        scheduler.publisher.close()
+
+
+def held_back_gauge(storage: Repositories, settings: Settings) -> float:
+    figures = read_figures(storage.metrics, storage.processes, settings)
+    [gauge] = [m for m in state_metrics(figures) if m.name == "lookout_ticks_held_back"]
+    return float(gauge.samples[0].value)
+
+
+def test_no_tick_is_claimed_while_the_tick_queue_is_at_its_bound(
+    storage: Repositories, settings: Settings
+) -> None:
+    defs = dg.Definitions(sensors=[make_sensor(n) for n in ("a", "b", "c")])
+    # One tick per round and per message, a bound of one message (no worker
+    # heartbeats: one process counted).
+    tight = replace(settings, tick_queue_limit=1, schedule_limit=1, tick_batch_size=1)
+    scheduler = Scheduler.on(defs, tight, storage)
+    queue = storage.keys.celery_queue(settings.tick_queue)
+    try:
+        scheduler.run_once()  # leads, syncs and publishes one tick
+        assert scheduler.stats.ticks == 1 and storage.client.llen(queue) == 1
+        names = ["a", "b", "c"]
+        waiting = [
+            n
+            for n, d in zip(names, storage.schedule.due_times(names), strict=True)
+            if d is not None
+        ]
+        assert len(waiting) == 2
+        due_before = storage.schedule.due_times(waiting)
+        pause = scheduler.run_once()
+        # The workers are behind: nothing claimed, the due sensors stay due as they were.
+        assert scheduler.held_back and scheduler.stats.held_back == 1
+        assert scheduler.stats.ticks == 1 and storage.client.llen(queue) == 1
+        assert storage.schedule.due_times(waiting) == due_before
+        assert storage.metrics.sensor_counts().deferred == 0
+        assert 0 < pause <= 0.05  # it looks again soon, not at the next due time
+        assert held_back_gauge(storage, tight) == 1
+        # A worker takes the message: claiming resumes, oldest due first.
+        storage.client.rpop(queue)
+        assert held_back_gauge(storage, tight) == 0
+        scheduler.run_once()
+        assert not scheduler.held_back and scheduler.stats.ticks == 2
     finally:
         scheduler.publisher.close()

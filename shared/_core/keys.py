@@ -79,6 +79,10 @@ lookout:claimed                 zset    sensor name -> claim time (Redis's) of a
 lookout:deferred                string  how many due ticks the leader put back
                                         because the launch stream was over its
                                         limit (a counter, for the metrics)
+lookout:lapsed                  string  how many published ticks the sweep gave
+                                        back because no worker began them before
+                                        their leases lapsed (a counter, for the
+                                        metrics; such a tick has no record)
 lookout:launch                  stream  committed RunRequests, field ``d`` = msgpack
                                         LaunchRequest
 lookout:events                  stream  run status changes and asset events (of
@@ -183,7 +187,8 @@ publish, begin, renew, commit, give_back, release, abandon), a tick's commit
 to ``ticks``, ``runkeys``, ``runkeytimes``, ``launch``, ``due``, ``counters`` and
 ``partitions:*`` and, for the asset events a sensor reports, ``events`` and
 ``asset:*``, ``events`` for each FAILURE tick (commit, expire, abandon),
-``scheduler:round`` and ``deferred``;
+``scheduler:round``, ``deferred`` and ``lapsed``, and reads the tick queue's
+length (Celery's list) in claim_due;
 ``DynamicPartitionStore`` reads ``partitions:*`` and adds or deletes
 outside ticks; ``ScheduleStore`` ``due``, ``triggered``, ``schedules``,
 ``scheduler:wake`` (sync_sensors, sync_schedules, unschedule, trigger), the
@@ -244,6 +249,10 @@ class Keys:
     @property
     def deferred(self) -> str:
         return f"{self.prefix}deferred"
+
+    @property
+    def lapsed(self) -> str:
+        return f"{self.prefix}lapsed"
 
     @property
     def claimed(self) -> str:

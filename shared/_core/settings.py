@@ -116,6 +116,15 @@ class Settings:
     # requests than this, fails the tick (0: no limit).
     max_cursor_bytes: int = 256 * 1024
     max_run_requests: int = 10_000
+    # Back-pressure: while the tick queue holds this many messages per
+    # tick-evaluating worker process or more (the processes their heartbeats
+    # count; one when none), the workers are behind and the leader claims no
+    # tick: the due sensors stay due and tick late once the queue drains,
+    # rather than waiting in the queue until their leases lapse (0: no
+    # limit).  Two: a message in each process's hands and two behind it keep
+    # every process busy between the leader's rounds, and at most a few
+    # thousand ticks wait (a full message is ``tick_batch_size``).
+    tick_queue_limit: int = 2
     # Back-pressure: while this many run requests or more wait on the launch
     # stream, unread or unacknowledged (the launchers are behind; launched
     # entries awaiting the trim do not count), the leader claims no tick; due
@@ -255,6 +264,7 @@ _MAY_BE_ZERO = (
     "max_run_requests",
     "launch_backlog_limit",
     "run_queue_limit",
+    "tick_queue_limit",
     "sensor_memory_mb",
     "tick_history_age",
     "sensor_jitter",

@@ -17,7 +17,7 @@ The transitions::
     give_back / release -> gone        (not evaluated; due again / parked)
     abandon             -> gone        (its process died: a FAILURE with why)
     expire              -> gone        (the sweep: lease lapsed; FAILURE
-                                        unless it was never published)
+                                        once a process began it)
 
 Every script takes its arguments by name: ``ARGV[1]`` is one msgpack map
 (strings as msgpack str, which Lua's cmsgpack reads byte for byte), decoded
@@ -221,9 +221,17 @@ local function due_again(hash, due, name, t, by_trigger)
   end
   return true
 end
--- The sweep's one transition: a lease whose expiry passed.  A tick never
--- published (the leader failed between claim and publish) is given back
--- without a record; one published or held is a FAILURE saying which.
+-- The sweep's one transition: a lease whose expiry passed.  A tick no
+-- process began is given back without a record, due again at ``now_due``:
+-- one never published (the leader failed between claim and publish), or
+-- one whose message waited in the tick queue (or was lost) past its lease:
+-- its sensor was not evaluated, so nothing of it failed, and a backed-up
+-- queue must not write a FAILURE per tick (the scheduler counts these as
+-- lapsed and logs them; its back-pressure keeps the queue short enough to
+-- be taken up in time).  A tick a process began, or whose process died
+-- (``death``), is a FAILURE saying which.
+-- Returns 0 (nothing, or never published), 1 (a FAILURE) or 2 (published,
+-- never begun: lapsed in the queue).
 local function expire(hash, due, ticks, name, now_due, size, max_age, events)
   local f = redis.call('HMGET', hash, 'inflight', 'holder', 'began', 'by_trigger',
     'claimed_at', 'interval', 'death')
@@ -233,9 +241,9 @@ local function expire(hash, due, ticks, name, now_due, size, max_age, events)
   if not tick then
     return 0
   end
-  if unpublished then
+  if not f[2] and not f[7] then
     due_again(hash, due, name, now_due, f[4])
-    return 0
+    return unpublished and 0 or 2
   end
   local now = clock()
   local started = tonumber(f[3] or f[5]) or now
@@ -243,12 +251,9 @@ local function expire(hash, due, ticks, name, now_due, size, max_age, events)
   if f[2] then
     error = string.format('tick lost: its lease lapsed %.1f s after %s began it' ..
       ' (the process was killed, paused or cut off from Redis); ticked again', now - started, f[2])
-  elseif f[7] then
+  else
     error = 'tick lost: ' .. f[7] .. '; its message did not come back before its lease' ..
       ' lapsed; ticked again'
-  else
-    error = 'tick lost: no worker took it up before its lease lapsed (the tick queue is' ..
-      ' backed up, no worker listens, or its message was lost); ticked again'
   end
   local entry = failure_entry(tick, name, started, now, f[2], error)
   write_record(hash, ticks, entry, size, fmt(started), max_age)
@@ -297,10 +302,16 @@ return A.tick
 # the reply is kept under the caller's round key, and the same round sent again
 # (redis-py re-sends a command whose reply was lost) gets the same reply and
 # changes nothing more.  In order:
-# 1. the sweep: leases past their expiry (Redis time) are expired;
+# 1. the sweep: leases past their expiry (Redis time) are expired; those
+#    published and never begun (lapsed in the tick queue) are counted in the
+#    lapsed counter;
 # 2. triggers that waited for an in-flight tick become due once it is over;
 #    those still waiting go to the back of the line;
-# 3. unless ``launch_limit`` run requests or more wait on the launch stream,
+# 3. while the tick queue (kombu's list) holds ``queue_limit`` messages or
+#    more, the workers are behind: nothing is claimed and the due sensors stay
+#    in the index as they are (back-pressure: they tick late once the queue
+#    drains, instead of waiting in the queue until their leases lapse);
+# 4. unless ``launch_limit`` run requests or more wait on the launch stream,
 #    not yet launched (the launchers are behind: the due sensors are put back
 #    ``defer`` s and counted as deferred, so that sensors slow down instead of
 #    filling Redis), up to ``limit`` due sensors are claimed: a new tick id
@@ -313,12 +324,15 @@ return A.tick
 # Only sensors that are due, lapsed or triggered are read: O(log n) per tick.
 # KEYS: inflight zset, claimed zset, leader lock, due zset, triggered zset,
 #       round key, launch stream, deferred counter, events stream (the
-#       sweep's FAILURE ticks are told there)
+#       sweep's FAILURE ticks are told there), tick queue list, lapsed counter
 # A: token, now (due clock), limit, round (tick id prefix), hash_prefix,
 #    ticks_prefix, size, max_age, publish_within, round_ttl, launch_limit (0: none),
-#    launch_group (the launchers' consumer group), defer (s)
-# Returns nil when not leader, else {expired, promoted, deferred, name, tick
-# id, due at, ...}.
+#    launch_group (the launchers' consumer group), defer (s), queue_limit
+#    (messages; 0: none)
+# Returns nil when not leader, else {expired, promoted, deferred, lapsed,
+# queued (the tick queue's length), held back (1: nothing claimed for the
+# queue's bound, else 0), name, tick id, due at, ...}; ``expired`` counts the
+# sweep's FAILURE ticks.
 CLAIM_DUE = _script("""
 local saved = redis.call('GET', KEYS[6])
 if saved then
@@ -331,11 +345,19 @@ if redis.call('GET', KEYS[3]) ~= A.token then
   return false
 end
 local now = clock()
-local lapsed = redis.call('ZRANGEBYSCORE', LEASES, '-inf', now, 'LIMIT', 0, A.limit)
-local expired = 0
-for _, name in ipairs(lapsed) do
-  expired = expired + expire(A.hash_prefix .. name, KEYS[4], A.ticks_prefix .. name,
+local past = redis.call('ZRANGEBYSCORE', LEASES, '-inf', now, 'LIMIT', 0, A.limit)
+local expired, lapsed = 0, 0
+for _, name in ipairs(past) do
+  local how = expire(A.hash_prefix .. name, KEYS[4], A.ticks_prefix .. name,
     name, A.now, A.size, A.max_age, KEYS[9])
+  if how == 1 then
+    expired = expired + 1
+  elseif how == 2 then
+    lapsed = lapsed + 1
+  end
+end
+if lapsed > 0 then
+  redis.call('INCRBY', KEYS[11], lapsed)
 end
 local promoted = 0
 local pending = redis.call('ZRANGE', KEYS[5], 0, A.limit - 1)
@@ -348,6 +370,14 @@ for _, name in ipairs(pending) do
     make_due(hash, KEYS[4], name, A.now)
     promoted = promoted + 1
   end
+end
+local queued = redis.call('LLEN', KEYS[10])
+if A.queue_limit > 0 and queued >= A.queue_limit then
+  -- Back-pressure: the workers are behind; the due sensors stay due.
+  local out = {expired, promoted, 0, lapsed, queued, 1}
+  redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX',
+    math.floor(A.round_ttl * 1000) + 1)
+  return out
 end
 local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', A.now, 'WITHSCORES', 'LIMIT', 0, A.limit)
 -- The run requests not yet launched (step 3); the length when the group
@@ -377,12 +407,12 @@ if A.launch_limit > 0 and #due > 0 and launch_waiting() >= A.launch_limit then
     redis.call('ZADD', KEYS[4], A.now + A.defer, due[i])
   end
   redis.call('INCRBY', KEYS[8], #due / 2)
-  local out = {expired, promoted, #due / 2}
+  local out = {expired, promoted, #due / 2, lapsed, queued, 0}
   redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX',
     math.floor(A.round_ttl * 1000) + 1)
   return out
 end
-local out = {expired, promoted, 0}
+local out = {expired, promoted, 0, lapsed, queued, 0}
 local claimed = {}
 local expiries = {}
 local names = {}

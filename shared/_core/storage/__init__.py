@@ -31,7 +31,7 @@ from lookout._core.storage.launches import LaunchStream
 from lookout._core.storage.leader import LeaderStore
 from lookout._core.storage.metrics import Counters, MetricsView, SensorCounts, StreamBacklog
 from lookout._core.storage.partitions import DynamicPartitionStore
-from lookout._core.storage.processes import ProcessInfo, ProcessStore
+from lookout._core.storage.processes import ProcessInfo, ProcessStore, tick_processes
 from lookout._core.storage.push import PushedLaunch, PushStore, push_sensor
 from lookout._core.storage.run_keys import RunKeyLookup, RunKeyPolicy
 from lookout._core.storage.runs import Created, RunStore
@@ -171,4 +171,5 @@ __all__ = [
     "decode_entry",
     "push_sensor",
     "redis_client",
+    "tick_processes",
 ]

@@ -48,6 +48,8 @@ class SensorCounts:
     overdue: int  # due now or earlier and not yet published
     in_flight: int  # a tick queued or running
     deferred: int = 0  # due ticks put back so far: the launch stream was over its limit
+    # Published ticks no worker began before their leases lapsed, so far (no record).
+    lapsed: int = 0
 
 
 @dataclass(frozen=True)
@@ -211,9 +213,15 @@ class MetricsView(Repository):
         pipe.zcount(self.keys.due, "-inf", repr(now))
         pipe.zcard(self.keys.inflight)
         pipe.get(self.keys.deferred)
-        known, scheduled, overdue, in_flight, deferred = pipe.execute()
+        pipe.get(self.keys.lapsed)
+        known, scheduled, overdue, in_flight, deferred, lapsed = pipe.execute()
         return SensorCounts(
-            int(known), int(scheduled), int(overdue), int(in_flight), int(deferred or 0)
+            int(known),
+            int(scheduled),
+            int(overdue),
+            int(in_flight),
+            int(deferred or 0),
+            int(lapsed or 0),
         )
 
     def sensor_names(self) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from redis.typing import EncodableT
@@ -58,6 +58,18 @@ class ProcessInfo:
             leader=None if leader is None else leader == "1",
             details={k: v for k, v in f.items() if k not in _FIELDS},
         )
+
+
+def tick_processes(processes: Iterable[ProcessInfo], tick_queue: str) -> int:
+    """How many worker processes evaluate ticks from ``tick_queue``, as the workers'
+    heartbeats say (their pool's concurrency and the queues they consume).
+    """
+    slots = 0
+    for p in processes:
+        queues = p.details.get("queues", tick_queue).split(",")
+        if p.role == "worker" and tick_queue in queues:
+            slots += int(p.details.get("concurrency", "1") or 1)
+    return slots
 
 
 class ProcessStore(Repository):

@@ -6,7 +6,8 @@ the leader claims due ticks (``claim_due``) and publishes them
 (``publish``), a process begins them (``begin``), renews them while it
 evaluates (``renew``) and commits them (``commit``), or gives them back
 (``give_back``, ``release``); a dead process's parent abandons them
-(``abandon``); the sweep in ``claim_due`` expires a lapsed lease.  Every
+(``abandon``); the sweep in ``claim_due`` expires a lapsed lease (a FAILURE
+once a process began the tick; one never begun goes back without a record).  Every
 lease time is Redis's, so the hosts' clocks never decide whether a lease
 holds.
 """
@@ -99,9 +100,16 @@ class ClaimRound:
     """What one scheduling round did."""
 
     ticks: list[ClaimedTick]
-    requeued: int  # leases that lapsed (their process died) and were expired
+    requeued: int  # leases that lapsed while held (their process died): FAILURE ticks
     promoted: int  # triggers that waited for an in-flight tick, now due
     deferred: int = 0  # due ticks put back: the launch stream is over its limit
+    # Published ticks no worker began before their leases lapsed (they waited
+    # in the tick queue, or their message was lost): given back, no record.
+    lapsed: int = 0
+    queued: int = 0  # messages in the tick queue as the round saw it
+    # Nothing claimed: the tick queue held the bound's messages or more (the
+    # workers are behind); the due sensors stay due.
+    held_back: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,6 +212,8 @@ class TickLedger(Repository):
         launch_limit: int = 0,
         launch_group: str = "",
         defer: float = 1.0,
+        queue: str = "",
+        queue_limit: int = 0,
     ) -> ClaimRound | None:
         """Sweep lapsed leases, then claim up to ``limit`` due sensors, fenced by the lock.
 
@@ -212,6 +222,9 @@ class TickLedger(Repository):
         (a lost reply) answers what it claimed the first time and claims
         nothing more.  The claimed ticks must be published within
         ``publish_within`` s; ``ttl`` bounds how long the round's reply is kept.
+        With ``queue_limit`` messages or more in the Celery list of the tick
+        queue ``queue`` nothing is claimed and the due sensors stay due
+        (back-pressure: the workers are behind).
         With ``launch_limit`` run requests or more waiting on the launch
         stream, unread or unacknowledged by ``launch_group``, nothing is
         claimed: the due sensors wait ``defer`` s (back-pressure).  Requests
@@ -226,6 +239,8 @@ class TickLedger(Repository):
             self.keys.launch,
             self.keys.deferred,
             self.keys.events,
+            self.keys.celery_queue(queue),
+            self.keys.lapsed,
         ]
         args = {
             "token": token,
@@ -241,16 +256,23 @@ class TickLedger(Repository):
             "launch_limit": int(launch_limit),
             "launch_group": launch_group,
             "defer": float(defer),
+            "queue_limit": int(queue_limit) if queue else 0,
         }
         reply = self._call(self._claim_due, keys, args)
         if reply is None:
             return None
         ticks = [
             ClaimedTick(text(reply[i]), text(reply[i + 1]), float(reply[i + 2]))
-            for i in range(3, len(reply), 3)
+            for i in range(6, len(reply), 3)
         ]
         return ClaimRound(
-            ticks=ticks, requeued=int(reply[0]), promoted=int(reply[1]), deferred=int(reply[2])
+            ticks=ticks,
+            requeued=int(reply[0]),
+            promoted=int(reply[1]),
+            deferred=int(reply[2]),
+            lapsed=int(reply[3]),
+            queued=int(reply[4]),
+            held_back=bool(int(reply[5])),
         )
 
     def publish(self, ticks: Sequence[ClaimedTick], ttl: float) -> int:

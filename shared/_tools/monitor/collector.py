@@ -101,6 +101,10 @@ def queue_metrics(figures: Figures) -> Iterator[Metric]:
 
 
 DEFERRED_DOC = "Due ticks deferred: too many run requests waited on the launch stream."
+LAPSED_DOC = (
+    "Published ticks no worker began before their leases lapsed (they waited in the tick "
+    "queue, or their message was lost): given back, due again, no tick record."
+)
 
 
 def state_metrics(figures: Figures) -> Iterator[Metric]:
@@ -123,6 +127,20 @@ def state_metrics(figures: Figures) -> Iterator[Metric]:
         "LOOKOUT_RUN_QUEUE_LIMIT (back-pressure: requests wait on the launch stream).",
         value=1 if figures.launch_paused else 0,
     )
+    yield GaugeMetricFamily(
+        "lookout_ticks_held_back",
+        "1 while the tick queue holds its bound's messages (LOOKOUT_TICK_QUEUE_LIMIT per "
+        "worker process): the workers are behind and the scheduler claims no tick "
+        "(back-pressure: due sensors wait and tick late).",
+        value=1 if figures.ticks_held_back else 0,
+    )
+    yield GaugeMetricFamily(
+        "lookout_tick_queue_bound",
+        "The tick queue's bound in messages: LOOKOUT_TICK_QUEUE_LIMIT per worker process "
+        "evaluating ticks (0: no bound).",
+        value=figures.tick_queue_bound,
+    )
+    yield CounterMetricFamily("lookout_ticks_lapsed", LAPSED_DOC, value=sensors.lapsed)
     yield GaugeMetricFamily(
         "lookout_run_queue_limit",
         "LOOKOUT_RUN_QUEUE_LIMIT: the QUEUED runs at which launchers pause (0: no bound).",

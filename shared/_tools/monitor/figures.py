@@ -18,6 +18,7 @@ from lookout._core.storage import (
     ProcessStore,
     SensorCounts,
     StreamBacklog,
+    tick_processes,
 )
 
 # The label the dead-letter stream and the launch stream get among the queues.
@@ -50,12 +51,22 @@ class Figures:
     # LOOKOUT_RUN_QUEUE_LIMIT: launchers read no request while this many runs
     # are QUEUED (0: no bound).
     run_queue_limit: int = 0
+    # The tick queue's bound in messages: LOOKOUT_TICK_QUEUE_LIMIT per worker
+    # process evaluating ticks (0: no bound); the tick queue's own name.
+    tick_queue_bound: int = 0
+    tick_queue: str = "ticks"
 
     @property
     def launch_paused(self) -> bool:
         """Back-pressure: the QUEUED runs are at the bound, so launchers read no request."""
         limit = self.run_queue_limit
         return limit > 0 and self.runs.get("QUEUED", 0) >= limit
+
+    @property
+    def ticks_held_back(self) -> bool:
+        """Back-pressure: the tick queue is at its bound, so the leader claims no tick."""
+        bound = self.tick_queue_bound
+        return bound > 0 and self.queue(self.tick_queue).waiting >= bound
 
     @property
     def leader(self) -> ProcessInfo | None:
@@ -79,6 +90,8 @@ class Figures:
             "runs_total": self.runs_total,
             "run_queue_limit": self.run_queue_limit,
             "launch_paused": self.launch_paused,
+            "tick_queue_bound": self.tick_queue_bound,
+            "ticks_held_back": self.ticks_held_back,
             "live": {role: self.live(role) for role in roles(self.processes)},
             "leader": None if leader is None else leader.id,
             "processes": [asdict(p) for p in self.processes],
@@ -97,6 +110,7 @@ def read_figures(
     """Read every figure from Redis (bounded queries only; nothing is written but
     the heartbeat index's own cleanup of expired processes)."""
     now = time.time() if now is None else now
+    heartbeats = processes.heartbeats()
     celery_queues = [settings.tick_queue, settings.run_queue]
     waiting = metrics.celery_queue_lengths(celery_queues)
     unacked = metrics.celery_unacked()
@@ -113,6 +127,17 @@ def read_figures(
         sensors=metrics.sensor_counts(now),
         runs=metrics.run_counts(),
         runs_total=metrics.runs_total(),
-        processes=processes.heartbeats(),
+        processes=heartbeats,
         run_queue_limit=settings.run_queue_limit,
+        tick_queue_bound=tick_queue_bound(settings, heartbeats),
+        tick_queue=settings.tick_queue,
     )
+
+
+def tick_queue_bound(settings: Settings, heartbeats: list[ProcessInfo]) -> int:
+    """The tick queue's bound as the leader counts it: LOOKOUT_TICK_QUEUE_LIMIT messages
+    per worker process evaluating ticks (one when none heartbeats); 0: no bound.
+    """
+    if settings.tick_queue_limit <= 0:
+        return 0
+    return settings.tick_queue_limit * max(1, tick_processes(heartbeats, settings.tick_queue))

@@ -33,11 +33,28 @@ def queues_text(figures: Figures) -> str:
         f"sensors    known {s.known}  scheduled {s.scheduled}  overdue {s.overdue}  "
         f"in flight {s.in_flight}",
         f"runs       {'  '.join(runs)}  (launched {figures.runs_total})",
+        f"ticks      {tick_state(figures)}",
         f"launch     {launch_state(figures)}",
         f"processes  {'  '.join(live)}",
         f"leader     {f'{leader.host} pid {leader.pid} ({leader.id})' if leader else 'none'}",
     ]
     return "\n".join(lines)
+
+
+def tick_state(figures: Figures) -> str:
+    """Whether the leader claims ticks, against the tick queue's bound (back-pressure)."""
+    waiting = figures.queue(figures.tick_queue).waiting
+    bound = figures.tick_queue_bound
+    lapsed = figures.sensors.lapsed
+    tail = f"; {lapsed} lapsed in the queue so far" if lapsed else ""
+    if bound <= 0:
+        return f"claiming (tick queue {waiting} messages, no bound){tail}"
+    if figures.ticks_held_back:
+        return (
+            f"HELD BACK: tick queue {waiting} messages >= bound {bound} "
+            f"(LOOKOUT_TICK_QUEUE_LIMIT per worker process); due sensors wait{tail}"
+        )
+    return f"claiming (tick queue {waiting} of bound {bound} messages){tail}"
 
 
 def launch_state(figures: Figures) -> str:
