@@ -357,6 +357,31 @@ def test_rounds_spread_over_idle_workers_and_go_out_whole_once_older_messages_wa
     assert sorted(published(storage, settings)) == names
 
 
+def test_rounds_stay_spread_while_fewer_older_messages_wait_than_worker_processes(
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
+) -> None:
+    names = [f"s{i:02d}" for i in range(24)]
+    s = schedulers([make_sensor(n) for n in names], tick_batch_min=4, tick_batch_size=100)
+    details = {"queues": settings.tick_queue, "concurrency": "4"}
+
+    def due(part: list[str]) -> None:
+        storage.client.zadd(storage.keys.due, dict.fromkeys(part, time.time() - 1))
+
+    with Heartbeat(storage.processes, "worker", details=lambda: details):
+        lead(s)
+        storage.client.zadd(storage.keys.due, dict.fromkeys(names, time.time() + 3600))
+        due(names[:8])
+        s.run_once()
+        due(names[8:16])
+        s.run_once()
+        # Two older messages wait, for four processes: a worker at half load
+        # looks so between rounds; the round is still spread, not sent whole.
+        due(names[16:])
+        s.run_once()
+        assert [len(b) for b in queued_batches(storage, settings)] == [4] * 6
+    assert sorted(published(storage, settings)) == names
+
+
 def test_a_low_tick_rate_gathers_several_ticks_per_worker_process_into_a_round(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
