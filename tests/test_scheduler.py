@@ -325,18 +325,28 @@ def test_a_few_due_ticks_wait_a_little_for_enough_to_fill_a_message_for_each_wor
     assert s._idle_time() == pytest.approx(s.settings.scheduler_min_pause)
 
 
+def four_process_worker(storage: Repositories, settings: Settings) -> Heartbeat:
+    """A worker of 4 processes on the tick queue: its heartbeat is what the scheduler reads."""
+    details = {"queues": settings.tick_queue, "concurrency": "4"}
+    return Heartbeat(storage.processes, "worker", details=lambda: details)
+
+
+def make_due(storage: Repositories) -> Callable[[list[str]], None]:
+    """What makes the named sensors due (a second ago)."""
+
+    def due(part: list[str]) -> None:
+        storage.client.zadd(storage.keys.due, dict.fromkeys(part, time.time() - 1))
+
+    return due
+
+
 def test_rounds_spread_over_idle_workers_and_go_out_whole_once_older_messages_wait(
     schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
     names = [f"s{i:02d}" for i in range(32)]
     s = schedulers([make_sensor(n) for n in names], tick_batch_min=4, tick_batch_size=100)
-    # A worker of 4 processes on the tick queue (its heartbeat is what the scheduler reads).
-    details = {"queues": settings.tick_queue, "concurrency": "4"}
-
-    def due(part: list[str]) -> None:
-        storage.client.zadd(storage.keys.due, dict.fromkeys(part, time.time() - 1))
-
-    with Heartbeat(storage.processes, "worker", details=lambda: details):
+    due = make_due(storage)
+    with four_process_worker(storage, settings):
         lead(s)
         storage.client.zadd(storage.keys.due, dict.fromkeys(names, time.time() + 3600))
         due(names[:16])
@@ -362,12 +372,8 @@ def test_rounds_stay_spread_while_fewer_older_messages_wait_than_worker_processe
 ) -> None:
     names = [f"s{i:02d}" for i in range(24)]
     s = schedulers([make_sensor(n) for n in names], tick_batch_min=4, tick_batch_size=100)
-    details = {"queues": settings.tick_queue, "concurrency": "4"}
-
-    def due(part: list[str]) -> None:
-        storage.client.zadd(storage.keys.due, dict.fromkeys(part, time.time() - 1))
-
-    with Heartbeat(storage.processes, "worker", details=lambda: details):
+    due = make_due(storage)
+    with four_process_worker(storage, settings):
         lead(s)
         storage.client.zadd(storage.keys.due, dict.fromkeys(names, time.time() + 3600))
         due(names[:8])

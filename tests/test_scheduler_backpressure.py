@@ -13,6 +13,8 @@ with real workers.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -32,12 +34,24 @@ def make_sensor(name: str) -> dg.SensorDefinition[Any, Any]:
     return dg.sensor(name=name, minimum_interval_seconds=1, default_status=running)(fn)
 
 
+@contextmanager
+def two_sensor_scheduler(
+    storage: Repositories, settings: Settings, launch_backlog_limit: int
+) -> Iterator[Scheduler]:
+    """A scheduler of sensors ``a`` and ``b`` at ``launch_backlog_limit``, closed after."""
+    defs = dg.Definitions(sensors=[make_sensor("a"), make_sensor("b")])
+    limited = replace(settings, launch_backlog_limit=launch_backlog_limit)
+    scheduler = Scheduler.on(defs, limited, storage)
+    try:
+        yield scheduler
+    finally:
+        scheduler.publisher.close()
+
+
 def test_sensors_are_deferred_while_the_launch_stream_is_over_its_limit(
     storage: Repositories, settings: Settings
 ) -> None:
-    defs = dg.Definitions(sensors=[make_sensor("a"), make_sensor("b")])
-    scheduler = Scheduler.on(defs, replace(settings, launch_backlog_limit=5), storage)
-    try:
+    with two_sensor_scheduler(storage, settings, 5) as scheduler:
         for i in range(5):
             storage.client.xadd(storage.keys.launch, {"d": f"waiting {i}".encode()})
         scheduler.run_once()  # leads, syncs, and finds the launchers behind
@@ -52,8 +66,6 @@ def test_sensors_are_deferred_while_the_launch_stream_is_over_its_limit(
         time.sleep(1.1)
         scheduler.run_once()
         assert scheduler.stats.ticks == 2 and scheduler.stats.deferred == 2
-    finally:
-        scheduler.publisher.close()
 
 
 def _launch_entries(storage: Repositories, count: int) -> None:
@@ -66,9 +78,7 @@ def test_run_requests_already_launched_do_not_hold_the_sensors_back(
 ) -> None:
     # A fast launcher leaves launched entries in the stream until its next
     # trim: counted, they deferred every tick while the executors ran dry.
-    defs = dg.Definitions(sensors=[make_sensor("a"), make_sensor("b")])
-    scheduler = Scheduler.on(defs, replace(settings, launch_backlog_limit=5), storage)
-    try:
+    with two_sensor_scheduler(storage, settings, 5) as scheduler:
         group = settings.launch_group
         storage.launches.ensure_group(group)
         _launch_entries(storage, 6)
@@ -78,16 +88,12 @@ def test_run_requests_already_launched_do_not_hold_the_sensors_back(
         scheduler.run_once()
         assert scheduler.lock.leading
         assert scheduler.stats.ticks == 2 and scheduler.stats.deferred == 0
-    finally:
-        scheduler.publisher.close()
 
 
 def test_run_requests_unread_or_unacknowledged_by_the_launchers_defer_the_sensors(
     storage: Repositories, settings: Settings
 ) -> None:
-    defs = dg.Definitions(sensors=[make_sensor("a"), make_sensor("b")])
-    scheduler = Scheduler.on(defs, replace(settings, launch_backlog_limit=5), storage)
-    try:
+    with two_sensor_scheduler(storage, settings, 5) as scheduler:
         group = settings.launch_group
         storage.launches.ensure_group(group)
         _launch_entries(storage, 5)
@@ -105,8 +111,6 @@ def test_run_requests_unread_or_unacknowledged_by_the_launchers_defer_the_sensor
         time.sleep(1.1)
         scheduler.run_once()
         assert scheduler.stats.ticks == 2 and scheduler.stats.deferred == 2
-    finally:
-        scheduler.publisher.close()
 
 
 def held_back_gauge(storage: Repositories, settings: Settings) -> float:
