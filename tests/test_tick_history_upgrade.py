@@ -266,10 +266,22 @@ def test_a_lease_holders_name_tells_jobs_apart_within_a_listpack_value() -> None
     host = "lookout-worker-" + "x" * 60
     job = str(uuid.uuid4())
     name = holder_name(host, 4_194_303, job)
-    assert len(name.encode()) <= 64 and name.startswith(host[:32] + ":4194303:")
+    assert len(name.encode()) <= 64 and name.startswith(host[:23] + "~")
     # The parent names a dead process's job as the process named itself.
     assert holder_name(host, 4_194_303, job) == name
     assert len({holder_name(host, 1, str(uuid.uuid4())) for _ in range(1000)}) == 1000
+
+
+def test_pods_whose_host_names_differ_only_in_the_tail_hold_leases_as_two() -> None:
+    # Two pods of one deployment: the same long head, the same pool pid, and a
+    # message redelivered from one to the other keeps its task id.
+    job = str(uuid.uuid4())
+    pod_a = holder_name("acme-lookout-sensor-worker-7d9f8c6b5-x2k4q", 7, job)
+    pod_b = holder_name("acme-lookout-sensor-worker-7d9f8c6b5-p9m3z", 7, job)
+    assert pod_a != pod_b
+    assert len(pod_a.encode()) <= 64 and len(pod_b.encode()) <= 64
+    # A short host name is kept whole.
+    assert holder_name("worker-1", 7, job).startswith("worker-1:7:")
 
 
 # Fixed ids: parameters must be the same in every pytest-xdist process.

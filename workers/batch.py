@@ -65,12 +65,18 @@ def holder_name(host: str, pid: int, job: str) -> str:
     ``{host}:{pid}:{job}``, within 64 bytes: it is a value of the sensor's
     hash while the tick is held, and a value longer than Redis's default
     hash-max-listpack-value (64) turns the hash into a hash table (~1 KB
-    instead of ~260 bytes) for good.  So the host's name is cut to 32
-    characters and the job (a Celery task id, of any form) is 12 hex digits
-    of its digest: 48 bits tell one process's jobs apart.
+    instead of ~260 bytes) for good.  So a host's name over 32 characters
+    keeps its head and a digest of the whole (pods of one deployment differ
+    only in their tails, and their pool processes' pids repeat: a name cut
+    short would let two pods hold one lease), and the job (a Celery task id,
+    of any form) is 12 hex digits of its digest: 48 bits tell one process's
+    jobs apart.
     """
+    if len(host) > HOLDER_HOST_CHARS:
+        whole = hashlib.blake2s(host.encode(), digest_size=4).hexdigest()
+        host = f"{host[: HOLDER_HOST_CHARS - len(whole) - 1]}~{whole}"
     digest = hashlib.blake2s(job.encode(), digest_size=6).hexdigest()
-    return f"{host[:HOLDER_HOST_CHARS]}:{pid}:{digest}"
+    return f"{host}:{pid}:{digest}"
 
 
 def last_duration(entry: bytes | None) -> float | None:
