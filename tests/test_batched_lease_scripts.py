@@ -71,6 +71,29 @@ def test_a_flush_commits_its_other_ticks_when_one_of_them_lost_its_lease(
     assert launches(storage) == 2
 
 
+def test_ticks_a_flush_committed_before_one_that_failed_stay_scheduled(
+    storage: Repositories, settings: Settings
+) -> None:
+    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
+    ticks = claim_ticks(storage, settings, COUNTERS)
+    commits = evaluated(runner, storage, ticks, HOLDER)
+    for t in ticks:  # RUNNING by their code: each commit sets the next due time
+        storage.sensors.sync(t.sensor, DefaultSensorStatus.RUNNING, 1.0)
+    # The last tick's history key is of the wrong type: its commit fails part
+    # way through the script, after the first two committed.
+    storage.client.set(storage.keys.ticks(ticks[2].sensor), b"not a list")
+
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        storage.ticks.commit_many(commits)
+
+    done = [t.sensor for t in ticks[:2]]
+    assert [committed(storage, t) for t in ticks[:2]] == [True, True]
+    # Their leases' expiries gone and their next due times set, as the flush's
+    # last writes would have done had it ended.
+    assert storage.client.zmscore(storage.keys.inflight, done) == [None, None]
+    assert all(d is not None for d in storage.schedule.due_times(done))
+
+
 def test_a_flush_sent_again_commits_nothing_twice_and_answers_as_the_first_time(
     storage: Repositories, settings: Settings
 ) -> None:

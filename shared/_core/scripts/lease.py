@@ -652,6 +652,17 @@ local function flush_later(later, due)
     redis.call('ZADD', due, unpack(later.due, first, math.min(first + 1999, #later.due)))
   end
 end
+-- A commit that fails part way (a Lua error, a WRONGTYPE key) keeps what
+-- it wrote: Redis undoes nothing.  The index writes gathered for what did
+-- commit are made all the same (else a committed sensor would stay out of
+-- the due index until a new leader's sync), then the error goes back.
+local function flushed(later, due, ok, reply)
+  flush_later(later, due)
+  if not ok then
+    return redis.error_reply(type(reply) == 'table' and reply.err or tostring(reply))
+  end
+  return reply
+end
 local function commit_tick(KEYS, A, later)
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags', 'kills')
@@ -769,9 +780,7 @@ COMMIT = _script(
     COMMIT_TICK
     + """
 local later = {names = {}, due = {}}
-local reply = commit_tick(KEYS, A, later)
-flush_later(later, KEYS[6])
-return reply
+return flushed(later, KEYS[6], pcall(commit_tick, KEYS, A, later))
 """
 )
 
@@ -809,10 +818,13 @@ for i, c in ipairs(A.commits) do
   c.size, c.max_age = A.size, A.max_age
   c.requests = c.requests or NONE
   c.cursor = c.cursor or ''
-  out[i] = commit_tick(K, c, later)
+  local ok, reply = pcall(commit_tick, K, c, later)
+  if not ok then
+    return flushed(later, KEYS[4], ok, reply)
+  end
+  out[i] = reply
 end
-flush_later(later, KEYS[4])
-return out
+return flushed(later, KEYS[4], true, out)
 """
 )
 
