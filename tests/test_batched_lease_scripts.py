@@ -47,6 +47,15 @@ def evaluated(
     return commits
 
 
+def a_flush(
+    storage: Repositories, settings: Settings
+) -> tuple[list[TickMessage], list[TickCommit]]:
+    """The counters' ticks claimed, taken up by ``HOLDER`` and evaluated: one flush to commit."""
+    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
+    ticks = claim_ticks(storage, settings, COUNTERS)
+    return ticks, evaluated(runner, storage, ticks, HOLDER)
+
+
 def launches(storage: Repositories) -> int:
     return int(storage.client.xlen(storage.keys.launch))
 
@@ -54,9 +63,7 @@ def launches(storage: Repositories) -> int:
 def test_a_flush_commits_its_other_ticks_when_one_of_them_lost_its_lease(
     storage: Repositories, settings: Settings
 ) -> None:
-    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
-    ticks = claim_ticks(storage, settings, COUNTERS)
-    commits = evaluated(runner, storage, ticks, HOLDER)
+    ticks, commits = a_flush(storage, settings)
     # The middle tick's lease moves on (its holder was taken for dead) before the flush.
     lost = ticks[1]
     assert storage.ticks.give_back([(lost.sensor, lost.tick_id, None)], 0.0, holder=HOLDER) == 1
@@ -74,9 +81,7 @@ def test_a_flush_commits_its_other_ticks_when_one_of_them_lost_its_lease(
 def test_ticks_a_flush_committed_before_one_that_failed_stay_scheduled(
     storage: Repositories, settings: Settings
 ) -> None:
-    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
-    ticks = claim_ticks(storage, settings, COUNTERS)
-    commits = evaluated(runner, storage, ticks, HOLDER)
+    ticks, commits = a_flush(storage, settings)
     for t in ticks:  # RUNNING by their code: each commit sets the next due time
         storage.sensors.sync(t.sensor, DefaultSensorStatus.RUNNING, 1.0)
     # The last tick's history key is of the wrong type: its commit fails part
@@ -97,9 +102,7 @@ def test_ticks_a_flush_committed_before_one_that_failed_stay_scheduled(
 def test_a_flush_sent_again_commits_nothing_twice_and_answers_as_the_first_time(
     storage: Repositories, settings: Settings
 ) -> None:
-    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
-    ticks = claim_ticks(storage, settings, COUNTERS)
-    commits = evaluated(runner, storage, ticks, HOLDER)
+    ticks, commits = a_flush(storage, settings)
     first = storage.ticks.commit_many(commits)
     histories = [len(storage.ticks.history(t.sensor)) for t in ticks]
     counters = storage.client.hgetall(storage.keys.counters)
@@ -117,9 +120,7 @@ def test_a_flush_sent_again_commits_nothing_twice_and_answers_as_the_first_time(
 def test_a_flush_by_another_holder_of_the_same_ticks_is_refused_whole(
     storage: Repositories, settings: Settings
 ) -> None:
-    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
-    ticks = claim_ticks(storage, settings, COUNTERS)
-    commits = evaluated(runner, storage, ticks, HOLDER)
+    _, commits = a_flush(storage, settings)
     assert all(r is not None for r in storage.ticks.commit_many(commits))
     impostor = [replace(c, holder="host-b:2:job-1") for c in commits]
     assert storage.ticks.commit_many(impostor) == [None, None, None]
@@ -183,9 +184,7 @@ def test_a_flush_mixing_a_failed_tick_with_committed_runs_gives_each_its_own_eff
 ) -> None:
     # A flush sends what its ticks share once and each tick only what it has:
     # the failed tick's event stream key, the others' cursors and requests.
-    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
-    ticks = claim_ticks(storage, settings, COUNTERS)
-    commits = evaluated(runner, storage, ticks, HOLDER)
+    _, commits = a_flush(storage, settings)
     failed_record = replace(commits[1].record, status=TickStatus.FAILURE.value, error="it broke")
     failed = replace(commits[1], record=failed_record, launches=[], store_cursor=False, cursor=None)
 
