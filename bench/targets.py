@@ -113,4 +113,5 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             False,
         ),
         _target("CPU-ms per tick at 200 sensors on 1 s <= 0.3 (issue 14)", low, 0.3, False),
+        _target("p99 lateness at 50% of capacity < 50 ms (issue 14)", half, 50, False),
     ]

@@ -96,6 +96,7 @@ def test_bench_command_writes_every_figure_at_tiny_sizes(tmp_path: Path) -> None
     assert _number(doc, "low_load", "cpu_ms_per_tick") > 0
     assert "the limit: minimal batched loop ticks/s" in done.stdout
     # Every target of DESIGN.md and issue 14 is judged: 9 of the first round,
-    # 2 for runs, 4 against the limit and at low load, 2 for the history.
-    assert len(doc["targets"]) == 17
+    # 2 for runs, 5 against the limit, at low load and at half load, 2 for
+    # the history.
+    assert len(doc["targets"]) == 18
     assert all(isinstance(t["met"], bool) for t in doc["targets"])
