@@ -85,6 +85,12 @@ end
 local function fmt(t)
   return string.format('%.6f', t)
 end
+-- A score as Redis would write the number itself (every digit kept), made
+-- once for a batch: a Lua number in redis.call is formatted again for each
+-- argument, and a batch's scores are mostly one value.
+local function score(t)
+  return string.format('%.17g', t)
+end
 -- The lease's fields, in one place (claimed_at too: only read with inflight,
 -- its bytes go with it).  And ``last``, the copy of the newest history entry
 -- versions before kept: nothing reads it either.
@@ -418,7 +424,7 @@ local expiries = {}
 local names = {}
 local n = 0
 local claimed_at = fmt(A.now)
-local expiry = now + A.publish_within
+local expiry, claim_time = score(now + A.publish_within), score(now)
 for i = 1, #due, 2 do
   local name = due[i]
   local hash = A.hash_prefix .. name
@@ -436,7 +442,6 @@ for i = 1, #due, 2 do
     else
       redis.call('HSET', hash, 'inflight', id, 'claimed_at', claimed_at)
     end
-    claimed[#claimed + 1] = now
     claimed[#claimed + 1] = name
     expiries[#expiries + 1] = expiry
     expiries[#expiries + 1] = name
@@ -450,10 +455,22 @@ end
 for first = 1, #names, 1000 do
   redis.call('ZREM', KEYS[4], unpack(names, first, math.min(first + 999, #names)))
 end
-for first = 1, #claimed, 2000 do
-  local last = math.min(first + 1999, #claimed)
-  redis.call('ZADD', LEASES, unpack(expiries, first, last))
-  redis.call('ZADD', CLAIMED, unpack(claimed, first, last))
+for first = 1, #expiries, 2000 do
+  redis.call('ZADD', LEASES, unpack(expiries, first, math.min(first + 1999, #expiries)))
+end
+-- The claims in descending order: the claimed set is new each round (the
+-- workers emptied it), and a new sorted set of Redis before 7.2 starts as a
+-- listpack, each member placed by a scan from the front that parses every
+-- score on its way (quadratic); with one score for all, a member smaller
+-- than the others goes in at the front at once.
+table.sort(claimed, function(a, b) return a > b end)
+for first = 1, #claimed, 1000 do
+  local scored = {}
+  for i = first, math.min(first + 999, #claimed) do
+    scored[#scored + 1] = claim_time
+    scored[#scored + 1] = claimed[i]
+  end
+  redis.call('ZADD', CLAIMED, unpack(scored))
 end
 redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX', math.floor(A.round_ttl * 1000) + 1)
 return out
@@ -469,7 +486,7 @@ return out
 # A: ttl, names (the sensors)
 # Returns how many leases were published.
 PUBLISH = _script("""
-local at = clock() + A.ttl
+local at = score(clock() + A.ttl)
 local done = 0
 for first = 1, #A.names, 1000 do
   local scored = {}
@@ -535,7 +552,7 @@ return out
 TAKE_UP = _script("""
 local now = clock()
 local began = fmt(now)
-local expiry = now + A.ttl
+local expiry = score(now + A.ttl)
 local out = {}
 local expiries = {}
 local names = {}
