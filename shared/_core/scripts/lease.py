@@ -148,23 +148,45 @@ local function run_of(rec)
   end
   return rec[8] or {}
 end
+-- An entry's status, skip reason (false for none), start and end; nil for
+-- an entry Lua cannot read.
+local function summary(s)
+  local rec = record_of(s)
+  if rec then
+    return status_of(rec), reason_of(rec) or false, started_of(rec), ended_of(rec)
+  end
+  return nil
+end
 -- A SKIPPED tick with the same skip reason (or none, as the other) as the
 -- newest entry, a skip too, takes that entry's place, counting the run: k
 -- ticks, the first one started at f with id J or I.  A quiet sensor's skips
 -- are one entry.  Retention: at most ``size`` entries, and none that ended
 -- more than ``max_age`` s before this tick started (0 or nil: no bound by
 -- age), the oldest first, checked when an entry is added.  The newest entry
--- is the list's head: the hash keeps only its start.
-local function write_record(hash, ticks, entry, size, started, max_age)
-  local rec, rest = record_of(entry)
-  local h
-  if rec and status_of(rec) == 'K' then
+-- is the head of the list: the hash keeps only its start, ``last_started``,
+-- set with ``fields`` (more field, value pairs of the sensor's hash: one
+-- HSET for the commit).  ``known``: the entry's status and skip reason
+-- (false for none) as its caller has them (a commit's arguments), so that
+-- only a skip's fold unpacks it; nil: read from the entry.
+local function write_record(hash, ticks, entry, size, started, max_age, fields, known)
+  local status, reason, start
+  if known then
+    status, reason = known.status, known.reason
+  else
+    status, reason, start = summary(entry)
+  end
+  local h, rec, rest
+  if status == 'K' then
     local head = redis.call('LINDEX', ticks, 0)
     if head then
-      h = record_of(head)
+      local head_status, head_reason = summary(head)
+      if head_status == 'K' and head_reason == reason then
+        h = record_of(head)
+        rec, rest = record_of(entry)
+      end
     end
   end
-  if h and status_of(h) == 'K' and reason_of(h) == reason_of(rec) then
+  if h and rec then
     local hr = run_of(h)
     local run = run_of(rec)
     run.k = (hr.k or 1) + 1
@@ -186,17 +208,25 @@ local function write_record(hash, ticks, entry, size, started, max_age)
       n = size
     end
     -- By age only when an entry was added: a run that grows ages nothing.
-    local oldest = rec and max_age and max_age > 0 and started_of(rec) - max_age
+    -- (A known entry is a commit's: ``started`` is its start as sent.)
+    if known and max_age and max_age > 0 and n > 1 then
+      start = tonumber(started)
+    end
+    local oldest = start and max_age and max_age > 0 and start - max_age
     while oldest and n > 1 do
-      local t = record_of(redis.call('LINDEX', ticks, -1))
-      if not t or ended_of(t) >= oldest then
+      local _, _, _, ended = summary(redis.call('LINDEX', ticks, -1))
+      if not ended or ended >= oldest then
         break
       end
       redis.call('RPOP', ticks)
       n = n - 1
     end
   end
-  redis.call('HSET', hash, 'last_started', started)
+  if fields then
+    redis.call('HSET', hash, 'last_started', started, unpack(fields))
+  else
+    redis.call('HSET', hash, 'last_started', started)
+  end
 end
 -- A FAILURE tick told on the event stream, so that another sensor can react
 -- to it (a lookout extension: ``sensor_failure_sensor``): a RunEvent of kind
@@ -637,7 +667,8 @@ return out
 #       then per asset event: its asset stream, its asset's partitions hash,
 #       then each dynamic partitions zset the tick changes
 # A: sensor, tick, holder, store_cursor (bool), cursor, record, size, max_age,
-#    next_due ("" for none), started, status (the record's letter, for the counters),
+#    next_due ("" for none), started, status (the record's letter, for the counters
+#    and the history), reason (a skip's reason, false for none; only for a skip),
 #    requests ({{run key or "", entry[, rerun, run id]}, ...}),
 #    run_keys (nil, or take_run_keys' opts: a run-key lifecycle),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),
@@ -680,6 +711,17 @@ local function flushed(later, due, ok, reply)
   end
   return reply
 end
+-- The counters block's counts ``counts`` with ``n`` more of ``letter``: its
+-- pair's number rewritten in place (a letter only starts a pair), a new
+-- pair at the end.
+local function count(counts, letter, n)
+  local from, to, was = string.find(counts, letter .. '(%d+)')
+  if not from then
+    return (counts == '' and '' or counts .. ' ') .. letter .. string.format('%d', n)
+  end
+  return string.sub(counts, 1, from) .. string.format('%d', tonumber(was) + n) ..
+    string.sub(counts, to + 1)
+end
 local function commit_tick(KEYS, A, later)
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags', 'kills')
@@ -707,17 +749,23 @@ local entry = A.record
 if flags ~= '' then
   entry = entry .. cmsgpack.pack(flags)
 end
-write_record(KEYS[3], KEYS[4], entry, A.size, A.started, A.max_age)
-if A.store_cursor then
-  redis.call('HSET', KEYS[3], 'cursor', A.cursor)
-end
--- An empty last_flags and a count of kills of 0 are no field at all (both
--- read so): a few bytes less of every sensor's hash.
+-- The sensor's fields in write_record's HSET: its last commit, its cursor
+-- unless the tick failed.  An empty last_flags and a count of kills of 0
+-- are no field at all (both read so): a few bytes less of every sensor's hash.
+local fields = {'last_commit', done}
 if flags ~= '' then
-  redis.call('HSET', KEYS[3], 'last_commit', done, 'last_flags', flags)
-else
-  redis.call('HSET', KEYS[3], 'last_commit', done)
+  fields[3], fields[4] = 'last_flags', flags
 end
+if A.store_cursor then
+  fields[#fields + 1] = 'cursor'
+  fields[#fields + 1] = A.cursor
+end
+-- The record's status is A.status; a skip's reason comes as A.reason.
+local known
+if A.status ~= 'K' or A.reason ~= nil then
+  known = {status = A.status, reason = A.reason}
+end
+write_record(KEYS[3], KEYS[4], entry, A.size, A.started, A.max_age, fields, known)
 local gone = {}
 if state[7] then
   gone[#gone + 1] = 'kills'
@@ -764,29 +812,15 @@ end
 -- ``d`` requests dropped (only once one was).  One field, not one per count:
 -- each field of a large hash costs ~70 bytes of Redis.
 local field = 's:' .. A.sensor
-local counts, order = {}, {}
-local function count(letter, n)
-  if not counts[letter] then
-    counts[letter] = 0
-    order[#order + 1] = letter
-  end
-  counts[letter] = counts[letter] + n
-end
-for letter, n in string.gmatch(redis.call('HGET', KEYS[8], field) or '', '(%a)(%d+)') do
-  count(letter, tonumber(n))
-end
-count(A.status, 1)
+local counts = count(redis.call('HGET', KEYS[8], field) or '', A.status, 1)
 if #A.requests > 0 then
   local _, dropped = string.gsub(flags, '0', '')
-  count('q', #A.requests)
+  counts = count(counts, 'q', #A.requests)
   if dropped > 0 then
-    count('d', dropped)
+    counts = count(counts, 'd', dropped)
   end
 end
-for i, letter in ipairs(order) do
-  order[i] = letter .. string.format('%d', counts[letter])
-end
-redis.call('HSET', KEYS[8], field, table.concat(order, ' '))
+redis.call('HSET', KEYS[8], field, counts)
 -- [end counters]
 return {1, flags}
 end
