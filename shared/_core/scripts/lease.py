@@ -148,6 +148,31 @@ local function run_of(rec)
   end
   return rec[8] or {}
 end
+-- The end of an entry of the array form as ended_of gives it, read from its
+-- bytes without unpacking the whole entry (a table and a string per field):
+-- its start a double after a 16-byte tick id or none, then a whole duration
+-- or none.  nil for any other layout (the retention check unpacks it).
+local WHOLE = {[0xcc] = {'>B', 1}, [0xcd] = {'>H', 2}, [0xce] = {'>I4', 4}, [0xcf] = {'>I8', 8}}
+local function end_of(s)
+  local array, letter, _, id = string.byte(s, 1, 4)
+  if (array ~= 0x97 and array ~= 0x98) or letter ~= 0xa1 then
+    return nil
+  end
+  local p = (id == 0xb0 and 21) or (id == 0xc2 and 5)
+  if not p or #s < p + 9 or string.byte(s, p) ~= 0xcb then
+    return nil
+  end
+  local started = struct.unpack('>d', s, p + 1)
+  local t = string.byte(s, p + 9)
+  if t < 0x80 then
+    return started + t / 1000000
+  elseif t == 0xc2 then
+    return started
+  elseif WHOLE[t] and #s >= p + 9 + WHOLE[t][2] then
+    return started + struct.unpack(WHOLE[t][1], s, p + 10) / 1000000
+  end
+  return nil
+end
 -- An entry's status, skip reason (false for none), start and end; nil for
 -- an entry Lua cannot read.
 local function summary(s)
@@ -214,7 +239,11 @@ local function write_record(hash, ticks, entry, size, started, max_age, fields, 
     end
     local oldest = start and max_age and max_age > 0 and start - max_age
     while oldest and n > 1 do
-      local _, _, _, ended = summary(redis.call('LINDEX', ticks, -1))
+      local tail = redis.call('LINDEX', ticks, -1)
+      local ended = end_of(tail)
+      if not ended then
+        ended = select(4, summary(tail))
+      end
       if not ended or ended >= oldest then
         break
       end
@@ -464,7 +493,7 @@ for i = 1, #due, 2 do
   local f = redis.call('HMGET', hash, 'inflight', 'trigger')
   if not f[1] then
     n = n + 1
-    local id = A.round .. string.format('%08x', n)
+    local id = string.format('%s%08x', A.round, n)
     -- Claimed because of a trigger: one call reads both, HDEL only when triggered.
     if f[2] then
       redis.call('HDEL', hash, 'trigger')
@@ -493,10 +522,10 @@ end
 -- listpack, each member placed by a scan from the front that parses every
 -- score on its way (quadratic); with one score for all, a member smaller
 -- than the others goes in at the front at once.
-table.sort(claimed, function(a, b) return a > b end)
-for first = 1, #claimed, 1000 do
+table.sort(claimed)
+for last = #claimed, 1, -1000 do
   local scored = {}
-  for i = first, math.min(first + 999, #claimed) do
+  for i = last, math.max(last - 999, 1), -1 do
     scored[#scored + 1] = claim_time
     scored[#scored + 1] = claimed[i]
   end
@@ -737,14 +766,18 @@ if state[1] ~= A.tick or state[4] ~= A.holder then
   return {0, ''}
 end
 -- [run keys] take_run_keys (scripts/run_keys.py): the dedupe, and a lifecycle's.
-local mask = take_run_keys(KEYS[7], A.requests, A.run_keys)
-for i, r in ipairs(A.requests) do
-  if mask[i] ~= '0' then
-    redis.call('XADD', KEYS[5], '*', 'd', r[2])
-    mask[i] = '1'
+-- (Most ticks ask for no runs and keep no lifecycle: nothing to take.)
+local flags = ''
+if #A.requests > 0 or A.run_keys then
+  local mask = take_run_keys(KEYS[7], A.requests, A.run_keys)
+  for i, r in ipairs(A.requests) do
+    if mask[i] ~= '0' then
+      redis.call('XADD', KEYS[5], '*', 'd', r[2])
+      mask[i] = '1'
+    end
   end
+  flags = table.concat(mask)
 end
-local flags = table.concat(mask)
 local entry = A.record
 if flags ~= '' then
   entry = entry .. cmsgpack.pack(flags)
