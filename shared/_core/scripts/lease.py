@@ -606,8 +606,9 @@ return out
 # KEYS: inflight zset, claimed zset
 # A: hash_prefix, ticks_prefix, holder, ttl, ticks ({{name, tick id}, ...}),
 #    fields (the sensor hash's fields to read)
-# Returns per tick {answer}, or {"", field values..., newest history entry
-# or false} when the caller holds it.
+# Returns per tick {answer}, or {"", the holder as it was (none, or the
+# caller), field values..., newest history entry or false} when the caller
+# holds it.
 TAKE_UP = _script("""
 local now = clock()
 local began = fmt(now)
@@ -629,12 +630,11 @@ for i, t in ipairs(A.ticks) do
     expiries[#expiries + 1] = expiry
     expiries[#expiries + 1] = t[1]
     names[#names + 1] = t[1]
-    local row = {''}
-    for j = 1, n do
-      row[j + 1] = f[j + 2]
-    end
-    row[n + 2] = redis.call('LINDEX', A.ticks_prefix .. t[1], 0)
-    out[i] = row
+    -- The reply is the HMGET's own table (no copy per tick): the answer
+    -- in the tick id's place, then the holder's as read, the state, the head.
+    f[1] = ''
+    f[n + 3] = redis.call('LINDEX', A.ticks_prefix .. t[1], 0)
+    out[i] = f
   end
 end
 -- begin_tick's lease expiries and removals from the claimed, a call each per

@@ -321,7 +321,7 @@ class TickLedger(Repository):
         }
         rows = self._call(self._take_up, [], args)
         return [
-            (text(row[0]), read_state(row[1:], ref[0]) if len(row) > 1 else None)
+            (text(row[0]), read_state(row[2:], ref[0]) if len(row) > 1 else None)
             for row, ref in zip(rows, ticks, strict=True)
         ]
 
