@@ -190,14 +190,12 @@ end
 -- age), the oldest first, checked when an entry is added.  The newest entry
 -- is the head of the list: the hash keeps only its start, ``last_started``,
 -- set with ``fields`` (more field, value pairs of the sensor's hash: one
--- HSET for the commit).  ``known``: the entry's status and skip reason
--- (false for none) as its caller has them (a commit's arguments), so that
--- only a skip's fold unpacks it; nil: read from the entry.
-local function write_record(hash, ticks, entry, size, started, max_age, fields, known)
-  local status, reason, start
-  if known then
-    status, reason = known.status, known.reason
-  else
+-- HSET for the commit).  ``status`` and ``reason``: the entry's status and
+-- skip reason (false for none) as its caller has them (a commit's
+-- arguments), so that only a skip's fold unpacks it; nil: read from the entry.
+local function write_record(hash, ticks, entry, size, started, max_age, fields, status, reason)
+  local known, start = status ~= nil, nil
+  if not known then
     status, reason, start = summary(entry)
   end
   local h, rec, rest
@@ -751,16 +749,21 @@ local function count(counts, letter, n)
   return string.sub(counts, 1, from) .. string.format('%d', tonumber(was) + n) ..
     string.sub(counts, to + 1)
 end
-local function commit_tick(KEYS, A, later)
+-- No run requests.
+local NONE = {}
+-- A committed tick's answer when it asked for no runs (one table for all).
+local DONE = {1, ''}
+local function commit_tick(KEYS, A, later, S)
+local holder, requests = A.holder or S.holder, A.requests or NONE
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags', 'kills')
 -- ``last_commit`` names the commit by 16 hex digits of the SHA-1 of "tick
 -- holder": short enough (with every other field) to keep the sensor's hash
 -- a listpack under Redis's default hash-max-listpack-value (64); 64 bits
 -- tell one sensor's commits apart.  Versions before kept "tick holder" itself.
-local done = string.sub(redis.sha1hex(A.tick .. ' ' .. A.holder), 1, 16)
-if state[1] ~= A.tick or state[4] ~= A.holder then
-  if state[5] == done or state[5] == A.tick .. ' ' .. A.holder then
+local done = string.sub(redis.sha1hex(A.tick .. ' ' .. holder), 1, 16)
+if state[1] ~= A.tick or state[4] ~= holder then
+  if state[5] == done or state[5] == A.tick .. ' ' .. holder then
     return {1, state[6] or ''}
   end
   return {0, ''}
@@ -768,9 +771,9 @@ end
 -- [run keys] take_run_keys (scripts/run_keys.py): the dedupe, and a lifecycle's.
 -- (Most ticks ask for no runs and keep no lifecycle: nothing to take.)
 local flags = ''
-if #A.requests > 0 or A.run_keys then
-  local mask = take_run_keys(KEYS[7], A.requests, A.run_keys)
-  for i, r in ipairs(A.requests) do
+if #requests > 0 or A.run_keys then
+  local mask = take_run_keys(KEYS[7], requests, A.run_keys)
+  for i, r in ipairs(requests) do
     if mask[i] ~= '0' then
       redis.call('XADD', KEYS[5], '*', 'd', r[2])
       mask[i] = '1'
@@ -791,14 +794,11 @@ if flags ~= '' then
 end
 if A.store_cursor then
   fields[#fields + 1] = 'cursor'
-  fields[#fields + 1] = A.cursor
+  fields[#fields + 1] = A.cursor or ''
 end
 -- The record's status is A.status; a skip's reason comes as A.reason.
-local known
-if A.status ~= 'K' or A.reason ~= nil then
-  known = {status = A.status, reason = A.reason}
-end
-write_record(KEYS[3], KEYS[4], entry, A.size, A.started, A.max_age, fields, known)
+local status = (A.status ~= 'K' or A.reason ~= nil) and A.status or nil
+write_record(KEYS[3], KEYS[4], entry, S.size, A.started, S.max_age, fields, status, A.reason)
 local gone = {}
 if state[7] then
   gone[#gone + 1] = 'kills'
@@ -846,15 +846,18 @@ end
 -- each field of a large hash costs ~70 bytes of Redis.
 local field = 's:' .. A.sensor
 local counts = count(redis.call('HGET', KEYS[8], field) or '', A.status, 1)
-if #A.requests > 0 then
+if #requests > 0 then
   local _, dropped = string.gsub(flags, '0', '')
-  counts = count(counts, 'q', #A.requests)
+  counts = count(counts, 'q', #requests)
   if dropped > 0 then
     counts = count(counts, 'd', dropped)
   end
 end
 redis.call('HSET', KEYS[8], field, counts)
 -- [end counters]
+if flags == '' then
+  return DONE
+end
 return {1, flags}
 end
 """
@@ -864,7 +867,7 @@ COMMIT = _script(
     COMMIT_TICK
     + """
 local later = {names = {}, due = {}}
-return flushed(later, KEYS[6], pcall(commit_tick, KEYS, A, later))
+return flushed(later, KEYS[6], pcall(commit_tick, KEYS, A, later, A))
 """
 )
 
@@ -888,7 +891,6 @@ return flushed(later, KEYS[6], pcall(commit_tick, KEYS, A, later))
 COMMIT_MANY = _script(
     COMMIT_TICK
     + """
-local NONE = {}
 local later = {names = {}, due = {}}
 local out = {}
 for i, c in ipairs(A.commits) do
@@ -898,11 +900,8 @@ for i, c in ipairs(A.commits) do
   for j, at in ipairs(c.k or NONE) do
     K[j + 8] = KEYS[at]
   end
-  c.holder = c.holder or A.holder
-  c.size, c.max_age = A.size, A.max_age
-  c.requests = c.requests or NONE
-  c.cursor = c.cursor or ''
-  local ok, reply = pcall(commit_tick, K, c, later)
+  -- What the flush shares (holder, size, max_age) commit_tick reads from A.
+  local ok, reply = pcall(commit_tick, K, c, later, A)
   if not ok then
     return flushed(later, KEYS[4], ok, reply)
   end
