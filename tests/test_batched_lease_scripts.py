@@ -10,6 +10,7 @@ round trips per tick.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -241,3 +242,67 @@ def test_a_round_of_thousands_of_ticks_is_claimed_taken_up_and_committed_each_on
     assert storage.client.zcard(storage.keys.due) == len(names)
     assert storage.client.zmscore(storage.keys.due, names) == [next_due[n] for n in names]
     assert all(storage.ticks.inflight_tick(n) is None for n in names)
+
+
+def flushed_alone(
+    storage: Repositories, name: str, status: TickStatus, reason: str | None, **record: Any
+) -> TickRecord | None:
+    """One tick of ``name`` claimed, taken up and committed by a flush of its own."""
+    tick_id = uuid.uuid4().hex
+    assert storage.ticks.claim(name, tick_id, 60) == tick_id
+    assert storage.ticks.take_up([(name, tick_id)], HOLDER, 60)[0][0] == ""
+    started = time.time()
+    launches = record.pop("launches", [])
+    tick = TickRecord(
+        tick_id, name, status.value, started, started + 0.001, skip_reason=reason, **record
+    )
+    (done,) = storage.ticks.commit_many(
+        [TickCommit(tick, launches, False, None, None, holder=HOLDER)]
+    )
+    return done
+
+
+def test_flushed_skips_with_one_reason_fold_into_one_record_and_others_start_their_own(
+    storage: Repositories,
+) -> None:
+    for reason in ["quiet", "quiet", None, None, "busy", "quiet", "quiet", "quiet"]:
+        assert flushed_alone(storage, "counter", TickStatus.SKIPPED, reason) is not None
+    assert flushed_alone(storage, "counter", TickStatus.FAILURE, None, error="boom") is not None
+    assert flushed_alone(storage, "counter", TickStatus.SKIPPED, "quiet") is not None
+    history = storage.ticks.history("counter", 20)
+    assert [(t.status, t.skip_reason, t.count) for t in history] == [
+        ("SKIPPED", "quiet", 1),
+        ("FAILURE", None, 1),
+        ("SKIPPED", "quiet", 3),
+        ("SKIPPED", "busy", 1),
+        ("SKIPPED", None, 2),
+        ("SKIPPED", "quiet", 2),
+    ]
+
+
+def test_flushed_ticks_count_by_status_with_their_requests_and_those_dropped(
+    storage: Repositories,
+) -> None:
+    requests = [{"request_id": f"r{i}", "run_key": "same", "job_name": "job"} for i in range(3)]
+    launches = [("same", b"launch-a"), ("same", b"launch-b"), ("same", b"launch-c")]
+    for status in [TickStatus.SKIPPED, TickStatus.SKIPPED, TickStatus.FAILURE]:
+        assert flushed_alone(storage, "counter", status, None) is not None
+    ran = flushed_alone(
+        storage, "counter", TickStatus.SUCCESS, None, requests=requests, launches=launches
+    )
+    assert ran is not None and ran.accepted == "100"
+    again = flushed_alone(
+        storage, "counter", TickStatus.SUCCESS, None, requests=requests[:1], launches=launches[:1]
+    )
+    assert again is not None and again.accepted == "0"
+    assert flushed_alone(storage, "counter", TickStatus.SKIPPED, None) is not None
+    counters = storage.metrics.counters()
+    assert counters.ticks == {
+        ("counter", "SKIPPED"): 3,
+        ("counter", "FAILURE"): 1,
+        ("counter", "SUCCESS"): 2,
+    }
+    assert counters.requests == {"counter": 4} and counters.dropped == {"counter": 3}
+    # One field per sensor, its pairs in the order first counted.
+    raw = storage.client.hget(storage.keys.counters, "s:counter")
+    assert raw == b"K3 F1 S2 q4 d3"

@@ -85,6 +85,12 @@ end
 local function fmt(t)
   return string.format('%.6f', t)
 end
+-- A score as Redis would write the number itself (every digit kept), made
+-- once for a batch: a Lua number in redis.call is formatted again for each
+-- argument, and a batch's scores are mostly one value.
+local function score(t)
+  return string.format('%.17g', t)
+end
 -- The lease's fields, in one place (claimed_at too: only read with inflight,
 -- its bytes go with it).  And ``last``, the copy of the newest history entry
 -- versions before kept: nothing reads it either.
@@ -142,23 +148,68 @@ local function run_of(rec)
   end
   return rec[8] or {}
 end
+-- The end of an entry of the array form as ended_of gives it, read from its
+-- bytes without unpacking the whole entry (a table and a string per field):
+-- its start a double after a 16-byte tick id or none, then a whole duration
+-- or none.  nil for any other layout (the retention check unpacks it).
+local WHOLE = {[0xcc] = {'>B', 1}, [0xcd] = {'>H', 2}, [0xce] = {'>I4', 4}, [0xcf] = {'>I8', 8}}
+local function end_of(s)
+  local array, letter, _, id = string.byte(s, 1, 4)
+  if (array ~= 0x97 and array ~= 0x98) or letter ~= 0xa1 then
+    return nil
+  end
+  local p = (id == 0xb0 and 21) or (id == 0xc2 and 5)
+  if not p or #s < p + 9 or string.byte(s, p) ~= 0xcb then
+    return nil
+  end
+  local started = struct.unpack('>d', s, p + 1)
+  local t = string.byte(s, p + 9)
+  if t < 0x80 then
+    return started + t / 1000000
+  elseif t == 0xc2 then
+    return started
+  elseif WHOLE[t] and #s >= p + 9 + WHOLE[t][2] then
+    return started + struct.unpack(WHOLE[t][1], s, p + 10) / 1000000
+  end
+  return nil
+end
+-- An entry's status, skip reason (false for none), start and end; nil for
+-- an entry Lua cannot read.
+local function summary(s)
+  local rec = record_of(s)
+  if rec then
+    return status_of(rec), reason_of(rec) or false, started_of(rec), ended_of(rec)
+  end
+  return nil
+end
 -- A SKIPPED tick with the same skip reason (or none, as the other) as the
 -- newest entry, a skip too, takes that entry's place, counting the run: k
 -- ticks, the first one started at f with id J or I.  A quiet sensor's skips
 -- are one entry.  Retention: at most ``size`` entries, and none that ended
 -- more than ``max_age`` s before this tick started (0 or nil: no bound by
 -- age), the oldest first, checked when an entry is added.  The newest entry
--- is the list's head: the hash keeps only its start.
-local function write_record(hash, ticks, entry, size, started, max_age)
-  local rec, rest = record_of(entry)
-  local h
-  if rec and status_of(rec) == 'K' then
+-- is the head of the list: the hash keeps only its start, ``last_started``,
+-- set with ``fields`` (more field, value pairs of the sensor's hash: one
+-- HSET for the commit).  ``status`` and ``reason``: the entry's status and
+-- skip reason (false for none) as its caller has them (a commit's
+-- arguments), so that only a skip's fold unpacks it; nil: read from the entry.
+local function write_record(hash, ticks, entry, size, started, max_age, fields, status, reason)
+  local known, start = status ~= nil, nil
+  if not known then
+    status, reason, start = summary(entry)
+  end
+  local h, rec, rest
+  if status == 'K' then
     local head = redis.call('LINDEX', ticks, 0)
     if head then
-      h = record_of(head)
+      local head_status, head_reason = summary(head)
+      if head_status == 'K' and head_reason == reason then
+        h = record_of(head)
+        rec, rest = record_of(entry)
+      end
     end
   end
-  if h and status_of(h) == 'K' and reason_of(h) == reason_of(rec) then
+  if h and rec then
     local hr = run_of(h)
     local run = run_of(rec)
     run.k = (hr.k or 1) + 1
@@ -180,17 +231,29 @@ local function write_record(hash, ticks, entry, size, started, max_age)
       n = size
     end
     -- By age only when an entry was added: a run that grows ages nothing.
-    local oldest = rec and max_age and max_age > 0 and started_of(rec) - max_age
+    -- (A known entry is a commit's: ``started`` is its start as sent.)
+    if known and max_age and max_age > 0 and n > 1 then
+      start = tonumber(started)
+    end
+    local oldest = start and max_age and max_age > 0 and start - max_age
     while oldest and n > 1 do
-      local t = record_of(redis.call('LINDEX', ticks, -1))
-      if not t or ended_of(t) >= oldest then
+      local tail = redis.call('LINDEX', ticks, -1)
+      local ended = end_of(tail)
+      if not ended then
+        ended = select(4, summary(tail))
+      end
+      if not ended or ended >= oldest then
         break
       end
       redis.call('RPOP', ticks)
       n = n - 1
     end
   end
-  redis.call('HSET', hash, 'last_started', started)
+  if fields then
+    redis.call('HSET', hash, 'last_started', started, unpack(fields))
+  else
+    redis.call('HSET', hash, 'last_started', started)
+  end
 end
 -- A FAILURE tick told on the event stream, so that another sensor can react
 -- to it (a lookout extension: ``sensor_failure_sensor``): a RunEvent of kind
@@ -418,7 +481,7 @@ local expiries = {}
 local names = {}
 local n = 0
 local claimed_at = fmt(A.now)
-local expiry = now + A.publish_within
+local expiry, claim_time = score(now + A.publish_within), score(now)
 for i = 1, #due, 2 do
   local name = due[i]
   local hash = A.hash_prefix .. name
@@ -428,7 +491,7 @@ for i = 1, #due, 2 do
   local f = redis.call('HMGET', hash, 'inflight', 'trigger')
   if not f[1] then
     n = n + 1
-    local id = A.round .. string.format('%08x', n)
+    local id = string.format('%s%08x', A.round, n)
     -- Claimed because of a trigger: one call reads both, HDEL only when triggered.
     if f[2] then
       redis.call('HDEL', hash, 'trigger')
@@ -436,7 +499,6 @@ for i = 1, #due, 2 do
     else
       redis.call('HSET', hash, 'inflight', id, 'claimed_at', claimed_at)
     end
-    claimed[#claimed + 1] = now
     claimed[#claimed + 1] = name
     expiries[#expiries + 1] = expiry
     expiries[#expiries + 1] = name
@@ -450,10 +512,22 @@ end
 for first = 1, #names, 1000 do
   redis.call('ZREM', KEYS[4], unpack(names, first, math.min(first + 999, #names)))
 end
-for first = 1, #claimed, 2000 do
-  local last = math.min(first + 1999, #claimed)
-  redis.call('ZADD', LEASES, unpack(expiries, first, last))
-  redis.call('ZADD', CLAIMED, unpack(claimed, first, last))
+for first = 1, #expiries, 2000 do
+  redis.call('ZADD', LEASES, unpack(expiries, first, math.min(first + 1999, #expiries)))
+end
+-- The claims in descending order: the claimed set is new each round (the
+-- workers emptied it), and a new sorted set of Redis before 7.2 starts as a
+-- listpack, each member placed by a scan from the front that parses every
+-- score on its way (quadratic); with one score for all, a member smaller
+-- than the others goes in at the front at once.
+table.sort(claimed)
+for last = #claimed, 1, -1000 do
+  local scored = {}
+  for i = last, math.max(last - 999, 1), -1 do
+    scored[#scored + 1] = claim_time
+    scored[#scored + 1] = claimed[i]
+  end
+  redis.call('ZADD', CLAIMED, unpack(scored))
 end
 redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX', math.floor(A.round_ttl * 1000) + 1)
 return out
@@ -469,7 +543,7 @@ return out
 # A: ttl, names (the sensors)
 # Returns how many leases were published.
 PUBLISH = _script("""
-local at = clock() + A.ttl
+local at = score(clock() + A.ttl)
 local done = 0
 for first = 1, #A.names, 1000 do
   local scored = {}
@@ -530,12 +604,13 @@ return out
 # KEYS: inflight zset, claimed zset
 # A: hash_prefix, ticks_prefix, holder, ttl, ticks ({{name, tick id}, ...}),
 #    fields (the sensor hash's fields to read)
-# Returns per tick {answer}, or {"", field values..., newest history entry
-# or false} when the caller holds it.
+# Returns per tick {answer}, or {"", the holder as it was (none, or the
+# caller), field values..., newest history entry or false} when the caller
+# holds it.
 TAKE_UP = _script("""
 local now = clock()
 local began = fmt(now)
-local expiry = now + A.ttl
+local expiry = score(now + A.ttl)
 local out = {}
 local expiries = {}
 local names = {}
@@ -553,12 +628,11 @@ for i, t in ipairs(A.ticks) do
     expiries[#expiries + 1] = expiry
     expiries[#expiries + 1] = t[1]
     names[#names + 1] = t[1]
-    local row = {''}
-    for j = 1, n do
-      row[j + 1] = f[j + 2]
-    end
-    row[n + 2] = redis.call('LINDEX', A.ticks_prefix .. t[1], 0)
-    out[i] = row
+    -- The reply is the HMGET's own table (no copy per tick): the answer
+    -- in the tick id's place, then the holder's as read, the state, the head.
+    f[1] = ''
+    f[n + 3] = redis.call('LINDEX', A.ticks_prefix .. t[1], 0)
+    out[i] = f
   end
 end
 -- begin_tick's lease expiries and removals from the claimed, a call each per
@@ -620,7 +694,8 @@ return out
 #       then per asset event: its asset stream, its asset's partitions hash,
 #       then each dynamic partitions zset the tick changes
 # A: sensor, tick, holder, store_cursor (bool), cursor, record, size, max_age,
-#    next_due ("" for none), started, status (the record's letter, for the counters),
+#    next_due ("" for none), started, status (the record's letter, for the counters
+#    and the history), reason (a skip's reason, false for none; only for a skip),
 #    requests ({{run key or "", entry[, rerun, run id]}, ...}),
 #    run_keys (nil, or take_run_keys' opts: a run-key lifecycle),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),
@@ -663,44 +738,67 @@ local function flushed(later, due, ok, reply)
   end
   return reply
 end
-local function commit_tick(KEYS, A, later)
+-- The counters block's counts ``counts`` with ``n`` more of ``letter``: its
+-- pair's number rewritten in place (a letter only starts a pair), a new
+-- pair at the end.
+local function count(counts, letter, n)
+  local from, to, was = string.find(counts, letter .. '(%d+)')
+  if not from then
+    return (counts == '' and '' or counts .. ' ') .. letter .. string.format('%d', n)
+  end
+  return string.sub(counts, 1, from) .. string.format('%d', tonumber(was) + n) ..
+    string.sub(counts, to + 1)
+end
+-- No run requests.
+local NONE = {}
+-- A committed tick's answer when it asked for no runs (one table for all).
+local DONE = {1, ''}
+local function commit_tick(KEYS, A, later, S)
+local holder, requests = A.holder or S.holder, A.requests or NONE
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags', 'kills')
 -- ``last_commit`` names the commit by 16 hex digits of the SHA-1 of "tick
 -- holder": short enough (with every other field) to keep the sensor's hash
 -- a listpack under Redis's default hash-max-listpack-value (64); 64 bits
 -- tell one sensor's commits apart.  Versions before kept "tick holder" itself.
-local done = string.sub(redis.sha1hex(A.tick .. ' ' .. A.holder), 1, 16)
-if state[1] ~= A.tick or state[4] ~= A.holder then
-  if state[5] == done or state[5] == A.tick .. ' ' .. A.holder then
+local done = string.sub(redis.sha1hex(A.tick .. ' ' .. holder), 1, 16)
+if state[1] ~= A.tick or state[4] ~= holder then
+  if state[5] == done or state[5] == A.tick .. ' ' .. holder then
     return {1, state[6] or ''}
   end
   return {0, ''}
 end
 -- [run keys] take_run_keys (scripts/run_keys.py): the dedupe, and a lifecycle's.
-local mask = take_run_keys(KEYS[7], A.requests, A.run_keys)
-for i, r in ipairs(A.requests) do
-  if mask[i] ~= '0' then
-    redis.call('XADD', KEYS[5], '*', 'd', r[2])
-    mask[i] = '1'
+-- (Most ticks ask for no runs and keep no lifecycle: nothing to take.)
+local flags = ''
+if #requests > 0 or A.run_keys then
+  local mask = take_run_keys(KEYS[7], requests, A.run_keys)
+  for i, r in ipairs(requests) do
+    if mask[i] ~= '0' then
+      redis.call('XADD', KEYS[5], '*', 'd', r[2])
+      mask[i] = '1'
+    end
   end
+  flags = table.concat(mask)
 end
-local flags = table.concat(mask)
 local entry = A.record
 if flags ~= '' then
   entry = entry .. cmsgpack.pack(flags)
 end
-write_record(KEYS[3], KEYS[4], entry, A.size, A.started, A.max_age)
-if A.store_cursor then
-  redis.call('HSET', KEYS[3], 'cursor', A.cursor)
-end
--- An empty last_flags and a count of kills of 0 are no field at all (both
--- read so): a few bytes less of every sensor's hash.
+-- The sensor's fields in write_record's HSET: its last commit, its cursor
+-- unless the tick failed.  An empty last_flags and a count of kills of 0
+-- are no field at all (both read so): a few bytes less of every sensor's hash.
+local fields = {'last_commit', done}
 if flags ~= '' then
-  redis.call('HSET', KEYS[3], 'last_commit', done, 'last_flags', flags)
-else
-  redis.call('HSET', KEYS[3], 'last_commit', done)
+  fields[3], fields[4] = 'last_flags', flags
 end
+if A.store_cursor then
+  fields[#fields + 1] = 'cursor'
+  fields[#fields + 1] = A.cursor or ''
+end
+-- The record's status is A.status; a skip's reason comes as A.reason.
+local status = (A.status ~= 'K' or A.reason ~= nil) and A.status or nil
+write_record(KEYS[3], KEYS[4], entry, S.size, A.started, S.max_age, fields, status, A.reason)
 local gone = {}
 if state[7] then
   gone[#gone + 1] = 'kills'
@@ -747,30 +845,19 @@ end
 -- ``d`` requests dropped (only once one was).  One field, not one per count:
 -- each field of a large hash costs ~70 bytes of Redis.
 local field = 's:' .. A.sensor
-local counts, order = {}, {}
-local function count(letter, n)
-  if not counts[letter] then
-    counts[letter] = 0
-    order[#order + 1] = letter
-  end
-  counts[letter] = counts[letter] + n
-end
-for letter, n in string.gmatch(redis.call('HGET', KEYS[8], field) or '', '(%a)(%d+)') do
-  count(letter, tonumber(n))
-end
-count(A.status, 1)
-if #A.requests > 0 then
+local counts = count(redis.call('HGET', KEYS[8], field) or '', A.status, 1)
+if #requests > 0 then
   local _, dropped = string.gsub(flags, '0', '')
-  count('q', #A.requests)
+  counts = count(counts, 'q', #requests)
   if dropped > 0 then
-    count('d', dropped)
+    counts = count(counts, 'd', dropped)
   end
 end
-for i, letter in ipairs(order) do
-  order[i] = letter .. string.format('%d', counts[letter])
-end
-redis.call('HSET', KEYS[8], field, table.concat(order, ' '))
+redis.call('HSET', KEYS[8], field, counts)
 -- [end counters]
+if flags == '' then
+  return DONE
+end
 return {1, flags}
 end
 """
@@ -780,7 +867,7 @@ COMMIT = _script(
     COMMIT_TICK
     + """
 local later = {names = {}, due = {}}
-return flushed(later, KEYS[6], pcall(commit_tick, KEYS, A, later))
+return flushed(later, KEYS[6], pcall(commit_tick, KEYS, A, later, A))
 """
 )
 
@@ -804,7 +891,6 @@ return flushed(later, KEYS[6], pcall(commit_tick, KEYS, A, later))
 COMMIT_MANY = _script(
     COMMIT_TICK
     + """
-local NONE = {}
 local later = {names = {}, due = {}}
 local out = {}
 for i, c in ipairs(A.commits) do
@@ -814,11 +900,8 @@ for i, c in ipairs(A.commits) do
   for j, at in ipairs(c.k or NONE) do
     K[j + 8] = KEYS[at]
   end
-  c.holder = c.holder or A.holder
-  c.size, c.max_age = A.size, A.max_age
-  c.requests = c.requests or NONE
-  c.cursor = c.cursor or ''
-  local ok, reply = pcall(commit_tick, K, c, later)
+  -- What the flush shares (holder, size, max_age) commit_tick reads from A.
+  local ok, reply = pcall(commit_tick, K, c, later, A)
   if not ok then
     return flushed(later, KEYS[4], ok, reply)
   end

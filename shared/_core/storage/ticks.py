@@ -321,7 +321,7 @@ class TickLedger(Repository):
         }
         rows = self._call(self._take_up, [], args)
         return [
-            (text(row[0]), read_state(row[1:], ref[0]) if len(row) > 1 else None)
+            (text(row[0]), read_state(row[2:], ref[0]) if len(row) > 1 else None)
             for row, ref in zip(rows, ticks, strict=True)
         ]
 
@@ -509,6 +509,9 @@ class TickLedger(Repository):
             "started": repr(record.started_at),
             "status": STATUS_LETTERS[record.status],  # counted by the [counters] block
         }
+        if record.status == TickStatus.SKIPPED.value:
+            # What a skip's fold compares, so that the script need not unpack the record.
+            args["reason"] = False if record.skip_reason is None else record.skip_reason
         if commit.store_cursor or not lean:
             args["store_cursor"] = commit.store_cursor
             args["cursor"] = commit.cursor if commit.cursor is not None else b""
