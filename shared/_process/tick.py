@@ -263,10 +263,15 @@ class TickRunner:
                     f"sensor '{sensor.name}'",
                     hard_after=self.settings.hard_exit_after,
                 )
-            check_requests(sensor.name, outcome.run_requests, self.settings.max_run_requests)
-            launches = self._launches(sensor.name, tick_id, outcome, started)
+            # Most ticks ask for nothing: what they do not ask for is not built.
+            launches: list[tuple[LaunchRequest, bytes]] = []
+            if outcome.run_requests:
+                check_requests(sensor.name, outcome.run_requests, self.settings.max_run_requests)
+                launches = self._launches(sensor.name, tick_id, outcome, started)
             new_cursor = encode_value(outcome.cursor) if outcome.cursor_updated else None
-            asset_events = _asset_events(sensor.name, outcome, started)
+            asset_events = (
+                _asset_events(sensor.name, outcome, started) if outcome.asset_events else []
+            )
             check_cursor(sensor.name, new_cursor, self.settings.max_cursor_bytes)
         # BaseException: a sensor that calls sys.exit() or raises KeyboardInterrupt
         # fails its own tick; it must not take the worker process (and the
@@ -284,8 +289,8 @@ class TickRunner:
         ended = self.clock()
         status = TickStatus.SUCCESS if launches else TickStatus.SKIPPED
         before, before_digest = recorded_cursor(state.cursor)
-        after, after_digest = recorded_cursor(
-            new_cursor if outcome.cursor_updated else state.cursor
+        after, after_digest = (
+            recorded_cursor(new_cursor) if outcome.cursor_updated else (before, before_digest)
         )
         shown = launches[:RECORD_REQUESTS]
         record = TickRecord(
@@ -296,7 +301,7 @@ class TickRunner:
             ended_at=ended,
             due_at=due_at,
             skip_reason=cut(outcome.skip_message, RECORD_ERROR_CHARS),
-            requests=listed([r for r, _ in shown]),
+            requests=listed([r for r, _ in shown]) if shown else [],
             cursor_before=before,
             cursor_after=after,
             worker=self.worker,
@@ -315,8 +320,12 @@ class TickRunner:
             next_due=ended if more else self._next_due(sensor, started, ended, tick_id),
             asset_events=asset_events,
             holder=holder,
-            partition_changes=partition_changes(outcome),
-            run_keys=run_key_policy(sensor, outcome.run_requests, [r for r, _ in launches]),
+            partition_changes=partition_changes(outcome)
+            if outcome.dynamic_partitions_requests
+            else (),
+            run_keys=run_key_policy(sensor, outcome.run_requests, [r for r, _ in launches])
+            if launches or sensor.run_key_ttl_seconds is not None
+            else None,
         )
 
     def _run_key_lookup(self, sensor: SensorDefinition[Any, Any]) -> HasRunKey | None:
