@@ -90,13 +90,17 @@ def call_sensor(sensor: Evaluable, context: SensorEvaluationContext, *extra: Any
     return sensor.fn(*extra)
 
 
+# A tuple, not ``A | B | C``: that builds a union object on every call.
+_ITEMS = (RunRequest, SkipReason, SensorResult)
+
+
 def collect_items(sensor_name: str, output: Any) -> list[Any]:
     """Flatten a return value or a generator into a list of items (runs the generator)."""
     if output is None:
         return []
-    if isinstance(output, RunRequest | SkipReason | SensorResult):
+    if isinstance(output, _ITEMS):
         return [output]
-    if inspect.isgenerator(output) or isinstance(output, list | tuple):
+    if inspect.isgenerator(output) or isinstance(output, (list, tuple)):
         return [item for item in _iterate(output) if item is not None]
     raise SensorEvaluationError(
         f"sensor '{sensor_name}' returned a {type(output).__name__}; expected RunRequest, "

@@ -72,6 +72,12 @@ Clock = Callable[[], float]
 Instigator = SensorDefinition[Any, Any] | ScheduleDefinition
 
 
+# Read once: an enum member's ``.value`` is a descriptor call, and every tick asks.
+_SUCCESS, _SKIPPED = TickStatus.SUCCESS.value, TickStatus.SKIPPED.value
+# The kinds whose function is the whole evaluation (no event stream read for it).
+_WHOLE_EVALUATION = (SensorKind.STANDARD, SensorKind.MULTI_ASSET)
+
+
 class TickInFlightError(LookoutError):
     """Another tick of the sensor is queued or running; invariant 1 forbids a second."""
 
@@ -287,7 +293,7 @@ class TickRunner:
             )
             return replace(failed, holder=holder)
         ended = self.clock()
-        status = TickStatus.SUCCESS if launches else TickStatus.SKIPPED
+        status = _SUCCESS if launches else _SKIPPED
         before, before_digest = recorded_cursor(state.cursor)
         after, after_digest = (
             recorded_cursor(new_cursor) if outcome.cursor_updated else (before, before_digest)
@@ -296,7 +302,7 @@ class TickRunner:
         record = TickRecord(
             tick_id=tick_id,
             sensor=sensor.name,
-            status=status.value,
+            status=status,
             started_at=started,
             ended_at=ended,
             due_at=due_at,
@@ -350,7 +356,7 @@ class TickRunner:
         more = False
         # The context tears down the resources the evaluation built, once per tick.
         with context, logs.on(context.log):
-            if sensor.kind in (SensorKind.STANDARD, SensorKind.MULTI_ASSET):
+            if sensor.kind in _WHOLE_EVALUATION:
                 # A multi-asset sensor's function is its whole evaluation: it reads
                 # context.instance and moves its per-asset cursors itself.
                 outcome = evaluate(sensor, context)
