@@ -262,11 +262,12 @@ class TickRunner:
                 log=self._logger(sensor.name),
                 run_key_lookup=self._run_key_lookup(sensor),
             )
-            with self.memory.applied(f"sensor '{sensor.name}'"):
+            what = f"sensor '{sensor.name}'"
+            with self.memory.applied(what):
                 outcome, more = self.timer.call(
                     lambda: self._evaluate_kind(sensor, context, logs),
                     self.settings.tick_timeout,
-                    f"sensor '{sensor.name}'",
+                    what,
                     hard_after=self.settings.hard_exit_after,
                 )
             # Most ticks ask for nothing: what they do not ask for is not built.
