@@ -377,6 +377,8 @@ class TickRunner:
         # them (the location's keys listed only for a tick that reports some).
         if outcome.asset_events:
             check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
+        if not outcome.run_requests:
+            return outcome, more  # most ticks: nothing asked for, nothing to check or rebuild
         requests = checked_requests(
             sensor.name,
             outcome.run_requests,
@@ -384,8 +386,6 @@ class TickRunner:
             self.instance,  # None (not checked) only where no store was given
             outcome.dynamic_partitions_requests,
         )
-        if not requests and not outcome.run_requests:
-            return outcome, more  # most ticks: nothing asked for, nothing to rebuild
         return replace(outcome, run_requests=requests), more
 
     def _launches(
