@@ -19,7 +19,7 @@ import pytest
 
 from lookout._base.errors import SensorTimeoutError
 from lookout._process.memory import MemoryLimit, MemoryLimitError
-from lookout._process.timeout import EvaluationTimer
+from lookout._process.timeout import PROF_REARM, REARM, EvaluationTimer
 
 
 def stopped() -> bool:
@@ -96,3 +96,19 @@ def test_an_evaluation_outside_a_session_puts_its_limit_back_at_once() -> None:
     timer = EvaluationTimer()
     assert timer.call(lambda: 3, 5, "alone", hard_after=30) == 3
     assert stopped()
+
+
+def test_each_evaluation_of_a_session_starts_with_its_whole_cpu_allowance() -> None:
+    # The CPU-time timer is armed anew only every PROF_REARM seconds within a
+    # session: whatever the process used since, each evaluation still has
+    # more than its timeout and hard exit before SIGPROF can end it.
+    timer = EvaluationTimer()
+    left: list[float] = []
+    with timer.session():
+        for _ in range(50):
+            timer.call(lambda: left.append(signal.getitimer(signal.ITIMER_PROF)[0]), 1.0, "q", 2.0)
+            sum(range(20_000))  # work between evaluations, as a flush does
+    assert stopped()
+    allowance = 1.0 + 2.0 + 2 * REARM
+    # (getitimer rounds up to the kernel's clock tick)
+    assert all(allowance - 2 * PROF_REARM < s < allowance + 0.01 for s in left), left

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 RESTART_AFTER = 1.0
 # The host's name in a lease holder's name (``holder_name``).
 HOLDER_HOST_CHARS = 32
+_FAILURE = TickStatus.FAILURE.value  # read once: ``.value`` is a descriptor call
 
 
 def defined_names(definitions: Definitions) -> frozenset[str]:
@@ -301,7 +302,7 @@ class TickBatch:
             else:
                 self.tally.committed += 1
                 # FAILURE ticks counted in the task's result, so Flower shows them.
-                self.tally.failed += record.status == TickStatus.FAILURE.value
+                self.tally.failed += record.status == _FAILURE
         # With LOOKOUT_REDIS_MIN_REPLICAS: a commit the replicas lack is a FAILURE.
         self.tally.failed += confirm_commits(self.ledger, self.settings, records)
         self.keeper.drop(refs)

@@ -8,12 +8,14 @@ from typing import Any
 
 from lookout._author.event_records import RunsFilter
 from lookout._author.requests import RUN_KEY_TAG, SENSOR_NAME_TAG
-from lookout._author.resources import resource_scope
+from lookout._author.resources import ResourceScope, resource_scope
 from lookout._base.codec import encode_value
 from lookout._base.errors import CodecError, DefinitionError
 
 # Answers whether the sensor used a run key (``has_run_key``).
 HasRunKey = Callable[[str], bool]
+# ``context.resources`` not looked at yet.
+_UNBUILT: Any = object()
 
 
 def bounded_lookup(sensor_name: str, lookup: HasRunKey, cap: int) -> HasRunKey:
@@ -77,8 +79,12 @@ class SensorEvaluationContext:
         self._cursor_updated = False
         self._last_completion = last_tick_completion_time
         self.last_run_key = last_run_key
-        self._scope = resource_scope(resources, instance)
-        self.resources = self._scope.namespace() if self._scope is not None else resources
+        # The resources' scope is opened on first use of ``resources``: a context
+        # is built for every tick, and most sensors never look.
+        self._resource_defs = resources
+        self._scope_instance = instance
+        self._scope: ResourceScope | None = None
+        self._resources: Any = _UNBUILT
         self.instance = instance
         self.definitions = definitions  # the code location's, when a test passes them
         self.repository_name = repository_name
@@ -92,6 +98,19 @@ class SensorEvaluationContext:
         """Tear down the resources this context built."""
         if self._scope is not None:
             self._scope.close()
+
+    @property
+    def resources(self) -> Any:
+        """The resources the sensor may use, each built on first use."""
+        if self._resources is _UNBUILT:
+            self._scope = resource_scope(self._resource_defs, self._scope_instance)
+            scope = self._scope
+            self._resources = scope.namespace() if scope is not None else self._resource_defs
+        return self._resources
+
+    @resources.setter
+    def resources(self, value: Any) -> None:
+        self._resources = value
 
     @property
     def sensor_name(self) -> str | None:

@@ -90,13 +90,17 @@ def call_sensor(sensor: Evaluable, context: SensorEvaluationContext, *extra: Any
     return sensor.fn(*extra)
 
 
+# A tuple, not ``A | B | C``: that builds a union object on every call.
+_ITEMS = (RunRequest, SkipReason, SensorResult)
+
+
 def collect_items(sensor_name: str, output: Any) -> list[Any]:
     """Flatten a return value or a generator into a list of items (runs the generator)."""
     if output is None:
         return []
-    if isinstance(output, RunRequest | SkipReason | SensorResult):
+    if isinstance(output, _ITEMS):
         return [output]
-    if inspect.isgenerator(output) or isinstance(output, list | tuple):
+    if inspect.isgenerator(output) or isinstance(output, (list, tuple)):
         return [item for item in _iterate(output) if item is not None]
     raise SensorEvaluationError(
         f"sensor '{sensor_name}' returned a {type(output).__name__}; expected RunRequest, "
@@ -147,8 +151,7 @@ def normalize(
                 f"sensor '{name}' yielded a {type(item).__name__} ({item!r}); expected "
                 "RunRequest, SkipReason or SensorResult"
             )
-    outcome = _checked(sensor, requests, skips, cursor, cursor_updated)
-    return replace(outcome, dynamic_partitions_requests=tuple(dynamic), asset_events=tuple(events))
+    return _checked(sensor, requests, skips, cursor, cursor_updated, events, dynamic)
 
 
 def _checked(
@@ -157,6 +160,8 @@ def _checked(
     skips: list[SkipReason],
     cursor: Any,
     cursor_updated: bool,
+    events: list[Any],
+    dynamic: list[DynamicRequest],
 ) -> SensorOutcome:
     if skips and requests:
         raise SensorEvaluationError(
@@ -165,9 +170,17 @@ def _checked(
         )
     if len(skips) > 1:
         raise SensorEvaluationError(f"sensor '{sensor.name}' gave {len(skips)} SkipReasons")
-    resolved = tuple(resolve_job(sensor, r) for r in requests)
+    # Built once, whole (every tick of every sensor comes here): no replace().
+    resolved = tuple([resolve_job(sensor, r) for r in requests]) if requests else ()
     message = skips[0].skip_message if skips else None
-    return SensorOutcome(resolved, message, cursor, cursor_updated)
+    return SensorOutcome(
+        resolved,
+        message,
+        cursor,
+        cursor_updated,
+        tuple(events) if events else (),
+        tuple(dynamic) if dynamic else (),
+    )
 
 
 def resolve_job(sensor: Evaluable, request: RunRequest) -> RunRequest:

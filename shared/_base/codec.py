@@ -8,6 +8,7 @@ how they map to plain msgpack values with ``to_wire`` / ``from_wire``.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any, Protocol, Self, TypeVar
 
 import msgpack
@@ -39,6 +40,11 @@ class WireType(Protocol):
 
 
 W = TypeVar("W", bound=WireType)
+
+# Each thread's packer for ``encode_text_bytes``: a worker encodes a tick
+# record per tick, and ``packb`` builds a packer per call (0.51 us against 0.24).
+# Per thread, as a packer is not safe to share; one that fails resets itself.
+_text_packers = threading.local()
 
 
 def encode_value(value: object) -> bytes:
@@ -73,8 +79,11 @@ def encode_text_bytes(value: object) -> bytes:
     reads no bin type); read back with ``lenient=True``, they are ``str`` whose
     ``encode("utf-8", "surrogateescape")`` gives the bytes back.
     """
+    packer: msgpack.Packer | None = getattr(_text_packers, "packer", None)
+    if packer is None:
+        packer = _text_packers.packer = msgpack.Packer(use_bin_type=False, datetime=False)
     try:
-        packed: bytes = msgpack.packb(value, use_bin_type=False, datetime=False)
+        packed: bytes = packer.pack(value)
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError(f"cannot encode a {type(value).__name__} as msgpack: {exc}") from exc
     return packed
@@ -117,12 +126,22 @@ def _nested(value: object) -> Any:
 
 
 def decode_first(data: bytes, *, lenient: bool = False) -> Any:
-    """Decode only the first of several msgpack values (the rest is not read)."""
-    unpacker = _unpacker(len(data), lenient)
-    unpacker.feed(data)
+    """Decode only the first of several msgpack values (the rest is not read).
+
+    ``unpackb`` rather than an ``Unpacker``: building one costs more than
+    decoding a tick's record, and a worker reads one per tick.
+    """
     try:
-        return next(unpacker)
-    except (StopIteration, ValueError, TypeError, msgpack.FormatError, msgpack.StackError) as exc:
+        return msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=False,
+            use_list=True,
+            unicode_errors="surrogateescape" if lenient else "strict",
+        )
+    except msgpack.ExtraData as more:  # values after the first: left unread
+        return more.unpacked
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
         raise CodecError(f"cannot decode a msgpack value ({len(data)} bytes): {exc}") from exc
 
 

@@ -72,6 +72,12 @@ Clock = Callable[[], float]
 Instigator = SensorDefinition[Any, Any] | ScheduleDefinition
 
 
+# Read once: an enum member's ``.value`` is a descriptor call, and every tick asks.
+_SUCCESS, _SKIPPED = TickStatus.SUCCESS.value, TickStatus.SKIPPED.value
+# The kinds whose function is the whole evaluation (no event stream read for it).
+_WHOLE_EVALUATION = (SensorKind.STANDARD, SensorKind.MULTI_ASSET)
+
+
 class TickInFlightError(LookoutError):
     """Another tick of the sensor is queued or running; invariant 1 forbids a second."""
 
@@ -256,17 +262,23 @@ class TickRunner:
                 log=self._logger(sensor.name),
                 run_key_lookup=self._run_key_lookup(sensor),
             )
-            with self.memory.applied(f"sensor '{sensor.name}'"):
+            what = f"sensor '{sensor.name}'"
+            with self.memory.applied(what):
                 outcome, more = self.timer.call(
                     lambda: self._evaluate_kind(sensor, context, logs),
                     self.settings.tick_timeout,
-                    f"sensor '{sensor.name}'",
+                    what,
                     hard_after=self.settings.hard_exit_after,
                 )
-            check_requests(sensor.name, outcome.run_requests, self.settings.max_run_requests)
-            launches = self._launches(sensor.name, tick_id, outcome, started)
+            # Most ticks ask for nothing: what they do not ask for is not built.
+            launches: list[tuple[LaunchRequest, bytes]] = []
+            if outcome.run_requests:
+                check_requests(sensor.name, outcome.run_requests, self.settings.max_run_requests)
+                launches = self._launches(sensor.name, tick_id, outcome, started)
             new_cursor = encode_value(outcome.cursor) if outcome.cursor_updated else None
-            asset_events = _asset_events(sensor.name, outcome, started)
+            asset_events = (
+                _asset_events(sensor.name, outcome, started) if outcome.asset_events else []
+            )
             check_cursor(sensor.name, new_cursor, self.settings.max_cursor_bytes)
         # BaseException: a sensor that calls sys.exit() or raises KeyboardInterrupt
         # fails its own tick; it must not take the worker process (and the
@@ -282,21 +294,21 @@ class TickRunner:
             )
             return replace(failed, holder=holder)
         ended = self.clock()
-        status = TickStatus.SUCCESS if launches else TickStatus.SKIPPED
+        status = _SUCCESS if launches else _SKIPPED
         before, before_digest = recorded_cursor(state.cursor)
-        after, after_digest = recorded_cursor(
-            new_cursor if outcome.cursor_updated else state.cursor
+        after, after_digest = (
+            recorded_cursor(new_cursor) if outcome.cursor_updated else (before, before_digest)
         )
         shown = launches[:RECORD_REQUESTS]
         record = TickRecord(
             tick_id=tick_id,
             sensor=sensor.name,
-            status=status.value,
+            status=status,
             started_at=started,
             ended_at=ended,
             due_at=due_at,
             skip_reason=cut(outcome.skip_message, RECORD_ERROR_CHARS),
-            requests=listed([r for r, _ in shown]),
+            requests=listed([r for r, _ in shown]) if shown else [],
             cursor_before=before,
             cursor_after=after,
             worker=self.worker,
@@ -315,8 +327,12 @@ class TickRunner:
             next_due=ended if more else self._next_due(sensor, started, ended, tick_id),
             asset_events=asset_events,
             holder=holder,
-            partition_changes=partition_changes(outcome),
-            run_keys=run_key_policy(sensor, outcome.run_requests, [r for r, _ in launches]),
+            partition_changes=partition_changes(outcome)
+            if outcome.dynamic_partitions_requests
+            else (),
+            run_keys=run_key_policy(sensor, outcome.run_requests, [r for r, _ in launches])
+            if launches or sensor.run_key_ttl_seconds is not None
+            else None,
         )
 
     def _run_key_lookup(self, sensor: SensorDefinition[Any, Any]) -> HasRunKey | None:
@@ -341,7 +357,7 @@ class TickRunner:
         more = False
         # The context tears down the resources the evaluation built, once per tick.
         with context, logs.on(context.log):
-            if sensor.kind in (SensorKind.STANDARD, SensorKind.MULTI_ASSET):
+            if sensor.kind in _WHOLE_EVALUATION:
                 # A multi-asset sensor's function is its whole evaluation: it reads
                 # context.instance and moves its per-asset cursors itself.
                 outcome = evaluate(sensor, context)
@@ -361,6 +377,8 @@ class TickRunner:
         # them (the location's keys listed only for a tick that reports some).
         if outcome.asset_events:
             check_known_assets(sensor.name, outcome.asset_events, self.definitions.asset_keys)
+        if not outcome.run_requests:
+            return outcome, more  # most ticks: nothing asked for, nothing to check or rebuild
         requests = checked_requests(
             sensor.name,
             outcome.run_requests,
@@ -368,8 +386,6 @@ class TickRunner:
             self.instance,  # None (not checked) only where no store was given
             outcome.dynamic_partitions_requests,
         )
-        if not requests and not outcome.run_requests:
-            return outcome, more  # most ticks: nothing asked for, nothing to rebuild
         return replace(outcome, run_requests=requests), more
 
     def _launches(

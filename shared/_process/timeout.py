@@ -14,7 +14,8 @@ a little) of CPU.  Either way a worker's pool process is replaced by Celery, and
 worker records the tick as a FAILURE saying how its process ended.
 The process's ``SIGALRM`` handler belongs to these evaluations once the first
 one ran: it is installed once and left in place.  Evaluations in a row (a
-worker's message) share one armed real-time timer (``EvaluationTimer.session``).
+worker's message) share one armed real-time timer (``EvaluationTimer.session``),
+and the CPU-time timer is armed anew only every ``PROF_REARM`` seconds of them.
 
 Elsewhere (no main thread) the evaluation runs in a daemon thread that is
 abandoned at the deadline: the tick still fails on time.
@@ -41,6 +42,14 @@ log = logging.getLogger(__name__)
 
 REARM = 0.5  # seconds between the timer's repeated firings past the deadline
 MIN_WAIT = 0.001  # the shortest the timer is set for (0 would stop it)
+# Inside a session the CPU-time timer, armed for a whole evaluation's allowance
+# (``seconds + hard_after + 2 * REARM``), is armed again only once this many
+# seconds (monotonic) have passed since it last was: an evaluation starts with
+# at least that allowance less the CPU the process used since, at most
+# ``PROF_REARM`` per thread running (the evaluating one and the lease keeper's),
+# so it still gets more than ``seconds + hard_after + REARM``: a sensor that
+# swallows its timeout still ends by the hard exit's status, not by SIGPROF.
+PROF_REARM = 0.1
 HARD_EXIT_STATUS = 70
 
 # The C function under ``signal.getsignal``, which turns every handler it
@@ -70,6 +79,9 @@ class EvaluationTimer:
     evaluations stops it.  The CPU-time timer counts one evaluation's CPU, so
     each arms it anew, and the session stops it at its end.  So a trivial
     evaluation costs one system call instead of four and a handler lookup.
+    Within a session the CPU-time timer is armed anew only every
+    ``PROF_REARM`` seconds (see there), not for each evaluation: a trivial
+    evaluation then makes no system call at all.
     """
 
     def __init__(self) -> None:
@@ -83,6 +95,8 @@ class EvaluationTimer:
         self._fires_at: float | None = None  # the real-time timer's next firing (monotonic)
         self._sessions = 0
         self._prof_armed = False  # the CPU-time timer left armed by a session's evaluation
+        self._prof_at = 0.0  # when (monotonic) and for how long it was last armed
+        self._prof_for = 0.0
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -110,7 +124,8 @@ class EvaluationTimer:
         if _getsignal(signal.SIGALRM) is not self._handler:
             signal.signal(signal.SIGALRM, self._handler)
         self._what, self._hard_after = what, hard_after
-        self._deadline = time.monotonic() + seconds
+        now = time.monotonic()
+        self._deadline = now + seconds
         self._armed = True
         if self._fires_at is None or self._fires_at > self._deadline:
             signal.setitimer(signal.ITIMER_REAL, seconds, REARM)
@@ -123,8 +138,7 @@ class EvaluationTimer:
         if hard:
             # Later than the hard exit can come (REARM after it at most), so
             # Python code that swallows its timeout ends by the exit status.
-            signal.setitimer(signal.ITIMER_PROF, seconds + (hard_after or 0.0) + 2 * REARM)
-            self._prof_armed = True
+            self._arm_prof(now, seconds + (hard_after or 0.0) + 2 * REARM)
         try:
             return fn()
         except _Deadline:
@@ -134,6 +148,20 @@ class EvaluationTimer:
             self._armed = False
             if not self._sessions:
                 self._stop()
+
+    def _arm_prof(self, now: float, allowance: float) -> None:
+        """Arm the CPU-time timer for ``allowance`` unless, in a session, it was armed
+        for as much less than ``PROF_REARM`` ago.
+        """
+        if (
+            self._sessions
+            and self._prof_armed
+            and self._prof_for == allowance
+            and now - self._prof_at < PROF_REARM
+        ):
+            return
+        signal.setitimer(signal.ITIMER_PROF, allowance)
+        self._prof_armed, self._prof_at, self._prof_for = True, now, allowance
 
     def _in_main_thread(self) -> bool:
         # Checked on every call, cheaply: the main thread's id only changes with the process.

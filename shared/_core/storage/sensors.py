@@ -14,7 +14,6 @@ from lookout._core.payload import unpack_payload
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import maybe_bytes
 from lookout._core.storage.history import decode_entry
-from lookout._core.streams import text
 
 
 @dataclass(frozen=True)
@@ -50,15 +49,16 @@ def read_state(fields: Sequence[object], name: str = "") -> SensorState:
     """The SensorState of sensor ``name`` from an HMGET of ``STATE_FIELDS`` and the
     newest entry of its history (LINDEX 0), in that order.
     """
-    status, default, cursor, inflight, payload, last = (maybe_bytes(f) for f in fields)
+    # Read for every tick a worker takes up: map, positional, bytes decoded in place.
+    status, default, cursor, inflight, payload, last = map(maybe_bytes, fields)
     return SensorState(
-        status=text(status) if status else None,
-        default=text(default) if default else None,
-        cursor=cursor,
-        inflight=text(inflight) if inflight else None,
-        last_entry=last,
-        payload=payload,
-        name=name,
+        status.decode() if status else None,
+        default.decode() if default else None,
+        cursor,
+        inflight.decode() if inflight else None,
+        last,
+        payload,
+        name,
     )
 
 
