@@ -59,6 +59,9 @@ TRANSIENT = TRANSIENT_ERRORS
 TRIGGER_POLL = 0.1
 # How often Redis ends blocked commands whose timeout passed (1 / its hz).
 REDIS_TIMER = 0.1
+# A round that waits for the tick that fills it waits this long more (s), for
+# the rest of that tick's group (due within the time its last round took to begin them).
+MERGE_SLACK = 0.01
 # How often the leader re-reads how many worker processes evaluate ticks.
 SLOTS_REFRESH = 5.0
 # While the tick queue is at its bound, the leader looks at it this often (s).
@@ -144,6 +147,9 @@ class Scheduler:
         # The tick queue was at its bound in the last round: nothing claimed.
         self.held_back = False
         self._held_since = 0.0
+        # The round is gathering until then (clock time): a wake-up before it
+        # only to renew the lock claims nothing, not to cut the round short.
+        self._gather_until = 0.0
         self._said_held_back = -HELD_BACK_LOG_EVERY
 
     @classmethod
@@ -280,6 +286,10 @@ class Scheduler:
             self._synced = True
             if self.heartbeat.started_at is not None:
                 self.heartbeat.beat()  # synced: the monitor sees it at once
+        now = self.clock()
+        if now < self._gather_until:
+            cap = min(self.settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
+            return min(cap, self._gather_until - now)
         messages = self.stats.messages
         claimed = self.publish_due(self.clock())
         if claimed >= self.settings.schedule_limit:
@@ -482,6 +492,7 @@ class Scheduler:
         cap = min(settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
         if wakeup.triggers_waiting:
             cap = min(cap, TRIGGER_POLL)
+        self._gather_until = 0.0
         if wakeup.at is None:
             return cap
         at = wakeup.at
@@ -489,11 +500,33 @@ class Scheduler:
             # Few due: the first waits (at most the batch wait past its due
             # time) until the round has gathered that many.
             gathered = math.inf if wakeup.gathered is None else wakeup.gathered
-            at = max(at, min(gathered, at + settings.scheduler_batch_wait))
-        # Ticks coming due a few ms apart wait for each other a little, so that
-        # they share a round and a message instead of one round each.
+            if settings.scheduler_merge_wait > settings.scheduler_batch_wait:
+                at = self._merged(at, gathered, wakeup.triggers_waiting)
+            else:
+                at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         floor = min(cap, settings.scheduler_min_pause)
         return max(floor, min(cap, at - self.clock()))
+
+    def _merged(self, head: float, gathered: float, triggers_waiting: bool) -> float:
+        """When the round goes with ``LOOKOUT_SCHEDULER_MERGE_WAIT``: at the due time of
+        the tick that fills it (a little after, for the rest of its group) if that comes
+        within the merge wait, else after the batch wait.
+
+        Sensors of one interval tick again an interval after their round
+        began them: a group gathered once is due together from then on, and
+        its later rounds wait only for its last few milliseconds.  While a due
+        tick is held back for the group, a wake-up to renew the leader lock
+        claims nothing (it would cut the group in two, each half gathering again).
+        """
+        settings = self.settings
+        if gathered <= head + settings.scheduler_merge_wait:
+            at = max(head, gathered + MERGE_SLACK)
+        else:
+            at = head + settings.scheduler_batch_wait
+        soon = head - self.clock() < settings.scheduler_merge_wait
+        if soon and head < at and not triggers_waiting:
+            self._gather_until = at
+        return at
 
     def _pause(self, seconds: float) -> None:
         if seconds <= 0 or self._stop.is_set():
@@ -507,6 +540,7 @@ class Scheduler:
         if self.lock.leading and seconds >= 2 * REDIS_TIMER:
             try:
                 if self.schedule.wait_wake(block):
+                    self._gather_until = 0.0  # a trigger: claim now
                     return
             except TRANSIENT as exc:
                 log.warning("waiting for a wake-up failed: %s", exc)

@@ -21,6 +21,7 @@ import pytest
 import lookout as dg
 from lookout import Settings
 from lookout.scheduler import Scheduler, batch_sizes
+from lookout.scheduler._loop import MERGE_SLACK
 from lookout.testing import TICK_TASK, Heartbeat, Repositories, tick_runner
 
 
@@ -401,6 +402,36 @@ def test_a_low_tick_rate_gathers_several_ticks_per_worker_process_into_a_round(
     # One due every 5 ms: the round waits for the eighth, 35 ms after the first.
     storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i * 0.005 for i in range(12)})
     assert s.run_once() == pytest.approx(0.135)
+
+
+def test_with_a_merge_wait_a_round_waits_for_the_tick_that_fills_it_and_its_group(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    clock = Clock()
+    sensors = [make_sensor(f"s{i}") for i in range(12)]
+    s = schedulers(
+        sensors,
+        clock=clock,
+        scheduler_batch_wait=0.05,
+        scheduler_merge_wait=0.25,
+        tick_batch_gather=8,
+    )
+    lead(s)
+    # One due every 20 ms: the eighth comes 140 ms after the first, past the
+    # batch wait but within the merge wait: the round waits for it, and a
+    # little more for the rest of its group.
+    storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i * 0.02 for i in range(12)})
+    assert s.run_once() == pytest.approx(0.24 + MERGE_SLACK)
+    # The first is due: a wake-up to renew the lock before the eighth claims nothing.
+    clock.now += 0.15
+    assert s.run_once() == pytest.approx(0.09 + MERGE_SLACK)
+    assert s.stats.ticks == 0
+    clock.now += 0.09 + MERGE_SLACK
+    s.run_once()
+    assert s.stats.ticks == 8
+    # Too sparse to fill within the merge wait: the batch wait alone, as without one.
+    storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i for i in range(12)})
+    assert s._idle_time() == pytest.approx(0.15)
 
 
 def test_a_trigger_wakes_the_leader_before_its_sleep_ends(

@@ -62,6 +62,10 @@ class Settings:
     # worker process: at a low due rate a round then costs less per tick
     # (0: rounds every min pause).
     scheduler_batch_wait: float = 0.05
+    # ... or this long when that fills the round: sensors of one interval
+    # tick again one interval after their round, so a round that gathered
+    # them once finds them due together from then on, at no wait.
+    scheduler_merge_wait: float = 0.0
     # Apart from the least message size: spreading a round over the
     # processes keeps a slow sensor from delaying the others, gathering
     # rounds keeps a low tick rate from paying a round and a message or two
@@ -258,6 +262,7 @@ _COUNTS = (
 _MAY_BE_ZERO = (
     "scheduler_min_pause",
     "scheduler_batch_wait",
+    "scheduler_merge_wait",
     "inflight_margin",
     "run_max_retries",
     "max_cursor_bytes",
