@@ -64,6 +64,8 @@ REDIS_TIMER = 0.1
 MERGE_SLACK = 0.01
 # How often the leader re-reads how many worker processes evaluate ticks.
 SLOTS_REFRESH = 5.0
+# ... and this often while no worker's heartbeat is there.
+NO_WORKER_REFRESH = 0.5
 # While the tick queue is at its bound, the leader looks at it this often (s).
 HELD_BACK_POLL = 0.05
 # Holding back for the tick queue's bound is logged at most this often (s).
@@ -441,8 +443,11 @@ class Scheduler:
         now = time.monotonic()
         if now - self._slots_read < SLOTS_REFRESH:
             return self._slots
-        self._slots_read = now
         slots = tick_processes(self.processes.heartbeats(), self.settings.tick_queue)
+        # No worker yet (the scheduler started first): look again next round,
+        # not in 5 s.  Rounds sized for one process until then, and resized
+        # after, cut and regather the groups a merge wait has formed.
+        self._slots_read = now if slots else now - SLOTS_REFRESH + NO_WORKER_REFRESH
         self._slots = max(1, slots)
         return self._slots
 

@@ -21,7 +21,7 @@ import pytest
 import lookout as dg
 from lookout import Settings
 from lookout.scheduler import Scheduler, batch_sizes
-from lookout.scheduler._loop import MERGE_SLACK
+from lookout.scheduler._loop import MERGE_SLACK, NO_WORKER_REFRESH
 from lookout.testing import TICK_TASK, Heartbeat, Repositories, tick_runner
 
 
@@ -330,6 +330,18 @@ def four_process_worker(storage: Repositories, settings: Settings) -> Heartbeat:
     """A worker of 4 processes on the tick queue: its heartbeat is what the scheduler reads."""
     details = {"queues": settings.tick_queue, "concurrency": "4"}
     return Heartbeat(storage.processes, "worker", details=lambda: details)
+
+
+def test_a_scheduler_started_before_its_workers_sees_their_processes_within_a_second(
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
+) -> None:
+    s = schedulers([make_sensor("s")])
+    assert s._worker_slots() == 1  # no worker yet: one process assumed
+    with four_process_worker(storage, settings):
+        # Not the 5 s a count of live workers is kept: rounds sized for one
+        # process would cut the groups a merge wait gathers.
+        time.sleep(NO_WORKER_REFRESH)
+        assert s._worker_slots() == 4
 
 
 def make_due(storage: Repositories) -> Callable[[list[str]], None]:
