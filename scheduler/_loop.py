@@ -481,7 +481,8 @@ class Scheduler:
         # A round gathers a few ticks for each worker process (a message of
         # the least size at least); while messages wait for the workers (as
         # the last round saw), a message of the largest size.
-        if self._behind():
+        behind = self._behind()
+        if behind:
             gather = settings.tick_batch_size
         else:
             per_process = max(settings.tick_batch_gather, settings.tick_batch_min)
@@ -505,12 +506,24 @@ class Scheduler:
             # Few due: the first waits (at most the batch wait past its due
             # time) until the round has gathered that many.
             gathered = math.inf if wakeup.gathered is None else wakeup.gathered
-            if settings.scheduler_merge_wait > settings.scheduler_batch_wait:
+            # Not for a message of the largest size: that one only the batch wait.
+            if self._merging() and not behind:
                 at = self._merged(at, gathered, wakeup.triggers_waiting)
             else:
                 at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         floor = min(cap, settings.scheduler_min_pause)
         return max(floor, min(cap, at - self.clock()))
+
+    def _merging(self) -> bool:
+        """Whether rounds gather with the merge wait: over the batch wait, and without
+        jitter (which spreads each sensor's ticks afresh: its groups would not hold, and
+        every round would wait).
+        """
+        settings = self.settings
+        return (
+            settings.scheduler_merge_wait > settings.scheduler_batch_wait
+            and settings.sensor_jitter == 0
+        )
 
     def _merged(self, head: float, gathered: float, triggers_waiting: bool) -> float:
         """When the round goes with ``LOOKOUT_SCHEDULER_MERGE_WAIT``: at the due time of

@@ -311,7 +311,14 @@ def test_a_few_due_ticks_wait_a_little_for_enough_to_fill_a_message_for_each_wor
 ) -> None:
     clock = Clock()
     sensors = [make_sensor(f"s{i}") for i in range(8)]
-    s = schedulers(sensors, clock=clock, scheduler_batch_wait=0.05, tick_batch_gather=4)
+    # The batch wait alone (the merge wait is proved below).
+    s = schedulers(
+        sensors,
+        clock=clock,
+        scheduler_batch_wait=0.05,
+        scheduler_merge_wait=0,
+        tick_batch_gather=4,
+    )
     lead(s)
     assert s._worker_slots() == 1  # no worker heartbeats: one process assumed
     spaced = {f"s{i}": clock.now + 0.1 + i * 0.01 for i in range(8)}
@@ -408,9 +415,16 @@ def test_a_low_tick_rate_gathers_several_ticks_per_worker_process_into_a_round(
     sensors = [make_sensor(f"s{i}") for i in range(12)]
     # The least message size stays 1 (a slow sensor delays no other): the
     # round gathers all the same.
-    s = schedulers(sensors, clock=clock, scheduler_batch_wait=0.05, tick_batch_min=1)
+    s = schedulers(
+        sensors,
+        clock=clock,
+        scheduler_batch_wait=0.05,
+        scheduler_merge_wait=0,
+        tick_batch_min=1,
+        tick_batch_gather=8,
+    )
     lead(s)
-    assert s._worker_slots() == 1 and s.settings.tick_batch_gather == 8
+    assert s._worker_slots() == 1
     # One due every 5 ms: the round waits for the eighth, 35 ms after the first.
     storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i * 0.005 for i in range(12)})
     assert s.run_once() == pytest.approx(0.135)
@@ -444,6 +458,25 @@ def test_with_a_merge_wait_a_round_waits_for_the_tick_that_fills_it_and_its_grou
     # Too sparse to fill within the merge wait: the batch wait alone, as without one.
     storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i for i in range(12)})
     assert s._idle_time() == pytest.approx(0.15)
+
+
+def test_with_jitter_a_round_waits_no_longer_than_the_batch_wait(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    clock = Clock()
+    sensors = [make_sensor(f"s{i}") for i in range(12)]
+    # Jitter spreads each sensor's ticks afresh: a group would not hold.
+    s = schedulers(
+        sensors,
+        clock=clock,
+        scheduler_batch_wait=0.05,
+        scheduler_merge_wait=0.25,
+        tick_batch_gather=8,
+        sensor_jitter=0.1,
+    )
+    lead(s)
+    storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i * 0.02 for i in range(12)})
+    assert s.run_once() == pytest.approx(0.15)
 
 
 def test_a_trigger_wakes_the_leader_before_its_sleep_ends(
