@@ -59,8 +59,13 @@ TRANSIENT = TRANSIENT_ERRORS
 TRIGGER_POLL = 0.1
 # How often Redis ends blocked commands whose timeout passed (1 / its hz).
 REDIS_TIMER = 0.1
+# A round that waits for the tick that fills it waits this long more (s), for
+# the rest of that tick's group (due within the time its last round took to begin them).
+MERGE_SLACK = 0.01
 # How often the leader re-reads how many worker processes evaluate ticks.
 SLOTS_REFRESH = 5.0
+# ... and this often while no worker's heartbeat is there.
+NO_WORKER_REFRESH = 0.5
 # While the tick queue is at its bound, the leader looks at it this often (s).
 HELD_BACK_POLL = 0.05
 # Holding back for the tick queue's bound is logged at most this often (s).
@@ -144,6 +149,9 @@ class Scheduler:
         # The tick queue was at its bound in the last round: nothing claimed.
         self.held_back = False
         self._held_since = 0.0
+        # The round is gathering until then (clock time): a wake-up before it
+        # only to renew the lock claims nothing, not to cut the round short.
+        self._gather_until = 0.0
         self._said_held_back = -HELD_BACK_LOG_EVERY
 
     @classmethod
@@ -280,6 +288,10 @@ class Scheduler:
             self._synced = True
             if self.heartbeat.started_at is not None:
                 self.heartbeat.beat()  # synced: the monitor sees it at once
+        now = self.clock()
+        if now < self._gather_until:
+            cap = min(self.settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
+            return min(cap, self._gather_until - now)
         messages = self.stats.messages
         claimed = self.publish_due(self.clock())
         if claimed >= self.settings.schedule_limit:
@@ -431,8 +443,11 @@ class Scheduler:
         now = time.monotonic()
         if now - self._slots_read < SLOTS_REFRESH:
             return self._slots
-        self._slots_read = now
         slots = tick_processes(self.processes.heartbeats(), self.settings.tick_queue)
+        # No worker yet (the scheduler started first): look again next round,
+        # not in 5 s.  Rounds sized for one process until then, and resized
+        # after, cut and regather the groups a merge wait has formed.
+        self._slots_read = now if slots else now - SLOTS_REFRESH + NO_WORKER_REFRESH
         self._slots = max(1, slots)
         return self._slots
 
@@ -466,7 +481,8 @@ class Scheduler:
         # A round gathers a few ticks for each worker process (a message of
         # the least size at least); while messages wait for the workers (as
         # the last round saw), a message of the largest size.
-        if self._behind():
+        behind = self._behind()
+        if behind:
             gather = settings.tick_batch_size
         else:
             per_process = max(settings.tick_batch_gather, settings.tick_batch_min)
@@ -482,6 +498,7 @@ class Scheduler:
         cap = min(settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
         if wakeup.triggers_waiting:
             cap = min(cap, TRIGGER_POLL)
+        self._gather_until = 0.0
         if wakeup.at is None:
             return cap
         at = wakeup.at
@@ -489,11 +506,45 @@ class Scheduler:
             # Few due: the first waits (at most the batch wait past its due
             # time) until the round has gathered that many.
             gathered = math.inf if wakeup.gathered is None else wakeup.gathered
-            at = max(at, min(gathered, at + settings.scheduler_batch_wait))
-        # Ticks coming due a few ms apart wait for each other a little, so that
-        # they share a round and a message instead of one round each.
+            # Not for a message of the largest size: that one only the batch wait.
+            if self._merging() and not behind:
+                at = self._merged(at, gathered, wakeup.triggers_waiting)
+            else:
+                at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         floor = min(cap, settings.scheduler_min_pause)
         return max(floor, min(cap, at - self.clock()))
+
+    def _merging(self) -> bool:
+        """Whether rounds gather with the merge wait: over the batch wait, and without
+        jitter (which spreads each sensor's ticks afresh: its groups would not hold, and
+        every round would wait).
+        """
+        settings = self.settings
+        return (
+            settings.scheduler_merge_wait > settings.scheduler_batch_wait
+            and settings.sensor_jitter == 0
+        )
+
+    def _merged(self, head: float, gathered: float, triggers_waiting: bool) -> float:
+        """When the round goes with ``LOOKOUT_SCHEDULER_MERGE_WAIT``: at the due time of
+        the tick that fills it (a little after, for the rest of its group) if that comes
+        within the merge wait, else after the batch wait.
+
+        Sensors of one interval tick again an interval after their round
+        began them: a group gathered once is due together from then on, and
+        its later rounds wait only for its last few milliseconds.  While a due
+        tick is held back for the group, a wake-up to renew the leader lock
+        claims nothing (it would cut the group in two, each half gathering again).
+        """
+        settings = self.settings
+        if gathered <= head + settings.scheduler_merge_wait:
+            at = max(head, gathered + MERGE_SLACK)
+        else:
+            at = head + settings.scheduler_batch_wait
+        soon = head - self.clock() < settings.scheduler_merge_wait
+        if soon and head < at and not triggers_waiting:
+            self._gather_until = at
+        return at
 
     def _pause(self, seconds: float) -> None:
         if seconds <= 0 or self._stop.is_set():
@@ -507,6 +558,7 @@ class Scheduler:
         if self.lock.leading and seconds >= 2 * REDIS_TIMER:
             try:
                 if self.schedule.wait_wake(block):
+                    self._gather_until = 0.0  # a trigger: claim now
                     return
             except TRANSIENT as exc:
                 log.warning("waiting for a wake-up failed: %s", exc)

@@ -21,6 +21,7 @@ import pytest
 import lookout as dg
 from lookout import Settings
 from lookout.scheduler import Scheduler, batch_sizes
+from lookout.scheduler._loop import MERGE_SLACK, NO_WORKER_REFRESH
 from lookout.testing import TICK_TASK, Heartbeat, Repositories, tick_runner
 
 
@@ -310,7 +311,14 @@ def test_a_few_due_ticks_wait_a_little_for_enough_to_fill_a_message_for_each_wor
 ) -> None:
     clock = Clock()
     sensors = [make_sensor(f"s{i}") for i in range(8)]
-    s = schedulers(sensors, clock=clock, scheduler_batch_wait=0.05, tick_batch_gather=4)
+    # The batch wait alone (the merge wait is proved below).
+    s = schedulers(
+        sensors,
+        clock=clock,
+        scheduler_batch_wait=0.05,
+        scheduler_merge_wait=0,
+        tick_batch_gather=4,
+    )
     lead(s)
     assert s._worker_slots() == 1  # no worker heartbeats: one process assumed
     spaced = {f"s{i}": clock.now + 0.1 + i * 0.01 for i in range(8)}
@@ -329,6 +337,18 @@ def four_process_worker(storage: Repositories, settings: Settings) -> Heartbeat:
     """A worker of 4 processes on the tick queue: its heartbeat is what the scheduler reads."""
     details = {"queues": settings.tick_queue, "concurrency": "4"}
     return Heartbeat(storage.processes, "worker", details=lambda: details)
+
+
+def test_a_scheduler_started_before_its_workers_sees_their_processes_within_a_second(
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
+) -> None:
+    s = schedulers([make_sensor("s")])
+    assert s._worker_slots() == 1  # no worker yet: one process assumed
+    with four_process_worker(storage, settings):
+        # Not the 5 s a count of live workers is kept: rounds sized for one
+        # process would cut the groups a merge wait gathers.
+        time.sleep(NO_WORKER_REFRESH)
+        assert s._worker_slots() == 4
 
 
 def make_due(storage: Repositories) -> Callable[[list[str]], None]:
@@ -395,12 +415,68 @@ def test_a_low_tick_rate_gathers_several_ticks_per_worker_process_into_a_round(
     sensors = [make_sensor(f"s{i}") for i in range(12)]
     # The least message size stays 1 (a slow sensor delays no other): the
     # round gathers all the same.
-    s = schedulers(sensors, clock=clock, scheduler_batch_wait=0.05, tick_batch_min=1)
+    s = schedulers(
+        sensors,
+        clock=clock,
+        scheduler_batch_wait=0.05,
+        scheduler_merge_wait=0,
+        tick_batch_min=1,
+        tick_batch_gather=8,
+    )
     lead(s)
-    assert s._worker_slots() == 1 and s.settings.tick_batch_gather == 8
+    assert s._worker_slots() == 1
     # One due every 5 ms: the round waits for the eighth, 35 ms after the first.
     storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i * 0.005 for i in range(12)})
     assert s.run_once() == pytest.approx(0.135)
+
+
+def test_with_a_merge_wait_a_round_waits_for_the_tick_that_fills_it_and_its_group(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    clock = Clock()
+    sensors = [make_sensor(f"s{i}") for i in range(12)]
+    s = schedulers(
+        sensors,
+        clock=clock,
+        scheduler_batch_wait=0.05,
+        scheduler_merge_wait=0.25,
+        tick_batch_gather=8,
+    )
+    lead(s)
+    # One due every 20 ms: the eighth comes 140 ms after the first, past the
+    # batch wait but within the merge wait: the round waits for it, and a
+    # little more for the rest of its group.
+    storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i * 0.02 for i in range(12)})
+    assert s.run_once() == pytest.approx(0.24 + MERGE_SLACK)
+    # The first is due: a wake-up to renew the lock before the eighth claims nothing.
+    clock.now += 0.15
+    assert s.run_once() == pytest.approx(0.09 + MERGE_SLACK)
+    assert s.stats.ticks == 0
+    clock.now += 0.09 + MERGE_SLACK
+    s.run_once()
+    assert s.stats.ticks == 8
+    # Too sparse to fill within the merge wait: the batch wait alone, as without one.
+    storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i for i in range(12)})
+    assert s._idle_time() == pytest.approx(0.15)
+
+
+def test_with_jitter_a_round_waits_no_longer_than_the_batch_wait(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    clock = Clock()
+    sensors = [make_sensor(f"s{i}") for i in range(12)]
+    # Jitter spreads each sensor's ticks afresh: a group would not hold.
+    s = schedulers(
+        sensors,
+        clock=clock,
+        scheduler_batch_wait=0.05,
+        scheduler_merge_wait=0.25,
+        tick_batch_gather=8,
+        sensor_jitter=0.1,
+    )
+    lead(s)
+    storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i * 0.02 for i in range(12)})
+    assert s.run_once() == pytest.approx(0.15)
 
 
 def test_a_trigger_wakes_the_leader_before_its_sleep_ends(
