@@ -477,7 +477,6 @@ if A.launch_limit > 0 and #due > 0 and launch_waiting() >= A.launch_limit then
 end
 local out = {expired, promoted, 0, lapsed, queued, 0}
 local claimed = {}
-local expiries = {}
 local names = {}
 local n = 0
 local claimed_at = fmt(A.now)
@@ -491,7 +490,9 @@ for i = 1, #due, 2 do
   local f = redis.call('HMGET', hash, 'inflight', 'trigger')
   if not f[1] then
     n = n + 1
-    local id = string.format('%s%08x', A.round, n)
+    -- One format per id, the prefix joined to it: string.format formats each
+    -- item on its own (a %s too), and either is a libc call.
+    local id = A.round .. string.format('%08x', n)
     -- Claimed because of a trigger: one call reads both, HDEL only when triggered.
     if f[2] then
       redis.call('HDEL', hash, 'trigger')
@@ -500,8 +501,6 @@ for i = 1, #due, 2 do
       redis.call('HSET', hash, 'inflight', id, 'claimed_at', claimed_at)
     end
     claimed[#claimed + 1] = name
-    expiries[#expiries + 1] = expiry
-    expiries[#expiries + 1] = name
     out[#out + 1] = name
     out[#out + 1] = id
     out[#out + 1] = due[i + 1]
@@ -512,20 +511,25 @@ end
 for first = 1, #names, 1000 do
   redis.call('ZREM', KEYS[4], unpack(names, first, math.min(first + 999, #names)))
 end
-for first = 1, #expiries, 2000 do
-  redis.call('ZADD', LEASES, unpack(expiries, first, math.min(first + 1999, #expiries)))
-end
--- The claims in descending order: the claimed set is new each round (the
--- workers emptied it), and a new sorted set of Redis before 7.2 starts as a
+-- The expiries and the claims in descending order: the claimed set is new
+-- each round (the workers emptied it), the leases' set too whenever no tick
+-- was in flight, and a new sorted set of Redis before 7.2 starts as a
 -- listpack, each member placed by a scan from the front that parses every
 -- score on its way (quadratic); with one score for all, a member smaller
--- than the others goes in at the front at once.
+-- than the others goes in at the front at once.  One table for both calls:
+-- the same members, the expiry's score, then the claim's.
 table.sort(claimed)
 for last = #claimed, 1, -1000 do
   local scored = {}
+  local k = 0
   for i = last, math.max(last - 999, 1), -1 do
-    scored[#scored + 1] = claim_time
-    scored[#scored + 1] = claimed[i]
+    scored[k + 1] = expiry
+    scored[k + 2] = claimed[i]
+    k = k + 2
+  end
+  redis.call('ZADD', LEASES, unpack(scored))
+  for j = 1, k, 2 do
+    scored[j] = claim_time
   end
   redis.call('ZADD', CLAIMED, unpack(scored))
 end
