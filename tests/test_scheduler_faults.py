@@ -132,6 +132,23 @@ def test_a_claiming_round_sent_twice_claims_once_and_answers_the_same(
     assert later is not None and later.ticks == []
 
 
+def test_a_round_named_like_the_start_of_the_last_one_is_a_new_round(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # The round key is told from a repeat by its packed name: "round-1" is not "round-10".
+    s = schedulers([make_sensor(f"s{i}") for i in range(3)], **STEADY)
+    lead(s)
+    now = time.time()
+    first = storage.ticks.claim_due(s.lock.token, now, limit=2, ttl=60, tick_prefix="round-10")
+    second = storage.ticks.claim_due(s.lock.token, now, limit=2, ttl=60, tick_prefix="round-1")
+    assert first is not None and second is not None
+    assert [t.sensor for t in first.ticks] == ["s0", "s1"]
+    assert [t.sensor for t in second.ticks] == ["s2"]
+    assert second.ticks[0].tick_id.startswith("round-1") and second.ticks[0].tick_id != (
+        first.ticks[0].tick_id
+    )
+
+
 def test_a_lost_reply_to_a_claiming_round_still_gives_its_ticks_to_the_scheduler(
     schedulers: Callable[..., Scheduler],
     storage: Repositories,

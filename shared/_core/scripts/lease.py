@@ -392,17 +392,26 @@ return A.tick
 #    ticks_prefix, size, max_age, publish_within, round_ttl, launch_limit (0: none),
 #    launch_group (the launchers' consumer group), defer (s), queue_limit
 #    (messages; 0: none)
-# Returns nil when not leader, else {expired, promoted, deferred, lapsed,
-# queued (the tick queue's length), held back (1: nothing claimed for the
-# queue's bound, else 0), name, tick id, due at, ...}; ``expired`` counts the
-# sweep's FAILURE ticks.
+# Returns nil when not leader, else the round as kept under the round key:
+# msgpack {round, {expired, promoted, deferred, lapsed, queued (the tick
+# queue's length), held back (1: nothing claimed for the queue's bound, else
+# 0), name, tick id, due at, ...}}; ``expired`` counts the sweep's FAILURE
+# ticks.  Packed, not a reply array: it is packed for the round key anyway,
+# and one string is cheaper for Redis to send and for the caller to read than
+# three bulk strings per tick.
 CLAIM_DUE = _script("""
+-- The previous round is under the key too: it is told from this one by its
+-- packed round name, after the array's one-byte header, without unpacking
+-- every tick it claimed.
 local saved = redis.call('GET', KEYS[6])
-if saved then
-  local round = cmsgpack.unpack(saved)
-  if round[1] == A.round then
-    return round[2]
-  end
+local this_round = cmsgpack.pack(A.round)
+if saved and string.sub(saved, 2, #this_round + 1) == this_round then
+  return saved
+end
+local function answer(out)
+  local packed = cmsgpack.pack({A.round, out})
+  redis.call('SET', KEYS[6], packed, 'PX', math.floor(A.round_ttl * 1000) + 1)
+  return packed
 end
 if redis.call('GET', KEYS[3]) ~= A.token then
   return false
@@ -437,10 +446,7 @@ end
 local queued = redis.call('LLEN', KEYS[10])
 if A.queue_limit > 0 and queued >= A.queue_limit then
   -- Back-pressure: the workers are behind; the due sensors stay due.
-  local out = {expired, promoted, 0, lapsed, queued, 1}
-  redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX',
-    math.floor(A.round_ttl * 1000) + 1)
-  return out
+  return answer({expired, promoted, 0, lapsed, queued, 1})
 end
 local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', A.now, 'WITHSCORES', 'LIMIT', 0, A.limit)
 -- The run requests not yet launched (step 3); the length when the group
@@ -470,10 +476,7 @@ if A.launch_limit > 0 and #due > 0 and launch_waiting() >= A.launch_limit then
     redis.call('ZADD', KEYS[4], A.now + A.defer, due[i])
   end
   redis.call('INCRBY', KEYS[8], #due / 2)
-  local out = {expired, promoted, #due / 2, lapsed, queued, 0}
-  redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX',
-    math.floor(A.round_ttl * 1000) + 1)
-  return out
+  return answer({expired, promoted, #due / 2, lapsed, queued, 0})
 end
 local out = {expired, promoted, 0, lapsed, queued, 0}
 local claimed = {}
@@ -533,8 +536,7 @@ for last = #claimed, 1, -1000 do
   end
   redis.call('ZADD', CLAIMED, unpack(scored))
 end
-redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX', math.floor(A.round_ttl * 1000) + 1)
-return out
+return answer(out)
 """)
 
 # PUBLISH: the leader sent these ticks' messages: they leave the claimed set

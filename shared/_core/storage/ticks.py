@@ -21,7 +21,7 @@ from typing import Any
 import redis
 from redis.commands.core import Script
 
-from lookout._base.codec import encode, encode_script_args, encode_value
+from lookout._base.codec import decode_value, encode, encode_script_args, encode_value
 from lookout._base.errors import CodecError
 from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
@@ -258,11 +258,13 @@ class TickLedger(Repository):
             "defer": float(defer),
             "queue_limit": int(queue_limit) if queue else 0,
         }
-        reply = self._call(self._claim_due, keys, args)
-        if reply is None:
+        packed = self._call(self._claim_due, keys, args)
+        if packed is None:
             return None
+        # {round, {counts..., name, tick id, due at, ...}}, as the round key keeps it.
+        reply = decode_value(packed)[1]
         ticks = [
-            ClaimedTick(text(reply[i]), text(reply[i + 1]), float(reply[i + 2]))
+            ClaimedTick(reply[i], reply[i + 1], float(reply[i + 2]))
             for i in range(6, len(reply), 3)
         ]
         return ClaimRound(
