@@ -608,11 +608,13 @@ return out
 # does, and the state of each sensor it now holds read in the same atomic
 # step (what the evaluation starts from: no commit can come in between).
 # KEYS: inflight zset, claimed zset
-# A: hash_prefix, ticks_prefix, holder, ttl, ticks ({{name, tick id}, ...}),
+# A: hash_prefix, ticks_prefix, holder, ttl, ticks ({name, tick id, name,
+#    tick id, ...}: flat, one table to unpack rather than one per tick),
 #    fields (the sensor hash's fields to read)
-# Returns per tick {answer}, or {"", the holder as it was (none, or the
-# caller), field values..., newest history entry or false} when the caller
-# holds it.
+# Returns, msgpack packed (one string: cheaper for Redis to send than a
+# reply array per tick, and for the caller to read), per tick {answer}, or
+# {"", the holder as it was (false, or the caller), field values (false for
+# none)..., newest history entry or false} when the caller holds it.
 TAKE_UP = _script("""
 local now = clock()
 local began = fmt(now)
@@ -621,24 +623,26 @@ local out = {}
 local expiries = {}
 local names = {}
 local n = #A.fields
-for i, t in ipairs(A.ticks) do
-  local hash = A.hash_prefix .. t[1]
+local ticks = A.ticks
+for i = 1, #ticks, 2 do
+  local name, tick = ticks[i], ticks[i + 1]
+  local hash = A.hash_prefix .. name
   -- begin_tick's checks, with the state read in the same call.
   local f = redis.call('HMGET', hash, 'inflight', 'holder', unpack(A.fields))
-  if f[1] ~= t[2] then
-    out[i] = {'-'}
+  if f[1] ~= tick then
+    out[#out + 1] = {'-'}
   elseif f[2] and f[2] ~= A.holder then
-    out[i] = {f[2]}
+    out[#out + 1] = {f[2]}
   else
     redis.call('HSET', hash, 'holder', A.holder, 'began', began)
     expiries[#expiries + 1] = expiry
-    expiries[#expiries + 1] = t[1]
-    names[#names + 1] = t[1]
+    expiries[#expiries + 1] = name
+    names[#names + 1] = name
     -- The reply is the HMGET's own table (no copy per tick): the answer
     -- in the tick id's place, then the holder's as read, the state, the head.
     f[1] = ''
-    f[n + 3] = redis.call('LINDEX', A.ticks_prefix .. t[1], 0)
-    out[i] = f
+    f[n + 3] = redis.call('LINDEX', A.ticks_prefix .. name, 0)
+    out[#out + 1] = f
   end
 end
 -- begin_tick's lease expiries and removals from the claimed, a call each per
@@ -648,7 +652,7 @@ for first = 1, #names, 1000 do
   redis.call('ZADD', LEASES, unpack(expiries, 2 * first - 1, 2 * last))
   redis.call('ZREM', CLAIMED, unpack(names, first, last))
 end
-return out
+return cmsgpack.pack(out)
 """)
 
 # RENEW: the holder extends its leases to ``ttl`` s from now (never shortens
