@@ -72,14 +72,15 @@ def held_state(fields: Sequence[Any], name: str, tick_id: str) -> SensorState:
     TAKE_UP's packed values of ``HELD_FIELDS`` and its history's head (``False``
     for none), in that order.
     """
-    status, default, cursor, payload, last = (None if f is False else f for f in fields)
+    # Per tick a worker takes up: unpacked once, each False tested in place.
+    status, default, cursor, payload, last = fields
     return SensorState(
         status.decode() if status else None,
         default.decode() if default else None,
-        cursor,
+        None if cursor is False else cursor,
         tick_id,
-        last,
-        payload,
+        None if last is False else last,
+        None if payload is False else payload,
         name,
     )
 
