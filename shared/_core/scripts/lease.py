@@ -514,14 +514,28 @@ end
 for first = 1, #names, 1000 do
   redis.call('ZREM', KEYS[4], unpack(names, first, math.min(first + 999, #names)))
 end
--- The expiries and the claims in descending order: the claimed set is new
--- each round (the workers emptied it), the leases' set too whenever no tick
--- was in flight, and a new sorted set of Redis before 7.2 starts as a
--- listpack, each member placed by a scan from the front that parses every
--- score on its way (quadratic); with one score for all, a member smaller
--- than the others goes in at the front at once.  One table for both calls:
--- the same members, the expiry's score, then the claim's.
+-- The claimed set is new each round (the workers emptied it), the leases'
+-- set too whenever no tick was in flight, and Redis 7.0 makes every new
+-- sorted set a listpack, whatever the ZADD holds, until it passes 128
+-- members: each member is looked for and placed by a scan of the list that
+-- parses every score on its way (quadratic).  So the members go in in
+-- descending order (with one score for all, a member smaller than the
+-- others goes in at the front at once), and a larger round opens a new set
+-- with a placeholder longer than a listpack takes (64 bytes unless
+-- configured), which makes it a skiplist from the start, and takes the
+-- placeholder out in the same step.  Bytes 0xff: never in a name (names are
+-- UTF-8).  (Redis 7.2 sizes a new set by the ZADD itself.)  One table for
+-- both calls: the same members, the expiry's score, then the claim's.
 table.sort(claimed)
+local OPENER = string.rep(string.char(255), 200)
+local function open(key, score)
+  if #claimed <= 128 or redis.call('EXISTS', key) == 1 then
+    return false
+  end
+  redis.call('ZADD', key, score, OPENER)
+  return true
+end
+local opened = {LEASES = open(LEASES, expiry), CLAIMED = open(CLAIMED, claim_time)}
 for last = #claimed, 1, -1000 do
   local scored = {}
   local k = 0
@@ -535,6 +549,12 @@ for last = #claimed, 1, -1000 do
     scored[j] = claim_time
   end
   redis.call('ZADD', CLAIMED, unpack(scored))
+end
+if opened.LEASES then
+  redis.call('ZREM', LEASES, OPENER)
+end
+if opened.CLAIMED then
+  redis.call('ZREM', CLAIMED, OPENER)
 end
 return answer(out)
 """)
