@@ -142,7 +142,7 @@ def test_a_large_round_holds_exactly_its_claims_in_the_leases_and_the_claimed(
     first = storage.ticks.claim_due(s.lock.token, time.time(), limit=200, ttl=60, tick_prefix="a")
     assert first is not None and len(first.ticks) == 200
     names = sorted(t.sensor for t in first.ticks)
-    claimed = storage.client.zrange(storage.keys.claimed, 0, -1, withscores=True)
+    claimed: list[Any] = storage.client.zrange(storage.keys.claimed, 0, -1, withscores=True)
     assert in_flight(storage) == names
     assert sorted(text(name) for name, _ in claimed) == names
     assert len({score for _, score in claimed}) == 1
