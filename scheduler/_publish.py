@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from lookout._base.wire import TICK_TASK, TickMessage
+from lookout._base.wire import TICK_TASK
 from lookout._core.settings import Settings
 from lookout._core.storage import ClaimedTick
 from lookout.workers.app import make_celery
@@ -43,6 +43,14 @@ def split(ticks: Sequence[ClaimedTick], sizes: Sequence[int]) -> list[Sequence[C
         batches.append(ticks[start : start + size])
         start += size
     return batches
+
+
+def wire_of(tick: ClaimedTick) -> dict[str, Any]:
+    """A claimed tick's ``TickMessage`` as it goes on the wire (its ``to_wire``), built
+    directly: a TickMessage made and mapped per tick was ~1.3 us of the scheduler's
+    ~5 us per tick.
+    """
+    return {"sensor": tick.sensor, "tick_id": tick.tick_id, "due_at": tick.due_at}
 
 
 class PublishError(Exception):
@@ -116,7 +124,7 @@ class TickPublisher:
             # same retries): a broker that cannot be reached surely got none.
             producer.connection.ensure_connection(**self.app.conf.task_publish_retry_policy)
             for batch in batches:
-                payload = [TickMessage(t.sensor, t.tick_id, t.due_at).to_wire() for t in batch]
+                payload = [wire_of(t) for t in batch]
                 sending = True
                 # The argument's repr, for Flower and the worker's log,
                 # written here: Celery's own (saferepr of every tick) was

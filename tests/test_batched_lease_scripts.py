@@ -148,6 +148,34 @@ def test_taking_up_reads_each_held_sensors_state_and_leaves_the_others_alone(
     assert storage.ticks.holder("counter_b") == "host-b:1:job-9"
 
 
+def test_taking_up_reads_the_same_state_as_reading_each_sensor(
+    storage: Repositories, settings: Settings
+) -> None:
+    # One sensor with a history, an empty cursor and an operator's status; one
+    # with a cursor that is not text and a trigger payload; one with nothing.
+    _, commits = a_flush(storage, settings)
+    assert storage.ticks.commit_many(commits[:1]) != [None]
+    for name, tick in [(c.record.sensor, c.record.tick_id) for c in commits[1:]]:
+        assert storage.ticks.release(name, tick, HOLDER)
+    storage.sensors.set_cursor("counter", b"")
+    storage.sensors.set_status("counter", DefaultSensorStatus.STOPPED, time.time())
+    storage.sensors.set_cursor("counter_b", b"\x00\xff cursor")
+    storage.client.hset(storage.keys.sensor("counter_b"), "payload", b"\x92\x01\xc0")
+    ticks = claim_ticks(storage, settings, COUNTERS)
+
+    taken = storage.ticks.take_up([(t.sensor, t.tick_id) for t in ticks], HOLDER, 60)
+
+    assert [answer for answer, _ in taken] == ["", "", ""]
+    assert [state for _, state in taken] == storage.sensors.states(COUNTERS)
+    first, second, third = (state for _, state in taken)
+    assert first is not None and first.cursor == b"" and first.status == "STOPPED"
+    assert first.last is not None and first.last.tick_id == commits[0].record.tick_id
+    assert second is not None and second.cursor == b"\x00\xff cursor"
+    assert second.payload == b"\x92\x01\xc0"
+    assert third is not None and third.cursor is None and third.last_entry is None
+    assert third.inflight == ticks[2].tick_id
+
+
 def test_a_whole_message_costs_one_round_trip_to_take_up_and_one_per_flush(
     storage: Repositories, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

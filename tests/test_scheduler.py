@@ -22,7 +22,7 @@ import lookout as dg
 from lookout import Settings
 from lookout.scheduler import Scheduler, batch_sizes
 from lookout.scheduler._loop import MERGE_SLACK, NO_WORKER_REFRESH
-from lookout.testing import TICK_TASK, Heartbeat, Repositories, tick_runner
+from lookout.testing import TICK_TASK, Heartbeat, Repositories, TickMessage, tick_runner
 
 
 class Clock:
@@ -113,6 +113,7 @@ def test_due_sensors_are_published_once_each_in_batches(
     assert len({t["tick_id"] for b in batches for t in b}) == 25
     for tick in (t for b in batches for t in b):
         assert storage.sensors.state(tick["sensor"]).inflight == tick["tick_id"]
+        assert TickMessage.from_wire(tick).to_wire() == tick  # a TickMessage's map, whole
     # In flight: a second round publishes nothing, and a restart's sync adds nothing.
     s.run_once()
     assert s.sync() == 0

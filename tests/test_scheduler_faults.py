@@ -132,6 +132,44 @@ def test_a_claiming_round_sent_twice_claims_once_and_answers_the_same(
     assert later is not None and later.ticks == []
 
 
+def test_a_large_round_holds_exactly_its_claims_in_the_leases_and_the_claimed(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # Over 128 claims into empty sets: the script opens them with a placeholder
+    # (a skiplist from the start) that must be gone when the round ends.
+    s = schedulers([make_sensor(f"s{i:03d}") for i in range(300)], **STEADY)
+    lead(s)
+    first = storage.ticks.claim_due(s.lock.token, time.time(), limit=200, ttl=60, tick_prefix="a")
+    assert first is not None and len(first.ticks) == 200
+    names = sorted(t.sensor for t in first.ticks)
+    claimed: list[Any] = storage.client.zrange(storage.keys.claimed, 0, -1, withscores=True)
+    assert in_flight(storage) == names
+    assert sorted(text(name) for name, _ in claimed) == names
+    assert len({score for _, score in claimed}) == 1
+    # Sets that exist already are added to as they are.
+    second = storage.ticks.claim_due(s.lock.token, time.time(), limit=200, ttl=60, tick_prefix="b")
+    assert second is not None and len(second.ticks) == 100
+    assert in_flight(storage) == [f"s{i:03d}" for i in range(300)]
+    assert storage.client.zcard(storage.keys.claimed) == 300
+
+
+def test_a_round_named_like_the_start_of_the_last_one_is_a_new_round(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # The round key is told from a repeat by its packed name: "round-1" is not "round-10".
+    s = schedulers([make_sensor(f"s{i}") for i in range(3)], **STEADY)
+    lead(s)
+    now = time.time()
+    first = storage.ticks.claim_due(s.lock.token, now, limit=2, ttl=60, tick_prefix="round-10")
+    second = storage.ticks.claim_due(s.lock.token, now, limit=2, ttl=60, tick_prefix="round-1")
+    assert first is not None and second is not None
+    assert [t.sensor for t in first.ticks] == ["s0", "s1"]
+    assert [t.sensor for t in second.ticks] == ["s2"]
+    assert second.ticks[0].tick_id.startswith("round-1") and second.ticks[0].tick_id != (
+        first.ticks[0].tick_id
+    )
+
+
 def test_a_lost_reply_to_a_claiming_round_still_gives_its_ticks_to_the_scheduler(
     schedulers: Callable[..., Scheduler],
     storage: Repositories,

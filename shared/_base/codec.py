@@ -74,6 +74,16 @@ def decode_value(data: bytes) -> Any:
         raise CodecError(f"cannot decode msgpack payload ({len(data)} bytes): {exc}") from exc
 
 
+def decode_raw(data: bytes) -> Any:
+    """Decode msgpack packed by Redis's Lua (cmsgpack): every string as ``bytes``,
+    as Redis holds them (a cursor, a history entry), nil-less arrays with ``False``.
+    """
+    try:
+        return msgpack.unpackb(data, raw=True, strict_map_key=False, use_list=True)
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError) as exc:
+        raise CodecError(f"cannot decode msgpack reply ({len(data)} bytes): {exc}") from exc
+
+
 def encode_text_bytes(value: object) -> bytes:
     """Encode a plain value whose bytes go as msgpack strings (Lua's cmsgpack
     reads no bin type); read back with ``lenient=True``, they are ``str`` whose

@@ -392,17 +392,26 @@ return A.tick
 #    ticks_prefix, size, max_age, publish_within, round_ttl, launch_limit (0: none),
 #    launch_group (the launchers' consumer group), defer (s), queue_limit
 #    (messages; 0: none)
-# Returns nil when not leader, else {expired, promoted, deferred, lapsed,
-# queued (the tick queue's length), held back (1: nothing claimed for the
-# queue's bound, else 0), name, tick id, due at, ...}; ``expired`` counts the
-# sweep's FAILURE ticks.
+# Returns nil when not leader, else the round as kept under the round key:
+# msgpack {round, {expired, promoted, deferred, lapsed, queued (the tick
+# queue's length), held back (1: nothing claimed for the queue's bound, else
+# 0), name, tick id, due at, ...}}; ``expired`` counts the sweep's FAILURE
+# ticks.  Packed, not a reply array: it is packed for the round key anyway,
+# and one string is cheaper for Redis to send and for the caller to read than
+# three bulk strings per tick.
 CLAIM_DUE = _script("""
+-- The previous round is under the key too: it is told from this one by its
+-- packed round name, after the array's one-byte header, without unpacking
+-- every tick it claimed.
 local saved = redis.call('GET', KEYS[6])
-if saved then
-  local round = cmsgpack.unpack(saved)
-  if round[1] == A.round then
-    return round[2]
-  end
+local this_round = cmsgpack.pack(A.round)
+if saved and string.sub(saved, 2, #this_round + 1) == this_round then
+  return saved
+end
+local function answer(out)
+  local packed = cmsgpack.pack({A.round, out})
+  redis.call('SET', KEYS[6], packed, 'PX', math.floor(A.round_ttl * 1000) + 1)
+  return packed
 end
 if redis.call('GET', KEYS[3]) ~= A.token then
   return false
@@ -437,10 +446,7 @@ end
 local queued = redis.call('LLEN', KEYS[10])
 if A.queue_limit > 0 and queued >= A.queue_limit then
   -- Back-pressure: the workers are behind; the due sensors stay due.
-  local out = {expired, promoted, 0, lapsed, queued, 1}
-  redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX',
-    math.floor(A.round_ttl * 1000) + 1)
-  return out
+  return answer({expired, promoted, 0, lapsed, queued, 1})
 end
 local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', A.now, 'WITHSCORES', 'LIMIT', 0, A.limit)
 -- The run requests not yet launched (step 3); the length when the group
@@ -470,14 +476,10 @@ if A.launch_limit > 0 and #due > 0 and launch_waiting() >= A.launch_limit then
     redis.call('ZADD', KEYS[4], A.now + A.defer, due[i])
   end
   redis.call('INCRBY', KEYS[8], #due / 2)
-  local out = {expired, promoted, #due / 2, lapsed, queued, 0}
-  redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX',
-    math.floor(A.round_ttl * 1000) + 1)
-  return out
+  return answer({expired, promoted, #due / 2, lapsed, queued, 0})
 end
 local out = {expired, promoted, 0, lapsed, queued, 0}
 local claimed = {}
-local expiries = {}
 local names = {}
 local n = 0
 local claimed_at = fmt(A.now)
@@ -491,7 +493,9 @@ for i = 1, #due, 2 do
   local f = redis.call('HMGET', hash, 'inflight', 'trigger')
   if not f[1] then
     n = n + 1
-    local id = string.format('%s%08x', A.round, n)
+    -- One format per id, the prefix joined to it: string.format formats each
+    -- item on its own (a %s too), and either is a libc call.
+    local id = A.round .. string.format('%08x', n)
     -- Claimed because of a trigger: one call reads both, HDEL only when triggered.
     if f[2] then
       redis.call('HDEL', hash, 'trigger')
@@ -500,8 +504,6 @@ for i = 1, #due, 2 do
       redis.call('HSET', hash, 'inflight', id, 'claimed_at', claimed_at)
     end
     claimed[#claimed + 1] = name
-    expiries[#expiries + 1] = expiry
-    expiries[#expiries + 1] = name
     out[#out + 1] = name
     out[#out + 1] = id
     out[#out + 1] = due[i + 1]
@@ -512,25 +514,49 @@ end
 for first = 1, #names, 1000 do
   redis.call('ZREM', KEYS[4], unpack(names, first, math.min(first + 999, #names)))
 end
-for first = 1, #expiries, 2000 do
-  redis.call('ZADD', LEASES, unpack(expiries, first, math.min(first + 1999, #expiries)))
-end
--- The claims in descending order: the claimed set is new each round (the
--- workers emptied it), and a new sorted set of Redis before 7.2 starts as a
--- listpack, each member placed by a scan from the front that parses every
--- score on its way (quadratic); with one score for all, a member smaller
--- than the others goes in at the front at once.
+-- The claimed set is new each round (the workers emptied it), the leases'
+-- set too whenever no tick was in flight, and Redis 7.0 makes every new
+-- sorted set a listpack, whatever the ZADD holds, until it passes 128
+-- members: each member is looked for and placed by a scan of the list that
+-- parses every score on its way (quadratic).  So the members go in in
+-- descending order (with one score for all, a member smaller than the
+-- others goes in at the front at once), and a larger round opens a new set
+-- with a placeholder longer than a listpack takes (64 bytes unless
+-- configured), which makes it a skiplist from the start, and takes the
+-- placeholder out in the same step.  Bytes 0xff: never in a name (names are
+-- UTF-8).  (Redis 7.2 sizes a new set by the ZADD itself.)  One table for
+-- both calls: the same members, the expiry's score, then the claim's.
 table.sort(claimed)
+local OPENER = string.rep(string.char(255), 200)
+local function open(key, score)
+  if #claimed <= 128 or redis.call('EXISTS', key) == 1 then
+    return false
+  end
+  redis.call('ZADD', key, score, OPENER)
+  return true
+end
+local opened = {LEASES = open(LEASES, expiry), CLAIMED = open(CLAIMED, claim_time)}
 for last = #claimed, 1, -1000 do
   local scored = {}
+  local k = 0
   for i = last, math.max(last - 999, 1), -1 do
-    scored[#scored + 1] = claim_time
-    scored[#scored + 1] = claimed[i]
+    scored[k + 1] = expiry
+    scored[k + 2] = claimed[i]
+    k = k + 2
+  end
+  redis.call('ZADD', LEASES, unpack(scored))
+  for j = 1, k, 2 do
+    scored[j] = claim_time
   end
   redis.call('ZADD', CLAIMED, unpack(scored))
 end
-redis.call('SET', KEYS[6], cmsgpack.pack({A.round, out}), 'PX', math.floor(A.round_ttl * 1000) + 1)
-return out
+if opened.LEASES then
+  redis.call('ZREM', LEASES, OPENER)
+end
+if opened.CLAIMED then
+  redis.call('ZREM', CLAIMED, OPENER)
+end
+return answer(out)
 """)
 
 # PUBLISH: the leader sent these ticks' messages: they leave the claimed set
@@ -602,11 +628,13 @@ return out
 # does, and the state of each sensor it now holds read in the same atomic
 # step (what the evaluation starts from: no commit can come in between).
 # KEYS: inflight zset, claimed zset
-# A: hash_prefix, ticks_prefix, holder, ttl, ticks ({{name, tick id}, ...}),
+# A: hash_prefix, ticks_prefix, holder, ttl, ticks ({name, tick id, name,
+#    tick id, ...}: flat, one table to unpack rather than one per tick),
 #    fields (the sensor hash's fields to read)
-# Returns per tick {answer}, or {"", the holder as it was (none, or the
-# caller), field values..., newest history entry or false} when the caller
-# holds it.
+# Returns, msgpack packed (one string: cheaper for Redis to send than a
+# reply array per tick, and for the caller to read), per tick {answer}, or
+# {"", the holder as it was (false, or the caller), field values (false for
+# none)..., newest history entry or false} when the caller holds it.
 TAKE_UP = _script("""
 local now = clock()
 local began = fmt(now)
@@ -615,24 +643,26 @@ local out = {}
 local expiries = {}
 local names = {}
 local n = #A.fields
-for i, t in ipairs(A.ticks) do
-  local hash = A.hash_prefix .. t[1]
+local ticks = A.ticks
+for i = 1, #ticks, 2 do
+  local name, tick = ticks[i], ticks[i + 1]
+  local hash = A.hash_prefix .. name
   -- begin_tick's checks, with the state read in the same call.
   local f = redis.call('HMGET', hash, 'inflight', 'holder', unpack(A.fields))
-  if f[1] ~= t[2] then
-    out[i] = {'-'}
+  if f[1] ~= tick then
+    out[#out + 1] = {'-'}
   elseif f[2] and f[2] ~= A.holder then
-    out[i] = {f[2]}
+    out[#out + 1] = {f[2]}
   else
     redis.call('HSET', hash, 'holder', A.holder, 'began', began)
     expiries[#expiries + 1] = expiry
-    expiries[#expiries + 1] = t[1]
-    names[#names + 1] = t[1]
+    expiries[#expiries + 1] = name
+    names[#names + 1] = name
     -- The reply is the HMGET's own table (no copy per tick): the answer
     -- in the tick id's place, then the holder's as read, the state, the head.
     f[1] = ''
-    f[n + 3] = redis.call('LINDEX', A.ticks_prefix .. t[1], 0)
-    out[i] = f
+    f[n + 3] = redis.call('LINDEX', A.ticks_prefix .. name, 0)
+    out[#out + 1] = f
   end
 end
 -- begin_tick's lease expiries and removals from the claimed, a call each per
@@ -642,7 +672,7 @@ for first = 1, #names, 1000 do
   redis.call('ZADD', LEASES, unpack(expiries, 2 * first - 1, 2 * last))
   redis.call('ZREM', CLAIMED, unpack(names, first, last))
 end
-return out
+return cmsgpack.pack(out)
 """)
 
 # RENEW: the holder extends its leases to ``ttl`` s from now (never shortens

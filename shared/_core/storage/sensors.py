@@ -62,6 +62,29 @@ def read_state(fields: Sequence[object], name: str = "") -> SensorState:
     )
 
 
+# The fields a take-up reads (TAKE_UP): STATE_FIELDS but ``inflight``, which
+# it reads first anyway and which is the tick's id once the tick is held.
+HELD_FIELDS = ("status", "default", "cursor", "payload")
+
+
+def held_state(fields: Sequence[Any], name: str, tick_id: str) -> SensorState:
+    """The SensorState of sensor ``name``, whose tick ``tick_id`` is held, from
+    TAKE_UP's packed values of ``HELD_FIELDS`` and its history's head (``False``
+    for none), in that order.
+    """
+    # Per tick a worker takes up: unpacked once, each False tested in place.
+    status, default, cursor, payload, last = fields
+    return SensorState(
+        status.decode() if status else None,
+        default.decode() if default else None,
+        None if cursor is False else cursor,
+        tick_id,
+        None if last is False else last,
+        None if payload is False else payload,
+        name,
+    )
+
+
 class SensorStore(Repository):
     """Each sensor's hash (code defaults, operator status, cursor) and its run-key hash."""
 

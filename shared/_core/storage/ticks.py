@@ -21,7 +21,13 @@ from typing import Any
 import redis
 from redis.commands.core import Script
 
-from lookout._base.codec import encode, encode_script_args, encode_value
+from lookout._base.codec import (
+    decode_raw,
+    decode_value,
+    encode,
+    encode_script_args,
+    encode_value,
+)
 from lookout._base.errors import CodecError
 from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
@@ -38,7 +44,7 @@ from lookout._core.storage.history import (
     with_flags,
 )
 from lookout._core.storage.run_keys import RunKeyPolicy, request_opts
-from lookout._core.storage.sensors import STATE_FIELDS, SensorState, read_state
+from lookout._core.storage.sensors import HELD_FIELDS, SensorState, held_state
 from lookout._core.streams import text
 
 # The keys every lease script takes first (``_call``): the leases' expiries
@@ -258,11 +264,13 @@ class TickLedger(Repository):
             "defer": float(defer),
             "queue_limit": int(queue_limit) if queue else 0,
         }
-        reply = self._call(self._claim_due, keys, args)
-        if reply is None:
+        packed = self._call(self._claim_due, keys, args)
+        if packed is None:
             return None
+        # {round, {counts..., name, tick id, due at, ...}}, as the round key keeps it.
+        reply = decode_value(packed)[1]
         ticks = [
-            ClaimedTick(text(reply[i]), text(reply[i + 1]), float(reply[i + 2]))
+            ClaimedTick(reply[i], reply[i + 1], float(reply[i + 2]))
             for i in range(6, len(reply), 3)
         ]
         return ClaimRound(
@@ -316,13 +324,13 @@ class TickLedger(Repository):
             "ticks_prefix": self.keys.ticks(""),
             "holder": holder,
             "ttl": float(ttl),
-            "ticks": [list(t) for t in ticks],
-            "fields": list(STATE_FIELDS),
+            "ticks": [part for t in ticks for part in t],
+            "fields": list(HELD_FIELDS),
         }
-        rows = self._call(self._take_up, [], args)
+        rows = decode_raw(self._call(self._take_up, [], args))
         return [
-            (text(row[0]), read_state(row[2:], ref[0]) if len(row) > 1 else None)
-            for row, ref in zip(rows, ticks, strict=True)
+            (row[0].decode(), held_state(row[2:], name, tick) if len(row) > 1 else None)
+            for row, (name, tick) in zip(rows, ticks, strict=True)
         ]
 
     def renew(
