@@ -23,6 +23,7 @@ from redis.commands.core import Script
 
 from lookout._base.codec import encode, encode_script_args, encode_value
 from lookout._base.errors import CodecError
+from lookout._base.frozen import quick_init
 from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
@@ -54,6 +55,7 @@ _OWN_KEYS = ("",) * 6
 PUBLISH_WITHIN = 10.0
 
 
+@quick_init
 @dataclass(frozen=True)
 class TickCommit:
     """Everything one tick writes, handed to the commit script as one unit."""
