@@ -753,17 +753,60 @@ end
 local NONE = {}
 -- A committed tick's answer when it asked for no runs (one table for all).
 local DONE = {1, ''}
+-- ``last_commit`` names a sensor's last commit, answered again to a resend,
+-- in 16 hex digits (short enough, with every other field, to keep the
+-- sensor's hash a listpack under Redis's default hash-max-listpack-value,
+-- 64).  A record that carries its tick id packed (a scheduler's tick: byte
+-- 4 of the array form starts the 16-byte id) names its tick itself, and the
+-- history's head is the last commit's record: ``last_commit`` is then the
+-- SHA-1 of the holder alone, made once per holder in a flush (``S.marks``),
+-- not once per tick.  Any other tick's is the SHA-1 of "tick holder", as
+-- every commit's was before; versions before that kept "tick holder" itself.
+local function holder_mark(holder, S)
+  local marks = S.marks
+  if not marks then
+    marks = {}
+    S.marks = marks
+  end
+  local mark = marks[holder]
+  if not mark then
+    mark = string.sub(redis.sha1hex(holder), 1, 16)
+    marks[holder] = mark
+  end
+  return mark
+end
+local function packed_id(record)
+  return string.byte(record, 4) == 0xb0
+end
+local function commit_mark(A, holder, S)
+  if packed_id(A.record) then
+    return holder_mark(holder, S)
+  end
+  return string.sub(redis.sha1hex(A.tick .. ' ' .. holder), 1, 16)
+end
+-- Whether ``last`` (the sensor's ``last_commit``) names this very commit,
+-- in any of the forms above (a refused commit only: the lease is gone).
+local function committed_before(KEYS, A, holder, last, S)
+  if not last then
+    return false
+  end
+  local named = A.tick .. ' ' .. holder
+  if last == named or last == string.sub(redis.sha1hex(named), 1, 16) then
+    return true
+  end
+  if not packed_id(A.record) or last ~= holder_mark(holder, S) then
+    return false
+  end
+  local head = redis.call('LINDEX', KEYS[4], 0)
+  local array = head and string.byte(head, 1)
+  return (array == 0x97 or array == 0x98) and string.sub(head, 4, 20) == string.sub(A.record, 4, 20)
+end
 local function commit_tick(KEYS, A, later, S)
 local holder, requests = A.holder or S.holder, A.requests or NONE
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags', 'kills')
--- ``last_commit`` names the commit by 16 hex digits of the SHA-1 of "tick
--- holder": short enough (with every other field) to keep the sensor's hash
--- a listpack under Redis's default hash-max-listpack-value (64); 64 bits
--- tell one sensor's commits apart.  Versions before kept "tick holder" itself.
-local done = string.sub(redis.sha1hex(A.tick .. ' ' .. holder), 1, 16)
 if state[1] ~= A.tick or state[4] ~= holder then
-  if state[5] == done or state[5] == A.tick .. ' ' .. holder then
+  if committed_before(KEYS, A, holder, state[5], S) then
     return {1, state[6] or ''}
   end
   return {0, ''}
@@ -788,7 +831,7 @@ end
 -- The sensor's fields in write_record's HSET: its last commit, its cursor
 -- unless the tick failed.  An empty last_flags and a count of kills of 0
 -- are no field at all (both read so): a few bytes less of every sensor's hash.
-local fields = {'last_commit', done}
+local fields = {'last_commit', commit_mark(A, holder, S)}
 if flags ~= '' then
   fields[3], fields[4] = 'last_flags', flags
 end
