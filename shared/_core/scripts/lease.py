@@ -200,13 +200,12 @@ local function write_record(hash, ticks, entry, size, started, max_age, fields, 
   end
   local h, rec, rest
   if status == 'K' then
+    -- The head unpacked once: its status and reason, then its run.
     local head = redis.call('LINDEX', ticks, 0)
-    if head then
-      local head_status, head_reason = summary(head)
-      if head_status == 'K' and head_reason == reason then
-        h = record_of(head)
-        rec, rest = record_of(entry)
-      end
+    local hr = head and record_of(head)
+    if hr and status_of(hr) == 'K' and (reason_of(hr) or false) == reason then
+      h = hr
+      rec, rest = record_of(entry)
     end
   end
   if h and rec then
