@@ -777,35 +777,38 @@ end
 local function packed_id(record)
   return string.byte(record, 4) == 0xb0
 end
-local function commit_mark(A, holder, S)
-  if packed_id(A.record) then
+local function commit_mark(tick, record, holder, S)
+  if packed_id(record) then
     return holder_mark(holder, S)
   end
-  return string.sub(redis.sha1hex(A.tick .. ' ' .. holder), 1, 16)
+  return string.sub(redis.sha1hex(tick .. ' ' .. holder), 1, 16)
 end
 -- Whether ``last`` (the sensor's ``last_commit``) names this very commit,
 -- in any of the forms above (a refused commit only: the lease is gone).
-local function committed_before(KEYS, A, holder, last, S)
+local function committed_before(KEYS, tick, record, holder, last, S)
   if not last then
     return false
   end
-  local named = A.tick .. ' ' .. holder
+  local named = tick .. ' ' .. holder
   if last == named or last == string.sub(redis.sha1hex(named), 1, 16) then
     return true
   end
-  if not packed_id(A.record) or last ~= holder_mark(holder, S) then
+  if not packed_id(record) or last ~= holder_mark(holder, S) then
     return false
   end
   local head = redis.call('LINDEX', KEYS[4], 0)
   local array = head and string.byte(head, 1)
-  return (array == 0x97 or array == 0x98) and string.sub(head, 4, 20) == string.sub(A.record, 4, 20)
+  return (array == 0x97 or array == 0x98) and string.sub(head, 4, 20) == string.sub(record, 4, 20)
 end
-local function commit_tick(KEYS, A, later, S)
+-- ``C``: the arguments every commit has, by position (COMMIT_MANY sends them
+-- so: no name to decode per tick); ``A``: the others, by name.
+local function commit_tick(KEYS, C, A, later, S)
+local name, tick, record, started, next_due, letter, reason = unpack(C, 1, 7)
 local holder, requests = A.holder or S.holder, A.requests or NONE
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags', 'kills')
-if state[1] ~= A.tick or state[4] ~= holder then
-  if committed_before(KEYS, A, holder, state[5], S) then
+if state[1] ~= tick or state[4] ~= holder then
+  if committed_before(KEYS, tick, record, holder, state[5], S) then
     return {1, state[6] or ''}
   end
   return {0, ''}
@@ -823,14 +826,14 @@ if #requests > 0 or A.run_keys then
   end
   flags = table.concat(mask)
 end
-local entry = A.record
+local entry = record
 if flags ~= '' then
   entry = entry .. cmsgpack.pack(flags)
 end
 -- The sensor's fields in write_record's HSET: its last commit, its cursor
 -- unless the tick failed.  An empty last_flags and a count of kills of 0
 -- are no field at all (both read so): a few bytes less of every sensor's hash.
-local fields = {'last_commit', commit_mark(A, holder, S)}
+local fields = {'last_commit', commit_mark(tick, record, holder, S)}
 if flags ~= '' then
   fields[3], fields[4] = 'last_flags', flags
 end
@@ -838,9 +841,9 @@ if A.store_cursor then
   fields[#fields + 1] = 'cursor'
   fields[#fields + 1] = A.cursor or ''
 end
--- The record's status is A.status; a skip's reason comes as A.reason.
-local status = (A.status ~= 'K' or A.reason ~= nil) and A.status or nil
-write_record(KEYS[3], KEYS[4], entry, S.size, A.started, S.max_age, fields, status, A.reason)
+-- The record's status is ``letter``; a skip's reason comes as ``reason``.
+local status = (letter ~= 'K' or reason ~= nil) and letter or nil
+write_record(KEYS[3], KEYS[4], entry, S.size, started, S.max_age, fields, status, reason)
 local gone = {}
 if state[7] then
   gone[#gone + 1] = 'kills'
@@ -853,10 +856,10 @@ if #gone > 0 then
 end
 -- clear_lease, its expiry later, and not CLAIMED: begin_tick (a holder) took it out.
 clear_lease_fields(KEYS[3])
-later.names[#later.names + 1] = A.sensor
-if A.next_due ~= '' and running(state[2], state[3]) then
-  later.due[#later.due + 1] = A.next_due
-  later.due[#later.due + 1] = A.sensor
+later.names[#later.names + 1] = name
+if next_due ~= '' and running(state[2], state[3]) then
+  later.due[#later.due + 1] = next_due
+  later.due[#later.due + 1] = name
 end
 -- [asset events] each with its asset index entries (append_asset_event).
 for i, ev in ipairs(A.events or {}) do
@@ -865,7 +868,7 @@ end
 -- [end asset events]
 -- [failure event] a FAILURE tick on the event stream (tick_failure_event).
 if A.failure then
-  tick_failure_event(KEYS[9], A.sensor, A.tick, clock(), A.failure)
+  tick_failure_event(KEYS[9], name, tick, clock(), A.failure)
 end
 -- [end failure event]
 -- [dynamic partitions]
@@ -883,11 +886,11 @@ end
 -- [end dynamic partitions]
 -- [counters] Only grows the counters hash (KEYS[8], keys.py ``counters``):
 -- one field per sensor, ``s:{sensor}``, its counts as "{letter}{count}"
--- pairs: committed ticks by status letter (A.status), ``q`` requests given,
+-- pairs: committed ticks by status letter (``letter``), ``q`` requests given,
 -- ``d`` requests dropped (only once one was).  One field, not one per count:
 -- each field of a large hash costs ~70 bytes of Redis.
-local field = 's:' .. A.sensor
-local counts = count(redis.call('HGET', KEYS[8], field) or '', A.status, 1)
+local field = 's:' .. name
+local counts = count(redis.call('HGET', KEYS[8], field) or '', letter, 1)
 if #requests > 0 then
   local _, dropped = string.gsub(flags, '0', '')
   counts = count(counts, 'q', #requests)
@@ -909,7 +912,8 @@ COMMIT = _script(
     COMMIT_TICK
     + """
 local later = {names = {}, due = {}}
-return flushed(later, KEYS[6], pcall(commit_tick, KEYS, A, later, A))
+local C = {A.sensor, A.tick, A.record, A.started, A.next_due, A.status, A.reason}
+return flushed(later, KEYS[6], pcall(commit_tick, KEYS, C, A, later, A))
 """
 )
 
@@ -925,10 +929,12 @@ return flushed(later, KEYS[6], pcall(commit_tick, KEYS, A, later, A))
 # KEYS: inflight zset, claimed zset, launch stream, due zset, counters hash,
 #       then every other key the ticks name, each once
 # A: hash_prefix, ticks_prefix, run_keys_prefix, holder, size, max_age,
-#    commits ({{k = {index in KEYS of its COMMIT KEYS[9], KEYS[10], ...} or
-#    nil, and COMMIT's named arguments but size and max_age; holder only
-#    when not A.holder, requests only when any, cursor only when stored},
-#    ...}, in order)
+#    commits ({{sensor, tick, record, started, next_due, status, reason
+#    (false for none), {k = {index in KEYS of its COMMIT KEYS[9], KEYS[10],
+#    ...} or nil, and COMMIT's other named arguments but size and max_age;
+#    holder only when not A.holder, requests only when any, cursor only when
+#    stored} or nil when empty}, ...}, in order: by position, as a flush's
+#    every tick has the first seven, their names not decoded per tick)
 # Returns per tick what COMMIT returns.
 COMMIT_MANY = _script(
     COMMIT_TICK
@@ -936,14 +942,14 @@ COMMIT_MANY = _script(
 local later = {names = {}, due = {}}
 local out = {}
 for i, c in ipairs(A.commits) do
-  local name = c.sensor
+  local name, more = c[1], c[8] or NONE
   local K = {LEASES, CLAIMED, A.hash_prefix .. name, A.ticks_prefix .. name, KEYS[3], KEYS[4],
     A.run_keys_prefix .. name, KEYS[5]}
-  for j, at in ipairs(c.k or NONE) do
+  for j, at in ipairs(more.k or NONE) do
     K[j + 8] = KEYS[at]
   end
   -- What the flush shares (holder, size, max_age) commit_tick reads from A.
-  local ok, reply = pcall(commit_tick, K, c, later, A)
+  local ok, reply = pcall(commit_tick, K, c, more, later, A)
   if not ok then
     return flushed(later, KEYS[4], ok, reply)
   end
