@@ -193,13 +193,16 @@ end
 -- HSET for the commit).  ``status`` and ``reason``: the entry's status and
 -- skip reason (false for none) as its caller has them (a commit's
 -- arguments), so that only a skip's fold unpacks it; nil: read from the entry.
-local function write_record(hash, ticks, entry, size, started, max_age, fields, status, reason)
+-- ``fold`` false: the caller knows the head cannot take this skip in (it is
+-- not read); nil or true: it may.
+local function write_record(hash, ticks, entry, size, started, max_age, fields, status, reason,
+    fold)
   local known, start = status ~= nil, nil
   if not known then
     status, reason, start = summary(entry)
   end
   local h, rec, rest
-  if status == 'K' then
+  if status == 'K' and fold ~= false then
     -- The head unpacked once: its status and reason, then its run.
     local head = redis.call('LINDEX', ticks, 0)
     local hr = head and record_of(head)
@@ -695,6 +698,8 @@ return out
 # A: sensor, tick, holder, store_cursor (bool), cursor, record, size, max_age,
 #    next_due ("" for none), started, status (the record's letter, for the counters
 #    and the history), reason (a skip's reason, false for none; only for a skip),
+#    fold (false: the history's head cannot take this skip in, write_record
+#    need not read it),
 #    requests ({{run key or "", entry[, rerun, run id]}, ...}),
 #    run_keys (nil, or take_run_keys' opts: a run-key lifecycle),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),
@@ -803,7 +808,7 @@ end
 -- ``C``: the arguments every commit has, by position (COMMIT_MANY sends them
 -- so: no name to decode per tick); ``A``: the others, by name.
 local function commit_tick(KEYS, C, A, later, S)
-local name, tick, record, started, next_due, letter, reason = unpack(C, 1, 7)
+local name, tick, record, started, next_due, letter, reason, fold = unpack(C, 1, 8)
 local holder, requests = A.holder or S.holder, A.requests or NONE
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags', 'kills')
@@ -843,7 +848,8 @@ if A.store_cursor then
 end
 -- The record's status is ``letter``; a skip's reason comes as ``reason``.
 local status = (letter ~= 'K' or reason ~= nil) and letter or nil
-write_record(KEYS[3], KEYS[4], entry, S.size, started, S.max_age, fields, status, reason)
+write_record(KEYS[3], KEYS[4], entry, S.size, started, S.max_age, fields, status, reason,
+  fold)
 local gone = {}
 if state[7] then
   gone[#gone + 1] = 'kills'
@@ -912,7 +918,7 @@ COMMIT = _script(
     COMMIT_TICK
     + """
 local later = {names = {}, due = {}}
-local C = {A.sensor, A.tick, A.record, A.started, A.next_due, A.status, A.reason}
+local C = {A.sensor, A.tick, A.record, A.started, A.next_due, A.status, A.reason, A.fold}
 return flushed(later, KEYS[6], pcall(commit_tick, KEYS, C, A, later, A))
 """
 )
@@ -930,11 +936,11 @@ return flushed(later, KEYS[6], pcall(commit_tick, KEYS, C, A, later, A))
 #       then every other key the ticks name, each once
 # A: hash_prefix, ticks_prefix, run_keys_prefix, holder, size, max_age,
 #    commits ({{sensor, tick, record, started, next_due, status, reason
-#    (false for none), {k = {index in KEYS of its COMMIT KEYS[9], KEYS[10],
+#    (false for none), fold, {k = {index in KEYS of its COMMIT KEYS[9], KEYS[10],
 #    ...} or nil, and COMMIT's other named arguments but size and max_age;
 #    holder only when not A.holder, requests only when any, cursor only when
 #    stored} or nil when empty}, ...}, in order: by position, as a flush's
-#    every tick has the first seven, their names not decoded per tick)
+#    every tick has the first eight, their names not decoded per tick)
 # Returns per tick what COMMIT returns.
 COMMIT_MANY = _script(
     COMMIT_TICK
@@ -942,7 +948,7 @@ COMMIT_MANY = _script(
 local later = {names = {}, due = {}}
 local out = {}
 for i, c in ipairs(A.commits) do
-  local name, more = c[1], c[8] or NONE
+  local name, more = c[1], c[9] or NONE
   local K = {LEASES, CLAIMED, A.hash_prefix .. name, A.ticks_prefix .. name, KEYS[3], KEYS[4],
     A.run_keys_prefix .. name, KEYS[5]}
   for j, at in ipairs(more.k or NONE) do

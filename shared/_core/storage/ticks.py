@@ -51,7 +51,7 @@ LEASE_KEYS = 2
 _OWN_KEYS = ("",) * 6
 
 # The arguments every commit has, in the order COMMIT_MANY takes them.
-_CORE_ARGS = ("sensor", "tick", "record", "started", "next_due", "status", "reason")
+_CORE_ARGS = ("sensor", "tick", "record", "started", "next_due", "status", "reason", "fold")
 _SKIPPED = TickStatus.SKIPPED.value
 _FAILURE = TickStatus.FAILURE.value
 
@@ -83,6 +83,10 @@ class TickCommit:
     # A lookout sensor's run-key lifecycle (rerun after a failed run, a
     # retention); None: Dagster's run keys, used once and kept forever.
     run_keys: RunKeyPolicy | None = None
+    # False: the history's head as the evaluation read it cannot take this
+    # skip in (history.may_fold), so the commit does not read it.  A hint: a
+    # head changed since is at worst not folded into, never folded wrongly.
+    fold: bool = True
 
 
 @dataclass(frozen=True)
@@ -525,6 +529,7 @@ class TickLedger(Repository):
             STATUS_LETTERS[status],  # counted by the [counters] block
             # What a skip's fold compares, so that the script need not unpack the record.
             False if record.skip_reason is None or status != _SKIPPED else record.skip_reason,
+            commit.fold,
         ]
         args: dict[str, Any] = {}
         if commit.store_cursor or not lean:
