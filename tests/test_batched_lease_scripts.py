@@ -79,6 +79,24 @@ def test_a_flush_commits_its_other_ticks_when_one_of_them_lost_its_lease(
     assert launches(storage) == 2
 
 
+def test_a_flush_sent_again_after_its_sensors_committed_their_next_ticks_is_refused(
+    storage: Repositories, settings: Settings
+) -> None:
+    # The holder's mark in last_commit is the same for both flushes: what
+    # tells them apart is the tick at the head of each history.
+    ticks, commits = a_flush(storage, settings)
+    assert all(r is not None for r in storage.ticks.commit_many(commits))
+    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
+    later = claim_ticks(storage, settings, COUNTERS)
+    assert all(
+        r is not None for r in storage.ticks.commit_many(evaluated(runner, storage, later, HOLDER))
+    )
+    histories = [storage.ticks.history(t.sensor) for t in ticks]
+
+    assert storage.ticks.commit_many(commits) == [None] * len(commits)
+    assert [storage.ticks.history(t.sensor) for t in ticks] == histories
+
+
 def test_ticks_a_flush_committed_before_one_that_failed_stay_scheduled(
     storage: Repositories, settings: Settings
 ) -> None:

@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from lookout import Settings
 from lookout._base.codec import encode
 from lookout._core.settings import SettingsError
-from lookout._core.storage.history import decode_entry, encode_record
+from lookout._core.storage.history import decode_entry, encode_record, may_fold
 from lookout._core.storage.ticks import TickCommit
 from lookout._tools.cli._json import dumps, tick_json
 from lookout._tools.monitor import create_app
@@ -132,6 +132,42 @@ def test_a_skip_with_another_reason_or_none_or_after_another_status_starts_a_new
         ("SKIPPED", None, 2),
         ("SKIPPED", "b", 2),
         ("SKIPPED", "a", 3),
+    ]
+
+
+def test_may_fold_says_no_only_when_the_head_surely_cannot_take_the_skip_in() -> None:
+    def head(status: str, reason: str | None) -> bytes:
+        return encode_record(
+            TickRecord(uuid.uuid4().hex, "steered", status, 1.0, 1.5, None, reason)
+        )
+
+    assert may_fold(head("SKIPPED", "nothing new"), "nothing new")
+    assert may_fold(head("SKIPPED", None), None)
+    assert may_fold(head("SKIPPED", "x"), "x\u00e9") is False
+    assert may_fold(head("SKIPPED", "nothing new (1)"), "nothing new (2)") is False
+    assert may_fold(head("SUCCESS", None), None) is False
+    assert may_fold(head("FAILURE", None), "x") is False
+    assert may_fold(None, "x") is False
+    # An entry of the first compact form (a map): the script compares it.
+    assert may_fold(msgpack.packb({"i": "t", "s": "K", "r": "x"}), "x")
+
+
+def test_a_skip_committed_as_one_that_cannot_fold_keeps_a_record_of_its_own(
+    storage: Repositories,
+) -> None:
+    # The hint is the evaluation's view of the head: one that is wrong (the
+    # head changed since) costs a fold, never a wrong one.
+    committed_skips(storage, 2, "quiet")
+    tick_id = uuid.uuid4().hex
+    storage.ticks.claim("steered", tick_id, ttl=30.0)
+    assert storage.ticks.begin([("steered", tick_id)], "tester", ttl=30.0) == [""]
+    now = time.time()
+    record = TickRecord(tick_id, "steered", "SKIPPED", now, now + 0.001, skip_reason="quiet")
+    commit = TickCommit(record, [], False, None, None, holder="tester", fold=False)
+    assert storage.ticks.commit_many([commit]) == [record]
+    assert shape(storage.ticks.history("steered", 100)) == [
+        ("SKIPPED", "quiet", 1),
+        ("SKIPPED", "quiet", 2),
     ]
 
 

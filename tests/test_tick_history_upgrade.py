@@ -12,6 +12,7 @@ hash that stays a listpack, ids and times that read back) are here too.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from dataclasses import replace
@@ -190,6 +191,26 @@ def test_a_commit_sent_again_finds_the_last_commit_the_version_before_wrote(
     record = tick("t-before", now_ms(), status="SUCCESS")
     hash_key = storage.keys.sensor(NAME)
     storage.client.hset(hash_key, mapping={"last_commit": "t-before w:1:job", "last_flags": "1"})
+    again = storage.ticks.commit(
+        TickCommit(record, [(None, b"request")], True, record.cursor_after, None, holder="w:1:job")
+    )
+    assert again is not None and again.accepted == "1"
+    refused = storage.ticks.commit(
+        TickCommit(record, [(None, b"request")], True, record.cursor_after, None, holder="w:2:job")
+    )
+    assert refused is None
+    assert storage.client.llen(storage.keys.ticks(NAME)) == 0  # nothing committed twice
+
+
+def test_a_commit_sent_again_finds_the_digest_of_tick_and_holder_the_version_before_wrote(
+    storage: Repositories,
+) -> None:
+    # That version named every commit by the SHA-1 of "tick holder"; this
+    # one names a scheduler's tick by its holder's and the history's head.
+    record = tick(uuid.uuid4().hex, now_ms(), status="SUCCESS")
+    digest = hashlib.sha1(f"{record.tick_id} w:1:job".encode()).hexdigest()[:16]
+    hash_key = storage.keys.sensor(NAME)
+    storage.client.hset(hash_key, mapping={"last_commit": digest, "last_flags": "1"})
     again = storage.ticks.commit(
         TickCommit(record, [(None, b"request")], True, record.cursor_after, None, holder="w:1:job")
     )

@@ -19,7 +19,9 @@ lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
                                         claimed_at (the claimer's clock, shown),
                                         by_trigger, deaths, death; and
                                         last_commit (16 hex digits of the SHA-1 of
-                                        "{tick id} {holder}"), last_flags (the last
+                                        "{holder}" when the history's head names
+                                        the tick, else of "{tick id} {holder}":
+                                        scripts.lease), last_flags (the last
                                         commit, answered again to a resend; short,
                                         so the hash stays a listpack), kills (process
                                         deaths in a row: the quarantine),

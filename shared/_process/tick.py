@@ -47,7 +47,7 @@ from lookout._core.storage import (
     TickCommit,
     TickLedger,
 )
-from lookout._core.storage.history import with_flags
+from lookout._core.storage.history import may_fold, with_flags
 from lookout._process.instance import RuntimeInstance
 from lookout._process.jitter import jitter_window, tick_delay
 from lookout._process.launches import launch_of, listed, run_tags
@@ -333,6 +333,7 @@ class TickRunner:
             run_keys=run_key_policy(sensor, outcome.run_requests, [r for r, _ in launches])
             if launches or sensor.run_key_ttl_seconds is not None
             else None,
+            fold=status != _SKIPPED or may_fold(state.last_entry, record.skip_reason),
         )
 
     def _run_key_lookup(self, sensor: SensorDefinition[Any, Any]) -> HasRunKey | None:

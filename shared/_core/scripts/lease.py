@@ -193,20 +193,22 @@ end
 -- HSET for the commit).  ``status`` and ``reason``: the entry's status and
 -- skip reason (false for none) as its caller has them (a commit's
 -- arguments), so that only a skip's fold unpacks it; nil: read from the entry.
-local function write_record(hash, ticks, entry, size, started, max_age, fields, status, reason)
+-- ``fold`` false: the caller knows the head cannot take this skip in (it is
+-- not read); nil or true: it may.
+local function write_record(hash, ticks, entry, size, started, max_age, fields, status, reason,
+    fold)
   local known, start = status ~= nil, nil
   if not known then
     status, reason, start = summary(entry)
   end
   local h, rec, rest
-  if status == 'K' then
+  if status == 'K' and fold ~= false then
+    -- The head unpacked once: its status and reason, then its run.
     local head = redis.call('LINDEX', ticks, 0)
-    if head then
-      local head_status, head_reason = summary(head)
-      if head_status == 'K' and head_reason == reason then
-        h = record_of(head)
-        rec, rest = record_of(entry)
-      end
+    local hr = head and record_of(head)
+    if hr and status_of(hr) == 'K' and (reason_of(hr) or false) == reason then
+      h = hr
+      rec, rest = record_of(entry)
     end
   end
   if h and rec then
@@ -726,6 +728,8 @@ return out
 # A: sensor, tick, holder, store_cursor (bool), cursor, record, size, max_age,
 #    next_due ("" for none), started, status (the record's letter, for the counters
 #    and the history), reason (a skip's reason, false for none; only for a skip),
+#    fold (false: the history's head cannot take this skip in, write_record
+#    need not read it),
 #    requests ({{run key or "", entry[, rerun, run id]}, ...}),
 #    run_keys (nil, or take_run_keys' opts: a run-key lifecycle),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),
@@ -783,17 +787,63 @@ end
 local NONE = {}
 -- A committed tick's answer when it asked for no runs (one table for all).
 local DONE = {1, ''}
-local function commit_tick(KEYS, A, later, S)
+-- ``last_commit`` names a sensor's last commit, answered again to a resend,
+-- in 16 hex digits (short enough, with every other field, to keep the
+-- sensor's hash a listpack under Redis's default hash-max-listpack-value,
+-- 64).  A record that carries its tick id packed (a scheduler's tick: byte
+-- 4 of the array form starts the 16-byte id) names its tick itself, and the
+-- history's head is the last commit's record: ``last_commit`` is then the
+-- SHA-1 of the holder alone, made once per holder in a flush (``S.marks``),
+-- not once per tick.  Any other tick's is the SHA-1 of "tick holder", as
+-- every commit's was before; versions before that kept "tick holder" itself.
+local function holder_mark(holder, S)
+  local marks = S.marks
+  if not marks then
+    marks = {}
+    S.marks = marks
+  end
+  local mark = marks[holder]
+  if not mark then
+    mark = string.sub(redis.sha1hex(holder), 1, 16)
+    marks[holder] = mark
+  end
+  return mark
+end
+local function packed_id(record)
+  return string.byte(record, 4) == 0xb0
+end
+local function commit_mark(tick, record, holder, S)
+  if packed_id(record) then
+    return holder_mark(holder, S)
+  end
+  return string.sub(redis.sha1hex(tick .. ' ' .. holder), 1, 16)
+end
+-- Whether ``last`` (the sensor's ``last_commit``) names this very commit,
+-- in any of the forms above (a refused commit only: the lease is gone).
+local function committed_before(KEYS, tick, record, holder, last, S)
+  if not last then
+    return false
+  end
+  local named = tick .. ' ' .. holder
+  if last == named or last == string.sub(redis.sha1hex(named), 1, 16) then
+    return true
+  end
+  if not packed_id(record) or last ~= holder_mark(holder, S) then
+    return false
+  end
+  local head = redis.call('LINDEX', KEYS[4], 0)
+  local array = head and string.byte(head, 1)
+  return (array == 0x97 or array == 0x98) and string.sub(head, 4, 20) == string.sub(record, 4, 20)
+end
+-- ``C``: the arguments every commit has, by position (COMMIT_MANY sends them
+-- so: no name to decode per tick); ``A``: the others, by name.
+local function commit_tick(KEYS, C, A, later, S)
+local name, tick, record, started, next_due, letter, reason, fold = unpack(C, 1, 8)
 local holder, requests = A.holder or S.holder, A.requests or NONE
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
   'last_commit', 'last_flags', 'kills')
--- ``last_commit`` names the commit by 16 hex digits of the SHA-1 of "tick
--- holder": short enough (with every other field) to keep the sensor's hash
--- a listpack under Redis's default hash-max-listpack-value (64); 64 bits
--- tell one sensor's commits apart.  Versions before kept "tick holder" itself.
-local done = string.sub(redis.sha1hex(A.tick .. ' ' .. holder), 1, 16)
-if state[1] ~= A.tick or state[4] ~= holder then
-  if state[5] == done or state[5] == A.tick .. ' ' .. holder then
+if state[1] ~= tick or state[4] ~= holder then
+  if committed_before(KEYS, tick, record, holder, state[5], S) then
     return {1, state[6] or ''}
   end
   return {0, ''}
@@ -811,14 +861,14 @@ if #requests > 0 or A.run_keys then
   end
   flags = table.concat(mask)
 end
-local entry = A.record
+local entry = record
 if flags ~= '' then
   entry = entry .. cmsgpack.pack(flags)
 end
 -- The sensor's fields in write_record's HSET: its last commit, its cursor
 -- unless the tick failed.  An empty last_flags and a count of kills of 0
 -- are no field at all (both read so): a few bytes less of every sensor's hash.
-local fields = {'last_commit', done}
+local fields = {'last_commit', commit_mark(tick, record, holder, S)}
 if flags ~= '' then
   fields[3], fields[4] = 'last_flags', flags
 end
@@ -826,9 +876,10 @@ if A.store_cursor then
   fields[#fields + 1] = 'cursor'
   fields[#fields + 1] = A.cursor or ''
 end
--- The record's status is A.status; a skip's reason comes as A.reason.
-local status = (A.status ~= 'K' or A.reason ~= nil) and A.status or nil
-write_record(KEYS[3], KEYS[4], entry, S.size, A.started, S.max_age, fields, status, A.reason)
+-- The record's status is ``letter``; a skip's reason comes as ``reason``.
+local status = (letter ~= 'K' or reason ~= nil) and letter or nil
+write_record(KEYS[3], KEYS[4], entry, S.size, started, S.max_age, fields, status, reason,
+  fold)
 local gone = {}
 if state[7] then
   gone[#gone + 1] = 'kills'
@@ -841,10 +892,10 @@ if #gone > 0 then
 end
 -- clear_lease, its expiry later, and not CLAIMED: begin_tick (a holder) took it out.
 clear_lease_fields(KEYS[3])
-later.names[#later.names + 1] = A.sensor
-if A.next_due ~= '' and running(state[2], state[3]) then
-  later.due[#later.due + 1] = A.next_due
-  later.due[#later.due + 1] = A.sensor
+later.names[#later.names + 1] = name
+if next_due ~= '' and running(state[2], state[3]) then
+  later.due[#later.due + 1] = next_due
+  later.due[#later.due + 1] = name
 end
 -- [asset events] each with its asset index entries (append_asset_event).
 for i, ev in ipairs(A.events or {}) do
@@ -853,7 +904,7 @@ end
 -- [end asset events]
 -- [failure event] a FAILURE tick on the event stream (tick_failure_event).
 if A.failure then
-  tick_failure_event(KEYS[9], A.sensor, A.tick, clock(), A.failure)
+  tick_failure_event(KEYS[9], name, tick, clock(), A.failure)
 end
 -- [end failure event]
 -- [dynamic partitions]
@@ -871,11 +922,11 @@ end
 -- [end dynamic partitions]
 -- [counters] Only grows the counters hash (KEYS[8], keys.py ``counters``):
 -- one field per sensor, ``s:{sensor}``, its counts as "{letter}{count}"
--- pairs: committed ticks by status letter (A.status), ``q`` requests given,
+-- pairs: committed ticks by status letter (``letter``), ``q`` requests given,
 -- ``d`` requests dropped (only once one was).  One field, not one per count:
 -- each field of a large hash costs ~70 bytes of Redis.
-local field = 's:' .. A.sensor
-local counts = count(redis.call('HGET', KEYS[8], field) or '', A.status, 1)
+local field = 's:' .. name
+local counts = count(redis.call('HGET', KEYS[8], field) or '', letter, 1)
 if #requests > 0 then
   local _, dropped = string.gsub(flags, '0', '')
   counts = count(counts, 'q', #requests)
@@ -897,7 +948,8 @@ COMMIT = _script(
     COMMIT_TICK
     + """
 local later = {names = {}, due = {}}
-return flushed(later, KEYS[6], pcall(commit_tick, KEYS, A, later, A))
+local C = {A.sensor, A.tick, A.record, A.started, A.next_due, A.status, A.reason, A.fold}
+return flushed(later, KEYS[6], pcall(commit_tick, KEYS, C, A, later, A))
 """
 )
 
@@ -913,10 +965,12 @@ return flushed(later, KEYS[6], pcall(commit_tick, KEYS, A, later, A))
 # KEYS: inflight zset, claimed zset, launch stream, due zset, counters hash,
 #       then every other key the ticks name, each once
 # A: hash_prefix, ticks_prefix, run_keys_prefix, holder, size, max_age,
-#    commits ({{k = {index in KEYS of its COMMIT KEYS[9], KEYS[10], ...} or
-#    nil, and COMMIT's named arguments but size and max_age; holder only
-#    when not A.holder, requests only when any, cursor only when stored},
-#    ...}, in order)
+#    commits ({{sensor, tick, record, started, next_due, status, reason
+#    (false for none), fold, {k = {index in KEYS of its COMMIT KEYS[9], KEYS[10],
+#    ...} or nil, and COMMIT's other named arguments but size and max_age;
+#    holder only when not A.holder, requests only when any, cursor only when
+#    stored} or nil when empty}, ...}, in order: by position, as a flush's
+#    every tick has the first eight, their names not decoded per tick)
 # Returns per tick what COMMIT returns.
 COMMIT_MANY = _script(
     COMMIT_TICK
@@ -924,14 +978,14 @@ COMMIT_MANY = _script(
 local later = {names = {}, due = {}}
 local out = {}
 for i, c in ipairs(A.commits) do
-  local name = c.sensor
+  local name, more = c[1], c[9] or NONE
   local K = {LEASES, CLAIMED, A.hash_prefix .. name, A.ticks_prefix .. name, KEYS[3], KEYS[4],
     A.run_keys_prefix .. name, KEYS[5]}
-  for j, at in ipairs(c.k or NONE) do
+  for j, at in ipairs(more.k or NONE) do
     K[j + 8] = KEYS[at]
   end
   -- What the flush shares (holder, size, max_age) commit_tick reads from A.
-  local ok, reply = pcall(commit_tick, K, c, later, A)
+  local ok, reply = pcall(commit_tick, K, c, more, later, A)
   if not ok then
     return flushed(later, KEYS[4], ok, reply)
   end

@@ -80,6 +80,12 @@ _PLAIN_BEFORE = (*_PLAIN, ("skip_reason", "r"), ("worker", "w"))
 
 _HEX_ID = re.compile(r"[0-9a-f]{32}")
 
+# The first bytes of a record of the array form (``may_fold``): a 7 or 8
+# element array, then its status letter as a one-byte string.
+_ARRAYS = (0x97, 0x98)
+_ONE_LETTER = 0xA1
+_SKIP_LETTER = ord(STATUS_LETTERS[TickStatus.SKIPPED.value])
+
 
 def _micros(seconds: float) -> int:
     return round(seconds * 1_000_000)
@@ -262,6 +268,24 @@ def _split(entry: bytes) -> tuple[Any, Any, str]:
 def entry_flags(entry: bytes) -> str:
     """The accepted/dropped flags of an entry ("" when its tick asked for no runs)."""
     return _split(entry)[2]
+
+
+def may_fold(head: bytes | None, reason: str | None) -> bool:
+    """Whether a skip with ``reason`` may fold into the history's head ``head``
+    (``write_record`` in ``scripts.lease``): False only when it surely cannot
+    (no head, a head of the array form and another status, a reason whose
+    text is nowhere in the head), so that its commit need not read the head.
+    """
+    if not head:
+        return False
+    if head[0] in _ARRAYS and head[1] == _ONE_LETTER and head[2] != _SKIP_LETTER:
+        return False
+    if reason is None:
+        return True
+    try:
+        return reason.encode() in head
+    except UnicodeError:  # not UTF-8 text: the script compares it
+        return True
 
 
 def entry_duration(entry: bytes) -> float | None:

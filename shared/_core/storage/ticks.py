@@ -29,6 +29,7 @@ from lookout._base.codec import (
     encode_value,
 )
 from lookout._base.errors import CodecError
+from lookout._base.frozen import quick_init
 from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
@@ -55,11 +56,17 @@ LEASE_KEYS = 2
 # names itself: placeholders where a commit's further keys are counted from.
 _OWN_KEYS = ("",) * 6
 
+# The arguments every commit has, in the order COMMIT_MANY takes them.
+_CORE_ARGS = ("sensor", "tick", "record", "started", "next_due", "status", "reason", "fold")
+_SKIPPED = TickStatus.SKIPPED.value
+_FAILURE = TickStatus.FAILURE.value
+
 # How long the leader has to publish the ticks it claimed before the sweep
 # gives them back (without a record: they never reached a worker).
 PUBLISH_WITHIN = 10.0
 
 
+@quick_init
 @dataclass(frozen=True)
 class TickCommit:
     """Everything one tick writes, handed to the commit script as one unit."""
@@ -82,6 +89,10 @@ class TickCommit:
     # A lookout sensor's run-key lifecycle (rerun after a failed run, a
     # retention); None: Dagster's run keys, used once and kept forever.
     run_keys: RunKeyPolicy | None = None
+    # False: the history's head as the evaluation read it cannot take this
+    # skip in (history.may_fold), so the commit does not read it.  A hint: a
+    # head changed since is at worst not folded into, never folded wrongly.
+    fold: bool = True
 
 
 @dataclass(frozen=True)
@@ -442,14 +453,16 @@ class TickLedger(Repository):
         calls = []
         for commit in commits:
             keys = list(_OWN_KEYS)
-            args = self._commit_args(commit, keys, lean=True)
+            core, more = self._commit_args(commit, keys, lean=True)
             if len(keys) > len(_OWN_KEYS):
-                args["k"] = [
+                more["k"] = [
                     index.setdefault(k, LEASE_KEYS + len(index) + 1) for k in keys[len(_OWN_KEYS) :]
                 ]
             if commit.holder != holder:
-                args["holder"] = commit.holder
-            calls.append(args)
+                more["holder"] = commit.holder
+            if more:
+                core.append(more)
+            calls.append(core)
         args = {
             "hash_prefix": self.keys.sensor(""),
             "ticks_prefix": self.keys.ticks(""),
@@ -494,32 +507,39 @@ class TickLedger(Repository):
             self.keys.run_keys(name),
             self.keys.counters,  # KEYS[8], for the script's [counters] block
         ]
-        args = self._commit_args(commit, keys, lean=False)
+        core, args = self._commit_args(commit, keys, lean=False)
         args.update(
+            zip(_CORE_ARGS, core, strict=True),
             holder=commit.holder,
             size=self.history_size,
             max_age=float(self.history_age),
         )
         return keys, args
 
-    def _commit_args(self, commit: TickCommit, keys: list[str], *, lean: bool) -> dict[str, Any]:
-        """COMMIT's named arguments but holder, size and max_age; ``keys`` (the six
-        of every commit) gains the keys this tick adds.  ``lean`` (COMMIT_MANY)
-        leaves out what the script fills in: no requests, no cursor to store.
+    def _commit_args(
+        self, commit: TickCommit, keys: list[str], *, lean: bool
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """COMMIT's arguments but holder, size and max_age: those of every
+        commit by position (``_CORE_ARGS``), the others by name.  ``keys`` (the
+        six of every commit) gains the keys this tick adds.  ``lean``
+        (COMMIT_MANY) leaves out what the script fills in: no requests, no
+        cursor to store.
         """
         record = commit.record
         name = record.sensor
-        args: dict[str, Any] = {
-            "sensor": name,
-            "tick": record.tick_id,
-            "record": encode_record(record),
-            "next_due": "" if commit.next_due is None else repr(commit.next_due),
-            "started": repr(record.started_at),
-            "status": STATUS_LETTERS[record.status],  # counted by the [counters] block
-        }
-        if record.status == TickStatus.SKIPPED.value:
+        status = record.status
+        core: list[Any] = [
+            name,
+            record.tick_id,
+            encode_record(record),
+            repr(record.started_at),
+            "" if commit.next_due is None else repr(commit.next_due),
+            STATUS_LETTERS[status],  # counted by the [counters] block
             # What a skip's fold compares, so that the script need not unpack the record.
-            args["reason"] = False if record.skip_reason is None else record.skip_reason
+            False if record.skip_reason is None or status != _SKIPPED else record.skip_reason,
+            commit.fold,
+        ]
+        args: dict[str, Any] = {}
         if commit.store_cursor or not lean:
             args["store_cursor"] = commit.store_cursor
             args["cursor"] = commit.cursor if commit.cursor is not None else b""
@@ -531,13 +551,13 @@ class TickLedger(Repository):
             args["partitions"] = self._partition_call(commit.partition_changes, keys)
         if commit.run_keys is not None:
             args["run_keys"] = commit.run_keys.script_opts(self.keys, name)
-        if record.status == TickStatus.FAILURE.value:
+        if status == _FAILURE:
             # The [failure event] block: a failed tick reports no asset events,
             # so the events stream is KEYS[9] here too.
             if self.keys.events not in keys:
                 keys.append(self.keys.events)
             args["failure"] = record.error or ""
-        return args
+        return core, args
 
     def _partition_call(
         self, changes: Sequence[tuple[str, str, Sequence[str]]], keys: list[str]
