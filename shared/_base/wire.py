@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
-from lookout._base.frozen import quick_init
-
 # The Celery task names: the scheduler publishes by name, workers register them.
 TICK_TASK = "lookout.tick_batch"
 RUN_TASK = "lookout.run"
@@ -63,7 +61,6 @@ class RequestRef(_Wire):
     job_name: str
 
 
-@quick_init
 @dataclass(frozen=True)
 class TickRecord(_Wire):
     """One evaluation of one sensor, as the history and the operator see it."""

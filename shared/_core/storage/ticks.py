@@ -29,7 +29,6 @@ from lookout._base.codec import (
     encode_value,
 )
 from lookout._base.errors import CodecError
-from lookout._base.frozen import quick_init
 from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
@@ -66,7 +65,6 @@ _FAILURE = TickStatus.FAILURE.value
 PUBLISH_WITHIN = 10.0
 
 
-@quick_init
 @dataclass(frozen=True)
 class TickCommit:
     """Everything one tick writes, handed to the commit script as one unit."""
