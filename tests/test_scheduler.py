@@ -409,45 +409,51 @@ def test_rounds_stay_spread_while_fewer_older_messages_wait_than_worker_processe
     assert sorted(published(storage, settings)) == names
 
 
+# Rounds that gather 8 ticks a process, with a batch wait and a longer merge wait.
+MERGING: dict[str, object] = {
+    "scheduler_batch_wait": 0.05,
+    "scheduler_merge_wait": 0.25,
+    "tick_batch_gather": 8,
+}
+
+
+def twelve_due(
+    schedulers: Callable[..., Scheduler], storage: Repositories, step: float, **settings: object
+) -> tuple[Scheduler, Clock]:
+    """A leading scheduler of twelve sensors, the first due in 100 ms, one every ``step`` s."""
+    clock = Clock()
+    s = schedulers([make_sensor(f"s{i}") for i in range(12)], clock=clock, **settings)
+    lead(s)
+    storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i * step for i in range(12)})
+    return s, clock
+
+
 def test_a_low_tick_rate_gathers_several_ticks_per_worker_process_into_a_round(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
-    clock = Clock()
-    sensors = [make_sensor(f"s{i}") for i in range(12)]
     # The least message size stays 1 (a slow sensor delays no other): the
-    # round gathers all the same.
-    s = schedulers(
-        sensors,
-        clock=clock,
+    # round gathers all the same.  One due every 5 ms: the round waits for
+    # the eighth, 35 ms after the first.
+    s, _ = twelve_due(
+        schedulers,
+        storage,
+        0.005,
         scheduler_batch_wait=0.05,
         scheduler_merge_wait=0,
         tick_batch_min=1,
         tick_batch_gather=8,
     )
-    lead(s)
     assert s._worker_slots() == 1
-    # One due every 5 ms: the round waits for the eighth, 35 ms after the first.
-    storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i * 0.005 for i in range(12)})
     assert s.run_once() == pytest.approx(0.135)
 
 
 def test_with_a_merge_wait_a_round_waits_for_the_tick_that_fills_it_and_its_group(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
-    clock = Clock()
-    sensors = [make_sensor(f"s{i}") for i in range(12)]
-    s = schedulers(
-        sensors,
-        clock=clock,
-        scheduler_batch_wait=0.05,
-        scheduler_merge_wait=0.25,
-        tick_batch_gather=8,
-    )
-    lead(s)
     # One due every 20 ms: the eighth comes 140 ms after the first, past the
     # batch wait but within the merge wait: the round waits for it, and a
     # little more for the rest of its group.
-    storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i * 0.02 for i in range(12)})
+    s, clock = twelve_due(schedulers, storage, 0.02, **MERGING)
     assert s.run_once() == pytest.approx(0.24 + MERGE_SLACK)
     # The first is due: a wake-up to renew the lock before the eighth claims nothing.
     clock.now += 0.15
@@ -464,19 +470,8 @@ def test_with_a_merge_wait_a_round_waits_for_the_tick_that_fills_it_and_its_grou
 def test_with_jitter_a_round_waits_no_longer_than_the_batch_wait(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
-    clock = Clock()
-    sensors = [make_sensor(f"s{i}") for i in range(12)]
     # Jitter spreads each sensor's ticks afresh: a group would not hold.
-    s = schedulers(
-        sensors,
-        clock=clock,
-        scheduler_batch_wait=0.05,
-        scheduler_merge_wait=0.25,
-        tick_batch_gather=8,
-        sensor_jitter=0.1,
-    )
-    lead(s)
-    storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i * 0.02 for i in range(12)})
+    s, _ = twelve_due(schedulers, storage, 0.02, **MERGING, sensor_jitter=0.1)
     assert s.run_once() == pytest.approx(0.15)
 
 
