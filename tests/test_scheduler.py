@@ -84,6 +84,9 @@ def schedulers(settings: Settings, storage: Repositories) -> Iterator[Callable[.
         # No worker takes the messages these tests publish: the tick queue's
         # bound would hold the scheduler back (test_tick_backpressure.py).
         kw.setdefault("tick_queue_limit", 0)
+        # Rounds timed against due times, claimed once due (the lead's own
+        # tests are below and in test_claim_ahead.py).
+        kw.setdefault("scheduler_claim_ahead", 0)
         s = Scheduler.on(
             dg.Definitions(sensors=sensors),
             replace(settings, **kw),
@@ -305,6 +308,26 @@ def test_the_scheduler_sleeps_until_the_next_due_time_capped(
     assert s.run_once() == pytest.approx(0.25)
     storage.client.zadd(storage.keys.due, {"soon": clock.now + 60})
     assert 0.9 < s.run_once() <= 1.0  # capped (and by the next lock renewal)
+
+
+def test_with_a_claim_lead_the_round_goes_that_much_early_and_claims_what_is_due_within_it(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    clock = Clock()
+    s = schedulers(
+        [make_sensor("soon"), make_sensor("later")],
+        clock=clock,
+        scheduler_max_sleep=1.0,
+        scheduler_batch_wait=0,
+        scheduler_claim_ahead=0.05,
+    )
+    lead(s)
+    storage.client.zadd(storage.keys.due, {"soon": clock.now + 0.25, "later": clock.now + 0.4})
+    assert s.run_once() == pytest.approx(0.2)
+    clock.now += 0.2
+    assert s.publish_due(clock.now) == 1  # "soon", due in 50 ms; "later" is not
+    assert storage.client.zscore(storage.keys.due, "soon") is None
+    assert storage.client.zscore(storage.keys.due, "later") is not None
 
 
 def test_a_few_due_ticks_wait_a_little_for_enough_to_fill_a_message_for_each_worker(

@@ -10,7 +10,10 @@ what is pending is sent, in one script call that commits each tick on its
 own (``commit_many``), once the oldest is ``flush_every`` old, and before
 an evaluation that may be slow (the sensor's last tick took ``flush_every``
 or more), so a slow sensor does not hold back the commits of the fast ones
-before it.  Whatever it held and did not commit, because it stopped or
+before it.  A tick claimed ahead of its due time (``LOOKOUT_SCHEDULER_CLAIM_AHEAD``)
+is held until then, on this host's clock, in due order, but never longer
+than that lead: a clock behind the scheduler's cannot hold a tick longer.
+Whatever it held and did not commit, because it stopped or
 failed, it gives back (owes, when Redis is away) so that the sensors are
 ticked again without a FAILURE: they did not fail.
 """
@@ -252,8 +255,14 @@ class TickBatch:
         pending = _Pending()
         began = self.keeper.monotonic()
         needed = self.settings.tick_timeout + self.settings.hard_exit_after
+        lead = self.settings.scheduler_claim_ahead
+        if lead > 0:
+            # Claimed ahead, each waits for its due time: the earliest first.
+            held = sorted(held, key=lambda pair: pair[0].due_at)
         for tick, state in held:
             ref = (tick.sensor, tick.tick_id)
+            if lead > 0:
+                self._hold_until_due(tick, lead)
             if self.keeper.surely_held(ref) < needed:
                 log.warning(
                     "stopped evaluating message %s: the lease of %s could lapse before "
@@ -271,6 +280,17 @@ class TickBatch:
             if self.keeper.monotonic() - pending.since >= self.flush_every:
                 self._flush(pending)
         self._flush(pending)
+
+    def _hold_until_due(self, tick: TickMessage, lead: float) -> None:
+        """Wait until ``tick`` is due on this host's clock (a tick claimed ahead must not
+        start early: invariant 1), but at most ``lead`` s from now.
+        """
+        clock = self.runner.clock
+        until = self.keeper.monotonic() + min(lead, tick.due_at - clock())
+        # A sleep may end a little short of the wall clock (its own clock):
+        # looked at again until the tick is due or the lead is spent.
+        while (wait := min(until - self.keeper.monotonic(), tick.due_at - clock())) > 0:
+            time.sleep(wait)
 
     def _evaluate_one(
         self,

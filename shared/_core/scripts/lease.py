@@ -381,11 +381,13 @@ return A.tick
 #    ``defer`` s and counted as deferred, so that sensors slow down instead of
 #    filling Redis), up to ``limit`` due sensors are claimed: a new tick id
 #    each, unpublished, with a lease of ``publish_within`` s for the leader to
-#    publish it.  Waiting means unread by the launchers' group (its lag) or
-#    read and not acknowledged (pending); entries already launched stay in the
-#    stream until a launcher trims it and are not counted, else the sensors
-#    would wait on work that is done while the executors run dry.  Without a
-#    lag (no group yet, Redis < 7, or one it cannot tell), the whole length.
+#    publish it (with ``ahead``, those due within it too: delivered early, a
+#    worker holds each until its due time).  Waiting means unread by the
+#    launchers' group (its lag) or read and not acknowledged (pending);
+#    entries already launched stay in the stream until a launcher trims it
+#    and are not counted, else the sensors would wait on work that is done
+#    while the executors run dry.  Without a lag (no group yet, Redis < 7, or
+#    one it cannot tell), the whole length.
 # Only sensors that are due, lapsed or triggered are read: O(log n) per tick.
 # KEYS: inflight zset, claimed zset, leader lock, due zset, triggered zset,
 #       round key, launch stream, deferred counter, events stream (the
@@ -393,7 +395,8 @@ return A.tick
 # A: token, now (due clock), limit, round (tick id prefix), hash_prefix,
 #    ticks_prefix, size, max_age, publish_within, round_ttl, launch_limit (0: none),
 #    launch_group (the launchers' consumer group), defer (s), queue_limit
-#    (messages; 0: none)
+#    (messages; 0: none), ahead (s: the sensors due up to this long after now
+#    are claimed too; the workers hold each until its due time; 0: only those due)
 # Returns nil when not leader, else the round as kept under the round key:
 # msgpack {round, {expired, promoted, deferred, lapsed, queued (the tick
 # queue's length), held back (1: nothing claimed for the queue's bound, else
@@ -450,7 +453,8 @@ if A.queue_limit > 0 and queued >= A.queue_limit then
   -- Back-pressure: the workers are behind; the due sensors stay due.
   return answer({expired, promoted, 0, lapsed, queued, 1})
 end
-local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', A.now, 'WITHSCORES', 'LIMIT', 0, A.limit)
+local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', A.now + A.ahead, 'WITHSCORES',
+  'LIMIT', 0, A.limit)
 -- The run requests not yet launched (step 3); the length when the group
 -- cannot tell, and no XINFO while the length alone is below the limit.
 local function launch_waiting()

@@ -229,6 +229,7 @@ class TickLedger(Repository):
         defer: float = 1.0,
         queue: str = "",
         queue_limit: int = 0,
+        ahead: float = 0.0,
     ) -> ClaimRound | None:
         """Sweep lapsed leases, then claim up to ``limit`` due sensors, fenced by the lock.
 
@@ -240,6 +241,9 @@ class TickLedger(Repository):
         With ``queue_limit`` messages or more in the Celery list of the tick
         queue ``queue`` nothing is claimed and the due sensors stay due
         (back-pressure: the workers are behind).
+        With ``ahead`` > 0 the sensors due up to that long after ``now`` are
+        claimed too (their ticks carry their due times: a worker holds each
+        until then).
         With ``launch_limit`` run requests or more waiting on the launch
         stream, unread or unacknowledged by ``launch_group``, nothing is
         claimed: the due sensors wait ``defer`` s (back-pressure).  Requests
@@ -272,6 +276,7 @@ class TickLedger(Repository):
             "launch_group": launch_group,
             "defer": float(defer),
             "queue_limit": int(queue_limit) if queue else 0,
+            "ahead": float(ahead),
         }
         packed = self._call(self._claim_due, keys, args)
         if packed is None:
