@@ -75,13 +75,14 @@ class Settings:
     # worker holds each until then (at most this long, whatever its clock
     # says), so that a tick starts at its due time rather than after the
     # whole dispatch path (the round, the publish, the delivery, the take-up:
-    # ~25 ms at half load).  0 (the default): only due sensors are claimed,
-    # each starts late by that path.  Measured at 30 ms: p50 lateness ~4 ms
+    # ~25 ms at half load).  0: only due sensors are claimed, each starts
+    # late by that path.  Measured at 30 ms against 0: p50 lateness ~4 ms
     # instead of ~30 at half load, p99 at 200 sensors at 1 s ~2 ms instead of
     # ~20, p99 at half load ~45 ms instead of ~75 (its max longer: a few
-    # stragglers wait for their group), but ~25% more CPU per tick at that low
-    # load (ticks begun each at its own due time no longer gather into groups).
-    scheduler_claim_ahead: float = 0.0
+    # stragglers wait for their group), for ~25% more CPU per tick at that low
+    # load (ticks begun each at its own due time no longer gather into groups;
+    # still under issue 14's budget of 0.3 CPU-ms per tick there).
+    scheduler_claim_ahead: float = 0.03
     # Apart from the least message size: spreading a round over the
     # processes keeps a slow sensor from delaying the others, gathering
     # rounds keeps a low tick rate from paying a round and a message or two
