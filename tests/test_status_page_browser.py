@@ -150,14 +150,24 @@ def text_of(driver: Any, selector: str) -> str:
 
     The page swaps a result element for a new one after each request, so an
     element found a moment ago can be gone when its text is read: a poll reads
-    again rather than failing on the swap.
+    again rather than failing on the swap.  Chromium reports some swaps not
+    as a stale element but as an inspector error about a node no longer in
+    the document: the same swap, read again too.
     """
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
 
     try:
         return str(by_css(driver, selector).text)
     except (NoSuchElementException, StaleElementReferenceException):
         return ""
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc.msg):
+            return ""
+        raise
 
 
 def all_css(driver: Any, selector: str) -> list[Any]:
