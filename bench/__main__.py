@@ -158,6 +158,14 @@ def _clean(value: Any) -> Any:
     help="Ticks per message in the batched capacity phase. [env LOOKOUT_BENCH_BATCH_SIZE]",
 )
 @click.option(
+    "--capacity-repeats",
+    default=BenchOptions.capacity_repeats,
+    show_default=True,
+    envvar="LOOKOUT_BENCH_CAPACITY_REPEATS",
+    help="Runs of the batched capacity phase; the median is reported. "
+    "[env LOOKOUT_BENCH_CAPACITY_REPEATS]",
+)
+@click.option(
     "-o",
     "--output",
     default="bench/results.json",
@@ -184,6 +192,7 @@ def main(
     overload_duration: float,
     dedupe_keys: int,
     batch_size: int,
+    capacity_repeats: int,
     output: Path,
 ) -> None:
     """Benchmark lookout against the raw Celery/Redis engine on this machine."""
@@ -205,6 +214,7 @@ def main(
         overload_duration=overload_duration,
         dedupe_keys=dedupe_keys,
         batch_size=batch_size,
+        capacity_repeats=capacity_repeats,
     )
     write(Bench(options, click.echo).run(), output)
 

@@ -30,6 +30,7 @@ TINY = [
     "--runs", "20",
     "--overload-duration", "2",
     "--dedupe-keys", "2000",
+    "--capacity-repeats", "2",
 ]  # fmt: skip
 
 
@@ -60,6 +61,10 @@ def test_bench_command_writes_every_figure_at_tiny_sizes(tmp_path: Path) -> None
     assert _number(doc, "throughput", "one_tick_per_message", "committed_ticks_per_s") > 0
     assert _number(doc, "throughput", "batch_gain") > 0
     assert _number(doc, "throughput", "cpu_ms_per_tick") > 0
+    # The batched capacity phase ran twice; the figure is one of its runs.
+    repeats = [r["committed_ticks_per_s"] for r in doc["throughput"]["repeats"]]
+    assert len(repeats) == 2
+    assert _number(doc, "throughput", "committed_ticks_per_s") in repeats
     for config in ("defaults", "lookout"):
         assert _number(doc, "celery", config, "tasks_per_s") > 0
         assert _number(doc, "throughput", "vs_celery", config) > 0
