@@ -21,6 +21,7 @@ from celery.signals import after_task_publish
 
 import lookout as dg
 from lookout import Settings
+from lookout._core.storage import ClaimRound
 from lookout.scheduler import Scheduler, TickPublisher
 from lookout.testing import EmbeddedRedis, Keys, Repositories, redis_client
 from lookout.workers.app import make_celery
@@ -51,6 +52,14 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def claim_round(
+    storage: Repositories, s: Scheduler, prefix: str, *, limit: int = 100, now: float | None = None
+) -> ClaimRound | None:
+    """One claiming round by ``s``'s token, its ticks named from ``prefix``."""
+    at = time.time() if now is None else now
+    return storage.ticks.claim_due(s.lock.token, at, limit=limit, ttl=60, tick_prefix=prefix)
 
 
 def in_flight(storage: Repositories) -> list[str]:
@@ -120,15 +129,15 @@ def test_a_claiming_round_sent_twice_claims_once_and_answers_the_same(
     s = schedulers([make_sensor(f"s{i}") for i in range(5)], **STEADY)
     lead(s)
     now = time.time()
-    first = storage.ticks.claim_due(s.lock.token, now, limit=100, ttl=60, tick_prefix="round-1")
-    again = storage.ticks.claim_due(s.lock.token, now + 1, limit=100, ttl=60, tick_prefix="round-1")
+    first = claim_round(storage, s, "round-1", now=now)
+    again = claim_round(storage, s, "round-1", now=now + 1)
     assert first is not None and len(first.ticks) == 5
     assert again == first  # the same ticks, ids and due times: they are still published
     assert in_flight(storage) == [f"s{i}" for i in range(5)]
     for t in first.ticks:
         assert storage.sensors.state(t.sensor).inflight == t.tick_id
     # The next round is a new one: nothing is due, nothing more is claimed.
-    later = storage.ticks.claim_due(s.lock.token, now + 2, limit=100, ttl=60, tick_prefix="round-2")
+    later = claim_round(storage, s, "round-2", now=now + 2)
     assert later is not None and later.ticks == []
 
 
@@ -139,7 +148,7 @@ def test_a_large_round_holds_exactly_its_claims_in_the_leases_and_the_claimed(
     # (a skiplist from the start) that must be gone when the round ends.
     s = schedulers([make_sensor(f"s{i:03d}") for i in range(300)], **STEADY)
     lead(s)
-    first = storage.ticks.claim_due(s.lock.token, time.time(), limit=200, ttl=60, tick_prefix="a")
+    first = claim_round(storage, s, "a", limit=200)
     assert first is not None and len(first.ticks) == 200
     names = sorted(t.sensor for t in first.ticks)
     claimed: list[Any] = storage.client.zrange(storage.keys.claimed, 0, -1, withscores=True)
@@ -147,7 +156,7 @@ def test_a_large_round_holds_exactly_its_claims_in_the_leases_and_the_claimed(
     assert sorted(text(name) for name, _ in claimed) == names
     assert len({score for _, score in claimed}) == 1
     # Sets that exist already are added to as they are.
-    second = storage.ticks.claim_due(s.lock.token, time.time(), limit=200, ttl=60, tick_prefix="b")
+    second = claim_round(storage, s, "b", limit=200)
     assert second is not None and len(second.ticks) == 100
     assert in_flight(storage) == [f"s{i:03d}" for i in range(300)]
     assert storage.client.zcard(storage.keys.claimed) == 300
@@ -160,8 +169,8 @@ def test_a_round_named_like_the_start_of_the_last_one_is_a_new_round(
     s = schedulers([make_sensor(f"s{i}") for i in range(3)], **STEADY)
     lead(s)
     now = time.time()
-    first = storage.ticks.claim_due(s.lock.token, now, limit=2, ttl=60, tick_prefix="round-10")
-    second = storage.ticks.claim_due(s.lock.token, now, limit=2, ttl=60, tick_prefix="round-1")
+    first = claim_round(storage, s, "round-10", limit=2, now=now)
+    second = claim_round(storage, s, "round-1", limit=2, now=now)
     assert first is not None and second is not None
     assert [t.sensor for t in first.ticks] == ["s0", "s1"]
     assert [t.sensor for t in second.ticks] == ["s2"]
