@@ -23,12 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from lookout._base.codec import encode_value
 from lookout._base.errors import CodecError, LookoutError
 from lookout._base.wire import TickMessage
-from lookout._core.storage import ClaimedTick
 
 # Where a dead letter goes: (reason, raw payload, reference such as the task id).
 DeadLetterSink = Callable[[str, bytes, str | None], None]
@@ -74,8 +73,19 @@ def payload_bytes(value: Any) -> bytes:
         return repr(value).encode()
 
 
-def pack_ticks(ticks: Sequence[ClaimedTick]) -> dict[str, Any]:
-    """A batch of claimed ticks as a message's argument, in the columns form."""
+class Tick(Protocol):
+    """What ``pack_ticks`` reads of a tick: a ``ClaimedTick``'s, or a ``TickMessage``'s, fields."""
+
+    @property
+    def sensor(self) -> str: ...
+    @property
+    def tick_id(self) -> str: ...
+    @property
+    def due_at(self) -> float: ...
+
+
+def pack_ticks(ticks: Sequence[Tick]) -> dict[str, Any]:
+    """A batch of ticks as a message's argument, in the columns form."""
     ids = [t.tick_id for t in ticks]
     cut = _shared_length(ids)
     return {
