@@ -23,6 +23,7 @@ from lookout import Settings
 from lookout.scheduler import Scheduler, batch_sizes
 from lookout.scheduler._loop import MERGE_SLACK, NO_WORKER_REFRESH
 from lookout.testing import TICK_TASK, Heartbeat, Repositories, TickMessage, tick_runner
+from lookout.workers.ticks import COLUMNS, ID_PREFIX, parse_batch, parse_tick
 
 
 class Clock:
@@ -56,10 +57,13 @@ def queued_batches(storage: Repositories, settings: Settings) -> list[list[dict[
         assert envelope["content-type"] == "application/x-msgpack"
         args, kwargs, _ = msgpack.unpackb(base64.b64decode(envelope["body"]), raw=False)
         assert kwargs == {} and len(args) == 1
+        # Its ticks in columns, each id after the prefix they share.
+        assert isinstance(args[0], dict) and set(args[0]) == set([*COLUMNS, ID_PREFIX])
+        ticks = [parse_tick(item).to_wire() for item in parse_batch(args, kwargs)]
         # What Flower and the worker's log show of it, written by the scheduler.
-        first = args[0][0]["sensor"]
-        assert envelope["headers"]["argsrepr"] == f"[{len(args[0])} ticks: {first}, ...]"
-        batches.append(args[0])
+        first = ticks[0]["sensor"]
+        assert envelope["headers"]["argsrepr"] == f"[{len(ticks)} ticks: {first}, ...]"
+        batches.append(ticks)
     return batches
 
 

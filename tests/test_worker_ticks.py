@@ -6,19 +6,23 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import msgpack
 import pytest
 
 from lookout import DefaultSensorStatus, Settings
 from lookout.testing import TICK_TASK, Repositories, TickMessage
 from lookout.workers.app import make_celery
+from lookout.workers.ticks import pack_ticks
 from tests.conftest import Spawn, wait_for
 from tests.locations.work_support import (
     claim_ticks,
     committed,
     log_text,
     publish,
+    publish_maps,
     start_worker,
     tick_and_wait,
+    wait_committed,
 )
 
 LOCATION = "tests.locations.work_basic"
@@ -71,29 +75,50 @@ def test_malformed_tick_messages_are_dead_lettered_and_the_worker_keeps_consumin
     worker = start_worker(spawn, settings, LOCATION)
     app.send_task(TICK_TASK, args=["not a list"])
     app.send_task(TICK_TASK, args=[[{"sensor": "counter"}, 17]])
+    # Columns of another shape, and a tick whose id is not a string beside a good one.
+    app.send_task(TICK_TASK, args=[{"sensor": ["counter"], "tick_id": ["t"], "due": [1.0]}])
+    (good,) = claim_ticks(storage, settings, ["counter"])
+    columns = pack_ticks([good])
+    columns["sensor"].append("counter")
+    columns["tick_id"].append(17)
+    columns["due_at"].append(1.0)
+    app.send_task(TICK_TASK, args=[columns], task_id="mixed")
+    wait_committed(storage, [good])
     _publish_raw(app, settings, b"\xc1\xc1 not msgpack", "application/x-msgpack", "bad-msgpack")
     # A pickle must never be unpickled (invariant 6): it is refused and kept as a dead letter.
     _publish_raw(app, settings, pickle.dumps([[]]), "application/x-python-serialize", "a-pickle")
     tick_and_wait(storage, settings, app, ["counter"])
 
-    wait_for(lambda: len(storage.dead_letters.newest()) >= 5, 15, what="five dead letters")
+    wait_for(lambda: len(storage.dead_letters.newest()) >= 7, 15, what="seven dead letters")
     letters = [letter for _, letter in storage.dead_letters.newest(100)]
-    assert len(letters) == 5
+    assert len(letters) == 7
     reasons = [letter.reason for letter in letters]
     assert all(letter.source == f"queue:{settings.tick_queue}" for letter in letters)
     assert any("one positional argument" in r and "not a list" in r for r in reasons), reasons
-    assert any("has no tick id" in r for r in reasons), reasons
+    assert len([r for r in reasons if "has no tick id" in r]) == 2, reasons
+    assert any("columns must be" in r and "'due'" in r for r in reasons), reasons
     assert any("a tick must be a map, got int" in r for r in reasons), reasons
     assert any("cannot decode the message body" in r for r in reasons), reasons
     assert any("invalid task message" in r and "pickle" in r for r in reasons), reasons
     raw = {letter.ref: letter.payload for letter in letters}
     assert raw["bad-msgpack"] == b"\xc1\xc1 not msgpack"
+    assert msgpack.unpackb(raw["mixed#1"]) == ["counter", 17, 1.0]  # the tick, whole
 
-    # The good tick beside the garbage committed, and the worker goes on consuming.
+    # The good ticks beside the garbage committed, and the worker goes on consuming.
     assert worker.poll() is None
-    assert [r.run_key for _, r in storage.launches.requests()] == ["n1"]
-    tick_and_wait(storage, settings, app, ["counter"])
     assert [r.run_key for _, r in storage.launches.requests()] == ["n1", "n2"]
+    tick_and_wait(storage, settings, app, ["counter"])
+    assert [r.run_key for _, r in storage.launches.requests()] == ["n1", "n2", "n3"]
+
+
+def test_a_message_of_tick_maps_queued_before_an_upgrade_still_commits(
+    spawn: Spawn, settings: Settings, storage: Repositories, app: Any
+) -> None:
+    start_worker(spawn, settings, LOCATION)
+    ticks = claim_ticks(storage, settings, ["counter", "burst"])
+    publish_maps(app, ticks)  # a list of {sensor, tick_id, due_at} maps, as sent before columns
+    wait_committed(storage, ticks)
+    assert storage.dead_letters.newest() == []
 
 
 def test_a_tick_of_a_sensor_this_worker_does_not_define_is_given_back_not_dead_lettered(

@@ -32,14 +32,13 @@ from lookout._core.storage import (
     Repositories,
     TickLedger,
 )
-from lookout._core.storage.ticks import TickRef
 from lookout._core.transient import TRANSIENT_ERRORS
 from lookout._process.tick import TickRunner, tick_runner
 from lookout._process.timeout import HARD_EXIT_STATUS
 from lookout.workers.batch import TickBatch, defined_names, holder_name
 from lookout.workers.keeper import LeaseKeeper
 from lookout.workers.runs import Delivery, RunExecutor
-from lookout.workers.ticks import payload_bytes
+from lookout.workers.ticks import payload_bytes, tick_refs
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +82,6 @@ def death_of(status: str, redelivery_ttl: float) -> Death:
         cause = f"its process exited with code {code.group(1)} mid-evaluation (os._exit?)"
         return Death(cause, True, redelivery_ttl)
     return Death(f"its process died: {status}", True, redelivery_ttl)
-
-
-def _tick_refs(args: Sequence[Any]) -> list[TickRef]:
-    """The ticks a message named, read leniently (for a dead process's parent)."""
-    items = args[0] if len(args) == 1 and isinstance(args[0], list | tuple) else []
-    refs = []
-    for item in items:
-        if isinstance(item, Mapping):
-            sensor, tick_id = item.get("sensor"), item.get("tick_id")
-            if isinstance(sensor, str) and isinstance(tick_id, str):
-                refs.append((sensor, tick_id))
-    return refs
 
 
 class WorkerTasks:
@@ -161,7 +148,7 @@ class WorkerTasks:
         )
         death = death_of(status, self.settings.inflight_ttl)
         holder = holder_name(socket.gethostname(), pid, task_id)
-        done = self._ledger.abandon(_tick_refs(args), holder, death, time.time(), quarantine)
+        done = self._ledger.abandon(tick_refs(args), holder, death, time.time(), quarantine)
         if done.sensor:
             log.error(
                 "a pool process died evaluating sensor %s (%s): %s",

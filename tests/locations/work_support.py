@@ -2,7 +2,7 @@
 
 They start real ``lookout worker`` / ``lookout launcher`` processes and drive
 ticks the way the scheduler does: claim the sensor in Redis, then publish one
-tick message carrying a batch of ``TickMessage`` maps.
+tick message carrying a batch of ticks, in columns as the scheduler sends them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from lookout import Settings
 from lookout.testing import TICK_TASK, EventKind, Repositories, RunEvent, TickMessage
+from lookout.workers.ticks import pack_ticks
 from tests.conftest import Process, Spawn, process_env, start_ready, wait_for
 
 
@@ -74,6 +75,11 @@ def claim_ticks(
 
 def publish(app: Any, ticks: Sequence[TickMessage]) -> None:
     """One tick message with a batch of ticks: the scheduler's one positional argument."""
+    app.send_task(TICK_TASK, args=[pack_ticks(ticks)])
+
+
+def publish_maps(app: Any, ticks: Sequence[TickMessage]) -> None:
+    """One tick message in the form before columns, a list of ``TickMessage`` maps."""
     app.send_task(TICK_TASK, args=[[t.to_wire() for t in ticks]])
 
 
