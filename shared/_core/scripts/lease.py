@@ -565,8 +565,9 @@ end
 -- configured), which makes it a skiplist from the start, and takes the
 -- placeholder out in the same step.  Bytes 0xff: never in a name (names are
 -- UTF-8).  (Redis 7.2 sizes a new set by the ZADD itself.)  One table for
--- both calls: the same members, the expiry's score, then the claim's.
-table.sort(claimed)
+-- both calls: the same members, the expiry's score, then the claim's.  The
+-- sort (a string comparison by strcoll for each of its steps) only when a
+-- set can be a listpack: a small round, or a set that is one already.
 local OPENER = string.rep(string.char(255), 200)
 local function open(key, score)
   if #claimed <= 128 or redis.call('EXISTS', key) == 1 then
@@ -575,7 +576,13 @@ local function open(key, score)
   redis.call('ZADD', key, score, OPENER)
   return true
 end
-local opened = {LEASES = open(LEASES, expiry), CLAIMED = open(CLAIMED, claim_time)}
+local opened = {[LEASES] = open(LEASES, expiry), [CLAIMED] = open(CLAIMED, claim_time)}
+local function listpack(key)
+  return not opened[key] and redis.call('OBJECT', 'ENCODING', key) ~= 'skiplist'
+end
+if #claimed <= 128 or listpack(LEASES) or listpack(CLAIMED) then
+  table.sort(claimed)
+end
 for last = #claimed, 1, -1000 do
   local scored = {}
   local k = 0
@@ -590,10 +597,10 @@ for last = #claimed, 1, -1000 do
   end
   redis.call('ZADD', CLAIMED, unpack(scored))
 end
-if opened.LEASES then
+if opened[LEASES] then
   redis.call('ZREM', LEASES, OPENER)
 end
-if opened.CLAIMED then
+if opened[CLAIMED] then
   redis.call('ZREM', CLAIMED, OPENER)
 end
 return answer(out)
@@ -701,7 +708,8 @@ for i = 1, #ticks, 2 do
     -- The reply is the HMGET's own table (no copy per tick): the answer
     -- in the tick id's place, then the holder's as read, the state, the head.
     f[1] = ''
-    f[n + 3] = redis.call('LINDEX', A.ticks_prefix .. name, 0)
+    -- (An index as text: Redis formats a Lua number argument with printf.)
+    f[n + 3] = redis.call('LINDEX', A.ticks_prefix .. name, '0')
     out[#out + 1] = f
   end
 end
