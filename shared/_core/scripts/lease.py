@@ -93,10 +93,11 @@ local function score(t)
 end
 -- The lease's fields, in one place (claimed_at too: only read with inflight,
 -- its bytes go with it).  And ``last``, the copy of the newest history entry
--- versions before kept: nothing reads it either.
-local function clear_lease_fields(hash)
+-- versions before kept: nothing reads it either.  ``...``: more fields to
+-- delete with them.
+local function clear_lease_fields(hash, ...)
   redis.call('HDEL', hash, 'inflight', 'claimed_at', 'holder', 'began', 'by_trigger', 'deaths',
-    'death', 'last')
+    'death', 'last', ...)
 end
 local function clear_lease(hash, name)
   clear_lease_fields(hash)
@@ -912,23 +913,24 @@ local function committed_before(KEYS, tick, record, holder, last, S)
   if not packed_id(record) or last ~= holder_mark(holder, S) then
     return false
   end
-  local head = redis.call('LINDEX', KEYS[4], 0)
+  local head = redis.call('LINDEX', KEYS[4], '0')
   local array = head and string.byte(head, 1)
   return (array == 0x97 or array == 0x98) and string.sub(head, 4, 20) == string.sub(record, 4, 20)
 end
--- ``C``: the arguments every commit has, by position (COMMIT_MANY sends them
--- so: no name to decode per tick); ``A``: the others, by name.
-local function commit_tick(KEYS, C, A, later, S)
-local name, tick, record, started, next_due, letter, reason, fold = unpack(C, 1, 8)
+-- ``C``: the arguments every commit has, by position, from ``at`` + 1
+-- (COMMIT_MANY sends them so, all its ticks' in one list: no name nor table
+-- to decode per tick); ``A``: the others, by name.
+local function commit_tick(KEYS, C, at, A, later, S)
+local name, tick, record, started, next_due, letter, reason, fold = unpack(C, at + 1, at + 8)
 local holder, requests = A.holder or S.holder, A.requests or NONE
--- (last_commit is read only for a commit refused: a resend's.)
+-- (The last commit is read only for a commit refused: a resend's.  Each
+-- field read costs Redis a scan of the hash and the script a reply element.)
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
-  'last_flags', 'kills', 'ends_from')
+  'ends_from')
 if state[1] ~= tick or state[4] ~= holder then
-  local last = redis.call('HGET', KEYS[3], 'last_commit')
-  if committed_before(KEYS, tick, record, holder, last, S) then
-    local flags = state[5]
-    return (flags and flags ~= '') and flags or 1
+  local last = redis.call('HMGET', KEYS[3], 'last_commit', 'last_flags')
+  if committed_before(KEYS, tick, record, holder, last[1], S) then
+    return (last[2] and last[2] ~= '') and last[2] or 1
   end
   return 0
 end
@@ -963,26 +965,23 @@ end
 -- The record's status is ``letter``; a skip's reason comes as ``reason``.
 local status = (letter ~= 'K' or reason ~= nil) and letter or nil
 write_record(KEYS[3], KEYS[4], entry, S.size, started, S.max_age, fields, status, reason,
-  fold, state[7], S.first, S.last)
-local gone = {}
-if state[6] then
-  gone[#gone + 1] = 'kills'
+  fold, state[5], S.first, S.last)
+-- clear_lease, its expiry later, and not CLAIMED: begin_tick (a holder) took it
+-- out.  With the lease's fields the count of kills and, unless set again,
+-- last_flags: deleted unread (a field absent costs HDEL what it costs HMGET,
+-- and there is no reply element to make).
+if flags == '' then
+  clear_lease_fields(KEYS[3], 'kills', 'last_flags')
+else
+  clear_lease_fields(KEYS[3], 'kills')
 end
-if state[5] and flags == '' then
-  gone[#gone + 1] = 'last_flags'
-end
-if #gone > 0 then
-  redis.call('HDEL', KEYS[3], unpack(gone))
-end
--- clear_lease, its expiry later, and not CLAIMED: begin_tick (a holder) took it out.
-clear_lease_fields(KEYS[3])
 later.names[#later.names + 1] = name
 if next_due ~= '' and running(state[2], state[3]) then
   later.due[#later.due + 1] = next_due
   later.due[#later.due + 1] = name
 end
 -- [asset events] each with its asset index entries (append_asset_event).
-for i, ev in ipairs(A.events or {}) do
+for i, ev in ipairs(A.events or NONE) do
   append_asset_event(KEYS[9], KEYS[8 + 2 * i], KEYS[9 + 2 * i], ev[1], ev[2])
 end
 -- [end asset events]
@@ -992,7 +991,7 @@ if A.failure then
 end
 -- [end failure event]
 -- [dynamic partitions]
-for _, change in ipairs(A.partitions or {}) do
+for _, change in ipairs(A.partitions or NONE) do
   local zkey = KEYS[change[2]]
   for _, key in ipairs(change[3]) do
     if change[1] == 'del' then
@@ -1040,7 +1039,7 @@ COMMIT = _script(
     + """
 local later = {names = {}, due = {}, adds = {}, counters = KEYS[8]}
 local C = {A.sensor, A.tick, A.record, A.started, A.next_due, A.status, A.reason, A.fold}
-return flushed(later, KEYS[6], pcall(commit_tick, KEYS, C, A, later, A))
+return flushed(later, KEYS[6], pcall(commit_tick, KEYS, C, 0, A, later, A))
 """
 )
 
@@ -1057,13 +1056,14 @@ return flushed(later, KEYS[6], pcall(commit_tick, KEYS, C, A, later, A))
 #       then every other key the ticks name, each once
 # A: hash_prefix, ticks_prefix, run_keys_prefix, holder, size, max_age,
 #    first and last (the earliest and the latest of the commits' starts),
-#    commits ({{sensor, tick, record, started, next_due, status, reason
+#    commits ({sensor, tick, record, started, next_due, status, reason
 #    (false for none, and when fold is false), fold, {k = {index in KEYS of
 #    its COMMIT KEYS[9], KEYS[10], ...} or nil, and COMMIT's other named
 #    arguments but size and max_age; holder only when not A.holder,
-#    requests only when any, cursor only when stored} or nil when empty},
-#    ...}, in order: by position, as a flush's every tick has the first
-#    eight, their names not decoded per tick)
+#    requests only when any, cursor only when stored} or false when empty,
+#    sensor, tick, ...}: nine values a tick, in order, flat: by position, as
+#    a flush's every tick has the first eight, their names not decoded and
+#    no table made per tick)
 # Returns per tick what COMMIT returns.
 COMMIT_MANY = _script(
     COMMIT_TICK
@@ -1076,9 +1076,9 @@ local commits, hash_prefix, ticks_prefix = A.commits, A.hash_prefix, A.ticks_pre
 -- further keys cleared after the tick that named them.
 local K = {LEASES, CLAIMED, false, false, KEYS[3], KEYS[4], false, KEYS[5]}
 local function commit_all()
-  for i = 1, #commits do
-    local c = commits[i]
-    local name, more = c[1], c[9] or NONE
+  for i = 1, #commits / 9 do
+    local at = 9 * (i - 1)
+    local name, more = commits[at + 1], commits[at + 9] or NONE
     K[3], K[4] = hash_prefix .. name, ticks_prefix .. name
     local extra = 0
     if more ~= NONE then
@@ -1091,7 +1091,7 @@ local function commit_all()
       end
     end
     -- What the flush shares (holder, size, max_age) commit_tick reads from A.
-    out[i] = commit_tick(K, c, more, later, A)
+    out[i] = commit_tick(K, commits, at, more, later, A)
     K[7] = false
     for j = extra + 8, 9, -1 do
       K[j] = nil

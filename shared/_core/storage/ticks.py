@@ -453,7 +453,9 @@ class TickLedger(Repository):
         shared = [self.keys.launch, self.keys.due, self.keys.counters]
         index = {k: LEASE_KEYS + i + 1 for i, k in enumerate(shared)}
         holder = commits[0].holder
-        calls = []
+        # Flat: nine values a tick (the eight of every commit, then the rest or
+        # False), one table for the script to decode rather than one per tick.
+        calls: list[Any] = []
         for commit in commits:
             keys = list(_OWN_KEYS)
             core, more = self._commit_args(commit, keys, lean=True)
@@ -463,9 +465,8 @@ class TickLedger(Repository):
                 ]
             if commit.holder != holder:
                 more["holder"] = commit.holder
-            if more:
-                core.append(more)
-            calls.append(core)
+            calls.extend(core)
+            calls.append(more or False)
         args = {
             "hash_prefix": self.keys.sensor(""),
             "ticks_prefix": self.keys.ticks(""),
