@@ -525,10 +525,13 @@ local names = {}
 local n = 0
 local claimed_at = fmt(A.now)
 local expiry, claim_time = score(now + A.publish_within), score(now)
+local hash_prefix, round = A.hash_prefix, A.round
+-- (Positions counted here: each ``#`` is a search of the table's border.)
+local at = #out
 for i = 1, #due, 2 do
   local name = due[i]
-  local hash = A.hash_prefix .. name
-  names[#names + 1] = name
+  local hash = hash_prefix .. name
+  names[(i + 1) / 2] = name
   -- A sensor already in flight (ticked by hand) is back in the index when
   -- that tick ends; it is never claimed twice.
   local f = redis.call('HMGET', hash, 'inflight', 'trigger')
@@ -536,7 +539,7 @@ for i = 1, #due, 2 do
     n = n + 1
     -- One format per id, the prefix joined to it: string.format formats each
     -- item on its own (a %s too), and either is a libc call.
-    local id = A.round .. string.format('%08x', n)
+    local id = round .. string.format('%08x', n)
     -- Claimed because of a trigger: one call reads both, HDEL only when triggered.
     if f[2] then
       redis.call('HDEL', hash, 'trigger')
@@ -544,10 +547,9 @@ for i = 1, #due, 2 do
     else
       redis.call('HSET', hash, 'inflight', id, 'claimed_at', claimed_at)
     end
-    claimed[#claimed + 1] = name
-    out[#out + 1] = name
-    out[#out + 1] = id
-    out[#out + 1] = due[i + 1]
+    claimed[n] = name
+    out[at + 1], out[at + 2], out[at + 3] = name, id, due[i + 1]
+    at = at + 3
   end
 end
 -- The round's due index removals, lease expiries (set_expiry's) and claims,
@@ -690,28 +692,31 @@ local expiry = score(now + A.ttl)
 local out = {}
 local expiries = {}
 local names = {}
-local n = #A.fields
-local ticks = A.ticks
+local ticks, fields, holder = A.ticks, A.fields, A.holder
+local hash_prefix, ticks_prefix = A.hash_prefix, A.ticks_prefix
+local n = #fields
+-- (Positions counted here: each ``#`` is a search of the table's border.)
+local held = 0
 for i = 1, #ticks, 2 do
   local name, tick = ticks[i], ticks[i + 1]
-  local hash = A.hash_prefix .. name
+  local hash = hash_prefix .. name
   -- begin_tick's checks, with the state read in the same call.
-  local f = redis.call('HMGET', hash, 'inflight', 'holder', unpack(A.fields))
+  local f = redis.call('HMGET', hash, 'inflight', 'holder', unpack(fields))
   if f[1] ~= tick then
-    out[#out + 1] = {'-'}
-  elseif f[2] and f[2] ~= A.holder then
-    out[#out + 1] = {f[2]}
+    out[(i + 1) / 2] = {'-'}
+  elseif f[2] and f[2] ~= holder then
+    out[(i + 1) / 2] = {f[2]}
   else
-    redis.call('HSET', hash, 'holder', A.holder, 'began', began)
-    expiries[#expiries + 1] = expiry
-    expiries[#expiries + 1] = name
-    names[#names + 1] = name
+    redis.call('HSET', hash, 'holder', holder, 'began', began)
+    held = held + 1
+    expiries[2 * held - 1], expiries[2 * held] = expiry, name
+    names[held] = name
     -- The reply is the HMGET's own table (no copy per tick): the answer
     -- in the tick id's place, then the holder's as read, the state, the head.
     f[1] = ''
     -- (An index as text: Redis formats a Lua number argument with printf.)
-    f[n + 3] = redis.call('LINDEX', A.ticks_prefix .. name, '0')
-    out[#out + 1] = f
+    f[n + 3] = redis.call('LINDEX', ticks_prefix .. name, '0')
+    out[(i + 1) / 2] = f
   end
 end
 -- begin_tick's lease expiries and removals from the claimed, a call each per
@@ -975,10 +980,12 @@ if flags == '' then
 else
   clear_lease_fields(KEYS[3], 'kills')
 end
-later.names[#later.names + 1] = name
+-- (One length per table: each ``#`` is a search of the table's border.)
+local names, due = later.names, later.due
+names[#names + 1] = name
 if next_due ~= '' and running(state[2], state[3]) then
-  later.due[#later.due + 1] = next_due
-  later.due[#later.due + 1] = name
+  local d = #due
+  due[d + 1], due[d + 2] = next_due, name
 end
 -- [asset events] each with its asset index entries (append_asset_event).
 for i, ev in ipairs(A.events or NONE) do
@@ -1011,18 +1018,13 @@ end
 -- whole flush at its end (``flush_later``).
 local field = 's:' .. name
 local adds = later.adds
-adds[#adds + 1] = field
-adds[#adds + 1] = letter
-adds[#adds + 1] = 1
+local a = #adds
+adds[a + 1], adds[a + 2], adds[a + 3] = field, letter, 1
 if #requests > 0 then
   local _, dropped = string.gsub(flags, '0', '')
-  adds[#adds + 1] = field
-  adds[#adds + 1] = 'q'
-  adds[#adds + 1] = #requests
+  adds[a + 4], adds[a + 5], adds[a + 6] = field, 'q', #requests
   if dropped > 0 then
-    adds[#adds + 1] = field
-    adds[#adds + 1] = 'd'
-    adds[#adds + 1] = dropped
+    adds[a + 7], adds[a + 8], adds[a + 9] = field, 'd', dropped
   end
 end
 -- [end counters]
