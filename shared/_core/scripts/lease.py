@@ -252,7 +252,12 @@ local function write_record(hash, ticks, entry, size, started, max_age, fields, 
     redis.call('LSET', ticks, '0', entry)
   else
     local n = redis.call('LPUSH', ticks, entry)
-    if n > size then
+    -- One over (a full history): its tail popped, which takes no number
+    -- (Redis formats a Lua number argument with printf).
+    if n == size + 1 then
+      redis.call('RPOP', ticks)
+      n = size
+    elseif n > size then
       redis.call('LTRIM', ticks, '0', size - 1)
       n = size
     end
