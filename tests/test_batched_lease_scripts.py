@@ -116,6 +116,8 @@ def test_ticks_a_flush_committed_before_one_that_failed_stay_scheduled(
     # last writes would have done had it ended.
     assert storage.client.zmscore(storage.keys.inflight, done) == [None, None]
     assert all(d is not None for d in storage.schedule.due_times(done))
+    # And counted, as the flush's last writes would have counted them.
+    assert storage.metrics.counters().ticks == {(name, "SUCCESS"): 1 for name in done}
 
 
 def test_a_flush_sent_again_commits_nothing_twice_and_answers_as_the_first_time(

@@ -22,7 +22,7 @@ from lookout import Settings
 from lookout._base.codec import encode
 from lookout._core.settings import SettingsError
 from lookout._core.storage.history import decode_entry, encode_record, may_fold
-from lookout._core.storage.ticks import TickCommit
+from lookout._core.storage.ticks import TickCommit, TickLedger
 from lookout._tools.cli._json import dumps, tick_json
 from lookout._tools.monitor import create_app
 from lookout._tools.monitor.ticks import TickTracker
@@ -368,3 +368,53 @@ def test_the_age_bound_goes_by_when_the_oldest_record_ended_not_when_it_started(
     kept = storage.ticks.history("steered", 10)
     assert [t.tick_id for t in kept] == [ticks[2][0], ticks[1][0]]
     assert kept[1].ended_at == pytest.approx(now - 50, abs=2e-6)
+
+
+def commit_at(ledger: TickLedger, started: float, ended: float) -> str:
+    """A SUCCESS tick of ``steered`` that started and ended then, committed by hand."""
+    tick_id = uuid.uuid4().hex
+    assert ledger.claim("steered", tick_id, ttl=30.0) == tick_id
+    assert ledger.begin([("steered", tick_id)], "tester", ttl=30.0) == [""]
+    record = TickRecord(
+        tick_id=tick_id,
+        sensor="steered",
+        status="SUCCESS",
+        started_at=started,
+        ended_at=ended,
+        worker="tester",
+    )
+    assert ledger.commit(TickCommit(record, [], False, None, None, holder="tester"))
+    return tick_id
+
+
+def test_a_record_that_started_before_the_others_ended_is_still_aged_out_as_the_tail(
+    storage: Repositories,
+) -> None:
+    # The age check reads the tail only when the hash's ``ends_from`` (no
+    # record ended before it) says it can be too old: a record whose start is
+    # earlier (its worker's clock is behind) lowers it.
+    ledger = Repositories.on(storage.client, storage.keys, history_size=2, history_age=100.0).ticks
+    now = time.time()
+    commit_at(ledger, now - 50, now - 49.9)
+    commit_at(ledger, now - 120, now - 119.9)
+    newest = commit_at(ledger, now, now + 0.001)
+    # The first went by count, the second (now the tail) by age.
+    assert [t.tick_id for t in storage.ticks.history("steered", 10)] == [newest]
+
+
+def test_a_history_kept_by_the_version_before_is_aged_on_its_next_write(
+    storage: Repositories,
+) -> None:
+    ledger = Repositories.on(storage.client, storage.keys, history_age=100.0).ticks
+    now = time.time()
+    commit_at(ledger, now - 250, now - 249.9)
+    kept = commit_at(ledger, now - 20, now - 19.9)
+    # The version before kept no ``ends_from``: the tail is read, as it read it.
+    assert storage.client.hdel(storage.keys.sensor("steered"), "ends_from") == 1
+    newest = commit_at(ledger, now, now + 0.001)
+    assert [t.tick_id for t in storage.ticks.history("steered", 10)] == [newest, kept]
+    # And a later write finds the bound set again: nothing left to age.
+    assert (
+        storage.client.hget(storage.keys.sensor("steered"), "ends_from")
+        == str(int(now - 19.9)).encode()
+    )

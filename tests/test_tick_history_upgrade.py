@@ -258,7 +258,7 @@ def test_a_sensor_alternating_skips_and_runs_keeps_its_hash_a_listpack(
     assert storage.client.object("encoding", storage.keys.sensor(NAME)) == b"listpack"
     # Between two ticks it keeps what outlives a tick, nothing of the lease.
     fields = set(storage.client.hkeys(storage.keys.sensor(NAME)))
-    assert fields == {b"last_started", b"cursor", b"last_commit", b"last_flags"}
+    assert fields == {b"last_started", b"cursor", b"last_commit", b"last_flags", b"ends_from"}
     assert storage.client.llen(storage.keys.ticks(NAME)) == defaults.ticks.history_size
 
 

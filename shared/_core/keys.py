@@ -10,7 +10,9 @@ lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
                                         cursor (msgpack), last_started (the last
                                         tick's start, unix s: what the minimum
                                         interval counts from; the tick itself is
-                                        the head of ``ticks:{name}``), interval,
+                                        the head of ``ticks:{name}``), ends_from
+                                        (whole unix s no history entry ended
+                                        before: scripts.lease), interval,
                                         trigger (due by a trigger, not by
                                         status); the tick lease:
                                         inflight (tick id), holder ("{host}:{pid}:

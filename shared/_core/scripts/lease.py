@@ -93,10 +93,11 @@ local function score(t)
 end
 -- The lease's fields, in one place (claimed_at too: only read with inflight,
 -- its bytes go with it).  And ``last``, the copy of the newest history entry
--- versions before kept: nothing reads it either.
-local function clear_lease_fields(hash)
+-- versions before kept: nothing reads it either.  ``...``: more fields to
+-- delete with them.
+local function clear_lease_fields(hash, ...)
   redis.call('HDEL', hash, 'inflight', 'claimed_at', 'holder', 'began', 'by_trigger', 'deaths',
-    'death', 'last')
+    'death', 'last', ...)
 end
 local function clear_lease(hash, name)
   clear_lease_fields(hash)
@@ -195,21 +196,44 @@ end
 -- arguments), so that only a skip's fold unpacks it; nil: read from the entry.
 -- ``fold`` false: the caller knows the head cannot take this skip in (it is
 -- not read); nil or true: it may.
+-- The age check reads the tail only when it can be too old: the hash's
+-- ``ends_from`` (whole unix s) is a time no entry ended before, as far as
+-- the entries' ends are in the list's order (newest first; clocks that
+-- disagree can put an entry out of it, and the check, from the tail, then
+-- reaches it that much later, as it did before): an entry's end is no
+-- earlier than its start, so an entry lowers it to its start when that is
+-- earlier, and after a check it is the end of the tail that stays.  Absent
+-- (a hash of a version before, or no check yet): the tail is read.
+-- ``floor``: the caller's read of ``ends_from`` (false: none); nil: read here.
+-- ``first`` and ``last``: numbers no later and no earlier than ``started``
+-- (a flush's earliest and latest start), which decide whether the tail can
+-- be too old and the floor lower without converting ``started`` (text)
+-- itself; nil: ``started``.
 local function write_record(hash, ticks, entry, size, started, max_age, fields, status, reason,
-    fold)
-  local known, start = status ~= nil, nil
+    fold, floor, first, last)
+  local known = status ~= nil
   if not known then
-    status, reason, start = summary(entry)
+    status, reason = summary(entry)
   end
   local h, rec, rest
   if status == 'K' and fold ~= false then
     -- The head unpacked once: its status and reason, then its run.
-    local head = redis.call('LINDEX', ticks, 0)
+    local head = redis.call('LINDEX', ticks, '0')
     local hr = head and record_of(head)
     if hr and status_of(hr) == 'K' and (reason_of(hr) or false) == reason then
       h = hr
       rec, rest = record_of(entry)
     end
+  end
+  if floor == nil then
+    floor = redis.call('HGET', hash, 'ends_from')
+  end
+  -- (x + 0: one conversion of the digits, where tonumber makes two.)
+  local bound = floor and floor + 0
+  local low = bound
+  if not first then
+    first = started + 0
+    last = first
   end
   if h and rec then
     local hr = run_of(h)
@@ -225,37 +249,53 @@ local function write_record(hash, ticks, entry, size, started, max_age, fields, 
     end
     rec[8] = run
     entry = cmsgpack.pack(rec) .. (rest > 0 and string.sub(entry, rest + 1) or '')
-    redis.call('LSET', ticks, 0, entry)
+    redis.call('LSET', ticks, '0', entry)
   else
     local n = redis.call('LPUSH', ticks, entry)
-    if n > size then
-      redis.call('LTRIM', ticks, 0, size - 1)
+    -- One over (a full history): its tail popped, which takes no number
+    -- (Redis formats a Lua number argument with printf).
+    if n == size + 1 then
+      redis.call('RPOP', ticks)
+      n = size
+    elseif n > size then
+      redis.call('LTRIM', ticks, '0', size - 1)
       n = size
     end
     -- By age only when an entry was added: a run that grows ages nothing.
-    -- (A known entry is a commit's: ``started`` is its start as sent.)
-    if known and max_age and max_age > 0 and n > 1 then
-      start = tonumber(started)
-    end
-    local oldest = start and max_age and max_age > 0 and start - max_age
-    while oldest and n > 1 do
-      local tail = redis.call('LINDEX', ticks, -1)
-      local ended = end_of(tail)
-      if not ended then
-        ended = select(4, summary(tail))
+    if n == 1 then
+      low = started + 0
+    elseif max_age and max_age > 0 and not (bound and bound >= last - max_age) then
+      local start = started + 0
+      local oldest = start - max_age
+      local ended
+      while n > 1 do
+        local tail = redis.call('LINDEX', ticks, '-1')
+        ended = end_of(tail)
+        if not ended then
+          ended = select(4, summary(tail))
+        end
+        if not ended or ended >= oldest then
+          break
+        end
+        redis.call('RPOP', ticks)
+        n = n - 1
       end
-      if not ended or ended >= oldest then
-        break
-      end
-      redis.call('RPOP', ticks)
-      n = n - 1
+      -- An unreadable tail bounds nothing: 0, read again at the next entry.
+      low = (n == 1 and start) or ended or 0
     end
   end
-  if fields then
-    redis.call('HSET', hash, 'last_started', started, unpack(fields))
-  else
-    redis.call('HSET', hash, 'last_started', started)
+  if low and first < low then
+    low = math.min(low, started + 0)
   end
+  local more = fields or {}
+  if low then
+    low = math.floor(low)
+    if low ~= bound then
+      more[#more + 1] = 'ends_from'
+      more[#more + 1] = string.format('%d', low)
+    end
+  end
+  redis.call('HSET', hash, 'last_started', started, unpack(more))
 end
 -- A FAILURE tick told on the event stream, so that another sensor can react
 -- to it (a lookout extension: ``sensor_failure_sensor``): a RunEvent of kind
@@ -490,10 +530,13 @@ local names = {}
 local n = 0
 local claimed_at = fmt(A.now)
 local expiry, claim_time = score(now + A.publish_within), score(now)
+local hash_prefix, round = A.hash_prefix, A.round
+-- (Positions counted here: each ``#`` is a search of the table's border.)
+local at = #out
 for i = 1, #due, 2 do
   local name = due[i]
-  local hash = A.hash_prefix .. name
-  names[#names + 1] = name
+  local hash = hash_prefix .. name
+  names[(i + 1) / 2] = name
   -- A sensor already in flight (ticked by hand) is back in the index when
   -- that tick ends; it is never claimed twice.
   local f = redis.call('HMGET', hash, 'inflight', 'trigger')
@@ -501,7 +544,7 @@ for i = 1, #due, 2 do
     n = n + 1
     -- One format per id, the prefix joined to it: string.format formats each
     -- item on its own (a %s too), and either is a libc call.
-    local id = A.round .. string.format('%08x', n)
+    local id = round .. string.format('%08x', n)
     -- Claimed because of a trigger: one call reads both, HDEL only when triggered.
     if f[2] then
       redis.call('HDEL', hash, 'trigger')
@@ -509,10 +552,9 @@ for i = 1, #due, 2 do
     else
       redis.call('HSET', hash, 'inflight', id, 'claimed_at', claimed_at)
     end
-    claimed[#claimed + 1] = name
-    out[#out + 1] = name
-    out[#out + 1] = id
-    out[#out + 1] = due[i + 1]
+    claimed[n] = name
+    out[at + 1], out[at + 2], out[at + 3] = name, id, due[i + 1]
+    at = at + 3
   end
 end
 -- The round's due index removals, lease expiries (set_expiry's) and claims,
@@ -531,8 +573,9 @@ end
 -- configured), which makes it a skiplist from the start, and takes the
 -- placeholder out in the same step.  Bytes 0xff: never in a name (names are
 -- UTF-8).  (Redis 7.2 sizes a new set by the ZADD itself.)  One table for
--- both calls: the same members, the expiry's score, then the claim's.
-table.sort(claimed)
+-- both calls: the same members, the expiry's score, then the claim's.  The
+-- sort (a string comparison by strcoll for each of its steps) only when a
+-- set can be a listpack: a small round, or a set that is one already.
 local OPENER = string.rep(string.char(255), 200)
 local function open(key, score)
   if #claimed <= 128 or redis.call('EXISTS', key) == 1 then
@@ -541,7 +584,13 @@ local function open(key, score)
   redis.call('ZADD', key, score, OPENER)
   return true
 end
-local opened = {LEASES = open(LEASES, expiry), CLAIMED = open(CLAIMED, claim_time)}
+local opened = {[LEASES] = open(LEASES, expiry), [CLAIMED] = open(CLAIMED, claim_time)}
+local function listpack(key)
+  return not opened[key] and redis.call('OBJECT', 'ENCODING', key) ~= 'skiplist'
+end
+if #claimed <= 128 or listpack(LEASES) or listpack(CLAIMED) then
+  table.sort(claimed)
+end
 for last = #claimed, 1, -1000 do
   local scored = {}
   local k = 0
@@ -556,10 +605,10 @@ for last = #claimed, 1, -1000 do
   end
   redis.call('ZADD', CLAIMED, unpack(scored))
 end
-if opened.LEASES then
+if opened[LEASES] then
   redis.call('ZREM', LEASES, OPENER)
 end
-if opened.CLAIMED then
+if opened[CLAIMED] then
   redis.call('ZREM', CLAIMED, OPENER)
 end
 return answer(out)
@@ -648,27 +697,31 @@ local expiry = score(now + A.ttl)
 local out = {}
 local expiries = {}
 local names = {}
-local n = #A.fields
-local ticks = A.ticks
+local ticks, fields, holder = A.ticks, A.fields, A.holder
+local hash_prefix, ticks_prefix = A.hash_prefix, A.ticks_prefix
+local n = #fields
+-- (Positions counted here: each ``#`` is a search of the table's border.)
+local held = 0
 for i = 1, #ticks, 2 do
   local name, tick = ticks[i], ticks[i + 1]
-  local hash = A.hash_prefix .. name
+  local hash = hash_prefix .. name
   -- begin_tick's checks, with the state read in the same call.
-  local f = redis.call('HMGET', hash, 'inflight', 'holder', unpack(A.fields))
+  local f = redis.call('HMGET', hash, 'inflight', 'holder', unpack(fields))
   if f[1] ~= tick then
-    out[#out + 1] = {'-'}
-  elseif f[2] and f[2] ~= A.holder then
-    out[#out + 1] = {f[2]}
+    out[(i + 1) / 2] = {'-'}
+  elseif f[2] and f[2] ~= holder then
+    out[(i + 1) / 2] = {f[2]}
   else
-    redis.call('HSET', hash, 'holder', A.holder, 'began', began)
-    expiries[#expiries + 1] = expiry
-    expiries[#expiries + 1] = name
-    names[#names + 1] = name
+    redis.call('HSET', hash, 'holder', holder, 'began', began)
+    held = held + 1
+    expiries[2 * held - 1], expiries[2 * held] = expiry, name
+    names[held] = name
     -- The reply is the HMGET's own table (no copy per tick): the answer
     -- in the tick id's place, then the holder's as read, the state, the head.
     f[1] = ''
-    f[n + 3] = redis.call('LINDEX', A.ticks_prefix .. name, 0)
-    out[#out + 1] = f
+    -- (An index as text: Redis formats a Lua number argument with printf.)
+    f[n + 3] = redis.call('LINDEX', ticks_prefix .. name, '0')
+    out[(i + 1) / 2] = f
   end
 end
 -- begin_tick's lease expiries and removals from the claimed, a call each per
@@ -746,23 +799,71 @@ return out
 # so a partition a tick adds exists exactly when its run requests do.  A
 # definition's keys are a zset member -> the order added (the highest score
 # + 1; re-adding a present key keeps its place).
-# Returns {1, mask} when committed (now or before), {0, ""} when the tick does
-# not hold the lease.
+# Returns the mask (a string, one flag per request) when committed (now or
+# before) with requests, 1 when committed without, 0 when the tick does not
+# hold the lease: a number, not an array per tick (Redis converts a Lua table
+# of a reply looking for its error, status and other special fields first).
 COMMIT_TICK = (
     APPEND_ASSET_EVENT
     + TAKE_RUN_KEYS
     + """
 -- The body reads its keys from the parameter KEYS (left unindented, as the
 -- script it was): in COMMIT the script's own, in COMMIT_MANY the tick's.
--- ``later`` gathers the lease's removal from the expiries and the sensor's
--- next due time, for one ZREM and one ZADD after the flush's last tick
--- (``flush_later``): the script is atomic, nothing sees them apart.
+-- ``later`` gathers the lease's removal from the expiries, the sensor's
+-- next due time and its counts (``adds``: field, letter, n, ...), for one
+-- ZREM, one ZADD and one read and write of the counters hash (``later.counters``)
+-- after the flush's last tick (``flush_later``): the script is atomic,
+-- nothing sees them apart.
+-- The counters block's counts ``counts`` with ``n`` more of ``letter``: its
+-- pair's number rewritten in place (a letter only starts a pair), a new
+-- pair at the end.
+local function count(counts, letter, n)
+  local from, to, was = string.find(counts, letter .. '(%d+)')
+  if not from then
+    return (counts == '' and '' or counts .. ' ') .. letter .. string.format('%d', n)
+  end
+  -- (was + n: one conversion of the digits, where tonumber makes two.)
+  return string.sub(counts, 1, from) .. string.format('%d', was + n) ..
+    string.sub(counts, to + 1)
+end
 local function flush_later(later, due)
   for first = 1, #later.names, 1000 do
     redis.call('ZREM', LEASES, unpack(later.names, first, math.min(first + 999, #later.names)))
   end
   for first = 1, #later.due, 2000 do
     redis.call('ZADD', due, unpack(later.due, first, math.min(first + 1999, #later.due)))
+  end
+  local adds = later.adds
+  if #adds == 0 then
+    return
+  end
+  -- Each field read once, its counts then grown by each of its adds in order.
+  local fields, counts = {}, {}
+  for i = 1, #adds, 3 do
+    local field = adds[i]
+    if not counts[field] then
+      fields[#fields + 1] = field
+      counts[field] = true
+    end
+  end
+  for first = 1, #fields, 1000 do
+    local last = math.min(first + 999, #fields)
+    local got = redis.call('HMGET', later.counters, unpack(fields, first, last))
+    for j = first, last do
+      counts[fields[j]] = got[j - first + 1] or ''
+    end
+  end
+  for i = 1, #adds, 3 do
+    local field = adds[i]
+    counts[field] = count(counts[field], adds[i + 1], adds[i + 2])
+  end
+  for first = 1, #fields, 1000 do
+    local set = {}
+    for j = first, math.min(first + 999, #fields) do
+      set[#set + 1] = fields[j]
+      set[#set + 1] = counts[fields[j]]
+    end
+    redis.call('HSET', later.counters, unpack(set))
   end
 end
 -- A commit that fails part way (a Lua error, a WRONGTYPE key) keeps what
@@ -776,21 +877,8 @@ local function flushed(later, due, ok, reply)
   end
   return reply
 end
--- The counters block's counts ``counts`` with ``n`` more of ``letter``: its
--- pair's number rewritten in place (a letter only starts a pair), a new
--- pair at the end.
-local function count(counts, letter, n)
-  local from, to, was = string.find(counts, letter .. '(%d+)')
-  if not from then
-    return (counts == '' and '' or counts .. ' ') .. letter .. string.format('%d', n)
-  end
-  return string.sub(counts, 1, from) .. string.format('%d', tonumber(was) + n) ..
-    string.sub(counts, to + 1)
-end
 -- No run requests.
 local NONE = {}
--- A committed tick's answer when it asked for no runs (one table for all).
-local DONE = {1, ''}
 -- ``last_commit`` names a sensor's last commit, answered again to a resend,
 -- in 16 hex digits (short enough, with every other field, to keep the
 -- sensor's hash a listpack under Redis's default hash-max-listpack-value,
@@ -835,22 +923,26 @@ local function committed_before(KEYS, tick, record, holder, last, S)
   if not packed_id(record) or last ~= holder_mark(holder, S) then
     return false
   end
-  local head = redis.call('LINDEX', KEYS[4], 0)
+  local head = redis.call('LINDEX', KEYS[4], '0')
   local array = head and string.byte(head, 1)
   return (array == 0x97 or array == 0x98) and string.sub(head, 4, 20) == string.sub(record, 4, 20)
 end
--- ``C``: the arguments every commit has, by position (COMMIT_MANY sends them
--- so: no name to decode per tick); ``A``: the others, by name.
-local function commit_tick(KEYS, C, A, later, S)
-local name, tick, record, started, next_due, letter, reason, fold = unpack(C, 1, 8)
+-- ``C``: the arguments every commit has, by position, from ``at`` + 1
+-- (COMMIT_MANY sends them so, all its ticks' in one list: no name nor table
+-- to decode per tick); ``A``: the others, by name.
+local function commit_tick(KEYS, C, at, A, later, S)
+local name, tick, record, started, next_due, letter, reason, fold = unpack(C, at + 1, at + 8)
 local holder, requests = A.holder or S.holder, A.requests or NONE
+-- (The last commit is read only for a commit refused: a resend's.  Each
+-- field read costs Redis a scan of the hash and the script a reply element.)
 local state = redis.call('HMGET', KEYS[3], 'inflight', 'status', 'default', 'holder',
-  'last_commit', 'last_flags', 'kills')
+  'ends_from')
 if state[1] ~= tick or state[4] ~= holder then
-  if committed_before(KEYS, tick, record, holder, state[5], S) then
-    return {1, state[6] or ''}
+  local last = redis.call('HMGET', KEYS[3], 'last_commit', 'last_flags')
+  if committed_before(KEYS, tick, record, holder, last[1], S) then
+    return (last[2] and last[2] ~= '') and last[2] or 1
   end
-  return {0, ''}
+  return 0
 end
 -- [run keys] take_run_keys (scripts/run_keys.py): the dedupe, and a lifecycle's.
 -- (Most ticks ask for no runs and keep no lifecycle: nothing to take.)
@@ -883,26 +975,25 @@ end
 -- The record's status is ``letter``; a skip's reason comes as ``reason``.
 local status = (letter ~= 'K' or reason ~= nil) and letter or nil
 write_record(KEYS[3], KEYS[4], entry, S.size, started, S.max_age, fields, status, reason,
-  fold)
-local gone = {}
-if state[7] then
-  gone[#gone + 1] = 'kills'
+  fold, state[5], S.first, S.last)
+-- clear_lease, its expiry later, and not CLAIMED: begin_tick (a holder) took it
+-- out.  With the lease's fields the count of kills and, unless set again,
+-- last_flags: deleted unread (a field absent costs HDEL what it costs HMGET,
+-- and there is no reply element to make).
+if flags == '' then
+  clear_lease_fields(KEYS[3], 'kills', 'last_flags')
+else
+  clear_lease_fields(KEYS[3], 'kills')
 end
-if state[6] and flags == '' then
-  gone[#gone + 1] = 'last_flags'
-end
-if #gone > 0 then
-  redis.call('HDEL', KEYS[3], unpack(gone))
-end
--- clear_lease, its expiry later, and not CLAIMED: begin_tick (a holder) took it out.
-clear_lease_fields(KEYS[3])
-later.names[#later.names + 1] = name
+-- (One length per table: each ``#`` is a search of the table's border.)
+local names, due = later.names, later.due
+names[#names + 1] = name
 if next_due ~= '' and running(state[2], state[3]) then
-  later.due[#later.due + 1] = next_due
-  later.due[#later.due + 1] = name
+  local d = #due
+  due[d + 1], due[d + 2] = next_due, name
 end
 -- [asset events] each with its asset index entries (append_asset_event).
-for i, ev in ipairs(A.events or {}) do
+for i, ev in ipairs(A.events or NONE) do
   append_asset_event(KEYS[9], KEYS[8 + 2 * i], KEYS[9 + 2 * i], ev[1], ev[2])
 end
 -- [end asset events]
@@ -912,7 +1003,7 @@ if A.failure then
 end
 -- [end failure event]
 -- [dynamic partitions]
-for _, change in ipairs(A.partitions or {}) do
+for _, change in ipairs(A.partitions or NONE) do
   local zkey = KEYS[change[2]]
   for _, key in ipairs(change[3]) do
     if change[1] == 'del' then
@@ -928,22 +1019,24 @@ end
 -- one field per sensor, ``s:{sensor}``, its counts as "{letter}{count}"
 -- pairs: committed ticks by status letter (``letter``), ``q`` requests given,
 -- ``d`` requests dropped (only once one was).  One field, not one per count:
--- each field of a large hash costs ~70 bytes of Redis.
+-- each field of a large hash costs ~70 bytes of Redis.  Written for the
+-- whole flush at its end (``flush_later``).
 local field = 's:' .. name
-local counts = count(redis.call('HGET', KEYS[8], field) or '', letter, 1)
+local adds = later.adds
+local a = #adds
+adds[a + 1], adds[a + 2], adds[a + 3] = field, letter, 1
 if #requests > 0 then
   local _, dropped = string.gsub(flags, '0', '')
-  counts = count(counts, 'q', #requests)
+  adds[a + 4], adds[a + 5], adds[a + 6] = field, 'q', #requests
   if dropped > 0 then
-    counts = count(counts, 'd', dropped)
+    adds[a + 7], adds[a + 8], adds[a + 9] = field, 'd', dropped
   end
 end
-redis.call('HSET', KEYS[8], field, counts)
 -- [end counters]
 if flags == '' then
-  return DONE
+  return 1
 end
-return {1, flags}
+return flags
 end
 """
 )
@@ -951,9 +1044,9 @@ end
 COMMIT = _script(
     COMMIT_TICK
     + """
-local later = {names = {}, due = {}}
+local later = {names = {}, due = {}, adds = {}, counters = KEYS[8]}
 local C = {A.sensor, A.tick, A.record, A.started, A.next_due, A.status, A.reason, A.fold}
-return flushed(later, KEYS[6], pcall(commit_tick, KEYS, C, A, later, A))
+return flushed(later, KEYS[6], pcall(commit_tick, KEYS, C, 0, A, later, A))
 """
 )
 
@@ -969,33 +1062,52 @@ return flushed(later, KEYS[6], pcall(commit_tick, KEYS, C, A, later, A))
 # KEYS: inflight zset, claimed zset, launch stream, due zset, counters hash,
 #       then every other key the ticks name, each once
 # A: hash_prefix, ticks_prefix, run_keys_prefix, holder, size, max_age,
-#    commits ({{sensor, tick, record, started, next_due, status, reason
-#    (false for none), fold, {k = {index in KEYS of its COMMIT KEYS[9], KEYS[10],
-#    ...} or nil, and COMMIT's other named arguments but size and max_age;
-#    holder only when not A.holder, requests only when any, cursor only when
-#    stored} or nil when empty}, ...}, in order: by position, as a flush's
-#    every tick has the first eight, their names not decoded per tick)
+#    first and last (the earliest and the latest of the commits' starts),
+#    commits ({sensor, tick, record, started, next_due, status, reason
+#    (false for none, and when fold is false), fold, {k = {index in KEYS of
+#    its COMMIT KEYS[9], KEYS[10], ...} or nil, and COMMIT's other named
+#    arguments but size and max_age; holder only when not A.holder,
+#    requests only when any, cursor only when stored} or false when empty,
+#    sensor, tick, ...}: nine values a tick, in order, flat: by position, as
+#    a flush's every tick has the first eight, their names not decoded and
+#    no table made per tick)
 # Returns per tick what COMMIT returns.
 COMMIT_MANY = _script(
     COMMIT_TICK
     + """
-local later = {names = {}, due = {}}
+local later = {names = {}, due = {}, adds = {}, counters = KEYS[5]}
 local out = {}
-for i, c in ipairs(A.commits) do
-  local name, more = c[1], c[9] or NONE
-  local K = {LEASES, CLAIMED, A.hash_prefix .. name, A.ticks_prefix .. name, KEYS[3], KEYS[4],
-    A.run_keys_prefix .. name, KEYS[5]}
-  for j, at in ipairs(more.k or NONE) do
-    K[j + 8] = KEYS[at]
+local commits, hash_prefix, ticks_prefix = A.commits, A.hash_prefix, A.ticks_prefix
+-- One KEYS table for every tick (commit_tick keeps none of it): its own keys
+-- set per tick, the run-key hash only for a tick that takes run keys, the
+-- further keys cleared after the tick that named them.
+local K = {LEASES, CLAIMED, false, false, KEYS[3], KEYS[4], false, KEYS[5]}
+local function commit_all()
+  for i = 1, #commits / 9 do
+    local at = 9 * (i - 1)
+    local name, more = commits[at + 1], commits[at + 9] or NONE
+    K[3], K[4] = hash_prefix .. name, ticks_prefix .. name
+    local extra = 0
+    if more ~= NONE then
+      if more.requests or more.run_keys then
+        K[7] = A.run_keys_prefix .. name
+      end
+      for j, at in ipairs(more.k or NONE) do
+        K[j + 8] = KEYS[at]
+        extra = j
+      end
+    end
+    -- What the flush shares (holder, size, max_age) commit_tick reads from A.
+    out[i] = commit_tick(K, commits, at, more, later, A)
+    K[7] = false
+    for j = extra + 8, 9, -1 do
+      K[j] = nil
+    end
   end
-  -- What the flush shares (holder, size, max_age) commit_tick reads from A.
-  local ok, reply = pcall(commit_tick, K, c, more, later, A)
-  if not ok then
-    return flushed(later, KEYS[4], ok, reply)
-  end
-  out[i] = reply
+  return out
 end
-return flushed(later, KEYS[4], true, out)
+-- One pcall for the flush: an error stops it at its tick, as one per tick did.
+return flushed(later, KEYS[4], pcall(commit_all))
 """
 )
 

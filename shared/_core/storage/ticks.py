@@ -156,11 +156,11 @@ class Abandoned:
 TickRef = tuple[str, str]
 
 
-def _committed(commit: TickCommit, reply: Sequence[Any]) -> TickRecord | None:
-    done, flags = reply
-    if not done:
+def _committed(commit: TickCommit, reply: int | bytes) -> TickRecord | None:
+    # 0: refused; 1: committed without requests; else the requests' flags.
+    if reply == 0:
         return None
-    return with_flags(commit.record, text(flags))
+    return with_flags(commit.record, "" if reply == 1 else text(reply))
 
 
 class TickLedger(Repository):
@@ -453,7 +453,9 @@ class TickLedger(Repository):
         shared = [self.keys.launch, self.keys.due, self.keys.counters]
         index = {k: LEASE_KEYS + i + 1 for i, k in enumerate(shared)}
         holder = commits[0].holder
-        calls = []
+        # Flat: nine values a tick (the eight of every commit, then the rest or
+        # False), one table for the script to decode rather than one per tick.
+        calls: list[Any] = []
         for commit in commits:
             keys = list(_OWN_KEYS)
             core, more = self._commit_args(commit, keys, lean=True)
@@ -463,9 +465,8 @@ class TickLedger(Repository):
                 ]
             if commit.holder != holder:
                 more["holder"] = commit.holder
-            if more:
-                core.append(more)
-            calls.append(core)
+            calls.extend(core)
+            calls.append(more or False)
         args = {
             "hash_prefix": self.keys.sensor(""),
             "ticks_prefix": self.keys.ticks(""),
@@ -473,6 +474,10 @@ class TickLedger(Repository):
             "holder": holder,
             "size": self.history_size,
             "max_age": float(self.history_age),
+            # The flush's earliest and latest start: whether a history's tail
+            # can be too old is told from these, without a start per tick.
+            "first": min(float(c.record.started_at) for c in commits),
+            "last": max(float(c.record.started_at) for c in commits),
             "commits": calls,
         }
         replies = self._call(self._commit_many, list(index), args)
@@ -538,8 +543,11 @@ class TickLedger(Repository):
             repr(record.started_at),
             "" if commit.next_due is None else repr(commit.next_due),
             STATUS_LETTERS[status],  # counted by the [counters] block
-            # What a skip's fold compares, so that the script need not unpack the record.
-            False if record.skip_reason is None or status != _SKIPPED else record.skip_reason,
+            # What a skip's fold compares, so that the script need not unpack the
+            # record; not sent when it cannot fold (nothing compares it).
+            False
+            if record.skip_reason is None or status != _SKIPPED or not commit.fold
+            else record.skip_reason,
             commit.fold,
         ]
         args: dict[str, Any] = {}
