@@ -162,9 +162,10 @@ class TickBatch:
         try:
             self.evaluate(held)
         finally:
-            # A flush let go of the ticks it committed: the rest are let go here.
-            left = [t for t, _ in held if (t.sensor, t.tick_id) not in self.results]
-            if left:
+            # A flush let go of the ticks it committed (each has a result, and
+            # only held ticks have one): the rest are let go here.
+            if len(self.results) < len(held):
+                left = [t for t, _ in held if (t.sensor, t.tick_id) not in self.results]
                 self.keeper.drop([(t.sensor, t.tick_id) for t in left])
                 self.give_back(left)
         return self.tally.outcome()
@@ -229,16 +230,23 @@ class TickBatch:
         refs = [(t.sensor, t.tick_id) for t in ticks]
         sent = self.keeper.monotonic()
         answers = self.ledger.take_up(refs, self.holder, self.settings.inflight_ttl)
-        held = [
-            (t, state)
-            for t, (answer, state) in zip(ticks, answers, strict=True)
-            if answer == "" and state is not None
-        ]
-        self.keeper.hold([(t.sensor, t.tick_id) for t, _ in held], self.holder, sent)
-        self.tally.already_done = sum(a == "-" for a, _ in answers)
-        busy = [t.sensor for t, (a, _) in zip(ticks, answers, strict=True) if a not in ("", "-")]
+        # One pass over the answers: "" held, "-" done already, else another holder's.
+        held: list[tuple[TickMessage, SensorState]] = []
+        held_refs: list[TickRef] = []
+        busy: list[str] = []
+        done = 0
+        for tick, ref, (answer, state) in zip(ticks, refs, answers, strict=True):
+            if answer == "":
+                if state is not None:
+                    held.append((tick, state))
+                    held_refs.append(ref)
+            elif answer == "-":
+                done += 1
+            else:
+                busy.append(tick.sensor)
+        self.keeper.hold(held_refs, self.holder, sent)
+        self.tally.already_done = done + len(busy)
         if busy:
-            self.tally.already_done += len(busy)
             log.info(
                 "ticks of %s are held by another process: a duplicate delivery, left alone",
                 ", ".join(busy[:10]),
