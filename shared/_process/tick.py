@@ -180,6 +180,13 @@ class TickRunner:
         with self.timer.session(), self.memory.session():
             yield
 
+    def prepare(self) -> None:
+        """Work out every sensor's plan now, not at its first tick: a worker does it
+        before ``gc.freeze()``, so that the collector never walks them again.
+        """
+        for sensor in self.definitions.sensors:
+            self._plan(sensor)
+
     def _plan(self, sensor: SensorDefinition[Any, Any]) -> _Plan:
         plan = self._plans.get(sensor.name)
         if plan is None or plan.sensor is not sensor:
