@@ -233,3 +233,23 @@ def test_a_sensor_that_ignores_even_the_timeout_ends_its_process(
     proc = spawn(["lookout", "sensor", "tick", "stubborn", "-m", LOCATION], env, "stubborn")
     assert proc.wait(20) == 70  # ended about 1 s (margin / 2) past its deadline
     assert "ignored its timeout" in proc.log_text()
+
+
+def test_a_sensor_redefined_under_its_name_ticks_by_its_new_definition(
+    storage: Repositories, settings: Settings
+) -> None:
+    # The runner keeps what a sensor's ticks share (its interval, its logger)
+    # from its first tick: another definition of that name must not tick by it.
+    from lookout import SkipReason, sensor
+
+    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
+    state = storage.sensors.state("skipper")
+    ticks = []
+    for interval in (30, 300):
+        redefined = sensor(name="skipper", minimum_interval_seconds=interval)(
+            lambda: SkipReason("quiet")
+        )
+        commit = runner.evaluate(redefined, state, tick_id=f"t-{interval}", due_at=None)
+        assert commit.next_due is not None
+        ticks.append(commit.next_due - commit.record.started_at)
+    assert ticks == [pytest.approx(30, abs=1), pytest.approx(300, abs=1)]

@@ -34,7 +34,7 @@ from lookout._base.wire import TickMessage, TickRecord, TickStatus
 from lookout._core.storage import SensorState, TickCommit
 from lookout._core.storage.history import entry_duration
 from lookout._core.storage.ticks import TickRef
-from lookout._process.tick import Instigator, TickRunner
+from lookout._process.tick import TickRunner
 from lookout.workers.keeper import LeaseKeeper
 from lookout.workers.replicas import confirm_commits
 from lookout.workers.ticks import (
@@ -94,9 +94,10 @@ def last_duration(entry: bytes | None) -> float | None:
 
 @dataclass
 class _Pending:
-    """Commits evaluated and not yet sent."""
+    """Commits evaluated and not yet sent, and their ticks."""
 
     commits: list[TickCommit] = field(default_factory=list)
+    refs: list[TickRef] = field(default_factory=list)
     since: float = 0.0  # when the oldest was evaluated (monotonic)
 
 
@@ -161,8 +162,12 @@ class TickBatch:
         try:
             self.evaluate(held)
         finally:
-            self.keeper.drop([(t.sensor, t.tick_id) for t, _ in held])
-            self.give_back([t for t, _ in held if (t.sensor, t.tick_id) not in self.results])
+            # A flush let go of the ticks it committed (each has a result, and
+            # only held ticks have one): the rest are let go here.
+            if len(self.results) < len(held):
+                left = [t for t, _ in held if (t.sensor, t.tick_id) not in self.results]
+                self.keeper.drop([(t.sensor, t.tick_id) for t in left])
+                self.give_back(left)
         return self.tally.outcome()
 
     # -- parse -------------------------------------------------------------------
@@ -188,8 +193,9 @@ class TickBatch:
             except MalformedTickError as exc:
                 self._bury(str(exc), item, f"{self.job}#{i}")
                 continue
-            if (tick.sensor, tick.tick_id) not in seen:
-                seen.add((tick.sensor, tick.tick_id))
+            ref = (tick.sensor, tick.tick_id)
+            if ref not in seen:
+                seen.add(ref)
                 (ticks if tick.sensor in known else unknown).append(tick)
         return ticks, unknown
 
@@ -224,16 +230,23 @@ class TickBatch:
         refs = [(t.sensor, t.tick_id) for t in ticks]
         sent = self.keeper.monotonic()
         answers = self.ledger.take_up(refs, self.holder, self.settings.inflight_ttl)
-        held = [
-            (t, state)
-            for t, (answer, state) in zip(ticks, answers, strict=True)
-            if answer == "" and state is not None
-        ]
-        self.keeper.hold([(t.sensor, t.tick_id) for t, _ in held], self.holder, sent)
-        self.tally.already_done = sum(a == "-" for a, _ in answers)
-        busy = [t.sensor for t, (a, _) in zip(ticks, answers, strict=True) if a not in ("", "-")]
+        # One pass over the answers: "" held, "-" done already, else another holder's.
+        held: list[tuple[TickMessage, SensorState]] = []
+        held_refs: list[TickRef] = []
+        busy: list[str] = []
+        done = 0
+        for tick, ref, (answer, state) in zip(ticks, refs, answers, strict=True):
+            if answer == "":
+                if state is not None:
+                    held.append((tick, state))
+                    held_refs.append(ref)
+            elif answer == "-":
+                done += 1
+            else:
+                busy.append(tick.sensor)
+        self.keeper.hold(held_refs, self.holder, sent)
+        self.tally.already_done = done + len(busy)
         if busy:
-            self.tally.already_done += len(busy)
             log.info(
                 "ticks of %s are held by another process: a duplicate delivery, left alone",
                 ", ".join(busy[:10]),
@@ -253,7 +266,9 @@ class TickBatch:
 
     def _evaluate_all(self, held: Sequence[tuple[TickMessage, SensorState]]) -> None:
         pending = _Pending()
-        began = self.keeper.monotonic()
+        # Read once for the message: the loop below runs for every tick.
+        keeper, runner, monotonic = self.keeper, self.runner, self.keeper.monotonic
+        began = monotonic()
         needed = self.settings.tick_timeout + self.settings.hard_exit_after
         lead = self.settings.scheduler_claim_ahead
         if lead > 0:
@@ -261,9 +276,9 @@ class TickBatch:
             held = sorted(held, key=lambda pair: pair[0].due_at)
         for tick, state in held:
             ref = (tick.sensor, tick.tick_id)
-            if lead > 0:
+            if lead > 0 and tick.due_at > runner.clock():
                 self._hold_until_due(tick, lead)
-            if self.keeper.surely_held(ref) < needed:
+            if keeper.surely_held(ref) < needed:
                 log.warning(
                     "stopped evaluating message %s: the lease of %s could lapse before "
                     "its evaluation ends (Redis unreachable?); the rest is given back",
@@ -273,11 +288,21 @@ class TickBatch:
                 break
             if pending.commits and self._may_be_slow(state):
                 self._flush(pending)
-            if self.keeper.monotonic() - began > RESTART_AFTER:
+            if monotonic() - began > RESTART_AFTER:
                 self.ledger.renew([ref], self.holder, self.settings.inflight_ttl, restart=True)
-            sensor = self.runner.instigator(tick.sensor)
-            self._evaluate_one(sensor, state, tick, pending)
-            if self.keeper.monotonic() - pending.since >= self.flush_every:
+            commit = runner.evaluate(
+                runner.instigator(tick.sensor),
+                state,
+                tick_id=tick.tick_id,
+                due_at=tick.due_at,
+                holder=self.holder,
+            )
+            now = monotonic()
+            if not pending.commits:
+                pending.since = now
+            pending.commits.append(commit)
+            pending.refs.append(ref)
+            if now - pending.since >= self.flush_every:
                 self._flush(pending)
         self._flush(pending)
 
@@ -292,20 +317,6 @@ class TickBatch:
         while (wait := min(until - self.keeper.monotonic(), tick.due_at - clock())) > 0:
             time.sleep(wait)
 
-    def _evaluate_one(
-        self,
-        sensor: Instigator,
-        state: SensorState,
-        tick: TickMessage,
-        pending: _Pending,
-    ) -> None:
-        commit = self.runner.evaluate(
-            sensor, state, tick_id=tick.tick_id, due_at=tick.due_at, holder=self.holder
-        )
-        if not pending.commits:
-            pending.since = self.keeper.monotonic()
-        pending.commits.append(commit)
-
     def _may_be_slow(self, state: SensorState) -> bool:
         took = last_duration(state.last_entry)
         return took is not None and took >= self.flush_every
@@ -314,19 +325,23 @@ class TickBatch:
         if not pending.commits:
             return
         records = self.ledger.commit_many(pending.commits)
-        refs = [(c.record.sensor, c.record.tick_id) for c in pending.commits]
-        for ref, record in zip(refs, records, strict=True):
-            self.results[ref] = record
-            if record is None:
-                self.tally.already_done += 1
-            else:
-                self.tally.committed += 1
-                # FAILURE ticks counted in the task's result, so Flower shows them.
-                self.tally.failed += record.status == _FAILURE
-        # With LOOKOUT_REDIS_MIN_REPLICAS: a commit the replicas lack is a FAILURE.
-        self.tally.failed += confirm_commits(self.ledger, self.settings, records)
+        refs = pending.refs
+        # Committed, or committed before (None): no lease of theirs is held any more.
         self.keeper.drop(refs)
-        pending.commits.clear()
+        results, tally = self.results, self.tally
+        for ref, record in zip(refs, records, strict=True):
+            results[ref] = record
+            if record is None:
+                tally.already_done += 1
+            else:
+                tally.committed += 1
+                # FAILURE ticks counted in the task's result, so Flower shows them.
+                tally.failed += record.status == _FAILURE
+        if self.settings.redis_min_replicas > 0:
+            # A commit the replicas lack is a FAILURE.
+            tally.failed += confirm_commits(self.ledger, self.settings, records)
+        pending.commits = []
+        pending.refs = []
 
     # -- give back ---------------------------------------------------------------
 

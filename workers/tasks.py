@@ -105,6 +105,8 @@ class WorkerTasks:
                 defined_names(self.definitions),
                 RunExecutor(self.definitions, repos.runs, self.settings),
             )
+            # Each sensor's per-tick plan (and logger) made now, to be frozen too.
+            self._state.runner.prepare()
             # What the process holds for good (Celery, the definitions of every
             # sensor) leaves the collector's generations: a full collection,
             # which the ticks' garbage brings on every few thousand ticks, then

@@ -77,6 +77,9 @@ class SensorOutcome:
 
 def call_sensor(sensor: Evaluable, context: SensorEvaluationContext, *extra: Any) -> Any:
     """Call the user's function with the context when it takes one, and its resources."""
+    if not extra and not sensor.resource_keys and sensor.kind is SensorKind.STANDARD:
+        # Most sensors: a plain function of the context or of nothing (every tick comes here).
+        return sensor.fn(context) if sensor.takes_context else sensor.fn()
     if sensor.takes_context:
         if not extra and sensor.kind is SensorKind.STANDARD:
             return call_with_resources(
@@ -208,5 +211,9 @@ def resolve_job(sensor: Evaluable, request: RunRequest) -> RunRequest:
 
 def evaluate(sensor: Evaluable, context: SensorEvaluationContext, *extra: Any) -> SensorOutcome:
     """Call a sensor once and normalize what it gave back."""
-    items = collect_items(sensor.name, call_sensor(sensor, context, *extra))
-    return normalize(sensor, context, items)
+    output = call_sensor(sensor, context, *extra)
+    if type(output) is SkipReason:
+        # Most ticks: one SkipReason, which nothing can contradict and nothing
+        # resolves: the outcome normalize would build, without its lists.
+        return SensorOutcome((), output.skip_message, context.cursor, context.cursor_updated)
+    return normalize(sensor, context, collect_items(sensor.name, output))

@@ -121,9 +121,15 @@ class _On:
 
     def __enter__(self) -> None:
         let_info_through(self.logger)
-        self.logger.addHandler(self.capture)
+        # The list itself, not addHandler and removeHandler: they take the
+        # logging module's lock, twice a tick, only to keep a handler from
+        # being added twice, and this one is added here alone.  (Loggers read
+        # the list without that lock: a list append or remove is atomic.)
+        self.logger.handlers.append(self.capture)
         self.capture.in_use = True
 
     def __exit__(self, *exc: object) -> None:
-        self.logger.removeHandler(self.capture)
+        handlers = self.logger.handlers
+        if self.capture in handlers:  # else taken off already, by the sensor's own code
+            handlers.remove(self.capture)
         self.capture.in_use = False

@@ -98,6 +98,25 @@ class _Failure:
     logs: list[str]
 
 
+class _Plan:
+    """What every tick of one sensor needs and none changes, worked out at its first
+    tick in the process (``TickRunner._plan``) instead of at each.
+    """
+
+    __slots__ = ("has_key", "interval", "log", "sensor", "what", "window")
+
+    def __init__(self, sensor: SensorDefinition[Any, Any], runner: TickRunner) -> None:
+        self.sensor = sensor
+        self.what = f"sensor '{sensor.name}'"
+        # context.log: the logger the context would look up by name, which
+        # takes the logging module's lock on every call.
+        self.log = logging.getLogger(f"lookout.sensor.{sensor.name}")
+        self.interval = float(sensor.minimum_interval_seconds)
+        self.window = jitter_window(sensor, runner.settings.sensor_jitter)
+        # context.has_run_key's reads of this sensor's keys (bounded per tick), if a store is given.
+        self.has_key = _run_key_reads(runner.run_keys, sensor)
+
+
 def partition_changes(outcome: SensorOutcome) -> list[tuple[str, str, list[str]]]:
     """A sensor result's dynamic partitions requests, as the commit script applies them."""
     return [
@@ -143,8 +162,11 @@ class TickRunner:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.timer = EvaluationTimer()
         self.memory = MemoryLimit(settings.sensor_memory_mb)
-        self._schedules = {s.name: s for s in definitions.schedules}
-        self._loggers: dict[str, logging.Logger] = {}
+        # Every tick looks its instigator up by name: one dict for both kinds
+        # (Definitions refuses a schedule named as a sensor).
+        self._instigators: dict[str, Instigator] = {s.name: s for s in definitions.sensors}
+        self._instigators.update((s.name, s) for s in definitions.schedules)
+        self._plans: dict[str, _Plan] = {}
         self._capture: LogCapture | None = None
         self.schedules = ScheduleTicks(
             definitions, settings, self.timer, clock, self.worker, self.instance, self.memory
@@ -158,13 +180,18 @@ class TickRunner:
         with self.timer.session(), self.memory.session():
             yield
 
-    def _logger(self, sensor: str) -> logging.Logger:
-        # context.log, the logger the context would look up by name: looked up
-        # once per sensor, as logging.getLogger takes the module's lock each call.
-        logger = self._loggers.get(sensor)
-        if logger is None:
-            logger = self._loggers[sensor] = logging.getLogger(f"lookout.sensor.{sensor}")
-        return logger
+    def prepare(self) -> None:
+        """Work out every sensor's plan now, not at its first tick: a worker does it
+        before ``gc.freeze()``, so that the collector never walks them again.
+        """
+        for sensor in self.definitions.sensors:
+            self._plan(sensor)
+
+    def _plan(self, sensor: SensorDefinition[Any, Any]) -> _Plan:
+        plan = self._plans.get(sensor.name)
+        if plan is None or plan.sensor is not sensor:
+            plan = self._plans[sensor.name] = _Plan(sensor, self)
+        return plan
 
     def _log_capture(self) -> LogCapture:
         # One handler for the evaluations in a row, emptied for each: building a
@@ -180,8 +207,9 @@ class TickRunner:
 
     def instigator(self, name: str) -> Instigator:
         """The sensor, or else the schedule, of that name (an error naming it if neither)."""
-        schedule = self._schedules.get(name)
-        return schedule if schedule is not None else self.definitions.get_sensor(name)
+        found = self._instigators.get(name)
+        # Neither: the definitions' error, which names the sensors they know.
+        return found if found is not None else self.definitions.get_sensor(name)
 
     def tick(
         self, name: str, *, tick_id: str | None = None, due_at: float | None = None
@@ -246,28 +274,33 @@ class TickRunner:
             return self.schedules.evaluate(
                 sensor, state, tick_id=tick_id, due_at=due_at, holder=holder
             )
+        plan = self._plan(sensor)
         started = self.clock()
         logs = self._log_capture()  # [tick logs] context.log lines, kept on the record
         try:
             cursor = decode_value(state.cursor) if state.cursor is not None else None
+            has_key = plan.has_key
             context = SensorEvaluationContext(
                 sensor_name=sensor.name,
                 cursor=cursor,
-                trigger_payload=state.trigger_payload,
+                trigger_payload=state.trigger_payload if state.payload is not None else None,
                 # Decoding the last tick record is left to the few sensors that ask.
                 last_tick_completion_time=lambda: state.last.ended_at if state.last else None,
                 resources=self.definitions.resources,
                 instance=self.instance.for_tick() if self.instance else None,
                 definitions=self.definitions,
-                log=self._logger(sensor.name),
-                run_key_lookup=self._run_key_lookup(sensor),
+                log=plan.log,
+                run_key_lookup=bounded_lookup(
+                    sensor.name, has_key, self.settings.max_run_key_lookups
+                )
+                if has_key is not None
+                else None,
             )
-            what = f"sensor '{sensor.name}'"
-            with self.memory.applied(what):
+            with self.memory.applied(plan.what):
                 outcome, more = self.timer.call(
                     lambda: self._evaluate_kind(sensor, context, logs),
                     self.settings.tick_timeout,
-                    what,
+                    plan.what,
                     hard_after=self.settings.hard_exit_after,
                 )
             # Most ticks ask for nothing: what they do not ask for is not built.
@@ -279,20 +312,21 @@ class TickRunner:
             asset_events = (
                 _asset_events(sensor.name, outcome, started) if outcome.asset_events else []
             )
-            check_cursor(sensor.name, new_cursor, self.settings.max_cursor_bytes)
+            if new_cursor is not None:
+                check_cursor(sensor.name, new_cursor, self.settings.max_cursor_bytes)
         # BaseException: a sensor that calls sys.exit() or raises KeyboardInterrupt
         # fails its own tick; it must not take the worker process (and the
         # other ticks of its message) down with it.
         except BaseException as exc:
-            failed = self._failed(
-                sensor,
+            return self._failed(
+                plan,
                 state,
                 tick_id,
                 due_at,
                 started,
                 _Failure(f"{type(exc).__name__}: {exc}", user_traceback(exc), logs.lines()),
+                holder,
             )
-            return replace(failed, holder=holder)
         ended = self.clock()
         status = _SUCCESS if launches else _SKIPPED
         before, before_digest = recorded_cursor(state.cursor)
@@ -324,7 +358,7 @@ class TickRunner:
             store_cursor=outcome.cursor_updated,
             cursor=new_cursor,
             # An event backlog left to read: due again at once.
-            next_due=ended if more else self._next_due(sensor, started, ended, tick_id),
+            next_due=ended if more else self._next_due(plan, started, ended, tick_id),
             asset_events=asset_events,
             holder=holder,
             partition_changes=partition_changes(outcome)
@@ -334,18 +368,6 @@ class TickRunner:
             if launches or sensor.run_key_ttl_seconds is not None
             else None,
             fold=status != _SKIPPED or may_fold(state.last_entry, record.skip_reason),
-        )
-
-    def _run_key_lookup(self, sensor: SensorDefinition[Any, Any]) -> HasRunKey | None:
-        """``context.has_run_key`` for one tick: bounded reads of the sensor's run keys."""
-        store = self.run_keys
-        if store is None:
-            return None
-        ttl = sensor.run_key_ttl_seconds
-        return bounded_lookup(
-            sensor.name,
-            lambda key: store.has(sensor.name, key, ttl),
-            self.settings.max_run_key_lookups,
         )
 
     def _evaluate_kind(
@@ -408,18 +430,19 @@ class TickRunner:
 
     def _failed(
         self,
-        sensor: SensorDefinition[Any, Any],
+        plan: _Plan,
         state: SensorState,
         tick_id: str,
         due_at: float | None,
         started: float,
         failure: _Failure,
+        holder: str,
     ) -> TickCommit:
         ended = self.clock()
         cursor, digest = recorded_cursor(state.cursor)
         record = TickRecord(
             tick_id=tick_id,
-            sensor=sensor.name,
+            sensor=plan.sensor.name,
             status=TickStatus.FAILURE.value,
             started_at=started,
             ended_at=ended,
@@ -434,17 +457,24 @@ class TickRunner:
             logs=failure.logs,
         )
         # A failed tick leaves the cursor where it was and is scheduled again.
-        next_due = self._next_due(sensor, started, ended, tick_id)
-        return TickCommit(record, [], False, None, next_due, payload=state.payload)
+        next_due = self._next_due(plan, started, ended, tick_id)
+        return TickCommit(record, [], False, None, next_due, payload=state.payload, holder=holder)
 
-    def _next_due(
-        self, sensor: SensorDefinition[Any, Any], started: float, ended: float, tick_id: str
-    ) -> float:
+    def _next_due(self, plan: _Plan, started: float, ended: float, tick_id: str) -> float:
         # A slow evaluation pushes the next one back (invariant 1); jitter
         # (lookout._process.jitter) only ever pushes it further.
-        window = jitter_window(sensor, self.settings.sensor_jitter)
-        due = max(started + float(sensor.minimum_interval_seconds), ended)
-        return due + tick_delay(sensor.name, tick_id, window)
+        due = max(started + plan.interval, ended)
+        return due + tick_delay(plan.sensor.name, tick_id, plan.window) if plan.window else due
+
+
+def _run_key_reads(
+    store: RunKeyLookup | None, sensor: SensorDefinition[Any, Any]
+) -> HasRunKey | None:
+    """``context.has_run_key``'s unbounded read of ``sensor``'s run keys (``None``: no store)."""
+    if store is None:
+        return None
+    name, ttl = sensor.name, sensor.run_key_ttl_seconds
+    return lambda key: store.has(name, key, ttl)
 
 
 def run_key_policy(

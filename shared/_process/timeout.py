@@ -56,6 +56,9 @@ HARD_EXIT_STATUS = 70
 # returns into an enum member when it can, and for a Python function fails to
 # at a cost of ~50 us: the check on every evaluation compares identities only.
 _getsignal: Callable[[int], object] = importlib.import_module("_signal").getsignal
+# What this platform's signal module offers, asked once rather than on every evaluation.
+_HAS_TIMERS = hasattr(signal, "setitimer")
+_HAS_PROF = hasattr(signal, "ITIMER_PROF")
 
 
 class _Deadline(BaseException):
@@ -119,26 +122,26 @@ class EvaluationTimer:
         ``hard_after``: seconds past the deadline after which the process exits
         (main thread only; ``None``: never).
         """
-        if not self._in_main_thread():
+        pid = current_pid()
+        if not self._in_main_thread(pid):
             return _with_thread(fn, seconds, what)
         if _getsignal(signal.SIGALRM) is not self._handler:
             signal.signal(signal.SIGALRM, self._handler)
         self._what, self._hard_after = what, hard_after
         now = time.monotonic()
-        self._deadline = now + seconds
+        deadline = self._deadline = now + seconds
         self._armed = True
-        if self._fires_at is None or self._fires_at > self._deadline:
+        if self._fires_at is None or self._fires_at > deadline:
             signal.setitimer(signal.ITIMER_REAL, seconds, REARM)
-            self._fires_at = self._deadline
-        hard = hard_after is not None and hasattr(signal, "ITIMER_PROF")
-        if hard and self._prof_pid != current_pid():
-            # Once per process: SIGPROF's default action (death) is the limit.
-            signal.signal(signal.SIGPROF, signal.SIG_DFL)
-            self._prof_pid = current_pid()
-        if hard:
+            self._fires_at = deadline
+        if hard_after is not None and _HAS_PROF:
+            if self._prof_pid != pid:
+                # Once per process: SIGPROF's default action (death) is the limit.
+                signal.signal(signal.SIGPROF, signal.SIG_DFL)
+                self._prof_pid = pid
             # Later than the hard exit can come (REARM after it at most), so
             # Python code that swallows its timeout ends by the exit status.
-            self._arm_prof(now, seconds + (hard_after or 0.0) + 2 * REARM)
+            self._arm_prof(now, seconds + hard_after + 2 * REARM)
         try:
             return fn()
         except _Deadline:
@@ -163,12 +166,11 @@ class EvaluationTimer:
         signal.setitimer(signal.ITIMER_PROF, allowance)
         self._prof_armed, self._prof_at, self._prof_for = True, now, allowance
 
-    def _in_main_thread(self) -> bool:
+    def _in_main_thread(self, pid: int) -> bool:
         # Checked on every call, cheaply: the main thread's id only changes with the process.
-        here = current_pid()
-        if self._main[0] != here:
-            self._main = (here, threading.main_thread().ident or 0)
-        return threading.get_ident() == self._main[1] and hasattr(signal, "setitimer")
+        if self._main[0] != pid:
+            self._main = (pid, threading.main_thread().ident or 0)
+        return _HAS_TIMERS and threading.get_ident() == self._main[1]
 
     def _stop(self) -> None:
         """Stop both timers (only ever between evaluations)."""
