@@ -343,36 +343,9 @@ def test_a_due_time_on_a_whole_minute_reads_back_as_that_minute() -> None:
     assert decode_entry(encode_record(record), "every_minute").due_at == due
 
 
-def test_the_age_bound_goes_by_when_the_oldest_record_ended_not_when_it_started(
-    storage: Repositories,
-) -> None:
-    """Long ticks (durations of minutes, kept as 32-bit microseconds), by hand and scheduled."""
-    ledger = Repositories.on(storage.client, storage.keys, history_age=100.0).ticks
-    now = time.time()
-    # (tick id, start, end): the first ended 150 s ago, past the bound; the
-    # second started as long ago but ended 50 s ago, within it.
-    ticks = [("by-hand-1", now - 250, now - 150), (uuid.uuid4().hex, now - 250, now - 50)]
-    ticks.append((uuid.uuid4().hex, now, now + 0.001))
-    for tick_id, started, ended in ticks:
-        assert ledger.claim("steered", tick_id, ttl=30.0) == tick_id
-        assert ledger.begin([("steered", tick_id)], "tester", ttl=30.0) == [""]
-        record = TickRecord(
-            tick_id=tick_id,
-            sensor="steered",
-            status="SUCCESS",
-            started_at=started,
-            ended_at=ended,
-            worker="tester",
-        )
-        assert ledger.commit(TickCommit(record, [], False, None, None, holder="tester"))
-    kept = storage.ticks.history("steered", 10)
-    assert [t.tick_id for t in kept] == [ticks[2][0], ticks[1][0]]
-    assert kept[1].ended_at == pytest.approx(now - 50, abs=2e-6)
-
-
-def commit_at(ledger: TickLedger, started: float, ended: float) -> str:
+def commit_at(ledger: TickLedger, started: float, ended: float, tick_id: str = "") -> str:
     """A SUCCESS tick of ``steered`` that started and ended then, committed by hand."""
-    tick_id = uuid.uuid4().hex
+    tick_id = tick_id or uuid.uuid4().hex
     assert ledger.claim("steered", tick_id, ttl=30.0) == tick_id
     assert ledger.begin([("steered", tick_id)], "tester", ttl=30.0) == [""]
     record = TickRecord(
@@ -385,6 +358,23 @@ def commit_at(ledger: TickLedger, started: float, ended: float) -> str:
     )
     assert ledger.commit(TickCommit(record, [], False, None, None, holder="tester"))
     return tick_id
+
+
+def test_the_age_bound_goes_by_when_the_oldest_record_ended_not_when_it_started(
+    storage: Repositories,
+) -> None:
+    """Long ticks (durations of minutes, kept as 32-bit microseconds), by hand and scheduled."""
+    ledger = Repositories.on(storage.client, storage.keys, history_age=100.0).ticks
+    now = time.time()
+    # (tick id, start, end): the first ended 150 s ago, past the bound; the
+    # second started as long ago but ended 50 s ago, within it.
+    ticks = [("by-hand-1", now - 250, now - 150), (uuid.uuid4().hex, now - 250, now - 50)]
+    ticks.append((uuid.uuid4().hex, now, now + 0.001))
+    for tick_id, started, ended in ticks:
+        commit_at(ledger, started, ended, tick_id)
+    kept = storage.ticks.history("steered", 10)
+    assert [t.tick_id for t in kept] == [ticks[2][0], ticks[1][0]]
+    assert kept[1].ended_at == pytest.approx(now - 50, abs=2e-6)
 
 
 def test_a_record_that_started_before_the_others_ended_is_still_aged_out_as_the_tail(
