@@ -158,6 +158,18 @@ class Scheduler:
         # only to renew the lock claims nothing, not to cut the round short.
         self._gather_until = 0.0
         self._said_held_back = -HELD_BACK_LOG_EVERY
+        # What the next round was sized and timed for (see ``_idle_time``):
+        # the ticks it gathers, whether it holds its head for a group still
+        # forming (the merge wait, or the batch wait when none will fill it)
+        # and whether it takes the stragglers of a gathered group.
+        self._gather = 1
+        self._forming = False
+        self._straggling = False
+        # The due time the last round claimed up to, and whether it (or the
+        # stragglers' rounds after it) took a group already gathered: a tick
+        # due just behind is that group's straggler, not the start of one.
+        self._claimed_to = -math.inf
+        self._after_group = False
 
     @classmethod
     def on(
@@ -298,7 +310,10 @@ class Scheduler:
             cap = min(self.settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
             return min(cap, self._gather_until - now)
         messages = self.stats.messages
-        claimed = self.publish_due(self.clock())
+        now = self.clock()
+        claimed = self.publish_due(now)
+        if claimed:
+            self._went(now, claimed)
         if claimed >= self.settings.schedule_limit:
             return 0.0  # more are due: go round at once
         if self.held_back:
@@ -481,6 +496,20 @@ class Scheduler:
         rounds = 2 if self.settings.scheduler_claim_ahead > 0 else 1
         return self._queued >= rounds * self._worker_slots()
 
+    def _went(self, now: float, claimed: int) -> None:
+        """Note the round that claimed ``claimed`` ticks at ``now``: what it took.
+
+        A round that filled (its gather) without holding its head for a
+        forming group took a group already together; a stragglers' round
+        after it is still that group's.
+        """
+        self._claimed_to = now + self.settings.scheduler_claim_ahead
+        if not self._straggling:
+            self._after_group = claimed >= self._gather and not self._forming
+        # A round that goes at once next (a full one: more are due) is timed by no
+        # gathering: it holds nothing and takes what is due.
+        self._forming = self._straggling = False
+
     def _idle_time(self, sent: int = 0) -> float:
         """Until the next round: the next due time (or lease expiry), gathered, bounded.
 
@@ -496,6 +525,8 @@ class Scheduler:
         else:
             per_process = max(settings.tick_batch_gather, settings.tick_batch_min)
             gather = self._worker_slots() * per_process
+        self._gather = gather
+        self._forming = self._straggling = False
         wakeup = self.schedule.next_wakeup(gather, settings.tick_queue)
         # Read right after this round's messages went out, the queue holds
         # them (no worker has had the time to take them): only older ones
@@ -539,19 +570,36 @@ class Scheduler:
     def _merged(self, head: float, gathered: float, triggers_waiting: bool) -> float:
         """When the round goes with ``LOOKOUT_SCHEDULER_MERGE_WAIT``: at the due time of
         the tick that fills it (a little after, for the rest of its group) if that comes
-        within the merge wait, else after the batch wait.
+        within the merge wait, else after the batch wait; a straggler just behind a
+        group that went goes at once (with what is due within the slack).
 
         Sensors of one interval tick again an interval after their round
         began them: a group gathered once is due together from then on, and
         its later rounds wait only for its last few milliseconds.  While a due
         tick is held back for the group, a wake-up to renew the leader lock
         claims nothing (it would cut the group in two, each half gathering again).
+        Only a group forming holds its head: a tick left behind its group (begun
+        late, or before a gap in the due times) would otherwise wait for the next
+        group, up to the merge wait late, at any load.
         """
         settings = self.settings
-        if gathered <= head + settings.scheduler_merge_wait:
-            at = max(head, gathered + MERGE_SLACK)
+        wait = gathered - head
+        if wait <= settings.scheduler_batch_wait:
+            at = max(head, gathered + MERGE_SLACK)  # its group is (about) together
+        elif head - self._claimed_to < settings.scheduler_batch_wait and self._after_group:
+            # Just behind a group that went: its straggler (a tick begun late,
+            # or the few left before a gap in the due times).  Held for the
+            # next group, it would start up to the merge wait late (the tail of
+            # lateness at partial load); it goes now, with what is due within
+            # the slack (claimed ahead, so on time).
+            at = head + MERGE_SLACK
+            self._straggling = True
+        elif wait <= settings.scheduler_merge_wait:
+            at = gathered + MERGE_SLACK  # a group forming: wait for it to fill
+            self._forming = True
         else:
-            at = head + settings.scheduler_batch_wait
+            at = head + settings.scheduler_batch_wait  # none will fill: as without merging
+            self._forming = True
         soon = head - self.clock() < settings.scheduler_merge_wait
         if soon and head < at and not triggers_waiting:
             self._gather_until = at - settings.scheduler_claim_ahead
