@@ -494,50 +494,33 @@ def test_with_a_merge_wait_a_round_waits_for_the_tick_that_fills_it_and_its_grou
     assert s._idle_time() == pytest.approx(0.15)
 
 
-def test_a_straggler_behind_a_group_that_went_is_not_held_for_the_next_group(
+def test_at_a_tick_rate_that_fills_rounds_a_tick_before_a_gap_is_not_held_for_a_group(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
-    # A group of eight together (1 ms apart), a straggler 13 ms behind it (a
-    # tick begun late, or the last before a gap), the next group 300 ms on.
+    # 170 ticks claimed in the last second: rounds of eight fill within the
+    # batch wait at that rate (160 a second), and no group needs to form.
     clock = Clock()
-    s = schedulers([make_sensor(f"s{i:02d}") for i in range(20)], clock=clock, **MERGING)
+    names = [f"s{i:03d}" for i in range(180)]
+    s = schedulers([make_sensor(n) for n in names], clock=clock, **MERGING)
     lead(s)
-    due = {f"s{i:02d}": clock.now + 0.1 + i * 0.001 for i in range(8)}
-    due["s08"] = clock.now + 0.13
-    due |= {f"s{i:02d}": clock.now + 0.3 + i * 0.001 for i in range(9, 20)}
+    due = dict.fromkeys(names[:170], clock.now - 0.5)
+    # One left before a gap (begun late, say), the next group 200 ms behind it.
+    due[names[170]] = clock.now + 0.1
+    due |= dict.fromkeys(names[171:], clock.now + 0.3)
     storage.client.zadd(storage.keys.due, due)
-    assert s.run_once() == pytest.approx(0.107 + MERGE_SLACK)
-    clock.now += 0.107 + MERGE_SLACK
     s.run_once()
-    assert s.stats.ticks == 8
-    # The eighth from the straggler is within the merge wait, but no group
-    # forms around it: it goes at once (with what is due within the slack),
-    # not 180 ms late with the next group.
-    assert s.run_once() == pytest.approx(0.013 + MERGE_SLACK)
-    clock.now += 0.013 + MERGE_SLACK
-    s.run_once()
-    assert s.stats.ticks == 9
-    assert published(storage, settings=s.settings)[8:] == ["s08"]
-
-
-def test_a_tick_just_behind_a_round_that_did_not_fill_still_waits_for_its_group(
-    schedulers: Callable[..., Scheduler], storage: Repositories
-) -> None:
-    # Three due, too few to fill and none to fill them within the merge wait:
-    # they go after the batch wait.  Not a group: the tick 40 ms behind their
-    # round starts one (its eighth within the merge wait), as after a start.
-    clock = Clock()
-    s = schedulers([make_sensor(f"s{i:02d}") for i in range(11)], clock=clock, **MERGING)
-    lead(s)
-    due = {f"s{i:02d}": clock.now + 0.1 + i * 0.001 for i in range(3)}
-    due["s03"] = clock.now + 0.19
-    due |= {f"s{i:02d}": clock.now + 0.3 + (i - 4) * 0.02 for i in range(4, 11)}
-    storage.client.zadd(storage.keys.due, due)
+    assert s.stats.ticks == 170
+    # Workers took the messages (else the next rounds go as for workers behind).
+    storage.client.delete(f"{s.settings.key_prefix}celery:{s.settings.tick_queue}")
+    # The eighth after it is within the merge wait: it would start 200 ms
+    # late with that group; it waits the batch wait at most.
     assert s.run_once() == pytest.approx(0.15)
-    clock.now += 0.15
-    s.run_once()
-    assert s.stats.ticks == 3
-    assert s.run_once() == pytest.approx(0.42 + MERGE_SLACK - 0.15)
+    # A second later the rate is low again: rounds gather with the merge wait.
+    clock.now += 1.0
+    due = dict.fromkeys(names, clock.now + 3600)
+    due |= {n: clock.now + 0.1 + i * 0.02 for i, n in enumerate(names[:12])}
+    storage.client.zadd(storage.keys.due, due)
+    assert s.run_once() == pytest.approx(0.24 + MERGE_SLACK)
 
 
 def test_with_jitter_a_round_waits_no_longer_than_the_batch_wait(
