@@ -527,8 +527,9 @@ class Scheduler:
             # time) until the round has gathered that many.
             gathered = math.inf if wakeup.gathered is None else wakeup.gathered
             # Not for a message of the largest size: that one only the batch wait.
-            if self._merging() and not behind and not self._fills_anyway(gather):
-                at = self._merged(at, gathered, wakeup.triggers_waiting)
+            if self._merging() and not behind:
+                grouping = not self._fills_anyway(gather)
+                at = self._merged(at, gathered, wakeup.triggers_waiting, grouping)
             else:
                 at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         floor = min(cap, settings.scheduler_min_pause)
@@ -549,7 +550,8 @@ class Scheduler:
 
     def _fills_anyway(self, gather: int) -> bool:
         """Whether ticks come fast enough (claimed in the last RATE_SPAN) to fill a round of
-        ``gather`` within the batch wait: then rounds are full without the merge wait.
+        ``gather`` within the batch wait: then rounds are full without groups, and no
+        head waits past the batch wait for one.
 
         Only a low rate needs groups: above it, the merge wait gains no
         round and costs the few ticks before a gap in the due times (a tick
@@ -563,10 +565,13 @@ class Scheduler:
         rate = self._claimed_in_span / RATE_SPAN
         return rate * self.settings.scheduler_batch_wait >= gather
 
-    def _merged(self, head: float, gathered: float, triggers_waiting: bool) -> float:
+    def _merged(
+        self, head: float, gathered: float, triggers_waiting: bool, grouping: bool
+    ) -> float:
         """When the round goes with ``LOOKOUT_SCHEDULER_MERGE_WAIT``: at the due time of
         the tick that fills it (a little after, for the rest of its group) if that comes
-        within the merge wait, else after the batch wait.
+        within the batch wait, or within the merge wait while ``grouping`` (the tick
+        rate is too low to fill rounds without groups), else after the batch wait.
 
         Sensors of one interval tick again an interval after their round
         began them: a group gathered once is due together from then on, and
@@ -575,7 +580,8 @@ class Scheduler:
         claims nothing (it would cut the group in two, each half gathering again).
         """
         settings = self.settings
-        if gathered <= head + settings.scheduler_merge_wait:
+        longest = settings.scheduler_merge_wait if grouping else settings.scheduler_batch_wait
+        if gathered <= head + longest:
             at = max(head, gathered + MERGE_SLACK)
         else:
             at = head + settings.scheduler_batch_wait
