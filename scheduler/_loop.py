@@ -307,9 +307,7 @@ class Scheduler:
         messages = self.stats.messages
         now = self.clock()
         claimed = self.publish_due(now)
-        if claimed:
-            self._claims.append((now, claimed))
-            self._claimed_in_span += claimed
+        self._claim_rate(now, claimed)
         if claimed >= self.settings.schedule_limit:
             return 0.0  # more are due: go round at once
         if self.held_back:
@@ -559,11 +557,19 @@ class Scheduler:
         waiting for the next group (the tail at a quarter and half load:
         max 250-450 ms, p99 up to 60 ms at a p50 of ~1 ms).
         """
-        since = self.clock() - RATE_SPAN
+        return self._claim_rate(self.clock()) * self.settings.scheduler_batch_wait >= gather
+
+    def _claim_rate(self, now: float, claimed: int = 0) -> float:
+        """Ticks claimed a second over the RATE_SPAN to ``now``, counting ``claimed`` at
+        ``now`` (rounds older than the span are dropped: kept, they would pile up).
+        """
+        if claimed:
+            self._claims.append((now, claimed))
+            self._claimed_in_span += claimed
+        since = now - RATE_SPAN
         while self._claims and self._claims[0][0] <= since:
             self._claimed_in_span -= self._claims.popleft()[1]
-        rate = self._claimed_in_span / RATE_SPAN
-        return rate * self.settings.scheduler_batch_wait >= gather
+        return self._claimed_in_span / RATE_SPAN
 
     def _merged(
         self, head: float, gathered: float, triggers_waiting: bool, grouping: bool
