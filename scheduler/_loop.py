@@ -32,6 +32,7 @@ import math
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,9 @@ REDIS_TIMER = 0.1
 # A round that waits for the tick that fills it waits this long more (s), for
 # the rest of that tick's group (due within the time its last round took to begin them).
 MERGE_SLACK = 0.01
+# The span (s) over which the leader counts the ticks it claimed, for the tick
+# rate that decides whether rounds gather with the merge wait.
+RATE_SPAN = 1.0
 # How often the leader re-reads how many worker processes evaluate ticks.
 SLOTS_REFRESH = 5.0
 # ... and this often while no worker's heartbeat is there.
@@ -158,6 +162,9 @@ class Scheduler:
         # only to renew the lock claims nothing, not to cut the round short.
         self._gather_until = 0.0
         self._said_held_back = -HELD_BACK_LOG_EVERY
+        # The rounds of the last RATE_SPAN (clock time, ticks claimed), oldest first.
+        self._claims: deque[tuple[float, int]] = deque()
+        self._claimed_in_span = 0
 
     @classmethod
     def on(
@@ -298,7 +305,9 @@ class Scheduler:
             cap = min(self.settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
             return min(cap, self._gather_until - now)
         messages = self.stats.messages
-        claimed = self.publish_due(self.clock())
+        now = self.clock()
+        claimed = self.publish_due(now)
+        self._claim_rate(now, claimed)
         if claimed >= self.settings.schedule_limit:
             return 0.0  # more are due: go round at once
         if self.held_back:
@@ -517,7 +526,8 @@ class Scheduler:
             gathered = math.inf if wakeup.gathered is None else wakeup.gathered
             # Not for a message of the largest size: that one only the batch wait.
             if self._merging() and not behind:
-                at = self._merged(at, gathered, wakeup.triggers_waiting)
+                grouping = not self._fills_anyway(gather)
+                at = self._merged(at, gathered, wakeup.triggers_waiting, grouping)
             else:
                 at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         floor = min(cap, settings.scheduler_min_pause)
@@ -536,10 +546,38 @@ class Scheduler:
             and settings.sensor_jitter == 0
         )
 
-    def _merged(self, head: float, gathered: float, triggers_waiting: bool) -> float:
+    def _fills_anyway(self, gather: int) -> bool:
+        """Whether ticks come fast enough (claimed in the last RATE_SPAN) to fill a round of
+        ``gather`` within the batch wait: then rounds are full without groups, and no
+        head waits past the batch wait for one.
+
+        Only a low rate needs groups: above it, the merge wait gains no
+        round and costs the few ticks before a gap in the due times (a tick
+        begun late, a burst of catching up) up to the merge wait of lateness,
+        waiting for the next group (the tail at a quarter and half load:
+        max 250-450 ms, p99 up to 60 ms at a p50 of ~1 ms).
+        """
+        return self._claim_rate(self.clock()) * self.settings.scheduler_batch_wait >= gather
+
+    def _claim_rate(self, now: float, claimed: int = 0) -> float:
+        """Ticks claimed a second over the RATE_SPAN to ``now``, counting ``claimed`` at
+        ``now`` (rounds older than the span are dropped: kept, they would pile up).
+        """
+        if claimed:
+            self._claims.append((now, claimed))
+            self._claimed_in_span += claimed
+        since = now - RATE_SPAN
+        while self._claims and self._claims[0][0] <= since:
+            self._claimed_in_span -= self._claims.popleft()[1]
+        return self._claimed_in_span / RATE_SPAN
+
+    def _merged(
+        self, head: float, gathered: float, triggers_waiting: bool, grouping: bool
+    ) -> float:
         """When the round goes with ``LOOKOUT_SCHEDULER_MERGE_WAIT``: at the due time of
         the tick that fills it (a little after, for the rest of its group) if that comes
-        within the merge wait, else after the batch wait.
+        within the batch wait, or within the merge wait while ``grouping`` (the tick
+        rate is too low to fill rounds without groups), else after the batch wait.
 
         Sensors of one interval tick again an interval after their round
         began them: a group gathered once is due together from then on, and
@@ -548,7 +586,8 @@ class Scheduler:
         claims nothing (it would cut the group in two, each half gathering again).
         """
         settings = self.settings
-        if gathered <= head + settings.scheduler_merge_wait:
+        longest = settings.scheduler_merge_wait if grouping else settings.scheduler_batch_wait
+        if gathered <= head + longest:
             at = max(head, gathered + MERGE_SLACK)
         else:
             at = head + settings.scheduler_batch_wait

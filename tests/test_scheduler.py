@@ -494,6 +494,35 @@ def test_with_a_merge_wait_a_round_waits_for_the_tick_that_fills_it_and_its_grou
     assert s._idle_time() == pytest.approx(0.15)
 
 
+def test_at_a_tick_rate_that_fills_rounds_a_tick_before_a_gap_is_not_held_for_a_group(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # 170 ticks claimed in the last second: rounds of eight fill within the
+    # batch wait at that rate (160 a second), and no group needs to form.
+    clock = Clock()
+    names = [f"s{i:03d}" for i in range(180)]
+    s = schedulers([make_sensor(n) for n in names], clock=clock, **MERGING)
+    lead(s)
+    due = dict.fromkeys(names[:170], clock.now - 0.5)
+    # One left before a gap (begun late, say), the next group 200 ms behind it.
+    due[names[170]] = clock.now + 0.1
+    due |= dict.fromkeys(names[171:], clock.now + 0.3)
+    storage.client.zadd(storage.keys.due, due)
+    s.run_once()
+    assert s.stats.ticks == 170
+    # Workers took the messages (else the next rounds go as for workers behind).
+    storage.client.delete(f"{s.settings.key_prefix}celery:{s.settings.tick_queue}")
+    # The eighth after it is within the merge wait: it would start 200 ms
+    # late with that group; it waits the batch wait at most.
+    assert s.run_once() == pytest.approx(0.15)
+    # A second later the rate is low again: rounds gather with the merge wait.
+    clock.now += 1.0
+    due = dict.fromkeys(names, clock.now + 3600)
+    due |= {n: clock.now + 0.1 + i * 0.02 for i, n in enumerate(names[:12])}
+    storage.client.zadd(storage.keys.due, due)
+    assert s.run_once() == pytest.approx(0.24 + MERGE_SLACK)
+
+
 def test_with_jitter_a_round_waits_no_longer_than_the_batch_wait(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
