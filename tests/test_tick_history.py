@@ -420,6 +420,11 @@ def test_a_history_kept_by_the_version_before_is_aged_on_its_next_write(
     )
 
 
+# A tick id as the scheduler makes them (a constant: parameters must be the
+# same in every test process).
+HEX_ID = "5f0c9a7e2b3d4c1e8f6a0b9c7d2e4f1a"
+
+
 def same_duration(decoded: float | None) -> object:
     # The record's end is its start plus the whole microseconds kept, a float
     # near 1.7e9 (steps of 2.4e-7 s): its difference from the start is that close.
@@ -427,7 +432,7 @@ def same_duration(decoded: float | None) -> object:
 
 
 @pytest.mark.parametrize("took", [None, 0.0, 0.000_1, 0.000_3, 0.07, 5000.0, 2.0**33])
-@pytest.mark.parametrize("tick_id", [uuid.uuid4().hex, "by-hand", "x" * 40])
+@pytest.mark.parametrize("tick_id", [HEX_ID, "by-hand", "x" * 40])
 def test_an_entrys_duration_read_from_its_bytes_is_the_decoded_records(
     took: float | None, tick_id: str
 ) -> None:
@@ -472,3 +477,28 @@ def test_the_duration_of_a_run_of_skips_folded_by_the_script_reads_from_its_byte
     assert raw is not None and raw[0] == 0x98  # the run's map: the array's 8th field
     assert entry_duration(raw) == same_duration(decode_entry(raw).duration)
     assert entry_duration(raw) == pytest.approx(0.000_25, abs=2e-6)
+
+
+@pytest.mark.parametrize(
+    "tick_id",
+    [
+        HEX_ID,
+        HEX_ID.upper(),  # hex, but not as the scheduler writes it
+        " ".join(["0a1b2c3d4e"] * 3)[:32],  # hex with spaces, 32 characters
+        "g" * 32,
+        HEX_ID[:31],
+    ],
+)
+def test_only_a_schedulers_tick_id_is_packed_and_every_id_reads_back_as_it_was(
+    tick_id: str,
+) -> None:
+    record = TickRecord(tick_id=tick_id, sensor="steered", status="SKIPPED", started_at=1.5)
+    entry = encode_record(record)
+    assert decode_entry(entry).tick_id == tick_id
+    # Packed: its 16 bytes, as a 16-byte string, right after the status letter.
+    packed = (
+        tick_id == tick_id.lower()
+        and len(tick_id) == 32
+        and set(tick_id) <= set("0123456789abcdef")
+    )
+    assert (entry[3] == 0xB0) == packed
