@@ -88,6 +88,24 @@ def test_a_memory_hungry_evaluation_of_a_session_still_fails_and_the_limit_is_pu
     assert resource.getrlimit(resource.RLIMIT_AS) == before
 
 
+def test_in_a_session_the_limit_counts_from_a_size_read_at_most_refresh_ago() -> None:
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    memory = MemoryLimit(64, refresh=0.3)
+    with memory.session():
+        with memory.applied("sensor 'first'"):
+            pass
+        first = resource.getrlimit(resource.RLIMIT_AS)[0]
+        kept = bytearray(32 * 1024 * 1024)  # the process grows between evaluations
+        with memory.applied("sensor 'soon after'"):
+            assert resource.getrlimit(resource.RLIMIT_AS)[0] == first
+        time.sleep(0.35)
+        # Its size read again: the whole allowance counts from the bigger process.
+        with memory.applied("sensor 'later'"):
+            assert resource.getrlimit(resource.RLIMIT_AS)[0] >= first + len(kept)
+            bytearray(48 * 1024 * 1024)
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
 def test_an_evaluation_outside_a_session_puts_its_limit_back_at_once() -> None:
     before = resource.getrlimit(resource.RLIMIT_AS)
     with MemoryLimit(64).applied("sensor 'alone'"):

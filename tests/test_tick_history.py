@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from lookout import Settings
 from lookout._base.codec import encode
 from lookout._core.settings import SettingsError
-from lookout._core.storage.history import decode_entry, encode_record, may_fold
+from lookout._core.storage.history import decode_entry, encode_record, entry_duration, may_fold
 from lookout._core.storage.ticks import TickCommit, TickLedger
 from lookout._tools.cli._json import dumps, tick_json
 from lookout._tools.monitor import create_app
@@ -408,3 +408,87 @@ def test_a_history_kept_by_the_version_before_is_aged_on_its_next_write(
         storage.client.hget(storage.keys.sensor("steered"), "ends_from")
         == str(int(now - 19.9)).encode()
     )
+
+
+# A tick id as the scheduler makes them (a constant: parameters must be the
+# same in every test process).
+HEX_ID = "5f0c9a7e2b3d4c1e8f6a0b9c7d2e4f1a"
+
+
+def same_duration(decoded: float | None) -> object:
+    # The record's end is its start plus the whole microseconds kept, a float
+    # near 1.7e9 (steps of 2.4e-7 s): its difference from the start is that close.
+    return None if decoded is None else pytest.approx(decoded, rel=0, abs=3e-7)
+
+
+@pytest.mark.parametrize("took", [None, 0.0, 0.000_1, 0.000_3, 0.07, 5000.0, 2.0**33])
+@pytest.mark.parametrize("tick_id", [HEX_ID, "by-hand", "x" * 40])
+def test_an_entrys_duration_read_from_its_bytes_is_the_decoded_records(
+    took: float | None, tick_id: str
+) -> None:
+    # Every width of the duration's integer, a packed id, an id kept as text
+    # (short and str8), and no end at all.
+    started = 1_700_000_000.123
+    record = TickRecord(
+        tick_id=tick_id,
+        sensor="steered",
+        status="SKIPPED",
+        started_at=started,
+        ended_at=None if took is None else started + took,
+        skip_reason="nothing new",
+        cursor_before=b"c",
+        cursor_after=b"c",
+    )
+    entry = encode_record(record)
+    assert entry_duration(entry) == same_duration(decode_entry(entry).duration)
+
+
+def test_an_entrys_duration_reads_however_lua_rewrote_its_start() -> None:
+    # cmsgpack writes a number by its value: a whole start as an integer, one
+    # a float32 holds exactly as a float32.  Bytes cut short are decoded (None).
+    for start in (msgpack.packb(1_700_000_000), msgpack.packb(0.5, use_single_float=True), b"\x05"):
+        head = b"\x98\xa1K\xc2" + start
+        for took, packed in (
+            (250, b"\xcc\xfa"),
+            (70_000, b"\xce\x00\x01\x11\x70"),
+            (None, b"\xc2"),
+        ):
+            entry = head + packed + b"\xc2\xc2\xa3new" + msgpack.packb({"i": "by-hand"})
+            assert entry_duration(entry) == same_duration(decode_entry(entry).duration)
+            assert entry_duration(entry) == (None if took is None else took / 1_000_000)
+    assert entry_duration(b"\x97\xa1K\xc2\xcb\x41") is None
+
+
+def test_the_duration_of_a_run_of_skips_folded_by_the_script_reads_from_its_bytes(
+    storage: Repositories,
+) -> None:
+    committed_skips(storage, 3, "nothing new")
+    (raw,) = storage.metrics.last_tick_entries(["steered"])
+    assert raw is not None and raw[0] == 0x98  # the run's map: the array's 8th field
+    assert entry_duration(raw) == same_duration(decode_entry(raw).duration)
+    assert entry_duration(raw) == pytest.approx(0.000_25, abs=2e-6)
+
+
+@pytest.mark.parametrize(
+    "tick_id",
+    [
+        HEX_ID,
+        HEX_ID.upper(),  # hex, but not as the scheduler writes it
+        " ".join(["0a1b2c3d4e"] * 3)[:32],  # hex with spaces, 32 characters
+        "g" * 32,
+        HEX_ID[:31],
+    ],
+)
+def test_only_a_schedulers_tick_id_is_packed_and_every_id_reads_back_as_it_was(
+    tick_id: str,
+) -> None:
+    record = TickRecord(tick_id=tick_id, sensor="steered", status="SKIPPED", started_at=1.5)
+    entry = encode_record(record)
+    assert decode_entry(entry).tick_id == tick_id
+    # Packed: its 16 bytes, as a 16-byte string, right after the status letter.
+    packed = (
+        tick_id == tick_id.lower()
+        and len(tick_id) == 32
+        and set(tick_id) <= set("0123456789abcdef")
+    )
+    assert (entry[3] == 0xB0) == packed

@@ -125,7 +125,7 @@ def parse_tick(item: Any) -> TickMessage:
         raise MalformedTickError(f"tick of sensor '{sensor}' has no tick id: {item!r:.200}")
     if isinstance(due_at, bool) or not isinstance(due_at, (int, float)):
         raise MalformedTickError(f"tick of sensor '{sensor}' has no numeric due_at: {due_at!r}")
-    return TickMessage(sensor=sensor, tick_id=tick_id, due_at=float(due_at))
+    return TickMessage(sensor, tick_id, float(due_at))  # by position: cheaper, per tick
 
 
 def parse_batch(args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[Any]:

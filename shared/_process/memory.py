@@ -46,7 +46,10 @@ class MemoryLimit:
     one in force: once a second at most, instead of three calls each.
     Between evaluations the process runs under the limit too; it is the
     process's size plus the whole allowance, which committing a tick does not
-    come near.
+    come near.  Once set in a session, the limit stands for the evaluations
+    after it until ``refresh`` seconds have passed: an evaluation then only
+    looks at the clock (no pid, no sizes), and a session is run by the one
+    process that began it.
     """
 
     def __init__(self, mib: int, *, refresh: float = 1.0) -> None:
@@ -58,6 +61,8 @@ class MemoryLimit:
         self._sessions = 0
         self._before: tuple[int, int] | None = None  # the limits to put back
         self._in_force: int | None = None  # the soft limit set now
+        # Until when (monotonic) the limit in force stands in a session without a look.
+        self._stands_until = -math.inf
 
     def _baseline(self) -> int | None:
         now = time.monotonic()
@@ -86,7 +91,9 @@ class MemoryLimit:
         return _Applied(self, what)
 
     def _enter(self) -> bool:
-        """Set the limit for an evaluation; whether one is set."""
+        """Set the limit for an evaluation; whether one is set.  (Not called in
+        a session while the limit in force stands: ``_Applied.__enter__``.)
+        """
         size = self._baseline() if self.mib > 0 else None
         if size is None:
             return False
@@ -99,12 +106,14 @@ class MemoryLimit:
         if limit != self._in_force:
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
             self._in_force = limit
+        self._stands_until = self._read_at + self.refresh
         return True
 
     def _put_back(self) -> None:
         if self._before is not None:
             resource.setrlimit(resource.RLIMIT_AS, self._before)
             self._before, self._in_force = None, None
+            self._stands_until = -math.inf
 
 
 class _Applied:
@@ -118,7 +127,11 @@ class _Applied:
         self.set = False
 
     def __enter__(self) -> None:
-        self.set = self.limit._enter()
+        limit = self.limit
+        # In a session, its limit still fresh: in force already (no call, per tick).
+        self.set = (
+            limit._in_force is not None and time.monotonic() < limit._stands_until
+        ) or limit._enter()
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
