@@ -334,44 +334,40 @@ class TickRunner:
             recorded_cursor(new_cursor) if outcome.cursor_updated else (before, before_digest)
         )
         shown = launches[:RECORD_REQUESTS]
-        skip_reason = cut(outcome.skip_message, RECORD_ERROR_CHARS)
-        # Both by position, every field in its order (named in a comment): a
-        # keyword argument costs more to match, and these are built per tick.
         record = TickRecord(
-            tick_id,
-            sensor.name,
-            status,
-            started,
-            ended,
-            due_at,
-            skip_reason,
-            None,  # error
-            None,  # traceback
-            listed([r for r, _ in shown]) if shown else [],  # requests
-            "",  # accepted: the commit tells
-            before,  # cursor_before
-            after,  # cursor_after
-            self.worker,
-            before_digest,
-            after_digest,
-            len(launches) if len(shown) < len(launches) else None,  # requests_total
-            logs.lines(),
+            tick_id=tick_id,
+            sensor=sensor.name,
+            status=status,
+            started_at=started,
+            ended_at=ended,
+            due_at=due_at,
+            skip_reason=cut(outcome.skip_message, RECORD_ERROR_CHARS),
+            requests=listed([r for r, _ in shown]) if shown else [],
+            cursor_before=before,
+            cursor_after=after,
+            worker=self.worker,
+            cursor_before_digest=before_digest,
+            cursor_after_digest=after_digest,
+            requests_total=len(launches) if len(shown) < len(launches) else None,
+            logs=logs.lines(),
         )
         return TickCommit(
-            record,
-            [(r.run_key, payload) for r, payload in launches],
-            outcome.cursor_updated,  # store_cursor
-            new_cursor,
-            # next_due; an event backlog left to read: due again at once.
-            ended if more else self._next_due(plan, started, ended, tick_id),
-            asset_events,
-            holder,
-            partition_changes(outcome) if outcome.dynamic_partitions_requests else (),
-            state.payload,
-            run_key_policy(sensor, outcome.run_requests, [r for r, _ in launches])
+            record=record,
+            payload=state.payload,
+            launches=[(r.run_key, payload) for r, payload in launches],
+            store_cursor=outcome.cursor_updated,
+            cursor=new_cursor,
+            # An event backlog left to read: due again at once.
+            next_due=ended if more else self._next_due(plan, started, ended, tick_id),
+            asset_events=asset_events,
+            holder=holder,
+            partition_changes=partition_changes(outcome)
+            if outcome.dynamic_partitions_requests
+            else (),
+            run_keys=run_key_policy(sensor, outcome.run_requests, [r for r, _ in launches])
             if launches or sensor.run_key_ttl_seconds is not None
             else None,
-            status != _SKIPPED or may_fold(state.last_entry, skip_reason),  # fold
+            fold=status != _SKIPPED or may_fold(state.last_entry, record.skip_reason),
         )
 
     def _evaluate_kind(
