@@ -81,8 +81,12 @@ class Settings:
     # ~20, p99 at half load ~45 ms instead of ~75 (its max longer: a few
     # stragglers wait for their group), for ~25% more CPU per tick at that low
     # load (ticks begun each at its own due time no longer gather into groups;
-    # still under issue 14's budget of 0.3 CPU-ms per tick there).
-    scheduler_claim_ahead: float = 0.03
+    # still under issue 14's budget of 0.3 CPU-ms per tick there).  60 ms
+    # against 30, once a tick cost ~0.05 CPU-ms (capacity ~26,000 ticks/s):
+    # p99 at half load ~40 ms instead of ~50 (3 pairs: 38-51 against 41-65),
+    # at a quarter ~10 instead of ~38, the same CPU per tick: the round, the
+    # publish and the delivery of a large round take more than 30 ms there.
+    scheduler_claim_ahead: float = 0.06
     # Apart from the least message size: spreading a round over the
     # processes keeps a slow sensor from delaying the others, gathering
     # rounds keeps a low tick rate from paying a round and a message or two
