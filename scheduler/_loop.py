@@ -32,7 +32,6 @@ import math
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +55,7 @@ from lookout._process.jitter import first_delay
 from lookout._process.schedule_tick import next_due
 from lookout.scheduler._leader import LeaderLock
 from lookout.scheduler._publish import PublishError, TickPublisher
+from lookout.scheduler._rate import ClaimRate
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +162,7 @@ class Scheduler:
         # only to renew the lock claims nothing, not to cut the round short.
         self._gather_until = 0.0
         self._said_held_back = -HELD_BACK_LOG_EVERY
-        # The rounds of the last RATE_SPAN (clock time, ticks claimed), oldest first.
-        self._claims: deque[tuple[float, int]] = deque()
-        self._claimed_in_span = 0
+        self._rate = ClaimRate(RATE_SPAN)
 
     @classmethod
     def on(
@@ -307,7 +305,7 @@ class Scheduler:
         messages = self.stats.messages
         now = self.clock()
         claimed = self.publish_due(now)
-        self._claim_rate(now, claimed)
+        self._rate.add(now, claimed)
         if claimed >= self.settings.schedule_limit:
             return 0.0  # more are due: go round at once
         if self.held_back:
@@ -557,19 +555,7 @@ class Scheduler:
         waiting for the next group (the tail at a quarter and half load:
         max 250-450 ms, p99 up to 60 ms at a p50 of ~1 ms).
         """
-        return self._claim_rate(self.clock()) * self.settings.scheduler_batch_wait >= gather
-
-    def _claim_rate(self, now: float, claimed: int = 0) -> float:
-        """Ticks claimed a second over the RATE_SPAN to ``now``, counting ``claimed`` at
-        ``now`` (rounds older than the span are dropped: kept, they would pile up).
-        """
-        if claimed:
-            self._claims.append((now, claimed))
-            self._claimed_in_span += claimed
-        since = now - RATE_SPAN
-        while self._claims and self._claims[0][0] <= since:
-            self._claimed_in_span -= self._claims.popleft()[1]
-        return self._claimed_in_span / RATE_SPAN
+        return self._rate.per_second(self.clock()) * self.settings.scheduler_batch_wait >= gather
 
     def _merged(
         self, head: float, gathered: float, triggers_waiting: bool, grouping: bool
