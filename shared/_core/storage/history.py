@@ -113,13 +113,11 @@ def encode_record(record: TickRecord) -> bytes:
     packed = _packed_id(record.tick_id)
     if packed is None:
         rest["i"] = record.tick_id
-    # Each by name, not by a loop over _PLAIN: this runs for every tick.
-    if record.error is not None:
-        rest["e"] = record.error
-    if record.traceback is not None:
-        rest["b"] = record.traceback
-    if record.requests_total is not None:
-        rest["n"] = record.requests_total
+    # The same table the decoder reads (_PLAIN), so a field added there is written too.
+    for attribute, name in _PLAIN:
+        value = getattr(record, attribute)
+        if value is not None:
+            rest[name] = value
     if record.requests:
         rest["q"] = [_request(record.tick_id, i, r) for i, r in enumerate(record.requests)]
     if record.logs:
