@@ -19,6 +19,7 @@ import pytest
 
 from lookout import DefaultSensorStatus, Settings
 from lookout._core.storage import TickCommit
+from lookout._core.storage.ticks import SentCommits
 from lookout._process.tick import TickRunner
 from lookout.testing import (
     Repositories,
@@ -170,12 +171,55 @@ def test_fast_ticks_beside_fast_ones_still_share_one_commit_round_trip(
     runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
     ticks = claim_ticks(storage, settings, ["counter", "counter_b", "counter_c", "counter_d"])
     sent: list[int] = []
-    commit_many = storage.ticks.commit_many
+    send_commit_many = storage.ticks.send_commit_many
 
-    def counting(commits: Sequence[TickCommit]) -> list[TickRecord | None]:
+    def counting(commits: Sequence[TickCommit]) -> SentCommits:
         sent.append(len(commits))
-        return commit_many(commits)
+        return send_commit_many(commits)
 
-    monkeypatch.setattr(storage.ticks, "commit_many", counting)
+    monkeypatch.setattr(storage.ticks, "send_commit_many", counting)
     assert run_batch(runner, ticks) == BatchOutcome(committed=4)
     assert sent == [4]  # one script call for the four
+
+
+def test_a_flush_is_committed_while_the_next_ticks_are_evaluated(
+    storage: Repositories, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
+    ticks = claim_ticks(storage, settings, ["counter", "counter_b", "counter_c", "counter_d"])
+    events: list[str] = []
+    evaluate, send = runner.evaluate, storage.ticks.send_commit_many
+
+    def evaluating(*args: Any, **kwargs: Any) -> TickCommit:
+        events.append(f"evaluate {args[0].name}")
+        return evaluate(*args, **kwargs)
+
+    class Answer:
+        def __init__(self, sent: SentCommits, size: int) -> None:
+            self.sent, self.size = sent, size
+
+        def records(self) -> list[TickRecord | None]:
+            events.append(f"answer {self.size}")
+            return self.sent.records()
+
+    def sending(commits: Sequence[TickCommit]) -> Answer:
+        events.append(f"send {len(commits)}")
+        return Answer(send(commits), len(commits))
+
+    monkeypatch.setattr(runner, "evaluate", evaluating)
+    monkeypatch.setattr(storage.ticks, "send_commit_many", sending)
+    keeper = LeaseKeeper(runner.ticks, runner.settings)
+    batch = TickBatch(runner, keeper, lambda *_: None, "job-1", commit_every=2)
+    assert batch.handle([[t.to_wire() for t in ticks]], {}) == BatchOutcome(committed=4)
+    # The first pair's answer is read only after the second pair was evaluated.
+    assert events == [
+        "evaluate counter",
+        "evaluate counter_b",
+        "send 2",
+        "evaluate counter_c",
+        "evaluate counter_d",
+        "answer 2",
+        "send 2",
+        "answer 2",
+    ]
+    assert all(committed(storage, t) for t in ticks)

@@ -10,12 +10,16 @@ what is pending is sent, in one script call that commits each tick on its
 own (``commit_many``), once the oldest is ``flush_every`` old, and before
 an evaluation that may be slow (the sensor's last tick took ``flush_every``
 or more), so a slow sensor does not hold back the commits of the fast ones
-before it.  A tick claimed ahead of its due time (``LOOKOUT_SCHEDULER_CLAIM_AHEAD``)
-is held until then, on this host's clock, in due order, but never longer
-than that lead: a clock behind the scheduler's cannot hold a tick longer.
-Whatever it held and did not commit, because it stopped or
-failed, it gives back (owes, when Redis is away) so that the sensors are
-ticked again without a FAILURE: they did not fail.
+before it.  A flush is also sent once ``COMMIT_EVERY`` ticks are pending,
+and none is waited for when sent: Redis commits it while the process
+evaluates the next ticks, and its reply is read before the next flush goes
+(one on its way at a time) and at the message's end.  A tick claimed ahead
+of its due time (``LOOKOUT_SCHEDULER_CLAIM_AHEAD``) is held until then, on
+this host's clock, in due order, but never longer than that lead: a clock
+behind the scheduler's cannot hold a tick longer.  Whatever it held and did
+not commit, because it stopped or failed, it gives back (owes, when Redis
+is away) so that the sensors are ticked again without a FAILURE: they did
+not fail.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from lookout._author.definitions import Definitions
 from lookout._base.wire import TickMessage, TickRecord, TickStatus
 from lookout._core.storage import SensorState, TickCommit
 from lookout._core.storage.history import entry_duration
-from lookout._core.storage.ticks import TickRef
+from lookout._core.storage.ticks import SentCommits, TickRef
 from lookout._process.tick import TickRunner
 from lookout.workers.keeper import LeaseKeeper
 from lookout.workers.replicas import confirm_commits
@@ -54,6 +58,11 @@ RESTART_AFTER = 1.0
 # The host's name in a lease holder's name (``holder_name``).
 HOLDER_HOST_CHARS = 32
 _FAILURE = TickStatus.FAILURE.value  # read once: ``.value`` is a descriptor call
+# A flush is sent once this many ticks are pending (or the oldest is ``flush_every``
+# old): Redis commits them while the process evaluates the next ones.  Small
+# enough that the last flush of a message, which the process waits for, is short;
+# large enough that a flush's fixed cost (a script call) is spread thin.
+COMMIT_EVERY = 100
 
 
 def defined_names(definitions: Definitions) -> frozenset[str]:
@@ -101,6 +110,14 @@ class _Pending:
     since: float = 0.0  # when the oldest was evaluated (monotonic)
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """Commits sent and not yet answered, and their ticks."""
+
+    commits: SentCommits
+    refs: list[TickRef]
+
+
 @dataclass
 class _Tally:
     committed: int = 0
@@ -138,6 +155,7 @@ class TickBatch:
         *,
         known: frozenset[str] | None = None,
         flush_every: float = 0.1,
+        commit_every: int = COMMIT_EVERY,
     ) -> None:
         self.runner = runner
         self.ledger = runner.ticks
@@ -147,10 +165,12 @@ class TickBatch:
         self.job = job
         self.holder = holder_name(socket.gethostname(), os.getpid(), job)
         self.flush_every = flush_every
+        self.commit_every = commit_every
         # The sensors and schedules this code defines (once per process, for all its messages).
         self.known = known if known is not None else defined_names(runner.definitions)
         self.tally = _Tally()
         self.results: dict[TickRef, TickRecord | None] = {}
+        self._sent: _Sent | None = None
 
     def handle(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> BatchOutcome:
         """The whole message: its well-formed ticks evaluated and committed, the rest
@@ -162,12 +182,15 @@ class TickBatch:
         try:
             self.evaluate(held)
         finally:
-            # A flush let go of the ticks it committed (each has a result, and
-            # only held ticks have one): the rest are let go here.
-            if len(self.results) < len(held):
-                left = [t for t, _ in held if (t.sensor, t.tick_id) not in self.results]
-                self.keeper.drop([(t.sensor, t.tick_id) for t in left])
-                self.give_back(left)
+            try:
+                self._settle()  # a flush still on its way (evaluate stopped by an error)
+            finally:
+                # A flush let go of the ticks it committed (each has a result, and
+                # only held ticks have one): the rest are let go here.
+                if len(self.results) < len(held):
+                    left = [t for t, _ in held if (t.sensor, t.tick_id) not in self.results]
+                    self.keeper.drop([(t.sensor, t.tick_id) for t in left])
+                    self.give_back(left)
         return self.tally.outcome()
 
     # -- parse -------------------------------------------------------------------
@@ -302,9 +325,10 @@ class TickBatch:
                 pending.since = now
             pending.commits.append(commit)
             pending.refs.append(ref)
-            if now - pending.since >= self.flush_every:
+            if len(pending.refs) >= self.commit_every or now - pending.since >= self.flush_every:
                 self._flush(pending)
         self._flush(pending)
+        self._settle()
 
     def _hold_until_due(self, tick: TickMessage, lead: float) -> None:
         """Wait until ``tick`` is due on this host's clock (a tick claimed ahead must not
@@ -322,10 +346,23 @@ class TickBatch:
         return took is not None and took >= self.flush_every
 
     def _flush(self, pending: _Pending) -> None:
+        """Send the pending commits; the flush before (if any) is settled first, so
+        that one flush at a time is on its way and its reply read in order.
+        """
         if not pending.commits:
             return
-        records = self.ledger.commit_many(pending.commits)
-        refs = pending.refs
+        self._settle()
+        self._sent = _Sent(self.ledger.send_commit_many(pending.commits), pending.refs)
+        pending.commits = []
+        pending.refs = []
+
+    def _settle(self) -> None:
+        """Wait for the flush on its way, and count what it committed."""
+        sent, self._sent = self._sent, None
+        if sent is None:
+            return
+        records = sent.commits.records()
+        refs = sent.refs
         # Committed, or committed before (None): no lease of theirs is held any more.
         self.keeper.drop(refs)
         results, tally = self.results, self.tally
@@ -340,8 +377,6 @@ class TickBatch:
         if self.settings.redis_min_replicas > 0:
             # A commit the replicas lack is a FAILURE.
             tally.failed += confirm_commits(self.ledger, self.settings, records)
-        pending.commits = []
-        pending.refs = []
 
     # -- give back ---------------------------------------------------------------
 

@@ -14,8 +14,9 @@ holds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import redis
@@ -33,6 +34,7 @@ from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
+from lookout._core.storage._sent import SentCall, send_script
 from lookout._core.storage.assets import index_call
 from lookout._core.storage.history import (
     DEFAULT_HISTORY_AGE,
@@ -161,6 +163,24 @@ def _committed(commit: TickCommit, reply: int | bytes) -> TickRecord | None:
     if reply == 0:
         return None
     return with_flags(commit.record, "" if reply == 1 else text(reply))
+
+
+class SentCommits:
+    """A flush's commits on their way to Redis (``TickLedger.send_commit_many``)."""
+
+    def __init__(
+        self,
+        sent: SentCall | None,
+        finish: Callable[[Sequence[int | bytes]], list[TickRecord | None]],
+    ) -> None:
+        self._sent = sent
+        self._finish = finish  # the replies -> the records
+
+    def records(self) -> list[TickRecord | None]:
+        """Wait for the commits' outcome: per commit its record, ``None`` where refused
+        (another tick holds the lease).  Raises what the call raised.
+        """
+        return [] if self._sent is None else self._finish(self._sent.reply())
 
 
 class TickLedger(Repository):
@@ -445,8 +465,22 @@ class TickLedger(Repository):
         """Commit several ticks in one script call; each is still atomic and at most
         once on its own (one whose lease was lost is refused, the others commit).
         """
+        return self.send_commit_many(commits).records()
+
+    def send_commit_many(self, commits: Sequence[TickCommit]) -> SentCommits:
+        """``commit_many``, sent now: Redis commits while the caller goes on, and
+        ``records()`` on the answer reads its outcome (the records, as ``commit_many``'s).
+        """
+        finish = partial(self._committed_many, commits)
         if not commits:
-            return []
+            return SentCommits(None, finish)
+        keys, args = self._commit_many_call(commits)
+        leases = [self.keys.inflight, self.keys.claimed]
+        call = [encode_script_args(args)]
+        sent = send_script(self.client, self._commit_many, leases + keys, call)
+        return SentCommits(sent, finish)
+
+    def _commit_many_call(self, commits: Sequence[TickCommit]) -> tuple[list[str], dict[str, Any]]:
         # KEYS: the shared keys, then every other key the ticks name, once; a
         # tick's own three keys the script names from the prefixes.  Each
         # tick's ``k`` lists where its further COMMIT keys (KEYS[9] on) are.
@@ -480,7 +514,11 @@ class TickLedger(Repository):
             "last": max(float(c.record.started_at) for c in commits),
             "commits": calls,
         }
-        replies = self._call(self._commit_many, list(index), args)
+        return list(index), args
+
+    def _committed_many(
+        self, commits: Sequence[TickCommit], replies: Sequence[int | bytes]
+    ) -> list[TickRecord | None]:
         records = [_committed(c, reply) for c, reply in zip(commits, replies, strict=True)]
         self._clear_payloads(commits, records)
         return records
