@@ -37,7 +37,7 @@ def test_a_sent_flush_is_committed_and_answered_when_its_reply_is_read(
     sent = storage.ticks.send_commit_many(commits)
     # Redis runs it while the caller goes on: committed before the reply is read.
     wait_for(lambda: all(committed(storage, t) for t in ticks), 5, what="the sent commits")
-    records = sent.records()
+    records = sent.result()
     assert [r.tick_id if r else None for r in records] == [t.tick_id for t in ticks]
     assert all(storage.sensors.state(t.sensor).inflight is None for t in ticks)
 
@@ -47,7 +47,7 @@ def test_a_flush_sent_after_redis_lost_its_scripts_is_made_again_and_commits(
 ) -> None:
     ticks, commits = a_flush(storage, settings)
     storage.client.script_flush()  # as after a restart: no script is cached
-    records = storage.ticks.send_commit_many(commits).records()
+    records = storage.ticks.send_commit_many(commits).result()
     assert all(r is not None for r in records)
     for t in ticks:
         assert history_ids(storage, t.sensor).count(t.tick_id) == 1
@@ -64,7 +64,7 @@ def test_a_flush_whose_connection_drops_before_redis_ran_it_is_sent_again_and_co
     sent = storage.ticks.send_commit_many(commits)
     assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
     admin.client_unpause()
-    records = sent.records()  # the connection is gone: sent again
+    records = sent.result()  # the connection is gone: sent again
     assert [r.tick_id if r else None for r in records] == [t.tick_id for t in ticks]
     for t in ticks:
         assert history_ids(storage, t.sensor).count(t.tick_id) == 1
@@ -77,13 +77,13 @@ def test_a_sent_flush_still_refuses_a_tick_whose_lease_moved_on(
     ticks, commits = a_flush(storage, settings)
     lost = ticks[0]
     assert storage.ticks.give_back([(lost.sensor, lost.tick_id, None)], 0.0, holder=HOLDER) == 1
-    records = storage.ticks.send_commit_many(commits).records()
+    records = storage.ticks.send_commit_many(commits).result()
     assert records[0] is None and all(r is not None for r in records[1:])
     assert not committed(storage, lost)
 
 
 def test_an_empty_flush_sends_nothing_and_answers_nothing(storage: Repositories) -> None:
     before = storage.client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
-    assert storage.ticks.send_commit_many([]).records() == []
+    assert storage.ticks.send_commit_many([]).result() == []
     after = storage.client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
     assert after == before

@@ -1,9 +1,10 @@
 """One tick message, top to bottom: parse, begin, evaluate, commit, give back.
 
 A message carries many ticks; a worker process takes their leases and reads
-their sensors' state in one round trip (``take_up``: a tick another process
-already holds, a second delivery, is left to it) and evaluates them one
-after another while its ``LeaseKeeper`` renews the leases.  Before each
+their sensors' state ``TAKE_UP_EVERY`` ticks a round trip (``take_up``: a
+tick another process already holds, a second delivery, is left to it), the
+next ones asked for before the ones taken up are evaluated, and evaluates
+them one after another while its ``LeaseKeeper`` renews the leases.  Before each
 evaluation it checks that the lease surely outlasts it (timeout and hard
 exit): a process cut off from Redis stops there.  Commits are gathered:
 what is pending is sent, in one script call that commits each tick on its
@@ -36,8 +37,9 @@ from typing import Any
 from lookout._author.definitions import Definitions
 from lookout._base.wire import TickMessage, TickRecord, TickStatus
 from lookout._core.storage import SensorState, TickCommit
+from lookout._core.storage._sent import Sent
 from lookout._core.storage.history import entry_duration
-from lookout._core.storage.ticks import SentCommits, TickRef
+from lookout._core.storage.ticks import TickRef
 from lookout._process.tick import TickRunner
 from lookout.workers.keeper import LeaseKeeper
 from lookout.workers.replicas import confirm_commits
@@ -63,6 +65,9 @@ _FAILURE = TickStatus.FAILURE.value  # read once: ``.value`` is a descriptor cal
 # enough that the last flush of a message, which the process waits for, is short;
 # large enough that a flush's fixed cost (a script call) is spread thin.
 COMMIT_EVERY = 100
+# A message's ticks are taken up this many at a time, the next ones asked for
+# before the ones taken up are evaluated: only the first take-up is waited for.
+TAKE_UP_EVERY = 100
 
 
 def defined_names(definitions: Definitions) -> frozenset[str]:
@@ -111,10 +116,19 @@ class _Pending:
 
 
 @dataclass(frozen=True)
+class _Taking:
+    """Ticks whose take-up was sent (``sent_at``, monotonic) and not yet answered."""
+
+    ticks: Sequence[TickMessage]
+    sent_at: float
+    answers: Sent[list[tuple[str, SensorState | None]]]
+
+
+@dataclass(frozen=True)
 class _Sent:
     """Commits sent and not yet answered, and their ticks."""
 
-    commits: SentCommits
+    commits: Sent[list[TickRecord | None]]
     refs: list[TickRef]
 
 
@@ -156,6 +170,7 @@ class TickBatch:
         known: frozenset[str] | None = None,
         flush_every: float = 0.1,
         commit_every: int = COMMIT_EVERY,
+        take_up_every: int = TAKE_UP_EVERY,
     ) -> None:
         self.runner = runner
         self.ledger = runner.ticks
@@ -166,6 +181,7 @@ class TickBatch:
         self.holder = holder_name(socket.gethostname(), os.getpid(), job)
         self.flush_every = flush_every
         self.commit_every = commit_every
+        self.take_up_every = take_up_every
         # The sensors and schedules this code defines (once per process, for all its messages).
         self.known = known if known is not None else defined_names(runner.definitions)
         self.tally = _Tally()
@@ -178,9 +194,12 @@ class TickBatch:
         """
         ticks, unknown = self.parse(args, kwargs)
         self.give_back_unknown(unknown)
-        held = self.begin(ticks)
+        if self.settings.scheduler_claim_ahead > 0:
+            # Claimed ahead, each waits for its due time: the earliest first.
+            ticks.sort(key=lambda tick: tick.due_at)
+        held: list[tuple[TickMessage, SensorState]] = []
         try:
-            self.evaluate(held)
+            self.evaluate(ticks, held)
         finally:
             try:
                 self._settle()  # a flush still on its way (evaluate stopped by an error)
@@ -246,29 +265,34 @@ class TickBatch:
 
     # -- begin -------------------------------------------------------------------
 
-    def begin(self, ticks: Sequence[TickMessage]) -> list[tuple[TickMessage, SensorState]]:
-        """Take the leases of ``ticks`` and read their sensors' state, in one round trip;
-        returns the ticks this process holds, each with its sensor's state.
+    def send_take_up(self, ticks: Sequence[TickMessage]) -> _Taking:
+        """Ask for the leases of ``ticks`` and their sensors' state, in one round trip
+        whose answer ``begin`` reads.
         """
         refs = [(t.sensor, t.tick_id) for t in ticks]
-        sent = self.keeper.monotonic()
-        answers = self.ledger.take_up(refs, self.holder, self.settings.inflight_ttl)
+        sent_at = self.keeper.monotonic()
+        answers = self.ledger.send_take_up(refs, self.holder, self.settings.inflight_ttl)
+        return _Taking(ticks, sent_at, answers)
+
+    def begin(self, taking: _Taking) -> list[tuple[TickMessage, SensorState]]:
+        """The ticks of a take-up this process now holds, each with its sensor's state."""
+        ticks, answers = taking.ticks, taking.answers.result()
         # One pass over the answers: "" held, "-" done already, else another holder's.
         held: list[tuple[TickMessage, SensorState]] = []
         held_refs: list[TickRef] = []
         busy: list[str] = []
         done = 0
-        for tick, ref, (answer, state) in zip(ticks, refs, answers, strict=True):
+        for tick, (answer, state) in zip(ticks, answers, strict=True):
             if answer == "":
                 if state is not None:
                     held.append((tick, state))
-                    held_refs.append(ref)
+                    held_refs.append((tick.sensor, tick.tick_id))
             elif answer == "-":
                 done += 1
             else:
                 busy.append(tick.sensor)
-        self.keeper.hold(held_refs, self.holder, sent)
-        self.tally.already_done = done + len(busy)
+        self.keeper.hold(held_refs, self.holder, taking.sent_at)
+        self.tally.already_done += done + len(busy)
         if busy:
             log.info(
                 "ticks of %s are held by another process: a duplicate delivery, left alone",
@@ -278,25 +302,55 @@ class TickBatch:
 
     # -- evaluate and commit -----------------------------------------------------
 
-    def evaluate(self, held: Sequence[tuple[TickMessage, SensorState]]) -> None:
-        """Evaluate ``held`` in turn, committing as it goes; stops early when a lease
-        could lapse mid-evaluation (Redis unreachable).
-        """
-        if not held:
-            return
-        with self.runner.evaluating():
-            self._evaluate_all(held)
+    def evaluate(
+        self, ticks: Sequence[TickMessage], held: list[tuple[TickMessage, SensorState]]
+    ) -> None:
+        """Take up and evaluate ``ticks`` in turn, committing as it goes; stops early
+        when a lease could lapse mid-evaluation (Redis unreachable).
 
-    def _evaluate_all(self, held: Sequence[tuple[TickMessage, SensorState]]) -> None:
+        ``TAKE_UP_EVERY`` ticks are taken up at a time, the next ones asked for
+        before the ones taken up are evaluated: Redis takes them up while the
+        process evaluates.  ``held`` gains every tick taken up, what the caller
+        gives back unless it was committed.
+        """
+        step = self.take_up_every
+        chunks = [ticks[i : i + step] for i in range(0, len(ticks), step)]
+        if not chunks:
+            return
         pending = _Pending()
+        current = self.send_take_up(chunks[0])
+        # A take-up sent and not read yet: read at the end all the same (its
+        # ticks held, not evaluated: the caller gives them back).
+        unread: _Taking | None = current
+        try:
+            with self.runner.evaluating():
+                for following in [*chunks[1:], None]:
+                    unread, began = None, current.sent_at
+                    now_held = self.begin(current)
+                    held.extend(now_held)
+                    if following is not None:
+                        current = unread = self.send_take_up(following)
+                    if not self._evaluate_held(now_held, pending, began):
+                        break
+                self._flush(pending)
+                self._settle()
+        finally:
+            if unread is not None:
+                held.extend(self.begin(unread))
+
+    def _evaluate_held(
+        self,
+        held: Sequence[tuple[TickMessage, SensorState]],
+        pending: _Pending,
+        began: float,
+    ) -> bool:
+        """Evaluate ``held`` (taken up at ``began``, monotonic) in turn, flushing as
+        it goes; False when it stopped: a lease could lapse.
+        """
         # Read once for the message: the loop below runs for every tick.
         keeper, runner, monotonic = self.keeper, self.runner, self.keeper.monotonic
-        began = monotonic()
         needed = self.settings.tick_timeout + self.settings.hard_exit_after
         lead = self.settings.scheduler_claim_ahead
-        if lead > 0:
-            # Claimed ahead, each waits for its due time: the earliest first.
-            held = sorted(held, key=lambda pair: pair[0].due_at)
         for tick, state in held:
             ref = (tick.sensor, tick.tick_id)
             if lead > 0 and tick.due_at > runner.clock():
@@ -308,7 +362,7 @@ class TickBatch:
                     self.job,
                     tick.sensor,
                 )
-                break
+                return False
             if pending.commits and self._may_be_slow(state):
                 self._flush(pending)
             if monotonic() - began > RESTART_AFTER:
@@ -327,8 +381,7 @@ class TickBatch:
             pending.refs.append(ref)
             if len(pending.refs) >= self.commit_every or now - pending.since >= self.flush_every:
                 self._flush(pending)
-        self._flush(pending)
-        self._settle()
+        return True
 
     def _hold_until_due(self, tick: TickMessage, lead: float) -> None:
         """Wait until ``tick`` is due on this host's clock (a tick claimed ahead must not
@@ -361,7 +414,7 @@ class TickBatch:
         sent, self._sent = self._sent, None
         if sent is None:
             return
-        records = sent.commits.records()
+        records = sent.commits.result()
         refs = sent.refs
         # Committed, or committed before (None): no lease of theirs is held any more.
         self.keeper.drop(refs)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import redis
 from redis.commands.core import Script
@@ -40,6 +40,9 @@ class _Connection(Protocol):
     def read_response(self) -> Any: ...
 
     def disconnect(self) -> None: ...
+
+
+T = TypeVar("T")
 
 
 class SentCall:
@@ -104,3 +107,16 @@ def send_script(
             return SentCall(script, keys, args, None)
         raise
     return SentCall(script, keys, args, (connection, release))
+
+
+class Sent(Generic[T]):
+    """A repository's call on its way: ``result()`` waits for its reply and reads it."""
+
+    def __init__(self, call: SentCall | None, read: Callable[[Any], T], empty: T) -> None:
+        self._call = call
+        self._read = read  # the reply -> the result
+        self._empty = empty  # the result of a call not made (nothing to do)
+
+    def result(self) -> T:
+        """What the call answers (once); raises what it raised."""
+        return self._empty if self._call is None else self._read(self._call.reply())

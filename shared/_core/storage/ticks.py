@@ -14,7 +14,7 @@ holds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -34,7 +34,7 @@ from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
-from lookout._core.storage._sent import SentCall, send_script
+from lookout._core.storage._sent import Sent, SentCall, send_script
 from lookout._core.storage.assets import index_call
 from lookout._core.storage.history import (
     DEFAULT_HISTORY_AGE,
@@ -165,22 +165,13 @@ def _committed(commit: TickCommit, reply: int | bytes) -> TickRecord | None:
     return with_flags(commit.record, "" if reply == 1 else text(reply))
 
 
-class SentCommits:
-    """A flush's commits on their way to Redis (``TickLedger.send_commit_many``)."""
-
-    def __init__(
-        self,
-        sent: SentCall | None,
-        finish: Callable[[Sequence[int | bytes]], list[TickRecord | None]],
-    ) -> None:
-        self._sent = sent
-        self._finish = finish  # the replies -> the records
-
-    def records(self) -> list[TickRecord | None]:
-        """Wait for the commits' outcome: per commit its record, ``None`` where refused
-        (another tick holds the lease).  Raises what the call raised.
-        """
-        return [] if self._sent is None else self._finish(self._sent.reply())
+def _taken_up(ticks: Sequence[TickRef], reply: bytes) -> list[tuple[str, SensorState | None]]:
+    # TAKE_UP's packed reply: per tick {answer} or {"", holder, fields..., head}.
+    rows = decode_raw(reply)
+    return [
+        (row[0].decode(), held_state(row[2:], name, tick) if len(row) > 1 else None)
+        for row, (name, tick) in zip(rows, ticks, strict=True)
+    ]
 
 
 class TickLedger(Repository):
@@ -215,6 +206,11 @@ class TickLedger(Repository):
         # Every lease script's first LEASE_KEYS keys: the leases' expiries, the unpublished.
         leases = [self.keys.inflight, self.keys.claimed]
         return script(keys=leases + keys, args=[encode_script_args(args)])
+
+    def _send(self, script: Script, keys: list[str], args: dict[str, Any]) -> SentCall:
+        # ``_call``, its reply read later (storage._sent).
+        leases = [self.keys.inflight, self.keys.claimed]
+        return send_script(self.client, script, leases + keys, [encode_script_args(args)])
 
     # -- claiming ----------------------------------------------------------------
 
@@ -351,8 +347,15 @@ class TickLedger(Repository):
         Per tick: what ``begin`` answers, with the sensor's state when
         ``holder`` holds it (else ``None``).
         """
+        return self.send_take_up(ticks, holder, ttl).result()
+
+    def send_take_up(
+        self, ticks: Sequence[TickRef], holder: str, ttl: float
+    ) -> Sent[list[tuple[str, SensorState | None]]]:
+        """``take_up``, sent now: ``result()`` reads what it answers."""
+        read = partial(_taken_up, ticks)
         if not ticks:
-            return []
+            return Sent(None, read, [])
         args = {
             "hash_prefix": self.keys.sensor(""),
             "ticks_prefix": self.keys.ticks(""),
@@ -361,11 +364,7 @@ class TickLedger(Repository):
             "ticks": [part for t in ticks for part in t],
             "fields": list(HELD_FIELDS),
         }
-        rows = decode_raw(self._call(self._take_up, [], args))
-        return [
-            (row[0].decode(), held_state(row[2:], name, tick) if len(row) > 1 else None)
-            for row, (name, tick) in zip(rows, ticks, strict=True)
-        ]
+        return Sent(self._send(self._take_up, [], args), read, [])
 
     def renew(
         self, ticks: Sequence[TickRef], holder: str, ttl: float, *, restart: bool = False
@@ -465,20 +464,17 @@ class TickLedger(Repository):
         """Commit several ticks in one script call; each is still atomic and at most
         once on its own (one whose lease was lost is refused, the others commit).
         """
-        return self.send_commit_many(commits).records()
+        return self.send_commit_many(commits).result()
 
-    def send_commit_many(self, commits: Sequence[TickCommit]) -> SentCommits:
+    def send_commit_many(self, commits: Sequence[TickCommit]) -> Sent[list[TickRecord | None]]:
         """``commit_many``, sent now: Redis commits while the caller goes on, and
-        ``records()`` on the answer reads its outcome (the records, as ``commit_many``'s).
+        ``result()`` reads the outcome (the records, as ``commit_many``'s).
         """
-        finish = partial(self._committed_many, commits)
+        read = partial(self._committed_many, commits)
         if not commits:
-            return SentCommits(None, finish)
+            return Sent(None, read, [])
         keys, args = self._commit_many_call(commits)
-        leases = [self.keys.inflight, self.keys.claimed]
-        call = [encode_script_args(args)]
-        sent = send_script(self.client, self._commit_many, leases + keys, call)
-        return SentCommits(sent, finish)
+        return Sent(self._send(self._commit_many, keys, args), read, [])
 
     def _commit_many_call(self, commits: Sequence[TickCommit]) -> tuple[list[str], dict[str, Any]]:
         # KEYS: the shared keys, then every other key the ticks name, once; a
