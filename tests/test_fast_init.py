@@ -18,11 +18,11 @@ import pytest
 
 from lookout._author.evaluate import SensorOutcome
 from lookout._base.fast_init import fast_init
-from lookout._base.wire import TickMessage, TickRecord
+from lookout._base.wire import LaunchRequest, TickMessage, TickRecord
 from lookout._core.storage.sensors import SensorState
-from lookout._core.storage.ticks import TickCommit
+from lookout._core.storage.ticks import ClaimedTick, TickCommit
 
-# The types built on every tick, each with the arguments it needs.
+# The types built on every tick (and per run request), each with the arguments it needs.
 TICK_PATH: list[tuple[type[Any], dict[str, Any]]] = [
     (TickRecord, {"tick_id": "t1", "sensor": "s", "status": "SKIPPED", "started_at": 1.0}),
     (TickMessage, {"sensor": "s", "tick_id": "t1", "due_at": 2.0}),
@@ -49,6 +49,21 @@ TICK_PATH: list[tuple[type[Any], dict[str, Any]]] = [
     (
         SensorOutcome,
         {"run_requests": (), "skip_message": "no", "cursor": None, "cursor_updated": False},
+    ),
+    (ClaimedTick, {"sensor": "s", "tick_id": "t1", "due_at": 2.0}),
+    (
+        LaunchRequest,
+        {
+            "request_id": "r",
+            "sensor": "s",
+            "tick_id": "t1",
+            "job_name": "j",
+            "run_key": None,
+            "run_config": {},
+            "tags": {},
+            "partition_key": None,
+            "created_at": 1.0,
+        },
     ),
 ]
 
