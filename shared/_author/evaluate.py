@@ -19,6 +19,7 @@ from lookout._author.partition_requests import DynamicRequest, dynamic_requests
 from lookout._author.requests import RunRequest, SensorResult, SkipReason
 from lookout._author.sensor_resources import call_with_resources
 from lookout._base.errors import SensorEvaluationError
+from lookout._base.fast_init import fast_init
 
 
 class SensorKind(enum.Enum):
@@ -59,6 +60,7 @@ class Evaluable(Protocol):
     def resource_keys(self) -> tuple[str, ...]: ...
 
 
+@fast_init
 @dataclass(frozen=True)
 class SensorOutcome:
     """What one evaluation asked for: run requests (job resolved) or a skip, and a cursor."""

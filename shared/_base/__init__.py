@@ -2,6 +2,7 @@
 
 ``errors`` is lookout's exception hierarchy, ``wire`` the frozen dataclasses
 that are stored in Redis and sent over queues, ``codec`` the one place that
-turns them (and cursors) into msgpack bytes and back.  This layer imports
-nothing of lookout; every other layer may import it.
+turns them (and cursors) into msgpack bytes and back, ``fast_init`` the
+cheaper ``__init__`` of the frozen dataclasses built on every tick.  This
+layer imports nothing of lookout; every other layer may import it.
 """

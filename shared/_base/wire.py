@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
+from lookout._base.fast_init import fast_init
+
 # The Celery task names: the scheduler publishes by name, workers register them.
 TICK_TASK = "lookout.tick_batch"
 RUN_TASK = "lookout.run"
@@ -61,6 +63,7 @@ class RequestRef(_Wire):
     job_name: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class TickRecord(_Wire):
     """One evaluation of one sensor, as the history and the operator see it."""
@@ -143,6 +146,7 @@ def launch_run_id(request_id: str) -> str:
     return str(uuid.uuid5(RUN_NAMESPACE, request_id))
 
 
+@fast_init
 @dataclass(frozen=True)
 class LaunchRequest(_Wire):
     """A committed RunRequest on the launch stream; ``request_id`` makes launching idempotent."""
@@ -198,6 +202,7 @@ def metadata_text(metadata: Mapping[str, Any]) -> str:
     return "".join(f" {key}={pair[1]!r:.40}" for key, pair in metadata.items())
 
 
+@fast_init
 @dataclass(frozen=True)
 class TickMessage(_Wire):
     """One due tick the scheduler hands to the workers; a message carries a batch of them."""

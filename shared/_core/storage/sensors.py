@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 
+from lookout._base.fast_init import fast_init
 from lookout._base.wire import DefaultSensorStatus, TickRecord
 from lookout._core.keys import Keys
 from lookout._core.payload import unpack_payload
@@ -16,6 +17,7 @@ from lookout._core.storage._replies import maybe_bytes
 from lookout._core.storage.history import decode_entry
 
 
+@fast_init
 @dataclass(frozen=True)
 class SensorState:
     """What a tick needs to know of a sensor before it evaluates."""

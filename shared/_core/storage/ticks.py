@@ -30,6 +30,7 @@ from lookout._base.codec import (
     encode_value,
 )
 from lookout._base.errors import CodecError
+from lookout._base.fast_init import fast_init
 from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
@@ -67,6 +68,7 @@ _FAILURE = TickStatus.FAILURE.value
 PUBLISH_WITHIN = 10.0
 
 
+@fast_init
 @dataclass(frozen=True)
 class TickCommit:
     """Everything one tick writes, handed to the commit script as one unit."""
@@ -103,6 +105,7 @@ class InFlight:
     claimed_at: float | None  # None: claimed by a version that did not record it
 
 
+@fast_init
 @dataclass(frozen=True)
 class ClaimedTick:
     """A tick the leader claimed: its sensor's lease is held by ``tick_id``."""
