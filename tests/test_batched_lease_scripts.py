@@ -354,3 +354,23 @@ def test_flushed_ticks_count_by_status_with_their_requests_and_those_dropped(
     # One field per sensor, its pairs in the order first counted.
     raw = storage.client.hget(storage.keys.counters, "s:counter")
     assert raw == b"K3 F1 S2 q4 d3"
+
+
+def test_a_skip_folds_into_its_run_alike_whether_its_entry_is_spliced_or_unpacked(
+    storage: Repositories,
+) -> None:
+    # "counter"'s entries are the record alone (the script splices the run
+    # in); "counter_b"'s carry a cursor after it (the script unpacks the record).
+    firsts: dict[str, TickRecord] = {}
+    for _ in range(3):
+        for name, cursor in [("counter", None), ("counter_b", b"\x01")]:
+            done = flushed_alone(storage, name, TickStatus.SKIPPED, "quiet", cursor_after=cursor)
+            assert done is not None
+            firsts.setdefault(name, done)
+    for name, first in firsts.items():
+        (head,) = storage.ticks.history(name, 20)
+        assert (head.status, head.skip_reason, head.count) == ("SKIPPED", "quiet", 3)
+        assert head.first_tick_id == first.tick_id
+        assert head.first_started_at == first.started_at
+        assert head.tick_id != first.tick_id
+    assert storage.ticks.history("counter_b", 1)[0].cursor_after == b"\x01"

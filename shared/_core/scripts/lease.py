@@ -195,7 +195,8 @@ end
 -- skip reason (false for none) as its caller has them (a commit's
 -- arguments), so that only a skip's fold unpacks it; nil: read from the entry.
 -- ``fold`` false: the caller knows the head cannot take this skip in (it is
--- not read); nil or true: it may.
+-- not read); nil, true or a number: it may (a number: the entry's length
+-- when the entry is the record alone, no cursors after it).
 -- The age check reads the tail only when it can be too old: the hash's
 -- ``ends_from`` (whole unix s) is a time no entry ended before, as far as
 -- the entries' ends are in the list's order (newest first; clocks that
@@ -209,6 +210,8 @@ end
 -- (a flush's earliest and latest start), which decide whether the tail can
 -- be too old and the floor lower without converting ``started`` (text)
 -- itself; nil: ``started``.
+-- The header of an array of eight values (msgpack fixarray).
+local EIGHT = string.char(0x98)
 local function write_record(hash, ticks, entry, size, started, max_age, fields, status, reason,
     fold, floor, first, last)
   local known = status ~= nil
@@ -222,7 +225,14 @@ local function write_record(hash, ticks, entry, size, started, max_age, fields, 
     local hr = head and record_of(head)
     if hr and status_of(hr) == 'K' and (reason_of(hr) or false) == reason then
       h = hr
-      rec, rest = record_of(entry)
+      -- A record of seven values (no run, nothing else of its own) that
+      -- is the whole entry (``fold`` its length) gains the run as its
+      -- eighth by a splice: the entry is neither unpacked nor packed again.
+      if fold == #entry and string.byte(entry, 1) == 0x97 then
+        rec, rest = {}, 0
+      else
+        rec, rest = record_of(entry)
+      end
     end
   end
   if floor == nil then
@@ -247,8 +257,12 @@ local function write_record(hash, ticks, entry, size, started, max_age, fields, 
     else
       run.I = h.i
     end
-    rec[8] = run
-    entry = cmsgpack.pack(rec) .. (rest > 0 and string.sub(entry, rest + 1) or '')
+    if rest == 0 then
+      entry = EIGHT .. string.sub(entry, 2) .. cmsgpack.pack(run)
+    else
+      rec[8] = run
+      entry = cmsgpack.pack(rec) .. (rest > 0 and string.sub(entry, rest + 1) or '')
+    end
     redis.call('LSET', ticks, '0', entry)
   else
     local n = redis.call('LPUSH', ticks, entry)
@@ -786,7 +800,8 @@ return out
 #    next_due ("" for none), started, status (the record's letter, for the counters
 #    and the history), reason (a skip's reason, false for none; only for a skip),
 #    fold (false: the history's head cannot take this skip in, write_record
-#    need not read it),
+#    need not read it; a number: it may, and the record alone is the
+#    entry, this many bytes),
 #    requests ({{run key or "", entry[, rerun, run id]}, ...}),
 #    run_keys (nil, or take_run_keys' opts: a run-key lifecycle),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),

@@ -139,6 +139,16 @@ def encode_record(record: TickRecord) -> bytes:
     return encode_text_bytes(fields) + _cursors(record)
 
 
+def bare(record: TickRecord) -> bool:
+    """Whether ``encode_record`` writes the record alone: no cursors after it."""
+    return (
+        record.cursor_before is None
+        and record.cursor_after is None
+        and record.cursor_before_digest is None
+        and record.cursor_after_digest is None
+    )
+
+
 def _cursors(record: TickRecord) -> bytes:
     before, after = record.cursor_before, record.cursor_after
     if record.cursor_before_digest is None and record.cursor_after_digest is None:

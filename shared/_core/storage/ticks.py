@@ -38,6 +38,7 @@ from lookout._core.storage.history import (
     DEFAULT_HISTORY_AGE,
     DEFAULT_HISTORY_SIZE,
     STATUS_LETTERS,
+    bare,
     decode_entry,
     encode_record,
     entry_flags,
@@ -536,10 +537,11 @@ class TickLedger(Repository):
         record = commit.record
         name = record.sensor
         status = record.status
+        entry = encode_record(record)
         core: list[Any] = [
             name,
             record.tick_id,
-            encode_record(record),
+            entry,
             repr(record.started_at),
             "" if commit.next_due is None else repr(commit.next_due),
             STATUS_LETTERS[status],  # counted by the [counters] block
@@ -548,7 +550,10 @@ class TickLedger(Repository):
             False
             if record.skip_reason is None or status != _SKIPPED or not commit.fold
             else record.skip_reason,
-            commit.fold,
+            # A skip that may fold: its entry's length when the entry is the
+            # record alone (no cursors), which lets write_record splice the
+            # run in rather than unpack and pack the record again.
+            len(entry) if commit.fold and status == _SKIPPED and bare(record) else commit.fold,
         ]
         args: dict[str, Any] = {}
         if commit.store_cursor or not lean:
