@@ -359,18 +359,25 @@ def test_flushed_ticks_count_by_status_with_their_requests_and_those_dropped(
 def test_a_skip_folds_into_its_run_alike_whether_its_entry_is_spliced_or_unpacked(
     storage: Repositories,
 ) -> None:
-    # "counter"'s entries are the record alone (the script splices the run
-    # in); "counter_b"'s carry a cursor after it (the script unpacks the record).
+    # A record of seven values gets its run spliced in, cursors after it or
+    # not ("counter", "counter_b"); one with fields of its own (its logs) is
+    # unpacked and packed again ("counter_c").  Each reads the same.
     firsts: dict[str, TickRecord] = {}
+    kinds: list[tuple[str, dict[str, Any]]] = [
+        ("counter", {}),
+        ("counter_b", {"cursor_after": b"\x01"}),
+        ("counter_c", {"cursor_after": b"\x01", "logs": ["a line"]}),
+    ]
     for _ in range(3):
-        for name, cursor in [("counter", None), ("counter_b", b"\x01")]:
-            done = flushed_alone(storage, name, TickStatus.SKIPPED, "quiet", cursor_after=cursor)
+        for name, record in kinds:
+            done = flushed_alone(storage, name, TickStatus.SKIPPED, "quiet", **record)
             assert done is not None
             firsts.setdefault(name, done)
-    for name, first in firsts.items():
+    for name, record in kinds:
         (head,) = storage.ticks.history(name, 20)
+        first = firsts[name]
         assert (head.status, head.skip_reason, head.count) == ("SKIPPED", "quiet", 3)
-        assert head.first_tick_id == first.tick_id
+        assert head.first_tick_id == first.tick_id != head.tick_id
         assert head.first_started_at == first.started_at
-        assert head.tick_id != first.tick_id
-    assert storage.ticks.history("counter_b", 1)[0].cursor_after == b"\x01"
+        assert head.cursor_after == record.get("cursor_after")
+        assert head.logs == record.get("logs", [])

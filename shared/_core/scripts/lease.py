@@ -195,8 +195,8 @@ end
 -- skip reason (false for none) as its caller has them (a commit's
 -- arguments), so that only a skip's fold unpacks it; nil: read from the entry.
 -- ``fold`` false: the caller knows the head cannot take this skip in (it is
--- not read); nil, true or a number: it may (a number: the entry's length
--- when the entry is the record alone, no cursors after it).
+-- not read); nil, true or a number: it may (a number: the length of the
+-- record, the entry's first bytes, before its cursors and flags).
 -- The age check reads the tail only when it can be too old: the hash's
 -- ``ends_from`` (whole unix s) is a time no entry ended before, as far as
 -- the entries' ends are in the list's order (newest first; clocks that
@@ -218,18 +218,18 @@ local function write_record(hash, ticks, entry, size, started, max_age, fields, 
   if not known then
     status, reason = summary(entry)
   end
-  local h, rec, rest
+  local h, rec, rest, spliced
   if status == 'K' and fold ~= false then
     -- The head unpacked once: its status and reason, then its run.
     local head = redis.call('LINDEX', ticks, '0')
     local hr = head and record_of(head)
     if hr and status_of(hr) == 'K' and (reason_of(hr) or false) == reason then
       h = hr
-      -- A record of seven values (no run, nothing else of its own) that
-      -- is the whole entry (``fold`` its length) gains the run as its
-      -- eighth by a splice: the entry is neither unpacked nor packed again.
-      if fold == #entry and string.byte(entry, 1) == 0x97 then
-        rec, rest = {}, 0
+      -- A record of seven values (no run, nothing else of its own), the
+      -- first ``fold`` bytes of the entry, gains the run as its eighth by
+      -- a splice: the entry is neither unpacked nor packed again.
+      if type(fold) == 'number' and string.byte(entry, 1) == 0x97 then
+        rec, rest, spliced = {}, fold, true
       else
         rec, rest = record_of(entry)
       end
@@ -257,8 +257,9 @@ local function write_record(hash, ticks, entry, size, started, max_age, fields, 
     else
       run.I = h.i
     end
-    if rest == 0 then
-      entry = EIGHT .. string.sub(entry, 2) .. cmsgpack.pack(run)
+    if spliced then
+      entry = EIGHT .. string.sub(entry, 2, rest) .. cmsgpack.pack(run) ..
+        string.sub(entry, rest + 1)
     else
       rec[8] = run
       entry = cmsgpack.pack(rec) .. (rest > 0 and string.sub(entry, rest + 1) or '')
@@ -800,8 +801,8 @@ return out
 #    next_due ("" for none), started, status (the record's letter, for the counters
 #    and the history), reason (a skip's reason, false for none; only for a skip),
 #    fold (false: the history's head cannot take this skip in, write_record
-#    need not read it; a number: it may, and the record alone is the
-#    entry, this many bytes),
+#    need not read it; a number: it may, and the record is the entry's
+#    first this many bytes),
 #    requests ({{run key or "", entry[, rerun, run id]}, ...}),
 #    run_keys (nil, or take_run_keys' opts: a run-key lifecycle),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),

@@ -38,8 +38,8 @@ from lookout._core.storage.history import (
     DEFAULT_HISTORY_AGE,
     DEFAULT_HISTORY_SIZE,
     STATUS_LETTERS,
-    bare,
     decode_entry,
+    encode_entry,
     encode_record,
     entry_flags,
     with_flags,
@@ -537,7 +537,7 @@ class TickLedger(Repository):
         record = commit.record
         name = record.sensor
         status = record.status
-        entry = encode_record(record)
+        entry, size = encode_entry(record)
         core: list[Any] = [
             name,
             record.tick_id,
@@ -550,10 +550,10 @@ class TickLedger(Repository):
             False
             if record.skip_reason is None or status != _SKIPPED or not commit.fold
             else record.skip_reason,
-            # A skip that may fold: its entry's length when the entry is the
-            # record alone (no cursors), which lets write_record splice the
-            # run in rather than unpack and pack the record again.
-            len(entry) if commit.fold and status == _SKIPPED and bare(record) else commit.fold,
+            # A skip that may fold: the length of its record (the entry's first
+            # bytes), which lets write_record splice the run in rather than
+            # unpack the record and pack it again.
+            size if commit.fold and status == _SKIPPED else commit.fold,
         ]
         args: dict[str, Any] = {}
         if commit.store_cursor or not lean:
