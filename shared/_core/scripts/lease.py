@@ -183,6 +183,8 @@ local function summary(s)
   end
   return nil
 end
+-- The header of an array of eight values (msgpack fixarray): a record with its run.
+local EIGHT = string.char(0x98)
 -- A SKIPPED tick with the same skip reason (or none, as the other) as the
 -- newest entry, a skip too, takes that entry's place, counting the run: k
 -- ticks, the first one started at f with id J or I.  A quiet sensor's skips
@@ -210,8 +212,6 @@ end
 -- (a flush's earliest and latest start), which decide whether the tail can
 -- be too old and the floor lower without converting ``started`` (text)
 -- itself; nil: ``started``.
--- The header of an array of eight values (msgpack fixarray).
-local EIGHT = string.char(0x98)
 local function write_record(hash, ticks, entry, size, started, max_age, fields, status, reason,
     fold, floor, first, last)
   local known = status ~= nil

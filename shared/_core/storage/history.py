@@ -144,8 +144,8 @@ def encode_entry(record: TickRecord) -> tuple[bytes, int]:
     ]
     if rest:
         fields.append(rest)
-    packed = encode_text_bytes(fields)
-    return packed + _cursors(record), len(packed)
+    body = encode_text_bytes(fields)
+    return body + _cursors(record), len(body)
 
 
 def _cursors(record: TickRecord) -> bytes:
