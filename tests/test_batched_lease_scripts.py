@@ -354,3 +354,30 @@ def test_flushed_ticks_count_by_status_with_their_requests_and_those_dropped(
     # One field per sensor, its pairs in the order first counted.
     raw = storage.client.hget(storage.keys.counters, "s:counter")
     assert raw == b"K3 F1 S2 q4 d3"
+
+
+def test_a_skip_folds_into_its_run_alike_whether_its_entry_is_spliced_or_unpacked(
+    storage: Repositories,
+) -> None:
+    # A record of seven values gets its run spliced in, cursors after it or
+    # not ("counter", "counter_b"); one with fields of its own (its logs) is
+    # unpacked and packed again ("counter_c").  Each reads the same.
+    firsts: dict[str, TickRecord] = {}
+    kinds: list[tuple[str, dict[str, Any]]] = [
+        ("counter", {}),
+        ("counter_b", {"cursor_after": b"\x01"}),
+        ("counter_c", {"cursor_after": b"\x01", "logs": ["a line"]}),
+    ]
+    for _ in range(3):
+        for name, record in kinds:
+            done = flushed_alone(storage, name, TickStatus.SKIPPED, "quiet", **record)
+            assert done is not None
+            firsts.setdefault(name, done)
+    for name, record in kinds:
+        (head,) = storage.ticks.history(name, 20)
+        first = firsts[name]
+        assert (head.status, head.skip_reason, head.count) == ("SKIPPED", "quiet", 3)
+        assert head.first_tick_id == first.tick_id != head.tick_id
+        assert head.first_started_at == first.started_at
+        assert head.cursor_after == record.get("cursor_after")
+        assert head.logs == record.get("logs", [])

@@ -183,6 +183,8 @@ local function summary(s)
   end
   return nil
 end
+-- The header of an array of eight values (msgpack fixarray): a record with its run.
+local EIGHT = string.char(0x98)
 -- A SKIPPED tick with the same skip reason (or none, as the other) as the
 -- newest entry, a skip too, takes that entry's place, counting the run: k
 -- ticks, the first one started at f with id J or I.  A quiet sensor's skips
@@ -195,7 +197,8 @@ end
 -- skip reason (false for none) as its caller has them (a commit's
 -- arguments), so that only a skip's fold unpacks it; nil: read from the entry.
 -- ``fold`` false: the caller knows the head cannot take this skip in (it is
--- not read); nil or true: it may.
+-- not read); nil, true or a number: it may (a number: the length of the
+-- record, the entry's first bytes, before its cursors and flags).
 -- The age check reads the tail only when it can be too old: the hash's
 -- ``ends_from`` (whole unix s) is a time no entry ended before, as far as
 -- the entries' ends are in the list's order (newest first; clocks that
@@ -215,14 +218,21 @@ local function write_record(hash, ticks, entry, size, started, max_age, fields, 
   if not known then
     status, reason = summary(entry)
   end
-  local h, rec, rest
+  local h, rec, rest, spliced
   if status == 'K' and fold ~= false then
     -- The head unpacked once: its status and reason, then its run.
     local head = redis.call('LINDEX', ticks, '0')
     local hr = head and record_of(head)
     if hr and status_of(hr) == 'K' and (reason_of(hr) or false) == reason then
       h = hr
-      rec, rest = record_of(entry)
+      -- A record of seven values (no run, nothing else of its own), the
+      -- first ``fold`` bytes of the entry, gains the run as its eighth by
+      -- a splice: the entry is neither unpacked nor packed again.
+      if type(fold) == 'number' and string.byte(entry, 1) == 0x97 then
+        rec, rest, spliced = {}, fold, true
+      else
+        rec, rest = record_of(entry)
+      end
     end
   end
   if floor == nil then
@@ -247,8 +257,13 @@ local function write_record(hash, ticks, entry, size, started, max_age, fields, 
     else
       run.I = h.i
     end
-    rec[8] = run
-    entry = cmsgpack.pack(rec) .. (rest > 0 and string.sub(entry, rest + 1) or '')
+    if spliced then
+      entry = EIGHT .. string.sub(entry, 2, rest) .. cmsgpack.pack(run) ..
+        string.sub(entry, rest + 1)
+    else
+      rec[8] = run
+      entry = cmsgpack.pack(rec) .. (rest > 0 and string.sub(entry, rest + 1) or '')
+    end
     redis.call('LSET', ticks, '0', entry)
   else
     local n = redis.call('LPUSH', ticks, entry)
@@ -786,7 +801,8 @@ return out
 #    next_due ("" for none), started, status (the record's letter, for the counters
 #    and the history), reason (a skip's reason, false for none; only for a skip),
 #    fold (false: the history's head cannot take this skip in, write_record
-#    need not read it),
+#    need not read it; a number: it may, and the record is the entry's
+#    first this many bytes),
 #    requests ({{run key or "", entry[, rerun, run id]}, ...}),
 #    run_keys (nil, or take_run_keys' opts: a run-key lifecycle),
 #    events ({{msgpack RunEvent, partition or ""}, ...}, in KEYS' order),

@@ -109,6 +109,14 @@ def _unpacked_id(raw: str) -> str:
 
 def encode_record(record: TickRecord) -> bytes:
     """A tick record as its history entry holds it: the record, then its cursors if any."""
+    return encode_entry(record)[0]
+
+
+def encode_entry(record: TickRecord) -> tuple[bytes, int]:
+    """``encode_record``'s entry, and how many of its first bytes are the record
+    (the rest its cursors): where a commit's skip folding into the history's
+    run splices the run in (``write_record`` in ``scripts.lease``).
+    """
     rest: dict[str, Any] = {}
     packed = _packed_id(record.tick_id)
     if packed is None:
@@ -136,7 +144,8 @@ def encode_record(record: TickRecord) -> bytes:
     ]
     if rest:
         fields.append(rest)
-    return encode_text_bytes(fields) + _cursors(record)
+    body = encode_text_bytes(fields)
+    return body + _cursors(record), len(body)
 
 
 def _cursors(record: TickRecord) -> bytes:

@@ -42,6 +42,7 @@ from lookout._core.storage.history import (
     DEFAULT_HISTORY_SIZE,
     STATUS_LETTERS,
     decode_entry,
+    encode_entry,
     encode_record,
     entry_flags,
     with_flags,
@@ -573,10 +574,11 @@ class TickLedger(Repository):
         record = commit.record
         name = record.sensor
         status = record.status
+        entry, size = encode_entry(record)
         core: list[Any] = [
             name,
             record.tick_id,
-            encode_record(record),
+            entry,
             repr(record.started_at),
             "" if commit.next_due is None else repr(commit.next_due),
             STATUS_LETTERS[status],  # counted by the [counters] block
@@ -585,7 +587,10 @@ class TickLedger(Repository):
             False
             if record.skip_reason is None or status != _SKIPPED or not commit.fold
             else record.skip_reason,
-            commit.fold,
+            # A skip that may fold: the length of its record (the entry's first
+            # bytes), which lets write_record splice the run in rather than
+            # unpack the record and pack it again.
+            size if commit.fold and status == _SKIPPED else commit.fold,
         ]
         args: dict[str, Any] = {}
         if commit.store_cursor or not lean:
