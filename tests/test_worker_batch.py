@@ -19,7 +19,6 @@ import pytest
 
 from lookout import DefaultSensorStatus, Settings
 from lookout._core.storage import TickCommit
-from lookout._core.storage._sent import Sent
 from lookout._process.tick import TickRunner
 from lookout.testing import (
     Repositories,
@@ -171,97 +170,12 @@ def test_fast_ticks_beside_fast_ones_still_share_one_commit_round_trip(
     runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
     ticks = claim_ticks(storage, settings, ["counter", "counter_b", "counter_c", "counter_d"])
     sent: list[int] = []
-    send_commit_many = storage.ticks.send_commit_many
+    commit_many = storage.ticks.commit_many
 
-    def counting(commits: Sequence[TickCommit]) -> Sent[list[TickRecord | None]]:
+    def counting(commits: Sequence[TickCommit]) -> list[TickRecord | None]:
         sent.append(len(commits))
-        return send_commit_many(commits)
+        return commit_many(commits)
 
-    monkeypatch.setattr(storage.ticks, "send_commit_many", counting)
+    monkeypatch.setattr(storage.ticks, "commit_many", counting)
     assert run_batch(runner, ticks) == BatchOutcome(committed=4)
     assert sent == [4]  # one script call for the four
-
-
-def test_redis_takes_up_and_commits_while_the_process_evaluates_other_ticks(
-    storage: Repositories, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
-    ticks = claim_ticks(storage, settings, ["counter", "counter_b", "counter_c", "counter_d"])
-    events: list[str] = []
-    evaluate = runner.evaluate
-    send_commits, send_take_up = storage.ticks.send_commit_many, storage.ticks.send_take_up
-
-    def evaluating(*args: Any, **kwargs: Any) -> TickCommit:
-        events.append(f"evaluate {args[0].name}")
-        return evaluate(*args, **kwargs)
-
-    class Answer:
-        def __init__(self, what: str, sent: Any) -> None:
-            self.what, self.sent = what, sent
-            events.append(f"send {what}")
-
-        def result(self) -> Any:
-            events.append(f"answer {self.what}")
-            return self.sent.result()
-
-    monkeypatch.setattr(runner, "evaluate", evaluating)
-    monkeypatch.setattr(
-        storage.ticks,
-        "send_take_up",
-        lambda refs, *a: Answer(f"take-up {len(refs)}", send_take_up(refs, *a)),
-    )
-    monkeypatch.setattr(
-        storage.ticks,
-        "send_commit_many",
-        lambda commits: Answer(f"commit {len(commits)}", send_commits(commits)),
-    )
-    keeper = LeaseKeeper(runner.ticks, runner.settings)
-    batch = TickBatch(runner, keeper, lambda *_: None, "job-1", commit_every=2, take_up_every=2)
-    assert batch.handle([[t.to_wire() for t in ticks]], {}) == BatchOutcome(committed=4)
-    # Only the first take-up is waited for before evaluating; the first pair's
-    # commit is answered only after the second pair was evaluated.
-    assert events == [
-        "send take-up 2",
-        "answer take-up 2",
-        "send take-up 2",
-        "evaluate counter",
-        "evaluate counter_b",
-        "send commit 2",
-        "answer take-up 2",
-        "evaluate counter_c",
-        "evaluate counter_d",
-        "answer commit 2",
-        "send commit 2",
-        "answer commit 2",
-    ]
-    assert all(committed(storage, t) for t in ticks)
-
-
-def test_ticks_taken_up_ahead_of_a_stop_are_given_back_without_a_record(
-    storage: Repositories, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    runner = tick_runner(load_definitions(module=LOCATION), storage, settings)
-    names = ["counter", "counter_b", "counter_c", "counter_d"]
-    for name in names[1:]:
-        storage.sensors.set_status(name, DefaultSensorStatus.RUNNING, due_at=time.time())
-    ticks = claim_ticks(storage, settings, names)
-    # Redis unreachable (as its clock says) after the first evaluation: the
-    # process stops at the second tick, with the third's take-up on its way.
-    clock = {"now": time.monotonic()}
-    keeper = LeaseKeeper(storage.ticks, settings, monotonic=lambda: clock["now"])
-    evaluate = runner.evaluate
-
-    def evaluate_then_lose_redis(*args: Any, **kwargs: Any) -> TickCommit:
-        commit = evaluate(*args, **kwargs)
-        clock["now"] += settings.inflight_ttl
-        return commit
-
-    monkeypatch.setattr(runner, "evaluate", evaluate_then_lose_redis)
-    batch = TickBatch(runner, keeper, lambda *_: None, "job-1", take_up_every=1)
-    outcome = batch.handle([[t.to_wire() for t in ticks]], {})
-    assert outcome == BatchOutcome(committed=1, given_back=2)
-    for taken in ticks[1:3]:
-        assert storage.ticks.history(taken.sensor) == []
-        assert storage.sensors.state(taken.sensor).inflight is None
-    # The fourth was never asked for: its lease is still the scheduler's claim.
-    assert storage.sensors.state(ticks[3].sensor).inflight == ticks[3].tick_id

@@ -1,26 +1,21 @@
 """One tick message, top to bottom: parse, begin, evaluate, commit, give back.
 
 A message carries many ticks; a worker process takes their leases and reads
-their sensors' state ``TAKE_UP_EVERY`` ticks a round trip (``take_up``: a
-tick another process already holds, a second delivery, is left to it), the
-next ones asked for before the ones taken up are evaluated, and evaluates
-them one after another while its ``LeaseKeeper`` renews the leases.  Before each
+their sensors' state in one round trip (``take_up``: a tick another process
+already holds, a second delivery, is left to it) and evaluates them one
+after another while its ``LeaseKeeper`` renews the leases.  Before each
 evaluation it checks that the lease surely outlasts it (timeout and hard
 exit): a process cut off from Redis stops there.  Commits are gathered:
 what is pending is sent, in one script call that commits each tick on its
 own (``commit_many``), once the oldest is ``flush_every`` old, and before
 an evaluation that may be slow (the sensor's last tick took ``flush_every``
 or more), so a slow sensor does not hold back the commits of the fast ones
-before it.  A flush is also sent once ``COMMIT_EVERY`` ticks are pending,
-and none is waited for when sent: Redis commits it while the process
-evaluates the next ticks, and its reply is read before the next flush goes
-(one on its way at a time) and at the message's end.  A tick claimed ahead
-of its due time (``LOOKOUT_SCHEDULER_CLAIM_AHEAD``) is held until then, on
-this host's clock, in due order, but never longer than that lead: a clock
-behind the scheduler's cannot hold a tick longer.  Whatever it held and did
-not commit, because it stopped or failed, it gives back (owes, when Redis
-is away) so that the sensors are ticked again without a FAILURE: they did
-not fail.
+before it.  A tick claimed ahead of its due time (``LOOKOUT_SCHEDULER_CLAIM_AHEAD``)
+is held until then, on this host's clock, in due order, but never longer
+than that lead: a clock behind the scheduler's cannot hold a tick longer.
+Whatever it held and did not commit, because it stopped or
+failed, it gives back (owes, when Redis is away) so that the sensors are
+ticked again without a FAILURE: they did not fail.
 """
 
 from __future__ import annotations
@@ -37,7 +32,6 @@ from typing import Any
 from lookout._author.definitions import Definitions
 from lookout._base.wire import TickMessage, TickRecord, TickStatus
 from lookout._core.storage import SensorState, TickCommit
-from lookout._core.storage._sent import Sent
 from lookout._core.storage.history import entry_duration
 from lookout._core.storage.ticks import TickRef
 from lookout._process.tick import TickRunner
@@ -60,14 +54,6 @@ RESTART_AFTER = 1.0
 # The host's name in a lease holder's name (``holder_name``).
 HOLDER_HOST_CHARS = 32
 _FAILURE = TickStatus.FAILURE.value  # read once: ``.value`` is a descriptor call
-# A flush is sent once this many ticks are pending (or the oldest is ``flush_every``
-# old): Redis commits them while the process evaluates the next ones.  Small
-# enough that the last flush of a message, which the process waits for, is short;
-# large enough that a flush's fixed cost (a script call) is spread thin.
-COMMIT_EVERY = 100
-# A message's ticks are taken up this many at a time, the next ones asked for
-# before the ones taken up are evaluated: only the first take-up is waited for.
-TAKE_UP_EVERY = 100
 
 
 def defined_names(definitions: Definitions) -> frozenset[str]:
@@ -115,23 +101,6 @@ class _Pending:
     since: float = 0.0  # when the oldest was evaluated (monotonic)
 
 
-@dataclass(frozen=True)
-class _Taking:
-    """Ticks whose take-up was sent (``sent_at``, monotonic) and not yet answered."""
-
-    ticks: Sequence[TickMessage]
-    sent_at: float
-    answers: Sent[list[tuple[str, SensorState | None]]]
-
-
-@dataclass(frozen=True)
-class _Sent:
-    """Commits sent and not yet answered, and their ticks."""
-
-    commits: Sent[list[TickRecord | None]]
-    refs: list[TickRef]
-
-
 @dataclass
 class _Tally:
     committed: int = 0
@@ -169,8 +138,6 @@ class TickBatch:
         *,
         known: frozenset[str] | None = None,
         flush_every: float = 0.1,
-        commit_every: int = COMMIT_EVERY,
-        take_up_every: int = TAKE_UP_EVERY,
     ) -> None:
         self.runner = runner
         self.ledger = runner.ticks
@@ -180,13 +147,10 @@ class TickBatch:
         self.job = job
         self.holder = holder_name(socket.gethostname(), os.getpid(), job)
         self.flush_every = flush_every
-        self.commit_every = commit_every
-        self.take_up_every = take_up_every
         # The sensors and schedules this code defines (once per process, for all its messages).
         self.known = known if known is not None else defined_names(runner.definitions)
         self.tally = _Tally()
         self.results: dict[TickRef, TickRecord | None] = {}
-        self._sent: _Sent | None = None
 
     def handle(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> BatchOutcome:
         """The whole message: its well-formed ticks evaluated and committed, the rest
@@ -194,22 +158,16 @@ class TickBatch:
         """
         ticks, unknown = self.parse(args, kwargs)
         self.give_back_unknown(unknown)
-        if self.settings.scheduler_claim_ahead > 0:
-            # Claimed ahead, each waits for its due time: the earliest first.
-            ticks.sort(key=lambda tick: tick.due_at)
-        held: list[tuple[TickMessage, SensorState]] = []
+        held = self.begin(ticks)
         try:
-            self.evaluate(ticks, held)
+            self.evaluate(held)
         finally:
-            try:
-                self._settle()  # a flush still on its way (evaluate stopped by an error)
-            finally:
-                # A flush let go of the ticks it committed (each has a result, and
-                # only held ticks have one): the rest are let go here.
-                if len(self.results) < len(held):
-                    left = [t for t, _ in held if (t.sensor, t.tick_id) not in self.results]
-                    self.keeper.drop([(t.sensor, t.tick_id) for t in left])
-                    self.give_back(left)
+            # A flush let go of the ticks it committed (each has a result, and
+            # only held ticks have one): the rest are let go here.
+            if len(self.results) < len(held):
+                left = [t for t, _ in held if (t.sensor, t.tick_id) not in self.results]
+                self.keeper.drop([(t.sensor, t.tick_id) for t in left])
+                self.give_back(left)
         return self.tally.outcome()
 
     # -- parse -------------------------------------------------------------------
@@ -265,34 +223,29 @@ class TickBatch:
 
     # -- begin -------------------------------------------------------------------
 
-    def send_take_up(self, ticks: Sequence[TickMessage]) -> _Taking:
-        """Ask for the leases of ``ticks`` and their sensors' state, in one round trip
-        whose answer ``begin`` reads.
+    def begin(self, ticks: Sequence[TickMessage]) -> list[tuple[TickMessage, SensorState]]:
+        """Take the leases of ``ticks`` and read their sensors' state, in one round trip;
+        returns the ticks this process holds, each with its sensor's state.
         """
         refs = [(t.sensor, t.tick_id) for t in ticks]
-        sent_at = self.keeper.monotonic()
-        answers = self.ledger.send_take_up(refs, self.holder, self.settings.inflight_ttl)
-        return _Taking(ticks, sent_at, answers)
-
-    def begin(self, taking: _Taking) -> list[tuple[TickMessage, SensorState]]:
-        """The ticks of a take-up this process now holds, each with its sensor's state."""
-        ticks, answers = taking.ticks, taking.answers.result()
+        sent = self.keeper.monotonic()
+        answers = self.ledger.take_up(refs, self.holder, self.settings.inflight_ttl)
         # One pass over the answers: "" held, "-" done already, else another holder's.
         held: list[tuple[TickMessage, SensorState]] = []
         held_refs: list[TickRef] = []
         busy: list[str] = []
         done = 0
-        for tick, (answer, state) in zip(ticks, answers, strict=True):
+        for tick, ref, (answer, state) in zip(ticks, refs, answers, strict=True):
             if answer == "":
                 if state is not None:
                     held.append((tick, state))
-                    held_refs.append((tick.sensor, tick.tick_id))
+                    held_refs.append(ref)
             elif answer == "-":
                 done += 1
             else:
                 busy.append(tick.sensor)
-        self.keeper.hold(held_refs, self.holder, taking.sent_at)
-        self.tally.already_done += done + len(busy)
+        self.keeper.hold(held_refs, self.holder, sent)
+        self.tally.already_done = done + len(busy)
         if busy:
             log.info(
                 "ticks of %s are held by another process: a duplicate delivery, left alone",
@@ -302,55 +255,25 @@ class TickBatch:
 
     # -- evaluate and commit -----------------------------------------------------
 
-    def evaluate(
-        self, ticks: Sequence[TickMessage], held: list[tuple[TickMessage, SensorState]]
-    ) -> None:
-        """Take up and evaluate ``ticks`` in turn, committing as it goes; stops early
-        when a lease could lapse mid-evaluation (Redis unreachable).
-
-        ``TAKE_UP_EVERY`` ticks are taken up at a time, the next ones asked for
-        before the ones taken up are evaluated: Redis takes them up while the
-        process evaluates.  ``held`` gains every tick taken up, what the caller
-        gives back unless it was committed.
+    def evaluate(self, held: Sequence[tuple[TickMessage, SensorState]]) -> None:
+        """Evaluate ``held`` in turn, committing as it goes; stops early when a lease
+        could lapse mid-evaluation (Redis unreachable).
         """
-        step = self.take_up_every
-        chunks = [ticks[i : i + step] for i in range(0, len(ticks), step)]
-        if not chunks:
+        if not held:
             return
-        pending = _Pending()
-        current = self.send_take_up(chunks[0])
-        # A take-up sent and not read yet: read at the end all the same (its
-        # ticks held, not evaluated: the caller gives them back).
-        unread: _Taking | None = current
-        try:
-            with self.runner.evaluating():
-                for following in [*chunks[1:], None]:
-                    unread, began = None, current.sent_at
-                    now_held = self.begin(current)
-                    held.extend(now_held)
-                    if following is not None:
-                        current = unread = self.send_take_up(following)
-                    if not self._evaluate_held(now_held, pending, began):
-                        break
-                self._flush(pending)
-                self._settle()
-        finally:
-            if unread is not None:
-                held.extend(self.begin(unread))
+        with self.runner.evaluating():
+            self._evaluate_all(held)
 
-    def _evaluate_held(
-        self,
-        held: Sequence[tuple[TickMessage, SensorState]],
-        pending: _Pending,
-        began: float,
-    ) -> bool:
-        """Evaluate ``held`` (taken up at ``began``, monotonic) in turn, flushing as
-        it goes; False when it stopped: a lease could lapse.
-        """
+    def _evaluate_all(self, held: Sequence[tuple[TickMessage, SensorState]]) -> None:
+        pending = _Pending()
         # Read once for the message: the loop below runs for every tick.
         keeper, runner, monotonic = self.keeper, self.runner, self.keeper.monotonic
+        began = monotonic()
         needed = self.settings.tick_timeout + self.settings.hard_exit_after
         lead = self.settings.scheduler_claim_ahead
+        if lead > 0:
+            # Claimed ahead, each waits for its due time: the earliest first.
+            held = sorted(held, key=lambda pair: pair[0].due_at)
         for tick, state in held:
             ref = (tick.sensor, tick.tick_id)
             if lead > 0 and tick.due_at > runner.clock():
@@ -362,7 +285,7 @@ class TickBatch:
                     self.job,
                     tick.sensor,
                 )
-                return False
+                break
             if pending.commits and self._may_be_slow(state):
                 self._flush(pending)
             if monotonic() - began > RESTART_AFTER:
@@ -379,9 +302,9 @@ class TickBatch:
                 pending.since = now
             pending.commits.append(commit)
             pending.refs.append(ref)
-            if len(pending.refs) >= self.commit_every or now - pending.since >= self.flush_every:
+            if now - pending.since >= self.flush_every:
                 self._flush(pending)
-        return True
+        self._flush(pending)
 
     def _hold_until_due(self, tick: TickMessage, lead: float) -> None:
         """Wait until ``tick`` is due on this host's clock (a tick claimed ahead must not
@@ -399,23 +322,10 @@ class TickBatch:
         return took is not None and took >= self.flush_every
 
     def _flush(self, pending: _Pending) -> None:
-        """Send the pending commits; the flush before (if any) is settled first, so
-        that one flush at a time is on its way and its reply read in order.
-        """
         if not pending.commits:
             return
-        self._settle()
-        self._sent = _Sent(self.ledger.send_commit_many(pending.commits), pending.refs)
-        pending.commits = []
-        pending.refs = []
-
-    def _settle(self) -> None:
-        """Wait for the flush on its way, and count what it committed."""
-        sent, self._sent = self._sent, None
-        if sent is None:
-            return
-        records = sent.commits.result()
-        refs = sent.refs
+        records = self.ledger.commit_many(pending.commits)
+        refs = pending.refs
         # Committed, or committed before (None): no lease of theirs is held any more.
         self.keeper.drop(refs)
         results, tally = self.results, self.tally
@@ -430,6 +340,8 @@ class TickBatch:
         if self.settings.redis_min_replicas > 0:
             # A commit the replicas lack is a FAILURE.
             tally.failed += confirm_commits(self.ledger, self.settings, records)
+        pending.commits = []
+        pending.refs = []
 
     # -- give back ---------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 import redis
@@ -35,7 +34,6 @@ from lookout._base.wire import RunEvent, TickRecord, TickStatus
 from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
-from lookout._core.storage._sent import Sent, SentCall, send_script
 from lookout._core.storage.assets import index_call
 from lookout._core.storage.history import (
     DEFAULT_HISTORY_AGE,
@@ -169,15 +167,6 @@ def _committed(commit: TickCommit, reply: int | bytes) -> TickRecord | None:
     return with_flags(commit.record, "" if reply == 1 else text(reply))
 
 
-def _taken_up(ticks: Sequence[TickRef], reply: bytes) -> list[tuple[str, SensorState | None]]:
-    # TAKE_UP's packed reply: per tick {answer} or {"", holder, fields..., head}.
-    rows = decode_raw(reply)
-    return [
-        (row[0].decode(), held_state(row[2:], name, tick) if len(row) > 1 else None)
-        for row, (name, tick) in zip(rows, ticks, strict=True)
-    ]
-
-
 class TickLedger(Repository):
     """The tick lease's transitions, the commit of a tick, and each sensor's tick history."""
 
@@ -210,11 +199,6 @@ class TickLedger(Repository):
         # Every lease script's first LEASE_KEYS keys: the leases' expiries, the unpublished.
         leases = [self.keys.inflight, self.keys.claimed]
         return script(keys=leases + keys, args=[encode_script_args(args)])
-
-    def _send(self, script: Script, keys: list[str], args: dict[str, Any]) -> SentCall:
-        # ``_call``, its reply read later (storage._sent).
-        leases = [self.keys.inflight, self.keys.claimed]
-        return send_script(self.client, script, leases + keys, [encode_script_args(args)])
 
     # -- claiming ----------------------------------------------------------------
 
@@ -351,15 +335,8 @@ class TickLedger(Repository):
         Per tick: what ``begin`` answers, with the sensor's state when
         ``holder`` holds it (else ``None``).
         """
-        return self.send_take_up(ticks, holder, ttl).result()
-
-    def send_take_up(
-        self, ticks: Sequence[TickRef], holder: str, ttl: float
-    ) -> Sent[list[tuple[str, SensorState | None]]]:
-        """``take_up``, sent now: ``result()`` reads what it answers."""
-        read = partial(_taken_up, ticks)
         if not ticks:
-            return Sent(None, read, [])
+            return []
         args = {
             "hash_prefix": self.keys.sensor(""),
             "ticks_prefix": self.keys.ticks(""),
@@ -368,7 +345,11 @@ class TickLedger(Repository):
             "ticks": [part for t in ticks for part in t],
             "fields": list(HELD_FIELDS),
         }
-        return Sent(self._send(self._take_up, [], args), read, [])
+        rows = decode_raw(self._call(self._take_up, [], args))
+        return [
+            (row[0].decode(), held_state(row[2:], name, tick) if len(row) > 1 else None)
+            for row, (name, tick) in zip(rows, ticks, strict=True)
+        ]
 
     def renew(
         self, ticks: Sequence[TickRef], holder: str, ttl: float, *, restart: bool = False
@@ -468,19 +449,8 @@ class TickLedger(Repository):
         """Commit several ticks in one script call; each is still atomic and at most
         once on its own (one whose lease was lost is refused, the others commit).
         """
-        return self.send_commit_many(commits).result()
-
-    def send_commit_many(self, commits: Sequence[TickCommit]) -> Sent[list[TickRecord | None]]:
-        """``commit_many``, sent now: Redis commits while the caller goes on, and
-        ``result()`` reads the outcome (the records, as ``commit_many``'s).
-        """
-        read = partial(self._committed_many, commits)
         if not commits:
-            return Sent(None, read, [])
-        keys, args = self._commit_many_call(commits)
-        return Sent(self._send(self._commit_many, keys, args), read, [])
-
-    def _commit_many_call(self, commits: Sequence[TickCommit]) -> tuple[list[str], dict[str, Any]]:
+            return []
         # KEYS: the shared keys, then every other key the ticks name, once; a
         # tick's own three keys the script names from the prefixes.  Each
         # tick's ``k`` lists where its further COMMIT keys (KEYS[9] on) are.
@@ -514,11 +484,7 @@ class TickLedger(Repository):
             "last": max(float(c.record.started_at) for c in commits),
             "commits": calls,
         }
-        return list(index), args
-
-    def _committed_many(
-        self, commits: Sequence[TickCommit], replies: Sequence[int | bytes]
-    ) -> list[TickRecord | None]:
+        replies = self._call(self._commit_many, list(index), args)
         records = [_committed(c, reply) for c, reply in zip(commits, replies, strict=True)]
         self._clear_payloads(commits, records)
         return records
