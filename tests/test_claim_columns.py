@@ -47,6 +47,10 @@ def test_a_round_s_columns_hold_each_name_the_id_its_lease_holds_and_the_exact_d
     assert claimed.tick_ids() == [f"{prefix}{n:08x}" for n in range(1, len(NAMES) + 1)]
     for tick in claimed:
         assert storage.sensors.state(tick.sensor).inflight == tick.tick_id
+    # The message the columns make is the one a tick at a time made.
+    packed = pack_columns(claimed.sensors, claimed.id_prefix, claimed.ids, claimed.due_at)
+    assert packed == pack_ticks(list(claimed))
+    assert packed["tick_id_prefix"] == prefix + "0000000" and packed["tick_id"][0] == "1"
 
 
 def test_a_round_with_nothing_due_hands_back_no_columns(storage: Repositories) -> None:

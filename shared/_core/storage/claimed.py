@@ -106,10 +106,11 @@ def read_round(packed: bytes) -> ClaimRound:
     expired, promoted, deferred, lapsed, queued, held_back, count, names, dues = reply
     claimed = ClaimedTicks()
     if count:
+        zeros, ordinals = _ordinals(int(count))
         claimed = ClaimedTicks(
             names.decode("utf-8", "surrogateescape").split(_NAME_SEPARATOR),
-            round_id.decode(),
-            _ordinals(int(count)),
+            round_id.decode() + zeros,
+            ordinals,
             list(map(float, dues.split())),
         )
     return ClaimRound(
@@ -124,8 +125,11 @@ def read_round(packed: bytes) -> ClaimRound:
 
 
 @lru_cache(maxsize=4)
-def _ordinals(count: int) -> tuple[str, ...]:
-    """The last part of a round's tick ids, 1 to ``count`` as ``CLAIM_DUE`` writes them
-    (8 hex digits): made once for the sizes rounds have (a full round's, mostly).
+def _ordinals(count: int) -> tuple[str, tuple[str, ...]]:
+    """A round's tick ids after its prefix, 1 to ``count`` as ``CLAIM_DUE`` writes them (8
+    hex digits): the leading zeros they all share, then each one's other digits.  Made once
+    for the sizes rounds have (a full round's, mostly); the zeros apart, as a message
+    writes them (``pack_columns`` then has no id to cut).
     """
-    return tuple(f"{n:08x}" for n in range(1, count + 1))
+    width = len(f"{count:x}")
+    return "0" * (8 - width), tuple(f"{n:0{width}x}" for n in range(1, count + 1))
