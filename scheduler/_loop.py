@@ -358,13 +358,16 @@ class Scheduler:
                 "FAILURE ticks, ticking again",
                 claim.requeued,
             )
-        ticks = [t for t in claim.ticks if t.sensor in self.known]
-        if len(ticks) < len(claim.ticks):
-            self._park([t for t in claim.ticks if t.sensor not in self.known])
+        # In columns, as claimed: a tick at a time, the scheduler's CPU went to
+        # building and reading an object per tick.
+        ticks = claim.claimed
+        if not self.known.issuperset(ticks.sensors):
+            self._park(list(ticks.where(lambda sensor: sensor not in self.known)))
+            ticks = ticks.where(self.known.__contains__)
         if ticks:
             # A full round (more are due behind it), or the workers behind:
             # spreading gains nothing and large messages cost least.
-            backlog = len(claim.ticks) >= self.settings.schedule_limit or self._behind()
+            backlog = len(claim.claimed) >= self.settings.schedule_limit or self._behind()
             try:
                 self.stats.messages += self.publisher.publish(
                     ticks, self._worker_slots(), backlog=backlog
@@ -375,10 +378,10 @@ class Scheduler:
                 raise failed.error from None
             # Published: a worker has a lease's length to begin each.  Should
             # this fail, the sweep gives the ticks back unless a worker began them.
-            self.ticks.publish(ticks, self.settings.inflight_ttl)
+            self.ticks.publish(ticks.sensors, self.settings.inflight_ttl)
             self.stats.ticks += len(ticks)
             log.debug("published %d ticks", len(ticks))
-        return len(claim.ticks)
+        return len(claim.claimed)
 
     def _queue_bound(self) -> int:
         """The tick queue's bound in messages: LOOKOUT_TICK_QUEUE_LIMIT per tick-evaluating

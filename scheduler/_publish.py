@@ -8,9 +8,9 @@ from typing import Any
 
 from lookout._base.wire import TICK_TASK
 from lookout._core.settings import Settings
-from lookout._core.storage import ClaimedTick
+from lookout._core.storage import ClaimedTick, ClaimedTicks
 from lookout.workers.app import make_celery
-from lookout.workers.ticks import pack_ticks
+from lookout.workers.ticks import pack_columns
 
 
 def batch_sizes(
@@ -37,11 +37,11 @@ def batch_sizes(
     return [base + (1 if i < extra else 0) for i in range(count)]
 
 
-def split(ticks: Sequence[ClaimedTick], sizes: Sequence[int]) -> list[Sequence[ClaimedTick]]:
+def split(ticks: ClaimedTicks, sizes: Sequence[int]) -> list[ClaimedTicks]:
     """``ticks`` cut into consecutive batches of ``sizes``."""
     batches, start = [], 0
     for size in sizes:
-        batches.append(ticks[start : start + size])
+        batches.append(ticks.part(start, start + size))
         start += size
     return batches
 
@@ -70,7 +70,7 @@ class PublishError(Exception):
 
 
 class TickPublisher:
-    """Sends batches of ticks to the tick queue as ``TICK_TASK`` calls (``pack_ticks``)."""
+    """Sends batches of ticks to the tick queue as ``TICK_TASK`` calls (``pack_columns``)."""
 
     def __init__(self, settings: Settings, app: Any = None) -> None:
         self.settings = settings
@@ -94,9 +94,7 @@ class TickPublisher:
         if producer is not None:
             producer.release()
 
-    def publish(
-        self, ticks: Sequence[ClaimedTick], slots: int = 1, *, backlog: bool = False
-    ) -> int:
+    def publish(self, ticks: ClaimedTicks, slots: int = 1, *, backlog: bool = False) -> int:
         """Publish ``ticks`` in messages sized by ``batch_sizes`` for ``slots`` worker
         processes; returns the number sent.
 
@@ -117,7 +115,7 @@ class TickPublisher:
             # same retries): a broker that cannot be reached surely got none.
             producer.connection.ensure_connection(**self.app.conf.task_publish_retry_policy)
             for batch in batches:
-                payload = pack_ticks(batch)
+                payload = pack_columns(batch.sensors, batch.id_prefix, batch.ids, batch.due_at)
                 sending = True
                 # The argument's repr, for Flower and the worker's log,
                 # written here: Celery's own (saferepr of every tick) was
@@ -129,14 +127,14 @@ class TickPublisher:
                     args=[payload],
                     queue=self.settings.tick_queue,
                     producer=producer,
-                    argsrepr=f"[{len(batch)} ticks: {batch[0].sensor}, ...]",
+                    argsrepr=f"[{len(batch)} ticks: {batch.sensors[0]}, ...]",
                     kwargsrepr="{}",
                     declare=[],
                 )
                 sent, sending = sent + 1, False
         except Exception as exc:
             self._release_producer()
-            uncertain = batches[sent] if sending else []
+            uncertain = list(batches[sent]) if sending else []
             unsent = [t for batch in batches[sent + (1 if sending else 0) :] for t in batch]
             raise PublishError(exc, sent, unsent, uncertain) from exc
         return len(batches)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lookout._core.settings import Settings
-from lookout._core.storage import ClaimedTick, Repositories
+from lookout._core.storage import ClaimedTick, ClaimedTicks, Repositories
 from lookout._tools.redis_server import EmbeddedRedis, free_port
 from lookout.scheduler import TickPublisher
 from lookout.workers.app import make_celery
@@ -32,11 +32,11 @@ def test_a_channel_keeps_one_client_and_publishes_again_after_redis_restarts(
             channel = conn.default_channel
             with channel.conn_or_acquire() as first, channel.conn_or_acquire() as again:
                 assert first is again
-        assert publisher.publish([ClaimedTick("a", "t1", 1.0)]) == 1
+        assert publisher.publish(ClaimedTicks.of([ClaimedTick("a", "t1", 1.0)])) == 1
         assert storage.client.llen(queue) == 1
         server.stop()
         server = EmbeddedRedis(port, directory=str(tmp_path)).start()
-        assert publisher.publish([ClaimedTick("b", "t2", 2.0)]) == 1
+        assert publisher.publish(ClaimedTicks.of([ClaimedTick("b", "t2", 2.0)])) == 1
         assert storage.client.llen(queue) == 1  # the first went with the restart
     finally:
         publisher.close()

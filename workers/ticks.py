@@ -86,17 +86,27 @@ class Tick(Protocol):
 
 def pack_ticks(ticks: Sequence[Tick]) -> dict[str, Any]:
     """A batch of ticks as a message's argument, in the columns form."""
-    ids = [t.tick_id for t in ticks]
+    return pack_columns(
+        [t.sensor for t in ticks], "", [t.tick_id for t in ticks], [t.due_at for t in ticks]
+    )
+
+
+def pack_columns(
+    sensors: Sequence[str], id_prefix: str, ids: Sequence[str], due_at: Sequence[float]
+) -> dict[str, Any]:
+    """A batch of ticks given in columns (the i-th tick's id: ``id_prefix + ids[i]``) as a
+    message's argument, in the columns form: what ``pack_ticks`` makes of the same ticks.
+    """
     cut = _shared_length(ids)
     return {
-        "sensor": [t.sensor for t in ticks],
-        ID_PREFIX: ids[0][:cut] if cut else "",
-        "tick_id": [i[cut:] for i in ids] if cut else ids,
-        "due_at": [t.due_at for t in ticks],
+        "sensor": list(sensors),
+        ID_PREFIX: id_prefix + ids[0][:cut] if cut else id_prefix,
+        "tick_id": [i[cut:] for i in ids] if cut else list(ids),
+        "due_at": list(due_at),
     }
 
 
-def _shared_length(texts: list[str]) -> int:
+def _shared_length(texts: Sequence[str]) -> int:
     """How many leading characters all of ``texts`` share (those of its least and greatest)."""
     if not texts:
         return 0

@@ -20,6 +20,7 @@ from lookout._core.settings import Settings
 from lookout._core.storage._base import BRIEF, Patience, redis_client
 from lookout._core.storage._replies import StreamEntry
 from lookout._core.storage.assets import AssetEventLog
+from lookout._core.storage.claimed import ClaimedTick, ClaimedTicks, ClaimRound
 from lookout._core.storage.dead_letters import DeadLetterStore
 from lookout._core.storage.events import EventStream
 from lookout._core.storage.history import (
@@ -45,8 +46,6 @@ from lookout._core.storage.sensors import SensorState, SensorStore
 from lookout._core.storage.server import ServerChecks
 from lookout._core.storage.ticks import (
     Abandoned,
-    ClaimedTick,
-    ClaimRound,
     Death,
     InFlight,
     Quarantine,
@@ -136,6 +135,7 @@ __all__ = [
     "BRIEF",
     "ClaimRound",
     "ClaimedTick",
+    "ClaimedTicks",
     "Counters",
     "Created",
     "DeadLetterStore",

@@ -23,7 +23,6 @@ from redis.commands.core import Script
 
 from lookout._base.codec import (
     decode_raw,
-    decode_value,
     encode,
     encode_script_args,
     encode_value,
@@ -35,6 +34,7 @@ from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
 from lookout._core.storage.assets import index_call
+from lookout._core.storage.claimed import ClaimRound, read_round
 from lookout._core.storage.history import (
     DEFAULT_HISTORY_AGE,
     DEFAULT_HISTORY_SIZE,
@@ -105,32 +105,6 @@ class InFlight:
 
 
 @fast_init
-@dataclass(frozen=True)
-class ClaimedTick:
-    """A tick the leader claimed: its sensor's lease is held by ``tick_id``."""
-
-    sensor: str
-    tick_id: str
-    due_at: float
-
-
-@dataclass(frozen=True)
-class ClaimRound:
-    """What one scheduling round did."""
-
-    ticks: list[ClaimedTick]
-    requeued: int  # leases that lapsed while held (their process died): FAILURE ticks
-    promoted: int  # triggers that waited for an in-flight tick, now due
-    deferred: int = 0  # due ticks put back: the launch stream is over its limit
-    # Published ticks no worker began before their leases lapsed (they waited
-    # in the tick queue, or their message was lost): given back, no record.
-    lapsed: int = 0
-    queued: int = 0  # messages in the tick queue as the round saw it
-    # Nothing claimed: the tick queue held the bound's messages or more (the
-    # workers are behind); the due sensors stay due.
-    held_back: bool = False
-
-
 @dataclass(frozen=True)
 class Quarantine:
     """How a sensor whose evaluations kill their process is held back."""
@@ -283,29 +257,15 @@ class TickLedger(Repository):
             "ahead": float(ahead),
         }
         packed = self._call(self._claim_due, keys, args)
-        if packed is None:
-            return None
-        # {round, {counts..., name, tick id, due at, ...}}, as the round key keeps it.
-        reply = decode_value(packed)[1]
-        ticks = [
-            ClaimedTick(reply[i], reply[i + 1], float(reply[i + 2]))
-            for i in range(6, len(reply), 3)
-        ]
-        return ClaimRound(
-            ticks=ticks,
-            requeued=int(reply[0]),
-            promoted=int(reply[1]),
-            deferred=int(reply[2]),
-            lapsed=int(reply[3]),
-            queued=int(reply[4]),
-            held_back=bool(int(reply[5])),
-        )
+        return None if packed is None else read_round(packed)
 
-    def publish(self, ticks: Sequence[ClaimedTick], ttl: float) -> int:
-        """Mark claimed ticks published: a worker has ``ttl`` s to begin each."""
-        if not ticks:
+    def publish(self, sensors: Sequence[str], ttl: float) -> int:
+        """Mark the claimed ticks of ``sensors`` published: a worker has ``ttl`` s to begin
+        each.
+        """
+        if not sensors:
             return 0
-        args = {"ttl": float(ttl), "names": [t.sensor for t in ticks]}
+        args = {"ttl": float(ttl), "names": list(sensors)}
         return int(self._call(self._publish, [], args))
 
     # -- holding -----------------------------------------------------------------
