@@ -19,8 +19,9 @@ import pytest
 from lookout._author.evaluate import SensorOutcome
 from lookout._base.fast_init import fast_init
 from lookout._base.wire import LaunchRequest, TickMessage, TickRecord
+from lookout._core.storage.claimed import ClaimedTick
 from lookout._core.storage.sensors import SensorState
-from lookout._core.storage.ticks import ClaimedTick, TickCommit
+from lookout._core.storage.ticks import TickCommit
 
 # The types built on every tick (and per run request), each with the arguments it needs.
 TICK_PATH: list[tuple[type[Any], dict[str, Any]]] = [

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from lookout._base.codec import decode_raw
+from lookout._base.fast_init import fast_init
 
 # Between two names in the reply: the one byte never in UTF-8 (and so never in
 # a name), as ``surrogateescape`` reads it.
 _NAME_SEPARATOR = "\udcff"
 
 
+@fast_init
 @dataclass(frozen=True)
 class ClaimedTick:
     """A tick the leader claimed: its sensor's lease is held by ``tick_id``."""

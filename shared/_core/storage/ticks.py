@@ -104,7 +104,6 @@ class InFlight:
     claimed_at: float | None  # None: claimed by a version that did not record it
 
 
-@fast_init
 @dataclass(frozen=True)
 class Quarantine:
     """How a sensor whose evaluations kill their process is held back."""
