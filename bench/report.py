@@ -26,7 +26,9 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
         ("gain from batching", f"{t['batch_gain']:.1f}x"),
     ]
     for config, figures in celery.items():
-        rows.append((f"raw Celery no-op tasks/s ({config})", f"{figures['tasks_per_s']:.0f}"))
+        runs = ", ".join(f"{r:.0f}" for r in figures.get("repeats", []))
+        shown = f"{figures['tasks_per_s']:.0f}" + (f"  ({runs})" if runs else "")
+        rows.append((f"raw Celery no-op tasks/s ({config})", shown))
         rows.append((f"  committed ticks/s over it ({config})", f"{t['vs_celery'][config]:.2f}x"))
     if "limit" in result:
         lim = result["limit"]
