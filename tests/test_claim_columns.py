@@ -44,7 +44,7 @@ def test_a_round_s_columns_hold_each_name_the_id_its_lease_holds_and_the_exact_d
     # In due order, as the index gives them.
     assert list(claimed.sensors) == sorted(NAMES, key=DUE.__getitem__)
     assert list(claimed.due_at) == sorted(DUE.values())
-    assert claimed.tick_ids() == [f"{prefix}{n:08x}" for n in range(1, len(NAMES) + 1)]
+    assert [t.tick_id for t in claimed] == [f"{prefix}{n:08x}" for n in range(1, len(NAMES) + 1)]
     for tick in claimed:
         assert storage.sensors.state(tick.sensor).inflight == tick.tick_id
     # The message the columns make is the one a tick at a time made.

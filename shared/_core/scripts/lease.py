@@ -229,7 +229,7 @@ local function write_record(hash, ticks, entry, size, started, max_age, fields, 
       -- first ``fold`` bytes of the entry, gains the run as its eighth by
       -- a splice: the entry is neither unpacked nor packed again.
       if type(fold) == 'number' and string.byte(entry, 1) == 0x97 then
-        rec, rest, spliced = {}, fold, true
+        rest, spliced = fold, true
       else
         rec, rest = record_of(entry)
       end
@@ -245,9 +245,10 @@ local function write_record(hash, ticks, entry, size, started, max_age, fields, 
     first = started + 0
     last = first
   end
-  if h and rec then
+  if h and (rec or spliced) then
     local hr = run_of(h)
-    local run = run_of(rec)
+    -- A spliced record has no run of its own: a new one.
+    local run = spliced and {} or run_of(rec)
     run.k = (hr.k or 1) + 1
     run.f = hr.f or started_of(h)
     if hr.I or hr.J then

@@ -58,11 +58,6 @@ class ClaimedTicks:
         for sensor, tick_id, due_at in zip(self.sensors, self.ids, self.due_at, strict=True):
             yield ClaimedTick(sensor, prefix + tick_id, due_at)
 
-    def tick_ids(self) -> list[str]:
-        """Each tick's whole id."""
-        prefix = self.id_prefix
-        return [prefix + i for i in self.ids]
-
     def part(self, start: int, stop: int) -> ClaimedTicks:
         """The ticks ``start`` to ``stop`` (as a slice)."""
         return ClaimedTicks(
