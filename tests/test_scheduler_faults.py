@@ -162,6 +162,32 @@ def test_a_large_round_holds_exactly_its_claims_in_the_leases_and_the_claimed(
     assert storage.client.zcard(storage.keys.claimed) == 300
 
 
+def test_a_small_round_leaves_the_leases_and_the_claimed_as_skiplists(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # Few claims (a low tick rate): Redis would keep both sets listpacks, in
+    # which every later ZADD of these ticks scans the list.  The round opens
+    # them as skiplists; the placeholder is gone when it ends.
+    s = schedulers([make_sensor(f"s{i}") for i in range(6)], **STEADY)
+    lead(s)
+    first = claim_round(storage, s, "a", limit=4)
+    assert first is not None and len(first.ticks) == 4
+    for key in (storage.keys.inflight, storage.keys.claimed):
+        assert storage.client.object("encoding", key) == b"skiplist"
+    assert in_flight(storage) == ["s0", "s1", "s2", "s3"]
+    assert storage.client.zcard(storage.keys.claimed) == 4
+    # A set that is a listpack already (a tick claimed by hand made it) is
+    # turned into a skiplist by the next round that claims.
+    storage.client.delete(storage.keys.claimed)
+    storage.client.zadd(storage.keys.claimed, {"s0": 1.0})
+    assert storage.client.object("encoding", storage.keys.claimed) == b"listpack"
+    second = claim_round(storage, s, "b", limit=4)
+    assert second is not None and [t.sensor for t in second.ticks] == ["s4", "s5"]
+    assert storage.client.object("encoding", storage.keys.claimed) == b"skiplist"
+    claimed = sorted(text(n) for n in storage.client.zrange(storage.keys.claimed, 0, -1))
+    assert claimed == ["s0", "s4", "s5"]
+
+
 def test_a_round_named_like_the_start_of_the_last_one_is_a_new_round(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:

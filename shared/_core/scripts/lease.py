@@ -584,33 +584,26 @@ for first = 1, #names, 1000 do
 end
 -- The claimed set is new each round (the workers emptied it), the leases'
 -- set too whenever no tick was in flight, and Redis 7.0 makes every new
--- sorted set a listpack, whatever the ZADD holds, until it passes 128
--- members: each member is looked for and placed by a scan of the list that
--- parses every score on its way (quadratic).  So the members go in in
--- descending order (with one score for all, a member smaller than the
--- others goes in at the front at once), and a larger round opens a new set
--- with a placeholder longer than a listpack takes (64 bytes unless
--- configured), which makes it a skiplist from the start, and takes the
--- placeholder out in the same step.  Bytes 0xff: never in a name (names are
--- UTF-8).  (Redis 7.2 sizes a new set by the ZADD itself.)  One table for
--- both calls: the same members, the expiry's score, then the claim's.  The
--- sort (a string comparison by strcoll for each of its steps) only when a
--- set can be a listpack: a small round, or a set that is one already.
+-- sorted set a listpack until it passes 128 members, whatever the ZADD
+-- holds.  In a listpack each member is looked for and placed by a scan of
+-- the list that parses every score on its way: at a low tick rate, where
+-- both sets stay small, every ZADD of the round's ticks (here, the
+-- publish's, the take-up's) cost ~7x a skiplist's.  So each round makes
+-- both sets skiplists: a placeholder longer than a listpack takes (64
+-- bytes unless configured) converts a new or small set, and Redis never
+-- converts a skiplist back while the key lives; the placeholder goes in the
+-- same step.  (A round that claims nothing leaves them be.)  Bytes 0xff:
+-- never in a name (names are UTF-8).  One table for both calls: the same
+-- members, the expiry's score, then the claim's.
 local OPENER = string.rep(string.char(255), 200)
 local function open(key, score)
-  if #claimed <= 128 or redis.call('EXISTS', key) == 1 then
+  if #claimed == 0 or redis.call('OBJECT', 'ENCODING', key) == 'skiplist' then
     return false
   end
   redis.call('ZADD', key, score, OPENER)
   return true
 end
 local opened = {[LEASES] = open(LEASES, expiry), [CLAIMED] = open(CLAIMED, claim_time)}
-local function listpack(key)
-  return not opened[key] and redis.call('OBJECT', 'ENCODING', key) ~= 'skiplist'
-end
-if #claimed <= 128 or listpack(LEASES) or listpack(CLAIMED) then
-  table.sort(claimed)
-end
 for last = #claimed, 1, -1000 do
   local scored = {}
   local k = 0
