@@ -53,6 +53,7 @@ from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
 from lookout._process.jitter import first_delay
 from lookout._process.schedule_tick import next_due
+from lookout.scheduler._groups import GROUP_FOLLOW, MERGE_SLACK, group_end
 from lookout.scheduler._leader import LeaderLock
 from lookout.scheduler._publish import PublishError, TickPublisher
 from lookout.scheduler._rate import ClaimRate
@@ -65,9 +66,6 @@ TRANSIENT = TRANSIENT_ERRORS
 TRIGGER_POLL = 0.1
 # How often Redis ends blocked commands whose timeout passed (1 / its hz).
 REDIS_TIMER = 0.1
-# A round that waits for the tick that fills it waits this long more (s), for
-# the rest of that tick's group (due within the time its last round took to begin them).
-MERGE_SLACK = 0.01
 # The span (s) over which the leader counts the ticks it claimed, for the tick
 # rate that decides whether rounds gather with the merge wait.
 RATE_SPAN = 1.0
@@ -506,7 +504,11 @@ class Scheduler:
         else:
             per_process = max(settings.tick_batch_gather, settings.tick_batch_min)
             gather = self._worker_slots() * per_process
-        wakeup = self.schedule.next_wakeup(gather, settings.tick_queue)
+        merging = settings.scheduler_batch_wait > 0 and self._merging() and not behind
+        # Rounds that wait for groups read where the group ends as well.
+        grouping = merging and not self._fills_anyway(gather)
+        follow = GROUP_FOLLOW if grouping else 0
+        wakeup = self.schedule.next_wakeup(gather, settings.tick_queue, follow)
         # Read right after this round's messages went out, the queue holds
         # them (no worker has had the time to take them): only older ones
         # still there (the queue is first in, first out) say the workers are
@@ -526,9 +528,11 @@ class Scheduler:
             # time) until the round has gathered that many.
             gathered = math.inf if wakeup.gathered is None else wakeup.gathered
             # Not for a message of the largest size: that one only the batch wait.
-            if self._merging() and not behind:
-                grouping = not self._fills_anyway(gather)
-                at = self._merged(at, gathered, wakeup.triggers_waiting, grouping)
+            if merging:
+                until = gathered + settings.scheduler_batch_wait
+                more = len(wakeup.following) == follow
+                end = group_end(gathered, wakeup.following, until, more)
+                at = self._merged(at, gathered, end, wakeup.triggers_waiting, grouping)
             else:
                 at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         floor = min(cap, settings.scheduler_min_pause)
@@ -561,12 +565,13 @@ class Scheduler:
         return self._rate.per_second(self.clock()) * self.settings.scheduler_batch_wait >= gather
 
     def _merged(
-        self, head: float, gathered: float, triggers_waiting: bool, grouping: bool
+        self, head: float, gathered: float, end: float, triggers_waiting: bool, grouping: bool
     ) -> float:
         """When the round goes with ``LOOKOUT_SCHEDULER_MERGE_WAIT``: at the due time of
-        the tick that fills it (a little after, for the rest of its group) if that comes
-        within the batch wait, or within the merge wait while ``grouping`` (the tick
-        rate is too low to fill rounds without groups), else after the batch wait.
+        the tick that fills it, or of its group's last (``end``), a little after, if
+        that tick comes within the batch wait, or within the merge wait while
+        ``grouping`` (the tick rate is too low to fill rounds without groups), else
+        after the batch wait.
 
         Sensors of one interval tick again an interval after their round
         began them: a group gathered once is due together from then on, and
@@ -577,7 +582,7 @@ class Scheduler:
         settings = self.settings
         longest = settings.scheduler_merge_wait if grouping else settings.scheduler_batch_wait
         if gathered <= head + longest:
-            at = max(head, gathered + MERGE_SLACK)
+            at = max(head, end + MERGE_SLACK)
         else:
             at = head + settings.scheduler_batch_wait
         soon = head - self.clock() < settings.scheduler_merge_wait

@@ -21,7 +21,8 @@ import pytest
 import lookout as dg
 from lookout import Settings
 from lookout.scheduler import Scheduler, batch_sizes
-from lookout.scheduler._loop import MERGE_SLACK, NO_WORKER_REFRESH
+from lookout.scheduler._groups import MERGE_SLACK
+from lookout.scheduler._loop import NO_WORKER_REFRESH
 from lookout.testing import TICK_TASK, Heartbeat, Repositories, TickMessage, tick_runner
 from lookout.workers.ticks import COLUMNS, ID_PREFIX, parse_batch, parse_tick
 
@@ -492,6 +493,28 @@ def test_with_a_merge_wait_a_round_waits_for_the_tick_that_fills_it_and_its_grou
     # Too sparse to fill within the merge wait: the batch wait alone, as without one.
     storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i for i in range(12)})
     assert s._idle_time() == pytest.approx(0.15)
+
+
+def test_a_group_spread_past_the_slack_goes_in_one_round_not_its_tail_with_the_next(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # Twelve due 4 ms apart (a group whose ticks began one after another),
+    # eight more 150 ms after its last.  The eighth fills the round; the four
+    # after it are closer than the slack each: they go with it, rather than
+    # wait ~150 ms for the next group.
+    clock = Clock()
+    names = [f"s{i:02d}" for i in range(20)]
+    s = schedulers([make_sensor(n) for n in names], clock=clock, **MERGING)
+    lead(s)
+    group = {n: clock.now + 0.1 + i * 0.004 for i, n in enumerate(names[:12])}
+    later = dict.fromkeys(names[12:], clock.now + 0.294)
+    storage.client.zadd(storage.keys.due, group | later)
+    assert s.run_once() == pytest.approx(0.144 + MERGE_SLACK)
+    clock.now += 0.144 + MERGE_SLACK
+    s.run_once()
+    assert s.stats.ticks == 12
+    # The next group goes when it is due (140 ms after the round), and the slack.
+    assert s._idle_time() == pytest.approx(0.14 + MERGE_SLACK)
 
 
 def test_at_a_tick_rate_that_fills_rounds_a_tick_before_a_gap_is_not_held_for_a_group(

@@ -35,6 +35,9 @@ class Wakeup:
     gathered: float | None = None
     # Tick messages waiting in the tick queue, taken by no worker yet.
     queued: int = 0
+    # The due times of the sensors after that many-th, in order (as many as
+    # asked for): where its group ends.
+    following: tuple[float, ...] = ()
 
 
 class TriggerOutcome(enum.Enum):
@@ -145,18 +148,19 @@ class ScheduleStore(Repository):
 
     # -- waking the leader ----------------------------------------------------
 
-    def next_wakeup(self, gather: int = 1, tick_queue: str = "") -> Wakeup:
+    def next_wakeup(self, gather: int = 1, tick_queue: str = "", follow: int = 0) -> Wakeup:
         """The next due time and lease expiry, by peeking at each index's head, when
-        ``gather`` sensors will be due (the index's ``gather``-th entry) and how many
-        messages wait in ``tick_queue`` (kombu's list; the scheduler sends no
-        priorities); one round trip.
+        ``gather`` sensors will be due (the index's ``gather``-th entry) and the
+        due times of the ``follow`` after it, and how many messages wait in
+        ``tick_queue`` (kombu's list; the scheduler sends no priorities); one
+        round trip.
         """
         pipe = self.client.pipeline(transaction=False)
         pipe.zrange(self.keys.due, 0, 0, withscores=True)
         pipe.zrange(self.keys.inflight, 0, 0, withscores=True)
         pipe.exists(self.keys.triggered)
         nth = max(0, gather - 1)
-        pipe.zrange(self.keys.due, nth, nth, withscores=True)
+        pipe.zrange(self.keys.due, nth, nth + max(0, follow), withscores=True)
         if tick_queue:
             pipe.llen(self.keys.celery_queue(tick_queue))
         due, inflight, triggered, gathered, *queued = pipe.execute()
@@ -166,6 +170,7 @@ class ScheduleStore(Repository):
             triggers_waiting=bool(triggered),
             gathered=float(gathered[0][1]) if gathered else None,
             queued=int(queued[0]) if queued else 0,
+            following=tuple(float(s) for _, s in gathered[1:]),
         )
 
     def wait_wake(self, timeout: float) -> bool:
