@@ -16,10 +16,14 @@ from collections.abc import Sequence
 # the rest of that tick's group (due within the time its last round took to begin them).
 MERGE_SLACK = 0.01
 # ... and for the rest of a group spread wider: the ticks that follow closer
-# than that each, when a gap ends them within a batch wait (of this many
-# read).  Cut at the slack alone, a large group's last few waited for the
-# next group (~250 ms late, each interval, at 1,000 sensors on 1 s).
-GROUP_FOLLOW = 256
+# than that each, when a gap ends them within a batch wait.  Cut at the slack
+# alone, a large group's last few waited for the next group (~250 ms late,
+# each interval, at 1,000 sensors on 1 s).  This many times what a round
+# gathers are read: a rest longer than that goes as a round of its own, but
+# reading only as many as a round gathers still left tails (1 of 3 phases at
+# 1,000 sensors), and each read costs the scheduler (+15-20% of its CPU at
+# 1,000 ticks/s at this size).
+FOLLOW_ROUNDS = 4
 
 
 def group_end(gathered: float, following: Sequence[float], until: float, more: bool) -> float:

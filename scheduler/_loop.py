@@ -53,7 +53,7 @@ from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
 from lookout._process.jitter import first_delay
 from lookout._process.schedule_tick import next_due
-from lookout.scheduler._groups import GROUP_FOLLOW, MERGE_SLACK, group_end
+from lookout.scheduler._groups import FOLLOW_ROUNDS, MERGE_SLACK, group_end
 from lookout.scheduler._leader import LeaderLock
 from lookout.scheduler._publish import PublishError, TickPublisher
 from lookout.scheduler._rate import ClaimRate
@@ -507,7 +507,7 @@ class Scheduler:
         merging = settings.scheduler_batch_wait > 0 and self._merging() and not behind
         # Rounds that wait for groups read where the group ends as well.
         grouping = merging and not self._fills_anyway(gather)
-        follow = GROUP_FOLLOW if grouping else 0
+        follow = FOLLOW_ROUNDS * gather if grouping else 0
         wakeup = self.schedule.next_wakeup(gather, settings.tick_queue, follow)
         # Read right after this round's messages went out, the queue holds
         # them (no worker has had the time to take them): only older ones
