@@ -529,9 +529,11 @@ class Scheduler:
             gathered = math.inf if wakeup.gathered is None else wakeup.gathered
             # Not for a message of the largest size: that one only the batch wait.
             if merging:
-                until = gathered + settings.scheduler_batch_wait
-                more = len(wakeup.following) == follow
-                end = group_end(gathered, wakeup.following, until, more)
+                end = gathered
+                if grouping:
+                    until = gathered + settings.scheduler_batch_wait
+                    more = len(wakeup.following) == follow
+                    end = group_end(gathered, wakeup.following, until, more)
                 at = self._merged(at, gathered, end, wakeup.triggers_waiting, grouping)
             else:
                 at = max(at, min(gathered, at + settings.scheduler_batch_wait))

@@ -604,10 +604,10 @@ local function open(key, score)
   return true
 end
 local opened = {[LEASES] = open(LEASES, expiry), [CLAIMED] = open(CLAIMED, claim_time)}
-for last = #claimed, 1, -1000 do
+for first = 1, #claimed, 1000 do
   local scored = {}
   local k = 0
-  for i = last, math.max(last - 999, 1), -1 do
+  for i = first, math.min(first + 999, #claimed) do
     scored[k + 1] = expiry
     scored[k + 2] = claimed[i]
     k = k + 2
