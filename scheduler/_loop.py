@@ -53,7 +53,7 @@ from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
 from lookout._process.jitter import first_delay
 from lookout._process.schedule_tick import next_due
-from lookout.scheduler._groups import FOLLOW_ROUNDS, MERGE_SLACK, group_end
+from lookout.scheduler._groups import FOLLOW_ROUNDS, MERGE_SLACK, group_end, round_gather
 from lookout.scheduler._leader import LeaderLock
 from lookout.scheduler._publish import PublishError, TickPublisher
 from lookout.scheduler._rate import ClaimRate
@@ -495,16 +495,9 @@ class Scheduler:
         ``sent``: the messages the round just published.
         """
         settings = self.settings
-        # A round gathers a few ticks for each worker process (a message of
-        # the least size at least); while messages wait for the workers (as
-        # the last round saw), a message of the largest size.
         behind = self._behind()
-        if behind:
-            gather = settings.tick_batch_size
-        else:
-            per_process = max(settings.tick_batch_gather, settings.tick_batch_min)
-            gather = self._worker_slots() * per_process
         merging = settings.scheduler_batch_wait > 0 and self._merging() and not behind
+        gather = self._gather(behind, merging)
         # Rounds that wait for groups read where the group ends as well.
         grouping = merging and not self._fills_anyway(gather)
         follow = FOLLOW_ROUNDS * gather if grouping else 0
@@ -541,6 +534,21 @@ class Scheduler:
         # The round claims the ticks due within the claim lead: it goes that
         # much before the time it gathers for.
         return max(floor, min(cap, at - settings.scheduler_claim_ahead - self.clock()))
+
+    def _gather(self, behind: bool, merging: bool) -> int:
+        """How many ticks the next round waits for: a few for each worker process (a
+        message of the least size at least), no more than the tick rate fills within
+        the merge wait while ``merging``; while messages wait for the workers (as the
+        last round saw, ``behind``), a message of the largest size.
+        """
+        settings = self.settings
+        if behind:
+            return settings.tick_batch_size
+        per_process = max(settings.tick_batch_gather, settings.tick_batch_min)
+        if not merging:
+            return self._worker_slots() * per_process
+        rate = self._rate.per_second(self.clock())
+        return round_gather(per_process, self._worker_slots(), rate, settings.scheduler_merge_wait)
 
     def _merging(self) -> bool:
         """Whether rounds gather with the merge wait: over the batch wait, and without

@@ -63,7 +63,9 @@ class Settings:
     # (0: rounds every min pause).
     scheduler_batch_wait: float = 0.05
     # ... or this long when that fills the round (when over the batch wait,
-    # and without LOOKOUT_SENSOR_JITTER): sensors of one interval tick again
+    # and without LOOKOUT_SENSOR_JITTER; the round then waits for no more
+    # than the tick rate fills within most of this wait, per
+    # ``scheduler._groups.round_gather``): sensors of one interval tick again
     # an interval after their round, so a group gathered once is due
     # together from then on and its rounds hardly wait: fewer, larger
     # rounds at a low tick rate (200 sensors at 1 s: ~0.5x the CPU per
