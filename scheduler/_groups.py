@@ -1,4 +1,5 @@
-"""Where a round's group ends: how far past the tick that fills it a round reaches.
+"""Rounds that wait for groups: how many ticks a round waits for, and where its group
+ends (how far past the tick that fills it a round reaches).
 
 At a low tick rate rounds wait for groups (``Scheduler._merged``): sensors a
 round began together come due together an interval later, so a group
@@ -41,7 +42,7 @@ def round_gather(per_process: int, slots: int, rate: float, merge_wait: float) -
     merge wait.  A round sized by the processes alone asked for more the more
     processes there were: on four, 200 sensors at 1 s never grouped, and rounds
     went every batch wait with a few ticks each (0.72 CPU-ms a tick against
-    0.23 on two processes).
+    0.245 on two processes).
     """
     fill = math.floor(rate * merge_wait * FILL_SHARE)
     return min(slots * per_process, max(per_process, fill))

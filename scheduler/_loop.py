@@ -67,7 +67,8 @@ TRIGGER_POLL = 0.1
 # How often Redis ends blocked commands whose timeout passed (1 / its hz).
 REDIS_TIMER = 0.1
 # The span (s) over which the leader counts the ticks it claimed, for the tick
-# rate that decides whether rounds gather with the merge wait.
+# rate that decides whether rounds gather with the merge wait, and how many
+# ticks they wait for then.
 RATE_SPAN = 1.0
 # How often the leader re-reads how many worker processes evaluate ticks.
 SLOTS_REFRESH = 5.0
@@ -537,9 +538,10 @@ class Scheduler:
 
     def _gather(self, behind: bool, merging: bool) -> int:
         """How many ticks the next round waits for: a few for each worker process (a
-        message of the least size at least), no more than the tick rate fills within
-        the merge wait while ``merging``; while messages wait for the workers (as the
-        last round saw, ``behind``), a message of the largest size.
+        message of the least size at least); while ``merging``, no more than the tick
+        rate fills within most of the merge wait, but one process's worth at least
+        (``round_gather``); while messages wait for the workers (as the last round
+        saw, ``behind``), a message of the largest size.
         """
         settings = self.settings
         if behind:
