@@ -456,6 +456,18 @@ def twelve_due(
     return s, clock
 
 
+def merging_leader(
+    schedulers: Callable[..., Scheduler], names: list[str], **settings: object
+) -> tuple[Scheduler, Clock]:
+    """A leading scheduler of ``names`` whose rounds wait for groups (``MERGING``), on a
+    clock the test moves.
+    """
+    clock = Clock()
+    s = schedulers([make_sensor(n) for n in names], clock=clock, **MERGING, **settings)
+    lead(s)
+    return s, clock
+
+
 def test_a_low_tick_rate_gathers_several_ticks_per_worker_process_into_a_round(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
@@ -503,17 +515,12 @@ def test_with_many_worker_processes_a_low_tick_rate_gathers_what_it_fills_in_the
     # would go every batch wait, a few ticks each, and no group would ever
     # form.  The round waits instead for what that rate fills within 80% of
     # the merge wait, 12 ticks: the last of twelve due 20 ms apart.
-    clock = Clock()
     earlier = [f"r{i:02d}" for i in range(60)]
     names = [f"s{i:02d}" for i in range(12)]
-    # The leader lock renewed rarely: its renewal, on the real clock, would
-    # cap the wait the test reads.
-    quiet_lock = {"leader_renew": 5.0, "leader_ttl": 15.0}
     with four_process_worker(storage, settings):
-        s = schedulers(
-            [make_sensor(n) for n in earlier + names], clock=clock, **MERGING, **quiet_lock
-        )
-        lead(s)
+        # The leader lock renewed rarely: its renewal, on the real clock, would
+        # cap the wait the test reads.
+        s, clock = merging_leader(schedulers, earlier + names, leader_renew=5.0, leader_ttl=15.0)
         assert s._worker_slots() == 4
         first = dict.fromkeys(earlier, clock.now - 0.5) | dict.fromkeys(names, clock.now + 3600)
         storage.client.zadd(storage.keys.due, first)
@@ -531,10 +538,8 @@ def test_a_group_spread_past_the_slack_goes_in_one_round_not_its_tail_with_the_n
     # eight more 150 ms after its last.  The eighth fills the round; the four
     # after it are closer than the slack each: they go with it, rather than
     # wait ~150 ms for the next group.
-    clock = Clock()
     names = [f"s{i:02d}" for i in range(20)]
-    s = schedulers([make_sensor(n) for n in names], clock=clock, **MERGING)
-    lead(s)
+    s, clock = merging_leader(schedulers, names)
     group = {n: clock.now + 0.1 + i * 0.004 for i, n in enumerate(names[:12])}
     later = dict.fromkeys(names[12:], clock.now + 0.294)
     storage.client.zadd(storage.keys.due, group | later)
@@ -551,10 +556,8 @@ def test_at_a_tick_rate_that_fills_rounds_a_tick_before_a_gap_is_not_held_for_a_
 ) -> None:
     # 170 ticks claimed in the last second: rounds of eight fill within the
     # batch wait at that rate (160 a second), and no group needs to form.
-    clock = Clock()
     names = [f"s{i:03d}" for i in range(180)]
-    s = schedulers([make_sensor(n) for n in names], clock=clock, **MERGING)
-    lead(s)
+    s, clock = merging_leader(schedulers, names)
     due = dict.fromkeys(names[:170], clock.now - 0.5)
     # One left before a gap (begun late, say), the next group 200 ms behind it.
     due[names[170]] = clock.now + 0.1
