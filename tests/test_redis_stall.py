@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from lookout import DefaultSensorStatus
 from lookout._base.errors import StorageError
 from lookout._core.settings import Settings
 from lookout._tools.redis_server import EmbeddedRedis
-from lookout.testing import Repositories
+from lookout.testing import Repositories, load_definitions
+from lookout.workers.tasks import WorkerTasks
 from tests.conftest import TEST_HISTORY, Process, Spawn, process_env, wait_for
-from tests.locations.work_support import log_text, start_launcher, start_worker
+from tests.locations.work_support import claim_ticks, log_text, start_launcher, start_worker
 
 LOCATION = "tests.locations.fault_load"
 TIMEOUT = 1.5
@@ -79,6 +81,35 @@ def test_a_call_on_a_stalled_redis_fails_after_the_socket_timeout(
     assert isinstance(outcome[0], StorageError) and "Timeout" in str(outcome[0])
     assert waited < TIMEOUT * 3
     storage.server.ping()  # and the same client works again after SIGCONT
+    storage.client.close()
+
+
+def test_a_tick_message_cut_off_by_a_stalled_redis_gives_its_ticks_back_once_it_answers(
+    own_redis: EmbeddedRedis,
+) -> None:
+    # The tick task's message was acknowledged when the pool process took it:
+    # nothing brings its ticks back but the process itself, and not only
+    # after their leases lapse (inflight_ttl, 90 s here).
+    settings = Settings(
+        redis_url=own_redis.url, redis_socket_timeout=TIMEOUT, tick_history=TEST_HISTORY
+    )
+    storage = Repositories.from_settings(settings)
+    tasks = WorkerTasks(load_definitions(module="tests.locations.work_basic"), settings)
+    storage.sensors.set_status("counter", DefaultSensorStatus.RUNNING, due_at=time.time())
+    [tick] = claim_ticks(storage, settings, ["counter"])
+    with Stalled(own_redis):
+        outcome = tasks.tick_batch("job-stalled", [[tick.to_wire()]], {})
+    assert outcome["committed"] == 0
+    wait_for(
+        lambda: storage.sensors.state("counter").inflight is None,
+        3 * settings.lease_renew,
+        interval=0.1,
+        what="the tick given back once Redis answered",
+    )
+    # Given back, not failed: no record, and due again at once.
+    assert storage.ticks.history("counter") == []
+    due = storage.client.zscore(storage.keys.due, "counter")
+    assert due is not None and due <= time.time()
     storage.client.close()
 
 

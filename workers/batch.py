@@ -151,12 +151,15 @@ class TickBatch:
         self.known = known if known is not None else defined_names(runner.definitions)
         self.tally = _Tally()
         self.results: dict[TickRef, TickRecord | None] = {}
+        # The message's ticks of known sensors, once parsed.
+        self.ticks: list[TickMessage] = []
 
     def handle(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> BatchOutcome:
         """The whole message: its well-formed ticks evaluated and committed, the rest
         dead-lettered or given back.
         """
         ticks, unknown = self.parse(args, kwargs)
+        self.ticks = ticks
         self.give_back_unknown(unknown)
         held = self.begin(ticks)
         try:
@@ -344,6 +347,21 @@ class TickBatch:
         pending.refs = []
 
     # -- give back ---------------------------------------------------------------
+
+    def owe_unsettled(self) -> int:
+        """Redis went away mid-message: every tick of it not committed is owed, given
+        back (due again at once, no record) by the keeper once Redis answers; returns
+        how many.
+
+        The message was acknowledged when this process took it, so nothing else
+        brings these ticks back before their leases lapse.  Only a tick unheld or
+        held by this message is given back: one another delivery holds, or that
+        is done, is left alone.
+        """
+        left = [(t.sensor, t.tick_id) for t in self.ticks]
+        left = [ref for ref in left if ref not in self.results]
+        self.keeper.owe(left, self.holder)
+        return len(left)
 
     def give_back(self, ticks: Sequence[TickMessage]) -> None:
         """Ticks held and not committed: due again with no record, or owed when

@@ -42,7 +42,8 @@ from lookout.workers.ticks import payload_bytes, tick_refs
 
 log = logging.getLogger(__name__)
 
-# Redis briefly away: give the message back rather than lose it (invariant 7).
+# Redis briefly away: a run message goes back to the queue, a tick message's ticks
+# are given back by the process; neither is lost (invariant 7).
 _TRANSIENT = TRANSIENT_ERRORS
 
 
@@ -132,15 +133,25 @@ class WorkerTasks:
         try:
             return batch.handle(args, kwargs).to_log()
         except _TRANSIENT as exc:
-            raise Reject(f"Redis unavailable: {exc}", requeue=True) from exc
+            # Acknowledged on receipt (``register_tasks``): no requeue to ask for.
+            owed = batch.owe_unsettled()
+            log.warning(
+                "message %s stopped, Redis unavailable (%s): its %d ticks not committed are "
+                "given back once Redis answers",
+                job,
+                exc,
+                owed,
+            )
+            return {**batch.tally.outcome().to_log(), "owed": owed}
 
     def process_died(self, task_id: str, pid: int, args: Sequence[Any], status: str) -> str:
         """In the worker's main process: pool process ``pid``, running ``task_id``, died.
 
-        The message comes back (Celery requeues it), so the ticks it held go
-        back to wait for it; the tick it was evaluating becomes a FAILURE
-        saying how the process ended (its sensor quarantined if it keeps doing
-        so), unless the death looks like chance and is its first.  Returns
+        The message comes back (Celery sends it again: the tick task's
+        ``retry_on_worker_lost``), so the ticks it held go back to wait for
+        it; the tick it was evaluating becomes a FAILURE saying how the process
+        ended (its sensor quarantined if it keeps doing so), unless the death
+        looks like chance and is its first.  Returns
         that sensor ("": none).
         """
         if self._ledger is None:
@@ -277,6 +288,24 @@ def register_tasks(app: Any, definitions: Definitions, settings: Settings) -> Wo
             raise message.errors[0]
         return message.summary()
 
-    app.task(name=TICK_TASK, bind=True, typing=False, Request=_tick_request(tasks))(tick_batch)
+    # The tick task is acknowledged when a pool process takes it, not when it ends:
+    # a late ack is a blocking round trip in the worker's main process, made while
+    # the pool process that finished waits for its next message, and it queues
+    # behind every other client's scripts on Redis (capacity +7-15%, bench/RESULTS.md
+    # "Round 9").  Nothing relies on the broker to bring a tick back: a pool
+    # process's death sends the message again (``retry_on_worker_lost``, at once
+    # and without limit, as a requeue did; ``process_died`` first gives its ticks
+    # back to wait for it), Redis lost mid-message owes its ticks (``tick_batch``),
+    # and a whole worker's death leaves leases that lapse and are swept.
+    app.task(
+        name=TICK_TASK,
+        bind=True,
+        typing=False,
+        Request=_tick_request(tasks),
+        acks_late=False,
+        retry_on_worker_lost=True,
+        default_retry_delay=0,
+        max_retries=None,
+    )(tick_batch)
     app.task(name=RUN_TASK, bind=True, typing=False, max_retries=None)(run)
     return tasks
