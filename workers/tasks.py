@@ -151,8 +151,7 @@ class WorkerTasks:
         ``retry_on_worker_lost``), so the ticks it held go back to wait for
         it; the tick it was evaluating becomes a FAILURE saying how the process
         ended (its sensor quarantined if it keeps doing so), unless the death
-        looks like chance and is its first.  Returns
-        that sensor ("": none).
+        looks like chance and is its first.  Returns that sensor ("": none).
         """
         if self._ledger is None:
             self._ledger = Repositories.from_settings(self.settings).ticks
