@@ -53,12 +53,15 @@ class Stalled:
         os.kill(self.pid, signal.SIGCONT)
 
 
+def timing_out(server: EmbeddedRedis) -> Settings:
+    """Settings whose every Redis call gives up after ``TIMEOUT`` on a stalled server."""
+    return Settings(redis_url=server.url, redis_socket_timeout=TIMEOUT, tick_history=TEST_HISTORY)
+
+
 def test_a_call_on_a_stalled_redis_fails_after_the_socket_timeout(
     own_redis: EmbeddedRedis,
 ) -> None:
-    settings = Settings(
-        redis_url=own_redis.url, redis_socket_timeout=TIMEOUT, tick_history=TEST_HISTORY
-    )
+    settings = timing_out(own_redis)
     storage = Repositories.from_settings(settings)
     storage.server.ping()  # connected before the stall
     outcome: list[BaseException | None] = []
@@ -90,9 +93,7 @@ def test_a_tick_message_cut_off_by_a_stalled_redis_gives_its_ticks_back_once_it_
     # The tick task's message was acknowledged when the pool process took it:
     # nothing brings its ticks back but the process itself, and not only
     # after their leases lapse (inflight_ttl, 90 s here).
-    settings = Settings(
-        redis_url=own_redis.url, redis_socket_timeout=TIMEOUT, tick_history=TEST_HISTORY
-    )
+    settings = timing_out(own_redis)
     storage = Repositories.from_settings(settings)
     tasks = WorkerTasks(load_definitions(module="tests.locations.work_basic"), settings)
     storage.sensors.set_status("counter", DefaultSensorStatus.RUNNING, due_at=time.time())
