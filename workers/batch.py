@@ -358,8 +358,8 @@ class TickBatch:
         held by this message is given back: one another delivery holds, or that
         is done, is left alone.
         """
-        left = [(t.sensor, t.tick_id) for t in self.ticks]
-        left = [ref for ref in left if ref not in self.results]
+        refs = ((t.sensor, t.tick_id) for t in self.ticks)
+        left = [ref for ref in refs if ref not in self.results]
         self.keeper.owe(left, self.holder)
         return len(left)
 
