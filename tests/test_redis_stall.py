@@ -100,7 +100,7 @@ def test_a_tick_message_cut_off_by_a_stalled_redis_gives_its_ticks_back_once_it_
     [tick] = claim_ticks(storage, settings, ["counter"])
     with Stalled(own_redis):
         outcome = tasks.tick_batch("job-stalled", [[tick.to_wire()]], {})
-    assert outcome["committed"] == 0
+    assert outcome["committed"] == 0 and outcome["owed"] == 1
     wait_for(
         lambda: storage.sensors.state("counter").inflight is None,
         3 * settings.lease_renew,

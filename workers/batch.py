@@ -34,6 +34,7 @@ from lookout._base.wire import TickMessage, TickRecord, TickStatus
 from lookout._core.storage import SensorState, TickCommit
 from lookout._core.storage.history import entry_duration
 from lookout._core.storage.ticks import TickRef
+from lookout._core.transient import TRANSIENT_ERRORS
 from lookout._process.tick import TickRunner
 from lookout.workers.keeper import LeaseKeeper
 from lookout.workers.replicas import confirm_commits
@@ -109,6 +110,7 @@ class _Tally:
     dead_lettered: int = 0
     given_back: int = 0
     unknown: int = 0
+    owed: int = 0
 
     def outcome(self) -> BatchOutcome:
         return BatchOutcome(
@@ -118,6 +120,7 @@ class _Tally:
             self.dead_lettered,
             self.given_back,
             self.unknown,
+            self.owed,
         )
 
 
@@ -151,27 +154,35 @@ class TickBatch:
         self.known = known if known is not None else defined_names(runner.definitions)
         self.tally = _Tally()
         self.results: dict[TickRef, TickRecord | None] = {}
-        # The message's ticks of known sensors, once parsed.
-        self.ticks: list[TickMessage] = []
 
     def handle(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> BatchOutcome:
         """The whole message: its well-formed ticks evaluated and committed, the rest
-        dead-lettered or given back.
+        dead-lettered or given back (owed, when Redis went away: the error is raised
+        after).
         """
         ticks, unknown = self.parse(args, kwargs)
-        self.ticks = ticks
-        self.give_back_unknown(unknown)
-        held = self.begin(ticks)
+        held: list[tuple[TickMessage, SensorState]] = []
+        redis_lost = False
         try:
+            self.give_back_unknown(unknown)
+            held = self.begin(ticks)
             self.evaluate(held)
+        except TRANSIENT_ERRORS:
+            redis_lost = True
+            self._owe_unsettled([*ticks, *unknown])
+            raise
         finally:
-            # A flush let go of the ticks it committed (each has a result, and
-            # only held ticks have one): the rest are let go here.
-            if len(self.results) < len(held):
-                left = [t for t, _ in held if (t.sensor, t.tick_id) not in self.results]
-                self.keeper.drop([(t.sensor, t.tick_id) for t in left])
-                self.give_back(left)
+            if not redis_lost:
+                self._let_go(held)
         return self.tally.outcome()
+
+    def _let_go(self, held: Sequence[tuple[TickMessage, SensorState]]) -> None:
+        # A flush let go of the ticks it committed (each has a result, and
+        # only held ticks have one): the rest are let go here.
+        if len(self.results) < len(held):
+            left = [t for t, _ in held if (t.sensor, t.tick_id) not in self.results]
+            self.keeper.drop([(t.sensor, t.tick_id) for t in left])
+            self.give_back(left)
 
     # -- parse -------------------------------------------------------------------
 
@@ -348,20 +359,20 @@ class TickBatch:
 
     # -- give back ---------------------------------------------------------------
 
-    def owe_unsettled(self) -> int:
-        """Redis went away mid-message: every tick of it not committed is owed, given
-        back (due again at once, no record) by the keeper once Redis answers; returns
-        how many.
+    def _owe_unsettled(self, ticks: Sequence[TickMessage]) -> None:
+        """Redis went away mid-message: each of ``ticks`` not committed is owed, given
+        back (due again at once, no record) by the keeper once Redis answers.
 
-        The message was acknowledged when this process took it, so nothing else
-        brings these ticks back before their leases lapse.  Only a tick unheld or
-        held by this message is given back: one another delivery holds, or that
-        is done, is left alone.
+        Not given back now: that would wait out another timeout.  The message was
+        acknowledged when this process took it, so nothing else brings these
+        ticks back before their leases lapse.  Only a tick unheld or held by
+        this message is given back: one another delivery holds, or that is done,
+        is left alone.
         """
-        refs = ((t.sensor, t.tick_id) for t in self.ticks)
+        refs = ((t.sensor, t.tick_id) for t in ticks)
         left = [ref for ref in refs if ref not in self.results]
         self.keeper.owe(left, self.holder)
-        return len(left)
+        self.tally.owed += len(left)
 
     def give_back(self, ticks: Sequence[TickMessage]) -> None:
         """Ticks held and not committed: due again with no record, or owed when
@@ -376,5 +387,6 @@ class TickBatch:
             )
         except Exception:
             self.keeper.owe(refs, self.holder)
+            self.tally.owed += len(refs)
             raise
         self.tally.given_back += given

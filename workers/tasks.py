@@ -133,16 +133,17 @@ class WorkerTasks:
         try:
             return batch.handle(args, kwargs).to_log()
         except _TRANSIENT as exc:
-            # Acknowledged on receipt (``register_tasks``): no requeue to ask for.
-            owed = batch.owe_unsettled()
+            # Acknowledged on receipt (``register_tasks``): no requeue to ask for;
+            # the batch owes the ticks it did not commit.
+            outcome = batch.tally.outcome()
             log.warning(
                 "message %s stopped, Redis unavailable (%s): its %d ticks not committed are "
                 "given back once Redis answers",
                 job,
                 exc,
-                owed,
+                outcome.owed,
             )
-            return {**batch.tally.outcome().to_log(), "owed": owed}
+            return outcome.to_log()
 
     def process_died(self, task_id: str, pid: int, args: Sequence[Any], status: str) -> str:
         """In the worker's main process: pool process ``pid``, running ``task_id``, died.
@@ -294,7 +295,7 @@ def register_tasks(app: Any, definitions: Definitions, settings: Settings) -> Wo
     # "Round 9").  Nothing relies on the broker to bring a tick back: a pool
     # process's death sends the message again (``retry_on_worker_lost``, at once
     # and without limit, as a requeue did; ``process_died`` first gives its ticks
-    # back to wait for it), Redis lost mid-message owes its ticks (``tick_batch``),
+    # back to wait for it), Redis lost mid-message owes its ticks (``TickBatch.handle``),
     # and a whole worker's death leaves leases that lapse and are swept.
     app.task(
         name=TICK_TASK,

@@ -53,6 +53,7 @@ class BatchOutcome:
     dead_lettered: int = 0
     given_back: int = 0  # held and not evaluated (the process stopped): due again
     unknown: int = 0  # sensors this code does not define: given back
+    owed: int = 0  # not committed when Redis went away: given back once it answers
 
     def to_log(self) -> dict[str, int]:
         return {
@@ -62,6 +63,7 @@ class BatchOutcome:
             "dead_lettered": self.dead_lettered,
             "given_back": self.given_back,
             "unknown": self.unknown,
+            "owed": self.owed,
         }
 
 
