@@ -65,3 +65,21 @@ def group_end(gathered: float, following: Sequence[float], until: float, more: b
             return gathered
         end = due
     return gathered if more else end
+
+
+def trailing_end(cut: float, due: Sequence[float], batch_wait: float, more: bool) -> float | None:
+    """Where a round that waits for groups, whose batch wait ends at ``cut``, goes to take
+    the group that comes right after that: past its last tick and ``MERGE_SLACK``;
+    ``None`` when no group begins within ``MERGE_SLACK`` after ``cut`` and ends
+    within a batch wait (of ``due``, the due times read, in order; ``more``:
+    more may follow them).
+
+    A round that went without that group (at the batch wait, or before it,
+    filled) sent it a few ms later in a round of its own.  Its sensors began
+    together and came due apart from the round before every interval after:
+    a chain of small rounds, each a batch wait and a few ms behind the one
+    before, that never merged (200 sensors at 1 s in 4-5 rounds a second
+    instead of 2-3, at up to twice the CPU per tick).
+    """
+    end = group_end(cut, [t for t in due if t > cut], cut + batch_wait, more)
+    return None if end == cut else end + MERGE_SLACK

@@ -46,6 +46,7 @@ from lookout._core.storage import (
     ScheduleStore,
     ServerChecks,
     TickLedger,
+    Wakeup,
     tick_processes,
 )
 from lookout._core.transient import TRANSIENT_ERRORS
@@ -53,7 +54,13 @@ from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
 from lookout._process.jitter import first_delay
 from lookout._process.schedule_tick import next_due
-from lookout.scheduler._groups import FOLLOW_ROUNDS, MERGE_SLACK, group_end, round_gather
+from lookout.scheduler._groups import (
+    FOLLOW_ROUNDS,
+    MERGE_SLACK,
+    group_end,
+    round_gather,
+    trailing_end,
+)
 from lookout.scheduler._leader import LeaderLock
 from lookout.scheduler._publish import PublishError, TickPublisher
 from lookout.scheduler._rate import ClaimRate
@@ -528,7 +535,7 @@ class Scheduler:
                     until = gathered + settings.scheduler_batch_wait
                     more = len(wakeup.following) == follow
                     end = group_end(gathered, wakeup.following, until, more)
-                at = self._merged(at, gathered, end, wakeup.triggers_waiting, grouping)
+                at = self._merged(at, gathered, end, wakeup, grouping, follow)
             else:
                 at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         floor = min(cap, settings.scheduler_min_pause)
@@ -577,13 +584,14 @@ class Scheduler:
         return self._rate.per_second(self.clock()) * self.settings.scheduler_batch_wait >= gather
 
     def _merged(
-        self, head: float, gathered: float, end: float, triggers_waiting: bool, grouping: bool
+        self, head: float, gathered: float, end: float, wakeup: Wakeup, grouping: bool, follow: int
     ) -> float:
         """When the round goes with ``LOOKOUT_SCHEDULER_MERGE_WAIT``: at the due time of
         the tick that fills it, or of its group's last (``end``), a little after, if
         that tick comes within the batch wait, or within the merge wait while
         ``grouping`` (the tick rate is too low to fill rounds without groups), else
-        after the batch wait.
+        after the batch wait.  While ``grouping``, it also waits for a group that
+        comes right after the batch wait (``trailing_end``).
 
         Sensors of one interval tick again an interval after their round
         began them: a group gathered once is due together from then on, and
@@ -593,12 +601,15 @@ class Scheduler:
         """
         settings = self.settings
         longest = settings.scheduler_merge_wait if grouping else settings.scheduler_batch_wait
-        if gathered <= head + longest:
-            at = max(head, end + MERGE_SLACK)
-        else:
-            at = head + settings.scheduler_batch_wait
+        cut = head + settings.scheduler_batch_wait
+        at = max(head, end + MERGE_SLACK) if gathered <= head + longest else cut
+        if grouping:
+            read = (*wakeup.leading, gathered, *wakeup.following)
+            more = len(wakeup.following) == follow
+            trailing = trailing_end(cut, read, settings.scheduler_batch_wait, more)
+            at = at if trailing is None else max(at, trailing)
         soon = head - self.clock() < settings.scheduler_merge_wait
-        if soon and head < at and not triggers_waiting:
+        if soon and head < at and not wakeup.triggers_waiting:
             self._gather_until = at - settings.scheduler_claim_ahead
         return at
 

@@ -551,6 +551,61 @@ def test_a_group_spread_past_the_slack_goes_in_one_round_not_its_tail_with_the_n
     assert s._idle_time() == pytest.approx(0.14 + MERGE_SLACK)
 
 
+def test_a_group_due_just_after_the_batch_wait_goes_with_the_round_it_would_trail(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # Three due at once and three more 53 ms later, too few to fill a round of
+    # eight within the merge wait: the round goes after the batch wait, 50 ms.
+    # Cut there, the three behind it went 3 ms later in a round of their own,
+    # began together, and were due apart from the first three from then on:
+    # a chain of small rounds (and messages) every interval, at twice the CPU
+    # per tick of 200 sensors at 1 s (bench/RESULTS.md, Round 10).
+    names = [f"s{i}" for i in range(6)]
+    s, clock = merging_leader(schedulers, names)
+    first = dict.fromkeys(names[:3], clock.now + 0.1)
+    behind = {n: clock.now + 0.153 + i * 0.002 for i, n in enumerate(names[3:])}
+    storage.client.zadd(storage.keys.due, first | behind)
+    assert s.run_once() == pytest.approx(0.157 + MERGE_SLACK)
+    clock.now += 0.157 + MERGE_SLACK
+    s.run_once()
+    assert s.stats.ticks == 6
+    assert s.stats.messages == 1
+
+
+def test_a_filled_round_also_takes_the_group_due_just_after_its_batch_wait(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # Eight due at once fill the round; three more come 53 ms later.  The
+    # round goes after them, not at once: sent on their own 53 ms after it,
+    # they would trail it as a round of their own every interval.
+    names = [f"s{i:02d}" for i in range(11)]
+    s, clock = merging_leader(schedulers, names)
+    first = dict.fromkeys(names[:8], clock.now + 0.1)
+    behind = {n: clock.now + 0.153 + i * 0.002 for i, n in enumerate(names[8:])}
+    storage.client.zadd(storage.keys.due, first | behind)
+    assert s.run_once() == pytest.approx(0.157 + MERGE_SLACK)
+    clock.now += 0.157 + MERGE_SLACK
+    s.run_once()
+    assert s.stats.ticks == 11
+    assert s.stats.messages == 1
+
+
+def test_a_group_due_later_than_the_slack_after_the_batch_wait_waits_for_its_own_round(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # The three behind come 15 ms after the batch wait, past the slack: the
+    # first three do not wait for them, their round goes after the batch wait.
+    names = [f"s{i}" for i in range(6)]
+    s, clock = merging_leader(schedulers, names)
+    first = dict.fromkeys(names[:3], clock.now + 0.1)
+    behind = dict.fromkeys(names[3:], clock.now + 0.15 + MERGE_SLACK + 0.005)
+    storage.client.zadd(storage.keys.due, first | behind)
+    assert s.run_once() == pytest.approx(0.15)
+    clock.now += 0.15
+    s.run_once()
+    assert s.stats.ticks == 3
+
+
 def test_at_a_tick_rate_that_fills_rounds_a_tick_before_a_gap_is_not_held_for_a_group(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from lookout.scheduler._groups import FILL_SHARE, MERGE_SLACK, group_end, round_gather
+from lookout.scheduler._groups import (
+    FILL_SHARE,
+    MERGE_SLACK,
+    group_end,
+    round_gather,
+    trailing_end,
+)
 
 STEP = MERGE_SLACK / 4  # closer than the slack: the same group
 
@@ -41,3 +47,14 @@ def test_a_round_gathers_per_process_only_as_many_as_the_rate_fills_in_the_merge
 def test_a_round_gathers_at_least_one_process_worth_whatever_the_rate() -> None:
     assert round_gather(32, 4, rate=0.0, merge_wait=0.5) == 32
     assert round_gather(32, 4, rate=20.0, merge_wait=0.5) == 32
+
+
+def test_a_group_beginning_within_the_slack_after_the_cut_is_taken_to_its_end() -> None:
+    due = [9.96, 10.003, 10.005, 10.5]
+    assert trailing_end(10.0, due, 0.05, more=False) == pytest.approx(10.005 + MERGE_SLACK)
+
+
+def test_no_group_is_taken_past_the_slack_or_past_a_batch_wait() -> None:
+    assert trailing_end(10.0, [9.96, 10.0 + 2 * MERGE_SLACK], 0.05, more=False) is None
+    stream = [10.0 + i * STEP for i in range(1, 40)]
+    assert trailing_end(10.0, stream, 0.05, more=False) is None

@@ -38,6 +38,9 @@ class Wakeup:
     # The due times of the sensors after that many-th, in order (as many as
     # asked for): where its group ends.
     following: tuple[float, ...] = ()
+    # The due times before that many-th, in order, when the following are
+    # asked for: where a round cut short of it ends.
+    leading: tuple[float, ...] = ()
 
 
 class TriggerOutcome(enum.Enum):
@@ -151,26 +154,31 @@ class ScheduleStore(Repository):
     def next_wakeup(self, gather: int = 1, tick_queue: str = "", follow: int = 0) -> Wakeup:
         """The next due time and lease expiry, by peeking at each index's head, when
         ``gather`` sensors will be due (the index's ``gather``-th entry) and the
-        due times of the ``follow`` after it, and how many messages wait in
-        ``tick_queue`` (kombu's list; the scheduler sends no priorities); one
-        round trip.
+        due times of the ``follow`` after it (and, with them, of those before
+        it), and how many messages wait in ``tick_queue`` (kombu's list; the
+        scheduler sends no priorities); one round trip.
         """
         pipe = self.client.pipeline(transaction=False)
         pipe.zrange(self.keys.due, 0, 0, withscores=True)
         pipe.zrange(self.keys.inflight, 0, 0, withscores=True)
         pipe.exists(self.keys.triggered)
         nth = max(0, gather - 1)
-        pipe.zrange(self.keys.due, nth, nth + max(0, follow), withscores=True)
+        # Those before the nth too only with those after: rounds that wait for groups.
+        first = 0 if follow > 0 else nth
+        pipe.zrange(self.keys.due, first, nth + max(0, follow), withscores=True)
         if tick_queue:
             pipe.llen(self.keys.celery_queue(tick_queue))
-        due, inflight, triggered, gathered, *queued = pipe.execute()
+        due, inflight, triggered, read, *queued = pipe.execute()
         times = [float(s) for _, s in (*due, *inflight)]
+        scores = [float(s) for _, s in read]
+        at = nth - first
         return Wakeup(
             at=min(times) if times else None,
             triggers_waiting=bool(triggered),
-            gathered=float(gathered[0][1]) if gathered else None,
+            gathered=scores[at] if len(scores) > at else None,
             queued=int(queued[0]) if queued else 0,
-            following=tuple(float(s) for _, s in gathered[1:]),
+            following=tuple(scores[at + 1 :]),
+            leading=tuple(scores[:at]),
         )
 
     def wait_wake(self, timeout: float) -> bool:
