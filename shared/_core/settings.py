@@ -71,6 +71,8 @@ class Settings:
     # rounds at a low tick rate (200 sensors at 1 s: ~0.5x the CPU per
     # tick, p99 lateness ~25 ms instead of ~55), for up to this long of
     # lateness while the groups form (after a start, or a change of workers).
+    # A round also takes a group that begins right after its batch wait
+    # (``scheduler._groups.trailing_end``): else it trails as a round of its own.
     scheduler_merge_wait: float = 0.5
     # The leader claims the sensors due within this long after now, not only
     # those due: their ticks reach a worker before their due times, and the
