@@ -551,6 +551,24 @@ def test_a_group_spread_past_the_slack_goes_in_one_round_not_its_tail_with_the_n
     assert s._idle_time() == pytest.approx(0.14 + MERGE_SLACK)
 
 
+def round_with_three_behind(
+    schedulers: Callable[..., Scheduler], storage: Repositories, first: int
+) -> Scheduler:
+    """``first`` sensors due in 100 ms and three 53-57 ms after them (3 ms past the
+    batch wait): asserts the round waits for the three and takes all in one message.
+    """
+    names = [f"s{i:02d}" for i in range(first + 3)]
+    s, clock = merging_leader(schedulers, names)
+    due = dict.fromkeys(names[:first], clock.now + 0.1)
+    due |= {n: clock.now + 0.153 + i * 0.002 for i, n in enumerate(names[first:])}
+    storage.client.zadd(storage.keys.due, due)
+    assert s.run_once() == pytest.approx(0.157 + MERGE_SLACK)
+    clock.now += 0.157 + MERGE_SLACK
+    s.run_once()
+    assert s.stats.messages == 1
+    return s
+
+
 def test_a_group_due_just_after_the_batch_wait_goes_with_the_round_it_would_trail(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
@@ -560,16 +578,7 @@ def test_a_group_due_just_after_the_batch_wait_goes_with_the_round_it_would_trai
     # began together, and were due apart from the first three from then on:
     # a chain of small rounds (and messages) every interval, at twice the CPU
     # per tick of 200 sensors at 1 s (bench/RESULTS.md, Round 10).
-    names = [f"s{i}" for i in range(6)]
-    s, clock = merging_leader(schedulers, names)
-    first = dict.fromkeys(names[:3], clock.now + 0.1)
-    behind = {n: clock.now + 0.153 + i * 0.002 for i, n in enumerate(names[3:])}
-    storage.client.zadd(storage.keys.due, first | behind)
-    assert s.run_once() == pytest.approx(0.157 + MERGE_SLACK)
-    clock.now += 0.157 + MERGE_SLACK
-    s.run_once()
-    assert s.stats.ticks == 6
-    assert s.stats.messages == 1
+    assert round_with_three_behind(schedulers, storage, 3).stats.ticks == 6
 
 
 def test_a_filled_round_also_takes_the_group_due_just_after_its_batch_wait(
@@ -578,16 +587,7 @@ def test_a_filled_round_also_takes_the_group_due_just_after_its_batch_wait(
     # Eight due at once fill the round; three more come 53 ms later.  The
     # round goes after them, not at once: sent on their own 53 ms after it,
     # they would trail it as a round of their own every interval.
-    names = [f"s{i:02d}" for i in range(11)]
-    s, clock = merging_leader(schedulers, names)
-    first = dict.fromkeys(names[:8], clock.now + 0.1)
-    behind = {n: clock.now + 0.153 + i * 0.002 for i, n in enumerate(names[8:])}
-    storage.client.zadd(storage.keys.due, first | behind)
-    assert s.run_once() == pytest.approx(0.157 + MERGE_SLACK)
-    clock.now += 0.157 + MERGE_SLACK
-    s.run_once()
-    assert s.stats.ticks == 11
-    assert s.stats.messages == 1
+    assert round_with_three_behind(schedulers, storage, 8).stats.ticks == 11
 
 
 def test_a_group_due_later_than_the_slack_after_the_batch_wait_waits_for_its_own_round(
