@@ -531,11 +531,12 @@ class Scheduler:
             # Not for a message of the largest size: that one only the batch wait.
             if merging:
                 end = gathered
+                # More due times may follow those read: no group end is sure there.
+                more = len(wakeup.following) == follow
                 if grouping:
                     until = gathered + settings.scheduler_batch_wait
-                    more = len(wakeup.following) == follow
                     end = group_end(gathered, wakeup.following, until, more)
-                at = self._merged(at, gathered, end, wakeup, grouping, follow)
+                at = self._merged(at, gathered, end, wakeup, grouping, more)
             else:
                 at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         floor = min(cap, settings.scheduler_min_pause)
@@ -584,7 +585,7 @@ class Scheduler:
         return self._rate.per_second(self.clock()) * self.settings.scheduler_batch_wait >= gather
 
     def _merged(
-        self, head: float, gathered: float, end: float, wakeup: Wakeup, grouping: bool, follow: int
+        self, head: float, gathered: float, end: float, wakeup: Wakeup, grouping: bool, more: bool
     ) -> float:
         """When the round goes with ``LOOKOUT_SCHEDULER_MERGE_WAIT``: at the due time of
         the tick that fills it, or of its group's last (``end``), a little after, if
@@ -605,7 +606,6 @@ class Scheduler:
         at = max(head, end + MERGE_SLACK) if gathered <= head + longest else cut
         if grouping:
             read = (*wakeup.leading, gathered, *wakeup.following)
-            more = len(wakeup.following) == follow
             trailing = trailing_end(cut, read, settings.scheduler_batch_wait, more)
             at = at if trailing is None else max(at, trailing)
         soon = head - self.clock() < settings.scheduler_merge_wait
