@@ -42,9 +42,12 @@ class Settings:
     # Scheduler: due ticks claimed per round, and the most ticks one Celery
     # message carries (one message per tick cannot go past Celery's own
     # rate; a full round, or one while messages wait for the workers, is
-    # sent in messages this large).
+    # sent in messages this large).  1,000, a whole full round in one
+    # message: a message costs the broker, the worker and the scheduler the
+    # same whatever it carries, and at capacity 1,000-tick messages gave
+    # ~10% more committed ticks/s than 500 (bench/RESULTS.md "Round 11").
     schedule_limit: int = 1000
-    tick_batch_size: int = 500
+    tick_batch_size: int = 1000
     # A round that is not full is spread over the workers' processes, but
     # no message carries fewer than this while more are due.  1 by default:
     # a message's ticks are evaluated one after another, so a slow or hanging
