@@ -371,12 +371,15 @@ class Scheduler:
             self._park(list(ticks.where(lambda sensor: sensor not in self.known)))
             ticks = ticks.where(self.known.__contains__)
         if ticks:
-            # A full round (more are due behind it), or the workers behind:
-            # spreading gains nothing and large messages cost least.
-            backlog = len(claim.claimed) >= self.settings.schedule_limit or self._behind()
+            # The workers behind: spreading gains nothing and large messages
+            # cost least.  A full round (more are due behind it): large
+            # messages too, but not one process's alone (batch_sizes).
             try:
                 self.stats.messages += self.publisher.publish(
-                    ticks, self._worker_slots(), backlog=backlog
+                    ticks,
+                    self._worker_slots(),
+                    backlog=self._behind(),
+                    full=len(claim.claimed) >= self.settings.schedule_limit,
                 )
             except PublishError as failed:
                 self._give_back(failed, len(ticks))

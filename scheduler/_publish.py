@@ -14,24 +14,35 @@ from lookout.workers.ticks import pack_columns
 
 
 def batch_sizes(
-    due: int, *, cap: int, slots: int = 1, least: int = 1, backlog: bool = False
+    due: int,
+    *,
+    cap: int,
+    slots: int = 1,
+    least: int = 1,
+    backlog: bool = False,
+    full: bool = False,
 ) -> list[int]:
     """How many of ``due`` claimed ticks each message carries: near-equal sizes, at most ``cap``.
 
-    The due load decides.  With a ``backlog`` (the round was full: more are
-    due right behind it; or messages already wait in the queue: every worker
-    process is busy) messages are as large as ``cap`` allows, as each message
-    costs the broker, the worker and the scheduler the same whatever it
-    carries.  Otherwise the round is spread over the ``slots`` worker
-    processes, so that they evaluate side by side (one slow sensor holds back
-    only its own message's), but no message carries fewer than ``least``
-    while more than ``least`` are due: a few ticks in many messages would
-    cost more than they gain.
+    The due load decides.  With a ``backlog`` (messages already wait in the
+    queue: every worker process is busy) messages are as large as ``cap``
+    allows, as each message costs the broker, the worker and the scheduler
+    the same whatever it carries.  A ``full`` round (more are due right
+    behind it) while no backlog is seen goes out in at least two messages
+    when there are two processes: a round as large as the cap in one message
+    would keep one process on all of it while the other idles.  Otherwise
+    the round is spread over the ``slots`` worker processes, so that they
+    evaluate side by side (one slow sensor holds back only its own
+    message's), but no message carries fewer than ``least`` while more than
+    ``least`` are due: a few ticks in many messages would cost more than
+    they gain.
     """
     if due <= 0:
         return []
     count = math.ceil(due / max(1, cap))
-    if not backlog:
+    if full and not backlog:
+        count = max(count, min(slots, 2, due))
+    elif not backlog:
         count = max(count, min(slots, due // max(1, least)))
     base, extra = divmod(due, max(1, count))
     return [base + (1 if i < extra else 0) for i in range(count)]
@@ -94,7 +105,9 @@ class TickPublisher:
         if producer is not None:
             producer.release()
 
-    def publish(self, ticks: ClaimedTicks, slots: int = 1, *, backlog: bool = False) -> int:
+    def publish(
+        self, ticks: ClaimedTicks, slots: int = 1, *, backlog: bool = False, full: bool = False
+    ) -> int:
         """Publish ``ticks`` in messages sized by ``batch_sizes`` for ``slots`` worker
         processes; returns the number sent.
 
@@ -106,6 +119,7 @@ class TickPublisher:
             slots=slots,
             least=self.settings.tick_batch_min,
             backlog=backlog,
+            full=full,
         )
         batches = split(ticks, sizes)
         sent, sending = 0, False

@@ -133,7 +133,7 @@ def test_due_sensors_are_published_once_each_in_batches(
 def test_batch_sizes_are_large_under_a_backlog_and_spread_over_the_workers_when_few_are_due() -> (
     None
 ):
-    # Many due (a full round): as few messages as the cap allows, whatever the workers.
+    # Messages wait for the workers: as few messages as the cap allows, whatever the workers.
     assert batch_sizes(1000, cap=500, slots=2, backlog=True) == [500, 500]
     assert batch_sizes(1000, cap=500, slots=16, least=8, backlog=True) == [500, 500]
     assert batch_sizes(1200, cap=500, slots=16, backlog=True) == [400, 400, 400]
@@ -413,6 +413,39 @@ def test_rounds_spread_over_idle_workers_and_go_out_whole_once_older_messages_wa
         due(names[24:])
         s.run_once()
         assert [len(b) for b in queued_batches(storage, settings)] == [4, 4, 4, 4, 4, 4, 8]
+    assert sorted(published(storage, settings)) == names
+
+
+def test_a_full_round_as_large_as_the_cap_goes_to_two_processes_unless_they_are_behind() -> None:
+    # More are due behind the round: large messages, but two while some
+    # process may be idle, so that one process does not get the round alone.
+    assert batch_sizes(1000, cap=1000, slots=2, full=True) == [500, 500]
+    assert batch_sizes(1000, cap=1000, slots=16, least=8, full=True) == [500, 500]
+    assert batch_sizes(2000, cap=1000, slots=16, full=True) == [1000, 1000]
+    assert batch_sizes(1000, cap=1000, slots=1, full=True) == [1000]
+    assert batch_sizes(1, cap=1000, slots=2, full=True) == [1]
+    # Every process busy with older messages: the round in as few as the cap allows.
+    assert batch_sizes(1000, cap=1000, slots=2, full=True, backlog=True) == [1000]
+
+
+def test_a_full_round_as_large_as_the_cap_is_split_for_idle_worker_processes(
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
+) -> None:
+    names = [f"s{i:02d}" for i in range(24)]
+    s = schedulers(
+        [make_sensor(n) for n in names], schedule_limit=12, tick_batch_size=12, tick_batch_min=4
+    )
+    due = make_due(storage)
+    with four_process_worker(storage, settings):
+        lead(s)
+        storage.client.zadd(storage.keys.due, dict.fromkeys(names, time.time() + 3600))
+        due(names)
+        # A full round, the queue empty: in two messages, not one process's alone.
+        s.run_once()
+        assert [len(b) for b in queued_batches(storage, settings)] == [6, 6]
+        # Older messages wait for half the processes: the next full round too.
+        s.run_once()
+        assert [len(b) for b in queued_batches(storage, settings)] == [6, 6, 6, 6]
     assert sorted(published(storage, settings)) == names
 
 
