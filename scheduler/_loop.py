@@ -161,6 +161,8 @@ class Scheduler:
         self._synced = False
         # Tick messages waiting for a worker when the last round ended.
         self._queued = 0
+        # The last round that claimed or was held back claimed a full round.
+        self._last_full = False
         # The tick queue was at its bound in the last round: nothing claimed.
         self.held_back = False
         self._held_since = 0.0
@@ -370,16 +372,19 @@ class Scheduler:
         if not self.known.issuperset(ticks.sensors):
             self._park(list(ticks.where(lambda sensor: sensor not in self.known)))
             ticks = ticks.where(self.known.__contains__)
+        full = len(claim.claimed) >= self.settings.schedule_limit
+        # The workers behind, or a full round right after a full one (the
+        # workers still hold the last one's messages: their prefetch empties
+        # the queue, so its length does not tell): spreading gains nothing
+        # and large messages cost least.  The first full round after a
+        # quieter one (a burst) goes to two processes (batch_sizes).
+        backlog = self._behind() or (full and self._last_full)
+        if not claim.held_back:  # held back: the workers are busy, as they were
+            self._last_full = full
         if ticks:
-            # The workers behind: spreading gains nothing and large messages
-            # cost least.  A full round (more are due behind it): large
-            # messages too, but not one process's alone (batch_sizes).
             try:
                 self.stats.messages += self.publisher.publish(
-                    ticks,
-                    self._worker_slots(),
-                    backlog=self._behind(),
-                    full=len(claim.claimed) >= self.settings.schedule_limit,
+                    ticks, self._worker_slots(), backlog=backlog, full=full
                 )
             except PublishError as failed:
                 self._give_back(failed, len(ticks))

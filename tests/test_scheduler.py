@@ -428,7 +428,7 @@ def test_a_full_round_as_large_as_the_cap_goes_to_two_processes_unless_they_are_
     assert batch_sizes(1000, cap=1000, slots=2, full=True, backlog=True) == [1000]
 
 
-def test_a_full_round_as_large_as_the_cap_is_split_for_idle_worker_processes(
+def test_the_first_full_round_of_a_burst_is_split_for_idle_processes_and_the_next_goes_whole(
     schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
     names = [f"s{i:02d}" for i in range(24)]
@@ -440,12 +440,14 @@ def test_a_full_round_as_large_as_the_cap_is_split_for_idle_worker_processes(
         lead(s)
         storage.client.zadd(storage.keys.due, dict.fromkeys(names, time.time() + 3600))
         due(names)
-        # A full round, the queue empty: in two messages, not one process's alone.
+        # A full round after none, the queue empty: in two messages, not one
+        # process's alone.
         s.run_once()
         assert [len(b) for b in queued_batches(storage, settings)] == [6, 6]
-        # Older messages wait for half the processes: the next full round too.
+        # A full round right after a full one: the processes still hold the
+        # last one's messages, so it goes out whole.
         s.run_once()
-        assert [len(b) for b in queued_batches(storage, settings)] == [6, 6, 6, 6]
+        assert [len(b) for b in queued_batches(storage, settings)] == [6, 6, 12]
     assert sorted(published(storage, settings)) == names
 
 
