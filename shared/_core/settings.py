@@ -41,11 +41,12 @@ class Settings:
     run_queue: str = "runs"
     # Scheduler: due ticks claimed per round, and the most ticks one Celery
     # message carries (one message per tick cannot go past Celery's own
-    # rate; a full round, or one while messages wait for the workers, is
-    # sent in messages this large).  1,000, a whole full round in one
-    # message: a message costs the broker, the worker and the scheduler the
-    # same whatever it carries, and at capacity 1,000-tick messages gave
-    # ~10% more committed ticks/s than 500 (bench/RESULTS.md "Round 11").
+    # rate; a full round after a full one, or one while messages wait for
+    # the workers, is sent in messages this large).  1,000, a whole full
+    # round in one message: a message costs the broker, the worker and the
+    # scheduler the same whatever it carries, and at capacity 1,000-tick
+    # messages gave ~10% more committed ticks/s than 500 (bench/RESULTS.md
+    # "Round 11").
     schedule_limit: int = 1000
     tick_batch_size: int = 1000
     # A round that is not full is spread over the workers' processes, but
