@@ -161,7 +161,7 @@ class Scheduler:
         self._synced = False
         # Tick messages waiting for a worker when the last round ended.
         self._queued = 0
-        # The last round that claimed or was held back claimed a full round.
+        # Whether the last round not held back by the queue's bound was full.
         self._last_full = False
         # The tick queue was at its bound in the last round: nothing claimed.
         self.held_back = False

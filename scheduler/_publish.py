@@ -24,9 +24,9 @@ def batch_sizes(
 ) -> list[int]:
     """How many of ``due`` claimed ticks each message carries: near-equal sizes, at most ``cap``.
 
-    The due load decides.  With a ``backlog`` (messages already wait in the
-    queue: every worker process is busy) messages are as large as ``cap``
-    allows, as each message costs the broker, the worker and the scheduler
+    The due load decides.  With a ``backlog`` (every worker process is busy:
+    messages wait in the queue, or the round is full right after a full one)
+    messages are as large as ``cap`` allows, as each message costs the broker, the worker and the scheduler
     the same whatever it carries.  A ``full`` round (more are due right
     behind it) while no backlog is seen goes out in at least two messages
     when there are two processes: a round as large as the cap in one message
