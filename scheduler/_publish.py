@@ -27,15 +27,15 @@ def batch_sizes(
     The due load decides.  With a ``backlog`` (every worker process is busy:
     messages wait in the queue, or the round is full right after a full one)
     messages are as large as ``cap`` allows, as each message costs the
-    broker, the worker and the scheduler the same whatever it carries.  A ``full`` round (more are due right
-    behind it) while no backlog is seen goes out in at least two messages
-    when there are two processes: a round as large as the cap in one message
-    would keep one process on all of it while the other idles.  Otherwise
-    the round is spread over the ``slots`` worker processes, so that they
-    evaluate side by side (one slow sensor holds back only its own
-    message's), but no message carries fewer than ``least`` while more than
-    ``least`` are due: a few ticks in many messages would cost more than
-    they gain.
+    broker, the worker and the scheduler the same whatever it carries.  A
+    ``full`` round (more are due right behind it) without a backlog goes out
+    in at least two messages when there are two processes: a round as large
+    as the cap in one message would keep one process on all of it while the
+    other idles.  Otherwise the round is spread over the ``slots`` worker
+    processes, so that they evaluate side by side (one slow sensor holds
+    back only its own message's), but no message carries fewer than
+    ``least`` while more than ``least`` are due: a few ticks in many
+    messages would cost more than they gain.
     """
     if due <= 0:
         return []
