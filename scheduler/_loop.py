@@ -372,16 +372,16 @@ class Scheduler:
         if not self.known.issuperset(ticks.sensors):
             self._park(list(ticks.where(lambda sensor: sensor not in self.known)))
             ticks = ticks.where(self.known.__contains__)
-        full = len(claim.claimed) >= self.settings.schedule_limit
-        # The workers behind, or a full round right after a full one (the
-        # workers still hold the last one's messages: their prefetch empties
-        # the queue, so its length does not tell): spreading gains nothing
-        # and large messages cost least.  The first full round after a
-        # quieter one (a burst) goes to two processes (batch_sizes).
-        backlog = self._behind() or (full and self._last_full)
+        full, after_full = len(claim.claimed) >= self.settings.schedule_limit, self._last_full
         if not claim.held_back:  # held back: the workers are busy, as they were
             self._last_full = full
         if ticks:
+            # A full round right after a full one (the workers still hold the
+            # last one's messages: their prefetch empties the queue, so its
+            # length does not tell), or the workers behind: spreading gains
+            # nothing and large messages cost least.  The first full round
+            # after a quieter one (a burst) goes to two processes (batch_sizes).
+            backlog = (full and after_full) or self._behind()
             try:
                 self.stats.messages += self.publisher.publish(
                     ticks, self._worker_slots(), backlog=backlog, full=full
