@@ -451,6 +451,35 @@ def test_the_first_full_round_of_a_burst_is_split_for_idle_processes_and_the_nex
     assert sorted(published(storage, settings)) == names
 
 
+def test_a_round_held_back_by_the_queue_bound_does_not_make_the_next_full_round_a_burst(
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
+) -> None:
+    names = [f"s{i:02d}" for i in range(48)]
+    s = schedulers(
+        [make_sensor(n) for n in names],
+        schedule_limit=12,
+        tick_batch_size=12,
+        tick_batch_min=4,
+        tick_queue_limit=1,  # 4 messages for the 4 processes
+    )
+    due = make_due(storage)
+    with four_process_worker(storage, settings):
+        lead(s)
+        storage.client.zadd(storage.keys.due, dict.fromkeys(names, time.time() + 3600))
+        due(names)
+        for _ in range(3):
+            s.run_once()
+        assert [len(b) for b in queued_batches(storage, settings)] == [6, 6, 12, 12]
+        # The queue at its bound: nothing claimed; the workers are busy.
+        s.run_once()
+        assert s.held_back
+        # The workers take every message: the queue is empty, but they are
+        # still at work on the full rounds, so the next goes out whole.
+        storage.client.delete(f"{settings.key_prefix}celery:{settings.tick_queue}")
+        s.run_once()
+        assert [len(b) for b in queued_batches(storage, settings)] == [12]
+
+
 def test_rounds_stay_spread_while_fewer_older_messages_wait_than_worker_processes(
     schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
