@@ -30,6 +30,20 @@ loss of the whole worker:
   ``ValueError('file descriptor is None')``, which Celery does not catch,
   and the worker ended.  Here such a process's sentinel is watched anew, so
   its exit is handled (reaped and replaced) as the loop starts.
+
+And one fault of its warm shutdown, which made a worker told to stop take
+more than 30 s and hand back a message it had run:
+
+- **Stopped while a job is in a pool process's pipe.**  When the consumer
+  closes, Celery's ``flush`` drops from the pool's books every job no pool
+  process has acknowledged yet, so that the broker redelivers it; but a job
+  already written (or being written) to a live process's pipe is run by
+  that process all the same.  The pool stops reading results once its books
+  are empty, and the process, on its way out, waits 30 s (billiard's
+  ``_ensure_messages_consumed``) for the result nobody reads; the message
+  was then restored to the queue and evaluated again.  Here such a job stays
+  on the books: its result is read, its message acknowledged once it ran,
+  as for any job under way when the worker was told to stop.
 """
 
 from __future__ import annotations
@@ -50,6 +64,15 @@ def started_ok(exitcodes: list[int | None]) -> bool:
     process to start); ``None`` is a process never started, which is one.
     """
     return all(code is not None and code < 0 for code in exitcodes)
+
+
+def handed_to_live_process(process: Any) -> bool:
+    """Whether a job's write went to (is going to) ``process``, a pool process still alive.
+
+    ``_write_to`` is set as the first byte of the job is written; a job only
+    in the outgoing buffer has none, and is rightly left for redelivery.
+    """
+    return process is not None and bool(process._is_alive())
 
 
 class SturdyPool(AsynPool):  # type: ignore[misc]  # Celery ships no type hints
@@ -73,6 +96,18 @@ class SturdyPool(AsynPool):  # type: ignore[misc]  # Celery ships no type hints
             if self._putlock is not None:
                 self._putlock.release()
         return True
+
+    def flush(self) -> None:
+        # A job a live process has, or is being handed, is run by it whatever
+        # the books say: keep it there, so that the shutdown waits for it.
+        handed = [
+            job
+            for job in self._cache.values()
+            if not job._accepted and handed_to_live_process(job._write_to)
+        ]
+        super().flush()
+        for job in handed:
+            self._cache[job._job] = job
 
     def get_process_queues(self) -> Any:
         for queues, owner in list(self._queues.items()):
