@@ -4,9 +4,9 @@ Celery's warm shutdown drops from its pool's books every job the pool process
 has not acknowledged yet, even one already written to that process's pipe.
 The process still runs it, and then, on its way out, waits up to 30 s for
 the main process to read a result the main process no longer reads: the
-worker took more than 30 s to stop (beyond Docker's 10 s grace, so killed),
-and the message went back to the queue although its ticks had been
-committed.  Here the pool process is paused (SIGSTOP) while the message is
+worker took more than 30 s to stop (past the compose file's grace period,
+so killed), and the message went back to the queue although its ticks had
+been committed.  Here the pool process is paused (SIGSTOP) while the message is
 written to it, so it cannot acknowledge the job before the shutdown starts.
 """
 
