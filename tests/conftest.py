@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -63,6 +64,16 @@ def storage(settings: Settings) -> Iterator[Repositories]:
     store = open_repositories(settings)
     yield store
     store.close()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Any]:
+    """A Celery app on the test's Redis, to publish messages as the scheduler and launcher do."""
+    from lookout.workers.app import make_celery
+
+    celery = make_celery(settings)
+    yield celery
+    celery.close()
 
 
 def text(reply: object) -> str:

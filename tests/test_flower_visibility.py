@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import ast
 import threading
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from lookout import Settings
 from lookout._tools.redis_server import free_port
 from lookout.testing import RUN_TASK, TICK_TASK, Repositories
-from lookout.workers.app import make_celery
 from tests.conftest import Spawn, process_env, start_ready, wait_for
 from tests.locations.work_support import claim_ticks, publish, start_worker, wait_committed
 
@@ -64,13 +60,6 @@ class TaskEvents:
     def __exit__(self, *exc: object) -> None:
         self._receiver.should_stop = True
         self._thread.join(5)
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Any]:
-    celery = make_celery(settings)
-    yield celery
-    celery.close()
 
 
 def test_a_batch_with_a_failing_sensor_reports_the_failure_in_its_task_result(

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ from lookout.testing import (
     open_repositories,
     tick_runner,
 )
-from lookout.workers.app import make_celery
 from lookout.workers.runs import Delivery, RunExecutor, new_run, status_event
 from tests.conftest import ROOT, Spawn, process_env, wait_for
 from tests.locations.work_proxy import ReplyDropper
@@ -43,13 +41,6 @@ from tests.locations.work_support import (
 BASIC = "tests.locations.work_basic"
 EVENTS = "tests.locations.work_events"
 ASSETS = "tests.locations.work_assets"
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Any]:
-    celery = make_celery(settings)
-    yield celery
-    celery.close()
 
 
 def _tick(storage: Repositories, settings: Settings, module: str, sensor: str) -> list[str]:

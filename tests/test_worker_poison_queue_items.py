@@ -8,15 +8,11 @@ the worker's event loop, killing the worker, and the item was lost.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from lookout._core.keys import Keys
 from lookout._core.settings import Settings
 from lookout.testing import Repositories
-from lookout.workers.app import make_celery
 from tests.conftest import Spawn, wait_for
 from tests.locations.work_support import log_text, start_worker, tick_and_wait
 
@@ -35,13 +31,6 @@ BAD_BODY = json.dumps(
         },
     }
 ).encode()
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Any]:
-    celery = make_celery(settings)
-    yield celery
-    celery.close()
 
 
 def test_raw_items_on_the_tick_and_run_queues_are_dead_lettered_and_the_worker_consumes_on(

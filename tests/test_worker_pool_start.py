@@ -22,26 +22,11 @@ from kombu.asynchronous import Hub
 
 from lookout._core.settings import Settings
 from lookout.testing import Repositories
-from lookout.workers.app import make_celery
 from lookout.workers.pool import SturdyPool, started_ok
 from tests.conftest import Spawn, process_env, wait_for
-from tests.locations.work_support import log_text, tick_and_wait
+from tests.locations.work_support import log_text, pool_children, tick_and_wait
 
 LOCATION = "tests.locations.work_basic"
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Any]:
-    celery = make_celery(settings)
-    yield celery
-    celery.close()
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def _ended(pid: int) -> bool:
@@ -58,12 +43,14 @@ def test_a_pool_process_killed_while_the_worker_starts_is_replaced_and_the_worke
     worker = spawn(
         ["lookout", "worker", "-m", LOCATION, "-c", "2"], process_env(settings), log_name="worker"
     )
-    wait_for(lambda: len(_children(worker.pid)) == 2, 60, interval=0.005, what="the pool's fork")
+    wait_for(
+        lambda: len(pool_children(worker.pid)) == 2, 60, interval=0.005, what="the pool's fork"
+    )
     # The pool forks before the consumer connects; the check comes after.
     os.kill(worker.pid, signal.SIGSTOP)
     try:
         assert " ready." not in log_text(worker), "the worker started before the pause"
-        victim = _children(worker.pid)[0]
+        victim = pool_children(worker.pid)[0]
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: _ended(victim), 10, what="the pool process's death")
     finally:
@@ -75,7 +62,7 @@ def test_a_pool_process_killed_while_the_worker_starts_is_replaced_and_the_worke
     )
     assert worker.poll() is None, log_text(worker)[-3000:]
     assert "Could not start worker processes" not in log_text(worker)
-    wait_for(lambda: len(_children(worker.pid)) == 2, 30, what="a replacement pool process")
+    wait_for(lambda: len(pool_children(worker.pid)) == 2, 30, what="a replacement pool process")
     tick_and_wait(storage, settings, app, ["counter", "counter_b"], timeout=60)
     assert worker.poll() is None, log_text(worker)[-3000:]
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import msgpack
-import pytest
 
 from lookout import DefaultSensorStatus, Settings
 from lookout.testing import TICK_TASK, Repositories, TickMessage
-from lookout.workers.app import make_celery
 from lookout.workers.ticks import pack_ticks
 from tests.conftest import Spawn, wait_for
 from tests.locations.work_support import (
@@ -26,13 +23,6 @@ from tests.locations.work_support import (
 )
 
 LOCATION = "tests.locations.work_basic"
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Any]:
-    celery = make_celery(settings)
-    yield celery
-    celery.close()
 
 
 def test_a_tick_batch_commits_each_tick_and_a_redelivered_tick_changes_nothing(

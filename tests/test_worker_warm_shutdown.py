@@ -17,36 +17,22 @@ import os
 import signal
 import termios
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from lookout._core.settings import Settings
 from lookout.testing import Repositories
-from lookout.workers.app import make_celery
 from tests.conftest import Spawn, wait_for
 from tests.locations.work_support import (
     claim_ticks,
     log_text,
+    pool_children,
     publish,
     start_worker,
     wait_committed,
 )
 
 LOCATION = "tests.locations.work_basic"
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Any]:
-    celery = make_celery(settings)
-    yield celery
-    celery.close()
-
-
-def _children(pid: int) -> list[int]:
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def _bytes_waiting_in_pipes(pid: int) -> int:
@@ -73,7 +59,7 @@ def test_a_worker_stopped_with_a_message_unacknowledged_in_its_pool_runs_it_once
     spawn: Spawn, settings: Settings, storage: Repositories, app: Any
 ) -> None:
     worker = start_worker(spawn, settings, LOCATION, concurrency=1)
-    [pool_process] = _children(worker.pid)
+    [pool_process] = pool_children(worker.pid)
     os.kill(pool_process, signal.SIGSTOP)
     try:
         ticks = claim_ticks(storage, settings, ["counter"])

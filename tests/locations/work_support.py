@@ -118,6 +118,14 @@ def status_events(storage: Repositories, status: str | None = None) -> list[RunE
     ]
 
 
+def pool_children(pid: int) -> list[int]:
+    """The pids of process ``pid``'s children: a worker's pool processes."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def pids_in(path: Path) -> list[int]:
     if not path.exists():
         return []
