@@ -21,6 +21,7 @@ import redis
 
 from lookout import Settings
 from lookout.testing import EmbeddedRedis, Repositories, open_repositories
+from lookout.workers.app import make_celery
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,8 +70,6 @@ def storage(settings: Settings) -> Iterator[Repositories]:
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Any]:
     """A Celery app on the test's Redis, to publish messages as the scheduler and launcher do."""
-    from lookout.workers.app import make_celery
-
     celery = make_celery(settings)
     yield celery
     celery.close()

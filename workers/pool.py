@@ -69,14 +69,17 @@ def started_ok(exitcodes: list[int | None]) -> bool:
 def handed_to_live_process(process: Any) -> bool:
     """Whether a job's write went to (is going to) ``process``, a pool process still alive.
 
-    ``_write_to`` is set as the first byte of the job is written; a job only
-    in the outgoing buffer has none, and is rightly left for redelivery.
+    ``_write_to`` is set as the write of the job to a process's pipe begins;
+    a job only in the outgoing buffer has none, and is rightly left for
+    redelivery.
     """
     return process is not None and bool(process._is_alive())
 
 
 class SturdyPool(AsynPool):  # type: ignore[misc]  # Celery ships no type hints
-    """``AsynPool`` that replaces a killed pool process wherever the kill lands."""
+    """``AsynPool`` that replaces a killed pool process wherever the kill lands, and
+    waits at a warm shutdown for the jobs its processes were handed.
+    """
 
     def did_start_ok(self) -> bool:
         exitcodes: list[int | None] = self._join_exited_workers()
