@@ -108,3 +108,26 @@ def test_bench_command_writes_every_figure_at_tiny_sizes(tmp_path: Path) -> None
     # the history.
     assert len(doc["targets"]) == 18
     assert all(isinstance(t["met"], bool) for t in doc["targets"])
+
+
+POOL_SIDE_TINY = ["--sensors", "300", "--per-message", "100", "--rounds", "1"]
+
+
+def test_pool_side_command_reports_python_redis_and_each_script_per_tick() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.pool_side", *POOL_SIDE_TINY],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    doc = json.loads(done.stdout)
+    assert doc["ticks"] == 300  # one counted round of every sensor, the warm-up left out
+    assert _number(doc, "python_us_per_tick") > 0
+    assert _number(doc, "redis_us_per_tick") > 0
+    # Redis's slow log timed every script a tick passes through on this side.
+    assert set(doc["script_us_per_tick"]) == {"claim_due", "take_up", "commit"}
+    for script in doc["script_us_per_tick"]:
+        assert _number(doc, "script_us_per_tick", script) > 0
