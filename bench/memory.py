@@ -57,8 +57,10 @@ def _used_memory(storage: Repositories) -> int:
     return int(storage.client.info("memory")["used_memory"])
 
 
-def _register(storage: Repositories, names: list[str], interval: float, due: float) -> None:
-    # What SensorStore.sync writes (one round trip per sensor there), in bulk.
+def register_sensors(storage: Repositories, names: list[str], interval: float, due: float) -> None:
+    """The sensors as the leader's sync records them (RUNNING, due at ``due``), in bulk:
+    ``SensorStore.sync`` makes a round trip per sensor.
+    """
     for start in range(0, len(names), CHUNK):
         part = names[start : start + CHUNK]
         pipe = storage.client.pipeline(transaction=False)
@@ -160,7 +162,7 @@ def measure_kind(
         storage.client.config_set("hash-max-listpack-value", listpack_value)
         empty = _used_memory(storage)
         names = [f"m{i:07d}" for i in range(sensors)]
-        _register(storage, names, 1.0, time.time() - 1)
+        register_sensors(storage, names, 1.0, time.time() - 1)
         registered = _used_memory(storage)
         token = uuid.uuid4().hex
         assert storage.leader.acquire(token, 3600.0)

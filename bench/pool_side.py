@@ -28,6 +28,7 @@ from typing import Any
 import click
 
 from bench.location import sensor_name, write_location
+from bench.memory import register_sensors
 from lookout._core.scripts import SCRIPTS
 from lookout._core.settings import Settings
 from lookout._core.storage import Repositories
@@ -44,6 +45,8 @@ MEASURED = {
 }
 # Room in Redis's slow log for every command of one message.
 SLOWLOG_LEN = 10_000
+# Redis's own settings of the slow log, put back after: log what takes 10 ms, keep 128.
+SLOWLOG_DEFAULTS = {"slowlog-log-slower-than": 10_000, "slowlog-max-len": 128}
 
 
 def _sha(name: str) -> str:
@@ -66,18 +69,6 @@ def _script_us(storage: Repositories, names: dict[str, str]) -> Counter[str]:
     return spent
 
 
-def _register(storage: Repositories, names: list[str], interval: float) -> None:
-    """The sensors as the leader's sync records them: RUNNING, each due now."""
-    pipe = storage.client.pipeline(transaction=False)
-    for name in names:
-        pipe.hset(
-            storage.keys.sensor(name), mapping={"default": "RUNNING", "interval": repr(interval)}
-        )
-    pipe.sadd(storage.keys.sensors, *names)
-    pipe.zadd(storage.keys.due, dict.fromkeys(names, 0.0))
-    pipe.execute()
-
-
 def measure(
     redis_url: str, workdir: Path, sensors: int, per_message: int, rounds: int
 ) -> dict[str, Any]:
@@ -92,7 +83,7 @@ def measure(
     token = uuid.uuid4().hex
     try:
         storage.client.flushall()
-        _register(storage, names, 0.25)
+        register_sensors(storage, names, 0.25, 0.0)
         if not storage.leader.acquire(token, 3600.0):
             raise RuntimeError("bench.pool_side could not take the leader lock")
         storage.client.config_set("slowlog-log-slower-than", 0)
@@ -137,15 +128,32 @@ def measure(
             "script_us_per_tick": {name: us / counted for name, us in sorted(scripts.items())},
         }
     finally:
-        storage.client.config_set("slowlog-log-slower-than", 10_000)
+        for setting, value in SLOWLOG_DEFAULTS.items():
+            storage.client.config_set(setting, value)
         storage.client.close()
 
 
 @click.command()
-@click.option("--sensors", default=10_000, show_default=True, help="Sensors, all due each round.")
-@click.option("--per-message", default=1000, show_default=True, help="Ticks a message carries.")
 @click.option(
-    "--rounds", default=5, show_default=True, help="Rounds counted, after one of warm-up."
+    "--sensors",
+    default=10_000,
+    type=click.IntRange(min=1),
+    show_default=True,
+    help="Sensors, all due each round.",
+)
+@click.option(
+    "--per-message",
+    default=1000,
+    type=click.IntRange(min=1),
+    show_default=True,
+    help="Ticks a message carries.",
+)
+@click.option(
+    "--rounds",
+    default=5,
+    type=click.IntRange(min=1),
+    show_default=True,
+    help="Rounds counted, after a warm-up.",
 )
 def main(sensors: int, per_message: int, rounds: int) -> None:
     """A pool process's side of tick messages, per tick, on an embedded redis-server."""

@@ -43,17 +43,23 @@ def _number(doc: dict[str, object], *path: str) -> float:
     return float(value)
 
 
-def test_bench_command_writes_every_figure_at_tiny_sizes(tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
+def _run(module: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python -m module args``, which must succeed within ``timeout`` s."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench", *TINY, "--output", str(out)],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         check=False,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def test_bench_command_writes_every_figure_at_tiny_sizes(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = _run("bench", *TINY, "--output", str(out), timeout=240)
     assert "raw Celery no-op tasks/s" in done.stdout  # the printed table
     doc = json.loads(out.read_text())
 
@@ -114,15 +120,7 @@ POOL_SIDE_TINY = ["--sensors", "300", "--per-message", "100", "--rounds", "1"]
 
 
 def test_pool_side_command_reports_python_redis_and_each_script_per_tick() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.pool_side", *POOL_SIDE_TINY],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = _run("bench.pool_side", *POOL_SIDE_TINY, timeout=120)
     doc = json.loads(done.stdout)
     assert doc["ticks"] == 300  # one counted round of every sensor, the warm-up left out
     assert _number(doc, "python_us_per_tick") > 0
