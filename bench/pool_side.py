@@ -22,8 +22,9 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
@@ -36,6 +37,9 @@ from lookout._tools.location import load_definitions
 from lookout._tools.redis_server import EmbeddedRedis
 from lookout.workers.tasks import WorkerTasks
 from lookout.workers.ticks import pack_columns
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # The scripts a tick passes through on this side, by the name SCRIPTS gives them.
 MEASURED = {
@@ -133,28 +137,18 @@ def measure(
         storage.client.close()
 
 
+def _count(name: str, default: int, text: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A whole-number option of at least 1."""
+    option: Callable[[Callable[P, R]], Callable[P, R]] = click.option(
+        name, default=default, type=click.IntRange(min=1), show_default=True, help=text
+    )
+    return option
+
+
 @click.command()
-@click.option(
-    "--sensors",
-    default=10_000,
-    type=click.IntRange(min=1),
-    show_default=True,
-    help="Sensors, all due each round.",
-)
-@click.option(
-    "--per-message",
-    default=1000,
-    type=click.IntRange(min=1),
-    show_default=True,
-    help="Ticks a message carries.",
-)
-@click.option(
-    "--rounds",
-    default=5,
-    type=click.IntRange(min=1),
-    show_default=True,
-    help="Rounds counted, after a warm-up.",
-)
+@_count("--sensors", 10_000, "Sensors, all due each round.")
+@_count("--per-message", 1000, "Ticks a message carries.")
+@_count("--rounds", 5, "Rounds counted, after a warm-up.")
 def main(sensors: int, per_message: int, rounds: int) -> None:
     """A pool process's side of tick messages, per tick, on an embedded redis-server."""
     with EmbeddedRedis() as redis, tempfile.TemporaryDirectory(prefix="lookout-pool-") as tmp:
