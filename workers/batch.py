@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,29 @@ def holder_name(host: str, pid: int, job: str) -> str:
         host = f"{host[: HOLDER_HOST_CHARS - len(whole) - 1]}~{whole}"
     digest = hashlib.blake2s(job.encode(), digest_size=6).hexdigest()
     return f"{host}:{pid}:{digest}"
+
+
+def hold_until_due(
+    due_at: float,
+    lead: float,
+    clock: Callable[[], float],
+    monotonic: Callable[[], float],
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Wait until ``due_at`` on this host's wall ``clock`` (a tick claimed ahead must not
+    start early: invariant 1), but at most ``lead`` s by ``monotonic``, which a
+    wall clock set back cannot stretch.
+    """
+    # The wall clock read first: a pause between the two reads (another thread
+    # took the GIL, the OS ran something else) then lengthens the hold.  Read
+    # second, the pause came off it, and a tick started that much before its
+    # due time (0.26 ms in a CI run: a 1 s sensor ticked 0.9997 s apart).
+    left = min(lead, due_at - clock())
+    until = monotonic() + left
+    # A sleep may end a little short of the wall clock (its own clock):
+    # looked at again until the tick is due or the lead is spent.
+    while (wait := min(until - monotonic(), due_at - clock())) > 0:
+        sleep(wait)
 
 
 def last_duration(entry: bytes | None) -> float | None:
@@ -321,15 +344,7 @@ class TickBatch:
         self._flush(pending)
 
     def _hold_until_due(self, tick: TickMessage, lead: float) -> None:
-        """Wait until ``tick`` is due on this host's clock (a tick claimed ahead must not
-        start early: invariant 1), but at most ``lead`` s from now.
-        """
-        clock = self.runner.clock
-        until = self.keeper.monotonic() + min(lead, tick.due_at - clock())
-        # A sleep may end a little short of the wall clock (its own clock):
-        # looked at again until the tick is due or the lead is spent.
-        while (wait := min(until - self.keeper.monotonic(), tick.due_at - clock())) > 0:
-            time.sleep(wait)
+        hold_until_due(tick.due_at, lead, self.runner.clock, self.keeper.monotonic)
 
     def _may_be_slow(self, state: SensorState) -> bool:
         took = last_duration(state.last_entry)
