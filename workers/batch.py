@@ -314,7 +314,7 @@ class TickBatch:
         for tick, state in held:
             ref = (tick.sensor, tick.tick_id)
             if lead > 0 and tick.due_at > runner.clock():
-                self._hold_until_due(tick, lead)
+                hold_until_due(tick.due_at, lead, runner.clock, monotonic)
             if keeper.surely_held(ref) < needed:
                 log.warning(
                     "stopped evaluating message %s: the lease of %s could lapse before "
@@ -342,9 +342,6 @@ class TickBatch:
             if now - pending.since >= self.flush_every:
                 self._flush(pending)
         self._flush(pending)
-
-    def _hold_until_due(self, tick: TickMessage, lead: float) -> None:
-        hold_until_due(tick.due_at, lead, self.runner.clock, self.keeper.monotonic)
 
     def _may_be_slow(self, state: SensorState) -> bool:
         took = last_duration(state.last_entry)
