@@ -11,23 +11,33 @@ around each message: this process's CPU (``time.process_time``) and Redis's
 time Redis spent in each script (``claim_due``, ``take_up``, ``commit_many``).
 The first round warms up (plans, scripts loaded) and is not counted.
 
-``python -m bench.pool_side`` runs it on an embedded redis-server.
+``python -m bench.pool_side`` runs it on an embedded redis-server.  With
+``--callgrind`` it counts instructions per tick instead (``bench.callgrind``):
+Redis's, run under callgrind, which stay within ~0.5% from run to run where
+its time moves by 15%.  This process's too when it runs under callgrind
+itself; keep its messages small then (``--per-message 50``): a message that
+runs longer than a second renews each tick's lease as it begins it
+(``workers/batch.py``'s ``RESTART_AFTER``), which a message at full speed never
+does, and Redis's count then holds those renewals and its own idle loop.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from bench.callgrind import Counted, under_callgrind, wrapper
 from bench.location import sensor_name, write_location
 from bench.memory import register_sensors
 from lookout._core.scripts import SCRIPTS
@@ -73,11 +83,83 @@ def _script_us(storage: Repositories, names: dict[str, str]) -> Counter[str]:
     return spent
 
 
+@dataclass
+class _Spent:
+    """What messages cost: this process's and Redis's CPU (s), each script's time (us)."""
+
+    ticks: int = 0
+    python: float = 0.0
+    redis: float = 0.0
+    scripts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: _Spent) -> None:
+        self.ticks += other.ticks
+        self.python += other.python
+        self.redis += other.redis
+        self.scripts += other.scripts
+
+
+def _message(
+    storage: Repositories,
+    tasks: WorkerTasks,
+    token: str,
+    per_message: int,
+    shas: dict[str, str],
+    counted: Counted | None,
+) -> _Spent:
+    """One message: the leader's claim of ``per_message`` due ticks, then the pool's side."""
+    if counted is not None:
+        counted.start()
+    claim = storage.ticks.claim_due(
+        token, time.time(), limit=per_message, ttl=60.0, tick_prefix=uuid.uuid4().hex[:24]
+    )
+    if claim is None:
+        raise RuntimeError("bench.pool_side lost the leader lock")
+    ticks = claim.claimed
+    message = pack_columns(ticks.sensors, ticks.id_prefix, ticks.ids, ticks.due_at)
+    redis_before, python_before = _redis_cpu(storage), time.process_time()
+    outcome = tasks.tick_batch(uuid.uuid4().hex, [message], {})
+    python_after, redis_after = time.process_time(), _redis_cpu(storage)
+    if counted is not None:
+        counted.stop()
+    if outcome["committed"] != len(ticks):
+        raise RuntimeError(f"a message committed {outcome} of {len(ticks)} ticks")
+    return _Spent(
+        len(ticks),
+        python_after - python_before,
+        redis_after - redis_before,
+        _script_us(storage, shas),  # this message's and its claim's
+    )
+
+
+def _per_tick(spent: _Spent, counted: Counted | None) -> dict[str, Any]:
+    n = spent.ticks
+    if counted is not None:
+        # Under callgrind, times tell nothing: the counts alone.
+        return {
+            "instructions_per_tick": {
+                role: counted.totals[pid] / n for role, pid in counted.roles.items()
+            }
+        }
+    return {
+        "python_us_per_tick": spent.python / n * 1e6,
+        "redis_us_per_tick": spent.redis / n * 1e6,
+        "script_us_per_tick": {name: us / n for name, us in sorted(spent.scripts.items())},
+    }
+
+
 def measure(
-    redis_url: str, workdir: Path, sensors: int, per_message: int, rounds: int
+    redis_url: str,
+    workdir: Path,
+    sensors: int,
+    per_message: int,
+    rounds: int,
+    counted: Counted | None = None,
 ) -> dict[str, Any]:
     """The figures per tick, over ``rounds`` counted rounds of ``sensors`` ticks in
-    messages of ``per_message``.
+    messages of ``per_message``.  With ``counted``, its processes' instructions are
+    counted around each counted message and its claim, instead of times, and
+    Redis's slow log is left alone (its entries are work Redis would not do).
     """
     settings = Settings(redis_url=redis_url)
     storage = Repositories.from_settings(settings)
@@ -90,46 +172,24 @@ def measure(
         register_sensors(storage, names, 0.25, 0.0)
         if not storage.leader.acquire(token, 3600.0):
             raise RuntimeError("bench.pool_side could not take the leader lock")
-        storage.client.config_set("slowlog-log-slower-than", 0)
-        storage.client.config_set("slowlog-max-len", SLOWLOG_LEN)
-        storage.client.slowlog_reset()
+        if counted is None:
+            storage.client.config_set("slowlog-log-slower-than", 0)
+            storage.client.config_set("slowlog-max-len", SLOWLOG_LEN)
+            storage.client.slowlog_reset()
         tasks = WorkerTasks(definitions, settings)
-        python = redis = 0.0
-        scripts: Counter[str] = Counter()
-        counted = 0
+        spent = _Spent()
         for k in range(rounds + 1):
             # Every sensor due again, claimed and evaluated a message at a time.
             storage.client.zadd(storage.keys.due, dict.fromkeys(names, 0.0), xx=True)
             for _ in range(0, sensors, per_message):
-                claim = storage.ticks.claim_due(
-                    token,
-                    time.time(),
-                    limit=per_message,
-                    ttl=60.0,
-                    tick_prefix=uuid.uuid4().hex[:24],
-                )
-                if claim is None:
-                    raise RuntimeError("bench.pool_side lost the leader lock")
-                ticks = claim.claimed
-                message = pack_columns(ticks.sensors, ticks.id_prefix, ticks.ids, ticks.due_at)
-                redis_before, python_before = _redis_cpu(storage), time.process_time()
-                outcome = tasks.tick_batch(uuid.uuid4().hex, [message], {})
-                python_after, redis_after = time.process_time(), _redis_cpu(storage)
-                spent = _script_us(storage, shas)  # this message's and its claim's
-                if outcome["committed"] != len(ticks):
-                    raise RuntimeError(f"a message committed {outcome} of {len(ticks)} ticks")
+                one = _message(storage, tasks, token, per_message, shas, counted if k else None)
                 if k > 0:
-                    python += python_after - python_before
-                    redis += redis_after - redis_before
-                    scripts += spent
-                    counted += len(ticks)
+                    spent.add(one)
         return {
             "sensors": sensors,
             "ticks_per_message": per_message,
-            "ticks": counted,
-            "python_us_per_tick": python / counted * 1e6,
-            "redis_us_per_tick": redis / counted * 1e6,
-            "script_us_per_tick": {name: us / counted for name, us in sorted(scripts.items())},
+            "ticks": spent.ticks,
+            **_per_tick(spent, counted),
         }
     finally:
         for setting, value in SLOWLOG_DEFAULTS.items():
@@ -149,10 +209,27 @@ def _count(name: str, default: int, text: str) -> Callable[[Callable[P, R]], Cal
 @_count("--sensors", 10_000, "Sensors, all due each round.")
 @_count("--per-message", 1000, "Ticks a message carries.")
 @_count("--rounds", 5, "Rounds counted, after a warm-up.")
-def main(sensors: int, per_message: int, rounds: int) -> None:
+@click.option(
+    "--callgrind",
+    is_flag=True,
+    help="Also count instructions per tick (bench.callgrind): Redis's, run under callgrind, "
+    "and this process's when it runs under it too "
+    "(valgrind --tool=callgrind --instr-atstart=no python -m bench.pool_side --callgrind).",
+)
+def main(sensors: int, per_message: int, rounds: int, callgrind: bool) -> None:
     """A pool process's side of tick messages, per tick, on an embedded redis-server."""
-    with EmbeddedRedis() as redis, tempfile.TemporaryDirectory(prefix="lookout-pool-") as tmp:
-        result = measure(redis.url, Path(tmp), sensors, per_message, rounds)
+    with (
+        tempfile.TemporaryDirectory(prefix="lookout-pool-") as tmp,
+        EmbeddedRedis(wrapper=wrapper(Path(tmp)) if callgrind else ()) as redis,
+    ):
+        counted = None
+        if callgrind:
+            assert redis.process is not None  # started
+            roles = {"redis": redis.process.pid}
+            if under_callgrind():
+                roles["python"] = os.getpid()
+            counted = Counted(roles)
+        result = measure(redis.url, Path(tmp), sensors, per_message, rounds, counted)
     click.echo(json.dumps(result, indent=2))
 
 

@@ -129,3 +129,14 @@ def test_pool_side_command_reports_python_redis_and_each_script_per_tick() -> No
     assert set(doc["script_us_per_tick"]) == {"claim_due", "take_up", "commit"}
     for script in doc["script_us_per_tick"]:
         assert _number(doc, "script_us_per_tick", script) > 0
+
+
+def test_pool_side_with_callgrind_counts_redis_instructions_per_tick_instead_of_times() -> None:
+    done = _run("bench.pool_side", *POOL_SIDE_TINY, "--callgrind", timeout=240)
+    doc = json.loads(done.stdout)
+    assert doc["ticks"] == 300
+    # Redis ran under callgrind; this process did not, so only Redis was counted.
+    assert set(doc["instructions_per_tick"]) == {"redis"}
+    # A tick is tens of thousands of instructions of Redis (a claim, a take-up, a commit).
+    assert _number(doc, "instructions_per_tick", "redis") > 10_000
+    assert "redis_us_per_tick" not in doc and "script_us_per_tick" not in doc

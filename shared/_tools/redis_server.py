@@ -11,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -43,9 +44,16 @@ class EmbeddedRedis:
     """A redis-server child process; ``start()`` runs it, ``stop()`` ends it."""
 
     def __init__(
-        self, port: int | None = None, *, appendonly: bool = False, directory: str | None = None
+        self,
+        port: int | None = None,
+        *,
+        appendonly: bool = False,
+        directory: str | None = None,
+        wrapper: Sequence[str] = (),
     ) -> None:
         self.port = port
+        # A command the server runs under (a profiler's, for the benchmark).
+        self.wrapper = list(wrapper)
         self.appendonly = appendonly
         self.directory = directory
         self.process: subprocess.Popen[bytes] | None = None
@@ -62,6 +70,7 @@ class EmbeddedRedis:
             self._tmp = tempfile.TemporaryDirectory(prefix="lookout-redis-")
             self.directory = self._tmp.name
         args = [
+            *self.wrapper,
             redis_server_binary(),
             "--port",
             str(self.port),
