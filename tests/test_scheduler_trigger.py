@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -160,3 +161,59 @@ def test_a_trigger_while_no_scheduler_runs_is_kept_until_one_leads(
         scheduler.publisher.close()
     assert scheduler.stats.ticks == 1
     assert storage.sensors.state("manual").inflight is not None
+
+
+def test_a_stopped_sensors_triggered_tick_given_back_is_due_again_and_then_ticks_once(
+    world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
+) -> None:
+    scheduler, runner = world
+    trigger_sensor(storage.schedule, "manual", now=clock.now)
+    first = claim(scheduler, clock)["manual"]
+    # Not evaluated (its worker stopped first): the tick the trigger asked for is still owed.
+    assert storage.ticks.give_back([("manual", first, None)], clock.now) == 1
+    assert storage.schedule.due_times(["manual"]) == [pytest.approx(clock.now)]
+    scheduler.sync()  # a restart's sync keeps it due too
+    second = claim(scheduler, clock)["manual"]
+    assert second != first
+    assert runner.tick("manual", tick_id=second) is not None
+    scheduler.sync()
+    clock.now += 3600
+    assert "manual" not in claim(scheduler, clock)  # the trigger's one tick, given
+    assert [r.tick_id for r in storage.ticks.history("manual")] == [second]
+
+
+def test_a_stopped_sensors_triggered_tick_never_published_is_claimed_again_once(
+    world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
+) -> None:
+    scheduler, runner = world
+    trigger_sensor(storage.schedule, "manual", now=clock.now)
+    assert scheduler.lock.hold()
+    lost = scheduler.ticks.claim_due(
+        scheduler.lock.token, clock.now, limit=10, ttl=60, tick_prefix="a" * 24, publish_within=0.05
+    )
+    assert lost is not None
+    lost_ids = {t.sensor: t.tick_id for t in lost.ticks}
+    assert "manual" in lost_ids
+    time.sleep(0.1)  # the leader died before it published: the claim's lease lapses
+    again = claim(scheduler, clock)
+    assert "manual" in again and again["manual"] != lost_ids["manual"]
+    assert runner.tick("manual", tick_id=again["manual"]) is not None
+    clock.now += 3600
+    assert "manual" not in claim(scheduler, clock)
+    assert storage.ticks.history("manual")[0].tick_id == again["manual"]
+
+
+def test_a_triggered_tick_claimed_by_the_version_before_is_due_again_when_given_back(
+    world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
+) -> None:
+    scheduler, _ = world
+    trigger_sensor(storage.schedule, "manual", now=clock.now)
+    tick = claim(scheduler, clock)["manual"]
+    # A leader of the version before took the trigger's mark off at the claim and
+    # marked the lease instead (a rolling deploy: this worker gives its tick back).
+    hash_key = storage.keys.sensor("manual")
+    storage.client.hdel(hash_key, "trigger")
+    storage.client.hset(hash_key, "by_trigger", "1")
+    assert storage.ticks.give_back([("manual", tick, None)], clock.now) == 1
+    assert storage.schedule.due_times(["manual"]) == [pytest.approx(clock.now)]
+    assert storage.client.hget(hash_key, "by_trigger") is None

@@ -14,12 +14,13 @@ lookout:sensor:{name}           hash    status (operator-set RUNNING/STOPPED),
                                         (whole unix s no history entry ended
                                         before: scripts.lease), interval,
                                         trigger (due by a trigger, not by
-                                        status); the tick lease:
+                                        status; kept through the tick it asked
+                                        for); the tick lease:
                                         inflight (tick id), holder ("{host}:{pid}:
                                         {job}" once begun, at most 64 bytes:
                                         workers.batch.holder_name), began (Redis time),
                                         claimed_at (the claimer's clock, shown),
-                                        by_trigger, deaths, death; and
+                                        deaths, death; and
                                         last_commit (16 hex digits of the SHA-1 of
                                         "{holder}" when the history's head names
                                         the tick, else of "{tick id} {holder}":
