@@ -392,7 +392,7 @@ class Scheduler:
                 raise failed.error from None
             # Published: a worker has a lease's length to begin each.  Should
             # this fail, the sweep gives the ticks back unless a worker began them.
-            self.ticks.publish(ticks.sensors, self.settings.inflight_ttl)
+            self.ticks.publish(ticks, self.settings.inflight_ttl)
             self.stats.ticks += len(ticks)
             log.debug("published %d ticks", len(ticks))
         return len(claim.claimed)

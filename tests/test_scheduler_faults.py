@@ -141,51 +141,73 @@ def test_a_claiming_round_sent_twice_claims_once_and_answers_the_same(
     assert later is not None and later.ticks == []
 
 
-def test_a_large_round_holds_exactly_its_claims_in_the_leases_and_the_claimed(
+def test_a_large_round_holds_exactly_its_claims_in_the_leases_and_itself_in_the_claimed(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
-    # Over 128 claims into empty sets: the script opens them with a placeholder
+    # Over 128 claims into an empty set: the script opens it with a placeholder
     # (a skiplist from the start) that must be gone when the round ends.
     s = schedulers([make_sensor(f"s{i:03d}") for i in range(300)], **STEADY)
     lead(s)
     first = claim_round(storage, s, "a", limit=200)
     assert first is not None and len(first.ticks) == 200
     names = sorted(t.sensor for t in first.ticks)
-    claimed: list[Any] = storage.client.zrange(storage.keys.claimed, 0, -1, withscores=True)
     assert in_flight(storage) == names
-    assert sorted(text(name) for name, _ in claimed) == names
-    assert len({score for _, score in claimed}) == 1
-    # Sets that exist already are added to as they are.
+    # The round, not each tick, waits to be published: one member.
+    assert [text(m) for m in storage.client.zrange(storage.keys.claimed, 0, -1)] == ["a"]
+    # A set that exists already is added to as it is.
     second = claim_round(storage, s, "b", limit=200)
     assert second is not None and len(second.ticks) == 100
     assert in_flight(storage) == [f"s{i:03d}" for i in range(300)]
-    assert storage.client.zcard(storage.keys.claimed) == 300
+    assert sorted(text(m) for m in storage.client.zrange(storage.keys.claimed, 0, -1)) == [
+        "a",
+        "b",
+    ]
+    storage.ticks.publish(first.claimed, 60)
+    assert [text(m) for m in storage.client.zrange(storage.keys.claimed, 0, -1)] == ["b"]
 
 
-def test_a_small_round_leaves_the_leases_and_the_claimed_as_skiplists(
+def test_a_small_round_leaves_the_leases_as_a_skiplist(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
-    # Few claims (a low tick rate): Redis would keep both sets listpacks, in
+    # Few claims (a low tick rate): Redis would keep the set a listpack, in
     # which every later ZADD of these ticks scans the list.  The round opens
-    # them as skiplists; the placeholder is gone when it ends.
+    # it as a skiplist; the placeholder is gone when it ends.
     s = schedulers([make_sensor(f"s{i}") for i in range(6)], **STEADY)
     lead(s)
     first = claim_round(storage, s, "a", limit=4)
     assert first is not None and len(first.ticks) == 4
-    for key in (storage.keys.inflight, storage.keys.claimed):
-        assert storage.client.object("encoding", key) == b"skiplist"
+    assert storage.client.object("encoding", storage.keys.inflight) == b"skiplist"
     assert in_flight(storage) == ["s0", "s1", "s2", "s3"]
-    assert storage.client.zcard(storage.keys.claimed) == 4
     # A set that is a listpack already (a tick claimed by hand made it) is
     # turned into a skiplist by the next round that claims.
-    storage.client.delete(storage.keys.claimed)
-    storage.client.zadd(storage.keys.claimed, {"s0": 1.0})
-    assert storage.client.object("encoding", storage.keys.claimed) == b"listpack"
+    storage.client.delete(storage.keys.inflight)
+    storage.client.zadd(storage.keys.inflight, {"s0": time.time() + 60})
+    assert storage.client.object("encoding", storage.keys.inflight) == b"listpack"
     second = claim_round(storage, s, "b", limit=4)
     assert second is not None and [t.sensor for t in second.ticks] == ["s4", "s5"]
-    assert storage.client.object("encoding", storage.keys.claimed) == b"skiplist"
-    claimed = sorted(text(n) for n in storage.client.zrange(storage.keys.claimed, 0, -1))
-    assert claimed == ["s0", "s4", "s5"]
+    assert storage.client.object("encoding", storage.keys.inflight) == b"skiplist"
+    assert in_flight(storage) == ["s0", "s4", "s5"]
+
+
+def test_a_round_never_published_leaves_the_claimed_once_its_ticks_lapsed_long_ago(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    s = schedulers([make_sensor(f"s{i}") for i in range(4)], **STEADY)
+    lead(s)
+    lost = storage.ticks.claim_due(
+        s.lock.token, time.time(), limit=2, ttl=0.2, tick_prefix="lost", publish_within=0.1
+    )
+    assert lost is not None and len(lost.ticks) == 2
+    time.sleep(0.4)  # its leases lapsed (0.1 s), and its reply's time (0.2 s) is over
+    later = storage.ticks.claim_due(
+        s.lock.token, time.time(), limit=10, ttl=60, tick_prefix="next", publish_within=10
+    )
+    assert later is not None
+    # The sweep read the lost round (given back without a record, not counted as
+    # lapsed in the queue), then the round left the set: only the new one waits.
+    assert later.lapsed == 0 and later.requeued == 0
+    assert [text(m) for m in storage.client.zrange(storage.keys.claimed, 0, -1)] == ["next"]
+    assert sorted(t.sensor for t in later.ticks) == ["s0", "s1", "s2", "s3"]
 
 
 def test_a_round_named_like_the_start_of_the_last_one_is_a_new_round(

@@ -125,7 +125,7 @@ def test_a_held_lease_that_lapses_is_expired_by_the_sweep_naming_its_holder(
         )
         assert first is not None
         [tick] = first.ticks
-        storage.ticks.publish(first.claimed.sensors, 60)
+        storage.ticks.publish(first.claimed, 60)
         # A worker begins it, then stops renewing (killed with its whole host).
         assert storage.ticks.begin([("gone", tick.tick_id)], "host-x:7:job", 0.1) == [""]
         time.sleep(0.2)

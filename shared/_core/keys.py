@@ -77,9 +77,12 @@ lookout:due                     zset    sensor name -> next due time (unix s), f
                                         STOPPED ones a trigger made due
 lookout:inflight                zset    sensor name -> its tick lease's expiry
                                         (Redis time, unix s): the sweep's index
-lookout:claimed                 zset    sensor name -> claim time (Redis's) of a
-                                        tick the leader claimed and has not yet
-                                        published: the sweep gives such a tick
+lookout:claimed                 zset    claiming round -> when it may leave
+                                        (Redis time, long after its ticks'
+                                        leases lapsed) of a round the leader
+                                        claimed and has not yet published (its
+                                        ticks' ids: the round, then 8 hex
+                                        digits): the sweep gives such a tick
                                         back without a record
 lookout:deferred                string  how many due ticks the leader put back
                                         because the launch stream was over its

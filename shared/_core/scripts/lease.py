@@ -23,8 +23,8 @@ Every script takes its arguments by name: ``ARGV[1]`` is one msgpack map
 (strings as msgpack str, which Lua's cmsgpack reads byte for byte), decoded
 into ``A`` at the top; each script's header lists the names it reads.  Every
 script's first two keys are the ``inflight`` zset (each lease's expiry, the
-sweep's index) and the ``claimed`` zset (leases claimed by the leader and not
-yet published).
+sweep's index) and the ``claimed`` zset (the leader's claiming rounds not yet
+published: a tick's round is its id without the last 8 hex digits).
 """
 
 from __future__ import annotations
@@ -105,7 +105,11 @@ end
 local function clear_lease(hash, name)
   clear_lease_fields(hash)
   redis.call('ZREM', LEASES, name)
-  redis.call('ZREM', CLAIMED, name)
+end
+-- The claiming round of a tick (CLAIM_DUE's ids: the round, then 8 hex
+-- digits), the member of CLAIMED while the leader has not published it.
+local function round_of(tick)
+  return string.sub(tick, 1, -9)
 end
 local function set_expiry(name, at)
   redis.call('ZADD', LEASES, at, name)
@@ -363,7 +367,7 @@ local function expire(hash, due, ticks, name, now_due, size, max_age, events)
     'claimed_at', 'interval', 'death', 'by_trigger')
   local by_trigger = f[4] or f[8]
   local tick = f[1]
-  local unpublished = not f[2] and redis.call('ZSCORE', CLAIMED, name)
+  local unpublished = tick and not f[2] and redis.call('ZSCORE', CLAIMED, round_of(tick))
   clear_lease(hash, name)
   if not tick then
     return 0
@@ -591,28 +595,22 @@ local out = {expired, promoted, 0, lapsed, queued, 0, n, table.concat(claimed, s
 for first = 1, #names, 1000 do
   redis.call('ZREM', KEYS[4], unpack(names, first, math.min(first + 999, #names)))
 end
--- The claimed set is new each round (the workers emptied it), the leases'
--- set too whenever no tick was in flight, and Redis 7.0 makes every new
--- sorted set a listpack until it passes 128 members, whatever the ZADD
--- holds.  In a listpack each member is looked for and placed by a scan of
--- the list that parses every score on its way: at a low tick rate, where
--- both sets stay small, every ZADD of the round's ticks (here, the
--- publish's, the take-up's) cost ~7x a skiplist's.  So each round makes
--- both sets skiplists: a placeholder longer than a listpack takes (64
--- bytes unless configured) converts a new or small set, and Redis never
--- converts a skiplist back while the key lives; the placeholder goes in the
--- same step.  (A round that claims nothing leaves them be.)  Bytes 0xff:
--- never in a name (names are UTF-8).  One table for both calls: the same
--- members, the expiry's score, then the claim's.
+-- The leases' set is new whenever no tick was in flight, and Redis 7.0
+-- makes every new sorted set a listpack until it passes 128 members,
+-- whatever the ZADD holds.  In a listpack each member is looked for and
+-- placed by a scan of the list that parses every score on its way: at a low
+-- tick rate, where the set stays small, every ZADD of the round's ticks
+-- (here, the publish's, the take-up's) cost ~7x a skiplist's.  So each round
+-- makes it a skiplist: a placeholder longer than a listpack takes (64 bytes
+-- unless configured) converts a new or small set, and Redis never converts
+-- a skiplist back while the key lives; the placeholder goes in the same
+-- step.  (A round that claims nothing leaves it be.)  Bytes 0xff: never in
+-- a name (names are UTF-8).
 local OPENER = string.rep(string.char(255), 200)
-local function open(key, score)
-  if #claimed == 0 or redis.call('OBJECT', 'ENCODING', key) == 'skiplist' then
-    return false
-  end
-  redis.call('ZADD', key, score, OPENER)
-  return true
+local opened = #claimed > 0 and redis.call('OBJECT', 'ENCODING', LEASES) ~= 'skiplist'
+if opened then
+  redis.call('ZADD', LEASES, expiry, OPENER)
 end
-local opened = {[LEASES] = open(LEASES, expiry), [CLAIMED] = open(CLAIMED, claim_time)}
 for first = 1, #claimed, 1000 do
   local scored = {}
   local k = 0
@@ -622,43 +620,44 @@ for first = 1, #claimed, 1000 do
     k = k + 2
   end
   redis.call('ZADD', LEASES, unpack(scored))
-  for j = 1, k, 2 do
-    scored[j] = claim_time
-  end
-  redis.call('ZADD', CLAIMED, unpack(scored))
 end
-if opened[LEASES] then
+if opened then
   redis.call('ZREM', LEASES, OPENER)
 end
-if opened[CLAIMED] then
-  redis.call('ZREM', CLAIMED, OPENER)
+-- The round, not each of its ticks, is claimed and not yet published: one
+-- member (a member a tick, added here and taken out by the publish or the
+-- take-up, was ~4% of Redis's instructions a tick).  A round never
+-- published (the leader died first) leaves the set once its ticks' leases
+-- have long lapsed and the sweep has read them: its score is that time,
+-- ``publish_within`` and the round's ``round_ttl`` after its claim.
+redis.call('ZREMRANGEBYSCORE', CLAIMED, '-inf', claim_time)
+if #claimed > 0 then
+  redis.call('ZADD', CLAIMED, score(now + A.publish_within + A.round_ttl), round)
 end
 return answer(out)
 """)
 
-# PUBLISH: the leader sent these ticks' messages: they leave the claimed set
-# and their leases run ``ttl`` s from now, for a worker to take each up.  Two
-# calls for the whole round.  (A lease already gone is not brought back: XX.
-# A leader that stalled longer than ``publish_within`` may touch a newer claim
-# of the same sensor: that tick then reads as published; it is still begun,
+# PUBLISH: the leader sent the messages of these ticks of ``round``: the round
+# leaves the claimed set and their leases run ``ttl`` s from now, for a worker
+# to take each up.  A call per 1,000 ticks.  (A lease already gone is not
+# brought back: XX.  A leader that stalled longer than ``publish_within`` may
+# touch a newer claim of the same sensor: that tick is still begun,
 # committed or expired once.)
 # KEYS: inflight zset, claimed zset
-# A: ttl, names (the sensors)
-# Returns how many leases were published.
+# A: ttl, round (the claiming round, CLAIM_DUE's), names (the sensors)
+# Returns how many of their leases it moved.
 PUBLISH = _script("""
 local at = score(clock() + A.ttl)
 local done = 0
 for first = 1, #A.names, 1000 do
   local scored = {}
-  local names = {}
   for i = first, math.min(first + 999, #A.names) do
     scored[#scored + 1] = at
     scored[#scored + 1] = A.names[i]
-    names[#names + 1] = A.names[i]
   end
-  redis.call('ZADD', LEASES, 'XX', unpack(scored))
-  done = done + redis.call('ZREM', CLAIMED, unpack(names))
+  done = done + redis.call('ZADD', LEASES, 'XX', 'CH', unpack(scored))
 end
+redis.call('ZREM', CLAIMED, A.round)
 return done
 """)
 
@@ -680,7 +679,7 @@ local function begin_tick(hash, name, tick, holder, ttl, now)
   redis.call('HSET', hash, 'holder', holder, 'began', fmt(now))
   set_expiry(name, now + ttl)
   -- Begun is published, even if the leader could not say so.
-  redis.call('ZREM', CLAIMED, name)
+  redis.call('ZREM', CLAIMED, round_of(tick))
   return ''
 end
 """
@@ -722,6 +721,10 @@ local names = {}
 local ticks, fields, holder = A.ticks, A.fields, A.holder
 local hash_prefix, ticks_prefix = A.hash_prefix, A.ticks_prefix
 local n = #fields
+-- The held ticks' claiming rounds, each named once (a message's ticks are
+-- mostly of one round: a new one is looked for only when a tick is not of
+-- the last one named).
+local rounds, round = {}, nil
 -- (Positions counted here: each ``#`` is a search of the table's border.)
 local held = 0
 for i = 1, #ticks, 2 do
@@ -738,6 +741,10 @@ for i = 1, #ticks, 2 do
     held = held + 1
     expiries[2 * held - 1], expiries[2 * held] = expiry, name
     names[held] = name
+    if not round or string.find(tick, round, 1, true) ~= 1 then
+      round = round_of(tick)
+      rounds[#rounds + 1] = round
+    end
     -- The reply is the HMGET's own table (no copy per tick): the answer
     -- in the tick id's place, then the holder's as read, the state, the head.
     f[1] = ''
@@ -746,12 +753,15 @@ for i = 1, #ticks, 2 do
     out[(i + 1) / 2] = f
   end
 end
--- begin_tick's lease expiries and removals from the claimed, a call each per
--- 1,000 ticks (the script is atomic: nothing sees them apart).
+-- begin_tick's lease expiries, a call per 1,000 ticks, and its removals
+-- from the claimed, a call for the rounds (the script is atomic: nothing
+-- sees them apart).
 for first = 1, #names, 1000 do
   local last = math.min(first + 999, #names)
   redis.call('ZADD', LEASES, unpack(expiries, 2 * first - 1, 2 * last))
-  redis.call('ZREM', CLAIMED, unpack(names, first, last))
+end
+if #rounds > 0 then
+  redis.call('ZREM', CLAIMED, unpack(rounds))
 end
 return cmsgpack.pack(out)
 """)
@@ -999,8 +1009,7 @@ end
 local status = (letter ~= 'K' or reason ~= nil) and letter or nil
 write_record(KEYS[3], KEYS[4], entry, S.size, started, S.max_age, fields, status, reason,
   fold, state[5], S.first, S.last)
--- clear_lease, its expiry later, and not CLAIMED: begin_tick (a holder) took it
--- out.  With the lease's fields the count of kills and, unless set again,
+-- clear_lease, its expiry later.  With the lease's fields the count of kills and, unless set again,
 -- last_flags: deleted unread (a field absent costs HDEL what it costs HMGET,
 -- and there is no reply element to make).
 if flags == '' then

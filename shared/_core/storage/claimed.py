@@ -35,13 +35,15 @@ class ClaimedTick:
 @dataclass(frozen=True)
 class ClaimedTicks:
     """Claimed ticks in columns: the i-th is ``sensors[i]``'s, held by the tick id
-    ``id_prefix + ids[i]``, due at ``due_at[i]``.
+    ``id_prefix + ids[i]``, due at ``due_at[i]``; ``round`` names the claiming round
+    (``CLAIM_DUE``'s, "" for ticks put together otherwise), which the publish names.
     """
 
     sensors: Sequence[str] = ()
     id_prefix: str = ""
     ids: Sequence[str] = ()
     due_at: Sequence[float] = ()
+    round: str = ""
 
     @classmethod
     def of(cls, ticks: Sequence[ClaimedTick]) -> ClaimedTicks:
@@ -61,7 +63,11 @@ class ClaimedTicks:
     def part(self, start: int, stop: int) -> ClaimedTicks:
         """The ticks ``start`` to ``stop`` (as a slice)."""
         return ClaimedTicks(
-            self.sensors[start:stop], self.id_prefix, self.ids[start:stop], self.due_at[start:stop]
+            self.sensors[start:stop],
+            self.id_prefix,
+            self.ids[start:stop],
+            self.due_at[start:stop],
+            self.round,
         )
 
     def where(self, keep: Callable[[str], bool]) -> ClaimedTicks:
@@ -72,6 +78,7 @@ class ClaimedTicks:
             self.id_prefix,
             [self.ids[i] for i in rows],
             [self.due_at[i] for i in rows],
+            self.round,
         )
 
 
@@ -104,11 +111,13 @@ def read_round(packed: bytes) -> ClaimRound:
     claimed = ClaimedTicks()
     if count:
         zeros, ordinals = _ordinals(int(count))
+        round_name = round_id.decode()
         claimed = ClaimedTicks(
             names.decode("utf-8", "surrogateescape").split(_NAME_SEPARATOR),
-            round_id.decode() + zeros,
+            round_name + zeros,
             ordinals,
             list(map(float, dues.split())),
+            round_name,
         )
     return ClaimRound(
         claimed=claimed,

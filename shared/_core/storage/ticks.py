@@ -34,7 +34,7 @@ from lookout._core.keys import Keys
 from lookout._core.storage._base import Repository
 from lookout._core.storage._replies import as_bytes, score
 from lookout._core.storage.assets import index_call
-from lookout._core.storage.claimed import ClaimRound, read_round
+from lookout._core.storage.claimed import ClaimedTicks, ClaimRound, read_round
 from lookout._core.storage.history import (
     DEFAULT_HISTORY_AGE,
     DEFAULT_HISTORY_SIZE,
@@ -258,13 +258,13 @@ class TickLedger(Repository):
         packed = self._call(self._claim_due, keys, args)
         return None if packed is None else read_round(packed)
 
-    def publish(self, sensors: Sequence[str], ttl: float) -> int:
-        """Mark the claimed ticks of ``sensors`` published: a worker has ``ttl`` s to begin
-        each.
+    def publish(self, ticks: ClaimedTicks, ttl: float) -> int:
+        """Mark ``ticks`` (of one claiming round) published: a worker has ``ttl`` s to begin
+        each.  Returns how many of their leases were still there to mark.
         """
-        if not sensors:
+        if not ticks:
             return 0
-        args = {"ttl": float(ttl), "names": list(sensors)}
+        args = {"ttl": float(ttl), "round": ticks.round, "names": list(ticks.sensors)}
         return int(self._call(self._publish, [], args))
 
     # -- holding -----------------------------------------------------------------
