@@ -59,6 +59,12 @@ def claim(scheduler: Scheduler, clock: Clock) -> dict[str, str]:
     return {t.sensor: t.tick_id for t in claimed.ticks}
 
 
+def trigger_and_claim(scheduler: Scheduler, storage: Repositories, clock: Clock) -> str:
+    """Trigger the STOPPED sensor 'manual' and claim the tick it asked for; its id."""
+    trigger_sensor(storage.schedule, "manual", now=clock.now)
+    return claim(scheduler, clock)["manual"]
+
+
 def test_a_stopped_sensor_is_not_polled_but_ticks_once_when_triggered(
     world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
@@ -82,8 +88,7 @@ def test_triggers_during_a_tick_give_exactly_one_more_tick_after_it(
     world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
     scheduler, runner = world
-    trigger_sensor(storage.schedule, "manual", now=clock.now)
-    first = claim(scheduler, clock)["manual"]
+    first = trigger_and_claim(scheduler, storage, clock)
     for _ in range(3):
         result = trigger_sensor(storage.schedule, "manual", now=clock.now)
         assert result.outcome is TriggerOutcome.IN_FLIGHT and result.tick_id == first
@@ -167,8 +172,7 @@ def test_a_stopped_sensors_triggered_tick_given_back_is_due_again_and_then_ticks
     world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
     scheduler, runner = world
-    trigger_sensor(storage.schedule, "manual", now=clock.now)
-    first = claim(scheduler, clock)["manual"]
+    first = trigger_and_claim(scheduler, storage, clock)
     # Not evaluated (its worker stopped first): the tick the trigger asked for is still owed.
     assert storage.ticks.give_back([("manual", first, None)], clock.now) == 1
     assert storage.schedule.due_times(["manual"]) == [pytest.approx(clock.now)]
@@ -207,8 +211,7 @@ def test_a_triggered_tick_claimed_by_the_version_before_is_due_again_when_given_
     world: tuple[Scheduler, TickRunner], storage: Repositories, clock: Clock
 ) -> None:
     scheduler, _ = world
-    trigger_sensor(storage.schedule, "manual", now=clock.now)
-    tick = claim(scheduler, clock)["manual"]
+    tick = trigger_and_claim(scheduler, storage, clock)
     # A leader of the version before took the trigger's mark off at the claim and
     # marked the lease instead (a rolling deploy: this worker gives its tick back).
     hash_key = storage.keys.sensor("manual")
