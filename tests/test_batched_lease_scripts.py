@@ -381,3 +381,27 @@ def test_a_skip_folds_into_its_run_alike_whether_its_entry_is_spliced_or_unpacke
         assert head.first_started_at == first.started_at
         assert head.cursor_after == record.get("cursor_after")
         assert head.logs == record.get("logs", [])
+
+
+def test_taking_up_ticks_of_two_rounds_marks_both_rounds_published(
+    storage: Repositories,
+) -> None:
+    names = [f"m{i}" for i in range(4)]
+    token = "leader-1"
+    assert storage.leader.acquire(token, 60)
+    now = time.time()
+    sensors = [(n, DefaultSensorStatus.RUNNING, 1.0) for n in names]
+    assert storage.schedule.sync_sensors(token, sensors, now) == len(names)
+    # Two rounds, neither published (the leader stopped after claiming them),
+    # one named as the start of the other's name.
+    first = storage.ticks.claim_due(token, now + 5, limit=2, ttl=60, tick_prefix="r2")
+    second = storage.ticks.claim_due(token, now + 5, limit=2, ttl=60, tick_prefix="r2x")
+    assert first is not None and second is not None
+    claimed = sorted(storage.client.zrange(storage.keys.claimed, 0, -1))
+    assert claimed == [b"r2", b"r2x"]
+    # One message holding both rounds' ticks, interleaved: begun is published.
+    a, b = first.ticks, second.ticks
+    refs = [(t.sensor, t.tick_id) for t in (a[0], b[0], a[1], b[1])]
+    taken = storage.ticks.take_up(refs, HOLDER, 60)
+    assert [answer for answer, _ in taken] == [""] * 4
+    assert storage.client.zcard(storage.keys.claimed) == 0

@@ -722,8 +722,8 @@ local ticks, fields, holder = A.ticks, A.fields, A.holder
 local hash_prefix, ticks_prefix = A.hash_prefix, A.ticks_prefix
 local n = #fields
 -- The held ticks' claiming rounds, each named once (a message's ticks are
--- mostly of one round: a new one is looked for only when a tick is not of
--- the last one named).
+-- mostly of one round: a new one is cut out only when a tick is not of the
+-- last one named, which its length and first bytes tell without a string).
 local rounds, round = {}, nil
 -- (Positions counted here: each ``#`` is a search of the table's border.)
 local held = 0
@@ -741,7 +741,7 @@ for i = 1, #ticks, 2 do
     held = held + 1
     expiries[2 * held - 1], expiries[2 * held] = expiry, name
     names[held] = name
-    if not round or string.find(tick, round, 1, true) ~= 1 then
+    if not round or #tick - 8 ~= #round or string.find(tick, round, 1, true) ~= 1 then
       round = round_of(tick)
       rounds[#rounds + 1] = round
     end
@@ -1009,9 +1009,9 @@ end
 local status = (letter ~= 'K' or reason ~= nil) and letter or nil
 write_record(KEYS[3], KEYS[4], entry, S.size, started, S.max_age, fields, status, reason,
   fold, state[5], S.first, S.last)
--- clear_lease, its expiry later.  With the lease's fields the count of kills and, unless set again,
--- last_flags: deleted unread (a field absent costs HDEL what it costs HMGET,
--- and there is no reply element to make).
+-- clear_lease, its expiry later.  With the lease's fields the count of
+-- kills and, unless set again, last_flags: deleted unread (a field absent
+-- costs HDEL what it costs HMGET, and there is no reply element to make).
 if flags == '' then
   clear_lease_fields(KEYS[3], 'kills', 'last_flags')
 else
