@@ -57,6 +57,18 @@ def a_flush(
     return ticks, evaluated(runner, storage, ticks, HOLDER)
 
 
+LEADER = "leader-1"
+
+
+def leading_with(storage: Repositories, names: Sequence[str]) -> float:
+    """Take the leader lock as ``LEADER`` and sync ``names`` as RUNNING 1 s sensors; now."""
+    assert storage.leader.acquire(LEADER, 60)
+    now = time.time()
+    sensors = [(n, DefaultSensorStatus.RUNNING, 1.0) for n in names]
+    assert storage.schedule.sync_sensors(LEADER, sensors, now) == len(names)
+    return now
+
+
 def launches(storage: Repositories) -> int:
     return int(storage.client.xlen(storage.keys.launch))
 
@@ -254,11 +266,7 @@ def test_a_round_of_thousands_of_ticks_is_claimed_taken_up_and_committed_each_on
     # The scripts write a round's index changes a call per 1,000 ticks: every
     # tick, across those chunks, is claimed, held and committed once.
     names = [f"s{i:05d}" for i in range(2500)]
-    token = "leader-1"
-    assert storage.leader.acquire(token, 60)
-    now = time.time()
-    sensors = [(n, DefaultSensorStatus.RUNNING, 1.0) for n in names]
-    assert storage.schedule.sync_sensors(token, sensors, now) == len(names)
+    token, now = LEADER, leading_with(storage, names)
     round_ = storage.ticks.claim_due(token, now + 5, limit=5000, ttl=60, tick_prefix="r1-")
     assert round_ is not None and sorted(t.sensor for t in round_.ticks) == names
     assert storage.client.zcard(storage.keys.due) == 0
@@ -387,11 +395,7 @@ def test_taking_up_ticks_of_two_rounds_marks_both_rounds_published(
     storage: Repositories,
 ) -> None:
     names = [f"m{i}" for i in range(4)]
-    token = "leader-1"
-    assert storage.leader.acquire(token, 60)
-    now = time.time()
-    sensors = [(n, DefaultSensorStatus.RUNNING, 1.0) for n in names]
-    assert storage.schedule.sync_sensors(token, sensors, now) == len(names)
+    token, now = LEADER, leading_with(storage, names)
     # Two rounds, neither published (the leader stopped after claiming them),
     # one named as the start of the other's name.
     first = storage.ticks.claim_due(token, now + 5, limit=2, ttl=60, tick_prefix="r2")
