@@ -107,7 +107,11 @@ def _message(
     shas: dict[str, str],
     counted: Counted | None,
 ) -> _Spent:
-    """One message: the leader's claim of ``per_message`` due ticks, then the pool's side."""
+    """One message: the leader's claim of ``per_message`` due ticks, then the pool's side.
+
+    With ``counted``, its instructions are counted and no time is read (an
+    ``INFO`` inside the window would be counted as the tick's work).
+    """
     if counted is not None:
         counted.start()
     claim = storage.ticks.claim_due(
@@ -117,19 +121,23 @@ def _message(
         raise RuntimeError("bench.pool_side lost the leader lock")
     ticks = claim.claimed
     message = pack_columns(ticks.sensors, ticks.id_prefix, ticks.ids, ticks.due_at)
-    redis_before, python_before = _redis_cpu(storage), time.process_time()
-    outcome = tasks.tick_batch(uuid.uuid4().hex, [message], {})
-    python_after, redis_after = time.process_time(), _redis_cpu(storage)
     if counted is not None:
+        outcome = tasks.tick_batch(uuid.uuid4().hex, [message], {})
         counted.stop()
+        spent = _Spent(len(ticks))
+    else:
+        redis_before, python_before = _redis_cpu(storage), time.process_time()
+        outcome = tasks.tick_batch(uuid.uuid4().hex, [message], {})
+        python_after, redis_after = time.process_time(), _redis_cpu(storage)
+        spent = _Spent(
+            len(ticks),
+            python_after - python_before,
+            redis_after - redis_before,
+            _script_us(storage, shas),  # this message's and its claim's
+        )
     if outcome["committed"] != len(ticks):
         raise RuntimeError(f"a message committed {outcome} of {len(ticks)} ticks")
-    return _Spent(
-        len(ticks),
-        python_after - python_before,
-        redis_after - redis_before,
-        _script_us(storage, shas),  # this message's and its claim's
-    )
+    return spent
 
 
 def _per_tick(spent: _Spent, counted: Counted | None) -> dict[str, Any]:
@@ -212,7 +220,8 @@ def _count(name: str, default: int, text: str) -> Callable[[Callable[P, R]], Cal
 @click.option(
     "--callgrind",
     is_flag=True,
-    help="Also count instructions per tick (bench.callgrind): Redis's, run under callgrind, "
+    help="Count instructions per tick instead of times (bench.callgrind): Redis's, run under "
+    "callgrind, "
     "and this process's when it runs under it too "
     "(valgrind --tool=callgrind --instr-atstart=no python -m bench.pool_side --callgrind).",
 )
