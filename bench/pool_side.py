@@ -4,11 +4,12 @@ The capacity phases measure the whole stack, every process sharing the
 cores, so they cannot say which side of a tick grew.  This runs what a pool
 process does with a message (``WorkerTasks.tick_batch``: the take-up, the
 evaluations, the commits) in this process, with no Celery, on ticks the
-leader's own ``claim_due`` claimed: S trivial sensors of the bench's code
-location, all due each round, claimed and evaluated M at a time.  Counted
-around each message: this process's CPU (``time.process_time``) and Redis's
-(``INFO cpu``); and, from Redis's slow log set to log every command, the
-time Redis spent in each script (``claim_due``, ``take_up``, ``commit_many``).
+leader's own ``claim_due`` claimed and ``publish`` published: S trivial
+sensors of the bench's code location, all due each round, claimed and
+evaluated M at a time.  Counted around each message: this process's CPU
+(``time.process_time``) and Redis's (``INFO cpu``); and, from Redis's slow
+log set to log every command, the time Redis spent in each script
+(``claim_due``, ``publish``, ``take_up``, ``commit_many``).
 The first round warms up (plans, scripts loaded) and is not counted.
 
 ``python -m bench.pool_side`` runs it on an embedded redis-server.  With
@@ -54,6 +55,7 @@ R = TypeVar("R")
 # The scripts a tick passes through on this side, by the name SCRIPTS gives them.
 MEASURED = {
     "lease_claim_due": "claim_due",
+    "lease_publish": "publish",
     "lease_take_up": "take_up",
     "lease_commit_many": "commit",
 }
@@ -107,7 +109,8 @@ def _message(
     shas: dict[str, str],
     counted: Counted | None,
 ) -> _Spent:
-    """One message: the leader's claim of ``per_message`` due ticks, then the pool's side.
+    """One message: the leader's claim of ``per_message`` due ticks and their publish,
+    then the pool's side.
 
     With ``counted``, its instructions are counted and no time is read (an
     ``INFO`` inside the window would be counted as the tick's work).
@@ -120,6 +123,9 @@ def _message(
     if claim is None:
         raise RuntimeError("bench.pool_side lost the leader lock")
     ticks = claim.claimed
+    # Published as the scheduler does once its messages are sent (a take-up
+    # keeps the leases of a round published lately).
+    storage.ticks.publish(ticks, tasks.settings.inflight_ttl)
     message = pack_columns(ticks.sensors, ticks.id_prefix, ticks.ids, ticks.due_at)
     if counted is not None:
         outcome = tasks.tick_batch(uuid.uuid4().hex, [message], {})

@@ -36,7 +36,7 @@ def evaluated(
     runner: TickRunner, storage: Repositories, ticks: Sequence[TickMessage], holder: str
 ) -> list[TickCommit]:
     """Take ``ticks`` up as ``holder`` and evaluate each: the commits of one flush."""
-    taken = storage.ticks.take_up([(t.sensor, t.tick_id) for t in ticks], holder, 60)
+    taken = storage.ticks.take_up([(t.sensor, t.tick_id) for t in ticks], holder, 60).answers
     assert [answer for answer, _ in taken] == [""] * len(ticks)
     commits = []
     for tick, (_, state) in zip(ticks, taken, strict=True):
@@ -165,12 +165,14 @@ def test_taking_up_reads_each_held_sensors_state_and_leaves_the_others_alone(
 ) -> None:
     ticks = claim_ticks(storage, settings, COUNTERS)
     storage.sensors.set_cursor("counter", b"\xa27")
-    other = storage.ticks.take_up([(ticks[1].sensor, ticks[1].tick_id)], "host-b:1:job-9", 60)
+    other = storage.ticks.take_up(
+        [(ticks[1].sensor, ticks[1].tick_id)], "host-b:1:job-9", 60
+    ).answers
     assert other[0][0] == ""
 
     taken = storage.ticks.take_up(
         [(t.sensor, t.tick_id) for t in ticks] + [("counter_d", "no such tick")], HOLDER, 60
-    )
+    ).answers
 
     assert [answer for answer, _ in taken] == ["", "host-b:1:job-9", "", "-"]
     first = taken[0][1]
@@ -195,7 +197,7 @@ def test_taking_up_reads_the_same_state_as_reading_each_sensor(
     storage.client.hset(storage.keys.sensor("counter_b"), "payload", b"\x92\x01\xc0")
     ticks = claim_ticks(storage, settings, COUNTERS)
 
-    taken = storage.ticks.take_up([(t.sensor, t.tick_id) for t in ticks], HOLDER, 60)
+    taken = storage.ticks.take_up([(t.sensor, t.tick_id) for t in ticks], HOLDER, 60).answers
 
     assert [answer for answer, _ in taken] == ["", "", ""]
     assert [state for _, state in taken] == storage.sensors.states(COUNTERS)
@@ -274,7 +276,7 @@ def test_a_round_of_thousands_of_ticks_is_claimed_taken_up_and_committed_each_on
     assert storage.client.zcard(storage.keys.inflight) == len(names)
 
     refs = [(t.sensor, t.tick_id) for t in round_.ticks]
-    taken = storage.ticks.take_up(refs, HOLDER, 60)
+    taken = storage.ticks.take_up(refs, HOLDER, 60).answers
     assert [a for a, state in taken if state is not None] == [""] * len(names)
     assert storage.client.zcard(storage.keys.claimed) == 0
     expiries = storage.ticks.inflight_deadlines(names)
@@ -306,7 +308,7 @@ def flushed_alone(
     """One tick of ``name`` claimed, taken up and committed by a flush of its own."""
     tick_id = uuid.uuid4().hex
     assert storage.ticks.claim(name, tick_id, 60) == tick_id
-    assert storage.ticks.take_up([(name, tick_id)], HOLDER, 60)[0][0] == ""
+    assert storage.ticks.take_up([(name, tick_id)], HOLDER, 60).answers[0][0] == ""
     started = time.time()
     launches = record.pop("launches", [])
     tick = TickRecord(
@@ -406,6 +408,6 @@ def test_taking_up_ticks_of_two_rounds_marks_both_rounds_published(
     # One message holding both rounds' ticks, interleaved: begun is published.
     a, b = first.ticks, second.ticks
     refs = [(t.sensor, t.tick_id) for t in (a[0], b[0], a[1], b[1])]
-    taken = storage.ticks.take_up(refs, HOLDER, 60)
+    taken = storage.ticks.take_up(refs, HOLDER, 60).answers
     assert [answer for answer, _ in taken] == [""] * 4
     assert storage.client.zcard(storage.keys.claimed) == 0

@@ -323,7 +323,7 @@ def test_a_worker_taking_up_a_tick_reads_the_last_record_as_its_sensors(
 ) -> None:
     committed_skips(storage, 3, "quiet")
     storage.ticks.claim("steered", "next", ttl=30.0)
-    ((answer, state),) = storage.ticks.take_up([("steered", "next")], "tester", ttl=30.0)
+    ((answer, state),) = storage.ticks.take_up([("steered", "next")], "tester", ttl=30.0).answers
     assert answer == "" and state is not None and state.last is not None
     assert (state.last.sensor, state.last.count, state.last.skip_reason) == ("steered", 3, "quiet")
 

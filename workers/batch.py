@@ -266,13 +266,14 @@ class TickBatch:
         """
         refs = [(t.sensor, t.tick_id) for t in ticks]
         sent = self.keeper.monotonic()
-        answers = self.ledger.take_up(refs, self.holder, self.settings.inflight_ttl)
+        ttl = self.settings.inflight_ttl
+        taken = self.ledger.take_up(refs, self.holder, ttl, fresh=self.settings.lease_kept)
         # One pass over the answers: "" held, "-" done already, else another holder's.
         held: list[tuple[TickMessage, SensorState]] = []
         held_refs: list[TickRef] = []
         busy: list[str] = []
         done = 0
-        for tick, ref, (answer, state) in zip(ticks, refs, answers, strict=True):
+        for tick, ref, (answer, state) in zip(ticks, refs, taken.answers, strict=True):
             if answer == "":
                 if state is not None:
                     held.append((tick, state))
@@ -281,7 +282,8 @@ class TickBatch:
                 done += 1
             else:
                 busy.append(tick.sensor)
-        self.keeper.hold(held_refs, self.holder, sent)
+        # Leases kept as published hold as long as ones armed this much before the send.
+        self.keeper.hold(held_refs, self.holder, sent - (ttl - taken.lease_left))
         self.tally.already_done = done + len(busy)
         if busy:
             log.info(

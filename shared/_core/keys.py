@@ -84,6 +84,10 @@ lookout:claimed                 zset    claiming round -> when it may leave
                                         ticks' ids: the round, then 8 hex
                                         digits): the sweep gives such a tick
                                         back without a record
+lookout:published               zset    claiming round -> the lease expiry its
+                                        publish gave its ticks (Redis time),
+                                        until then: a take-up soon after the
+                                        publish keeps those leases as they are
 lookout:deferred                string  how many due ticks the leader put back
                                         because the launch stream was over its
                                         limit (a counter, for the metrics)
@@ -190,7 +194,7 @@ Which repository of ``lookout._core.storage`` changes them (scripts in brackets)
 ``SensorStore`` the sensor hash's code defaults and cursor, ``sensors``, a
 started sensor's ``due`` entry (set_status) and ``runkeys`` resets;
 ``TickLedger`` the tick lease, the only writer of its fields, of
-``inflight`` and of ``claimed`` (lease_*: claim, claim_due with its sweep,
+``inflight``, ``claimed`` and ``published`` (lease_*: claim, claim_due with its sweep,
 publish, begin, renew, commit, give_back, release, abandon), a tick's commit
 to ``ticks``, ``runkeys``, ``runkeytimes``, ``launch``, ``due``, ``counters`` and
 ``partitions:*`` and, for the asset events a sensor reports, ``events`` and
@@ -265,6 +269,10 @@ class Keys:
     @property
     def claimed(self) -> str:
         return f"{self.prefix}claimed"
+
+    @property
+    def published(self) -> str:
+        return f"{self.prefix}published"
 
     @property
     def launch(self) -> str:

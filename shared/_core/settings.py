@@ -237,6 +237,14 @@ class Settings:
         return self.inflight_margin / 3
 
     @property
+    def lease_kept(self) -> float:
+        """The least lease left with which a take-up keeps a tick's lease as its publish
+        armed it: enough for a whole evaluation (timeout and hard exit) still when the
+        holder's first renewal comes, up to ``lease_renew`` later.
+        """
+        return self.tick_timeout + self.hard_exit_after + self.lease_renew
+
+    @property
     def hard_exit_after(self) -> float:
         """Seconds past its timeout after which an evaluation's process is ended."""
         return self.inflight_margin / 2

@@ -230,7 +230,9 @@ class TickRunner:
             if held != tick_id:
                 raise TickInFlightError(f"sensor '{name}' has tick {held} in flight")
         holder = f"{self.worker}:{tick_id}"
-        [(_, state)] = self.ticks.take_up([(name, tick_id)], holder, self.settings.inflight_ttl)
+        [(_, state)] = self.ticks.take_up(
+            [(name, tick_id)], holder, self.settings.inflight_ttl
+        ).answers
         if state is None:
             return None  # committed already, superseded, or another process has it
         try:

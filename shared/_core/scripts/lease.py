@@ -643,11 +643,15 @@ return answer(out)
 # brought back: XX.  A leader that stalled longer than ``publish_within`` may
 # touch a newer claim of the same sensor: that tick is still begun,
 # committed or expired once.)
-# KEYS: inflight zset, claimed zset
+# The round's expiry goes under ``published`` too (the earliest, should a
+# round be published twice), until it passes: a take-up soon after it leaves
+# the round's leases as they are (TAKE_UP).
+# KEYS: inflight zset, claimed zset, published zset
 # A: ttl, round (the claiming round, CLAIM_DUE's), names (the sensors)
 # Returns how many of their leases it moved.
 PUBLISH = _script("""
-local at = score(clock() + A.ttl)
+local now = clock()
+local at = score(now + A.ttl)
 local done = 0
 for first = 1, #A.names, 1000 do
   local scored = {}
@@ -658,6 +662,8 @@ for first = 1, #A.names, 1000 do
   done = done + redis.call('ZADD', LEASES, 'XX', 'CH', unpack(scored))
 end
 redis.call('ZREM', CLAIMED, A.round)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', score(now))
+redis.call('ZADD', KEYS[3], 'LT', at, A.round)
 return done
 """)
 
@@ -703,28 +709,36 @@ return out
 # TAKE_UP: a worker's whole message in one step: each tick begun as BEGIN
 # does, and the state of each sensor it now holds read in the same atomic
 # step (what the evaluation starts from: no commit can come in between).
-# KEYS: inflight zset, claimed zset
+# With ``fresh``, a round published lately keeps its leases as the publish
+# armed them (its ``published`` expiry at least ``fresh`` s away): a write
+# of every tick's expiry less (~3.5% of Redis's instructions a tick); the
+# caller's bound is the lease left.  A round not yet published (its round
+# still claimed: the leader has not said so yet, or never will), one the
+# publish did not record (a leader of the version before), one published
+# too long ago, or no ``fresh``: its held ticks' leases run ``ttl`` s from
+# now, as BEGIN's.
+# KEYS: inflight zset, claimed zset, published zset
 # A: hash_prefix, ticks_prefix, holder, ttl, ticks ({name, tick id, name,
 #    tick id, ...}: flat, one table to unpack rather than one per tick),
-#    fields (the sensor hash's fields to read)
+#    fields (the sensor hash's fields to read), fresh (s, or nil)
 # Returns, msgpack packed (one string: cheaper for Redis to send than a
-# reply array per tick, and for the caller to read), per tick {answer}, or
-# {"", the holder as it was (false, or the caller), field values (false for
-# none)..., newest history entry or false} when the caller holds it.
+# reply array per tick, and for the caller to read), {the least lease left
+# of the ticks held (s; ``ttl`` when none), per tick {answer}, or {"", the
+# holder as it was (false, or the caller), field values (false for none)...,
+# newest history entry or false} when the caller holds it}.
 TAKE_UP = _script("""
 local now = clock()
 local began = fmt(now)
-local expiry = score(now + A.ttl)
 local out = {}
-local expiries = {}
 local names = {}
 local ticks, fields, holder = A.ticks, A.fields, A.holder
 local hash_prefix, ticks_prefix = A.hash_prefix, A.ticks_prefix
 local n = #fields
 -- The held ticks' claiming rounds, each named once (a message's ticks are
 -- mostly of one round: a new one is cut out only when a tick is not of the
--- last one named, which its length and first bytes tell without a string).
-local rounds, round = {}, nil
+-- last one named, which its length and first bytes tell without a string),
+-- and each held tick's round, by its place in ``rounds``.
+local rounds, round, of_round = {}, nil, {}
 -- (Positions counted here: each ``#`` is a search of the table's border.)
 local held = 0
 for i = 1, #ticks, 2 do
@@ -739,12 +753,12 @@ for i = 1, #ticks, 2 do
   else
     redis.call('HSET', hash, 'holder', holder, 'began', began)
     held = held + 1
-    expiries[2 * held - 1], expiries[2 * held] = expiry, name
     names[held] = name
     if not round or #tick - 8 ~= #round or string.find(tick, round, 1, true) ~= 1 then
       round = round_of(tick)
       rounds[#rounds + 1] = round
     end
+    of_round[held] = #rounds
     -- The reply is the HMGET's own table (no copy per tick): the answer
     -- in the tick id's place, then the holder's as read, the state, the head.
     f[1] = ''
@@ -753,17 +767,35 @@ for i = 1, #ticks, 2 do
     out[(i + 1) / 2] = f
   end
 end
--- begin_tick's lease expiries, a call per 1,000 ticks, and its removals
--- from the claimed, a call for the rounds (the script is atomic: nothing
--- sees them apart).
-for first = 1, #names, 1000 do
-  local last = math.min(first + 999, #names)
-  redis.call('ZADD', LEASES, unpack(expiries, 2 * first - 1, 2 * last))
+-- Begun is published, even if the leader could not say so: each round
+-- leaves the claimed.  Its leases stay as published, or are armed again.
+local left, arm = A.ttl, {}
+for r, name in ipairs(rounds) do
+  local claimed = redis.call('ZREM', CLAIMED, name) == 1
+  local expiry = A.fresh and not claimed and tonumber(redis.call('ZSCORE', KEYS[3], name))
+  if expiry and expiry - now >= A.fresh then
+    left = math.min(left, expiry - now)
+  else
+    arm[r] = true
+  end
 end
-if #rounds > 0 then
-  redis.call('ZREM', CLAIMED, unpack(rounds))
+-- begin_tick's lease expiries where armed, a call per 1,000 ticks (the
+-- script is atomic: nothing sees them apart).
+local expiry, scored, k = score(now + A.ttl), {}, 0
+for i = 1, held do
+  if arm[of_round[i]] then
+    scored[k + 1], scored[k + 2] = expiry, names[i]
+    k = k + 2
+    if k == 2000 then
+      redis.call('ZADD', LEASES, unpack(scored))
+      scored, k = {}, 0
+    end
+  end
 end
-return cmsgpack.pack(out)
+if k > 0 then
+  redis.call('ZADD', LEASES, unpack(scored))
+end
+return cmsgpack.pack({left, out})
 """)
 
 # RENEW: the holder extends its leases to ``ttl`` s from now (never shortens

@@ -49,6 +49,7 @@ from lookout._core.storage.ticks import (
     Death,
     InFlight,
     Quarantine,
+    TakeUp,
     TickCommit,
     TickLedger,
 )
@@ -164,6 +165,7 @@ __all__ = [
     "StreamBacklog",
     "StreamEntry",
     "TickCommit",
+    "TakeUp",
     "TickLedger",
     "Trigger",
     "TriggerOutcome",

@@ -133,6 +133,17 @@ class Abandoned:
 TickRef = tuple[str, str]
 
 
+@dataclass(frozen=True)
+class TakeUp:
+    """What a take-up found: per tick its answer (``begin``'s) and, when held, its
+    sensor's state; and how long the held ticks' leases surely hold from when it
+    was sent (s, Redis's clock; the whole lease when none is held).
+    """
+
+    answers: list[tuple[str, SensorState | None]]
+    lease_left: float
+
+
 def _committed(commit: TickCommit, reply: int | bytes) -> TickRecord | None:
     # 0: refused; 1: committed without requests; else the requests' flags.
     if reply == 0:
@@ -265,7 +276,7 @@ class TickLedger(Repository):
         if not ticks:
             return 0
         args = {"ttl": float(ttl), "round": ticks.round, "names": list(ticks.sensors)}
-        return int(self._call(self._publish, [], args))
+        return int(self._call(self._publish, [self.keys.published], args))
 
     # -- holding -----------------------------------------------------------------
 
@@ -286,16 +297,17 @@ class TickLedger(Repository):
         return [text(r) for r in self._call(self._begin, [], args)]
 
     def take_up(
-        self, ticks: Sequence[TickRef], holder: str, ttl: float
-    ) -> list[tuple[str, SensorState | None]]:
+        self, ticks: Sequence[TickRef], holder: str, ttl: float, *, fresh: float | None = None
+    ) -> TakeUp:
         """Begin ``ticks`` as ``begin`` does and read the state of each sensor now held,
         all in one round trip.
 
-        Per tick: what ``begin`` answers, with the sensor's state when
-        ``holder`` holds it (else ``None``).
+        ``fresh``: the ticks of a round published so lately that its leases
+        have at least this long left keep them as they are, not armed again
+        (``TAKE_UP``); ``None``: every held lease runs ``ttl`` s from now.
         """
         if not ticks:
-            return []
+            return TakeUp([], float(ttl))
         args = {
             "hash_prefix": self.keys.sensor(""),
             "ticks_prefix": self.keys.ticks(""),
@@ -304,11 +316,14 @@ class TickLedger(Repository):
             "ticks": [part for t in ticks for part in t],
             "fields": list(HELD_FIELDS),
         }
-        rows = decode_raw(self._call(self._take_up, [], args))
-        return [
+        if fresh is not None:
+            args["fresh"] = float(fresh)
+        left, rows = decode_raw(self._call(self._take_up, [self.keys.published], args))
+        answers = [
             (row[0].decode(), held_state(row[2:], name, tick) if len(row) > 1 else None)
             for row, (name, tick) in zip(rows, ticks, strict=True)
         ]
+        return TakeUp(answers, float(left))
 
     def renew(
         self, ticks: Sequence[TickRef], holder: str, ttl: float, *, restart: bool = False
