@@ -14,7 +14,7 @@ The first round warms up (plans, scripts loaded) and is not counted.
 
 ``python -m bench.pool_side`` runs it on an embedded redis-server.  With
 ``--callgrind`` it counts instructions per tick instead (``bench.callgrind``):
-Redis's, run under callgrind, which stay within ~0.5% from run to run where
+Redis's, run under callgrind, which stay within ~1-2% from run to run where
 its time moves by 15%.  This process's too when it runs under callgrind
 itself; keep its messages small then (``--per-message 50``): a message that
 runs longer than a second renews each tick's lease as it begins it
