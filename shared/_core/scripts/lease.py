@@ -772,9 +772,9 @@ end
 local left, arm = A.ttl, {}
 for r, name in ipairs(rounds) do
   local claimed = redis.call('ZREM', CLAIMED, name) == 1
-  local expiry = A.fresh and not claimed and tonumber(redis.call('ZSCORE', KEYS[3], name))
-  if expiry and expiry - now >= A.fresh then
-    left = math.min(left, expiry - now)
+  local kept = A.fresh and not claimed and tonumber(redis.call('ZSCORE', KEYS[3], name))
+  if kept and kept - now >= A.fresh then
+    left = math.min(left, kept - now)
   else
     arm[r] = true
   end

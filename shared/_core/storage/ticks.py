@@ -136,8 +136,8 @@ TickRef = tuple[str, str]
 @dataclass(frozen=True)
 class TakeUp:
     """What a take-up found: per tick its answer (``begin``'s) and, when held, its
-    sensor's state; and how long the held ticks' leases surely hold from when it
-    was sent (s, Redis's clock; the whole lease when none is held).
+    sensor's state; and the least lease the held ticks had left as it ran (s, on
+    Redis's clock; the whole lease when it armed them all or held none).
     """
 
     answers: list[tuple[str, SensorState | None]]
