@@ -11,8 +11,10 @@ worker's bound on its leases never outlasts the leases themselves.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+
+import pytest
 
 from lookout import DefaultSensorStatus, Settings
 from lookout._core.storage import ClaimRound
@@ -43,6 +45,14 @@ def refs(round_: ClaimRound) -> list[tuple[str, str]]:
     return [(t.sensor, t.tick_id) for t in round_.ticks]
 
 
+def armed_anew(storage: Repositories, names: Sequence[str]) -> bool:
+    """Whether each of ``names``' leases runs more than ``KEPT`` s from now, as in
+    these tests only a take-up's arming leaves it.
+    """
+    deadlines = storage.ticks.inflight_deadlines(names)
+    return all(d is not None and d > time.time() + KEPT for d in deadlines)
+
+
 def test_a_take_up_right_after_the_publish_keeps_the_leases_it_armed(
     storage: Repositories,
 ) -> None:
@@ -59,52 +69,42 @@ def test_a_take_up_right_after_the_publish_keeps_the_leases_it_armed(
     assert storage.client.zcard(storage.keys.claimed) == 0
 
 
-def test_a_take_up_before_the_publish_arms_the_leases_for_a_whole_ttl(
-    storage: Repositories,
-) -> None:
-    # The leader sends its messages, then says so: a worker can be quicker.
-    # The claim's lease lasts only as long as the leader has to publish.
-    names = ["early_a", "early_b"]
-    round_ = claimed(storage, names, "r-early-")
-
-    taken = storage.ticks.take_up(refs(round_), HOLDER, TTL, fresh=KEPT)
-
-    assert taken.lease_left == TTL
-    assert all(
-        d is not None and d > time.time() + KEPT for d in storage.ticks.inflight_deadlines(names)
-    )
-    assert storage.client.zcard(storage.keys.claimed) == 0
+def not_published(storage: Repositories, round_: ClaimRound) -> None:
+    """The leader sends its messages, then says so: a worker can be quicker.  The
+    claim's lease lasts only as long as the leader has to publish.
+    """
 
 
-def test_a_take_up_long_after_the_publish_arms_the_leases_again(storage: Repositories) -> None:
-    names = ["late_a", "late_b"]
-    round_ = claimed(storage, names, "r-late-")
-    storage.ticks.publish(round_.claimed, KEPT - 5)  # as if it waited 10 s in the queue
-
-    taken = storage.ticks.take_up(refs(round_), HOLDER, TTL, fresh=KEPT)
-
-    assert taken.lease_left == TTL
-    assert all(
-        d is not None and d > time.time() + KEPT for d in storage.ticks.inflight_deadlines(names)
-    )
+def published_long_ago(storage: Repositories, round_: ClaimRound) -> None:
+    """As if its message waited 10 s in the queue."""
+    storage.ticks.publish(round_.claimed, KEPT - 5)
 
 
-def test_a_round_published_without_its_time_has_its_leases_armed_at_the_take_up(
-    storage: Repositories,
-) -> None:
-    # A leader of the version before publishes without recording the time.
-    names = ["before_a", "before_b"]
-    round_ = claimed(storage, names, "r-before-")
+def published_without_its_time(storage: Repositories, round_: ClaimRound) -> None:
+    """By a leader of the version before, whose publish recorded no time (and
+    whose leases here are made short, to tell them from armed ones).
+    """
     storage.ticks.publish(round_.claimed, TTL)
     storage.client.zrem(storage.keys.published, round_.claimed.round)
-    storage.client.zadd(storage.keys.inflight, dict.fromkeys(names, time.time() + 10))
+    storage.client.zadd(
+        storage.keys.inflight, dict.fromkeys(round_.claimed.sensors, time.time() + 10)
+    )
+
+
+@pytest.mark.parametrize("prepare", [not_published, published_long_ago, published_without_its_time])
+def test_a_take_up_arms_a_whole_lease_for_a_round_not_published_lately(
+    storage: Repositories, prepare: Callable[[Repositories, ClaimRound], None]
+) -> None:
+    names = ["armed_a", "armed_b"]
+    round_ = claimed(storage, names, "r-armed-")
+    prepare(storage, round_)
 
     taken = storage.ticks.take_up(refs(round_), HOLDER, TTL, fresh=KEPT)
 
+    assert [answer for answer, _ in taken.answers] == ["", ""]
     assert taken.lease_left == TTL
-    assert all(
-        d is not None and d > time.time() + KEPT for d in storage.ticks.inflight_deadlines(names)
-    )
+    assert armed_anew(storage, names)
+    assert storage.client.zcard(storage.keys.claimed) == 0
 
 
 def test_a_message_of_two_rounds_arms_only_the_one_not_published_lately(
@@ -119,8 +119,7 @@ def test_a_message_of_two_rounds_arms_only_the_one_not_published_lately(
     taken = storage.ticks.take_up(refs(first) + refs(second), HOLDER, TTL, fresh=KEPT)
 
     assert storage.ticks.inflight_deadlines(["two_a"]) == kept
-    [armed] = storage.ticks.inflight_deadlines(["two_b"])
-    assert armed is not None and armed > time.time() + KEPT
+    assert armed_anew(storage, ["two_b"])
     assert KEPT <= taken.lease_left < TTL
 
 
@@ -132,9 +131,7 @@ def test_without_fresh_a_take_up_arms_every_lease_it_takes(storage: Repositories
     taken = storage.ticks.take_up(refs(round_), HOLDER, TTL)
 
     assert taken.lease_left == TTL
-    assert all(
-        d is not None and d > time.time() + KEPT for d in storage.ticks.inflight_deadlines(names)
-    )
+    assert armed_anew(storage, names)
 
 
 def test_a_worker_counts_its_leases_from_the_publish_when_it_keeps_them(
