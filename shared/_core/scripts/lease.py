@@ -729,18 +729,32 @@ return out
 TAKE_UP = _script("""
 local now = clock()
 local began = fmt(now)
+local expiry = score(now + A.ttl)
 local out = {}
-local names = {}
+local expiries = {}
 local ticks, fields, holder = A.ticks, A.fields, A.holder
 local hash_prefix, ticks_prefix = A.hash_prefix, A.ticks_prefix
 local n = #fields
--- The held ticks' claiming rounds, each named once (a message's ticks are
--- mostly of one round: a new one is cut out only when a tick is not of the
--- last one named, which its length and first bytes tell without a string),
--- and each held tick's round, by its place in ``rounds``.
-local rounds, round, of_round = {}, nil, {}
+-- Whether the take-up arms a round's leases, decided once per round, as the
+-- loop first meets it: begun is published, even if the leader could not say
+-- so (the round leaves the claimed), and a round published lately keeps its
+-- leases, whose least time left is the answer's.
+local left, arms = A.ttl, {}
+local function arms_round(round)
+  local claimed = redis.call('ZREM', CLAIMED, round) == 1
+  local kept = A.fresh and not claimed and tonumber(redis.call('ZSCORE', KEYS[3], round))
+  if kept and kept - now >= A.fresh then
+    left = math.min(left, kept - now)
+    return false
+  end
+  return true
+end
+-- The last round met (a message's ticks are mostly of one round: another is
+-- looked up only when a tick is not of it, which its length and first bytes
+-- tell without a string) and whether it is armed.
+local round, arm = nil, false
 -- (Positions counted here: each ``#`` is a search of the table's border.)
-local held = 0
+local e = 0
 for i = 1, #ticks, 2 do
   local name, tick = ticks[i], ticks[i + 1]
   local hash = hash_prefix .. name
@@ -752,13 +766,17 @@ for i = 1, #ticks, 2 do
     out[(i + 1) / 2] = {f[2]}
   else
     redis.call('HSET', hash, 'holder', holder, 'began', began)
-    held = held + 1
-    names[held] = name
     if not round or #tick - 8 ~= #round or string.find(tick, round, 1, true) ~= 1 then
       round = round_of(tick)
-      rounds[#rounds + 1] = round
+      if arms[round] == nil then
+        arms[round] = arms_round(round)
+      end
+      arm = arms[round]
     end
-    of_round[held] = #rounds
+    if arm then
+      expiries[e + 1], expiries[e + 2] = expiry, name
+      e = e + 2
+    end
     -- The reply is the HMGET's own table (no copy per tick): the answer
     -- in the tick id's place, then the holder's as read, the state, the head.
     f[1] = ''
@@ -767,33 +785,10 @@ for i = 1, #ticks, 2 do
     out[(i + 1) / 2] = f
   end
 end
--- Begun is published, even if the leader could not say so: each round
--- leaves the claimed.  Its leases stay as published, or are armed again.
-local left, arm = A.ttl, {}
-for r, name in ipairs(rounds) do
-  local claimed = redis.call('ZREM', CLAIMED, name) == 1
-  local kept = A.fresh and not claimed and tonumber(redis.call('ZSCORE', KEYS[3], name))
-  if kept and kept - now >= A.fresh then
-    left = math.min(left, kept - now)
-  else
-    arm[r] = true
-  end
-end
 -- begin_tick's lease expiries where armed, a call per 1,000 ticks (the
 -- script is atomic: nothing sees them apart).
-local expiry, scored, k = score(now + A.ttl), {}, 0
-for i = 1, held do
-  if arm[of_round[i]] then
-    scored[k + 1], scored[k + 2] = expiry, names[i]
-    k = k + 2
-    if k == 2000 then
-      redis.call('ZADD', LEASES, unpack(scored))
-      scored, k = {}, 0
-    end
-  end
-end
-if k > 0 then
-  redis.call('ZADD', LEASES, unpack(scored))
+for first = 1, e, 2000 do
+  redis.call('ZADD', LEASES, unpack(expiries, first, math.min(first + 1999, e)))
 end
 return cmsgpack.pack({left, out})
 """)
