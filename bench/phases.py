@@ -10,7 +10,7 @@ tick records, the ticks committed and their lateness in that window.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -91,8 +91,21 @@ def spread_due(storage: Repositories, names: list[str], interval: float, lead: f
     _write_due(storage, {n: now + i * step for i, n in enumerate(names)}, only_existing=True)
 
 
-def run_phase(redis: EmbeddedRedis, workdir: Path, spec: PhaseSpec) -> PhaseResult:
-    """Run ``spec`` on ``redis`` (flushed first); the stack is stopped before returning."""
+def _sleep(_stack: Stack, seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def run_phase(
+    redis: EmbeddedRedis,
+    workdir: Path,
+    spec: PhaseSpec,
+    during: Callable[[Stack, float], None] = _sleep,
+) -> PhaseResult:
+    """Run ``spec`` on ``redis`` (flushed first); the stack is stopped before returning.
+
+    ``during(stack, duration)`` takes the measured window's ``duration`` s (it
+    sleeps, or watches the stack meanwhile: ``bench.waits``).
+    """
     settings = Settings(redis_url=redis.url)
     storage = Repositories.from_settings(settings)
     storage.client.flushall()
@@ -112,7 +125,7 @@ def run_phase(redis: EmbeddedRedis, workdir: Path, spec: PhaseSpec) -> PhaseResu
         time.sleep(spec.warmup)
         cpu0, redis0 = stack.cpu(), TreeSample.take(redis.process.pid)
         busy0, start = machine_busy_seconds(), time.time()
-        time.sleep(spec.duration)
+        during(stack, spec.duration)
         cpu1, redis1 = stack.cpu(), TreeSample.take(redis.process.pid)
         busy1, end = machine_busy_seconds(), time.time()
         peak = {**stack.peak_memory_kib(), "redis": peak_rss_kib(redis.process.pid)}

@@ -140,3 +140,28 @@ def test_pool_side_with_callgrind_counts_redis_instructions_per_tick_instead_of_
     # A tick is tens of thousands of instructions of Redis (a claim, a take-up, a commit).
     assert _number(doc, "instructions_per_tick", "redis") > 10_000
     assert "redis_us_per_tick" not in doc and "script_us_per_tick" not in doc
+
+
+WAITS_TINY = ["--sensors", "200", "--interval", "0.5", "--duration", "1", "--warmup", "1"]
+
+
+def test_waits_command_reports_each_process_share_run_states_and_redis_commands() -> None:
+    done = _run("bench.waits", *WAITS_TINY, "--every", "0.002", "--top", "5", timeout=180)
+    doc = json.loads(done.stdout)
+    assert _number(doc, "committed_ticks") > 0
+    # Every process of the stack's tick path, the worker's two pool processes apart.
+    assert set(doc["processes"]) == {"redis", "scheduler", "worker_main", "pool_1", "pool_2"}
+    for role in doc["processes"]:
+        assert _number(doc, "processes", role, "cpu_share") >= 0
+        assert 0 <= _number(doc, "processes", role, "runnable_share") <= 1
+    # The pool processes evaluated ticks in the window: seen running.
+    pools = ("pool_1", "pool_2")
+    assert sum(_number(doc, "processes", pool, "runnable_share") for pool in pools) > 0
+    assert _number(doc, "readings") > 10
+    # Shares of the readings and of the machine's time, each a whole (to rounding).
+    assert abs(sum(doc["runnable_at_once"].values()) - 1) < 0.02
+    assert abs(sum(doc["machine_share"].values()) - 1) < 0.02
+    # Redis's commands by time, the scripts among them, at most --top of them.
+    commands = {row["command"]: row for row in doc["redis_commands"]}
+    assert 0 < len(commands) <= 5
+    assert commands["evalsha"]["calls"] > 0
