@@ -4,11 +4,11 @@ machine's idle CPU and Redis's time per command.
 
 At capacity the stack leaves CPU idle while ticks are late (bench/RESULTS.md,
 Round 16): these figures tell a process that waits for a core (runnable more
-often than it runs) from one that waits for Redis or for work (neither).  Run
-states are read from /proc every ``--every`` s, every thread of each process
-(a process is runnable when one of its threads is).  Each reading takes the
-sampler a core for a moment, so "one runnable at once" is another process
-beside the sampler.  Redis's command times come from ``INFO commandstats``,
+often than it runs) from one that waits for Redis or for work (neither).
+Run states are read from /proc every ``--every`` s, of every thread each
+process has as the window opens (a process is runnable when one of them
+is).  Each reading takes the sampler a core for a moment, so "one runnable
+at once" is another process beside the sampler.  Redis's command times come from ``INFO commandstats``,
 reset as the window opens: a script's time includes the commands it calls,
 which are counted again under their own names.
 
