@@ -8,9 +8,10 @@ often than it runs) from one that waits for Redis or for work (neither).
 Run states are read from /proc every ``--every`` s, of every thread each
 process has as the window opens (a process is runnable when one of them
 is).  Each reading takes the sampler a core for a moment, so "one runnable
-at once" is another process beside the sampler.  Redis's command times come from ``INFO commandstats``,
-reset as the window opens: a script's time includes the commands it calls,
-which are counted again under their own names.
+at once" is another process beside the sampler.  Redis's command times come
+from ``INFO commandstats``, reset as the window opens: a script's time
+includes the commands it calls, which are counted again under their own
+names.
 
     python -m bench.waits                  # a capacity phase: 10,000 sensors at 0.25 s
     python -m bench.waits -s 12000 -i 1    # about half load on a 2-core machine
