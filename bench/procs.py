@@ -32,12 +32,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+# /proc/stat's first line: the machine's CPU time by kind (all cores).
+MACHINE_KINDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def machine_times() -> dict[str, int]:
+    """The machine's CPU time so far by kind (``MACHINE_KINDS``), in clock ticks."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    return dict(zip(MACHINE_KINDS, (int(v) for v in fields[: len(MACHINE_KINDS)]), strict=True))
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds every process on the machine has used (all cores), from /proc/stat."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    # user nice system idle iowait irq softirq steal ...: all but idle and iowait
-    busy = [int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4)]
-    return sum(busy) / _TICKS
+    times = machine_times()
+    return sum(v for kind, v in times.items() if kind not in ("idle", "iowait")) / _TICKS
 
 
 def children(pid: int) -> list[int]:

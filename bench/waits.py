@@ -33,12 +33,9 @@ import click
 import redis
 
 from bench.phases import PhaseSpec, run_phase
-from bench.procs import children, cpu_seconds
+from bench.procs import MACHINE_KINDS, children, cpu_seconds, machine_times
 from bench.stack import Stack
 from lookout._tools.redis_server import EmbeddedRedis
-
-# /proc/stat's first line: the machine's CPU time by kind, in clock ticks.
-_MACHINE_KINDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 
 def watched(stack: Stack, redis_pid: int) -> dict[str, int]:
@@ -74,12 +71,6 @@ def _runnable(threads: list[int]) -> bool:
     return False
 
 
-def _machine() -> dict[str, int]:
-    with open("/proc/stat", "rb") as stat:
-        values = stat.readline().split()[1 : 1 + len(_MACHINE_KINDS)]
-    return dict(zip(_MACHINE_KINDS, (int(v) for v in values), strict=True))
-
-
 @dataclass
 class WaitWatch:
     """A phase's window (``run_phase``'s ``during``) that reads where processes wait.
@@ -101,10 +92,10 @@ class WaitWatch:
         try:
             client.config_resetstat()
             cpu0 = {role: cpu_seconds(pid) for role, pid in roles.items()}
-            machine0, start = _machine(), time.monotonic()
+            machine0, start = machine_times(), time.monotonic()
             runnable, at_once, readings = self._sample(threads, start + duration)
             elapsed = time.monotonic() - start
-            machine1, commands = _machine(), client.info("commandstats")
+            machine1, commands = machine_times(), client.info("commandstats")
             cpu1 = {role: cpu_seconds(pid) for role, pid in roles.items()}
         finally:
             client.close()
@@ -141,7 +132,7 @@ class WaitWatch:
 
 
 def _shares(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
-    spent = {kind: after[kind] - before[kind] for kind in _MACHINE_KINDS}
+    spent = {kind: after[kind] - before[kind] for kind in MACHINE_KINDS}
     total = max(1, sum(spent.values()))
     return {kind: round(ticks / total, 3) for kind, ticks in spent.items()}
 
