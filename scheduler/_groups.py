@@ -1,7 +1,7 @@
 """Rounds that wait for groups: how many ticks a round waits for, and where its group
 ends (how far past the tick that fills it a round reaches).
 
-At a low tick rate rounds wait for groups (``Scheduler._merged``): sensors a
+At a low tick rate rounds wait for groups (``RoundPace._merged``): sensors a
 round began together come due together an interval later, so a group
 gathered once costs one round from then on.  Its ticks start one after
 another, though, so a group comes due again spread over the time its last

@@ -16,11 +16,8 @@ A round claims, besides the due sensors, those due within
 ``LOOKOUT_SCHEDULER_CLAIM_AHEAD``: their ticks reach the workers early and
 each waits there until its due time, instead of starting late by the whole
 path from the due index to a worker.
-Between rounds the leader sleeps until the head of the due index (less the
-claim lead), capped,
-and wakes early on a trigger; when few are due, the head waits a little
-(``scheduler_batch_wait``) for enough others to fill a message per worker
-process, so that a low tick rate does not pay a round and messages per tick.
+Between rounds the leader sleeps as its pace says (``_pace``: until the
+head of the due index, gathered, capped) and wakes early on a trigger.
 Each round reads only the sensors it claims, so its cost per tick is
 O(log n) in the number of sensors.
 """
@@ -28,7 +25,6 @@ O(log n) in the number of sensors.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import uuid
@@ -46,7 +42,6 @@ from lookout._core.storage import (
     ScheduleStore,
     ServerChecks,
     TickLedger,
-    Wakeup,
     tick_processes,
 )
 from lookout._core.transient import TRANSIENT_ERRORS
@@ -54,29 +49,16 @@ from lookout._process.guards import check_eviction_policy
 from lookout._process.heartbeat import Heartbeat
 from lookout._process.jitter import first_delay
 from lookout._process.schedule_tick import next_due
-from lookout.scheduler._groups import (
-    FOLLOW_ROUNDS,
-    MERGE_SLACK,
-    group_end,
-    round_gather,
-    trailing_end,
-)
 from lookout.scheduler._leader import LeaderLock
+from lookout.scheduler._pace import RoundPace
 from lookout.scheduler._publish import PublishError, TickPublisher
-from lookout.scheduler._rate import ClaimRate
 
 log = logging.getLogger(__name__)
 
 # Errors a round survives: Redis or the broker briefly away (invariant 7).
 TRANSIENT = TRANSIENT_ERRORS
-# How often the leader looks again while a trigger waits for an in-flight tick.
-TRIGGER_POLL = 0.1
 # How often Redis ends blocked commands whose timeout passed (1 / its hz).
 REDIS_TIMER = 0.1
-# The span (s) over which the leader counts the ticks it claimed, for the tick
-# rate that decides whether rounds gather with the merge wait, and how many
-# ticks they wait for then.
-RATE_SPAN = 1.0
 # How often the leader re-reads how many worker processes evaluate ticks.
 SLOTS_REFRESH = 5.0
 # ... and this often while no worker's heartbeat is there.
@@ -159,18 +141,13 @@ class Scheduler:
         self._slots_read = float("-inf")
         # Whether this scheduler has recorded its sensors since it last became leader.
         self._synced = False
-        # Tick messages waiting for a worker when the last round ended.
-        self._queued = 0
         # Whether the last round not held back by the queue's bound was full.
         self._last_full = False
         # The tick queue was at its bound in the last round: nothing claimed.
         self.held_back = False
         self._held_since = 0.0
-        # The round is gathering until then (clock time): a wake-up before it
-        # only to renew the lock claims nothing, not to cut the round short.
-        self._gather_until = 0.0
         self._said_held_back = -HELD_BACK_LOG_EVERY
-        self._rate = ClaimRate(RATE_SPAN)
+        self.pace = RoundPace(settings, schedule, clock, self._worker_slots)
 
     @classmethod
     def on(
@@ -307,19 +284,19 @@ class Scheduler:
             if self.heartbeat.started_at is not None:
                 self.heartbeat.beat()  # synced: the monitor sees it at once
         now = self.clock()
-        if now < self._gather_until:
+        if now < self.pace.gather_until:
             cap = min(self.settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
-            return min(cap, self._gather_until - now)
+            return min(cap, self.pace.gather_until - now)
         messages = self.stats.messages
         now = self.clock()
         claimed = self.publish_due(now)
-        self._rate.add(now, claimed)
+        self.pace.rate.add(now, claimed)
         if claimed >= self.settings.schedule_limit:
             return 0.0  # more are due: go round at once
         if self.held_back:
             # The due sensors wait for the queue, not for a due time: look again soon.
             return min(HELD_BACK_POLL, self.lock.seconds_to_renewal())
-        return self._idle_time(self.stats.messages - messages)
+        return self.pace.idle_time(self.lock.seconds_to_renewal(), self.stats.messages - messages)
 
     def publish_due(self, now: float) -> int:
         """Claim what is due, or due within the claim lead (fenced by the lock), and
@@ -381,7 +358,7 @@ class Scheduler:
             # length does not tell), or the workers behind: spreading gains
             # nothing and large messages cost least.  The first full round
             # after a quieter one (a burst) goes to two processes (batch_sizes).
-            backlog = (full and after_full) or self._behind()
+            backlog = (full and after_full) or self.pace.behind()
             try:
                 self.stats.messages += self.publisher.publish(
                     ticks, self._worker_slots(), backlog=backlog, full=full
@@ -494,133 +471,6 @@ class Scheduler:
             ", ".join(t.sensor for t in unknown[:10]),
         )
 
-    def _behind(self) -> bool:
-        """Whether the workers are a round behind: an older message waits for each process.
-
-        One or two waiting is no backlog: at half load a round's messages are
-        often still queued when the next round reads the queue, and answering
-        with 500-tick messages and a 50 ms gather put one process on hundreds
-        of ticks while the other idled (p99 lateness 118-157 ms).
-        """
-        rounds = 2 if self.settings.scheduler_claim_ahead > 0 else 1
-        return self._queued >= rounds * self._worker_slots()
-
-    def _idle_time(self, sent: int = 0) -> float:
-        """Until the next round: the next due time (or lease expiry), gathered, bounded.
-
-        ``sent``: the messages the round just published.
-        """
-        settings = self.settings
-        behind = self._behind()
-        merging = settings.scheduler_batch_wait > 0 and self._merging() and not behind
-        gather = self._gather(behind, merging)
-        # Rounds that wait for groups read where the group ends as well.
-        grouping = merging and not self._fills_anyway(gather)
-        follow = FOLLOW_ROUNDS * gather if grouping else 0
-        wakeup = self.schedule.next_wakeup(gather, settings.tick_queue, follow)
-        # Read right after this round's messages went out, the queue holds
-        # them (no worker has had the time to take them): only older ones
-        # still there (the queue is first in, first out) say the workers are
-        # a round behind.  Counting this round's own made every other round
-        # at half load go out in messages of hundreds, each evaluated in one
-        # process while the others idled (p99 lateness 150 ms).
-        self._queued = max(0, wakeup.queued - sent)
-        cap = min(settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
-        if wakeup.triggers_waiting:
-            cap = min(cap, TRIGGER_POLL)
-        self._gather_until = 0.0
-        if wakeup.at is None:
-            return cap
-        at = wakeup.at
-        if settings.scheduler_batch_wait > 0:
-            # Few due: the first waits (at most the batch wait past its due
-            # time) until the round has gathered that many.
-            gathered = math.inf if wakeup.gathered is None else wakeup.gathered
-            # Not for a message of the largest size: that one only the batch wait.
-            if merging:
-                end = gathered
-                # More due times may follow those read: no group end is sure there.
-                more = len(wakeup.following) == follow
-                if grouping:
-                    until = gathered + settings.scheduler_batch_wait
-                    end = group_end(gathered, wakeup.following, until, more)
-                at = self._merged(at, gathered, end, wakeup, grouping, more)
-            else:
-                at = max(at, min(gathered, at + settings.scheduler_batch_wait))
-        floor = min(cap, settings.scheduler_min_pause)
-        # The round claims the ticks due within the claim lead: it goes that
-        # much before the time it gathers for.
-        return max(floor, min(cap, at - settings.scheduler_claim_ahead - self.clock()))
-
-    def _gather(self, behind: bool, merging: bool) -> int:
-        """How many ticks the next round waits for: a few for each worker process (a
-        message of the least size at least); while ``merging``, no more than the tick
-        rate fills within most of the merge wait, but one process's worth at least
-        (``round_gather``); while messages wait for the workers (as the last round
-        saw, ``behind``), a message of the largest size.
-        """
-        settings = self.settings
-        if behind:
-            return settings.tick_batch_size
-        per_process = max(settings.tick_batch_gather, settings.tick_batch_min)
-        if not merging:
-            return self._worker_slots() * per_process
-        rate = self._rate.per_second(self.clock())
-        return round_gather(per_process, self._worker_slots(), rate, settings.scheduler_merge_wait)
-
-    def _merging(self) -> bool:
-        """Whether rounds gather with the merge wait: over the batch wait, and without
-        jitter (which spreads each sensor's ticks afresh: its groups would not hold, and
-        every round would wait).
-        """
-        settings = self.settings
-        return (
-            settings.scheduler_merge_wait > settings.scheduler_batch_wait
-            and settings.sensor_jitter == 0
-        )
-
-    def _fills_anyway(self, gather: int) -> bool:
-        """Whether ticks come fast enough (claimed in the last RATE_SPAN) to fill a round of
-        ``gather`` within the batch wait: then rounds are full without groups, and no
-        head waits past the batch wait for one.
-
-        Only a low rate needs groups: above it, the merge wait gains no
-        round and costs the few ticks before a gap in the due times (a tick
-        begun late, a burst of catching up) up to the merge wait of lateness,
-        waiting for the next group (the tail at a quarter and half load:
-        max 250-450 ms, p99 up to 60 ms at a p50 of ~1 ms).
-        """
-        return self._rate.per_second(self.clock()) * self.settings.scheduler_batch_wait >= gather
-
-    def _merged(
-        self, head: float, gathered: float, end: float, wakeup: Wakeup, grouping: bool, more: bool
-    ) -> float:
-        """When the round goes with ``LOOKOUT_SCHEDULER_MERGE_WAIT``: at the due time of
-        the tick that fills it, or of its group's last (``end``), a little after, if
-        that tick comes within the batch wait, or within the merge wait while
-        ``grouping`` (the tick rate is too low to fill rounds without groups), else
-        after the batch wait.  While ``grouping``, it also waits for a group that
-        comes right after the batch wait (``trailing_end``).
-
-        Sensors of one interval tick again an interval after their round
-        began them: a group gathered once is due together from then on, and
-        its later rounds wait only for its last few milliseconds.  While a due
-        tick is held back for the group, a wake-up to renew the leader lock
-        claims nothing (it would cut the group in two, each half gathering again).
-        """
-        settings = self.settings
-        longest = settings.scheduler_merge_wait if grouping else settings.scheduler_batch_wait
-        cut = head + settings.scheduler_batch_wait
-        at = max(head, end + MERGE_SLACK) if gathered <= head + longest else cut
-        if grouping:
-            read = (*wakeup.leading, gathered, *wakeup.following)
-            trailing = trailing_end(cut, read, settings.scheduler_batch_wait, more)
-            at = at if trailing is None else max(at, trailing)
-        soon = head - self.clock() < settings.scheduler_merge_wait
-        if soon and head < at and not wakeup.triggers_waiting:
-            self._gather_until = at - settings.scheduler_claim_ahead
-        return at
-
     def _pause(self, seconds: float) -> None:
         if seconds <= 0 or self._stop.is_set():
             return
@@ -633,7 +483,7 @@ class Scheduler:
         if self.lock.leading and seconds >= 2 * REDIS_TIMER:
             try:
                 if self.schedule.wait_wake(block):
-                    self._gather_until = 0.0  # a trigger: claim now
+                    self.pace.gather_until = 0.0  # a trigger: claim now
                     return
             except TRANSIENT as exc:
                 log.warning("waiting for a wake-up failed: %s", exc)

@@ -1,8 +1,8 @@
 """The leader's recent tick rate: ticks claimed per second over a sliding span.
 
 The scheduler asks it whether ticks come fast enough to fill rounds without
-waiting for groups (``Scheduler._fills_anyway``), and, while rounds wait for
-groups, how many ticks come within the merge wait (``Scheduler._gather``).
+waiting for groups (``RoundPace._fills_anyway``), and, while rounds wait for
+groups, how many ticks come within the merge wait (``RoundPace._gather``).
 """
 
 from __future__ import annotations

@@ -359,7 +359,9 @@ def test_a_few_due_ticks_wait_a_little_for_enough_to_fill_a_message_for_each_wor
     assert s.run_once() == pytest.approx(0.15)
     # Overdue by more than the wait: the next round comes after the least pause.
     storage.client.zadd(storage.keys.due, {"s0": clock.now - 1})
-    assert s._idle_time() == pytest.approx(s.settings.scheduler_min_pause)
+    assert s.pace.idle_time(s.lock.seconds_to_renewal()) == pytest.approx(
+        s.settings.scheduler_min_pause
+    )
 
 
 def four_process_worker(storage: Repositories, settings: Settings) -> Heartbeat:
@@ -568,7 +570,7 @@ def test_with_a_merge_wait_a_round_waits_for_the_tick_that_fills_it_and_its_grou
     assert s.stats.ticks == 8
     # Too sparse to fill within the merge wait: the batch wait alone, as without one.
     storage.client.zadd(storage.keys.due, {f"s{i}": clock.now + 0.1 + i for i in range(12)})
-    assert s._idle_time() == pytest.approx(0.15)
+    assert s.pace.idle_time(s.lock.seconds_to_renewal()) == pytest.approx(0.15)
 
 
 def test_with_many_worker_processes_a_low_tick_rate_gathers_what_it_fills_in_the_merge_wait(
@@ -592,7 +594,7 @@ def test_with_many_worker_processes_a_low_tick_rate_gathers_what_it_fills_in_the
         assert s.stats.ticks == 60  # a rate of 60 a second over the last second
         due = {n: clock.now + 0.1 + i * 0.02 for i, n in enumerate(names)}
         storage.client.zadd(storage.keys.due, due)
-        assert s._idle_time() == pytest.approx(0.32 + MERGE_SLACK)
+        assert s.pace.idle_time(s.lock.seconds_to_renewal()) == pytest.approx(0.32 + MERGE_SLACK)
 
 
 def test_a_group_spread_past_the_slack_goes_in_one_round_not_its_tail_with_the_next(
@@ -612,7 +614,7 @@ def test_a_group_spread_past_the_slack_goes_in_one_round_not_its_tail_with_the_n
     s.run_once()
     assert s.stats.ticks == 12
     # The next group goes when it is due (140 ms after the round), and the slack.
-    assert s._idle_time() == pytest.approx(0.14 + MERGE_SLACK)
+    assert s.pace.idle_time(s.lock.seconds_to_renewal()) == pytest.approx(0.14 + MERGE_SLACK)
 
 
 def round_with_three_behind(
