@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tomllib
 from pathlib import Path
 
 from lookout import Settings
@@ -144,3 +145,25 @@ def test_lookout_worker_runs_a_location_that_has_its_own_scheduler_workers_and_s
     wait_for(lambda: " ready." in worker.log_text() or worker.poll() is not None, 30, what="ready")
     assert worker.poll() is None, worker.log_text()
     assert "Error" not in worker.log_text()
+
+
+def _shipped_folders(package_dirs: dict[str, str]) -> set[str]:
+    """Every folder under the package roots that holds a file, by its package name."""
+    found = set()
+    for package, folder in package_dirs.items():
+        root = ROOT / folder
+        for path in root.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                found.add(".".join((package, *path.parent.relative_to(root).parts)))
+    return found
+
+
+def test_every_folder_of_the_package_is_named_in_the_package_list() -> None:
+    # A folder left out is not installed (a new subpackage: an ImportError on
+    # a fresh machine) or, holding data, is shipped with setuptools' warning
+    # on every install; a name with no folder is a package that is gone.
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    shipped = _shipped_folders(config["package-dir"])
+    assert not shipped - listed, f"folders not in pyproject's packages: {shipped - listed}"
+    assert not listed - shipped, f"packages with no folder: {listed - shipped}"
