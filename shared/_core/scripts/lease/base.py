@@ -1,5 +1,7 @@
-"""The Lua every lease script starts with: its named arguments and the helpers
-the transitions share (the history's in ``history``, the sweep's in ``sweep``).
+"""The Lua every lease script starts with: its named arguments and shared helpers.
+
+The transitions share the lease's own helpers here, the history's in
+``history`` and the sweep's in ``sweep``; ``script`` puts them all before a body.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""The tick history's Lua helpers: reading an entry, and ``write_record``, which
-adds one (or folds a like skip into the newest) under the history's retention.
+"""The tick history's Lua helpers: reading an entry, and ``write_record``.
+
+``write_record`` adds an entry (or folds a like skip into the newest) under
+the history's retention.
 
 Lua functions, not scripts: ``base.HELPERS`` puts them in every lease script.
 """

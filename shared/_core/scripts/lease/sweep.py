@@ -1,5 +1,7 @@
-"""The Lua helpers of a lease that ends without a commit: a FAILURE record and event,
-a sensor due again, and ``expire``, the sweep's one transition.
+"""The Lua helpers of a lease that ends without a commit.
+
+A FAILURE's record and event, a sensor due again, and ``expire``, the
+sweep's one transition.
 
 Lua functions, not scripts: ``base.HELPERS`` puts them in every lease script
 (the claims expire lapsed leases; ``ends.ABANDON`` fails a dead process's tick).
