@@ -283,14 +283,13 @@ class Scheduler:
             self._synced = True
             if self.heartbeat.started_at is not None:
                 self.heartbeat.beat()  # synced: the monitor sees it at once
-        now = self.clock()
-        if now < self.pace.gather_until:
-            cap = min(self.settings.scheduler_max_sleep, self.lock.seconds_to_renewal())
-            return min(cap, self.pace.gather_until - now)
+        gathering = self.pace.still_gathering(self.lock.seconds_to_renewal())
+        if gathering is not None:
+            return gathering
         messages = self.stats.messages
         now = self.clock()
         claimed = self.publish_due(now)
-        self.pace.rate.add(now, claimed)
+        self.pace.claimed(now, claimed)
         if claimed >= self.settings.schedule_limit:
             return 0.0  # more are due: go round at once
         if self.held_back:
@@ -483,7 +482,7 @@ class Scheduler:
         if self.lock.leading and seconds >= 2 * REDIS_TIMER:
             try:
                 if self.schedule.wait_wake(block):
-                    self.pace.gather_until = 0.0  # a trigger: claim now
+                    self.pace.woken()  # a trigger: claim now
                     return
             except TRANSIENT as exc:
                 log.warning("waiting for a wake-up failed: %s", exc)

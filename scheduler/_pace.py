@@ -58,6 +58,23 @@ class RoundPace:
         self.queued = 0
         self.gather_until = 0.0
 
+    def still_gathering(self, renewal: float) -> float | None:
+        """How long more the round gathers (bounded as ``idle_time`` is), or ``None``
+        when it may go now.  ``renewal``: seconds until the leader lock's renewal.
+        """
+        left = self.gather_until - self.clock()
+        if left <= 0:
+            return None
+        return min(self.settings.scheduler_max_sleep, renewal, left)
+
+    def claimed(self, at: float, ticks: int) -> None:
+        """Count a round's ``ticks`` claimed at clock time ``at`` (the tick rate)."""
+        self.rate.add(at, ticks)
+
+    def woken(self) -> None:
+        """A trigger woke the leader: the next round goes at once, gathering nothing."""
+        self.gather_until = 0.0
+
     def behind(self) -> bool:
         """Whether the workers are a round behind: an older message waits for each process.
 
