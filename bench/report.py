@@ -46,6 +46,8 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str]]:
             f"{t['cpu_ms_per_tick']:.3f}  ({per_tick})",
         )
     )
+    if "cpu_vs_limit" in t:
+        rows.append(("  over the minimal loop's CPU-ms per tick", f"{t['cpu_vs_limit']:.2f}x"))
     rows.append(
         (
             "  CPU-s of other processes in that window",

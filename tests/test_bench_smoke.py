@@ -106,6 +106,12 @@ def test_bench_command_writes_every_figure_at_tiny_sizes(tmp_path: Path) -> None
     assert _number(doc, "limit", "ticks_per_s") > 0
     assert _number(doc, "limit", "cpu_ms_per_tick") > 0
     assert _number(doc, "throughput", "vs_limit") > 0
+    # Its CPU per tick against the loop's, which tells machines apart least.
+    cpu_ratio = _number(doc, "throughput", "cpu_ms_per_tick") / _number(
+        doc, "limit", "cpu_ms_per_tick"
+    )
+    assert _number(doc, "throughput", "cpu_vs_limit") == cpu_ratio
+    assert "over the minimal loop's CPU-ms per tick" in done.stdout
     assert _number(doc, "low_load", "committed_ticks") > 0
     assert _number(doc, "low_load", "cpu_ms_per_tick") > 0
     assert "the limit: minimal batched loop ticks/s" in done.stdout
