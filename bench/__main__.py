@@ -162,8 +162,8 @@ def _clean(value: Any) -> Any:
     default=BenchOptions.capacity_repeats,
     show_default=True,
     envvar="LOOKOUT_BENCH_CAPACITY_REPEATS",
-    help="Runs of the batched capacity phase and of the raw Celery baseline; "
-    "the median of each is reported. "
+    help="Runs of the batched capacity phase, of the raw Celery baseline and of the "
+    "run launch's burst; the median of each is reported. "
     "[env LOOKOUT_BENCH_CAPACITY_REPEATS]",
 )
 @click.option(

@@ -6,7 +6,8 @@ batched claim/commit loop on the same Redis, ``bench.limit``), the tick
 capacity (default batch size, run ``capacity_repeats`` times for the median;
 then one tick per message), lateness at fractions of the capacity just
 measured, the low load (200 sensors at 1 s:
-what a tick costs when fixed costs dominate), scheduler scale, run launch.
+what a tick costs when fixed costs dominate), scheduler scale, run launch
+(its burst ``capacity_repeats`` times too, the median).
 Ratios are always taken against a baseline measured in the same run.
 """
 
@@ -149,6 +150,7 @@ class Bench:
                 workdir,
                 runs=o.runs,
                 workers=o.workers,
+                repeats=o.capacity_repeats,
                 celery_tasks_per_s=out["celery"]["defaults"]["tasks_per_s"],
                 overload_factor=o.overload_factor,
                 overload_duration=o.overload_duration,

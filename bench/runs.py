@@ -23,6 +23,9 @@ from lookout._tools.redis_server import EmbeddedRedis
 @click.command()
 @click.option("-w", "--workers", default=2, show_default=True, help="Worker pool processes.")
 @click.option("--runs", default=1000, show_default=True, help="Run requests in the burst.")
+@click.option(
+    "--burst-repeats", default=3, show_default=True, help="Bursts run; the median is reported."
+)
 @click.option("--celery-tasks", default=3000, show_default=True, help="Raw Celery no-op tasks.")
 @click.option("--overload-factor", default=5.0, show_default=True, help="Offered / capacity.")
 @click.option("--overload-duration", default=60.0, show_default=True, help="Overload window, s.")
@@ -36,6 +39,7 @@ from lookout._tools.redis_server import EmbeddedRedis
 def main(
     workers: int,
     runs: int,
+    burst_repeats: int,
     celery_tasks: int,
     overload_factor: float,
     overload_duration: float,
@@ -53,6 +57,7 @@ def main(
             workdir,
             runs=runs,
             workers=workers,
+            repeats=burst_repeats,
             celery_tasks_per_s=celery["tasks_per_s"],
             overload_factor=overload_factor,
             overload_duration=overload_duration,

@@ -91,6 +91,13 @@ def test_bench_command_writes_every_figure_at_tiny_sizes(tmp_path: Path) -> None
     assert _number(doc, "cursor", "msgpack_bytes") < _number(doc, "cursor", "json_bytes")
     assert _number(doc, "launch", "to_run_record_per_s") > 0
     assert _number(doc, "launch", "to_success_per_s") > 0
+    # The burst is the overload's capacity: run as often as the capacity
+    # phase, its figure the median run's (one burst moved 1,017-1,313 runs/s).
+    bursts = doc["launch"]["repeats"]
+    assert len(bursts) == 2 and _number(doc, "launch", "to_success_per_s") in bursts
+    for phase in ("overload", "overload_unbounded"):
+        capacity = _number(doc, "launch", phase, "capacity_runs_per_s")
+        assert capacity == _number(doc, "launch", "to_success_per_s")
     assert _number(doc, "launch", "vs_celery") > 0
     assert _number(doc, "launch", "one_run_per_message_to_success_per_s") > 0
     for phase in ("overload", "overload_unbounded"):
