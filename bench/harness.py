@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from bench import limit, micro
 from bench.launch import launch_figures
@@ -29,12 +29,10 @@ from bench.memory import MEMORY_SENSORS, history_memory, memory_targets
 from bench.noop import CONFIGS
 from bench.noop import rate as celery_rate
 from bench.phases import PhaseResult, PhaseSpec, run_phase
+from bench.records import median_run
 from bench.targets import targets
 from lookout._core.settings import Settings
 from lookout._tools.redis_server import EmbeddedRedis
-
-# A run of a repeated measurement: a phase, or a raw Celery run's figures.
-_R = TypeVar("_R")
 
 Echo = Callable[[str], None]
 
@@ -172,7 +170,7 @@ class Bench:
             celery_rate(redis.url, config, o.celery_tasks, workdir)
             for _ in range(max(1, o.capacity_repeats))
         ]
-        median = _median(runs, lambda r: float(r["tasks_per_s"]))
+        median = median_run(runs, lambda r: float(r["tasks_per_s"]))
         return {**median, "repeats": [r["tasks_per_s"] for r in runs]}
 
     def _throughput(
@@ -192,7 +190,7 @@ class Bench:
             )
             for i in range(max(1, o.capacity_repeats))
         ]
-        batched = _median(repeats, lambda r: r.window.ticks_per_s)
+        batched = median_run(repeats, lambda r: r.window.ticks_per_s)
         single = self.phase(
             redis, workdir, self._spec("capacity-batch1", o.sensors, every, tick_batch_size=1)
         )
@@ -254,9 +252,3 @@ class Bench:
 
 def _options_json(options: BenchOptions) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}
-
-
-def _median(runs: Sequence[_R], rate: Callable[[_R], float]) -> _R:
-    """The run whose ``rate`` is the median (the lower middle of an even count)."""
-    ranked = sorted(runs, key=rate)
-    return ranked[(len(ranked) - 1) // 2]

@@ -25,6 +25,7 @@ from typing import Any
 
 from bench.location import BURST_SENSOR, write_location
 from bench.procs import TreeSample, machine_busy_seconds, peak_rss_kib
+from bench.records import median_run
 from bench.stack import Stack
 from lookout._core.settings import Settings
 from lookout._core.storage import Repositories
@@ -216,9 +217,8 @@ def launch_figures(
         burst, burst_peak = run_launch(redis, workdir, runs, workers, name=f"launch-{i + 1}")
         bursts.append(burst)
         peak = {k: max(peak.get(k, 0), v) for k, v in burst_peak.items()}
-    # The lower middle of an even count, as the capacity phase's median.
-    ranked = sorted(bursts, key=lambda b: float(b["to_success_per_s"]))
-    out = {**ranked[(len(ranked) - 1) // 2], "repeats": [b["to_success_per_s"] for b in bursts]}
+    median = median_run(bursts, lambda b: float(b["to_success_per_s"]))
+    out = {**median, "repeats": [b["to_success_per_s"] for b in bursts]}
     echo("run launch: one run per message ...")
     single, _ = run_launch(redis, workdir, runs, workers, {"run_pack_size": 1}, "launch-single")
     out["one_run_per_message_to_success_per_s"] = single["to_success_per_s"]

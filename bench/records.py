@@ -1,12 +1,19 @@
-"""Reading what the system did from its tick records: counts and lateness in a time window."""
+"""Reading what the system did from its tick records: counts and lateness in a time window.
+
+With the two statistics the benchmark takes: a percentile, and the median of repeated runs.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from lookout._core.storage import MetricsView, decode_entry
+
+# A run of a repeated measurement: a phase, or a raw Celery run's or a burst's figures.
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,12 @@ def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def median_run(runs: Sequence[_R], rate: Callable[[_R], float]) -> _R:
+    """The run whose ``rate`` is the median (the lower middle of an even count)."""
+    ranked = sorted(runs, key=rate)
+    return ranked[(len(ranked) - 1) // 2]
 
 
 @dataclass(frozen=True)
