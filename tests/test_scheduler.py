@@ -597,6 +597,43 @@ def test_with_many_worker_processes_a_low_tick_rate_gathers_what_it_fills_in_the
         assert s.pace.idle_time(s.lock.seconds_to_renewal()) == pytest.approx(0.32 + MERGE_SLACK)
 
 
+def test_a_round_that_joins_a_later_group_goes_at_its_end_without_a_claim_lead_past_the_wait(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # Four due in 200 ms and four 200 ms after them: the eighth fills the
+    # round past the batch wait (50 ms) and the claim lead (100 ms), within
+    # the merge wait.  Claimed 100 ms ahead, the first four would start at
+    # the claim and the others 100 ms later, past the batch wait of each
+    # other, and come due apart again every interval; claimed at the second
+    # group's end, all eight are due and start together.
+    names = [f"s{i}" for i in range(8)]
+    s, clock = merging_leader(schedulers, names, scheduler_claim_ahead=0.1)
+    due = dict.fromkeys(names[:4], clock.now + 0.2) | dict.fromkeys(names[4:], clock.now + 0.4)
+    storage.client.zadd(storage.keys.due, due)
+    assert s.run_once() == pytest.approx(0.4 + MERGE_SLACK)
+    clock.now += 0.4 + MERGE_SLACK
+    s.run_once()
+    assert s.stats.ticks == 8
+    # The second group 80 ms after the first, within the batch wait and the
+    # lead: the round goes a lead early, and each tick starts at its due time.
+    storage.client.delete(f"{s.settings.key_prefix}celery:{s.settings.tick_queue}")
+    due = dict.fromkeys(names[:4], clock.now + 0.2) | dict.fromkeys(names[4:], clock.now + 0.28)
+    storage.client.zadd(storage.keys.due, due)
+    assert s.pace.idle_time(s.lock.seconds_to_renewal()) == pytest.approx(0.28 + MERGE_SLACK - 0.1)
+
+
+def test_a_claim_lead_within_the_batch_wait_goes_early_even_to_join_groups(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # A lead of 50 ms leaves the two groups 50 ms apart at most after the
+    # round: the next round takes both within its batch wait, on time.
+    names = [f"s{i}" for i in range(8)]
+    s, clock = merging_leader(schedulers, names, scheduler_claim_ahead=0.05)
+    due = dict.fromkeys(names[:4], clock.now + 0.1) | dict.fromkeys(names[4:], clock.now + 0.3)
+    storage.client.zadd(storage.keys.due, due)
+    assert s.run_once() == pytest.approx(0.3 + MERGE_SLACK - 0.05)
+
+
 def test_a_group_spread_past_the_slack_goes_in_one_round_not_its_tail_with_the_next(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
