@@ -597,6 +597,25 @@ def test_with_many_worker_processes_a_low_tick_rate_gathers_what_it_fills_in_the
         assert s.pace.idle_time(s.lock.seconds_to_renewal()) == pytest.approx(0.32 + MERGE_SLACK)
 
 
+def two_groups_due(
+    storage: Repositories, names: list[str], now: float, first: float, second: float
+) -> None:
+    """The first half of ``names`` due ``first`` s after ``now``, the other half ``second``."""
+    half = len(names) // 2
+    due = dict.fromkeys(names[:half], now + first) | dict.fromkeys(names[half:], now + second)
+    storage.client.zadd(storage.keys.due, due)
+
+
+def eight_in_two_groups(
+    schedulers: Callable[..., Scheduler], storage: Repositories, lead: float
+) -> tuple[Scheduler, Clock, list[str]]:
+    """A merging leader with claim ``lead`` of eight sensors: four due in 200 ms, four in 400."""
+    names = [f"s{i}" for i in range(8)]
+    s, clock = merging_leader(schedulers, names, scheduler_claim_ahead=lead)
+    two_groups_due(storage, names, clock.now, 0.2, 0.4)
+    return s, clock, names
+
+
 def test_a_round_that_joins_a_later_group_goes_at_its_end_without_a_claim_lead_past_the_wait(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
@@ -606,10 +625,7 @@ def test_a_round_that_joins_a_later_group_goes_at_its_end_without_a_claim_lead_p
     # the claim and the others 100 ms later, past the batch wait of each
     # other, and come due apart again every interval; claimed at the second
     # group's end, all eight are due and start together.
-    names = [f"s{i}" for i in range(8)]
-    s, clock = merging_leader(schedulers, names, scheduler_claim_ahead=0.1)
-    due = dict.fromkeys(names[:4], clock.now + 0.2) | dict.fromkeys(names[4:], clock.now + 0.4)
-    storage.client.zadd(storage.keys.due, due)
+    s, clock, names = eight_in_two_groups(schedulers, storage, 0.1)
     assert s.run_once() == pytest.approx(0.4 + MERGE_SLACK)
     clock.now += 0.4 + MERGE_SLACK
     s.run_once()
@@ -617,8 +633,7 @@ def test_a_round_that_joins_a_later_group_goes_at_its_end_without_a_claim_lead_p
     # The second group 80 ms after the first, within the batch wait and the
     # lead: the round goes a lead early, and each tick starts at its due time.
     storage.client.delete(f"{s.settings.key_prefix}celery:{s.settings.tick_queue}")
-    due = dict.fromkeys(names[:4], clock.now + 0.2) | dict.fromkeys(names[4:], clock.now + 0.28)
-    storage.client.zadd(storage.keys.due, due)
+    two_groups_due(storage, names, clock.now, 0.2, 0.28)
     assert s.pace.idle_time(s.lock.seconds_to_renewal()) == pytest.approx(0.28 + MERGE_SLACK - 0.1)
 
 
@@ -627,11 +642,8 @@ def test_a_claim_lead_within_the_batch_wait_goes_early_even_to_join_groups(
 ) -> None:
     # A lead of 50 ms leaves the two groups 50 ms apart at most after the
     # round: the next round takes both within its batch wait, on time.
-    names = [f"s{i}" for i in range(8)]
-    s, clock = merging_leader(schedulers, names, scheduler_claim_ahead=0.05)
-    due = dict.fromkeys(names[:4], clock.now + 0.1) | dict.fromkeys(names[4:], clock.now + 0.3)
-    storage.client.zadd(storage.keys.due, due)
-    assert s.run_once() == pytest.approx(0.3 + MERGE_SLACK - 0.05)
+    s, _, _ = eight_in_two_groups(schedulers, storage, 0.05)
+    assert s.run_once() == pytest.approx(0.4 + MERGE_SLACK - 0.05)
 
 
 def test_a_group_spread_past_the_slack_goes_in_one_round_not_its_tail_with_the_next(
