@@ -186,11 +186,12 @@ class RoundPace:
         Its ticks are then all due when it claims them and start together:
         from the next interval on the two are one group.  Claimed a lead
         ahead, the earlier group starts at the claim and the later one at its
-        own due time, up to the lead apart.  Within the batch wait of each other, the next
-        round takes both on time; further apart, they came due apart again
-        every interval, and rounds went on waiting to join groups that never
-        joined (200 sensors on 1 s with a lead of 0.1 s: one phase in ~10 held
-        every sensor's other tick 225-360 ms late, at 175 ticks a second).
+        own due time, up to the lead apart.  Within the batch wait of each
+        other, the next round takes both on time; further apart, they came
+        due apart again every interval, and rounds went on waiting to join
+        groups that never joined (200 sensors on 1 s with a lead of 0.1 s:
+        one phase in ~10 held every sensor's other tick 225-360 ms late, at
+        175 ticks a second).
         A shorter wait keeps the lead: the head is then late by the batch
         wait at most, and a steady stream (each round a batch wait and a few
         ms long) does not lose the lead on every round.

@@ -637,13 +637,16 @@ def test_a_round_that_joins_a_later_group_goes_at_its_end_without_a_claim_lead_p
     assert s.pace.idle_time(s.lock.seconds_to_renewal()) == pytest.approx(0.28 + MERGE_SLACK - 0.1)
 
 
-def test_a_claim_lead_within_the_batch_wait_goes_early_even_to_join_groups(
-    schedulers: Callable[..., Scheduler], storage: Repositories
+def test_the_default_claim_lead_goes_early_even_to_join_groups(
+    schedulers: Callable[..., Scheduler], storage: Repositories, settings: Settings
 ) -> None:
-    # A lead of 50 ms leaves the two groups 50 ms apart at most after the
-    # round: the next round takes both within its batch wait, on time.
-    s, _, _ = eight_in_two_groups(schedulers, storage, 0.05)
-    assert s.run_once() == pytest.approx(0.4 + MERGE_SLACK - 0.05)
+    # The default lead (60 ms) with the default batch wait (50 ms) and its
+    # slack: the two groups start 60 ms apart at most after the round, and
+    # the next round takes both on time.
+    lead = settings.scheduler_claim_ahead
+    s, _, _ = eight_in_two_groups(schedulers, storage, lead)
+    assert s.settings.scheduler_batch_wait == Settings.scheduler_batch_wait
+    assert s.run_once() == pytest.approx(0.4 + MERGE_SLACK - lead)
 
 
 def test_a_group_spread_past_the_slack_goes_in_one_round_not_its_tail_with_the_next(
