@@ -31,6 +31,10 @@ TRIGGER_POLL = 0.1
 # rate that decides whether rounds gather with the merge wait, and how many
 # ticks they wait for then.
 RATE_SPAN = 1.0
+# Times (s) this close are one: a lead set to the batch wait and the slack
+# together (0.07 against 0.06 + 0.01) must not fall on either side of that
+# bound by floating-point rounding.
+SAME_TIME = 1e-6
 
 
 class RoundPace:
@@ -197,7 +201,7 @@ class RoundPace:
         ms long) does not lose the lead on every round.
         """
         settings = self.settings
-        if lead <= settings.scheduler_batch_wait + MERGE_SLACK:
+        if lead <= settings.scheduler_batch_wait + MERGE_SLACK + SAME_TIME:
             return False
         return (
             settings.scheduler_batch_wait + lead < gathered - head <= settings.scheduler_merge_wait

@@ -529,7 +529,7 @@ def merging_leader(
     clock the test moves.
     """
     clock = Clock()
-    s = schedulers([make_sensor(n) for n in names], clock=clock, **MERGING, **settings)
+    s = schedulers([make_sensor(n) for n in names], clock=clock, **{**MERGING, **settings})
     lead(s)
     return s, clock
 
@@ -607,11 +607,11 @@ def two_groups_due(
 
 
 def eight_in_two_groups(
-    schedulers: Callable[..., Scheduler], storage: Repositories, lead: float
+    schedulers: Callable[..., Scheduler], storage: Repositories, lead: float, **settings: object
 ) -> tuple[Scheduler, Clock, list[str]]:
     """A merging leader with claim ``lead`` of eight sensors: four due in 200 ms, four in 400."""
     names = [f"s{i}" for i in range(8)]
-    s, clock = merging_leader(schedulers, names, scheduler_claim_ahead=lead)
+    s, clock = merging_leader(schedulers, names, scheduler_claim_ahead=lead, **settings)
     two_groups_due(storage, names, clock.now, 0.2, 0.4)
     return s, clock, names
 
@@ -646,6 +646,16 @@ def test_the_default_claim_lead_goes_early_even_to_join_groups(
     lead = settings.scheduler_claim_ahead
     s, _, _ = eight_in_two_groups(schedulers, storage, lead)
     assert s.settings.scheduler_batch_wait == Settings.scheduler_batch_wait
+    assert s.run_once() == pytest.approx(0.4 + MERGE_SLACK - lead)
+
+
+@pytest.mark.parametrize(("batch_wait", "lead"), [(0.06, 0.07), (0.09, 0.1)])
+def test_a_claim_lead_of_the_batch_wait_and_the_slack_goes_early_whatever_the_rounding(
+    schedulers: Callable[..., Scheduler], storage: Repositories, batch_wait: float, lead: float
+) -> None:
+    # 0.06 + 0.01 and 0.09 + 0.01 come out just under 0.07 and 0.1 in
+    # floating point: the lead is still the batch wait and its slack.
+    s, _, _ = eight_in_two_groups(schedulers, storage, lead, scheduler_batch_wait=batch_wait)
     assert s.run_once() == pytest.approx(0.4 + MERGE_SLACK - lead)
 
 
