@@ -133,13 +133,34 @@ class RoundPace:
                     end = group_end(gathered, wakeup.following, until, more)
                     if self._joins(at, gathered, lead):
                         lead = 0.0
-                at = self._merged(at, gathered, end, wakeup, grouping, more, lead)
+                at = self._merged(at, gathered, end, wakeup, grouping, more)
             else:
                 at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         floor = min(cap, settings.scheduler_min_pause)
         # The round claims the ticks due within the claim lead: it goes that
         # much before the time it gathers for, unless it joins groups.
-        return max(floor, min(cap, at - lead - self.clock()))
+        now = self.clock()
+        wait = max(floor, min(cap, at - lead - now))
+        if merging and wakeup.at < at and not wakeup.triggers_waiting:
+            self._hold(wakeup.at, at - lead, now + wait)
+        return wait
+
+    def _hold(self, head: float, goes: float, wakes: float) -> None:
+        """Hold a round that waits for a group past its ``head`` until it ``goes``, when the leader
+        ``wakes`` (its sleep capped) with the head within the claim lead: that
+        wake-up, to renew the leader lock or at the longest sleep, claims
+        nothing (it would cut the group in two, each half gathering again).
+
+        A wake-up before the head comes within the lead claims nothing of it
+        anyway, and leaves what came due meanwhile (a tick given back, a
+        sensor started) unheld.  Holding only a head that came within the
+        merge wait let the longest sleep (0.5 s, the default merge wait too)
+        take a head due just past it in a round of its own, and trail the
+        group it waited for every interval after (200 sensors on 1 s: three
+        rounds a second where two carried them).
+        """
+        if wakes >= head - self.settings.scheduler_claim_ahead:
+            self.gather_until = goes
 
     def _gather(self, behind: bool, merging: bool) -> int:
         """How many ticks the next round waits for: a few for each worker process (a
@@ -215,21 +236,18 @@ class RoundPace:
         wakeup: Wakeup,
         grouping: bool,
         more: bool,
-        lead: float,
     ) -> float:
         """When the round goes with ``LOOKOUT_SCHEDULER_MERGE_WAIT``: at the due time of
         the tick that fills it, or of its group's last (``end``), a little after, if
         that tick comes within the batch wait, or within the merge wait while
         ``grouping`` (the tick rate is too low to fill rounds without groups), else
         after the batch wait.  While ``grouping``, it also waits for a group that
-        comes right after the batch wait (``trailing_end``).  The round goes
-        ``lead`` before that time (``_joins``).
+        comes right after the batch wait (``trailing_end``).
 
         Sensors of one interval tick again an interval after their round
         began them: a group gathered once is due together from then on, and
         its later rounds wait only for its last few milliseconds.  While a due
-        tick is held back for the group, a wake-up to renew the leader lock
-        claims nothing (it would cut the group in two, each half gathering again).
+        tick is held back for the group, a wake-up claims nothing (``_hold``).
         """
         settings = self.settings
         longest = settings.scheduler_merge_wait if grouping else settings.scheduler_batch_wait
@@ -239,7 +257,4 @@ class RoundPace:
             read = (*wakeup.leading, gathered, *wakeup.following)
             trailing = trailing_end(cut, read, settings.scheduler_batch_wait, more)
             at = at if trailing is None else max(at, trailing)
-        soon = head - self.clock() < settings.scheduler_merge_wait
-        if soon and head < at and not wakeup.triggers_waiting:
-            self.gather_until = at - lead
         return at

@@ -659,6 +659,29 @@ def test_a_claim_lead_of_the_batch_wait_and_the_slack_goes_early_whatever_the_ro
     assert s.run_once() == pytest.approx(0.4 + MERGE_SLACK - lead)
 
 
+def test_a_wake_up_capped_before_a_held_round_claims_nothing_of_its_group(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # Four due in 280 ms, past the merge wait (250 ms) from now, four more
+    # 170 ms after them: the round waits for the eighth.  The leader sleeps
+    # 300 ms at most, and wakes when the first four are within the claim lead:
+    # claimed then, they went in a round of their own, trailed by the others
+    # every interval (200 sensors on 1 s in three rounds a second, not two).
+    names = [f"s{i}" for i in range(8)]
+    s, clock = merging_leader(
+        schedulers, names, scheduler_max_sleep=0.3, leader_renew=5.0, leader_ttl=15.0
+    )
+    two_groups_due(storage, names, clock.now, 0.28, 0.45)
+    lead = s.settings.scheduler_claim_ahead
+    assert s.run_once() == pytest.approx(0.3)
+    clock.now += 0.3
+    assert s.run_once() == pytest.approx(0.45 + MERGE_SLACK - lead - 0.3)
+    assert s.stats.ticks == 0
+    clock.now += 0.45 + MERGE_SLACK - lead - 0.3
+    s.run_once()
+    assert s.stats.ticks == 8
+
+
 def test_a_group_spread_past_the_slack_goes_in_one_round_not_its_tail_with_the_next(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
