@@ -83,3 +83,25 @@ def trailing_end(cut: float, due: Sequence[float], batch_wait: float, more: bool
     """
     end = group_end(cut, [t for t in due if t > cut], cut + batch_wait, more)
     return None if end == cut else end + MERGE_SLACK
+
+
+def joined_group(head: float, due: Sequence[float], reach: float) -> float | None:
+    """The first tick of the last group (ticks closer than ``MERGE_SLACK`` each) that
+    begins after the group of ``head`` and within ``reach`` of it, of ``due`` (the due
+    times read from ``head`` on, in order); ``None`` when no other begins within reach.
+
+    A round whose tick that would fill it comes past the merge wait goes
+    with that group: cut at its batch wait, a group too small to fill a
+    round went on its own every interval, beside the next one within the
+    merge wait (200 sensors on 1 s in groups of 100, 69, 11 and 20, four
+    rounds a second where two carried them).
+    """
+    start = None
+    before = head
+    for at in due:
+        if at > head + reach:
+            break
+        if at - before > MERGE_SLACK:
+            start = at
+        before = at
+    return start

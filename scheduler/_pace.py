@@ -12,7 +12,7 @@ queue the workers are behind, and rounds go in messages of the largest size.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from lookout._core.settings import Settings
 from lookout._core.storage import ScheduleStore, Wakeup
@@ -20,6 +20,7 @@ from lookout.scheduler._groups import (
     FOLLOW_ROUNDS,
     MERGE_SLACK,
     group_end,
+    joined_group,
     round_gather,
     trailing_end,
 )
@@ -128,12 +129,14 @@ class RoundPace:
                 end = gathered
                 # More due times may follow those read: no group end is sure there.
                 more = len(wakeup.following) == follow
+                fills = gathered
                 if grouping:
-                    until = gathered + settings.scheduler_batch_wait
-                    end = group_end(gathered, wakeup.following, until, more)
-                    if self._joins(at, gathered, lead):
+                    fills = self._fills(at, gathered, wakeup)
+                    until = fills + settings.scheduler_batch_wait
+                    end = group_end(fills, self._after(fills, gathered, wakeup), until, more)
+                    if self._joins(at, fills, lead):
                         lead = 0.0
-                at = self._merged(at, gathered, end, wakeup, grouping, more)
+                at = self._merged(at, fills, end, wakeup, grouping, more)
             else:
                 at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         floor = min(cap, settings.scheduler_min_pause)
@@ -202,6 +205,24 @@ class RoundPace:
         """
         return self.rate.per_second(self.clock()) * self.settings.scheduler_batch_wait >= gather
 
+    def _fills(self, head: float, gathered: float, wakeup: Wakeup) -> float:
+        """The tick whose group a round that waits for groups goes with: the one that
+        fills it (``gathered``), or when that comes past the merge wait, the first of
+        the last group that begins within it (``joined_group``), if one does.
+        """
+        reach = self.settings.scheduler_merge_wait
+        if gathered - head <= reach:
+            return gathered
+        joined = joined_group(head, wakeup.leading, reach)
+        return gathered if joined is None else joined
+
+    @staticmethod
+    def _after(fills: float, gathered: float, wakeup: Wakeup) -> Sequence[float]:
+        """The due times read after ``fills``, the tick a round goes with."""
+        if fills == gathered:
+            return wakeup.following
+        return [t for t in (*wakeup.leading, gathered, *wakeup.following) if t > fills]
+
     def _joins(self, head: float, gathered: float, lead: float) -> bool:
         """Whether the round goes at its group's end without the claim ``lead``, to join
         the group ``head`` is in to the later one whose tick fills it: when the
@@ -254,7 +275,8 @@ class RoundPace:
         cut = head + settings.scheduler_batch_wait
         at = max(head, end + MERGE_SLACK) if gathered <= head + longest else cut
         if grouping:
-            read = (*wakeup.leading, gathered, *wakeup.following)
+            filled = () if wakeup.gathered is None else (wakeup.gathered,)
+            read = (*wakeup.leading, *filled, *wakeup.following)
             trailing = trailing_end(cut, read, settings.scheduler_batch_wait, more)
             at = at if trailing is None else max(at, trailing)
         return at

@@ -8,6 +8,7 @@ from lookout.scheduler._groups import (
     FILL_SHARE,
     MERGE_SLACK,
     group_end,
+    joined_group,
     round_gather,
     trailing_end,
 )
@@ -58,3 +59,13 @@ def test_no_group_is_taken_past_the_slack_or_past_a_batch_wait() -> None:
     assert trailing_end(10.0, [9.96, 10.0 + 2 * MERGE_SLACK], 0.05, more=False) is None
     stream = [10.0 + i * STEP for i in range(1, 40)]
     assert trailing_end(10.0, stream, 0.05, more=False) is None
+
+
+def test_a_round_too_small_to_fill_joins_the_last_group_that_begins_within_reach() -> None:
+    due = [10.0, 10.0 + STEP, 10.2, 10.2 + STEP, 10.4, 10.6]
+    assert joined_group(10.0, due, reach=0.5) == 10.4
+
+
+def test_a_round_whose_own_group_is_all_within_reach_joins_none() -> None:
+    due = [10.0 + i * STEP for i in range(5)] + [10.8]
+    assert joined_group(10.0, due, reach=0.5) is None
