@@ -108,3 +108,34 @@ def joined_group(head: float, due: Sequence[float], reach: float) -> float | Non
             start = at
         before = at
     return start
+
+
+def stranded_end(
+    head: float, end: float, due: Sequence[float], gather: int, reach: float, more: bool
+) -> float | None:
+    """Where a round whose group ends at ``end`` goes to take the next group too, when that
+    one is stranded: it ends within ``reach`` of ``head``, and can neither fill a
+    round of ``gather`` within ``reach`` of its first tick nor join another group that
+    begins within it (``joined_group``).  Past its last tick and ``MERGE_SLACK``;
+    ``None`` otherwise, or when too few of ``due`` (the due times read, in order;
+    ``more``: more may follow them) were read to tell.
+
+    Such a group went on its own every interval, between a round filled
+    without it and a group just past the merge wait (200 sensors on 1 s in
+    groups of 100, 82 and 18: three rounds a second where two carried them).
+    """
+    after = [t for t in due if t > end]
+    if not after:
+        return None
+    start = after[0]
+    last = max(t for t in after if t <= start + reach)
+    if start - end <= MERGE_SLACK or last > head + reach:
+        return None
+    if len(after) >= gather:
+        if after[gather - 1] <= start + reach:
+            return None  # it fills a round of its own
+    elif more:
+        return None
+    if joined_group(start, after, reach) is not None:
+        return None
+    return last + MERGE_SLACK

@@ -22,6 +22,7 @@ from lookout.scheduler._groups import (
     group_end,
     joined_group,
     round_gather,
+    stranded_end,
     trailing_end,
 )
 from lookout.scheduler._rate import ClaimRate
@@ -135,7 +136,7 @@ class RoundPace:
                     end = group_end(fills, self._after(fills, gathered, wakeup), until, more)
                     if self._joins(at, fills, lead):
                         lead = 0.0
-                at = self._merged(at, fills, end, wakeup, grouping, more)
+                at = self._merged(at, fills, end, wakeup, gather, grouping, more)
             else:
                 at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         floor = min(cap, settings.scheduler_min_pause)
@@ -258,6 +259,7 @@ class RoundPace:
         gathered: float,
         end: float,
         wakeup: Wakeup,
+        gather: int,
         grouping: bool,
         more: bool,
     ) -> float:
@@ -266,7 +268,8 @@ class RoundPace:
         that tick comes within the batch wait, or within the merge wait while
         ``grouping`` (the tick rate is too low to fill rounds without groups), else
         after the batch wait.  While ``grouping``, it also waits for a group that
-        comes right after the batch wait (``trailing_end``).
+        comes right after the batch wait (``trailing_end``), and when filled, for a
+        group after it too small to go on its own (``stranded_end``).
 
         Sensors of one interval tick again an interval after their round
         began them: a group gathered once is due together from then on, and
@@ -282,4 +285,8 @@ class RoundPace:
             read = (*wakeup.leading, *filled, *wakeup.following)
             trailing = trailing_end(cut, read, settings.scheduler_batch_wait, more)
             at = at if trailing is None else max(at, trailing)
+            if gathered <= head + longest:
+                # Filled: the round may take a stranded group after it.
+                stranded = stranded_end(head, at - MERGE_SLACK, read, gather, longest, more)
+                at = at if stranded is None else stranded
         return at
