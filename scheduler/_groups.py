@@ -32,23 +32,20 @@ FOLLOW_ROUNDS = 4
 FILL_SHARE = 0.8
 
 
-def round_gather(per_process: int, rate: float, merge_wait: float) -> int:
-    """How many ticks a round waits for while rounds wait for groups: what ``rate``
-    (ticks claimed a second) brings within ``FILL_SHARE`` of ``merge_wait``, and
-    never fewer than ``per_process``.
+def round_gather(per_process: int, slots: int, rate: float, merge_wait: float) -> int:
+    """How many ticks a round waits for while rounds wait for groups: ``per_process``
+    for each of ``slots`` worker processes, but no more than ``rate`` (ticks
+    claimed a second) brings within ``FILL_SHARE`` of ``merge_wait``, and never
+    fewer than ``per_process``.
 
     A group forms only when the tick that fills a round comes within the
-    merge wait, and a group as large as the gather goes on its own.  A round
-    sized by the processes (``per_process`` for each) asked for more the more
-    processes there were: on four, 200 sensors at 1 s never grouped, and
-    rounds went every batch wait with a few ticks each (0.72 CPU-ms a tick
-    against 0.245 on two processes).  Capped at that size, it asked for less
-    than the merge wait brings on two: 200 sensors on 1 s settled in three
-    groups of 66-67 (a gather of 64) in one phase of five, at ~25% more CPU a
-    tick than in two groups.
+    merge wait.  A round sized by the processes alone asked for more the more
+    processes there were: on four, 200 sensors at 1 s never grouped, and rounds
+    went every batch wait with a few ticks each (0.72 CPU-ms a tick against
+    0.245 on two processes).
     """
     fill = math.floor(rate * merge_wait * FILL_SHARE)
-    return max(per_process, fill)
+    return min(slots * per_process, max(per_process, fill))
 
 
 def group_end(gathered: float, following: Sequence[float], until: float, more: bool) -> float:

@@ -101,8 +101,9 @@ class RoundPace:
         settings = self.settings
         behind = self.behind()
         merging = settings.scheduler_batch_wait > 0 and self._merging() and not behind
-        gather, grouping = self._gather(behind, merging)
+        gather = self._gather(behind, merging)
         # Rounds that wait for groups read where the group ends as well.
+        grouping = merging and not self._fills_anyway(gather)
         follow = FOLLOW_ROUNDS * gather if grouping else 0
         wakeup = self.schedule.next_wakeup(gather, settings.tick_queue, follow)
         # Read right after this round's messages went out, the queue holds
@@ -165,25 +166,21 @@ class RoundPace:
         if wakes >= head - self.settings.scheduler_claim_ahead:
             self.gather_until = goes
 
-    def _gather(self, behind: bool, merging: bool) -> tuple[int, bool]:
-        """How many ticks the next round waits for, and whether rounds wait for groups.
-
-        A few for each worker process (a message of the least size at
-        least); while ``merging`` at a tick rate too low to fill that many
-        within the batch wait, rounds wait for groups, and for what the rate
-        fills within most of the merge wait (``round_gather``); while messages
-        wait for the workers (as the last round saw, ``behind``), a message of
-        the largest size.
+    def _gather(self, behind: bool, merging: bool) -> int:
+        """How many ticks the next round waits for: a few for each worker process (a
+        message of the least size at least); while ``merging``, no more than the tick
+        rate fills within most of the merge wait, but one process's worth at least
+        (``round_gather``); while messages wait for the workers (as the last round
+        saw, ``behind``), a message of the largest size.
         """
         settings = self.settings
         if behind:
-            return settings.tick_batch_size, False
+            return settings.tick_batch_size
         per_process = max(settings.tick_batch_gather, settings.tick_batch_min)
-        spread = self.slots() * per_process
-        if not merging or self._fills_anyway(spread):
-            return spread, False
+        if not merging:
+            return self.slots() * per_process
         rate = self.rate.per_second(self.clock())
-        return round_gather(per_process, rate, settings.scheduler_merge_wait), True
+        return round_gather(per_process, self.slots(), rate, settings.scheduler_merge_wait)
 
     def _merging(self) -> bool:
         """Whether rounds gather with the merge wait: over the batch wait, and without

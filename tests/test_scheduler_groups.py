@@ -38,17 +38,17 @@ def test_nothing_after_the_tick_that_fills_the_round_ends_there() -> None:
     assert group_end(10.0, [10.2], until=10.05, more=False) == 10.0
 
 
-def test_a_round_gathers_what_the_rate_fills_in_most_of_the_merge_wait() -> None:
-    # 200 ticks a second fill 80 within 80% of a 0.5 s merge wait, however
-    # many worker processes share them.
+def test_a_round_gathers_per_process_only_as_many_as_the_rate_fills_in_the_merge_wait() -> None:
+    # 200 ticks a second fill 80 within 80% of a 0.5 s merge wait.
     assert FILL_SHARE == 0.8
-    assert round_gather(32, rate=200.0, merge_wait=0.5) == 80
-    assert round_gather(32, rate=2000.0, merge_wait=0.5) == 800
+    assert round_gather(32, 2, rate=200.0, merge_wait=0.5) == 64
+    assert round_gather(32, 4, rate=200.0, merge_wait=0.5) == 80
+    assert round_gather(32, 16, rate=2000.0, merge_wait=0.5) == 512
 
 
 def test_a_round_gathers_at_least_one_process_worth_whatever_the_rate() -> None:
-    assert round_gather(32, rate=0.0, merge_wait=0.5) == 32
-    assert round_gather(32, rate=20.0, merge_wait=0.5) == 32
+    assert round_gather(32, 4, rate=0.0, merge_wait=0.5) == 32
+    assert round_gather(32, 4, rate=20.0, merge_wait=0.5) == 32
 
 
 def test_a_group_beginning_within_the_slack_after_the_cut_is_taken_to_its_end() -> None:
