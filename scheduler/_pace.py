@@ -12,7 +12,7 @@ queue the workers are behind, and rounds go in messages of the largest size.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from lookout._core.settings import Settings
 from lookout._core.storage import ScheduleStore, Wakeup
@@ -20,9 +20,7 @@ from lookout.scheduler._groups import (
     FOLLOW_ROUNDS,
     MERGE_SLACK,
     group_end,
-    joined_group,
     round_gather,
-    stranded_end,
     trailing_end,
 )
 from lookout.scheduler._rate import ClaimRate
@@ -130,14 +128,12 @@ class RoundPace:
                 end = gathered
                 # More due times may follow those read: no group end is sure there.
                 more = len(wakeup.following) == follow
-                fills = gathered
                 if grouping:
-                    fills = self._fills(at, gathered, wakeup)
-                    until = fills + settings.scheduler_batch_wait
-                    end = group_end(fills, self._after(fills, gathered, wakeup), until, more)
-                    if self._joins(at, fills, lead):
+                    until = gathered + settings.scheduler_batch_wait
+                    end = group_end(gathered, wakeup.following, until, more)
+                    if self._joins(at, gathered, lead):
                         lead = 0.0
-                at = self._merged(at, fills, end, wakeup, gather, grouping, more)
+                at = self._merged(at, gathered, end, wakeup, grouping, more)
             else:
                 at = max(at, min(gathered, at + settings.scheduler_batch_wait))
         floor = min(cap, settings.scheduler_min_pause)
@@ -206,24 +202,6 @@ class RoundPace:
         """
         return self.rate.per_second(self.clock()) * self.settings.scheduler_batch_wait >= gather
 
-    def _fills(self, head: float, gathered: float, wakeup: Wakeup) -> float:
-        """The tick whose group a round that waits for groups goes with: the one that
-        fills it (``gathered``), or when that comes past the merge wait, the first of
-        the last group that begins within it (``joined_group``), if one does.
-        """
-        reach = self.settings.scheduler_merge_wait
-        if gathered - head <= reach:
-            return gathered
-        joined = joined_group(head, wakeup.leading, reach)
-        return gathered if joined is None else joined
-
-    @staticmethod
-    def _after(fills: float, gathered: float, wakeup: Wakeup) -> Sequence[float]:
-        """The due times read after ``fills``, the tick a round goes with."""
-        if fills == gathered:
-            return wakeup.following
-        return [t for t in (*wakeup.leading, gathered, *wakeup.following) if t > fills]
-
     def _joins(self, head: float, gathered: float, lead: float) -> bool:
         """Whether the round goes at its group's end without the claim ``lead``, to join
         the group ``head`` is in to the later one whose tick fills it: when the
@@ -256,7 +234,6 @@ class RoundPace:
         gathered: float,
         end: float,
         wakeup: Wakeup,
-        gather: int,
         grouping: bool,
         more: bool,
     ) -> float:
@@ -265,8 +242,7 @@ class RoundPace:
         that tick comes within the batch wait, or within the merge wait while
         ``grouping`` (the tick rate is too low to fill rounds without groups), else
         after the batch wait.  While ``grouping``, it also waits for a group that
-        comes right after the batch wait (``trailing_end``), and when filled, for a
-        group after it too small to go on its own (``stranded_end``).
+        comes right after the batch wait (``trailing_end``).
 
         Sensors of one interval tick again an interval after their round
         began them: a group gathered once is due together from then on, and
@@ -278,12 +254,7 @@ class RoundPace:
         cut = head + settings.scheduler_batch_wait
         at = max(head, end + MERGE_SLACK) if gathered <= head + longest else cut
         if grouping:
-            filled = () if wakeup.gathered is None else (wakeup.gathered,)
-            read = (*wakeup.leading, *filled, *wakeup.following)
+            read = (*wakeup.leading, gathered, *wakeup.following)
             trailing = trailing_end(cut, read, settings.scheduler_batch_wait, more)
             at = at if trailing is None else max(at, trailing)
-            if gathered <= head + longest:
-                # Filled: the round may take a stranded group after it.
-                stranded = stranded_end(head, at - MERGE_SLACK, read, gather, longest, more)
-                at = at if stranded is None else stranded
         return at

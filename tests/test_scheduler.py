@@ -744,60 +744,13 @@ def test_a_filled_round_also_takes_the_group_due_just_after_its_batch_wait(
 def test_a_group_due_later_than_the_slack_after_the_batch_wait_waits_for_its_own_round(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
-    # Eight due at once fill the round; eight behind come 15 ms after its
-    # batch wait, past the slack, and fill a round of their own: the round
-    # does not wait for them.
-    names = [f"s{i:02d}" for i in range(16)]
-    s, clock = merging_leader(schedulers, names, scheduler_claim_ahead=0)
-    two_groups_due(storage, names, clock.now, 0.1, 0.15 + MERGE_SLACK + 0.005)
-    assert s.run_once() == pytest.approx(0.1 + MERGE_SLACK)
-    clock.now += 0.1 + MERGE_SLACK
-    s.run_once()
-    assert s.stats.ticks == 8
-
-
-def test_a_filled_round_takes_a_group_after_it_too_small_to_go_on_its_own(
-    schedulers: Callable[..., Scheduler], storage: Repositories
-) -> None:
-    # Eight due at once fill the round; three come 100 ms after them, with no
-    # group within the merge wait to fill a round with: sent on their own,
-    # they went in a round of three every interval.  The round waits for them.
-    names = [f"s{i:02d}" for i in range(11)]
-    s, clock = merging_leader(schedulers, names, scheduler_claim_ahead=0)
-    due = dict.fromkeys(names[:8], clock.now + 0.1) | dict.fromkeys(names[8:], clock.now + 0.2)
-    storage.client.zadd(storage.keys.due, due)
-    assert s.run_once() == pytest.approx(0.2 + MERGE_SLACK)
-    clock.now += 0.2 + MERGE_SLACK
-    s.run_once()
-    assert s.stats.ticks == 11
-
-
-def test_groups_too_small_to_fill_a_round_join_the_last_that_comes_within_the_merge_wait(
-    schedulers: Callable[..., Scheduler], storage: Repositories
-) -> None:
-    # Three due in 100 ms, two 100 ms later and two more 100 ms after them:
-    # eight would fill the round, but the eighth comes past the merge wait
-    # (250 ms).  Cut at its batch wait, the first three went on their own
-    # every interval, and so did the others: three rounds where one carries
-    # them.  The round goes with the last group that begins within the merge
-    # wait, at its end.
-    names = [f"s{i}" for i in range(8)]
-    s, clock = merging_leader(schedulers, names, scheduler_claim_ahead=0)
-    due = dict.fromkeys(names[:3], clock.now + 0.1) | dict.fromkeys(names[3:5], clock.now + 0.2)
-    due |= {names[5]: clock.now + 0.3, names[6]: clock.now + 0.302, names[7]: clock.now + 0.5}
-    storage.client.zadd(storage.keys.due, due)
-    assert s.run_once() == pytest.approx(0.302 + MERGE_SLACK)
-    clock.now += 0.302 + MERGE_SLACK
-    s.run_once()
-    assert s.stats.ticks == 7
-
-
-def test_a_group_past_the_merge_wait_of_a_round_too_small_to_fill_is_not_waited_for(
-    schedulers: Callable[..., Scheduler], storage: Repositories
-) -> None:
+    # The three behind come 15 ms after the batch wait, past the slack: the
+    # first three do not wait for them, their round goes after the batch wait.
     names = [f"s{i}" for i in range(6)]
-    s, clock = merging_leader(schedulers, names, scheduler_claim_ahead=0)
-    two_groups_due(storage, names, clock.now, 0.1, 0.1 + 0.25 + MERGE_SLACK)
+    s, clock = merging_leader(schedulers, names)
+    first = dict.fromkeys(names[:3], clock.now + 0.1)
+    behind = dict.fromkeys(names[3:], clock.now + 0.15 + MERGE_SLACK + 0.005)
+    storage.client.zadd(storage.keys.due, first | behind)
     assert s.run_once() == pytest.approx(0.15)
     clock.now += 0.15
     s.run_once()

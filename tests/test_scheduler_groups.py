@@ -8,9 +8,7 @@ from lookout.scheduler._groups import (
     FILL_SHARE,
     MERGE_SLACK,
     group_end,
-    joined_group,
     round_gather,
-    stranded_end,
     trailing_end,
 )
 
@@ -60,30 +58,3 @@ def test_no_group_is_taken_past_the_slack_or_past_a_batch_wait() -> None:
     assert trailing_end(10.0, [9.96, 10.0 + 2 * MERGE_SLACK], 0.05, more=False) is None
     stream = [10.0 + i * STEP for i in range(1, 40)]
     assert trailing_end(10.0, stream, 0.05, more=False) is None
-
-
-def test_a_round_too_small_to_fill_joins_the_last_group_that_begins_within_reach() -> None:
-    due = [10.0, 10.0 + STEP, 10.2, 10.2 + STEP, 10.4, 10.6]
-    assert joined_group(10.0, due, reach=0.5) == 10.4
-
-
-def test_a_round_whose_own_group_is_all_within_reach_joins_none() -> None:
-    due = [10.0 + i * STEP for i in range(5)] + [10.8]
-    assert joined_group(10.0, due, reach=0.5) is None
-
-
-def test_a_group_that_neither_fills_nor_joins_within_reach_is_stranded() -> None:
-    due = [10.0, 10.0 + STEP, 10.1, 10.1 + STEP, 10.7]
-    assert stranded_end(10.0, 10.0 + STEP, due, 3, reach=0.5, more=False) == pytest.approx(
-        10.1 + STEP + MERGE_SLACK
-    )
-
-
-def test_a_group_that_fills_or_joins_or_ends_out_of_reach_is_not_stranded() -> None:
-    fills = [10.0, 10.1, 10.1 + STEP, 10.1 + 2 * STEP]
-    assert stranded_end(10.0, 10.0, fills, 3, reach=0.5, more=False) is None
-    joins = [10.0, 10.1, 10.4]
-    assert stranded_end(10.0, 10.0, joins, 3, reach=0.5, more=False) is None
-    past_reach = [10.0] + [10.49 + i * STEP for i in range(8)]
-    assert stranded_end(10.0, 10.0, past_reach, 10, reach=0.5, more=False) is None
-    assert stranded_end(10.0, 10.0, [10.0, 10.1], 3, reach=0.5, more=True) is None
