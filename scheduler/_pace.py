@@ -43,8 +43,8 @@ class RoundPace:
     ``slots`` tells how many worker processes evaluate ticks; ``rate`` counts
     the ticks the rounds claimed.  ``queued`` is the tick messages that were
     waiting for a worker when the last round ended; ``gather_until`` the
-    clock time until which a round gathers (a wake-up before it only to renew
-    the lock claims nothing, not to cut the round short).
+    clock time until which a round gathers (a wake-up before it, to renew the
+    lock or at the longest sleep, claims nothing, not to cut the round short).
     """
 
     def __init__(
@@ -159,7 +159,9 @@ class RoundPace:
         group it waited for every interval after (200 sensors on 1 s: three
         rounds a second where two carried them).
         """
-        if wakes >= head - self.settings.scheduler_claim_ahead:
+        # A wake-up comes a little after its time (the sleep's overshoot, the
+        # lock's round trip), and claims what is due by then and the lead.
+        if wakes + MERGE_SLACK >= head - self.settings.scheduler_claim_ahead:
             self.gather_until = goes
 
     def _gather(self, behind: bool, merging: bool) -> int:

@@ -682,6 +682,41 @@ def test_a_wake_up_capped_before_a_held_round_claims_nothing_of_its_group(
     assert s.stats.ticks == 8
 
 
+def test_a_wake_up_a_little_late_claims_nothing_of_a_held_round_whose_head_it_finds_due(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # The head comes within the claim lead 5 ms after the capped wake-up's
+    # time: the wake-up, late by 6 ms (its sleep's overshoot), finds it due.
+    names = [f"s{i}" for i in range(8)]
+    s, clock = merging_leader(
+        schedulers, names, scheduler_max_sleep=0.3, leader_renew=5.0, leader_ttl=15.0
+    )
+    lead = s.settings.scheduler_claim_ahead
+    two_groups_due(storage, names, clock.now, 0.3 + lead + 0.005, 0.5)
+    assert s.run_once() == pytest.approx(0.3)
+    clock.now += 0.306
+    s.run_once()
+    assert s.stats.ticks == 0
+
+
+def test_a_wake_up_capped_before_a_held_head_is_due_leaves_what_came_due_meanwhile_unheld(
+    schedulers: Callable[..., Scheduler], storage: Repositories
+) -> None:
+    # The head is due 400 ms past the capped wake-up: nothing is held then,
+    # and a tick given back meanwhile (due at once) goes at that wake-up.
+    names = [f"s{i}" for i in range(9)]
+    s, clock = merging_leader(
+        schedulers, names, scheduler_max_sleep=0.3, leader_renew=5.0, leader_ttl=15.0
+    )
+    two_groups_due(storage, names[:8], clock.now, 0.7, 0.85)
+    storage.client.zadd(storage.keys.due, {names[8]: clock.now + 3600})
+    assert s.run_once() == pytest.approx(0.3)
+    clock.now += 0.3
+    storage.client.zadd(storage.keys.due, {names[8]: clock.now})
+    s.run_once()
+    assert s.stats.ticks == 1
+
+
 def test_a_group_spread_past_the_slack_goes_in_one_round_not_its_tail_with_the_next(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
