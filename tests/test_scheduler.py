@@ -659,6 +659,19 @@ def test_a_claim_lead_of_the_batch_wait_and_the_slack_goes_early_whatever_the_ro
     assert s.run_once() == pytest.approx(0.4 + MERGE_SLACK - lead)
 
 
+def capped_leader(
+    schedulers: Callable[..., Scheduler], count: int
+) -> tuple[Scheduler, Clock, list[str]]:
+    """A merging leader of ``count`` sensors that sleeps 300 ms at most (its lock
+    renewed rarely: the renewal, on the real clock, would cap its sleep too).
+    """
+    names = [f"s{i}" for i in range(count)]
+    s, clock = merging_leader(
+        schedulers, names, scheduler_max_sleep=0.3, leader_renew=5.0, leader_ttl=15.0
+    )
+    return s, clock, names
+
+
 def test_a_wake_up_capped_before_a_held_round_claims_nothing_of_its_group(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
@@ -667,10 +680,7 @@ def test_a_wake_up_capped_before_a_held_round_claims_nothing_of_its_group(
     # 300 ms at most, and wakes when the first four are within the claim lead:
     # claimed then, they went in a round of their own, trailed by the others
     # every interval (200 sensors on 1 s in three rounds a second, not two).
-    names = [f"s{i}" for i in range(8)]
-    s, clock = merging_leader(
-        schedulers, names, scheduler_max_sleep=0.3, leader_renew=5.0, leader_ttl=15.0
-    )
+    s, clock, names = capped_leader(schedulers, 8)
     two_groups_due(storage, names, clock.now, 0.28, 0.45)
     lead = s.settings.scheduler_claim_ahead
     assert s.run_once() == pytest.approx(0.3)
@@ -687,10 +697,7 @@ def test_a_wake_up_a_little_late_claims_nothing_of_a_held_round_whose_head_it_fi
 ) -> None:
     # The head comes within the claim lead 5 ms after the capped wake-up's
     # time: the wake-up, late by 6 ms (its sleep's overshoot), finds it due.
-    names = [f"s{i}" for i in range(8)]
-    s, clock = merging_leader(
-        schedulers, names, scheduler_max_sleep=0.3, leader_renew=5.0, leader_ttl=15.0
-    )
+    s, clock, names = capped_leader(schedulers, 8)
     lead = s.settings.scheduler_claim_ahead
     two_groups_due(storage, names, clock.now, 0.3 + lead + 0.005, 0.5)
     assert s.run_once() == pytest.approx(0.3)
@@ -704,10 +711,7 @@ def test_a_wake_up_capped_before_a_held_head_is_due_leaves_what_came_due_meanwhi
 ) -> None:
     # The head is due 400 ms past the capped wake-up: nothing is held then,
     # and a tick given back meanwhile (due at once) goes at that wake-up.
-    names = [f"s{i}" for i in range(9)]
-    s, clock = merging_leader(
-        schedulers, names, scheduler_max_sleep=0.3, leader_renew=5.0, leader_ttl=15.0
-    )
+    s, clock, names = capped_leader(schedulers, 9)
     two_groups_due(storage, names[:8], clock.now, 0.7, 0.85)
     storage.client.zadd(storage.keys.due, {names[8]: clock.now + 3600})
     assert s.run_once() == pytest.approx(0.3)
