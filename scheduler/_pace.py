@@ -146,10 +146,10 @@ class RoundPace:
         return wait
 
     def _hold(self, head: float, goes: float, wakes: float) -> None:
-        """Hold a round that waits for a group past its ``head`` until it ``goes``, when the leader
-        ``wakes`` (its sleep capped) with the head within the claim lead: that
-        wake-up, to renew the leader lock or at the longest sleep, claims
-        nothing (it would cut the group in two, each half gathering again).
+        """Hold a round that waits for a group past its ``head`` until it ``goes``, when
+        the leader ``wakes`` (its sleep capped) with the head within the claim
+        lead: that wake-up, to renew the leader lock or at the longest sleep,
+        claims nothing (it would cut the group in two, each half gathering again).
 
         A wake-up before the head comes within the lead claims nothing of it
         anyway, and leaves what came due meanwhile (a tick given back, a

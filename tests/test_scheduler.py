@@ -672,6 +672,12 @@ def capped_leader(
     return s, clock, names
 
 
+def wake_capped(s: Scheduler, clock: Clock, late: float = 0.0) -> None:
+    """Assert the leader's sleep is capped at 300 ms, and wake it then (``late`` s after)."""
+    assert s.run_once() == pytest.approx(0.3)
+    clock.now += 0.3 + late
+
+
 def test_a_wake_up_capped_before_a_held_round_claims_nothing_of_its_group(
     schedulers: Callable[..., Scheduler], storage: Repositories
 ) -> None:
@@ -683,8 +689,7 @@ def test_a_wake_up_capped_before_a_held_round_claims_nothing_of_its_group(
     s, clock, names = capped_leader(schedulers, 8)
     two_groups_due(storage, names, clock.now, 0.28, 0.45)
     lead = s.settings.scheduler_claim_ahead
-    assert s.run_once() == pytest.approx(0.3)
-    clock.now += 0.3
+    wake_capped(s, clock)
     assert s.run_once() == pytest.approx(0.45 + MERGE_SLACK - lead - 0.3)
     assert s.stats.ticks == 0
     clock.now += 0.45 + MERGE_SLACK - lead - 0.3
@@ -700,8 +705,7 @@ def test_a_wake_up_a_little_late_claims_nothing_of_a_held_round_whose_head_it_fi
     s, clock, names = capped_leader(schedulers, 8)
     lead = s.settings.scheduler_claim_ahead
     two_groups_due(storage, names, clock.now, 0.3 + lead + 0.005, 0.5)
-    assert s.run_once() == pytest.approx(0.3)
-    clock.now += 0.306
+    wake_capped(s, clock, late=0.006)
     s.run_once()
     assert s.stats.ticks == 0
 
@@ -714,8 +718,7 @@ def test_a_wake_up_capped_before_a_held_head_is_due_leaves_what_came_due_meanwhi
     s, clock, names = capped_leader(schedulers, 9)
     two_groups_due(storage, names[:8], clock.now, 0.7, 0.85)
     storage.client.zadd(storage.keys.due, {names[8]: clock.now + 3600})
-    assert s.run_once() == pytest.approx(0.3)
-    clock.now += 0.3
+    wake_capped(s, clock)
     storage.client.zadd(storage.keys.due, {names[8]: clock.now})
     s.run_once()
     assert s.stats.ticks == 1
