@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,12 @@ import pytest
 from kombu.asynchronous import Hub
 
 from lookout._core.settings import Settings
+from lookout._tools.location import load_definitions
 from lookout.testing import Repositories
+from lookout.workers.batch import defined_names
 from lookout.workers.pool import SturdyPool, started_ok
-from tests.conftest import Spawn, process_env, wait_for
-from tests.locations.work_support import log_text, pool_children, tick_and_wait
+from tests.conftest import Process, Spawn, process_env, wait_for
+from tests.locations.work_support import log_text, pool_children, start_worker, tick_and_wait
 
 LOCATION = "tests.locations.work_basic"
 
@@ -123,3 +126,27 @@ def test_a_process_seen_exiting_but_not_reaped_survives_a_consumer_restart(
     pool.maintain_pool()
     assert dead not in pool._pool and len(pool._pool) == 1
     hub.close()
+
+
+def _prepared(worker: Process, pid: int, count: int) -> bool:
+    return f"pool process {pid} ready: {count} sensors and schedules prepared" in log_text(worker)
+
+
+def test_each_pool_process_and_its_replacement_prepares_its_sensors_before_any_message(
+    spawn: Spawn, settings: Settings
+) -> None:
+    count = len(defined_names(load_definitions(module=LOCATION)))
+    worker = start_worker(spawn, settings, LOCATION, concurrency=2)
+    children = pool_children(worker.pid)
+    assert len(children) == 2
+    # No tick was sent: each process prepared as it started, not on a first message.
+    for pid in children:
+        wait_for(partial(_prepared, worker, pid, count), 30, what=f"{pid} prepared")
+    os.kill(children[0], signal.SIGKILL)
+    wait_for(
+        lambda: len(set(pool_children(worker.pid)) - set(children)) == 1,
+        30,
+        what="a replacement pool process",
+    )
+    (replacement,) = set(pool_children(worker.pid)) - set(children)
+    wait_for(lambda: _prepared(worker, replacement, count), 30, what="the replacement prepared")

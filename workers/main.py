@@ -15,6 +15,8 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from celery.signals import worker_process_init
+
 from lookout._author.definitions import Definitions
 from lookout._core.settings import Settings
 from lookout._core.storage import Repositories
@@ -48,6 +50,9 @@ def run_worker(
     repos = _repositories(settings)
     app = make_celery(settings)
     tasks = register_tasks(app, definitions, settings)
+    # Each pool process, the first ones and every replacement, is ready to
+    # evaluate before it takes its first message.
+    worker_process_init.connect(lambda **_: tasks.prepare_process(), weak=False)
     queues = list(queues) or [settings.tick_queue, settings.run_queue]
     size = concurrency or os.cpu_count() or 1
     worker = app.Worker(

@@ -3,7 +3,8 @@
 ``register_tasks`` puts the tick task and the run task on an app made by
 ``lookout.workers.app.make_celery``; nothing is registered at import time.  The code
 location is loaded before the pool forks, so each child inherits it; what
-holds a Redis connection is built once per process, on first use.
+holds a Redis connection is built once per process: as the pool process
+starts (``prepare_process``), or on first use.
 """
 
 from __future__ import annotations
@@ -114,6 +115,23 @@ class WorkerTasks:
             # walks only what was made since, not the whole process again.
             gc.freeze()
         return self._state
+
+    def prepare_process(self) -> None:
+        """Build this pool process's part as it starts, before it takes a message.
+
+        Built on the first message instead, it held that message's ticks
+        back (10,000 sensors: ~110 ms of plans on a 2-core machine, in
+        each new pool process, the first round after a start or a
+        replacement).  No I/O: the Redis connections open on first use.
+        """
+        began = time.perf_counter()
+        state = self._process()
+        log.info(
+            "pool process %d ready: %d sensors and schedules prepared in %.0f ms",
+            state.pid,
+            len(state.known),
+            (time.perf_counter() - began) * 1000,
+        )
 
     def dead_letter(self, source: str, reason: str, payload: bytes, ref: str | None) -> None:
         letter = DeadLetter(source=source, reason=reason, payload=payload, at=time.time(), ref=ref)
