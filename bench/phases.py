@@ -2,7 +2,7 @@
 
 A phase flushes Redis, writes the code location, starts the stack, spreads
 the sensors' first due times evenly over one interval (real sensors are not
-all due in the same millisecond), lets it warm up, then measures a window:
+all due in the same millisecond), lets them tick for a warm-up, then measures a window:
 CPU of every process (Redis included) from /proc, and afterwards, from the
 tick records, the ticks committed and their lateness in that window.
 """
@@ -41,7 +41,7 @@ class PhaseSpec:
     sensors: int
     interval: float
     duration: float
-    warmup: float
+    warmup: float  # seconds of ticking before the window, from the first due time
     workers: int = 2
     settings: Mapping[str, object] = field(default_factory=dict)
 
@@ -87,9 +87,9 @@ def _write_due(storage: Repositories, times: Mapping[str, float], only_existing:
         storage.client.zadd(storage.keys.due, part, xx=only_existing)
 
 
-def spread_due(storage: Repositories, names: list[str], interval: float, max_sleep: float) -> None:
+def spread_due(storage: Repositories, names: list[str], interval: float, max_sleep: float) -> float:
     """Make the sensors due evenly over one interval, from ``SPREAD_LEAD`` s past the
-    leader's longest sleep (``max_sleep``) from now.
+    leader's longest sleep (``max_sleep``) from now; returns when the first is due.
 
     The due index changes behind the leader's back (no trigger wakes it), and
     the leader may have just gone to sleep for the longest sleep: spread
@@ -100,9 +100,10 @@ def spread_due(storage: Repositories, names: list[str], interval: float, max_sle
     through the warm-up and into the window: the half load's p99 read the
     start (54-82 ms) instead of the steady state (~24 ms in the same runs).
     """
-    now = time.time() + max_sleep + SPREAD_LEAD
+    first = time.time() + max_sleep + SPREAD_LEAD
     step = interval / max(1, len(names))
-    _write_due(storage, {n: now + i * step for i, n in enumerate(names)}, only_existing=True)
+    _write_due(storage, {n: first + i * step for i, n in enumerate(names)}, only_existing=True)
+    return first
 
 
 def _sleep(_stack: Stack, seconds: float) -> None:
@@ -136,8 +137,10 @@ def run_phase(
     with Stack(location, redis.url, logs, spec.workers, stack_settings) as stack:
         stack.wait_ready(storage.processes, storage.leader)
         max_sleep = spec.settings.get("scheduler_max_sleep", settings.scheduler_max_sleep)
-        spread_due(storage, names, spec.interval, float(str(max_sleep)))
-        time.sleep(spec.warmup)
+        first = spread_due(storage, names, spec.interval, float(str(max_sleep)))
+        # The warm-up counts from the first due time: the groups of a low tick
+        # rate take their first seconds of ticking to form (``RoundPace``).
+        time.sleep(max(0.0, first + spec.warmup - time.time()))
         cpu0, redis0 = stack.cpu(), TreeSample.take(redis.process.pid)
         busy0, start = machine_busy_seconds(), time.time()
         during(stack, spec.duration)
