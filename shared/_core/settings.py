@@ -94,6 +94,8 @@ class Settings:
     # p99 at half load ~40 ms instead of ~50 (3 pairs: 38-51 against 41-65),
     # at a quarter ~10 instead of ~38, the same CPU per tick: the round, the
     # publish and the delivery of a large round take more than 30 ms there.
+    # (Those half- and quarter-load p99s include the benchmark's own start;
+    # without it the half load reads ~5-15 ms at 0.06: bench/RESULTS.md Round 21.)
     scheduler_claim_ahead: float = 0.06
     # Apart from the least message size: spreading a round over the
     # processes keeps a slow sensor from delaying the others, gathering
