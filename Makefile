@@ -35,7 +35,7 @@ typecheck: $(BIN)/lookout
 	$(BIN)/mypy -p lookout -p tests -p examples -p bench
 
 pytest: $(BIN)/lookout browser promtool
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # The web UI's browser test needs Debian's chromium and chromium-driver.
 # Installed here only where apt-get runs as root; anywhere else (or if the

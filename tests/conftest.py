@@ -32,6 +32,20 @@ TEST_HISTORY = 1000
 pytest_plugins = ["tests.docs_support"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files of tests marked ``long`` first, each in its own order.
+
+    ``make test`` hands whole files to its two workers in this order, each to
+    the first that is free (``--dist loadfile --no-loadscope-reorder``): the
+    longest start first and the short ones fill in after.  Ordered by how
+    many tests a file has (xdist's default), a file of one or two tests of
+    1-3 minutes went last, and one worker ran it alone at the end (the two
+    workers' sums 639 and 744 s in one run).
+    """
+    long_files = {item.path for item in items if item.get_closest_marker("long")}
+    items.sort(key=lambda item: item.path not in long_files)
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[EmbeddedRedis]:
     """One redis-server for the session, on a free loopback port."""

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 TINY = [
@@ -57,6 +59,7 @@ def _run(module: str, *args: str, timeout: float) -> subprocess.CompletedProcess
     return done
 
 
+@pytest.mark.long
 def test_bench_command_writes_every_figure_at_tiny_sizes(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     done = _run("bench", *TINY, "--output", str(out), timeout=240)

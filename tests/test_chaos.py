@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.chaos_harness import FAULT_KINDS, Chaos, ChaosConfig
 
 
+@pytest.mark.long
 def test_random_faults_of_every_kind_lose_no_run_double_none_and_overlap_no_evaluation(
     tmp_path: Path,
 ) -> None:

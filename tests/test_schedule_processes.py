@@ -11,6 +11,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from lookout import Settings
 from lookout._base.wire import DefaultSensorStatus
 from lookout._tools.location import load_definitions
@@ -34,6 +36,7 @@ def scheduled_times(storage: Repositories) -> list[str]:
     return [r.tags[SCHEDULED] for r in storage.runs.recent(sensor="every_minute", limit=100)]
 
 
+@pytest.mark.long
 def test_every_minute_under_two_schedulers_one_killed_launches_one_run_a_minute(
     spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:

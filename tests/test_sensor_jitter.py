@@ -151,6 +151,7 @@ SETTLE = 6.0
 JITTER = 0.5
 
 
+@pytest.mark.long
 def test_a_thousand_sensors_with_jitter_spread_their_ticks_over_every_second(
     spawn: Spawn, settings: Settings, storage: Repositories
 ) -> None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from lookout._core.settings import Settings
 from lookout._tools.redis_server import EmbeddedRedis, free_port
 from lookout.testing import Repositories
@@ -43,6 +45,7 @@ def _dead(workers: list[Process]) -> list[Process]:
     return [w for w in workers if w.poll() is not None]
 
 
+@pytest.mark.long
 def test_ten_redis_restarts_under_load_kill_no_worker_and_ticks_go_on(
     spawn: Spawn, tmp_path: Path
 ) -> None:
