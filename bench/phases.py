@@ -18,7 +18,7 @@ from typing import Any
 from bench.location import sensor_name, write_location
 from bench.procs import TreeSample, machine_busy_seconds, peak_rss_kib
 from bench.records import TickTimes, Window, published_in, tick_times
-from bench.stack import Stack
+from bench.stack import Stack, lookout_env
 from lookout._core.settings import Settings
 from lookout._core.storage import Repositories
 from lookout._tools.redis_server import EmbeddedRedis
@@ -136,8 +136,9 @@ def run_phase(
     stack_settings = {"tick_history": history, **spec.settings}
     with Stack(location, redis.url, logs, spec.workers, stack_settings) as stack:
         stack.wait_ready(storage.processes, storage.leader)
-        max_sleep = spec.settings.get("scheduler_max_sleep", settings.scheduler_max_sleep)
-        first = spread_due(storage, names, spec.interval, float(str(max_sleep)))
+        # The leader's longest sleep as its process reads it: the same environment.
+        leader = Settings.from_env(lookout_env(redis.url, stack_settings))
+        first = spread_due(storage, names, spec.interval, leader.scheduler_max_sleep)
         # The warm-up counts from the first due time: the groups of a low tick
         # rate take their first seconds of ticking to form (``RoundPace``).
         time.sleep(max(0.0, first + spec.warmup - time.time()))
